@@ -1,0 +1,1 @@
+"""Deterministic ERP core: master data, stock, orders, transfers, purchasing, finance."""

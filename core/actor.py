@@ -1,0 +1,65 @@
+"""Who is acting: the user's roles and legal entities, and the checks every service makes."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.errors import OutOfScope, PermissionDenied
+
+
+class Role(StrEnum):
+    SALES = "sales"
+    BUYER = "buyer"
+    WAREHOUSE = "warehouse"
+    MANAGER = "manager"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    SELL = "sell"
+    MOVE_STOCK = "move_stock"
+    TRANSFER = "transfer"
+    BUY = "buy"
+    RECORD_PAYMENT = "record_payment"
+    EDIT_MASTER_DATA = "edit_master_data"
+
+
+# Which roles may run which kind of command; reading needs only the entity in scope.
+ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.SELL: frozenset({Role.SALES, Role.MANAGER, Role.ADMIN}),
+    Permission.MOVE_STOCK: frozenset({Role.WAREHOUSE, Role.MANAGER, Role.ADMIN}),
+    Permission.TRANSFER: frozenset(
+        {Role.WAREHOUSE, Role.SALES, Role.MANAGER, Role.ADMIN}
+    ),
+    Permission.BUY: frozenset({Role.BUYER, Role.MANAGER, Role.ADMIN}),
+    Permission.RECORD_PAYMENT: frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN}),
+    Permission.EDIT_MASTER_DATA: frozenset({Role.ADMIN}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or the person behind the assistant) a command runs as."""
+
+    user_id: int
+    username: str
+    roles: frozenset[Role]
+    entity_ids: frozenset[int]
+
+    def can_see(self, entity_id: int) -> bool:
+        """Whether the entity lies in this user's scope."""
+        return entity_id in self.entity_ids
+
+    def require_entity(self, entity_id: int, what: str) -> None:
+        """Refuse when `what` (e.g. "customer ACME") belongs to an entity outside scope."""
+        if entity_id not in self.entity_ids:
+            raise OutOfScope(f"{what} belongs to a legal entity outside your scope")
+
+    def require(self, permission: Permission) -> None:
+        """Refuse unless one of the user's roles grants `permission`."""
+        allowed = ROLE_PERMISSIONS[permission]
+        if not self.roles & allowed:
+            needed = ", ".join(sorted(allowed))
+            raise PermissionDenied(
+                f"{self.username} may not {permission.value.replace('_', ' ')}: needs one of the roles {needed}"
+            )

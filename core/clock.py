@@ -1,0 +1,15 @@
+"""The business date and time. `ERP_TODAY` (ISO date) pins the date for demos and tests."""
+
+import os
+from datetime import UTC, date, datetime
+
+
+def today() -> date:
+    """Today's business date."""
+    pinned = os.environ.get("ERP_TODAY")
+    return date.fromisoformat(pinned) if pinned else date.today()
+
+
+def now() -> datetime:
+    """The current time, naive UTC (both databases store it so)."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,125 @@
+"""Engine, declarative base and the unit of work: one transaction per command, rolled back by default."""
+
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Date, DateTime, Engine, Numeric, create_engine, event, exc
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# SQLite keeps NUMERIC as binary floating point; money here stays far below 1e12 and is
+# rounded to cents at every business boundary, so the conversion warning is noise.
+warnings.filterwarnings(
+    "ignore", message=".*does \\*not\\* support Decimal objects natively.*"
+)
+
+T = TypeVar("T")
+
+MONEY = Numeric(18, 4)
+MAX_ATTEMPTS = 6
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {Decimal: MONEY, datetime: DateTime(), date: Date()}
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Let SQLAlchemy own BEGIN so a writing unit can take the write lock up front."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred transaction that later writes can deadlock against another writer;
+        # IMMEDIATE takes the single write lock first and waits (busy_timeout) for it.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url` configured for this core (SQLite pragmas, pool pre-ping)."""
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Serialization failures, deadlocks and a busy SQLite file are worth running again."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in {"40001", "40P01"}:
+        return True
+    return "database is locked" in str(error.orig)
+
+
+class Database:
+    """One ERP database: hands out units of work and runs commands with bounded retry."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        write_engine = (
+            engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.dialect == "sqlite"
+            else engine
+        )
+        self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(bind=write_engine, expire_on_commit=False)
+        self.retries = 0
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "Database":
+        """A Database on a new engine for `url`."""
+        return cls(make_engine(url, **kwargs))
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A unit of work: rolled back unless the caller commits inside the block."""
+        factory = self._write_sessions if write else self._read_sessions
+        session = factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        """Run a read-only query in its own transaction."""
+        with self.session() as session:
+            return query(session)
+
+    def run(
+        self, command: Callable[[Session], T], *, attempts: int = MAX_ATTEMPTS
+    ) -> T:
+        """Run `command` in one transaction and commit; retry it whole on a conflict."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session(write=True) as session:
+                    result = command(session)
+                    session.commit()
+                    return result
+            except exc.DBAPIError as error:
+                if attempt == attempts or not is_retryable(error):
+                    raise
+                self.retries += 1
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

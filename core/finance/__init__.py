@@ -1,0 +1,1 @@
+"""Finance, minimal and real: invoices, payments, receivables, credit exposure, intercompany."""

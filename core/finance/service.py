@@ -1,0 +1,246 @@
+"""Receivables, payments, credit exposure, margin by entity and intercompany balances."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.actor import Actor, Permission
+from core.documents import document_id
+from core.errors import InvalidInput, NotFound
+from core.finance.models import IntercompanyPosting, Invoice, Payment, PostingKind
+from core.masterdata.models import Customer, LegalEntity
+from core.masterdata.service import get_customer
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
+
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal | float | int | None) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
+
+
+def get_invoice(
+    session: Session, actor: Actor, *, invoice_number: str | int
+) -> Invoice:
+    """The invoice, if its entity is in scope."""
+    invoice = session.get(Invoice, document_id(invoice_number, "INV", "invoice"))
+    if invoice is None:
+        raise NotFound("invoice", str(invoice_number))
+    actor.require_entity(invoice.entity_id, f"invoice {invoice.number}")
+    return invoice
+
+
+def invoice_open_amount(session: Session, invoice: Invoice) -> Decimal:
+    """What is still owed on one invoice."""
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.invoice_id == invoice.id
+        )
+    )
+    return _cents(invoice.amount) - _cents(paid)
+
+
+def record_payment(
+    session: Session,
+    actor: Actor,
+    *,
+    invoice_number: str | int,
+    amount: Decimal,
+    received_on: date | None = None,
+) -> Payment:
+    """Apply a customer's payment to an invoice; never more than is open on it."""
+    actor.require(Permission.RECORD_PAYMENT)
+    amount = _cents(amount)
+    if amount <= 0:
+        raise InvalidInput(f"a payment must be positive, got {amount}")
+    invoice = get_invoice(session, actor, invoice_number=invoice_number)
+    open_amount = invoice_open_amount(session, invoice)
+    if amount > open_amount:
+        raise InvalidInput(
+            f"{invoice.number} has {open_amount} {invoice.currency} open; a payment of {amount} is more"
+        )
+    payment = Payment(
+        customer_id=invoice.customer_id,
+        invoice_id=invoice.id,
+        amount=amount,
+        received_on=received_on or clock.today(),
+        created_by=actor.user_id,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def open_receivables(session: Session, customer_id: int) -> Decimal:
+    """Invoiced minus paid, for one customer."""
+    invoiced = session.scalar(
+        select(func.coalesce(func.sum(Invoice.amount), 0)).where(
+            Invoice.customer_id == customer_id
+        )
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.customer_id == customer_id
+        )
+    )
+    return _cents(invoiced) - _cents(paid)
+
+
+def open_order_value(session: Session, customer_id: int) -> Decimal:
+    """Confirmed but not yet invoiced: the open quantity of confirmed orders at net price."""
+    value = session.scalar(
+        select(
+            func.coalesce(
+                func.sum(
+                    (SalesOrderLine.quantity - SalesOrderLine.qty_invoiced)
+                    * SalesOrderLine.net_price
+                ),
+                0,
+            )
+        )
+        .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
+        .where(
+            SalesOrder.customer_id == customer_id,
+            SalesOrder.status.in_(
+                [OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value]
+            ),
+        )
+    )
+    return _cents(value)
+
+
+@dataclass(frozen=True)
+class CreditStatus:
+    customer: str
+    name: str
+    entity: str
+    currency: str
+    credit_limit: Decimal
+    open_receivables: Decimal
+    open_orders: Decimal
+    on_hold: bool
+    hold_reason: str | None
+
+    @property
+    def exposure(self) -> Decimal:
+        """Open receivables plus confirmed, not yet invoiced orders."""
+        return self.open_receivables + self.open_orders
+
+    @property
+    def available(self) -> Decimal:
+        """Credit left before the limit (negative when over)."""
+        return self.credit_limit - self.exposure
+
+    def exposure_with(self, additional: Decimal) -> Decimal:
+        """Exposure if an order worth `additional` were confirmed too."""
+        return self.exposure + additional
+
+
+def credit_status(session: Session, actor: Actor, *, customer: str) -> CreditStatus:
+    """A customer's limit, exposure and hold, in the customer's entity currency."""
+    cust = get_customer(session, code=customer)
+    actor.require_entity(cust.entity_id, f"customer {cust.code}")
+    return CreditStatus(
+        customer=cust.code,
+        name=cust.name,
+        entity=cust.entity.code,
+        currency=cust.entity.base_currency,
+        credit_limit=_cents(cust.credit_limit),
+        open_receivables=open_receivables(session, cust.id),
+        open_orders=open_order_value(session, cust.id),
+        on_hold=cust.on_credit_hold,
+        hold_reason=cust.credit_hold_reason,
+    )
+
+
+@dataclass(frozen=True)
+class EntityMargin:
+    entity: str
+    currency: str
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_pct(self) -> Decimal:
+        return (
+            (self.margin / self.revenue * 100).quantize(Decimal("0.1"))
+            if self.revenue
+            else Decimal(0)
+        )
+
+
+def margin_by_entity(
+    session: Session, actor: Actor, *, since: date, until: date | None = None
+) -> list[EntityMargin]:
+    """Invoiced revenue, cost and margin per entity in scope, each in its own currency."""
+    until = until or clock.today()
+    if since > until:
+        raise InvalidInput(f"the period starts ({since}) after it ends ({until})")
+    rows = session.execute(
+        select(
+            LegalEntity.code,
+            LegalEntity.base_currency,
+            func.sum(Invoice.amount),
+            func.sum(Invoice.cost),
+        )
+        .join(Invoice, Invoice.entity_id == LegalEntity.id)
+        .where(
+            Invoice.issued_on >= since,
+            Invoice.issued_on <= until,
+            LegalEntity.id.in_(actor.entity_ids),
+        )
+        .group_by(LegalEntity.code, LegalEntity.base_currency)
+        .order_by(LegalEntity.code)
+    ).all()
+    return [
+        EntityMargin(code, ccy, _cents(revenue), _cents(cost))
+        for code, ccy, revenue, cost in rows
+    ]
+
+
+def intercompany_balance(
+    session: Session, actor: Actor, *, entity: str
+) -> dict[str, Decimal]:
+    """Net amount due from (+) or to (−) each counterparty entity, in this entity's currency."""
+    ent = session.scalars(
+        select(LegalEntity).where(LegalEntity.code == entity.upper())
+    ).first()
+    if ent is None:
+        raise NotFound("legal entity", entity)
+    actor.require_entity(ent.id, f"entity {ent.code}")
+    counterparty = {e.id: e.code for e in session.scalars(select(LegalEntity))}
+    balance: dict[str, Decimal] = {}
+    for posting in session.scalars(
+        select(IntercompanyPosting).where(IntercompanyPosting.entity_id == ent.id)
+    ):
+        sign = 1 if posting.kind == PostingKind.DUE_FROM else -1
+        code = counterparty[posting.counterparty_entity_id]
+        balance[code] = balance.get(code, Decimal(0)) + sign * _cents(posting.amount)
+    return balance
+
+
+def customers_near_limit(
+    session: Session, actor: Actor, *, threshold_pct: int = 90
+) -> list[CreditStatus]:
+    """Customers in scope whose exposure is at least `threshold_pct` of their limit."""
+    statuses = [
+        credit_status(session, actor, customer=c.code)
+        for c in session.scalars(
+            select(Customer)
+            .where(Customer.entity_id.in_(actor.entity_ids))
+            .order_by(Customer.code)
+        )
+    ]
+    return [
+        s
+        for s in statuses
+        if s.credit_limit and s.exposure * 100 >= s.credit_limit * threshold_pct
+    ]

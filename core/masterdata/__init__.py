@@ -1,0 +1,1 @@
+"""Master data: legal entities, warehouses, items, customers, suppliers, prices, users, rates."""

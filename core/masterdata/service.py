@@ -1,0 +1,208 @@
+"""Master-data look-ups by business key, with close-match suggestions, and currency conversion."""
+
+import difflib
+import re
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.actor import Actor, Role
+from core.errors import InvalidInput, NotFound
+from core.masterdata.models import (
+    CurrencyRate,
+    Customer,
+    IntercompanyRule,
+    Item,
+    LegalEntity,
+    Supplier,
+    User,
+    UserEntityScope,
+    UserRole,
+    Warehouse,
+)
+
+CENT = Decimal("0.01")
+
+
+def sku_key(sku: str) -> str:
+    """The SKU as it is matched: upper case, letters and digits only ("v 200" -> "V200")."""
+    return re.sub(r"[^0-9A-Z]", "", sku.upper())
+
+
+def _closest(key: str, candidates: Sequence[str], limit: int = 3) -> list[str]:
+    return difflib.get_close_matches(
+        key.upper(), [c.upper() for c in candidates], n=limit, cutoff=0.5
+    )
+
+
+def _originals(matches: list[str], candidates: Sequence[str]) -> list[str]:
+    by_upper = {c.upper(): c for c in candidates}
+    return [by_upper[m] for m in matches]
+
+
+def get_item(session: Session, *, sku: str) -> Item:
+    """The item with this SKU (exact, or equal once punctuation and case are ignored)."""
+    key = sku_key(sku)
+    if not key:
+        raise InvalidInput("a SKU is required")
+    item = session.scalars(select(Item).where(Item.sku == sku.strip())).first()
+    if item is None:
+        item = session.scalars(
+            select(Item).where(Item.sku_key == key).order_by(Item.id)
+        ).first()
+    if item is None:
+        raise NotFound("SKU", sku, suggest_skus(session, sku))
+    return item
+
+
+def suggest_skus(session: Session, sku: str, limit: int = 3) -> list[str]:
+    """SKUs that look like `sku`; scans only SKUs sharing its first letter, so it stays cheap."""
+    key = sku_key(sku)
+    prefix = key[:1]
+    keys = session.execute(
+        select(Item.sku_key, Item.sku)
+        .where(Item.sku_key.like(f"{prefix}%"))
+        .limit(20000)
+    ).all()
+    by_key = {k: s for k, s in keys}
+    return [
+        by_key[m]
+        for m in difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)
+    ]
+
+
+def get_items(session: Session, *, skus: Sequence[str]) -> dict[str, Item]:
+    """Items by SKU in one query; unknown SKUs are refused together, each with suggestions."""
+    wanted = {sku_key(s): s for s in skus}
+    rows = session.scalars(select(Item).where(Item.sku_key.in_(list(wanted)))).all()
+    found = {sku_key(item.sku): item for item in rows}
+    missing = [original for key, original in wanted.items() if key not in found]
+    if missing:
+        if len(missing) == 1:
+            raise NotFound("SKU", missing[0], suggest_skus(session, missing[0]))
+        raise NotFound("SKU", ", ".join(missing))
+    return {original: found[key] for key, original in wanted.items()}
+
+
+def get_warehouse(session: Session, *, code: str) -> Warehouse:
+    """The warehouse with this code (case-insensitive), suggesting codes or cities on a miss."""
+    warehouses = session.scalars(select(Warehouse)).all()
+    wanted = code.strip().upper()
+    for warehouse in warehouses:
+        if wanted in (
+            warehouse.code.upper(),
+            warehouse.city.upper(),
+            warehouse.name.upper(),
+        ):
+            return warehouse
+    names = [w.code for w in warehouses] + [w.city for w in warehouses]
+    suggestions = _originals(_closest(wanted, names), names)
+    raise NotFound("warehouse", code, suggestions or [w.code for w in warehouses])
+
+
+def get_entity(session: Session, *, code: str) -> LegalEntity:
+    """The legal entity with this code."""
+    entity = session.scalars(
+        select(LegalEntity).where(LegalEntity.code == code.strip().upper())
+    ).first()
+    if entity is None:
+        codes = list(session.scalars(select(LegalEntity.code)))
+        raise NotFound("legal entity", code, codes)
+    return entity
+
+
+def get_customer(session: Session, *, code: str) -> Customer:
+    """The customer with this code, or whose name is this (case-insensitive)."""
+    wanted = code.strip()
+    customer = session.scalars(
+        select(Customer).where(Customer.code == wanted.upper())
+    ).first()
+    if customer is None:
+        customer = session.scalars(
+            select(Customer).where(Customer.name.ilike(wanted)).order_by(Customer.id)
+        ).first()
+    if customer is None:
+        rows = session.execute(select(Customer.code, Customer.name)).all()
+        names = [r.code for r in rows] + [r.name for r in rows]
+        raise NotFound("customer", code, _originals(_closest(wanted, names), names))
+    return customer
+
+
+def get_supplier(session: Session, *, code: str) -> Supplier:
+    """The supplier with this code."""
+    supplier = session.scalars(
+        select(Supplier).where(Supplier.code == code.strip().upper())
+    ).first()
+    if supplier is None:
+        codes = list(session.scalars(select(Supplier.code)))
+        raise NotFound("supplier", code, _originals(_closest(code, codes), codes))
+    return supplier
+
+
+def load_actor(session: Session, *, username: str) -> Actor:
+    """The acting identity of an active user: roles and the entities in scope."""
+    user = session.scalars(
+        select(User).where(User.username == username, User.active.is_(True))
+    ).first()
+    if user is None:
+        usernames = list(session.scalars(select(User.username)))
+        raise NotFound(
+            "user", username, _originals(_closest(username, usernames), usernames)
+        )
+    roles = frozenset(
+        Role(r)
+        for r in session.scalars(
+            select(UserRole.role).where(UserRole.user_id == user.id)
+        )
+    )
+    entities = frozenset(
+        session.scalars(
+            select(UserEntityScope.entity_id).where(UserEntityScope.user_id == user.id)
+        )
+    )
+    return Actor(
+        user_id=user.id, username=user.username, roles=roles, entity_ids=entities
+    )
+
+
+def exchange_rate(
+    session: Session, *, from_currency: str, to_currency: str, on: date
+) -> Decimal:
+    """Units of `to_currency` for one `from_currency` on a day (the latest rate on or before it)."""
+    if from_currency == to_currency:
+        return Decimal(1)
+    rate = session.scalars(
+        select(CurrencyRate.rate)
+        .where(
+            CurrencyRate.from_currency == from_currency,
+            CurrencyRate.to_currency == to_currency,
+            CurrencyRate.valid_from <= on,
+        )
+        .order_by(CurrencyRate.valid_from.desc())
+        .limit(1)
+    ).first()
+    if rate is None:
+        raise InvalidInput(
+            f"no exchange rate from {from_currency} to {to_currency} on or before {on}"
+        )
+    return Decimal(rate)
+
+
+def convert(amount: Decimal, rate: Decimal) -> Decimal:
+    """`amount` at `rate`, rounded to four places (unit prices keep sub-cent precision)."""
+    return (amount * rate).quantize(Decimal("0.0001"))
+
+
+def intercompany_markup(
+    session: Session, *, from_entity_id: int, to_entity_id: int
+) -> Decimal:
+    """The markup percent on standard cost for goods sold from one entity to another."""
+    rule = session.get(IntercompanyRule, (from_entity_id, to_entity_id))
+    if rule is None:
+        raise InvalidInput(
+            "no intercompany pricing rule between these entities; ask finance to add one"
+        )
+    return Decimal(rule.markup_pct)

@@ -1,0 +1,1 @@
+"""Purchasing: purchase orders whose lines are dated incoming supply until received."""

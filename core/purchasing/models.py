@@ -1,0 +1,67 @@
+"""Purchase-order tables."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+
+
+class PurchaseOrderStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_RECEIVED = "partially_received"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    order_date: Mapped[date]
+    expected_date: Mapped[date]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+    lines: Mapped[list["PurchaseOrderLine"]] = relationship(
+        back_populates="order",
+        order_by="PurchaseOrderLine.id",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def number(self) -> str:
+        return f"PO-{self.id}"
+
+
+class PurchaseOrderLine(Base):
+    __tablename__ = "purchase_order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    quantity: Mapped[int]
+    qty_received: Mapped[int] = mapped_column(default=0)
+    unit_cost: Mapped[Decimal]
+
+    order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_po_lines_qty"),
+        CheckConstraint(
+            "qty_received >= 0 AND qty_received <= quantity",
+            name="ck_po_lines_received",
+        ),
+    )
+
+    @property
+    def open_quantity(self) -> int:
+        return self.quantity - self.qty_received

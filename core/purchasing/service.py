@@ -1,0 +1,223 @@
+"""Purchase-order commands: create (dated incoming supply), receive into stock, cancel."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from core import clock
+from core.actor import Actor, Permission
+from core.documents import document_id
+from core.errors import InvalidInput, InvalidState, NotFound
+from core.masterdata.models import LegalEntity
+from core.masterdata.service import (
+    convert,
+    exchange_rate,
+    get_items,
+    get_supplier,
+    get_warehouse,
+)
+from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
+from core.sales.pricing import GROUP_CURRENCY
+from core.stock.models import Bucket, Movement, SupplySource
+from core.stock.service import check_quantity, incoming_for, item_labels, open_posting
+
+
+@dataclass(frozen=True)
+class PurchaseLineRequest:
+    sku: str
+    quantity: int
+    unit_cost: Decimal | None = None  # supplier currency; standard cost if not given
+
+
+def create_purchase_order(
+    session: Session,
+    actor: Actor,
+    *,
+    supplier: str,
+    warehouse: str,
+    lines: Sequence[PurchaseLineRequest],
+    expected_date: date | None = None,
+) -> PurchaseOrder:
+    """Order from a supplier into a warehouse of the supplier's entity; lines become dated incoming."""
+    actor.require(Permission.BUY)
+    if not lines:
+        raise InvalidInput("a purchase order needs at least one line")
+    for line in lines:
+        check_quantity(line.quantity, f"quantity of {line.sku}")
+        if line.unit_cost is not None and Decimal(line.unit_cost) < 0:
+            raise InvalidInput(f"unit cost of {line.sku} cannot be negative")
+    vendor = get_supplier(session, code=supplier)
+    wh = get_warehouse(session, code=warehouse)
+    actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
+    if vendor.entity_id != wh.entity_id:
+        raise InvalidInput(
+            f"supplier {vendor.code} supplies {_entity_code(session, vendor.entity_id)}, "
+            f"but warehouse {wh.code} belongs to {wh.entity.code}"
+        )
+    today = clock.today()
+    expected = expected_date or today + timedelta(days=vendor.lead_time_days)
+    if expected < today:
+        raise InvalidInput(f"expected date {expected} is in the past")
+    items = get_items(session, skus=[line.sku for line in lines])
+    rate = exchange_rate(
+        session, from_currency=GROUP_CURRENCY, to_currency=vendor.currency, on=today
+    )
+    order = PurchaseOrder(
+        entity_id=wh.entity_id,
+        supplier_id=vendor.id,
+        warehouse_id=wh.id,
+        currency=vendor.currency,
+        status=PurchaseOrderStatus.OPEN.value,
+        order_date=today,
+        expected_date=expected,
+        created_by=actor.user_id,
+        created_at=clock.now(),
+    )
+    for request in lines:
+        item = items[request.sku]
+        cost = (
+            Decimal(request.unit_cost)
+            if request.unit_cost is not None
+            else convert(Decimal(item.standard_cost), rate)
+        )
+        order.lines.append(
+            PurchaseOrderLine(
+                item_id=item.id, quantity=request.quantity, unit_cost=cost
+            )
+        )
+    session.add(order)
+    session.flush()
+    posting = open_posting(
+        session,
+        actor,
+        [(ln.item_id, wh.id) for ln in order.lines],
+        "purchase_order",
+        order.id,
+        item_labels(items.values(), [wh]),
+    )
+    for line in order.lines:
+        posting.add_incoming(
+            (line.item_id, wh.id),
+            SupplySource.PURCHASE_ORDER_LINE,
+            line.id,
+            line.quantity,
+            expected,
+        )
+    session.flush()
+    return order
+
+
+def _entity_code(session: Session, entity_id: int) -> str:
+    entity = session.get(LegalEntity, entity_id)
+    return entity.code if entity else str(entity_id)
+
+
+def get_purchase_order(
+    session: Session, actor: Actor, *, po_number: str | int
+) -> PurchaseOrder:
+    """The purchase order with its lines, if its entity is in scope."""
+    po_id = document_id(po_number, "PO", "purchase order")
+    order = session.scalars(
+        select(PurchaseOrder)
+        .where(PurchaseOrder.id == po_id)
+        .options(selectinload(PurchaseOrder.lines))
+    ).first()
+    if order is None:
+        raise NotFound("purchase order", str(po_number))
+    actor.require_entity(order.entity_id, f"purchase order {order.number}")
+    return order
+
+
+def receive_purchase_order(
+    session: Session,
+    actor: Actor,
+    *,
+    po_number: str | int,
+    quantities: dict[str, int] | None = None,
+) -> PurchaseOrder:
+    """Receive goods (all that is open, or `quantities` by SKU) into stock; backorders there get them first."""
+    actor.require(Permission.MOVE_STOCK)
+    order = get_purchase_order(session, actor, po_number=po_number)
+    if order.status not in (
+        PurchaseOrderStatus.OPEN,
+        PurchaseOrderStatus.PARTIALLY_RECEIVED,
+    ):
+        raise InvalidState(
+            f"{order.number} is {order.status}; nothing more can be received against it"
+        )
+    plan = _receipt_plan(session, order, quantities)
+    keys = [(ln.item_id, order.warehouse_id) for ln, _ in plan]
+    posting = open_posting(session, actor, keys, "purchase_order", order.id)
+    supply = incoming_for(
+        session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln, _ in plan]
+    )
+    for line, quantity in plan:
+        posting.move(
+            (line.item_id, order.warehouse_id),
+            Bucket.ON_HAND,
+            Movement.RECEIPT,
+            quantity,
+        )
+        posting.reduce_incoming(supply[line.id], quantity)
+        line.qty_received += quantity
+    posting.allocate_backorders(keys)
+    done = all(ln.qty_received == ln.quantity for ln in order.lines)
+    order.status = (
+        PurchaseOrderStatus.RECEIVED if done else PurchaseOrderStatus.PARTIALLY_RECEIVED
+    ).value
+    session.flush()
+    return order
+
+
+def _receipt_plan(
+    session: Session, order: PurchaseOrder, quantities: dict[str, int] | None
+) -> list[tuple[PurchaseOrderLine, int]]:
+    if quantities is None:
+        return [(ln, ln.open_quantity) for ln in order.lines if ln.open_quantity > 0]
+    if not quantities:
+        raise InvalidInput("name at least one SKU to receive")
+    items = get_items(session, skus=list(quantities))
+    plan = []
+    for sku, quantity in quantities.items():
+        check_quantity(quantity, f"quantity of {sku} received")
+        line = next(
+            (
+                ln
+                for ln in order.lines
+                if ln.item_id == items[sku].id and ln.open_quantity > 0
+            ),
+            None,
+        )
+        if line is None:
+            raise InvalidInput(f"{order.number} has no open line for {items[sku].sku}")
+        if quantity > line.open_quantity:
+            raise InvalidInput(
+                f"cannot receive {quantity} {items[sku].sku} on {order.number}: only {line.open_quantity} still open"
+            )
+        plan.append((line, quantity))
+    return plan
+
+
+def cancel_purchase_order(
+    session: Session, actor: Actor, *, po_number: str | int
+) -> PurchaseOrder:
+    """Cancel a purchase order nothing has been received against; its incoming supply disappears."""
+    actor.require(Permission.BUY)
+    order = get_purchase_order(session, actor, po_number=po_number)
+    if order.status != PurchaseOrderStatus.OPEN:
+        raise InvalidState(
+            f"{order.number} is {order.status}; only an open, unreceived order can be cancelled"
+        )
+    keys = [(ln.item_id, order.warehouse_id) for ln in order.lines]
+    posting = open_posting(session, actor, keys, "purchase_order", order.id)
+    for supply in incoming_for(
+        session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln in order.lines]
+    ).values():
+        posting.reduce_incoming(supply, supply.quantity)
+    order.status = PurchaseOrderStatus.CANCELLED.value
+    session.flush()
+    return order

@@ -1,0 +1,1 @@
+"""Sales orders: pricing, confirmation (reservation), shipment, invoicing, cancellation."""

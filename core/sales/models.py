@@ -1,0 +1,133 @@
+"""Sales-order tables."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "draft"
+    ON_HOLD = "on_hold"
+    CONFIRMED = "confirmed"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    INVOICED = "invoiced"
+    CANCELLED = "cancelled"
+
+
+class PriceSource(StrEnum):
+    CONTRACT = "contract"
+    PRICE_LIST = "price_list"
+    LIST_PRICE = "list_price"
+
+
+class SalesOrder(Base):
+    __tablename__ = "sales_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    order_date: Mapped[date]
+    requested_date: Mapped[date]
+    customer_reference: Mapped[str] = mapped_column(String(64), default="")
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+    lines: Mapped[list["SalesOrderLine"]] = relationship(
+        back_populates="order",
+        order_by="SalesOrderLine.line_no",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def number(self) -> str:
+        return f"SO-{self.id}"
+
+
+class SalesOrderLine(Base):
+    """A line: prices in the order currency; `unit_cost` is standard cost converted at order time."""
+
+    __tablename__ = "sales_order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    line_no: Mapped[int]
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int]
+    unit_price: Mapped[Decimal]
+    price_source: Mapped[str] = mapped_column(String(12))
+    discount_pct: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    net_price: Mapped[Decimal]
+    unit_cost: Mapped[Decimal]
+    qty_shipped: Mapped[int] = mapped_column(default=0)
+    qty_invoiced: Mapped[int] = mapped_column(default=0)
+    promise_date: Mapped[date | None]
+
+    order: Mapped[SalesOrder] = relationship(back_populates="lines")
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_so_lines_qty"),
+        CheckConstraint(
+            "qty_shipped >= 0 AND qty_shipped <= quantity", name="ck_so_lines_shipped"
+        ),
+        CheckConstraint(
+            "qty_invoiced >= 0 AND qty_invoiced <= qty_shipped",
+            name="ck_so_lines_invoiced",
+        ),
+        CheckConstraint(
+            "discount_pct >= 0 AND discount_pct <= 100", name="ck_so_lines_discount"
+        ),
+    )
+
+    @property
+    def open_quantity(self) -> int:
+        """Ordered but not yet shipped."""
+        return self.quantity - self.qty_shipped
+
+    @property
+    def net_amount(self) -> Decimal:
+        return (self.net_price * self.quantity).quantize(Decimal("0.01"))
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    shipped_on: Mapped[date]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    lines: Mapped[list["ShipmentLine"]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def number(self) -> str:
+        return f"SH-{self.id}"
+
+
+class ShipmentLine(Base):
+    __tablename__ = "shipment_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(
+        ForeignKey("sales_order_lines.id"), index=True
+    )
+    quantity: Mapped[int]
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_shipment_lines_qty"),
+        Index(
+            "ix_shipment_lines_shipment_line",
+            "shipment_id",
+            "order_line_id",
+            unique=True,
+        ),
+    )

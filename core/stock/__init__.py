@@ -1,0 +1,1 @@
+"""Stock: the append-only ledger, balances, reservations, dated incoming supply, ATP."""

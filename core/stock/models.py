@@ -1,0 +1,125 @@
+"""Stock tables. The balance is the ledger summed, kept in step in the same transaction."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+
+
+class Bucket(StrEnum):
+    ON_HAND = "on_hand"
+    IN_TRANSIT = "in_transit"
+
+
+class Movement(StrEnum):
+    RECEIPT = "receipt"
+    SHIPMENT = "shipment"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN_TRANSIT = "transfer_in_transit"
+    TRANSFER_IN = "transfer_in"
+    ADJUSTMENT = "adjustment"
+
+
+class SupplySource(StrEnum):
+    PURCHASE_ORDER_LINE = "purchase_order_line"
+    TRANSFER_LINE = "transfer_line"
+
+
+class DemandSource(StrEnum):
+    SALES_ORDER_LINE = "sales_order_line"
+    TRANSFER_LINE = "transfer_line"
+
+
+class LedgerEntry(Base):
+    """One stock movement; never updated or deleted."""
+
+    __tablename__ = "stock_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    bucket: Mapped[str] = mapped_column(String(12))
+    movement: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[int]
+    ref_type: Mapped[str] = mapped_column(String(32))
+    ref_id: Mapped[int]
+    posted_at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_stock_ledger_item_wh", "item_id", "warehouse_id"),
+        Index("ix_stock_ledger_ref", "ref_type", "ref_id"),
+        CheckConstraint("quantity <> 0", name="ck_stock_ledger_nonzero"),
+    )
+
+
+class StockBalance(Base):
+    """Per item and warehouse: what is there, promised, short, coming and on the road."""
+
+    __tablename__ = "stock_balances"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(
+        ForeignKey("warehouses.id"), primary_key=True
+    )
+    on_hand: Mapped[int] = mapped_column(default=0)
+    reserved: Mapped[int] = mapped_column(default=0)
+    backordered: Mapped[int] = mapped_column(default=0)
+    incoming: Mapped[int] = mapped_column(default=0)
+    in_transit: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="ck_stock_balances_on_hand"),
+        CheckConstraint(
+            "reserved >= 0 AND reserved <= on_hand", name="ck_stock_balances_reserved"
+        ),
+        CheckConstraint("backordered >= 0", name="ck_stock_balances_backordered"),
+        CheckConstraint("incoming >= 0", name="ck_stock_balances_incoming"),
+        CheckConstraint("in_transit >= 0", name="ck_stock_balances_in_transit"),
+        Index("ix_stock_balances_warehouse", "warehouse_id"),
+    )
+
+
+class IncomingSupply(Base):
+    """Open, dated supply for a warehouse: a purchase-order line or an inbound transfer line."""
+
+    __tablename__ = "incoming_supply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    due_date: Mapped[date]
+    quantity: Mapped[int]
+    source_type: Mapped[str] = mapped_column(String(24))
+    source_id: Mapped[int]
+
+    __table_args__ = (
+        Index("ix_incoming_supply_item_wh_due", "item_id", "warehouse_id", "due_date"),
+        Index("ix_incoming_supply_source", "source_type", "source_id", unique=True),
+        CheckConstraint("quantity >= 0", name="ck_incoming_supply_qty"),
+    )
+
+
+class Reservation(Base):
+    """A demand line's claim on a warehouse: `quantity` set aside, `backordered` still waiting."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int]
+    backordered: Mapped[int] = mapped_column(default=0)
+    source_type: Mapped[str] = mapped_column(String(24))
+    source_id: Mapped[int]
+
+    __table_args__ = (
+        Index("ix_reservations_source", "source_type", "source_id", unique=True),
+        Index("ix_reservations_item_wh", "item_id", "warehouse_id"),
+        CheckConstraint("quantity >= 0", name="ck_reservations_qty"),
+        CheckConstraint("backordered >= 0", name="ck_reservations_backordered"),
+    )

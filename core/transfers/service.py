@@ -1,0 +1,305 @@
+"""Transfer commands: create (reserves at the source, dated supply at the destination), ship, receive, cancel.
+
+An intercompany transfer is priced at standard cost plus the pair's markup; shipping it books
+a due-from in the sender's books and the matching due-to in the receiver's, at one rate.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from core import clock
+from core.actor import Actor, Permission
+from core.documents import document_id
+from core.errors import InvalidInput, InvalidState, NotFound
+from core.finance.models import IntercompanyPosting, PostingKind
+from core.masterdata.models import Warehouse
+from core.masterdata.service import (
+    convert,
+    exchange_rate,
+    get_items,
+    get_warehouse,
+    intercompany_markup,
+)
+from core.sales.pricing import GROUP_CURRENCY
+from core.stock.models import Bucket, DemandSource, Movement, SupplySource
+from core.stock.service import (
+    Key,
+    Posting,
+    check_quantity,
+    incoming_for,
+    item_labels,
+    open_posting,
+    reservations_for,
+)
+from core.transfers.models import Transfer, TransferKind, TransferLine, TransferStatus
+
+TRANSIT_DAYS = {TransferKind.INTER_WAREHOUSE: 2, TransferKind.INTERCOMPANY: 7}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class TransferLineRequest:
+    sku: str
+    quantity: int
+
+
+def transfer_unit_price(standard_cost: Decimal, markup_pct: Decimal) -> Decimal:
+    """Standard cost plus the markup percent, to four places."""
+    return (standard_cost * (Decimal(100) + markup_pct) / Decimal(100)).quantize(
+        Decimal("0.0001"), ROUND_HALF_UP
+    )
+
+
+def create_transfer(
+    session: Session,
+    actor: Actor,
+    *,
+    from_warehouse: str,
+    to_warehouse: str,
+    lines: Sequence[TransferLineRequest],
+    expected_date: date | None = None,
+) -> Transfer:
+    """Move stock between warehouses; reserves it at the source now, so ATP there drops at once."""
+    actor.require(Permission.TRANSFER)
+    if not lines:
+        raise InvalidInput("a transfer needs at least one line")
+    for line in lines:
+        check_quantity(line.quantity, f"quantity of {line.sku}")
+    source = get_warehouse(session, code=from_warehouse)
+    target = get_warehouse(session, code=to_warehouse)
+    if source.id == target.id:
+        raise InvalidInput(
+            f"a transfer needs two different warehouses; both are {source.code}"
+        )
+    actor.require_entity(source.entity_id, f"warehouse {source.code}")
+    actor.require_entity(target.entity_id, f"warehouse {target.code}")
+    kind = (
+        TransferKind.INTER_WAREHOUSE
+        if source.entity_id == target.entity_id
+        else TransferKind.INTERCOMPANY
+    )
+    today = clock.today()
+    expected = expected_date or today + timedelta(days=TRANSIT_DAYS[kind])
+    if expected < today:
+        raise InvalidInput(f"expected date {expected} is in the past")
+    items = get_items(session, skus=[line.sku for line in lines])
+    from_ccy, to_ccy = source.entity.base_currency, target.entity.base_currency
+    cost_rate = exchange_rate(
+        session, from_currency=GROUP_CURRENCY, to_currency=from_ccy, on=today
+    )
+    markup = (
+        intercompany_markup(
+            session, from_entity_id=source.entity_id, to_entity_id=target.entity_id
+        )
+        if kind is TransferKind.INTERCOMPANY
+        else Decimal(0)
+    )
+    transfer = Transfer(
+        kind=kind.value,
+        status=TransferStatus.OPEN.value,
+        from_warehouse_id=source.id,
+        to_warehouse_id=target.id,
+        from_entity_id=source.entity_id,
+        to_entity_id=target.entity_id,
+        from_currency=from_ccy,
+        to_currency=to_ccy,
+        exchange_rate=exchange_rate(
+            session, from_currency=from_ccy, to_currency=to_ccy, on=today
+        ),
+        expected_date=expected,
+        created_by=actor.user_id,
+        created_at=clock.now(),
+    )
+    for request in lines:
+        item = items[request.sku]
+        cost = convert(Decimal(item.standard_cost), cost_rate)
+        transfer.lines.append(
+            TransferLine(
+                item_id=item.id,
+                quantity=request.quantity,
+                unit_price=transfer_unit_price(cost, markup),
+            )
+        )
+    session.add(transfer)
+    session.flush()
+    posting = open_posting(
+        session,
+        actor,
+        _keys(transfer),
+        "transfer",
+        transfer.id,
+        item_labels(items.values(), [source, target]),
+    )
+    for line in transfer.lines:
+        posting.reserve(
+            (line.item_id, source.id),
+            DemandSource.TRANSFER_LINE,
+            line.id,
+            line.quantity,
+            allow_backorder=False,
+        )
+        posting.add_incoming(
+            (line.item_id, target.id),
+            SupplySource.TRANSFER_LINE,
+            line.id,
+            line.quantity,
+            expected,
+        )
+    session.flush()
+    return transfer
+
+
+def _keys(transfer: Transfer) -> list[Key]:
+    return [
+        (ln.item_id, w)
+        for ln in transfer.lines
+        for w in (transfer.from_warehouse_id, transfer.to_warehouse_id)
+    ]
+
+
+def get_transfer(
+    session: Session, actor: Actor, *, transfer_number: str | int
+) -> Transfer:
+    """The transfer with its lines, if both its entities lie in the actor's scope."""
+    transfer_id = document_id(transfer_number, "TR", "transfer")
+    transfer = session.scalars(
+        select(Transfer)
+        .where(Transfer.id == transfer_id)
+        .options(selectinload(Transfer.lines))
+    ).first()
+    if transfer is None:
+        raise NotFound("transfer", str(transfer_number))
+    actor.require_entity(transfer.from_entity_id, f"transfer {transfer.number}")
+    actor.require_entity(transfer.to_entity_id, f"transfer {transfer.number}")
+    return transfer
+
+
+def _open_posting(session: Session, actor: Actor, transfer: Transfer) -> Posting:
+    return open_posting(session, actor, _keys(transfer), "transfer", transfer.id)
+
+
+def ship_transfer(
+    session: Session, actor: Actor, *, transfer_number: str | int
+) -> Transfer:
+    """Take the reserved stock out of the source; it is in transit to the destination until received."""
+    actor.require(Permission.MOVE_STOCK)
+    transfer = get_transfer(session, actor, transfer_number=transfer_number)
+    if transfer.status != TransferStatus.OPEN:
+        raise InvalidState(
+            f"{transfer.number} is {transfer.status}; only an open transfer ships"
+        )
+    posting = _open_posting(session, actor, transfer)
+    claims = reservations_for(
+        session, DemandSource.TRANSFER_LINE, [ln.id for ln in transfer.lines]
+    )
+    for line in transfer.lines:
+        posting.consume(claims[line.id], line.quantity, Movement.TRANSFER_OUT)
+        posting.move(
+            (line.item_id, transfer.to_warehouse_id),
+            Bucket.IN_TRANSIT,
+            Movement.TRANSFER_IN_TRANSIT,
+            line.quantity,
+        )
+    if transfer.kind == TransferKind.INTERCOMPANY:
+        session.add_all(intercompany_postings(transfer))
+    transfer.status = TransferStatus.IN_TRANSIT.value
+    session.flush()
+    return transfer
+
+
+def transfer_value(transfer: Transfer) -> Decimal:
+    """The transfer's value in the sender's currency."""
+    return sum(
+        (ln.unit_price * ln.quantity for ln in transfer.lines), Decimal(0)
+    ).quantize(CENT, ROUND_HALF_UP)
+
+
+def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
+    """The sender's due-from and the receiver's due-to for the same goods, each in its own currency."""
+    value = transfer_value(transfer)
+    at = clock.now()
+    return [
+        IntercompanyPosting(
+            transfer_id=transfer.id,
+            entity_id=transfer.from_entity_id,
+            counterparty_entity_id=transfer.to_entity_id,
+            kind=PostingKind.DUE_FROM.value,
+            currency=transfer.from_currency,
+            amount=value,
+            posted_at=at,
+        ),
+        IntercompanyPosting(
+            transfer_id=transfer.id,
+            entity_id=transfer.to_entity_id,
+            counterparty_entity_id=transfer.from_entity_id,
+            kind=PostingKind.DUE_TO.value,
+            currency=transfer.to_currency,
+            amount=(value * transfer.exchange_rate).quantize(CENT, ROUND_HALF_UP),
+            posted_at=at,
+        ),
+    ]
+
+
+def receive_transfer(
+    session: Session, actor: Actor, *, transfer_number: str | int
+) -> Transfer:
+    """Put the in-transit stock on hand at the destination; waiting backorders there get it first."""
+    actor.require(Permission.MOVE_STOCK)
+    transfer = get_transfer(session, actor, transfer_number=transfer_number)
+    if transfer.status != TransferStatus.IN_TRANSIT:
+        raise InvalidState(
+            f"{transfer.number} is {transfer.status}; only a transfer in transit can be received"
+        )
+    posting = _open_posting(session, actor, transfer)
+    supply = incoming_for(
+        session, SupplySource.TRANSFER_LINE, [ln.id for ln in transfer.lines]
+    )
+    destination = transfer.to_warehouse_id
+    for line in transfer.lines:
+        key = (line.item_id, destination)
+        posting.move(
+            key, Bucket.IN_TRANSIT, Movement.TRANSFER_IN_TRANSIT, -line.quantity
+        )
+        posting.move(key, Bucket.ON_HAND, Movement.TRANSFER_IN, line.quantity)
+        posting.reduce_incoming(supply[line.id], supply[line.id].quantity)
+    posting.allocate_backorders([(ln.item_id, destination) for ln in transfer.lines])
+    transfer.status = TransferStatus.RECEIVED.value
+    session.flush()
+    return transfer
+
+
+def cancel_transfer(
+    session: Session, actor: Actor, *, transfer_number: str | int
+) -> Transfer:
+    """Cancel a transfer that has not shipped: the source gets its stock back, the supply disappears."""
+    actor.require(Permission.TRANSFER)
+    transfer = get_transfer(session, actor, transfer_number=transfer_number)
+    if transfer.status != TransferStatus.OPEN:
+        raise InvalidState(
+            f"{transfer.number} is {transfer.status}; only an open transfer can be cancelled"
+        )
+    posting = _open_posting(session, actor, transfer)
+    ids = [ln.id for ln in transfer.lines]
+    for claim in reservations_for(session, DemandSource.TRANSFER_LINE, ids).values():
+        posting.release(claim)
+    for supply in incoming_for(session, SupplySource.TRANSFER_LINE, ids).values():
+        posting.reduce_incoming(supply, supply.quantity)
+    posting.allocate_backorders(
+        [(ln.item_id, transfer.from_warehouse_id) for ln in transfer.lines]
+    )
+    transfer.status = TransferStatus.CANCELLED.value
+    session.flush()
+    return transfer
+
+
+def warehouse_codes(session: Session, transfer: Transfer) -> tuple[str, str]:
+    """(from, to) warehouse codes of a transfer."""
+    source = session.get(Warehouse, transfer.from_warehouse_id)
+    target = session.get(Warehouse, transfer.to_warehouse_id)
+    assert source is not None and target is not None
+    return source.code, target.code

@@ -1,0 +1,79 @@
+"""Fixtures: `db` (empty schema), `world` (a small hand-built company), `demo_db` (the demo company).
+
+Each is parametrized over SQLite and PostgreSQL.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.db import Database
+from tests.databases import BACKENDS, Template
+from tests.world import World, build_world
+
+os.environ.setdefault("ERP_TODAY", "2026-11-20")
+
+
+@pytest.fixture(scope="session")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("templates")
+
+
+@pytest.fixture(scope="session")
+def templates(template_dir: Path) -> Iterator[dict[tuple[str, str], Template]]:
+    made: dict[tuple[str, str], Template] = {}
+    yield made
+    for template in made.values():
+        template.drop()
+
+
+def _template(templates: dict[tuple[str, str], Template], template_dir: Path, backend: str, label: str) -> Template:
+    if (backend, label) not in templates:
+        fill = {"empty": None, "world": _fill_world, "demo": _fill_demo}[label]
+        templates[(backend, label)] = Template(backend, template_dir, label, fill)
+    return templates[(backend, label)]
+
+
+def _fill_world(db: Database) -> None:
+    build_world(db)
+
+
+def _fill_demo(db: Database) -> None:
+    from core.demo import DemoConfig, load_demo
+
+    load_demo(db, DemoConfig())
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[Database]:
+    """An empty, migrated database."""
+    with _template(templates, template_dir, backend, "empty").clone(tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def world(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[World]:
+    """The small hand-built company of tests/world.py, fresh for each test."""
+    with _template(templates, template_dir, backend, "world").clone(tmp_path) as database:
+        yield World(database)
+
+
+@pytest.fixture
+def demo_db(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[Database]:
+    """The demo company (default size), fresh for each test."""
+    with _template(templates, template_dir, backend, "demo").clone(tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def pg_world(templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[World]:
+    """The small company on PostgreSQL only, for concurrency tests."""
+    with _template(templates, template_dir, "postgresql", "world").clone(tmp_path) as database:
+        yield World(database)

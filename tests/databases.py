@@ -1,0 +1,87 @@
+"""Throw-away databases for tests: built once by migrations, cloned per test.
+
+SQLite clones are file copies; PostgreSQL clones are `CREATE DATABASE ... TEMPLATE`.
+PostgreSQL must be reachable (127.0.0.1:5432, user postgres): every core test runs on both.
+"""
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+
+from core import schema
+from core.db import Database, make_engine
+
+PG_ADMIN_URL = os.environ.get("ERP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _pg_admin(sql: str) -> None:
+    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def drop_pg_database(name: str) -> None:
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Template:
+    """A migrated (and optionally filled) database that tests clone."""
+
+    def __init__(self, backend: str, workdir: Path, label: str, fill: Callable[[Database], None] | None) -> None:
+        self.backend = backend
+        self.label = label
+        token = f"{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        if backend == "sqlite":
+            self.path = workdir / f"{token}.db"
+            url = f"sqlite:///{self.path}"
+        else:
+            self.name = f"erp_tpl_{token}"
+            drop_pg_database(self.name)
+            _pg_admin(f'CREATE DATABASE "{self.name}"')
+            url = pg_url(self.name)
+        db = Database.from_url(url)
+        schema.upgrade(db.engine)
+        if fill is not None:
+            fill(db)
+        if backend == "sqlite":
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.dispose()
+
+    @contextmanager
+    def clone(self, workdir: Path) -> Iterator[Database]:
+        """A fresh copy of the template, dropped afterwards."""
+        if self.backend == "sqlite":
+            path = workdir / f"{uuid.uuid4().hex}.db"
+            shutil.copyfile(self.path, path)
+            db = Database.from_url(f"sqlite:///{path}")
+            try:
+                yield db
+            finally:
+                db.dispose()
+            return
+        name = f"erp_t_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        db = Database.from_url(pg_url(name), pool_size=20, max_overflow=10)
+        try:
+            yield db
+        finally:
+            db.dispose()
+            drop_pg_database(name)
+
+    def drop(self) -> None:
+        if self.backend == "postgresql":
+            drop_pg_database(self.name)
