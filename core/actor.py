@@ -28,9 +28,7 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.SELL: frozenset({Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.MOVE_STOCK: frozenset({Role.WAREHOUSE, Role.MANAGER, Role.ADMIN}),
-    Permission.TRANSFER: frozenset(
-        {Role.WAREHOUSE, Role.SALES, Role.MANAGER, Role.ADMIN}
-    ),
+    Permission.TRANSFER: frozenset({Role.WAREHOUSE, Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.BUY: frozenset({Role.BUYER, Role.MANAGER, Role.ADMIN}),
     Permission.RECORD_PAYMENT: frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN}),
     Permission.EDIT_MASTER_DATA: frozenset({Role.ADMIN}),

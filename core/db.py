@@ -14,9 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # SQLite keeps NUMERIC as binary floating point; money here stays far below 1e12 and is
 # rounded to cents at every business boundary, so the conversion warning is noise.
-warnings.filterwarnings(
-    "ignore", message=".*does \\*not\\* support Decimal objects natively.*"
-)
+warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively.*")
 
 T = TypeVar("T")
 
@@ -73,11 +71,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        write_engine = (
-            engine.execution_options(sqlite_begin="IMMEDIATE")
-            if self.dialect == "sqlite"
-            else engine
-        )
+        write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if self.dialect == "sqlite" else engine
         self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=write_engine, expire_on_commit=False)
         self.retries = 0
@@ -95,7 +89,7 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() rolls back whatever was not committed, and keeps loaded values readable.
             session.close()
 
     def read(self, query: Callable[[Session], T]) -> T:
@@ -103,9 +97,7 @@ class Database:
         with self.session() as session:
             return query(session)
 
-    def run(
-        self, command: Callable[[Session], T], *, attempts: int = MAX_ATTEMPTS
-    ) -> T:
+    def run(self, command: Callable[[Session], T], *, attempts: int = MAX_ATTEMPTS) -> T:
         """Run `command` in one transaction and commit; retry it whole on a conflict."""
         for attempt in range(1, attempts + 1):
             try:

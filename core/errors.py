@@ -23,9 +23,7 @@ class NotFound(ErpError):
 
     code = "not_found"
 
-    def __init__(
-        self, kind: str, key: str, suggestions: list[str] | None = None
-    ) -> None:
+    def __init__(self, kind: str, key: str, suggestions: list[str] | None = None) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(
             f"unknown {kind} '{key}'{hint}",

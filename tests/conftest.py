@@ -52,21 +52,27 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[Database]:
+def db(
+    backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path
+) -> Iterator[Database]:
     """An empty, migrated database."""
     with _template(templates, template_dir, backend, "empty").clone(tmp_path) as database:
         yield database
 
 
 @pytest.fixture
-def world(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[World]:
+def world(
+    backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path
+) -> Iterator[World]:
     """The small hand-built company of tests/world.py, fresh for each test."""
     with _template(templates, template_dir, backend, "world").clone(tmp_path) as database:
         yield World(database)
 
 
 @pytest.fixture
-def demo_db(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[Database]:
+def demo_db(
+    backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path
+) -> Iterator[Database]:
     """The demo company (default size), fresh for each test."""
     with _template(templates, template_dir, backend, "demo").clone(tmp_path) as database:
         yield database
@@ -77,3 +83,16 @@ def pg_world(templates: dict[tuple[str, str], Template], template_dir: Path, tmp
     """The small company on PostgreSQL only, for concurrency tests."""
     with _template(templates, template_dir, "postgresql", "world").clone(tmp_path) as database:
         yield World(database)
+
+
+@pytest.fixture
+def sqlite_world(templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[World]:
+    """The small company on SQLite only (its single-writer lock is what is under test)."""
+    with _template(templates, template_dir, "sqlite", "world").clone(tmp_path) as database:
+        yield World(database)
+
+
+@pytest.fixture
+def world_template(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path) -> Template:
+    """The world template itself, for tests that clone it many times (property tests)."""
+    return _template(templates, template_dir, backend, "world")

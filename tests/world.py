@@ -45,7 +45,13 @@ USERS = {
     "uma": ([Role.SALES, Role.WAREHOUSE], ["UK"]),
     "root": ([Role.ADMIN], ["NA", "UK"]),
 }
-OPENING_STOCK = [("V-200", "DAL", 100), ("V-200", "ATL", 12), ("V-220", "DAL", 30), ("P-100", "DAL", 5), ("F-300", "BHM", 50)]
+OPENING_STOCK = [
+    ("V-200", "DAL", 100),
+    ("V-200", "ATL", 12),
+    ("V-220", "DAL", 30),
+    ("P-100", "DAL", 5),
+    ("F-300", "BHM", 50),
+]
 
 
 def _master_data(session: Session) -> None:
@@ -61,7 +67,15 @@ def _master_data(session: Session) -> None:
         ]
     )
     items = {
-        sku: Item(sku=sku, sku_key=sku_key(sku), name=name, description=name, category=cat, standard_cost=Decimal(cost), list_price=Decimal(price))
+        sku: Item(
+            sku=sku,
+            sku_key=sku_key(sku),
+            name=name,
+            description=name,
+            category=cat,
+            standard_cost=Decimal(cost),
+            list_price=Decimal(price),
+        )
         for sku, name, cat, cost, price in [
             ("V-200", "Brass ball valve 3/4in", "valves", "10.00", "20.00"),
             ("V-220", "Brass ball valve 7/8in", "valves", "11.00", "22.00"),
@@ -85,14 +99,37 @@ def _master_data(session: Session) -> None:
     session.flush()
     session.add(PriceListItem(price_list_id=wholesale.id, item_id=items["V-200"].id, unit_price=Decimal("18.00")))
     customers = [
-        Customer(code="ACME", name="Acme Industrial Supply", entity_id=na.id, tier="A", credit_limit=Decimal(50000), price_list_id=wholesale.id),
+        Customer(
+            code="ACME",
+            name="Acme Industrial Supply",
+            entity_id=na.id,
+            tier="A",
+            credit_limit=Decimal(50000),
+            price_list_id=wholesale.id,
+        ),
         Customer(code="BOLT", name="Bolt Brothers", entity_id=na.id, tier="C", credit_limit=Decimal(1000)),
-        Customer(code="HOLDCO", name="Holdco Plumbing", entity_id=na.id, tier="B", credit_limit=Decimal(5000), on_credit_hold=True, credit_hold_reason="invoices 90 days overdue"),
+        Customer(
+            code="HOLDCO",
+            name="Holdco Plumbing",
+            entity_id=na.id,
+            tier="B",
+            credit_limit=Decimal(5000),
+            on_credit_hold=True,
+            credit_hold_reason="invoices 90 days overdue",
+        ),
         Customer(code="BRIT", name="Brit Pipes Ltd", entity_id=uk.id, tier="B", credit_limit=Decimal(20000)),
     ]
     session.add_all(customers)
     session.flush()
-    session.add(ContractPrice(customer_id=customers[0].id, item_id=items["P-100"].id, unit_price=Decimal("90.00"), valid_from=date(2020, 1, 1), valid_to=None))
+    session.add(
+        ContractPrice(
+            customer_id=customers[0].id,
+            item_id=items["P-100"].id,
+            unit_price=Decimal("90.00"),
+            valid_from=date(2020, 1, 1),
+            valid_to=None,
+        )
+    )
     session.add_all(
         [
             Supplier(code="VALVECO", name="Valve Co", entity_id=na.id, currency="USD", lead_time_days=10),
@@ -105,7 +142,9 @@ def _master_data(session: Session) -> None:
         session.add(user)
         session.flush()
         session.add_all([UserRole(user_id=user.id, role=r.value) for r in roles])
-        session.add_all([UserEntityScope(user_id=user.id, entity_id=entity_ids[e], approval_limit=Decimal(10000)) for e in entities])
+        session.add_all(
+            [UserEntityScope(user_id=user.id, entity_id=entity_ids[e], approval_limit=Decimal(10000)) for e in entities]
+        )
 
 
 def build_world(db: Database) -> None:
@@ -113,7 +152,11 @@ def build_world(db: Database) -> None:
     db.run(_master_data)
     root = db.read(lambda s: load_actor(s, username="root"))
     for sku, warehouse, quantity in OPENING_STOCK:
-        db.run(lambda s, sku=sku, wh=warehouse, q=quantity: adjust_stock(s, root, sku=sku, warehouse=wh, quantity=q, reason="opening stock"))
+        db.run(
+            lambda s, sku=sku, wh=warehouse, q=quantity: adjust_stock(
+                s, root, sku=sku, warehouse=wh, quantity=q, reason="opening stock"
+            )
+        )
 
 
 class World:
@@ -139,7 +182,9 @@ class World:
                 .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
                 .where(Item.sku == sku, Warehouse.code == warehouse)
             ).first()
-            return row if row is not None else StockBalance(on_hand=0, reserved=0, backordered=0, incoming=0, in_transit=0)
+            return (
+                row if row is not None else StockBalance(on_hand=0, reserved=0, backordered=0, incoming=0, in_transit=0)
+            )
 
         return self.read(query)
 
@@ -150,17 +195,20 @@ def ledger_disagreements(session: Session) -> list[str]:
     sums = {
         (i, w, b): int(q)
         for i, w, b, q in session.execute(
-            select(LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket, func.sum(LedgerEntry.quantity)).group_by(
-                LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket
-            )
+            select(
+                LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket, func.sum(LedgerEntry.quantity)
+            ).group_by(LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket)
         )
     }
     claims = {
         (i, w): (int(q), int(b))
         for i, w, q, b in session.execute(
-            select(Reservation.item_id, Reservation.warehouse_id, func.sum(Reservation.quantity), func.sum(Reservation.backordered)).group_by(
-                Reservation.item_id, Reservation.warehouse_id
-            )
+            select(
+                Reservation.item_id,
+                Reservation.warehouse_id,
+                func.sum(Reservation.quantity),
+                func.sum(Reservation.backordered),
+            ).group_by(Reservation.item_id, Reservation.warehouse_id)
         )
     }
     for bal in session.scalars(select(StockBalance)):

@@ -23,9 +23,7 @@ def _cents(value: Decimal | float | int | None) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
 
 
-def get_invoice(
-    session: Session, actor: Actor, *, invoice_number: str | int
-) -> Invoice:
+def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int) -> Invoice:
     """The invoice, if its entity is in scope."""
     invoice = session.get(Invoice, document_id(invoice_number, "INV", "invoice"))
     if invoice is None:
@@ -36,11 +34,7 @@ def get_invoice(
 
 def invoice_open_amount(session: Session, invoice: Invoice) -> Decimal:
     """What is still owed on one invoice."""
-    paid = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.invoice_id == invoice.id
-        )
-    )
+    paid = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice.id))
     return _cents(invoice.amount) - _cents(paid)
 
 
@@ -60,9 +54,7 @@ def record_payment(
     invoice = get_invoice(session, actor, invoice_number=invoice_number)
     open_amount = invoice_open_amount(session, invoice)
     if amount > open_amount:
-        raise InvalidInput(
-            f"{invoice.number} has {open_amount} {invoice.currency} open; a payment of {amount} is more"
-        )
+        raise InvalidInput(f"{invoice.number} has {open_amount} {invoice.currency} open; a payment of {amount} is more")
     payment = Payment(
         customer_id=invoice.customer_id,
         invoice_id=invoice.id,
@@ -78,15 +70,9 @@ def record_payment(
 def open_receivables(session: Session, customer_id: int) -> Decimal:
     """Invoiced minus paid, for one customer."""
     invoiced = session.scalar(
-        select(func.coalesce(func.sum(Invoice.amount), 0)).where(
-            Invoice.customer_id == customer_id
-        )
+        select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.customer_id == customer_id)
     )
-    paid = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.customer_id == customer_id
-        )
-    )
+    paid = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.customer_id == customer_id))
     return _cents(invoiced) - _cents(paid)
 
 
@@ -95,19 +81,14 @@ def open_order_value(session: Session, customer_id: int) -> Decimal:
     value = session.scalar(
         select(
             func.coalesce(
-                func.sum(
-                    (SalesOrderLine.quantity - SalesOrderLine.qty_invoiced)
-                    * SalesOrderLine.net_price
-                ),
+                func.sum((SalesOrderLine.quantity - SalesOrderLine.qty_invoiced) * SalesOrderLine.net_price),
                 0,
             )
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .where(
             SalesOrder.customer_id == customer_id,
-            SalesOrder.status.in_(
-                [OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value]
-            ),
+            SalesOrder.status.in_([OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value]),
         )
     )
     return _cents(value)
@@ -170,16 +151,10 @@ class EntityMargin:
 
     @property
     def margin_pct(self) -> Decimal:
-        return (
-            (self.margin / self.revenue * 100).quantize(Decimal("0.1"))
-            if self.revenue
-            else Decimal(0)
-        )
+        return (self.margin / self.revenue * 100).quantize(Decimal("0.1")) if self.revenue else Decimal(0)
 
 
-def margin_by_entity(
-    session: Session, actor: Actor, *, since: date, until: date | None = None
-) -> list[EntityMargin]:
+def margin_by_entity(session: Session, actor: Actor, *, since: date, until: date | None = None) -> list[EntityMargin]:
     """Invoiced revenue, cost and margin per entity in scope, each in its own currency."""
     until = until or clock.today()
     if since > until:
@@ -200,47 +175,30 @@ def margin_by_entity(
         .group_by(LegalEntity.code, LegalEntity.base_currency)
         .order_by(LegalEntity.code)
     ).all()
-    return [
-        EntityMargin(code, ccy, _cents(revenue), _cents(cost))
-        for code, ccy, revenue, cost in rows
-    ]
+    return [EntityMargin(code, ccy, _cents(revenue), _cents(cost)) for code, ccy, revenue, cost in rows]
 
 
-def intercompany_balance(
-    session: Session, actor: Actor, *, entity: str
-) -> dict[str, Decimal]:
-    """Net amount due from (+) or to (−) each counterparty entity, in this entity's currency."""
-    ent = session.scalars(
-        select(LegalEntity).where(LegalEntity.code == entity.upper())
-    ).first()
+def intercompany_balance(session: Session, actor: Actor, *, entity: str) -> dict[str, Decimal]:
+    """Net amount due from (+) or to (-) each counterparty entity, in this entity's currency."""
+    ent = session.scalars(select(LegalEntity).where(LegalEntity.code == entity.upper())).first()
     if ent is None:
         raise NotFound("legal entity", entity)
     actor.require_entity(ent.id, f"entity {ent.code}")
     counterparty = {e.id: e.code for e in session.scalars(select(LegalEntity))}
     balance: dict[str, Decimal] = {}
-    for posting in session.scalars(
-        select(IntercompanyPosting).where(IntercompanyPosting.entity_id == ent.id)
-    ):
+    for posting in session.scalars(select(IntercompanyPosting).where(IntercompanyPosting.entity_id == ent.id)):
         sign = 1 if posting.kind == PostingKind.DUE_FROM else -1
         code = counterparty[posting.counterparty_entity_id]
         balance[code] = balance.get(code, Decimal(0)) + sign * _cents(posting.amount)
     return balance
 
 
-def customers_near_limit(
-    session: Session, actor: Actor, *, threshold_pct: int = 90
-) -> list[CreditStatus]:
+def customers_near_limit(session: Session, actor: Actor, *, threshold_pct: int = 90) -> list[CreditStatus]:
     """Customers in scope whose exposure is at least `threshold_pct` of their limit."""
     statuses = [
         credit_status(session, actor, customer=c.code)
         for c in session.scalars(
-            select(Customer)
-            .where(Customer.entity_id.in_(actor.entity_ids))
-            .order_by(Customer.code)
+            select(Customer).where(Customer.entity_id.in_(actor.entity_ids)).order_by(Customer.code)
         )
     ]
-    return [
-        s
-        for s in statuses
-        if s.credit_limit and s.exposure * 100 >= s.credit_limit * threshold_pct
-    ]
+    return [s for s in statuses if s.credit_limit and s.exposure * 100 >= s.credit_limit * threshold_pct]

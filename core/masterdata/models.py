@@ -83,9 +83,7 @@ class PriceList(Base):
 class PriceListItem(Base):
     __tablename__ = "price_list_items"
 
-    price_list_id: Mapped[int] = mapped_column(
-        ForeignKey("price_lists.id"), primary_key=True
-    )
+    price_list_id: Mapped[int] = mapped_column(ForeignKey("price_lists.id"), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
     unit_price: Mapped[Decimal]
 
@@ -120,9 +118,7 @@ class ContractPrice(Base):
     valid_from: Mapped[date]
     valid_to: Mapped[date | None]
 
-    __table_args__ = (
-        Index("ix_contract_prices_customer_item", "customer_id", "item_id"),
-    )
+    __table_args__ = (Index("ix_contract_prices_customer_item", "customer_id", "item_id"),)
 
 
 class Supplier(Base):
@@ -160,9 +156,7 @@ class UserEntityScope(Base):
     __tablename__ = "user_entity_scopes"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("legal_entities.id"), primary_key=True
-    )
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), primary_key=True)
     approval_limit: Mapped[Decimal] = mapped_column(default=Decimal(0))
 
 
@@ -193,10 +187,6 @@ class IntercompanyRule(Base):
 
     __tablename__ = "intercompany_rules"
 
-    from_entity_id: Mapped[int] = mapped_column(
-        ForeignKey("legal_entities.id"), primary_key=True
-    )
-    to_entity_id: Mapped[int] = mapped_column(
-        ForeignKey("legal_entities.id"), primary_key=True
-    )
+    from_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), primary_key=True)
+    to_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), primary_key=True)
     markup_pct: Mapped[Decimal]

@@ -33,9 +33,7 @@ def sku_key(sku: str) -> str:
 
 
 def _closest(key: str, candidates: Sequence[str], limit: int = 3) -> list[str]:
-    return difflib.get_close_matches(
-        key.upper(), [c.upper() for c in candidates], n=limit, cutoff=0.5
-    )
+    return difflib.get_close_matches(key.upper(), [c.upper() for c in candidates], n=limit, cutoff=0.5)
 
 
 def _originals(matches: list[str], candidates: Sequence[str]) -> list[str]:
@@ -50,9 +48,7 @@ def get_item(session: Session, *, sku: str) -> Item:
         raise InvalidInput("a SKU is required")
     item = session.scalars(select(Item).where(Item.sku == sku.strip())).first()
     if item is None:
-        item = session.scalars(
-            select(Item).where(Item.sku_key == key).order_by(Item.id)
-        ).first()
+        item = session.scalars(select(Item).where(Item.sku_key == key).order_by(Item.id)).first()
     if item is None:
         raise NotFound("SKU", sku, suggest_skus(session, sku))
     return item
@@ -62,16 +58,9 @@ def suggest_skus(session: Session, sku: str, limit: int = 3) -> list[str]:
     """SKUs that look like `sku`; scans only SKUs sharing its first letter, so it stays cheap."""
     key = sku_key(sku)
     prefix = key[:1]
-    keys = session.execute(
-        select(Item.sku_key, Item.sku)
-        .where(Item.sku_key.like(f"{prefix}%"))
-        .limit(20000)
-    ).all()
+    keys = session.execute(select(Item.sku_key, Item.sku).where(Item.sku_key.like(f"{prefix}%")).limit(20000)).all()
     by_key = {k: s for k, s in keys}
-    return [
-        by_key[m]
-        for m in difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)
-    ]
+    return [by_key[m] for m in difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)]
 
 
 def get_items(session: Session, *, skus: Sequence[str]) -> dict[str, Item]:
@@ -105,9 +94,7 @@ def get_warehouse(session: Session, *, code: str) -> Warehouse:
 
 def get_entity(session: Session, *, code: str) -> LegalEntity:
     """The legal entity with this code."""
-    entity = session.scalars(
-        select(LegalEntity).where(LegalEntity.code == code.strip().upper())
-    ).first()
+    entity = session.scalars(select(LegalEntity).where(LegalEntity.code == code.strip().upper())).first()
     if entity is None:
         codes = list(session.scalars(select(LegalEntity.code)))
         raise NotFound("legal entity", code, codes)
@@ -117,13 +104,9 @@ def get_entity(session: Session, *, code: str) -> LegalEntity:
 def get_customer(session: Session, *, code: str) -> Customer:
     """The customer with this code, or whose name is this (case-insensitive)."""
     wanted = code.strip()
-    customer = session.scalars(
-        select(Customer).where(Customer.code == wanted.upper())
-    ).first()
+    customer = session.scalars(select(Customer).where(Customer.code == wanted.upper())).first()
     if customer is None:
-        customer = session.scalars(
-            select(Customer).where(Customer.name.ilike(wanted)).order_by(Customer.id)
-        ).first()
+        customer = session.scalars(select(Customer).where(Customer.name.ilike(wanted)).order_by(Customer.id)).first()
     if customer is None:
         rows = session.execute(select(Customer.code, Customer.name)).all()
         names = [r.code for r in rows] + [r.name for r in rows]
@@ -133,9 +116,7 @@ def get_customer(session: Session, *, code: str) -> Customer:
 
 def get_supplier(session: Session, *, code: str) -> Supplier:
     """The supplier with this code."""
-    supplier = session.scalars(
-        select(Supplier).where(Supplier.code == code.strip().upper())
-    ).first()
+    supplier = session.scalars(select(Supplier).where(Supplier.code == code.strip().upper())).first()
     if supplier is None:
         codes = list(session.scalars(select(Supplier.code)))
         raise NotFound("supplier", code, _originals(_closest(code, codes), codes))
@@ -144,33 +125,16 @@ def get_supplier(session: Session, *, code: str) -> Supplier:
 
 def load_actor(session: Session, *, username: str) -> Actor:
     """The acting identity of an active user: roles and the entities in scope."""
-    user = session.scalars(
-        select(User).where(User.username == username, User.active.is_(True))
-    ).first()
+    user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
     if user is None:
         usernames = list(session.scalars(select(User.username)))
-        raise NotFound(
-            "user", username, _originals(_closest(username, usernames), usernames)
-        )
-    roles = frozenset(
-        Role(r)
-        for r in session.scalars(
-            select(UserRole.role).where(UserRole.user_id == user.id)
-        )
-    )
-    entities = frozenset(
-        session.scalars(
-            select(UserEntityScope.entity_id).where(UserEntityScope.user_id == user.id)
-        )
-    )
-    return Actor(
-        user_id=user.id, username=user.username, roles=roles, entity_ids=entities
-    )
+        raise NotFound("user", username, _originals(_closest(username, usernames), usernames))
+    roles = frozenset(Role(r) for r in session.scalars(select(UserRole.role).where(UserRole.user_id == user.id)))
+    entities = frozenset(session.scalars(select(UserEntityScope.entity_id).where(UserEntityScope.user_id == user.id)))
+    return Actor(user_id=user.id, username=user.username, roles=roles, entity_ids=entities)
 
 
-def exchange_rate(
-    session: Session, *, from_currency: str, to_currency: str, on: date
-) -> Decimal:
+def exchange_rate(session: Session, *, from_currency: str, to_currency: str, on: date) -> Decimal:
     """Units of `to_currency` for one `from_currency` on a day (the latest rate on or before it)."""
     if from_currency == to_currency:
         return Decimal(1)
@@ -185,9 +149,7 @@ def exchange_rate(
         .limit(1)
     ).first()
     if rate is None:
-        raise InvalidInput(
-            f"no exchange rate from {from_currency} to {to_currency} on or before {on}"
-        )
+        raise InvalidInput(f"no exchange rate from {from_currency} to {to_currency} on or before {on}")
     return Decimal(rate)
 
 
@@ -196,13 +158,9 @@ def convert(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(Decimal("0.0001"))
 
 
-def intercompany_markup(
-    session: Session, *, from_entity_id: int, to_entity_id: int
-) -> Decimal:
+def intercompany_markup(session: Session, *, from_entity_id: int, to_entity_id: int) -> Decimal:
     """The markup percent on standard cost for goods sold from one entity to another."""
     rule = session.get(IntercompanyRule, (from_entity_id, to_entity_id))
     if rule is None:
-        raise InvalidInput(
-            "no intercompany pricing rule between these entities; ask finance to add one"
-        )
+        raise InvalidInput("no intercompany pricing rule between these entities; ask finance to add one")
     return Decimal(rule.markup_pct)

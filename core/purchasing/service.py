@@ -46,10 +46,10 @@ def create_purchase_order(
     actor.require(Permission.BUY)
     if not lines:
         raise InvalidInput("a purchase order needs at least one line")
-    for line in lines:
-        check_quantity(line.quantity, f"quantity of {line.sku}")
-        if line.unit_cost is not None and Decimal(line.unit_cost) < 0:
-            raise InvalidInput(f"unit cost of {line.sku} cannot be negative")
+    for request in lines:
+        check_quantity(request.quantity, f"quantity of {request.sku}")
+        if request.unit_cost is not None and Decimal(request.unit_cost) < 0:
+            raise InvalidInput(f"unit cost of {request.sku} cannot be negative")
     vendor = get_supplier(session, code=supplier)
     wh = get_warehouse(session, code=warehouse)
     actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
@@ -62,10 +62,8 @@ def create_purchase_order(
     expected = expected_date or today + timedelta(days=vendor.lead_time_days)
     if expected < today:
         raise InvalidInput(f"expected date {expected} is in the past")
-    items = get_items(session, skus=[line.sku for line in lines])
-    rate = exchange_rate(
-        session, from_currency=GROUP_CURRENCY, to_currency=vendor.currency, on=today
-    )
+    items = get_items(session, skus=[request.sku for request in lines])
+    rate = exchange_rate(session, from_currency=GROUP_CURRENCY, to_currency=vendor.currency, on=today)
     order = PurchaseOrder(
         entity_id=wh.entity_id,
         supplier_id=vendor.id,
@@ -80,15 +78,9 @@ def create_purchase_order(
     for request in lines:
         item = items[request.sku]
         cost = (
-            Decimal(request.unit_cost)
-            if request.unit_cost is not None
-            else convert(Decimal(item.standard_cost), rate)
+            Decimal(request.unit_cost) if request.unit_cost is not None else convert(Decimal(item.standard_cost), rate)
         )
-        order.lines.append(
-            PurchaseOrderLine(
-                item_id=item.id, quantity=request.quantity, unit_cost=cost
-            )
-        )
+        order.lines.append(PurchaseOrderLine(item_id=item.id, quantity=request.quantity, unit_cost=cost))
     session.add(order)
     session.flush()
     posting = open_posting(
@@ -116,15 +108,11 @@ def _entity_code(session: Session, entity_id: int) -> str:
     return entity.code if entity else str(entity_id)
 
 
-def get_purchase_order(
-    session: Session, actor: Actor, *, po_number: str | int
-) -> PurchaseOrder:
+def get_purchase_order(session: Session, actor: Actor, *, po_number: str | int) -> PurchaseOrder:
     """The purchase order with its lines, if its entity is in scope."""
     po_id = document_id(po_number, "PO", "purchase order")
     order = session.scalars(
-        select(PurchaseOrder)
-        .where(PurchaseOrder.id == po_id)
-        .options(selectinload(PurchaseOrder.lines))
+        select(PurchaseOrder).where(PurchaseOrder.id == po_id).options(selectinload(PurchaseOrder.lines))
     ).first()
     if order is None:
         raise NotFound("purchase order", str(po_number))
@@ -146,15 +134,11 @@ def receive_purchase_order(
         PurchaseOrderStatus.OPEN,
         PurchaseOrderStatus.PARTIALLY_RECEIVED,
     ):
-        raise InvalidState(
-            f"{order.number} is {order.status}; nothing more can be received against it"
-        )
+        raise InvalidState(f"{order.number} is {order.status}; nothing more can be received against it")
     plan = _receipt_plan(session, order, quantities)
     keys = [(ln.item_id, order.warehouse_id) for ln, _ in plan]
     posting = open_posting(session, actor, keys, "purchase_order", order.id)
-    supply = incoming_for(
-        session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln, _ in plan]
-    )
+    supply = incoming_for(session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln, _ in plan])
     for line, quantity in plan:
         posting.move(
             (line.item_id, order.warehouse_id),
@@ -166,9 +150,7 @@ def receive_purchase_order(
         line.qty_received += quantity
     posting.allocate_backorders(keys)
     done = all(ln.qty_received == ln.quantity for ln in order.lines)
-    order.status = (
-        PurchaseOrderStatus.RECEIVED if done else PurchaseOrderStatus.PARTIALLY_RECEIVED
-    ).value
+    order.status = (PurchaseOrderStatus.RECEIVED if done else PurchaseOrderStatus.PARTIALLY_RECEIVED).value
     session.flush()
     return order
 
@@ -185,11 +167,7 @@ def _receipt_plan(
     for sku, quantity in quantities.items():
         check_quantity(quantity, f"quantity of {sku} received")
         line = next(
-            (
-                ln
-                for ln in order.lines
-                if ln.item_id == items[sku].id and ln.open_quantity > 0
-            ),
+            (ln for ln in order.lines if ln.item_id == items[sku].id and ln.open_quantity > 0),
             None,
         )
         if line is None:
@@ -202,21 +180,15 @@ def _receipt_plan(
     return plan
 
 
-def cancel_purchase_order(
-    session: Session, actor: Actor, *, po_number: str | int
-) -> PurchaseOrder:
+def cancel_purchase_order(session: Session, actor: Actor, *, po_number: str | int) -> PurchaseOrder:
     """Cancel a purchase order nothing has been received against; its incoming supply disappears."""
     actor.require(Permission.BUY)
     order = get_purchase_order(session, actor, po_number=po_number)
     if order.status != PurchaseOrderStatus.OPEN:
-        raise InvalidState(
-            f"{order.number} is {order.status}; only an open, unreceived order can be cancelled"
-        )
+        raise InvalidState(f"{order.number} is {order.status}; only an open, unreceived order can be cancelled")
     keys = [(ln.item_id, order.warehouse_id) for ln in order.lines]
     posting = open_posting(session, actor, keys, "purchase_order", order.id)
-    for supply in incoming_for(
-        session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln in order.lines]
-    ).values():
+    for supply in incoming_for(session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln in order.lines]).values():
         posting.reduce_incoming(supply, supply.quantity)
     order.status = PurchaseOrderStatus.CANCELLED.value
     session.flush()

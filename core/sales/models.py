@@ -75,16 +75,12 @@ class SalesOrderLine(Base):
 
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_so_lines_qty"),
-        CheckConstraint(
-            "qty_shipped >= 0 AND qty_shipped <= quantity", name="ck_so_lines_shipped"
-        ),
+        CheckConstraint("qty_shipped >= 0 AND qty_shipped <= quantity", name="ck_so_lines_shipped"),
         CheckConstraint(
             "qty_invoiced >= 0 AND qty_invoiced <= qty_shipped",
             name="ck_so_lines_invoiced",
         ),
-        CheckConstraint(
-            "discount_pct >= 0 AND discount_pct <= 100", name="ck_so_lines_discount"
-        ),
+        CheckConstraint("discount_pct >= 0 AND discount_pct <= 100", name="ck_so_lines_discount"),
     )
 
     @property
@@ -117,9 +113,7 @@ class ShipmentLine(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
-    order_line_id: Mapped[int] = mapped_column(
-        ForeignKey("sales_order_lines.id"), index=True
-    )
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"), index=True)
     quantity: Mapped[int]
 
     __table_args__ = (

@@ -30,9 +30,7 @@ class ResolvedPrice:
     source: PriceSource
 
 
-def choose_price(
-    contract: Decimal | None, price_list: Decimal | None, list_price: Decimal
-) -> ResolvedPrice:
+def choose_price(contract: Decimal | None, price_list: Decimal | None, list_price: Decimal) -> ResolvedPrice:
     """The most specific price wins: contract > price list > list price."""
     if contract is not None:
         return ResolvedPrice(contract, PriceSource.CONTRACT)
@@ -44,23 +42,15 @@ def choose_price(
 def net_price(unit_price: Decimal, discount_pct: Decimal) -> Decimal:
     """Unit price after a percentage discount, to four places."""
     if not Decimal(0) <= discount_pct <= Decimal(100):
-        raise InvalidInput(
-            f"discount must be between 0 and 100 percent, got {discount_pct}"
-        )
-    return (unit_price * (Decimal(100) - discount_pct) / Decimal(100)).quantize(
-        UNIT, ROUND_HALF_UP
-    )
+        raise InvalidInput(f"discount must be between 0 and 100 percent, got {discount_pct}")
+    return (unit_price * (Decimal(100) - discount_pct) / Decimal(100)).quantize(UNIT, ROUND_HALF_UP)
 
 
 def margin(net: Decimal, unit_cost: Decimal, quantity: int) -> tuple[Decimal, Decimal]:
     """(margin amount, margin percent of revenue) for a line."""
     revenue = net * quantity
     amount = ((net - unit_cost) * quantity).quantize(CENT, ROUND_HALF_UP)
-    pct = (
-        (amount / revenue * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
-        if revenue
-        else Decimal(0)
-    )
+    pct = (amount / revenue * 100).quantize(Decimal("0.1"), ROUND_HALF_UP) if revenue else Decimal(0)
     return amount, pct
 
 
@@ -101,22 +91,13 @@ def resolve_prices(
                 )
             )
         }
-    rate = exchange_rate(
-        session, from_currency=GROUP_CURRENCY, to_currency=currency, on=on
-    )
+    rate = exchange_rate(session, from_currency=GROUP_CURRENCY, to_currency=currency, on=on)
     return {
-        i.id: choose_price(
-            contracts.get(i.id), listed.get(i.id), convert(Decimal(i.list_price), rate)
-        )
-        for i in items
+        i.id: choose_price(contracts.get(i.id), listed.get(i.id), convert(Decimal(i.list_price), rate)) for i in items
     }
 
 
-def standard_costs(
-    session: Session, *, items: Sequence[Item], currency: str, on: date
-) -> dict[int, Decimal]:
+def standard_costs(session: Session, *, items: Sequence[Item], currency: str, on: date) -> dict[int, Decimal]:
     """Each item's standard cost converted from the group currency into `currency`."""
-    rate = exchange_rate(
-        session, from_currency=GROUP_CURRENCY, to_currency=currency, on=on
-    )
+    rate = exchange_rate(session, from_currency=GROUP_CURRENCY, to_currency=currency, on=on)
     return {i.id: convert(Decimal(i.standard_cost), rate) for i in items}

@@ -82,15 +82,9 @@ def create_order(
     currency = cust.entity.base_currency
     items = get_items(session, skus=[line.sku for line in lines])
     entity_warehouses = _entity_warehouses(session, cust.entity_id)
-    stock = _stock_of(
-        session, [i.id for i in items.values()], [w.id for w in entity_warehouses]
-    )
-    prices = resolve_prices(
-        session, customer=cust, items=list(items.values()), currency=currency, on=today
-    )
-    costs = standard_costs(
-        session, items=list(items.values()), currency=currency, on=today
-    )
+    stock = _stock_of(session, [i.id for i in items.values()], [w.id for w in entity_warehouses])
+    prices = resolve_prices(session, customer=cust, items=list(items.values()), currency=currency, on=today)
+    costs = standard_costs(session, items=list(items.values()), currency=currency, on=today)
     order = SalesOrder(
         entity_id=cust.entity_id,
         customer_id=cust.id,
@@ -119,9 +113,7 @@ def create_order(
                 discount_pct=discount,
                 net_price=net_price(price.unit_price, discount),
                 unit_cost=costs[item.id],
-                promise_date=_promise_date(
-                    request.quantity, balance, supply, requested, today
-                ),
+                promise_date=_promise_date(request.quantity, balance, supply, requested, today),
             )
         )
     session.add(order)
@@ -133,30 +125,20 @@ def _check_lines(lines: Sequence[LineRequest]) -> None:
     if not lines:
         raise InvalidInput("an order needs at least one line")
     if len(lines) > MAX_LINES:
-        raise InvalidInput(
-            f"an order may have at most {MAX_LINES} lines, got {len(lines)}"
-        )
+        raise InvalidInput(f"an order may have at most {MAX_LINES} lines, got {len(lines)}")
     for line in lines:
         check_quantity(line.quantity, f"quantity of {line.sku}")
         net_price(Decimal(1), Decimal(line.discount_pct))
 
 
 def _entity_warehouses(session: Session, entity_id: int) -> list[Warehouse]:
-    return list(
-        session.scalars(
-            select(Warehouse)
-            .where(Warehouse.entity_id == entity_id)
-            .order_by(Warehouse.code)
-        )
-    )
+    return list(session.scalars(select(Warehouse).where(Warehouse.entity_id == entity_id).order_by(Warehouse.code)))
 
 
 StockView = dict[Key, tuple[StockBalance | None, list[Supply]]]
 
 
-def _stock_of(
-    session: Session, item_ids: list[int], warehouse_ids: list[int]
-) -> StockView:
+def _stock_of(session: Session, item_ids: list[int], warehouse_ids: list[int]) -> StockView:
     """Balances and open dated supply for these items and warehouses, in two queries."""
     balances = {
         (b.item_id, b.warehouse_id): b
@@ -180,9 +162,7 @@ def _stock_of(
             IncomingSupply.quantity > 0,
         )
     ):
-        supply.setdefault((row.item_id, row.warehouse_id), []).append(
-            Supply(row.due_date, row.quantity, "")
-        )
+        supply.setdefault((row.item_id, row.warehouse_id), []).append(Supply(row.due_date, row.quantity, ""))
     keys = set(balances) | set(supply)
     return {k: (balances.get(k), supply.get(k, [])) for k in keys}
 
@@ -210,11 +190,7 @@ def _line_warehouse(
 
     def free(warehouse: Warehouse) -> int:
         balance = stock.get((item.id, warehouse.id), (None, []))[0]
-        return (
-            free_stock(balance.on_hand, balance.reserved, balance.backordered)
-            if balance
-            else 0
-        )
+        return free_stock(balance.on_hand, balance.reserved, balance.backordered) if balance else 0
 
     return max(warehouses, key=free)
 
@@ -247,9 +223,7 @@ def get_order(session: Session, actor: Actor, *, order_number: str | int) -> Sal
     """The order with its lines, if it lies in the actor's scope."""
     order_id = document_id(order_number, "SO", "sales order")
     order = session.scalars(
-        select(SalesOrder)
-        .where(SalesOrder.id == order_id)
-        .options(selectinload(SalesOrder.lines))
+        select(SalesOrder).where(SalesOrder.id == order_id).options(selectinload(SalesOrder.lines))
     ).first()
     if order is None:
         raise NotFound("sales order", str(order_number))
@@ -264,14 +238,10 @@ def _line_keys(order: SalesOrder) -> list[Key]:
 def _labels(session: Session, order: SalesOrder) -> dict[Key, tuple[str, str]]:
     item_ids = {line.item_id for line in order.lines}
     wh_ids = {line.warehouse_id for line in order.lines}
-    skus = dict(
-        session.execute(select(Item.id, Item.sku).where(Item.id.in_(item_ids))).tuples()
-    )
-    codes = dict(
-        session.execute(
-            select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(wh_ids))
-        ).tuples()
-    )
+    skus = {r.id: r.sku for r in session.execute(select(Item.id, Item.sku).where(Item.id.in_(item_ids)))}
+    codes = {
+        r.id: r.code for r in session.execute(select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(wh_ids)))
+    }
     return {(i, w): (skus[i], codes[w]) for i in item_ids for w in wh_ids}
 
 
@@ -303,14 +273,14 @@ def confirm_order(
     actor.require(Permission.SELL)
     order = get_order(session, actor, order_number=order_number)
     if order.status not in (OrderStatus.DRAFT, OrderStatus.ON_HOLD):
-        raise InvalidState(
-            f"{order.number} is {order.status}; only a draft or held order can be confirmed"
-        )
+        raise InvalidState(f"{order.number} is {order.status}; only a draft or held order can be confirmed")
     customer = session.get(Customer, order.customer_id)
     assert customer is not None
     if customer.on_credit_hold:
         order.status = OrderStatus.ON_HOLD.value
-        order.hold_reason = f"customer {customer.code} is on credit hold: {customer.credit_hold_reason or 'no reason given'}"
+        order.hold_reason = (
+            f"customer {customer.code} is on credit hold: {customer.credit_hold_reason or 'no reason given'}"
+        )
         session.flush()
         return order
     posting = _posting(session, actor, order, _line_keys(order), labelled=True)
@@ -343,12 +313,8 @@ def ship_order(
     actor.require(Permission.MOVE_STOCK)
     order = get_order(session, actor, order_number=order_number)
     if order.status not in OPEN_STATUSES:
-        raise InvalidState(
-            f"{order.number} is {order.status}; only a confirmed order ships"
-        )
-    claims = reservations_for(
-        session, DemandSource.SALES_ORDER_LINE, [line.id for line in order.lines]
-    )
+        raise InvalidState(f"{order.number} is {order.status}; only a confirmed order ships")
+    claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [line.id for line in order.lines])
     plan = _shipping_plan(order, claims, quantities)
     posting = _posting(
         session,
@@ -369,9 +335,7 @@ def ship_order(
         line.qty_invoiced += quantity
     session.add(_invoice_for(session, order, shipment, plan, day))
     done = all(line.qty_shipped == line.quantity for line in order.lines)
-    order.status = (
-        OrderStatus.INVOICED if done else OrderStatus.PARTIALLY_SHIPPED
-    ).value
+    order.status = (OrderStatus.INVOICED if done else OrderStatus.PARTIALLY_SHIPPED).value
     session.flush()
     return shipment
 
@@ -387,9 +351,7 @@ def _shipping_plan(
             if line.id in claims and claims[line.id].quantity > 0
         ]
         if not plan:
-            raise InvalidState(
-                f"{order.number} has nothing reserved to ship; its lines are backordered"
-            )
+            raise InvalidState(f"{order.number} has nothing reserved to ship; its lines are backordered")
         return plan
     if not quantities:
         raise InvalidInput("name at least one line to ship")
@@ -397,15 +359,11 @@ def _shipping_plan(
     for line_no, quantity in sorted(quantities.items()):
         line = by_no.get(line_no)
         if line is None:
-            raise InvalidInput(
-                f"{order.number} has no line {line_no}; lines are {sorted(by_no)}"
-            )
+            raise InvalidInput(f"{order.number} has no line {line_no}; lines are {sorted(by_no)}")
         check_quantity(quantity, f"quantity to ship on line {line_no}")
         reserved = claims[line.id].quantity if line.id in claims else 0
         if quantity > reserved:
-            raise InvalidInput(
-                f"cannot ship {quantity} on line {line_no} of {order.number}: only {reserved} reserved"
-            )
+            raise InvalidInput(f"cannot ship {quantity} on line {line_no} of {order.number}: only {reserved} reserved")
         plan.append((line, quantity))
     return plan
 
@@ -419,12 +377,8 @@ def _invoice_for(
 ) -> Invoice:
     customer = session.get(Customer, order.customer_id)
     assert customer is not None
-    amount = sum((line.net_price * qty for line, qty in plan), Decimal(0)).quantize(
-        CENT, ROUND_HALF_UP
-    )
-    cost = sum((line.unit_cost * qty for line, qty in plan), Decimal(0)).quantize(
-        CENT, ROUND_HALF_UP
-    )
+    amount = sum((line.net_price * qty for line, qty in plan), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+    cost = sum((line.unit_cost * qty for line, qty in plan), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
     return Invoice(
         entity_id=order.entity_id,
         customer_id=order.customer_id,
@@ -459,9 +413,7 @@ def change_order_line(
         raise InvalidState(f"{order.number} is {order.status} and can no longer change")
     line = next((ln for ln in order.lines if ln.line_no == line_no), None)
     if line is None:
-        raise InvalidInput(
-            f"{order.number} has no line {line_no}; lines are {[ln.line_no for ln in order.lines]}"
-        )
+        raise InvalidInput(f"{order.number} has no line {line_no}; lines are {[ln.line_no for ln in order.lines]}")
     if quantity is None and warehouse is None and requested_date is None:
         raise InvalidInput("say what to change: quantity, warehouse or requested date")
     if requested_date is not None:
@@ -485,16 +437,10 @@ def _move_line(
     allow_backorder: bool,
 ) -> None:
     if line.qty_shipped:
-        raise InvalidState(
-            f"line {line.line_no} of {order.number} has shipped; its warehouse is fixed"
-        )
+        raise InvalidState(f"line {line.line_no} of {order.number} has shipped; its warehouse is fixed")
     warehouses = _entity_warehouses(session, order.entity_id)
     target = next(
-        (
-            w
-            for w in warehouses
-            if code.strip().upper() in (w.code.upper(), w.city.upper())
-        ),
+        (w for w in warehouses if code.strip().upper() in (w.code.upper(), w.city.upper())),
         None,
     )
     if target is None:
@@ -526,9 +472,7 @@ def _resize_line(
 ) -> None:
     check_quantity(quantity, "new quantity")
     if quantity < line.qty_shipped:
-        raise InvalidInput(
-            f"line {line.line_no} already shipped {line.qty_shipped}; the quantity cannot go below that"
-        )
+        raise InvalidInput(f"line {line.line_no} already shipped {line.qty_shipped}; the quantity cannot go below that")
     delta = quantity - line.quantity
     line.quantity = quantity
     if order.status not in OPEN_STATUSES or delta == 0:
@@ -545,16 +489,12 @@ def _resize_line(
         order.status = OrderStatus.INVOICED.value
 
 
-def cancel_order(
-    session: Session, actor: Actor, *, order_number: str | int
-) -> SalesOrder:
+def cancel_order(session: Session, actor: Actor, *, order_number: str | int) -> SalesOrder:
     """Cancel an order that has not shipped; its reservations go back (to waiting backorders first)."""
     actor.require(Permission.SELL)
     order = get_order(session, actor, order_number=order_number)
     if order.status == OrderStatus.PARTIALLY_SHIPPED:
-        raise InvalidState(
-            f"{order.number} has partly shipped; reduce the open lines' quantities instead"
-        )
+        raise InvalidState(f"{order.number} has partly shipped; reduce the open lines' quantities instead")
     if order.status not in (
         OrderStatus.DRAFT,
         OrderStatus.ON_HOLD,
@@ -564,9 +504,7 @@ def cancel_order(
     if order.status == OrderStatus.CONFIRMED:
         keys = _line_keys(order)
         posting = _posting(session, actor, order, keys)
-        for claim in reservations_for(
-            session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines]
-        ).values():
+        for claim in reservations_for(session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines]).values():
             posting.release(claim)
         posting.allocate_backorders(keys)
     order.status = OrderStatus.CANCELLED.value
@@ -615,16 +553,12 @@ class OrderView:
         return sum((line.net_amount for line in self.lines), Decimal(0))
 
 
-def order_status(
-    session: Session, actor: Actor, *, order_number: str | int
-) -> OrderView:
+def order_status(session: Session, actor: Actor, *, order_number: str | int) -> OrderView:
     """Everything about an order a person asks: lines, reservations, shipments, invoices, hold."""
     order = get_order(session, actor, order_number=order_number)
     customer = session.get(Customer, order.customer_id)
     assert customer is not None
-    claims = reservations_for(
-        session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines]
-    )
+    claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines])
     labels = _labels(session, order)
     lines = []
     for line in order.lines:
@@ -649,16 +583,8 @@ def order_status(
                 promise_date=line.promise_date,
             )
         )
-    shipments = [
-        f"SH-{i}"
-        for i in session.scalars(
-            select(Shipment.id).where(Shipment.order_id == order.id)
-        )
-    ]
-    invoices = [
-        f"INV-{i}"
-        for i in session.scalars(select(Invoice.id).where(Invoice.order_id == order.id))
-    ]
+    shipments = [f"SH-{i}" for i in session.scalars(select(Shipment.id).where(Shipment.order_id == order.id))]
+    invoices = [f"INV-{i}" for i in session.scalars(select(Invoice.id).where(Invoice.order_id == order.id))]
     return OrderView(
         number=order.number,
         status=order.status,

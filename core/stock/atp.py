@@ -24,7 +24,7 @@ def available_on(
     incoming: Sequence[Supply],
     on_date: date,
 ) -> int:
-    """ATP on a date: on-hand − reserved − backordered + supply due by that date (never below 0)."""
+    """ATP on a date: on-hand - reserved - backordered + supply due by that date (never below 0)."""
     due = sum(s.quantity for s in incoming if s.due_date <= on_date)
     return max(0, on_hand - reserved - backordered + due)
 

@@ -63,9 +63,7 @@ class StockBalance(Base):
     __tablename__ = "stock_balances"
 
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
-    warehouse_id: Mapped[int] = mapped_column(
-        ForeignKey("warehouses.id"), primary_key=True
-    )
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), primary_key=True)
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
     backordered: Mapped[int] = mapped_column(default=0)
@@ -74,9 +72,7 @@ class StockBalance(Base):
 
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="ck_stock_balances_on_hand"),
-        CheckConstraint(
-            "reserved >= 0 AND reserved <= on_hand", name="ck_stock_balances_reserved"
-        ),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="ck_stock_balances_reserved"),
         CheckConstraint("backordered >= 0", name="ck_stock_balances_backordered"),
         CheckConstraint("incoming >= 0", name="ck_stock_balances_incoming"),
         CheckConstraint("in_transit >= 0", name="ck_stock_balances_in_transit"),

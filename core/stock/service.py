@@ -40,9 +40,7 @@ def check_quantity(quantity: object, what: str = "quantity") -> int:
     if quantity <= 0:
         raise InvalidInput(f"{what} must be at least 1, got {quantity}")
     if quantity > MAX_QUANTITY:
-        raise InvalidInput(
-            f"{what} {quantity} is larger than the {MAX_QUANTITY:,} units one line may carry"
-        )
+        raise InvalidInput(f"{what} {quantity} is larger than the {MAX_QUANTITY:,} units one line may carry")
     return quantity
 
 
@@ -69,17 +67,9 @@ def _select_for_update(session: Session, keys: list[Key]) -> dict[Key, StockBala
 
 
 def _insert_missing(session: Session, keys: list[Key]) -> None:
-    dialect_insert = (
-        postgresql.insert
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert
-    )
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows = [{"item_id": i, "warehouse_id": w} for i, w in keys]
-    stmt = (
-        dialect_insert(StockBalance)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["item_id", "warehouse_id"])
-    )
+    stmt = dialect_insert(StockBalance).values(rows).on_conflict_do_nothing(index_elements=["item_id", "warehouse_id"])
     session.execute(stmt)
 
 
@@ -92,14 +82,10 @@ class Posting:
     ref_type: str
     ref_id: int
     user_id: int | None
-    labels: dict[Key, tuple[str, str]] = field(
-        default_factory=dict
-    )  # key -> (sku, warehouse) for errors
+    labels: dict[Key, tuple[str, str]] = field(default_factory=dict)  # key -> (sku, warehouse) for errors
     note: str = ""
 
-    def move(
-        self, key: Key, bucket: Bucket, movement: Movement, quantity: int
-    ) -> LedgerEntry:
+    def move(self, key: Key, bucket: Bucket, movement: Movement, quantity: int) -> LedgerEntry:
         """Append one ledger row and apply it to the balance; refuse to go below zero."""
         balance = self.balances[key]
         if bucket is Bucket.ON_HAND:
@@ -108,9 +94,7 @@ class Posting:
             balance.on_hand += quantity
         else:
             if balance.in_transit + quantity < 0:
-                raise InvalidInput(
-                    f"in-transit stock would go negative for {self._label(key)}"
-                )
+                raise InvalidInput(f"in-transit stock would go negative for {self._label(key)}")
             balance.in_transit += quantity
         entry = LedgerEntry(
             item_id=key[0],
@@ -166,9 +150,7 @@ class Posting:
         self.session.add(reservation)
         return reservation
 
-    def extend(
-        self, reservation: Reservation, quantity: int, *, allow_backorder: bool
-    ) -> None:
+    def extend(self, reservation: Reservation, quantity: int, *, allow_backorder: bool) -> None:
         """Claim `quantity` more: reserve what is free, backorder the rest (or refuse)."""
         key = (reservation.item_id, reservation.warehouse_id)
         balance = self.balances[key]
@@ -184,11 +166,7 @@ class Posting:
     def release(self, reservation: Reservation, quantity: int | None = None) -> None:
         """Give back a claim: backordered units first, then reserved ones (all by default)."""
         balance = self.balances[(reservation.item_id, reservation.warehouse_id)]
-        remaining = (
-            reservation.quantity + reservation.backordered
-            if quantity is None
-            else quantity
-        )
+        remaining = reservation.quantity + reservation.backordered if quantity is None else quantity
         from_backorder = min(remaining, reservation.backordered)
         reservation.backordered -= from_backorder
         balance.backordered -= from_backorder
@@ -196,9 +174,7 @@ class Posting:
         reservation.quantity -= from_reserved
         balance.reserved -= from_reserved
 
-    def consume(
-        self, reservation: Reservation, quantity: int, movement: Movement
-    ) -> None:
+    def consume(self, reservation: Reservation, quantity: int, movement: Movement) -> None:
         """Ship reserved units out of on-hand stock."""
         key = (reservation.item_id, reservation.warehouse_id)
         if quantity > reservation.quantity:
@@ -286,9 +262,7 @@ def open_posting(
     )
 
 
-def reservations_for(
-    session: Session, source: DemandSource, source_ids: Sequence[int]
-) -> dict[int, Reservation]:
+def reservations_for(session: Session, source: DemandSource, source_ids: Sequence[int]) -> dict[int, Reservation]:
     """The claims of these demand lines, by line id, in one query."""
     if not source_ids:
         return {}
@@ -301,9 +275,7 @@ def reservations_for(
     return {r.source_id: r for r in rows}
 
 
-def incoming_for(
-    session: Session, source: SupplySource, source_ids: Sequence[int]
-) -> dict[int, IncomingSupply]:
+def incoming_for(session: Session, source: SupplySource, source_ids: Sequence[int]) -> dict[int, IncomingSupply]:
     """The open supply rows of these supply lines, by line id, in one query."""
     if not source_ids:
         return {}
@@ -339,9 +311,7 @@ def adjust_stock(
     wh = get_warehouse(session, code=warehouse)
     actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
     key = (item.id, wh.id)
-    posting = open_posting(
-        session, actor, [key], "adjustment", 0, {key: (item.sku, wh.code)}
-    )
+    posting = open_posting(session, actor, [key], "adjustment", 0, {key: (item.sku, wh.code)})
     posting.note = reason.strip()
     entry = posting.move(key, Bucket.ON_HAND, Movement.ADJUSTMENT, quantity)
     posting.allocate_backorders([key])
@@ -401,16 +371,12 @@ def available_to_promise(
     if quantity is not None:
         check_quantity(quantity)
     item = get_item(session, sku=sku)
-    warehouses = _warehouses_in_scope(
-        session, actor, warehouse=warehouse, entity=entity
-    )
+    warehouses = _warehouses_in_scope(session, actor, warehouse=warehouse, entity=entity)
     ids = [w.id for w in warehouses]
     balances = {
         b.warehouse_id: b
         for b in session.scalars(
-            select(StockBalance).where(
-                StockBalance.item_id == item.id, StockBalance.warehouse_id.in_(ids)
-            )
+            select(StockBalance).where(StockBalance.item_id == item.id, StockBalance.warehouse_id.in_(ids))
         )
     }
     supply: dict[int, list[Supply]] = {i: [] for i in ids}
@@ -436,10 +402,7 @@ def available_to_promise(
                 _source_label(row.source_type, row.source_id),
             )
         )
-    rows = [
-        _warehouse_atp(w, balances.get(w.id), supply[w.id], on_date, today, quantity)
-        for w in warehouses
-    ]
+    rows = [_warehouse_atp(w, balances.get(w.id), supply[w.id], on_date, today, quantity) for w in warehouses]
     return AtpReport(
         sku=item.sku,
         item_name=item.name,
@@ -450,11 +413,7 @@ def available_to_promise(
 
 
 def _source_label(source_type: str, source_id: int) -> str:
-    return (
-        f"PO line {source_id}"
-        if source_type == SupplySource.PURCHASE_ORDER_LINE
-        else f"transfer line {source_id}"
-    )
+    return f"PO line {source_id}" if source_type == SupplySource.PURCHASE_ORDER_LINE else f"transfer line {source_id}"
 
 
 def _warehouse_atp(
@@ -466,9 +425,7 @@ def _warehouse_atp(
     quantity: int | None,
 ) -> WarehouseAtp:
     on_hand, reserved, backordered, in_transit = (
-        (balance.on_hand, balance.reserved, balance.backordered, balance.in_transit)
-        if balance
-        else (0, 0, 0, 0)
+        (balance.on_hand, balance.reserved, balance.backordered, balance.in_transit) if balance else (0, 0, 0, 0)
     )
     return WarehouseAtp(
         warehouse=wh.code,
@@ -479,13 +436,9 @@ def _warehouse_atp(
         in_transit=in_transit,
         incoming=incoming,
         available_now=available_on(on_hand, reserved, backordered, incoming, today),
-        available_on_date=available_on(
-            on_hand, reserved, backordered, incoming, on_date
-        ),
+        available_on_date=available_on(on_hand, reserved, backordered, incoming, on_date),
         earliest_date_for_quantity=(
-            earliest_date_for(quantity, on_hand, reserved, backordered, incoming, today)
-            if quantity
-            else None
+            earliest_date_for(quantity, on_hand, reserved, backordered, incoming, today) if quantity else None
         ),
     )
 
@@ -497,11 +450,7 @@ def _warehouses_in_scope(
         wh = get_warehouse(session, code=warehouse)
         actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
         return [wh]
-    query = (
-        select(Warehouse)
-        .where(Warehouse.entity_id.in_(actor.entity_ids))
-        .order_by(Warehouse.code)
-    )
+    query = select(Warehouse).where(Warehouse.entity_id.in_(actor.entity_ids)).order_by(Warehouse.code)
     if entity:
         ent = get_entity(session, code=entity)
         actor.require_entity(ent.id, f"entity {ent.code}")
@@ -512,8 +461,6 @@ def _warehouses_in_scope(
     return warehouses
 
 
-def item_labels(
-    items: Iterable[Item], warehouses: Iterable[Warehouse]
-) -> dict[Key, tuple[str, str]]:
+def item_labels(items: Iterable[Item], warehouses: Iterable[Warehouse]) -> dict[Key, tuple[str, str]]:
     """Readable (SKU, warehouse) names for error messages about these keys."""
     return {(i.id, w.id): (i.sku, w.code) for i in items for w in warehouses}

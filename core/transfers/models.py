@@ -28,12 +28,8 @@ class Transfer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(12), index=True)
-    from_warehouse_id: Mapped[int] = mapped_column(
-        ForeignKey("warehouses.id"), index=True
-    )
-    to_warehouse_id: Mapped[int] = mapped_column(
-        ForeignKey("warehouses.id"), index=True
-    )
+    from_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), index=True)
+    to_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), index=True)
     from_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
     to_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
     from_currency: Mapped[str] = mapped_column(String(3))
@@ -49,11 +45,7 @@ class Transfer(Base):
         cascade="all, delete-orphan",
     )
 
-    __table_args__ = (
-        CheckConstraint(
-            "from_warehouse_id <> to_warehouse_id", name="ck_transfers_distinct"
-        ),
-    )
+    __table_args__ = (CheckConstraint("from_warehouse_id <> to_warehouse_id", name="ck_transfers_distinct"),)
 
     @property
     def number(self) -> str:

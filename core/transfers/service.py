@@ -50,9 +50,7 @@ class TransferLineRequest:
 
 def transfer_unit_price(standard_cost: Decimal, markup_pct: Decimal) -> Decimal:
     """Standard cost plus the markup percent, to four places."""
-    return (standard_cost * (Decimal(100) + markup_pct) / Decimal(100)).quantize(
-        Decimal("0.0001"), ROUND_HALF_UP
-    )
+    return (standard_cost * (Decimal(100) + markup_pct) / Decimal(100)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
 def create_transfer(
@@ -68,34 +66,24 @@ def create_transfer(
     actor.require(Permission.TRANSFER)
     if not lines:
         raise InvalidInput("a transfer needs at least one line")
-    for line in lines:
-        check_quantity(line.quantity, f"quantity of {line.sku}")
+    for request in lines:
+        check_quantity(request.quantity, f"quantity of {request.sku}")
     source = get_warehouse(session, code=from_warehouse)
     target = get_warehouse(session, code=to_warehouse)
     if source.id == target.id:
-        raise InvalidInput(
-            f"a transfer needs two different warehouses; both are {source.code}"
-        )
+        raise InvalidInput(f"a transfer needs two different warehouses; both are {source.code}")
     actor.require_entity(source.entity_id, f"warehouse {source.code}")
     actor.require_entity(target.entity_id, f"warehouse {target.code}")
-    kind = (
-        TransferKind.INTER_WAREHOUSE
-        if source.entity_id == target.entity_id
-        else TransferKind.INTERCOMPANY
-    )
+    kind = TransferKind.INTER_WAREHOUSE if source.entity_id == target.entity_id else TransferKind.INTERCOMPANY
     today = clock.today()
     expected = expected_date or today + timedelta(days=TRANSIT_DAYS[kind])
     if expected < today:
         raise InvalidInput(f"expected date {expected} is in the past")
-    items = get_items(session, skus=[line.sku for line in lines])
+    items = get_items(session, skus=[request.sku for request in lines])
     from_ccy, to_ccy = source.entity.base_currency, target.entity.base_currency
-    cost_rate = exchange_rate(
-        session, from_currency=GROUP_CURRENCY, to_currency=from_ccy, on=today
-    )
+    cost_rate = exchange_rate(session, from_currency=GROUP_CURRENCY, to_currency=from_ccy, on=today)
     markup = (
-        intercompany_markup(
-            session, from_entity_id=source.entity_id, to_entity_id=target.entity_id
-        )
+        intercompany_markup(session, from_entity_id=source.entity_id, to_entity_id=target.entity_id)
         if kind is TransferKind.INTERCOMPANY
         else Decimal(0)
     )
@@ -108,9 +96,7 @@ def create_transfer(
         to_entity_id=target.entity_id,
         from_currency=from_ccy,
         to_currency=to_ccy,
-        exchange_rate=exchange_rate(
-            session, from_currency=from_ccy, to_currency=to_ccy, on=today
-        ),
+        exchange_rate=exchange_rate(session, from_currency=from_ccy, to_currency=to_ccy, on=today),
         expected_date=expected,
         created_by=actor.user_id,
         created_at=clock.now(),
@@ -155,22 +141,14 @@ def create_transfer(
 
 
 def _keys(transfer: Transfer) -> list[Key]:
-    return [
-        (ln.item_id, w)
-        for ln in transfer.lines
-        for w in (transfer.from_warehouse_id, transfer.to_warehouse_id)
-    ]
+    return [(ln.item_id, w) for ln in transfer.lines for w in (transfer.from_warehouse_id, transfer.to_warehouse_id)]
 
 
-def get_transfer(
-    session: Session, actor: Actor, *, transfer_number: str | int
-) -> Transfer:
+def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """The transfer with its lines, if both its entities lie in the actor's scope."""
     transfer_id = document_id(transfer_number, "TR", "transfer")
     transfer = session.scalars(
-        select(Transfer)
-        .where(Transfer.id == transfer_id)
-        .options(selectinload(Transfer.lines))
+        select(Transfer).where(Transfer.id == transfer_id).options(selectinload(Transfer.lines))
     ).first()
     if transfer is None:
         raise NotFound("transfer", str(transfer_number))
@@ -183,20 +161,14 @@ def _open_posting(session: Session, actor: Actor, transfer: Transfer) -> Posting
     return open_posting(session, actor, _keys(transfer), "transfer", transfer.id)
 
 
-def ship_transfer(
-    session: Session, actor: Actor, *, transfer_number: str | int
-) -> Transfer:
+def ship_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Take the reserved stock out of the source; it is in transit to the destination until received."""
     actor.require(Permission.MOVE_STOCK)
     transfer = get_transfer(session, actor, transfer_number=transfer_number)
     if transfer.status != TransferStatus.OPEN:
-        raise InvalidState(
-            f"{transfer.number} is {transfer.status}; only an open transfer ships"
-        )
+        raise InvalidState(f"{transfer.number} is {transfer.status}; only an open transfer ships")
     posting = _open_posting(session, actor, transfer)
-    claims = reservations_for(
-        session, DemandSource.TRANSFER_LINE, [ln.id for ln in transfer.lines]
-    )
+    claims = reservations_for(session, DemandSource.TRANSFER_LINE, [ln.id for ln in transfer.lines])
     for line in transfer.lines:
         posting.consume(claims[line.id], line.quantity, Movement.TRANSFER_OUT)
         posting.move(
@@ -214,9 +186,7 @@ def ship_transfer(
 
 def transfer_value(transfer: Transfer) -> Decimal:
     """The transfer's value in the sender's currency."""
-    return sum(
-        (ln.unit_price * ln.quantity for ln in transfer.lines), Decimal(0)
-    ).quantize(CENT, ROUND_HALF_UP)
+    return sum((ln.unit_price * ln.quantity for ln in transfer.lines), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
 
 
 def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
@@ -245,26 +215,18 @@ def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
     ]
 
 
-def receive_transfer(
-    session: Session, actor: Actor, *, transfer_number: str | int
-) -> Transfer:
+def receive_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Put the in-transit stock on hand at the destination; waiting backorders there get it first."""
     actor.require(Permission.MOVE_STOCK)
     transfer = get_transfer(session, actor, transfer_number=transfer_number)
     if transfer.status != TransferStatus.IN_TRANSIT:
-        raise InvalidState(
-            f"{transfer.number} is {transfer.status}; only a transfer in transit can be received"
-        )
+        raise InvalidState(f"{transfer.number} is {transfer.status}; only a transfer in transit can be received")
     posting = _open_posting(session, actor, transfer)
-    supply = incoming_for(
-        session, SupplySource.TRANSFER_LINE, [ln.id for ln in transfer.lines]
-    )
+    supply = incoming_for(session, SupplySource.TRANSFER_LINE, [ln.id for ln in transfer.lines])
     destination = transfer.to_warehouse_id
     for line in transfer.lines:
         key = (line.item_id, destination)
-        posting.move(
-            key, Bucket.IN_TRANSIT, Movement.TRANSFER_IN_TRANSIT, -line.quantity
-        )
+        posting.move(key, Bucket.IN_TRANSIT, Movement.TRANSFER_IN_TRANSIT, -line.quantity)
         posting.move(key, Bucket.ON_HAND, Movement.TRANSFER_IN, line.quantity)
         posting.reduce_incoming(supply[line.id], supply[line.id].quantity)
     posting.allocate_backorders([(ln.item_id, destination) for ln in transfer.lines])
@@ -273,25 +235,19 @@ def receive_transfer(
     return transfer
 
 
-def cancel_transfer(
-    session: Session, actor: Actor, *, transfer_number: str | int
-) -> Transfer:
+def cancel_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Cancel a transfer that has not shipped: the source gets its stock back, the supply disappears."""
     actor.require(Permission.TRANSFER)
     transfer = get_transfer(session, actor, transfer_number=transfer_number)
     if transfer.status != TransferStatus.OPEN:
-        raise InvalidState(
-            f"{transfer.number} is {transfer.status}; only an open transfer can be cancelled"
-        )
+        raise InvalidState(f"{transfer.number} is {transfer.status}; only an open transfer can be cancelled")
     posting = _open_posting(session, actor, transfer)
     ids = [ln.id for ln in transfer.lines]
     for claim in reservations_for(session, DemandSource.TRANSFER_LINE, ids).values():
         posting.release(claim)
     for supply in incoming_for(session, SupplySource.TRANSFER_LINE, ids).values():
         posting.reduce_incoming(supply, supply.quantity)
-    posting.allocate_backorders(
-        [(ln.item_id, transfer.from_warehouse_id) for ln in transfer.lines]
-    )
+    posting.allocate_backorders([(ln.item_id, transfer.from_warehouse_id) for ln in transfer.lines])
     transfer.status = TransferStatus.CANCELLED.value
     session.flush()
     return transfer

@@ -1,0 +1,94 @@
+"""Many clients confirming orders for the same scarce stock at once never oversell, and no deadlock escapes."""
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from core.errors import InsufficientStock
+from core.sales.service import LineRequest, confirm_order, create_order
+from core.stock.models import Reservation
+from tests.world import World, ledger_disagreements
+
+THREADS = 12
+ORDERS_PER_THREAD = 4
+
+
+def _race(world: World, lines_for: Callable[[int], list[LineRequest]]) -> tuple[Counter[str], int]:
+    """Every thread creates and confirms orders in one command each; returns outcomes and units reserved."""
+    sam = world.actor("sam")
+    start = threading.Barrier(THREADS)
+    outcomes: Counter[str] = Counter()
+    reserved_units = [0]
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        start.wait()
+        for k in range(ORDERS_PER_THREAD):
+            lines = lines_for(n * ORDERS_PER_THREAD + k)
+
+            def command(s, lines=lines):  # type: ignore[no-untyped-def]
+                order = create_order(s, sam, customer="ACME", lines=lines)
+                return confirm_order(s, sam, order_number=order.id)
+
+            try:
+                world.run(command)
+                with lock:
+                    outcomes["confirmed"] += 1
+                    reserved_units[0] += sum(line.quantity for line in lines)
+            except InsufficientStock:
+                with lock:
+                    outcomes["refused"] += 1
+            except Exception as error:  # anything else is a failure of the core
+                with lock:
+                    outcomes[f"error: {type(error).__name__}: {error}"] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    return outcomes, reserved_units[0]
+
+
+def _reserved_in_db(world: World) -> int:
+    return int(world.read(lambda s: s.scalar(select(func.coalesce(func.sum(Reservation.quantity), 0)))))
+
+
+@pytest.mark.postgres
+def test_concurrent_confirmations_never_reserve_more_than_is_on_hand(pg_world: World) -> None:
+    outcomes, reserved = _race(pg_world, lambda i: [LineRequest("V-200", 1 + i % 3, warehouse="ATL")])
+    errors = [k for k in outcomes if k.startswith("error")]
+    assert errors == []
+    atl = pg_world.balance("V-200", "ATL")
+    assert atl.reserved == reserved == _reserved_in_db(pg_world)
+    assert atl.reserved <= atl.on_hand == 12
+    assert atl.on_hand - atl.reserved < 3  # stock ran out: what is left fits no further order
+    assert outcomes["confirmed"] > 0 and outcomes["refused"] > 0
+    assert pg_world.read(ledger_disagreements) == []
+
+
+@pytest.mark.postgres
+def test_orders_locking_the_same_items_in_opposite_order_do_not_deadlock(pg_world: World) -> None:
+    def lines(i: int) -> list[LineRequest]:
+        pair = [LineRequest("V-200", 2, warehouse="DAL"), LineRequest("V-220", 2, warehouse="DAL")]
+        return pair if i % 2 else pair[::-1]
+
+    outcomes, _ = _race(pg_world, lines)
+    assert [k for k in outcomes if k.startswith("error")] == []
+    v220 = pg_world.balance("V-220", "DAL")
+    assert v220.reserved <= v220.on_hand == 30
+    assert outcomes["confirmed"] == 15 and outcomes["refused"] == THREADS * ORDERS_PER_THREAD - 15  # V-220: 30 / 2
+    assert pg_world.read(ledger_disagreements) == []
+
+
+def test_concurrent_confirmations_on_sqlite_wait_for_the_write_lock(sqlite_world: World) -> None:
+    world = sqlite_world
+    outcomes, reserved = _race(world, lambda i: [LineRequest("V-200", 1 + i % 3, warehouse="ATL")])
+    assert [k for k in outcomes if k.startswith("error")] == []
+    atl = world.balance("V-200", "ATL")
+    assert atl.reserved == reserved <= atl.on_hand == 12
+    assert world.read(ledger_disagreements) == []

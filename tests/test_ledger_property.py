@@ -1,0 +1,125 @@
+"""Property: any sequence of receipts, reservations, shipments, transfers and adjustments keeps every
+balance equal to the ledger (and the claims), never negative, and conserves stock."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import ErpError
+from core.masterdata.models import Item
+from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order, ship_order
+from core.stock.models import LedgerEntry, StockBalance
+from core.stock.service import adjust_stock
+from core.transfers.service import TransferLineRequest, create_transfer, receive_transfer, ship_transfer
+from tests.databases import Template
+from tests.world import OPENING_STOCK, World, ledger_disagreements
+
+PROPERTY_SKUS = ("V-200", "V-220", "P-100")
+SKUS = st.sampled_from(PROPERTY_SKUS)
+NA_WAREHOUSES = st.sampled_from(["DAL", "ATL"])
+QTY = st.integers(min_value=1, max_value=60)
+REF = st.integers(min_value=0, max_value=7)
+
+OPERATIONS = st.one_of(
+    st.tuples(st.just("adjust"), SKUS, NA_WAREHOUSES, st.integers(min_value=-40, max_value=80).filter(bool)),
+    st.tuples(st.just("order"), SKUS, NA_WAREHOUSES, QTY, st.booleans()),
+    st.tuples(st.just("ship_order"), REF),
+    st.tuples(st.just("cancel_order"), REF),
+    st.tuples(st.just("resize_order"), REF, QTY),
+    st.tuples(st.just("transfer"), SKUS, NA_WAREHOUSES, QTY),
+    st.tuples(st.just("ship_transfer"), REF),
+    st.tuples(st.just("receive_transfer"), REF),
+)
+
+
+@dataclass
+class Run:
+    world: World
+    orders: list[int] = field(default_factory=list)
+    transfers: list[int] = field(default_factory=list)
+    expected_total: int = sum(qty for sku, _wh, qty in OPENING_STOCK if sku in PROPERTY_SKUS)
+
+    def pick(self, refs: list[int], index: int) -> int | None:
+        return refs[index % len(refs)] if refs else None
+
+    def apply(self, op: tuple[Any, ...]) -> None:
+        root = self.world.actor("root")
+        kind = op[0]
+        command: Callable[[Session], Any]
+        if kind == "adjust":
+            command = lambda s: adjust_stock(s, root, sku=op[1], warehouse=op[2], quantity=op[3], reason="count")  # noqa: E731
+        elif kind == "order":
+            command = lambda s: self._order(s, root, op)  # noqa: E731
+        elif kind == "transfer":
+            other = "ATL" if op[2] == "DAL" else "DAL"
+            command = lambda s: self.transfers.append(  # noqa: E731
+                create_transfer(
+                    s, root, from_warehouse=op[2], to_warehouse=other, lines=[TransferLineRequest(op[1], op[3])]
+                ).id
+            )
+        else:
+            command = self._on_document(kind, op, root)
+        try:
+            result = self.world.run(command)
+        except ErpError:
+            return
+        if kind == "adjust":
+            self.expected_total += op[3]
+        if kind == "ship_order":
+            self.expected_total -= sum(line.quantity for line in result.lines)
+
+    def _order(self, s: Session, root: Any, op: tuple[Any, ...]) -> None:
+        order = create_order(s, root, customer="ACME", lines=[LineRequest(op[1], op[3], warehouse=op[2])])
+        confirm_order(s, root, order_number=order.id, allow_backorder=op[4])
+        self.orders.append(order.id)
+
+    def _on_document(self, kind: str, op: tuple[Any, ...], root: Any) -> Callable[[Session], Any]:
+        refs = self.transfers if kind.endswith("transfer") else self.orders
+        ref = self.pick(refs, op[1])
+        if ref is None:
+            return lambda s: (_ for _ in ()).throw(ErpError("nothing to act on"))
+        return {
+            "ship_order": lambda s: ship_order(s, root, order_number=ref),
+            "cancel_order": lambda s: cancel_order(s, root, order_number=ref),
+            "resize_order": lambda s: change_order_line(
+                s, root, order_number=ref, line_no=1, quantity=op[2], allow_backorder=True
+            ),
+            "ship_transfer": lambda s: ship_transfer(s, root, transfer_number=ref),
+            "receive_transfer": lambda s: receive_transfer(s, root, transfer_number=ref),
+        }[kind]
+
+
+def _stock_total(session: Session) -> int:
+    ledger = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(LedgerEntry.item_id.in_(_na_items(session)))
+    )
+    balance = session.scalar(
+        select(func.coalesce(func.sum(StockBalance.on_hand + StockBalance.in_transit), 0)).where(
+            StockBalance.item_id.in_(_na_items(session))
+        )
+    )
+    assert ledger == balance
+    return int(balance)
+
+
+def _na_items(session: Session) -> list[int]:
+    return list(session.scalars(select(Item.id).where(Item.sku.in_(PROPERTY_SKUS))))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=st.lists(OPERATIONS, min_size=5, max_size=30))
+def test_any_sequence_keeps_balance_equal_to_ledger_and_never_negative(
+    operations: list[tuple[Any, ...]], world_template: Template, tmp_path: Path
+) -> None:
+    with world_template.clone(tmp_path) as db:
+        run = Run(World(db))
+        for op in operations:
+            run.apply(op)
+        assert db.read(ledger_disagreements) == []
+        assert db.read(_stock_total) == run.expected_total
