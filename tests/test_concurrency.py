@@ -3,12 +3,16 @@
 import threading
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from core.errors import InsufficientStock
-from core.sales.service import LineRequest, confirm_order, create_order
+from core.errors import ErpError, InsufficientStock
+from core.finance.models import Invoice
+from core.finance.service import credit_status, record_payment
+from core.sales.service import LineRequest, confirm_order, create_order, ship_order
 from core.stock.models import Reservation
 from tests.world import World, ledger_disagreements
 
@@ -92,3 +96,59 @@ def test_concurrent_confirmations_on_sqlite_wait_for_the_write_lock(sqlite_world
     atl = world.balance("V-200", "ATL")
     assert atl.reserved == reserved <= atl.on_hand == 12
     assert world.read(ledger_disagreements) == []
+
+
+def _all_at_once(world: World, commands: list[Callable[[Session], object]]) -> Counter[str]:
+    """Run the commands in parallel threads from one barrier; count outcomes by error code."""
+    start = threading.Barrier(len(commands))
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def client(command: Callable[[Session], object]) -> None:
+        start.wait()
+        try:
+            world.run(command)
+            outcome = "ok"
+        except ErpError as error:
+            outcome = error.code
+        except Exception as error:
+            outcome = f"error: {type(error).__name__}: {error}"
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in commands]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+@pytest.mark.postgres
+def test_two_clerks_shipping_the_same_order_at_once_ship_it_once(pg_world: World) -> None:
+    sam, wes = pg_world.actor("sam"), pg_world.actor("wes")
+    number = pg_world.run(
+        lambda s: create_order(s, sam, customer="ACME", lines=[LineRequest("V-200", 30, warehouse="DAL")]).id
+    )
+    pg_world.run(lambda s: confirm_order(s, sam, order_number=number))
+    outcomes = _all_at_once(pg_world, [lambda s: ship_order(s, wes, order_number=number) for _ in range(6)])
+    assert outcomes == Counter({"ok": 1, "invalid_state": 5})
+    dal = pg_world.balance("V-200", "DAL")
+    assert (dal.on_hand, dal.reserved) == (70, 0)
+    assert pg_world.read(lambda s: s.scalar(select(func.count()).select_from(Invoice))) == 1
+    assert pg_world.read(ledger_disagreements) == []
+
+
+@pytest.mark.postgres
+def test_concurrent_payments_never_pay_an_invoice_twice(pg_world: World) -> None:
+    sam, wes, fin = pg_world.actor("sam"), pg_world.actor("wes"), pg_world.actor("fin")
+    number = pg_world.run(
+        lambda s: create_order(s, sam, customer="ACME", lines=[LineRequest("V-200", 10, warehouse="DAL")]).id
+    )
+    pg_world.run(lambda s: confirm_order(s, sam, order_number=number))
+    invoice = pg_world.run(lambda s: ship_order(s, wes, order_number=number).id)  # invoice 180.00
+    outcomes = _all_at_once(
+        pg_world, [lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("100.00")) for _ in range(4)]
+    )
+    assert outcomes == Counter({"ok": 1, "invalid_input": 3})
+    assert pg_world.read(lambda s: credit_status(s, fin, customer="ACME")).open_receivables == Decimal("80.00")

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import InvalidInput, OutOfScope
+from core.errors import CurrencyMismatch, InvalidInput, OutOfScope
 from core.finance.service import credit_status, margin_by_entity, record_payment
 from core.sales.service import LineRequest, confirm_order, create_order, ship_order
 from tests.world import World
@@ -60,3 +60,11 @@ def test_margin_by_entity_comes_from_invoices(world: World) -> None:
 def test_credit_of_another_entity_is_out_of_scope(world: World) -> None:
     with pytest.raises(OutOfScope):
         world.read(lambda s: credit_status(s, world.actor("sam"), customer="BRIT"))
+
+
+def test_a_payment_in_another_currency_is_refused(world: World) -> None:
+    _sold(world, "ACME", 5, ship=5)
+    fin = world.actor("fin")
+    with pytest.raises(CurrencyMismatch, match="INV-1 is in USD"):
+        world.run(lambda s: record_payment(s, fin, invoice_number="INV-1", amount=Decimal(10), currency="GBP"))
+    assert world.read(lambda s: credit_status(s, fin, customer="ACME")).open_receivables == Decimal("90.00")

@@ -5,9 +5,19 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from core.errors import InsufficientStock, InvalidInput, InvalidState, NotFound, OutOfScope, PermissionDenied
+from core.errors import (
+    CurrencyMismatch,
+    InsufficientStock,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    OutOfScope,
+    PermissionDenied,
+)
 from core.finance.models import Invoice
+from core.masterdata.models import Customer, PriceList
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
 from core.sales.models import SalesOrder
 from core.sales.service import (
@@ -248,3 +258,23 @@ def test_requested_date_in_the_past_is_refused(world: World) -> None:
                 s, sam, customer="ACME", lines=[LineRequest("V-200", 1)], requested_date=TODAY - timedelta(days=1)
             )
         )
+
+
+def test_customer_suggestions_never_name_another_entitys_customers(world: World) -> None:
+    with pytest.raises(NotFound) as missed:
+        _order(world, "Brit Pipe", LineRequest("V-200", 1))
+    assert missed.value.details["suggestions"] == []  # only NA customers are candidates, none is close
+    assert "Brit Pipes Ltd" not in missed.value.message
+    with pytest.raises(NotFound) as missed_as_uma:
+        _order(world, "Brit Pipe", LineRequest("F-300", 1), user="uma")
+    assert "Brit Pipes Ltd" in missed_as_uma.value.details["suggestions"]
+
+
+def test_a_price_list_in_the_wrong_currency_is_reported_not_ignored(world: World) -> None:
+    def give_brit_the_usd_list(s: Session) -> None:
+        brit = s.scalars(select(Customer).where(Customer.code == "BRIT")).one()
+        brit.price_list_id = s.scalars(select(PriceList.id).where(PriceList.code == "NA-WHOLESALE")).one()
+
+    world.run(give_brit_the_usd_list)
+    with pytest.raises(CurrencyMismatch, match="price list NA-WHOLESALE is in USD, but BRIT buys in GBP"):
+        _order(world, "BRIT", LineRequest("F-300", 1), user="uma")

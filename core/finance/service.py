@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
+from core.db import for_update
 from core.documents import document_id
-from core.errors import InvalidInput, NotFound
+from core.errors import CurrencyMismatch, InvalidInput, NotFound
 from core.finance.models import IntercompanyPosting, Invoice, Payment, PostingKind
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import get_customer
@@ -23,9 +24,10 @@ def _cents(value: Decimal | float | int | None) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
 
 
-def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int) -> Invoice:
-    """The invoice, if its entity is in scope."""
-    invoice = session.get(Invoice, document_id(invoice_number, "INV", "invoice"))
+def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lock: bool = False) -> Invoice:
+    """The invoice, if its entity is in scope (`lock`: for a command that pays it)."""
+    invoice_id = document_id(invoice_number, "INV", "invoice")
+    invoice = session.scalars(for_update(select(Invoice).where(Invoice.id == invoice_id), lock)).first()
     if invoice is None:
         raise NotFound("invoice", str(invoice_number))
     actor.require_entity(invoice.entity_id, f"invoice {invoice.number}")
@@ -44,14 +46,20 @@ def record_payment(
     *,
     invoice_number: str | int,
     amount: Decimal,
+    currency: str | None = None,
     received_on: date | None = None,
 ) -> Payment:
-    """Apply a customer's payment to an invoice; never more than is open on it."""
+    """Apply a customer's payment to an invoice, in the invoice's currency; never more than is open on it."""
     actor.require(Permission.RECORD_PAYMENT)
     amount = _cents(amount)
     if amount <= 0:
         raise InvalidInput(f"a payment must be positive, got {amount}")
-    invoice = get_invoice(session, actor, invoice_number=invoice_number)
+    invoice = get_invoice(session, actor, invoice_number=invoice_number, lock=True)
+    if currency is not None and currency.upper() != invoice.currency:
+        raise CurrencyMismatch(
+            f"{invoice.number} is in {invoice.currency}; record the payment in {invoice.currency} "
+            f"(converted at the bank's rate), not in {currency.upper()}"
+        )
     open_amount = invoice_open_amount(session, invoice)
     if amount > open_amount:
         raise InvalidInput(f"{invoice.number} has {open_amount} {invoice.currency} open; a payment of {amount} is more")
@@ -123,8 +131,7 @@ class CreditStatus:
 
 def credit_status(session: Session, actor: Actor, *, customer: str) -> CreditStatus:
     """A customer's limit, exposure and hold, in the customer's entity currency."""
-    cust = get_customer(session, code=customer)
-    actor.require_entity(cust.entity_id, f"customer {cust.code}")
+    cust = get_customer(session, actor, code=customer)
     return CreditStatus(
         customer=cust.code,
         name=cust.name,

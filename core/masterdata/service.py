@@ -101,16 +101,22 @@ def get_entity(session: Session, *, code: str) -> LegalEntity:
     return entity
 
 
-def get_customer(session: Session, *, code: str) -> Customer:
-    """The customer with this code, or whose name is this (case-insensitive)."""
+def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
+    """The customer with this code, or whose name is this (case-insensitive), if in the actor's scope.
+
+    Suggestions on a miss come only from the actor's own entities, so they reveal nothing else.
+    """
     wanted = code.strip()
     customer = session.scalars(select(Customer).where(Customer.code == wanted.upper())).first()
     if customer is None:
         customer = session.scalars(select(Customer).where(Customer.name.ilike(wanted)).order_by(Customer.id)).first()
     if customer is None:
-        rows = session.execute(select(Customer.code, Customer.name)).all()
+        rows = session.execute(
+            select(Customer.code, Customer.name).where(Customer.entity_id.in_(actor.entity_ids))
+        ).all()
         names = [r.code for r in rows] + [r.name for r in rows]
         raise NotFound("customer", code, _originals(_closest(wanted, names), names))
+    actor.require_entity(customer.entity_id, f"customer {customer.code}")
     return customer
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import clock
 from core.actor import Actor, Permission
+from core.db import for_update
 from core.documents import document_id
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.masterdata.models import LegalEntity
@@ -108,11 +109,13 @@ def _entity_code(session: Session, entity_id: int) -> str:
     return entity.code if entity else str(entity_id)
 
 
-def get_purchase_order(session: Session, actor: Actor, *, po_number: str | int) -> PurchaseOrder:
+def get_purchase_order(session: Session, actor: Actor, *, po_number: str | int, lock: bool = False) -> PurchaseOrder:
     """The purchase order with its lines, if its entity is in scope."""
     po_id = document_id(po_number, "PO", "purchase order")
     order = session.scalars(
-        select(PurchaseOrder).where(PurchaseOrder.id == po_id).options(selectinload(PurchaseOrder.lines))
+        for_update(select(PurchaseOrder).where(PurchaseOrder.id == po_id), lock).options(
+            selectinload(PurchaseOrder.lines)
+        )
     ).first()
     if order is None:
         raise NotFound("purchase order", str(po_number))
@@ -129,7 +132,7 @@ def receive_purchase_order(
 ) -> PurchaseOrder:
     """Receive goods (all that is open, or `quantities` by SKU) into stock; backorders there get them first."""
     actor.require(Permission.MOVE_STOCK)
-    order = get_purchase_order(session, actor, po_number=po_number)
+    order = get_purchase_order(session, actor, po_number=po_number, lock=True)
     if order.status not in (
         PurchaseOrderStatus.OPEN,
         PurchaseOrderStatus.PARTIALLY_RECEIVED,
@@ -183,7 +186,7 @@ def _receipt_plan(
 def cancel_purchase_order(session: Session, actor: Actor, *, po_number: str | int) -> PurchaseOrder:
     """Cancel a purchase order nothing has been received against; its incoming supply disappears."""
     actor.require(Permission.BUY)
-    order = get_purchase_order(session, actor, po_number=po_number)
+    order = get_purchase_order(session, actor, po_number=po_number, lock=True)
     if order.status != PurchaseOrderStatus.OPEN:
         raise InvalidState(f"{order.number} is {order.status}; only an open, unreceived order can be cancelled")
     keys = [(ln.item_id, order.warehouse_id) for ln in order.lines]

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput
+from core.errors import CurrencyMismatch, InvalidInput
 from core.masterdata.models import (
     ContractPrice,
     Customer,
@@ -79,15 +79,13 @@ def resolve_prices(
     }
     listed: dict[int, Decimal] = {}
     if customer.price_list_id is not None:
+        check_price_list_currency(session, customer, currency)
         listed = {
             row.item_id: Decimal(row.unit_price)
             for row in session.execute(
-                select(PriceListItem.item_id, PriceListItem.unit_price)
-                .join(PriceList, PriceList.id == PriceListItem.price_list_id)
-                .where(
+                select(PriceListItem.item_id, PriceListItem.unit_price).where(
                     PriceListItem.price_list_id == customer.price_list_id,
                     PriceListItem.item_id.in_(ids),
-                    PriceList.currency == currency,
                 )
             )
         }
@@ -95,6 +93,16 @@ def resolve_prices(
     return {
         i.id: choose_price(contracts.get(i.id), listed.get(i.id), convert(Decimal(i.list_price), rate)) for i in items
     }
+
+
+def check_price_list_currency(session: Session, customer: Customer, currency: str) -> None:
+    """A customer's price list must be in the currency the customer buys in."""
+    price_list = session.get(PriceList, customer.price_list_id)
+    if price_list is not None and price_list.currency != currency:
+        raise CurrencyMismatch(
+            f"customer {customer.code}'s price list {price_list.code} is in {price_list.currency}, "
+            f"but {customer.code} buys in {currency}; assign a {currency} price list"
+        )
 
 
 def standard_costs(session: Session, *, items: Sequence[Item], currency: str, on: date) -> dict[int, Decimal]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import clock
 from core.actor import Actor, Permission
+from core.db import for_update
 from core.documents import document_id
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.finance.models import Invoice
@@ -77,8 +78,7 @@ def create_order(
     requested = requested_date or today
     if requested < today:
         raise InvalidInput(f"requested date {requested} is in the past")
-    cust = get_customer(session, code=customer)
-    actor.require_entity(cust.entity_id, f"customer {cust.code}")
+    cust = get_customer(session, actor, code=customer)
     currency = cust.entity.base_currency
     items = get_items(session, skus=[line.sku for line in lines])
     entity_warehouses = _entity_warehouses(session, cust.entity_id)
@@ -219,11 +219,11 @@ def _promise_date(
 # --- Look-up ------------------------------------------------------------------------
 
 
-def get_order(session: Session, actor: Actor, *, order_number: str | int) -> SalesOrder:
-    """The order with its lines, if it lies in the actor's scope."""
+def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: bool = False) -> SalesOrder:
+    """The order with its lines, if it lies in the actor's scope (`lock`: for a command that changes it)."""
     order_id = document_id(order_number, "SO", "sales order")
     order = session.scalars(
-        select(SalesOrder).where(SalesOrder.id == order_id).options(selectinload(SalesOrder.lines))
+        for_update(select(SalesOrder).where(SalesOrder.id == order_id), lock).options(selectinload(SalesOrder.lines))
     ).first()
     if order is None:
         raise NotFound("sales order", str(order_number))
@@ -271,7 +271,7 @@ def confirm_order(
     A customer on credit hold puts the order on hold instead, with the reason, and reserves nothing.
     """
     actor.require(Permission.SELL)
-    order = get_order(session, actor, order_number=order_number)
+    order = get_order(session, actor, order_number=order_number, lock=True)
     if order.status not in (OrderStatus.DRAFT, OrderStatus.ON_HOLD):
         raise InvalidState(f"{order.number} is {order.status}; only a draft or held order can be confirmed")
     customer = session.get(Customer, order.customer_id)
@@ -311,7 +311,7 @@ def ship_order(
 ) -> Shipment:
     """Ship reserved stock (all of it, or `quantities` by line number) and invoice what shipped."""
     actor.require(Permission.MOVE_STOCK)
-    order = get_order(session, actor, order_number=order_number)
+    order = get_order(session, actor, order_number=order_number, lock=True)
     if order.status not in OPEN_STATUSES:
         raise InvalidState(f"{order.number} is {order.status}; only a confirmed order ships")
     claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [line.id for line in order.lines])
@@ -408,7 +408,7 @@ def change_order_line(
 ) -> SalesOrderLine:
     """Change a line's quantity, warehouse or the order's requested date; reservations follow."""
     actor.require(Permission.SELL)
-    order = get_order(session, actor, order_number=order_number)
+    order = get_order(session, actor, order_number=order_number, lock=True)
     if order.status not in (OrderStatus.DRAFT, OrderStatus.ON_HOLD, *OPEN_STATUSES):
         raise InvalidState(f"{order.number} is {order.status} and can no longer change")
     line = next((ln for ln in order.lines if ln.line_no == line_no), None)
@@ -492,7 +492,7 @@ def _resize_line(
 def cancel_order(session: Session, actor: Actor, *, order_number: str | int) -> SalesOrder:
     """Cancel an order that has not shipped; its reservations go back (to waiting backorders first)."""
     actor.require(Permission.SELL)
-    order = get_order(session, actor, order_number=order_number)
+    order = get_order(session, actor, order_number=order_number, lock=True)
     if order.status == OrderStatus.PARTIALLY_SHIPPED:
         raise InvalidState(f"{order.number} has partly shipped; reduce the open lines' quantities instead")
     if order.status not in (

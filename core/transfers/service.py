@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import clock
 from core.actor import Actor, Permission
+from core.db import for_update
 from core.documents import document_id
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.finance.models import IntercompanyPosting, PostingKind
@@ -144,11 +145,11 @@ def _keys(transfer: Transfer) -> list[Key]:
     return [(ln.item_id, w) for ln in transfer.lines for w in (transfer.from_warehouse_id, transfer.to_warehouse_id)]
 
 
-def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
+def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int, lock: bool = False) -> Transfer:
     """The transfer with its lines, if both its entities lie in the actor's scope."""
     transfer_id = document_id(transfer_number, "TR", "transfer")
     transfer = session.scalars(
-        select(Transfer).where(Transfer.id == transfer_id).options(selectinload(Transfer.lines))
+        for_update(select(Transfer).where(Transfer.id == transfer_id), lock).options(selectinload(Transfer.lines))
     ).first()
     if transfer is None:
         raise NotFound("transfer", str(transfer_number))
@@ -164,7 +165,7 @@ def _open_posting(session: Session, actor: Actor, transfer: Transfer) -> Posting
 def ship_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Take the reserved stock out of the source; it is in transit to the destination until received."""
     actor.require(Permission.MOVE_STOCK)
-    transfer = get_transfer(session, actor, transfer_number=transfer_number)
+    transfer = get_transfer(session, actor, transfer_number=transfer_number, lock=True)
     if transfer.status != TransferStatus.OPEN:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only an open transfer ships")
     posting = _open_posting(session, actor, transfer)
@@ -218,7 +219,7 @@ def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
 def receive_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Put the in-transit stock on hand at the destination; waiting backorders there get it first."""
     actor.require(Permission.MOVE_STOCK)
-    transfer = get_transfer(session, actor, transfer_number=transfer_number)
+    transfer = get_transfer(session, actor, transfer_number=transfer_number, lock=True)
     if transfer.status != TransferStatus.IN_TRANSIT:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only a transfer in transit can be received")
     posting = _open_posting(session, actor, transfer)
@@ -238,7 +239,7 @@ def receive_transfer(session: Session, actor: Actor, *, transfer_number: str | i
 def cancel_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Cancel a transfer that has not shipped: the source gets its stock back, the supply disappears."""
     actor.require(Permission.TRANSFER)
-    transfer = get_transfer(session, actor, transfer_number=transfer_number)
+    transfer = get_transfer(session, actor, transfer_number=transfer_number, lock=True)
     if transfer.status != TransferStatus.OPEN:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only an open transfer can be cancelled")
     posting = _open_posting(session, actor, transfer)

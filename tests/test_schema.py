@@ -1,0 +1,41 @@
+"""The schema comes from Alembic migrations and matches the models on both databases."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import schema
+from core.db import Database
+from core.models import Base
+from core.stock.models import StockBalance
+from tests.world import build_world
+
+
+def test_migrations_build_exactly_the_models_schema(db: Database) -> None:
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    assert schema.current_revision(db.engine) == schema.head_revision()
+
+
+def test_upgrading_an_up_to_date_database_changes_nothing(db: Database) -> None:
+    before = sorted(inspect(db.engine).get_table_names())
+    schema.upgrade(db.engine)
+    assert sorted(inspect(db.engine).get_table_names()) == before
+    assert "stock_ledger" in before and "alembic_version" in before
+
+
+def test_balance_rows_refuse_impossible_values_even_without_the_services(db: Database) -> None:
+    """The CHECK constraints are the last line of defence against a negative or over-reserved balance."""
+    build_world(db)
+
+    def break_balance(s: Session) -> None:
+        balance = s.scalars(select(StockBalance)).first()
+        assert balance is not None
+        balance.reserved = balance.on_hand + 1
+
+    with pytest.raises(IntegrityError):
+        db.run(break_balance)
