@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Date, DateTime, Engine, Numeric, Select, create_engine, event, exc
+from sqlalchemy import Date, DateTime, Engine, Numeric, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # SQLite keeps NUMERIC as binary floating point; money here stays far below 1e12 and is
@@ -17,21 +17,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively.*")
 
 T = TypeVar("T")
-S = TypeVar("S", bound=Select[Any])
 
 MONEY = Numeric(18, 4)
 MAX_ATTEMPTS = 6
-
-
-def for_update(stmt: S, lock: bool = True) -> S:
-    """`stmt` locking the rows it reads (PostgreSQL) and refreshing any copy already loaded.
-
-    Commands lock the document they change before its stock, so two people acting on the
-    same order wait for each other and the second sees what the first did.
-    """
-    if not lock:
-        return stmt
-    return stmt.with_for_update().execution_options(populate_existing=True)
 
 
 class Base(DeclarativeBase):

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
-from core.db import for_update
-from core.documents import document_id
+from core.documents import load_document
 from core.errors import CurrencyMismatch, InvalidInput, NotFound
 from core.finance.models import IntercompanyPosting, Invoice, Payment, PostingKind
 from core.masterdata.models import Customer, LegalEntity
@@ -26,10 +25,7 @@ def _cents(value: Decimal | float | int | None) -> Decimal:
 
 def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lock: bool = False) -> Invoice:
     """The invoice, if its entity is in scope (`lock`: for a command that pays it)."""
-    invoice_id = document_id(invoice_number, "INV", "invoice")
-    invoice = session.scalars(for_update(select(Invoice).where(Invoice.id == invoice_id), lock)).first()
-    if invoice is None:
-        raise NotFound("invoice", str(invoice_number))
+    invoice = load_document(session, Invoice, invoice_number, prefix="INV", kind="invoice", lock=lock)
     actor.require_entity(invoice.entity_id, f"invoice {invoice.number}")
     return invoice
 

@@ -5,14 +5,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
-from core.db import for_update
-from core.documents import document_id
-from core.errors import InvalidInput, InvalidState, NotFound
+from core.documents import load_document
+from core.errors import InvalidInput, InvalidState
 from core.masterdata.models import LegalEntity
 from core.masterdata.service import (
     convert,
@@ -111,14 +109,9 @@ def _entity_code(session: Session, entity_id: int) -> str:
 
 def get_purchase_order(session: Session, actor: Actor, *, po_number: str | int, lock: bool = False) -> PurchaseOrder:
     """The purchase order with its lines, if its entity is in scope."""
-    po_id = document_id(po_number, "PO", "purchase order")
-    order = session.scalars(
-        for_update(select(PurchaseOrder).where(PurchaseOrder.id == po_id), lock).options(
-            selectinload(PurchaseOrder.lines)
-        )
-    ).first()
-    if order is None:
-        raise NotFound("purchase order", str(po_number))
+    order = load_document(
+        session, PurchaseOrder, po_number, prefix="PO", kind="purchase order", lock=lock, lines=PurchaseOrder.lines
+    )
     actor.require_entity(order.entity_id, f"purchase order {order.number}")
     return order
 

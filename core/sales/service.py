@@ -6,13 +6,12 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
-from core.db import for_update
-from core.documents import document_id
-from core.errors import InvalidInput, InvalidState, NotFound
+from core.documents import load_document
+from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
 from core.masterdata.service import exchange_rate, get_customer, get_items
@@ -221,12 +220,9 @@ def _promise_date(
 
 def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: bool = False) -> SalesOrder:
     """The order with its lines, if it lies in the actor's scope (`lock`: for a command that changes it)."""
-    order_id = document_id(order_number, "SO", "sales order")
-    order = session.scalars(
-        for_update(select(SalesOrder).where(SalesOrder.id == order_id), lock).options(selectinload(SalesOrder.lines))
-    ).first()
-    if order is None:
-        raise NotFound("sales order", str(order_number))
+    order = load_document(
+        session, SalesOrder, order_number, prefix="SO", kind="sales order", lock=lock, lines=SalesOrder.lines
+    )
     actor.require_entity(order.entity_id, f"sales order {order.number}")
     return order
 

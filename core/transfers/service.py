@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
-from core.db import for_update
-from core.documents import document_id
-from core.errors import InvalidInput, InvalidState, NotFound
+from core.documents import load_document
+from core.errors import InvalidInput, InvalidState
 from core.finance.models import IntercompanyPosting, PostingKind
 from core.masterdata.models import Warehouse
 from core.masterdata.service import (
@@ -147,12 +145,9 @@ def _keys(transfer: Transfer) -> list[Key]:
 
 def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int, lock: bool = False) -> Transfer:
     """The transfer with its lines, if both its entities lie in the actor's scope."""
-    transfer_id = document_id(transfer_number, "TR", "transfer")
-    transfer = session.scalars(
-        for_update(select(Transfer).where(Transfer.id == transfer_id), lock).options(selectinload(Transfer.lines))
-    ).first()
-    if transfer is None:
-        raise NotFound("transfer", str(transfer_number))
+    transfer = load_document(
+        session, Transfer, transfer_number, prefix="TR", kind="transfer", lock=lock, lines=Transfer.lines
+    )
     actor.require_entity(transfer.from_entity_id, f"transfer {transfer.number}")
     actor.require_entity(transfer.to_entity_id, f"transfer {transfer.number}")
     return transfer
