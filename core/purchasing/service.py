@@ -22,7 +22,7 @@ from core.masterdata.service import (
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.pricing import GROUP_CURRENCY
 from core.stock.models import Bucket, Movement, SupplySource
-from core.stock.service import check_quantity, incoming_for, item_labels, open_posting
+from core.stock.service import check_quantity, incoming_for, open_posting
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,6 @@ def create_purchase_order(
         [(ln.item_id, wh.id) for ln in order.lines],
         "purchase_order",
         order.id,
-        item_labels(items.values(), [wh]),
     )
     for line in order.lines:
         posting.add_incoming(

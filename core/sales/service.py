@@ -246,10 +246,8 @@ def _posting(
     actor: Actor,
     order: SalesOrder,
     keys: list[Key],
-    labelled: bool = False,
 ) -> Posting:
-    labels = _labels(session, order) if labelled else None
-    return open_posting(session, actor, keys, "sales_order", order.id, labels)
+    return open_posting(session, actor, keys, "sales_order", order.id)
 
 
 # --- Confirm ------------------------------------------------------------------------
@@ -279,7 +277,7 @@ def confirm_order(
         )
         session.flush()
         return order
-    posting = _posting(session, actor, order, _line_keys(order), labelled=True)
+    posting = _posting(session, actor, order, _line_keys(order))
     for line in order.lines:
         posting.reserve(
             (line.item_id, line.warehouse_id),
@@ -317,7 +315,6 @@ def ship_order(
         actor,
         order,
         [(ln.item_id, ln.warehouse_id) for ln, _ in plan],
-        labelled=True,
     )
     day = shipped_on or clock.today()
     shipment = Shipment(order_id=order.id, shipped_on=day, created_by=actor.user_id)
@@ -449,7 +446,7 @@ def _move_line(
     line.warehouse_id = target.id
     if order.status != OrderStatus.CONFIRMED:
         return
-    posting = _posting(session, actor, order, [old_key, new_key], labelled=True)
+    posting = _posting(session, actor, order, [old_key, new_key])
     claim = reservations_for(session, DemandSource.SALES_ORDER_LINE, [line.id])[line.id]
     wanted = claim.quantity + claim.backordered
     posting.release(claim)
@@ -474,7 +471,7 @@ def _resize_line(
     if order.status not in OPEN_STATUSES or delta == 0:
         return
     key = (line.item_id, line.warehouse_id)
-    posting = _posting(session, actor, order, [key], labelled=True)
+    posting = _posting(session, actor, order, [key])
     claim = reservations_for(session, DemandSource.SALES_ORDER_LINE, [line.id])[line.id]
     if delta > 0:
         posting.extend(claim, delta, allow_backorder=allow_backorder)

@@ -5,7 +5,7 @@ change, so two commands on the same items queue instead of deadlocking.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select, tuple_
@@ -82,7 +82,6 @@ class Posting:
     ref_type: str
     ref_id: int
     user_id: int | None
-    labels: dict[Key, tuple[str, str]] = field(default_factory=dict)  # key -> (sku, warehouse) for errors
     note: str = ""
 
     def move(self, key: Key, bucket: Bucket, movement: Movement, quantity: int) -> LedgerEntry:
@@ -111,12 +110,17 @@ class Posting:
         self.session.add(entry)
         return entry
 
+    def _names(self, key: Key) -> tuple[str, str]:
+        """(SKU, warehouse code) for an error message; looked up only when one is raised."""
+        item, warehouse = self.session.get(Item, key[0]), self.session.get(Warehouse, key[1])
+        return (item.sku if item else str(key[0]), warehouse.code if warehouse else str(key[1]))
+
     def _label(self, key: Key) -> str:
-        sku, warehouse = self.labels.get(key, (f"item {key[0]}", f"warehouse {key[1]}"))
+        sku, warehouse = self._names(key)
         return f"{sku} at {warehouse}"
 
     def _refuse(self, key: Key, requested: int, available: int) -> None:
-        sku, warehouse = self.labels.get(key, (str(key[0]), str(key[1])))
+        sku, warehouse = self._names(key)
         raise InsufficientStock(
             [
                 {
@@ -178,7 +182,7 @@ class Posting:
         """Ship reserved units out of on-hand stock."""
         key = (reservation.item_id, reservation.warehouse_id)
         if quantity > reservation.quantity:
-            sku, warehouse = self.labels.get(key, (str(key[0]), str(key[1])))
+            sku, warehouse = self._names(key)
             raise InvalidInput(
                 f"cannot ship {quantity} of {sku} from {warehouse}: only {reservation.quantity} reserved for it"
             )
@@ -248,7 +252,6 @@ def open_posting(
     keys: Iterable[Key],
     ref_type: str,
     ref_id: int,
-    labels: dict[Key, tuple[str, str]] | None = None,
 ) -> Posting:
     """Lock the balances a command will touch and return the object that posts to them."""
     keys = list(keys)
@@ -258,7 +261,6 @@ def open_posting(
         ref_type=ref_type,
         ref_id=ref_id,
         user_id=actor.user_id if actor else None,
-        labels=labels or {},
     )
 
 
@@ -311,7 +313,7 @@ def adjust_stock(
     wh = get_warehouse(session, code=warehouse)
     actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
     key = (item.id, wh.id)
-    posting = open_posting(session, actor, [key], "adjustment", 0, {key: (item.sku, wh.code)})
+    posting = open_posting(session, actor, [key], "adjustment", 0)
     posting.note = reason.strip()
     entry = posting.move(key, Bucket.ON_HAND, Movement.ADJUSTMENT, quantity)
     posting.allocate_backorders([key])
@@ -459,8 +461,3 @@ def _warehouses_in_scope(
     if not warehouses:
         raise OutOfScope("you have no warehouses in scope")
     return warehouses
-
-
-def item_labels(items: Iterable[Item], warehouses: Iterable[Warehouse]) -> dict[Key, tuple[str, str]]:
-    """Readable (SKU, warehouse) names for error messages about these keys."""
-    return {(i.id, w.id): (i.sku, w.code) for i in items for w in warehouses}

@@ -31,7 +31,6 @@ from core.stock.service import (
     Posting,
     check_quantity,
     incoming_for,
-    item_labels,
     open_posting,
     reservations_for,
 )
@@ -118,7 +117,6 @@ def create_transfer(
         _keys(transfer),
         "transfer",
         transfer.id,
-        item_labels(items.values(), [source, target]),
     )
     for line in transfer.lines:
         posting.reserve(
