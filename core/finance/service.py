@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -71,31 +71,48 @@ def record_payment(
     return payment
 
 
-def open_receivables(session: Session, customer_id: int) -> Decimal:
-    """Invoiced minus paid, for one customer."""
-    invoiced = session.scalar(
-        select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.customer_id == customer_id)
+def _receivables_by_customer(session: Session, customer_ids: Select[int] | list[int]) -> dict[int, Decimal]:
+    """Invoiced minus paid, per customer, in two grouped queries."""
+    invoiced = session.execute(
+        select(Invoice.customer_id, func.sum(Invoice.amount))
+        .where(Invoice.customer_id.in_(customer_ids))
+        .group_by(Invoice.customer_id)
+    ).all()
+    paid = dict(
+        session.execute(
+            select(Payment.customer_id, func.sum(Payment.amount))
+            .where(Payment.customer_id.in_(customer_ids))
+            .group_by(Payment.customer_id)
+        ).all()
     )
-    paid = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.customer_id == customer_id))
-    return _cents(invoiced) - _cents(paid)
+    return {cid: _cents(amount) - _cents(paid.get(cid)) for cid, amount in invoiced}
 
 
-def open_order_value(session: Session, customer_id: int) -> Decimal:
-    """Confirmed but not yet invoiced: the open quantity of confirmed orders at net price."""
-    value = session.scalar(
+def _open_orders_by_customer(session: Session, customer_ids: Select[int] | list[int]) -> dict[int, Decimal]:
+    """Confirmed but not yet invoiced, per customer: open quantity of confirmed orders at net price."""
+    rows = session.execute(
         select(
-            func.coalesce(
-                func.sum((SalesOrderLine.quantity - SalesOrderLine.qty_invoiced) * SalesOrderLine.net_price),
-                0,
-            )
+            SalesOrder.customer_id,
+            func.sum((SalesOrderLine.quantity - SalesOrderLine.qty_invoiced) * SalesOrderLine.net_price),
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .where(
-            SalesOrder.customer_id == customer_id,
+            SalesOrder.customer_id.in_(customer_ids),
             SalesOrder.status.in_([OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value]),
         )
-    )
-    return _cents(value)
+        .group_by(SalesOrder.customer_id)
+    ).all()
+    return {cid: _cents(value) for cid, value in rows}
+
+
+def open_receivables(session: Session, customer_id: int) -> Decimal:
+    """Invoiced minus paid, for one customer."""
+    return _receivables_by_customer(session, [customer_id]).get(customer_id, Decimal("0.00"))
+
+
+def open_order_value(session: Session, customer_id: int) -> Decimal:
+    """Confirmed but not yet invoiced, for one customer."""
+    return _open_orders_by_customer(session, [customer_id]).get(customer_id, Decimal("0.00"))
 
 
 @dataclass(frozen=True)
@@ -125,20 +142,24 @@ class CreditStatus:
         return self.exposure + additional
 
 
+def _status_of(customer: Customer, receivables: Decimal, open_orders: Decimal) -> CreditStatus:
+    return CreditStatus(
+        customer=customer.code,
+        name=customer.name,
+        entity=customer.entity.code,
+        currency=customer.entity.base_currency,
+        credit_limit=_cents(customer.credit_limit),
+        open_receivables=receivables,
+        open_orders=open_orders,
+        on_hold=customer.on_credit_hold,
+        hold_reason=customer.credit_hold_reason,
+    )
+
+
 def credit_status(session: Session, actor: Actor, *, customer: str) -> CreditStatus:
     """A customer's limit, exposure and hold, in the customer's entity currency."""
     cust = get_customer(session, actor, code=customer)
-    return CreditStatus(
-        customer=cust.code,
-        name=cust.name,
-        entity=cust.entity.code,
-        currency=cust.entity.base_currency,
-        credit_limit=_cents(cust.credit_limit),
-        open_receivables=open_receivables(session, cust.id),
-        open_orders=open_order_value(session, cust.id),
-        on_hold=cust.on_credit_hold,
-        hold_reason=cust.credit_hold_reason,
-    )
+    return _status_of(cust, open_receivables(session, cust.id), open_order_value(session, cust.id))
 
 
 @dataclass(frozen=True)
@@ -197,11 +218,16 @@ def intercompany_balance(session: Session, actor: Actor, *, entity: str) -> dict
 
 
 def customers_near_limit(session: Session, actor: Actor, *, threshold_pct: int = 90) -> list[CreditStatus]:
-    """Customers in scope whose exposure is at least `threshold_pct` of their limit."""
+    """Customers in scope whose exposure is at least `threshold_pct` of their limit, most exposed first."""
+    if not 0 < threshold_pct <= 1000:
+        raise InvalidInput(f"threshold must be a percentage between 1 and 1000, got {threshold_pct}")
+    in_scope = select(Customer.id).where(Customer.entity_id.in_(actor.entity_ids))
+    receivables = _receivables_by_customer(session, in_scope)
+    open_orders = _open_orders_by_customer(session, in_scope)
+    zero = Decimal("0.00")
     statuses = [
-        credit_status(session, actor, customer=c.code)
-        for c in session.scalars(
-            select(Customer).where(Customer.entity_id.in_(actor.entity_ids)).order_by(Customer.code)
-        )
+        _status_of(c, receivables.get(c.id, zero), open_orders.get(c.id, zero))
+        for c in session.scalars(select(Customer).where(Customer.entity_id.in_(actor.entity_ids)))
     ]
-    return [s for s in statuses if s.credit_limit and s.exposure * 100 >= s.credit_limit * threshold_pct]
+    near = [s for s in statuses if s.credit_limit > 0 and s.exposure * 100 >= s.credit_limit * threshold_pct]
+    return sorted(near, key=lambda s: (-(s.exposure / s.credit_limit), s.customer))
