@@ -11,5 +11,6 @@ def today() -> date:
 
 
 def now() -> datetime:
-    """The current time, naive UTC (both databases store it so)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The current time, naive UTC (both databases store it so), on the business date."""
+    current = datetime.now(UTC).replace(tzinfo=None)
+    return datetime.combine(today(), current.time())

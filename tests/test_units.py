@@ -79,3 +79,11 @@ def test_sku_and_document_numbers_are_read_forgivingly() -> None:
     assert document_id("SO-1042", "SO", "sales order") == document_id("so 1042", "SO", "sales order") == 1042
     with pytest.raises(NotFound):
         document_id("PO-12", "SO", "sales order")
+
+
+def test_timestamps_fall_on_the_pinned_business_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import clock
+
+    monkeypatch.setenv("ERP_TODAY", "2026-03-09")
+    assert clock.today() == date(2026, 3, 9)
+    assert clock.now().date() == date(2026, 3, 9)

@@ -1,0 +1,320 @@
+"""The `erp-assistant` command: set up the database, load the demo company, ask the core questions."""
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from core import schema
+from core.actor import Actor
+from core.db import Database
+from core.errors import ErpError
+from core.masterdata.models import Item, LegalEntity, Warehouse
+from core.masterdata.service import load_actor
+from core.settings import database_url
+
+T = TypeVar("T")
+
+app = typer.Typer(help="A conversational assistant over a deterministic ERP core.", no_args_is_help=True)
+console = Console()
+DEFAULT_USER = "grace"
+
+
+def _database() -> Database:
+    url = database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return Database.from_url(url)
+
+
+def _is_empty(db: Database) -> bool:
+    return db.read(lambda s: s.scalar(select(func.count()).select_from(LegalEntity))) == 0
+
+
+def _load_demo(db: Database, **config: Any) -> None:
+    from core.demo import DemoConfig, load_demo
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        summary = load_demo(db, DemoConfig(**config), progress=progress)
+    table = Table(title="Demo company loaded")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name in (
+        "entities",
+        "warehouses",
+        "items",
+        "customers",
+        "suppliers",
+        "users",
+        "sales_orders",
+        "open_orders",
+        "purchase_orders",
+        "transfers",
+        "ledger_rows",
+    ):
+        table.add_row(name.replace("_", " "), f"{getattr(summary, name):,}")
+    console.print(table)
+    users = Table(title="Demo users (act as one with --user)")
+    for column in ("username", "roles", "entities"):
+        users.add_column(column)
+    for row in summary.demo_users:
+        users.add_row(*row)
+    console.print(users)
+
+
+def _ensure_ready(db: Database, *, load: bool) -> bool:
+    """Migrate to the newest schema; load the demo company into an empty database. True if loaded now."""
+    schema.upgrade(db.engine)
+    if load and _is_empty(db):
+        _load_demo(db)
+        return True
+    return False
+
+
+def _ask(user: str, query: Callable[[Session, Actor], T]) -> T:
+    """Run a read as `user`; a refusal is printed with its code and the command exits 1."""
+    db = _database()
+    try:
+        actor = db.read(lambda s: load_actor(s, username=user))
+        return db.read(lambda s: query(s, actor))
+    except ErpError as error:
+        console.print(f"[red]{error.code}[/red]: {error.message}")
+        raise typer.Exit(code=1) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the newest version (Alembic)."""
+    db = _database()
+    schema.upgrade(db.engine)
+    console.print(f"schema at revision {schema.current_revision(db.engine)} on {db.engine.url.render_as_string()}")
+
+
+@app.command()
+def init(
+    reset: Annotated[bool, typer.Option(help="Delete an existing SQLite database first.")] = False,
+) -> None:
+    """Create the database (migrations) and load the demo company if it is empty."""
+    url = make_url(database_url())
+    if reset:
+        if url.get_backend_name() != "sqlite" or not url.database:
+            console.print("[red]--reset only deletes a SQLite file; drop a PostgreSQL database yourself[/red]")
+            raise typer.Exit(code=2)
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.database + suffix).unlink(missing_ok=True)
+    db = _database()
+    if not _ensure_ready(db, load=True):
+        console.print(f"database at {url.render_as_string()} already holds data; use --reset to start over")
+
+
+@app.command()
+def seed(
+    items: Annotated[int, typer.Option(min=10, max=200_000, help="Number of items.")] = 500,
+    customers: Annotated[int, typer.Option(min=10, max=100_000, help="Number of customers.")] = 150,
+    history_months: Annotated[int, typer.Option(min=1, max=60, help="Months of order history.")] = 12,
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same company.")] = 7,
+) -> None:
+    """Load a generated company into an empty database (e.g. --items 100000 --history-months 24 for scale)."""
+    db = _database()
+    schema.upgrade(db.engine)
+    if not _is_empty(db):
+        console.print(
+            "[red]the database already holds data[/red]; "
+            "run `erp-assistant init --reset` or point ERP_DATABASE_URL elsewhere"
+        )
+        raise typer.Exit(code=1)
+    _load_demo(db, items=items, customers=customers, history_months=history_months, seed=seed_value)
+
+
+@app.command()
+def status() -> None:
+    """What the database holds: entities, warehouses and counts."""
+    db = _database()
+    if schema.current_revision(db.engine) is None:
+        console.print("no database yet: run `erp-assistant init`")
+        raise typer.Exit(code=1)
+    _print_status(db)
+
+
+def _print_status(db: Database) -> None:
+    def query(session: Any) -> tuple[list[tuple[str, str, str, str]], int]:
+        rows = session.execute(
+            select(LegalEntity.code, LegalEntity.name, LegalEntity.base_currency, Warehouse.code)
+            .join(Warehouse, Warehouse.entity_id == LegalEntity.id)
+            .order_by(LegalEntity.code, Warehouse.code)
+        ).all()
+        return [tuple(r) for r in rows], session.scalar(select(func.count()).select_from(Item))
+
+    rows, item_count = db.read(query)
+    table = Table(title=f"ERP database: {db.engine.url.render_as_string()}")
+    for column in ("entity", "name", "currency", "warehouse"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"{item_count:,} items")
+
+
+@app.command()
+def atp(
+    sku: Annotated[str, typer.Argument(help="The item's SKU, e.g. V-200.")],
+    user: Annotated[str, typer.Option(help="Act as this user (their entities only).")] = DEFAULT_USER,
+    warehouse: Annotated[str | None, typer.Option(help="One warehouse code, e.g. DAL.")] = None,
+    entity: Annotated[str | None, typer.Option(help="All warehouses of one entity, e.g. NA.")] = None,
+    on: Annotated[str | None, typer.Option(help="Promise date (YYYY-MM-DD); default today.")] = None,
+    quantity: Annotated[int | None, typer.Option(help="Also say when this many can be promised.")] = None,
+) -> None:
+    """Available-to-promise for an item, by warehouse, with how it was computed."""
+    from core.stock.service import available_to_promise
+
+    try:
+        on_date = date.fromisoformat(on) if on else None
+    except ValueError:
+        console.print(f"[red]invalid_input[/red]: '{on}' is not a date; use YYYY-MM-DD")
+        raise typer.Exit(code=1) from None
+    report = _ask(
+        user,
+        lambda s, actor: available_to_promise(
+            s, actor, sku=sku, warehouse=warehouse, entity=entity, on_date=on_date, quantity=quantity
+        ),
+    )
+    table = Table(title=f"{report.sku} {report.item_name}: available to promise on {report.on_date}")
+    columns = [
+        "warehouse",
+        "entity",
+        "on hand",
+        "reserved",
+        "backordered",
+        "incoming by date",
+        "ATP now",
+        f"ATP {report.on_date}",
+    ]
+    if quantity:
+        columns.append(f"date for {quantity}")
+    for column in columns:
+        table.add_column(column, justify="right" if column not in ("warehouse", "entity") else "left")
+    for w in report.warehouses:
+        incoming = ", ".join(f"{s.quantity} on {s.due_date}" for s in w.incoming) or "-"
+        cells = [
+            w.warehouse,
+            w.entity,
+            str(w.on_hand),
+            str(w.reserved),
+            str(w.backordered),
+            incoming,
+            str(w.available_now),
+            str(w.available_on_date),
+        ]
+        if quantity:
+            cells.append(str(w.earliest_date_for_quantity or "not covered"))
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"total available on {report.on_date}: {report.total_available}")
+
+
+@app.command()
+def order(
+    number: Annotated[str, typer.Argument(help="Order number, e.g. SO-1042.")],
+    user: Annotated[str, typer.Option(help="Act as this user.")] = DEFAULT_USER,
+) -> None:
+    """A sales order: status, hold reason, lines with reservations and shipments."""
+    from core.sales.service import order_status
+
+    view = _ask(user, lambda s, actor: order_status(s, actor, order_number=number))
+    console.print(
+        f"[bold]{view.number}[/bold] {view.customer} ({view.entity}) — {view.status}; "
+        f"requested {view.requested_date}; total {view.total:,.2f} {view.currency}"
+    )
+    if view.hold_reason:
+        console.print(f"[yellow]on hold:[/yellow] {view.hold_reason}")
+    table = Table()
+    for column in (
+        "line",
+        "SKU",
+        "wh",
+        "qty",
+        "reserved",
+        "backordered",
+        "shipped",
+        "net price",
+        "source",
+        "margin %",
+        "promise",
+    ):
+        table.add_column(column)
+    for ln in view.lines:
+        table.add_row(
+            str(ln.line_no),
+            ln.sku,
+            ln.warehouse,
+            str(ln.quantity),
+            str(ln.reserved),
+            str(ln.backordered),
+            str(ln.shipped),
+            f"{ln.net_price:,.2f}",
+            ln.price_source,
+            str(ln.margin_pct),
+            str(ln.promise_date or "-"),
+        )
+    console.print(table)
+    if view.shipments:
+        console.print("shipments: " + ", ".join(view.shipments) + "; invoices: " + ", ".join(view.invoices))
+
+
+@app.command()
+def credit(
+    customer: Annotated[str, typer.Argument(help="Customer code or name, e.g. ACME.")],
+    user: Annotated[str, typer.Option(help="Act as this user.")] = DEFAULT_USER,
+) -> None:
+    """A customer's credit: limit, open receivables, open orders, exposure, hold."""
+    from core.finance.service import credit_status
+
+    status = _ask(user, lambda s, actor: credit_status(s, actor, customer=customer))
+    hold = f"; [red]ON HOLD[/red]: {status.hold_reason}" if status.on_hold else ""
+    console.print(
+        f"[bold]{status.customer}[/bold] {status.name} ({status.entity}): "
+        f"limit {status.credit_limit:,.2f} {status.currency}; receivables {status.open_receivables:,.2f} "
+        f"+ open orders {status.open_orders:,.2f} = exposure {status.exposure:,.2f}; "
+        f"available {status.available:,.2f}{hold}"
+    )
+
+
+@app.command()
+def run() -> None:
+    """Run the product: prepare the database (demo company on first run) and show what it holds.
+
+    The chat service arrives with the assistant and web issues; until then the core is used
+    through the commands `atp`, `order`, `credit` and `status`.
+    """
+    db = _database()
+    _ensure_ready(db, load=True)
+    _print_status(db)
+    console.print(
+        "Ready. Try: erp-assistant atp V-200 --quantity 40 · erp-assistant credit ACME · erp-assistant order SO-<n>"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,92 @@
+"""The `erp-assistant` command end to end on a SQLite file, as a person uses it."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from assistant.cli import app
+from core.db import Database
+from core.sales.models import OrderStatus, SalesOrder
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A small generated company in a SQLite file, loaded through `seed`."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'erp.db'}"
+    result = _cli(url, "seed", "--items", "300", "--customers", "40", "--history-months", "2")
+    assert result.exit_code == 0, result.output
+    yield url
+
+
+def _cli(url: str, *args: str) -> Result:
+    return CliRunner().invoke(
+        app, list(args), env={"ERP_DATABASE_URL": url, "COLUMNS": "200", "ERP_TODAY": "2026-11-20"}
+    )
+
+
+def test_seed_prints_what_it_loaded_and_the_demo_users(seeded: str) -> None:
+    result = _cli(seeded, "status")
+    assert result.exit_code == 0, result.output
+    for code in ("NA", "UK", "SEA", "DAL", "ATL", "BHM", "SIN"):
+        assert code in result.output
+    assert "300 items" in result.output
+
+
+def test_seeding_a_database_that_holds_data_is_refused(seeded: str) -> None:
+    result = _cli(seeded, "seed", "--items", "300")
+    assert result.exit_code == 1
+    assert "already holds data" in result.output
+
+
+def test_atp_shows_only_the_users_own_warehouses(seeded: str) -> None:
+    result = _cli(seeded, "atp", "V-200", "--user", "sam", "--quantity", "40")
+    assert result.exit_code == 0, result.output
+    assert "DAL" in result.output and "ATL" in result.output
+    assert "BHM" not in result.output and "SIN" not in result.output
+    assert "total available" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("atp", "V-2000", "--user", "sam"), "did you mean V-200"),
+        (("atp", "V-200", "--user", "sam", "--warehouse", "BHM"), "out_of_scope"),
+        (("atp", "V-200", "--user", "sam", "--on", "next friday"), "not a date"),
+        (("atp", "V-200", "--user", "nobody"), "unknown user 'nobody'"),
+        (("order", "SO-99999999", "--user", "sam"), "unknown sales order 'SO-99999999'"),
+        (("credit", "NOSUCHCUSTOMER", "--user", "sam"), "unknown customer"),
+    ],
+)
+def test_bad_requests_get_a_clear_error_and_exit_1(seeded: str, args: tuple[str, ...], expected: str) -> None:
+    result = _cli(seeded, *args)
+    assert result.exit_code == 1
+    assert expected in result.output
+
+
+def test_credit_and_order_answer_from_the_core(seeded: str) -> None:
+    credit = _cli(seeded, "credit", "ACME", "--user", "fiona")
+    assert credit.exit_code == 0, credit.output
+    assert "Acme Industrial Supply" in credit.output and "exposure" in credit.output
+    db = Database.from_url(seeded)
+    number = db.read(
+        lambda s: (
+            s.scalars(select(SalesOrder).where(SalesOrder.status == OrderStatus.CONFIRMED.value).limit(1)).one().number
+        )
+    )
+    db.dispose()
+    shown = _cli(seeded, "order", number, "--user", "grace")
+    assert shown.exit_code == 0, shown.output
+    assert number in shown.output and "confirmed" in shown.output
+
+
+def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'data' / 'erp.db'}"
+    first = _cli(url, "run")
+    assert first.exit_code == 0, first.output
+    assert "Demo company loaded" in first.output and "Ready" in first.output
+    second = _cli(url, "run")
+    assert second.exit_code == 0, second.output
+    assert "Demo company loaded" not in second.output and "Ready" in second.output
