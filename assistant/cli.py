@@ -19,6 +19,7 @@ from core.db import Database
 from core.errors import ErpError
 from core.masterdata.models import Item, LegalEntity, Warehouse
 from core.masterdata.service import load_actor
+from core.sales.models import OrderStatus, SalesOrder
 from core.settings import database_url
 
 T = TypeVar("T")
@@ -311,9 +312,16 @@ def run() -> None:
     db = _database()
     _ensure_ready(db, load=True)
     _print_status(db)
-    console.print(
-        "Ready. Try: erp-assistant atp V-200 --quantity 40 · erp-assistant credit ACME · erp-assistant order SO-<n>"
+    held = db.read(
+        lambda s: s.scalars(
+            select(SalesOrder.id).where(SalesOrder.status == OrderStatus.ON_HOLD.value).limit(1)
+        ).first()
     )
+    console.print("Ready. Ask the core as a demo user, for example:")
+    console.print("  .venv/bin/erp-assistant atp V-200 --user sam --quantity 40")
+    console.print("  .venv/bin/erp-assistant credit ACME --user fiona")
+    if held is not None:
+        console.print(f"  .venv/bin/erp-assistant order SO-{held} --user grace      (why is it on hold?)")
 
 
 if __name__ == "__main__":
