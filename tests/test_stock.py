@@ -9,7 +9,7 @@ from core.errors import InsufficientStock, InvalidInput, NotFound, OutOfScope, P
 from core.finance.service import customers_near_limit
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.stock.models import LedgerEntry
-from core.stock.service import adjust_stock, available_to_promise
+from core.stock.service import adjust_stock, available_to_promise, balance_lock_statement
 from tests.world import World, ledger_disagreements
 
 TODAY = date(2026, 11, 20)
@@ -92,3 +92,12 @@ def test_customers_near_their_limit_are_listed_most_exposed_first(world: World) 
     near = world.read(lambda s: customers_near_limit(s, world.actor("mia"), threshold_pct=90))
     assert [(c.customer, c.exposure) for c in near] == [("BOLT", 1000)]
     assert world.read(lambda s: customers_near_limit(s, sam, threshold_pct=101)) == []
+
+
+def test_locking_balances_searches_the_key_instead_of_scanning(sqlite_world: World) -> None:
+    statement = balance_lock_statement([(1, 1), (2, 1), (3, 2)])
+    with sqlite_world.db.engine.connect() as connection:
+        sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "SEARCH stock_balances USING INDEX" in plan
+    assert "SCAN stock_balances" not in plan

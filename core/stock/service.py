@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -55,15 +55,23 @@ def lock_balances(session: Session, keys: Iterable[Key]) -> dict[Key, StockBalan
     return found
 
 
-def _select_for_update(session: Session, keys: list[Key]) -> dict[Key, StockBalance]:
-    stmt = (
+def balance_lock_statement(keys: list[Key]) -> Select[StockBalance]:
+    """Balance rows for `keys`, locked in (item, warehouse) order.
+
+    An OR of (item, warehouse) pairs, not a row-value IN: SQLite cannot search the key with the
+    latter and would scan every balance while holding the write lock.
+    """
+    return (
         select(StockBalance)
-        .where(tuple_(StockBalance.item_id, StockBalance.warehouse_id).in_(keys))
+        .where(or_(*(and_(StockBalance.item_id == i, StockBalance.warehouse_id == w) for i, w in keys)))
         .order_by(StockBalance.item_id, StockBalance.warehouse_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    return {(b.item_id, b.warehouse_id): b for b in session.scalars(stmt)}
+
+
+def _select_for_update(session: Session, keys: list[Key]) -> dict[Key, StockBalance]:
+    return {(b.item_id, b.warehouse_id): b for b in session.scalars(balance_lock_statement(keys))}
 
 
 def _insert_missing(session: Session, keys: list[Key]) -> None:
