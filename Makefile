@@ -27,7 +27,7 @@ test: setup lint
 
 bench: setup
 	scripts/ensure-postgres
-	$(BIN)/python -m evals.bench.core_bench
+	$(BIN)/python -m evals.bench.core_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
