@@ -1,40 +1,26 @@
 """The `erp-assistant` command: set up the database, load the demo company, ask the core questions."""
 
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
+from assistant.console import DEFAULT_USER, ask, console, fail, open_database
+from assistant.gate_cli import drafts_app, exceptions_app, policy_check
 from core import schema
-from core.actor import Actor
 from core.db import Database
 from core.errors import ErpError
+from core.exceptions import check_routing, load_routing
 from core.masterdata.models import Item, LegalEntity, Warehouse
-from core.masterdata.service import load_actor
 from core.sales.models import OrderStatus, SalesOrder
 from core.settings import database_url
 
-T = TypeVar("T")
-
 app = typer.Typer(help="A conversational assistant over a deterministic ERP core.", no_args_is_help=True)
-console = Console()
-DEFAULT_USER = "grace"
-
-
-def _database() -> Database:
-    url = database_url()
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return Database.from_url(url)
 
 
 def _is_empty(db: Database) -> bool:
@@ -94,21 +80,10 @@ def _ensure_ready(db: Database, *, load: bool) -> bool:
     return False
 
 
-def _ask(user: str, query: Callable[[Session, Actor], T]) -> T:
-    """Run a read as `user`; a refusal is printed with its code and the command exits 1."""
-    db = _database()
-    try:
-        actor = db.read(lambda s: load_actor(s, username=user))
-        return db.read(lambda s: query(s, actor))
-    except ErpError as error:
-        console.print(f"[red]{error.code}[/red]: {error.message}")
-        raise typer.Exit(code=1) from None
-
-
 @app.command()
 def migrate() -> None:
     """Bring the database schema to the newest version (Alembic)."""
-    db = _database()
+    db = open_database()
     schema.upgrade(db.engine)
     console.print(f"schema at revision {schema.current_revision(db.engine)} on {db.engine.url.render_as_string()}")
 
@@ -125,7 +100,7 @@ def init(
             raise typer.Exit(code=2)
         for suffix in ("", "-wal", "-shm"):
             Path(url.database + suffix).unlink(missing_ok=True)
-    db = _database()
+    db = open_database()
     if not _ensure_ready(db, load=True):
         console.print(f"database at {url.render_as_string()} already holds data; use --reset to start over")
 
@@ -138,7 +113,7 @@ def seed(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same company.")] = 7,
 ) -> None:
     """Load a generated company into an empty database (e.g. --items 100000 --history-months 24 for scale)."""
-    db = _database()
+    db = open_database()
     schema.upgrade(db.engine)
     if not _is_empty(db):
         console.print(
@@ -152,7 +127,7 @@ def seed(
 @app.command()
 def status() -> None:
     """What the database holds: entities, warehouses and counts."""
-    db = _database()
+    db = open_database()
     if schema.current_revision(db.engine) is None:
         console.print("no database yet: run `erp-assistant init`")
         raise typer.Exit(code=1)
@@ -195,7 +170,7 @@ def atp(
     except ValueError:
         console.print(f"[red]invalid_input[/red]: '{on}' is not a date; use YYYY-MM-DD")
         raise typer.Exit(code=1) from None
-    report = _ask(
+    report = ask(
         user,
         lambda s, actor: available_to_promise(
             s, actor, sku=sku, warehouse=warehouse, entity=entity, on_date=on_date, quantity=quantity
@@ -243,7 +218,7 @@ def order(
     """A sales order: status, hold reason, lines with reservations and shipments."""
     from core.sales.service import order_status
 
-    view = _ask(user, lambda s, actor: order_status(s, actor, order_number=number))
+    view = ask(user, lambda s, actor: order_status(s, actor, order_number=number))
     console.print(
         f"[bold]{view.number}[/bold] {view.customer} ({view.entity}) — {view.status}; "
         f"requested {view.requested_date}; total {view.total:,.2f} {view.currency}"
@@ -292,7 +267,7 @@ def credit(
     """A customer's credit: limit, open receivables, open orders, exposure, hold."""
     from core.finance.service import credit_status
 
-    status = _ask(user, lambda s, actor: credit_status(s, actor, customer=customer))
+    status = ask(user, lambda s, actor: credit_status(s, actor, customer=customer))
     hold = f"; [red]ON HOLD[/red]: {status.hold_reason}" if status.on_hold else ""
     console.print(
         f"[bold]{status.customer}[/bold] {status.name} ({status.entity}): "
@@ -302,6 +277,24 @@ def credit(
     )
 
 
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Verify the audit log's hash chain; exit 1 and name the first broken link if it is broken."""
+    from core.audit import verify_chain
+
+    db = open_database()
+    if schema.current_revision(db.engine) is None:
+        console.print("no database yet: run `erp-assistant init`")
+        raise typer.Exit(code=1)
+    report = db.read(verify_chain)
+    if not report.ok:
+        console.print(
+            f"audit chain BROKEN at seq {report.first_broken_seq}: {report.reason}", style="red", markup=False
+        )
+        raise typer.Exit(code=1)
+    console.print(f"audit chain intact: {report.events} events", markup=False)
+
+
 @app.command()
 def run() -> None:
     """Run the product: prepare the database (demo company on first run) and show what it holds.
@@ -309,8 +302,13 @@ def run() -> None:
     The chat service arrives with the assistant and web issues; until then the core is used
     through the commands `atp`, `order`, `credit` and `status`.
     """
-    db = _database()
+    policy_check()  # a broken policy or routing file stops the product before it serves anyone
+    db = open_database()
     _ensure_ready(db, load=True)
+    try:
+        db.read(lambda s: check_routing(s, load_routing()))
+    except ErpError as error:
+        raise fail(error) from None
     _print_status(db)
     held = db.read(
         lambda s: s.scalars(
@@ -322,6 +320,11 @@ def run() -> None:
     console.print("  .venv/bin/erp-assistant credit ACME --user fiona")
     if held is not None:
         console.print(f"  .venv/bin/erp-assistant order SO-{held} --user grace      (why is it on hold?)")
+
+
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(exceptions_app, name="exceptions")
+app.command("policy-check")(policy_check)
 
 
 if __name__ == "__main__":

@@ -61,3 +61,22 @@ class Actor:
             raise PermissionDenied(
                 f"{self.username} may not {permission.value.replace('_', ' ')}: needs one of the roles {needed}"
             )
+
+
+ASSISTANT_CHANNEL = "assistant"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A human signed in through a channel (web, Slack, the local CLI). Only a Person approves.
+
+    Channels create one after authenticating someone; the assistant's tools are only ever
+    given an `Actor`, so no tool can hold the identity an approval needs.
+    """
+
+    actor: Actor
+    channel: str
+
+    def __post_init__(self) -> None:
+        if self.channel == ASSISTANT_CHANNEL:
+            raise PermissionDenied("the assistant cannot act as a signed-in person")

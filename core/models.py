@@ -1,11 +1,27 @@
 """Every table of the core, imported in one place for migrations and tests."""
 
+from core.audit import models as audit
 from core.db import Base
+from core.drafts import models as drafts
+from core.exceptions import models as exceptions
 from core.finance import models as finance
 from core.masterdata import models as masterdata
+from core.policy import models as policy
 from core.purchasing import models as purchasing
 from core.sales import models as sales
 from core.stock import models as stock
 from core.transfers import models as transfers
 
-__all__ = ["Base", "finance", "masterdata", "purchasing", "sales", "stock", "transfers"]
+__all__ = [
+    "Base",
+    "audit",
+    "drafts",
+    "exceptions",
+    "finance",
+    "masterdata",
+    "policy",
+    "purchasing",
+    "sales",
+    "stock",
+    "transfers",
+]

@@ -90,3 +90,31 @@ def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path) -> No
     second = _cli(url, "run")
     assert second.exit_code == 0, second.output
     assert "Demo company loaded" not in second.output and "Ready" in second.output
+
+
+def test_a_person_drafts_and_managers_approve_through_the_gate_commands(seeded: str) -> None:
+    big = (
+        '{"customer": "ACME", "allow_backorder": true,'
+        ' "lines": [{"sku": "V-200", "quantity": 600, "warehouse": "DAL"}]}'
+    )
+    drafted = _cli(seeded, "drafts", "new", "sales_order", big, "--user", "sam")
+    assert drafted.exit_code == 0, drafted.output
+    assert "pending_approval" in drafted.output and "manager" in drafted.output
+    number = drafted.output.split()[0]
+    own = _cli(seeded, "drafts", "approve", number, "--user", "sam")
+    assert own.exit_code == 1 and "someone else must approve" in own.output
+    assert number in _cli(seeded, "drafts", "inbox", "--user", "maria").output
+    for approver in ("maria", "fiona"):
+        decided = _cli(seeded, "drafts", "approve", number, "--user", approver)
+        assert decided.exit_code == 0, decided.output
+        if "executed" in decided.output:
+            break
+    assert "executed" in decided.output and "result: SO-" in decided.output
+    assert "audit chain intact" in _cli(seeded, "audit-verify").output
+
+
+def test_a_malformed_draft_request_is_refused_plainly(seeded: str) -> None:
+    result = _cli(seeded, "drafts", "new", "sales_order", '{"customer": "ACME", "lines": [}', "--user", "sam")
+    assert result.exit_code == 1 and "not valid JSON" in result.output
+    result = _cli(seeded, "drafts", "new", "sales_order", '{"customer": "ACME", "lines": []}', "--user", "sam")
+    assert result.exit_code == 1 and "lines" in result.output

@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from core.errors import ErpError, InsufficientStock
+from core.errors import InsufficientStock
 from core.finance.models import Invoice
 from core.finance.service import credit_status, record_payment
 from core.sales.service import LineRequest, confirm_order, create_order, ship_order
 from core.stock.models import Reservation
+from tests.concurrency import all_at_once
 from tests.world import World, ledger_disagreements
 
 THREADS = 12
@@ -98,32 +98,6 @@ def test_concurrent_confirmations_on_sqlite_wait_for_the_write_lock(sqlite_world
     assert world.read(ledger_disagreements) == []
 
 
-def _all_at_once(world: World, commands: list[Callable[[Session], object]]) -> Counter[str]:
-    """Run the commands in parallel threads from one barrier; count outcomes by error code."""
-    start = threading.Barrier(len(commands))
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def client(command: Callable[[Session], object]) -> None:
-        start.wait()
-        try:
-            world.run(command)
-            outcome = "ok"
-        except ErpError as error:
-            outcome = error.code
-        except Exception as error:
-            outcome = f"error: {type(error).__name__}: {error}"
-        with lock:
-            outcomes[outcome] += 1
-
-    threads = [threading.Thread(target=client, args=(c,)) for c in commands]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
-
-
 @pytest.mark.postgres
 def test_two_clerks_shipping_the_same_order_at_once_ship_it_once(pg_world: World) -> None:
     sam, wes = pg_world.actor("sam"), pg_world.actor("wes")
@@ -131,7 +105,7 @@ def test_two_clerks_shipping_the_same_order_at_once_ship_it_once(pg_world: World
         lambda s: create_order(s, sam, customer="ACME", lines=[LineRequest("V-200", 30, warehouse="DAL")]).id
     )
     pg_world.run(lambda s: confirm_order(s, sam, order_number=number))
-    outcomes = _all_at_once(pg_world, [lambda s: ship_order(s, wes, order_number=number) for _ in range(6)])
+    outcomes = all_at_once(pg_world, [lambda s: ship_order(s, wes, order_number=number) for _ in range(6)])
     assert outcomes == Counter({"ok": 1, "invalid_state": 5})
     dal = pg_world.balance("V-200", "DAL")
     assert (dal.on_hand, dal.reserved) == (70, 0)
@@ -147,7 +121,7 @@ def test_concurrent_payments_never_pay_an_invoice_twice(pg_world: World) -> None
     )
     pg_world.run(lambda s: confirm_order(s, sam, order_number=number))
     invoice = pg_world.run(lambda s: ship_order(s, wes, order_number=number).id)  # invoice 180.00
-    outcomes = _all_at_once(
+    outcomes = all_at_once(
         pg_world, [lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("100.00")) for _ in range(4)]
     )
     assert outcomes == Counter({"ok": 1, "invalid_input": 3})

@@ -1,7 +1,7 @@
 """A small company with round numbers, so tests can state exact expectations.
 
 NA (USD): warehouses DAL, ATL.  UK (GBP): warehouse BHM.  1 USD = 0.80 GBP.
-Stock: V-200 DAL 100 / ATL 12; V-220 DAL 30; P-100 DAL 5; F-300 BHM 50.
+Stock: V-200 DAL 100 / ATL 12; V-220 DAL 30; P-100 DAL 5; F-300 BHM 50; X-900 (a 6,000 USD chiller) DAL 10.
 """
 
 from collections.abc import Callable
@@ -36,14 +36,18 @@ from core.stock.service import adjust_stock
 
 T = TypeVar("T")
 
+# username: (roles, entities, approval limit in each entity's currency)
 USERS = {
-    "sam": ([Role.SALES], ["NA"]),
-    "wes": ([Role.WAREHOUSE], ["NA"]),
-    "bea": ([Role.BUYER], ["NA"]),
-    "fin": ([Role.FINANCE], ["NA"]),
-    "mia": ([Role.MANAGER], ["NA", "UK"]),
-    "uma": ([Role.SALES, Role.WAREHOUSE], ["UK"]),
-    "root": ([Role.ADMIN], ["NA", "UK"]),
+    "sam": ([Role.SALES], ["NA"], 0),
+    "wes": ([Role.WAREHOUSE], ["NA"], 0),
+    "bea": ([Role.BUYER], ["NA"], 0),
+    "fin": ([Role.FINANCE], ["NA"], 1_000_000),
+    "mia": ([Role.MANAGER], ["NA", "UK"], 10_000),
+    "gus": ([Role.MANAGER], ["NA"], 1_000_000),
+    "nia": ([Role.MANAGER], ["NA"], 1_000_000),
+    "ulf": ([Role.MANAGER], ["UK"], 1_000_000),
+    "uma": ([Role.SALES, Role.WAREHOUSE], ["UK"], 0),
+    "root": ([Role.ADMIN], ["NA", "UK"], 0),
 }
 OPENING_STOCK = [
     ("V-200", "DAL", 100),
@@ -51,6 +55,7 @@ OPENING_STOCK = [
     ("V-220", "DAL", 30),
     ("P-100", "DAL", 5),
     ("F-300", "BHM", 50),
+    ("X-900", "DAL", 10),
 ]
 
 
@@ -81,6 +86,7 @@ def _master_data(session: Session) -> None:
             ("V-220", "Brass ball valve 7/8in", "valves", "11.00", "22.00"),
             ("P-100", "Centrifugal pump 1hp", "pumps", "50.00", "100.00"),
             ("F-300", "Hex bolt M8 box of 100", "fasteners", "4.00", "9.00"),
+            ("X-900", "Industrial chiller 20kW", "HVAC", "4000.00", "6000.00"),
         ]
     }
     session.add_all(items.values())
@@ -137,13 +143,13 @@ def _master_data(session: Session) -> None:
         ]
     )
     entity_ids = {"NA": na.id, "UK": uk.id}
-    for username, (roles, entities) in USERS.items():
+    for username, (roles, entities, limit) in USERS.items():
         user = User(username=username, display_name=username.title(), email=f"{username}@example.test")
         session.add(user)
         session.flush()
         session.add_all([UserRole(user_id=user.id, role=r.value) for r in roles])
         session.add_all(
-            [UserEntityScope(user_id=user.id, entity_id=entity_ids[e], approval_limit=Decimal(10000)) for e in entities]
+            [UserEntityScope(user_id=user.id, entity_id=entity_ids[e], approval_limit=Decimal(limit)) for e in entities]
         )
 
 

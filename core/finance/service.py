@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.actor import Actor, Permission
 from core.documents import load_document
-from core.errors import CurrencyMismatch, InvalidInput, NotFound
+from core.errors import CurrencyMismatch, InvalidInput, InvalidState, NotFound
 from core.finance.models import IntercompanyPosting, Invoice, Payment, PostingKind
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import get_customer
@@ -231,3 +231,24 @@ def customers_near_limit(session: Session, actor: Actor, *, threshold_pct: int =
     ]
     near = [s for s in statuses if s.credit_limit > 0 and s.exposure * 100 >= s.credit_limit * threshold_pct]
     return sorted(near, key=lambda s: (-(s.exposure / s.credit_limit), s.customer))
+
+
+def release_credit_hold(session: Session, actor: Actor, *, customer: str, reason: str) -> Customer:
+    """Take a customer off credit hold; their held orders go back to draft, ready to confirm.
+
+    Who may release is the write gate's decision (policy: a finance approver), so this checks scope only.
+    """
+    if not reason.strip():
+        raise InvalidInput("releasing a credit hold needs a reason (payment received, limit raised, ...)")
+    cust = get_customer(session, actor, code=customer)
+    if not cust.on_credit_hold:
+        raise InvalidState(f"customer {cust.code} is not on credit hold")
+    cust.on_credit_hold = False
+    cust.credit_hold_reason = None
+    for order in session.scalars(
+        select(SalesOrder).where(SalesOrder.customer_id == cust.id, SalesOrder.status == OrderStatus.ON_HOLD.value)
+    ):
+        order.status = OrderStatus.DRAFT.value
+        order.hold_reason = None
+    session.flush()
+    return cust

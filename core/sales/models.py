@@ -23,6 +23,7 @@ class PriceSource(StrEnum):
     CONTRACT = "contract"
     PRICE_LIST = "price_list"
     LIST_PRICE = "list_price"
+    OVERRIDE = "override"
 
 
 class SalesOrder(Base):

@@ -17,6 +17,7 @@ from core.masterdata.models import Customer, Item, Warehouse
 from core.masterdata.service import exchange_rate, get_customer, get_items
 from core.sales.models import (
     OrderStatus,
+    PriceSource,
     SalesOrder,
     SalesOrderLine,
     Shipment,
@@ -605,3 +606,27 @@ __all__ = [
     "order_status",
     "ship_order",
 ]
+
+
+def override_line_price(
+    session: Session, actor: Actor, *, order_number: str | int, line_no: int, unit_price: Decimal
+) -> SalesOrderLine:
+    """Set a negotiated price on a line that has not been invoiced (no discount on top of it)."""
+    actor.require(Permission.SELL)
+    price = Decimal(unit_price)
+    if price < 0:
+        raise InvalidInput(f"a price cannot be negative, got {price}")
+    order = get_order(session, actor, order_number=order_number, lock=True)
+    if order.status not in (OrderStatus.DRAFT, OrderStatus.ON_HOLD, *OPEN_STATUSES):
+        raise InvalidState(f"{order.number} is {order.status}; its prices are final")
+    line = next((ln for ln in order.lines if ln.line_no == line_no), None)
+    if line is None:
+        raise InvalidInput(f"{order.number} has no line {line_no}; lines are {[ln.line_no for ln in order.lines]}")
+    if line.qty_invoiced:
+        raise InvalidState(f"line {line_no} of {order.number} is already invoiced at {line.net_price}")
+    line.unit_price = price
+    line.discount_pct = Decimal(0)
+    line.net_price = net_price(price, Decimal(0))
+    line.price_source = PriceSource.OVERRIDE.value
+    session.flush()
+    return line

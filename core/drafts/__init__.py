@@ -1,0 +1,1 @@
+"""drafts (issue 3)."""

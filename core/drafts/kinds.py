@@ -1,0 +1,343 @@
+"""The kinds of draft: a typed payload each, and the one function that carries it out.
+
+`apply` runs the real core commands as the requester and reports what they did. Drafting
+calls it inside a savepoint that is rolled back (the preview), approval calls it for real,
+so what a manager approves is exactly what executes.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from core.actor import Actor
+from core.errors import InvalidInput
+from core.exceptions import assign_case, comment_case, get_case, resolve_case
+from core.finance.service import credit_status, release_credit_hold
+from core.masterdata.models import Customer, LegalEntity
+from core.policy.facts import DraftKind
+from core.purchasing.service import PurchaseLineRequest, create_purchase_order
+from core.sales.models import SalesOrder
+from core.sales.pricing import margin
+from core.sales.service import (
+    LineRequest,
+    change_order_line,
+    confirm_order,
+    create_order,
+    get_order,
+    override_line_price,
+)
+from core.stock.models import DemandSource
+from core.stock.service import Key, reservations_for
+from core.transfers.service import TransferLineRequest, create_transfer, transfer_value
+
+Quantity = Field(gt=0, le=1_000_000, description="whole units, at least 1")
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrderLineDraft(Payload):
+    sku: str = Field(min_length=1, max_length=40)
+    quantity: int = Quantity
+    warehouse: str | None = Field(None, max_length=40)
+    discount_pct: Decimal = Field(Decimal(0), ge=0, le=100)
+
+
+class SalesOrderDraft(Payload):
+    customer: str = Field(min_length=1, max_length=160)
+    lines: list[OrderLineDraft] = Field(min_length=1, max_length=200)
+    requested_date: date | None = None
+    allow_backorder: bool = False
+    customer_reference: str = Field("", max_length=64)
+
+
+class StockLineDraft(Payload):
+    sku: str = Field(min_length=1, max_length=40)
+    quantity: int = Quantity
+
+
+class TransferDraft(Payload):
+    from_warehouse: str = Field(min_length=1, max_length=40)
+    to_warehouse: str = Field(min_length=1, max_length=40)
+    lines: list[StockLineDraft] = Field(min_length=1, max_length=200)
+    expected_date: date | None = None
+
+
+class PurchaseLineDraft(StockLineDraft):
+    unit_cost: Decimal | None = Field(None, ge=0)
+
+
+class PurchaseOrderDraft(Payload):
+    supplier: str = Field(min_length=1, max_length=32)
+    warehouse: str = Field(min_length=1, max_length=40)
+    lines: list[PurchaseLineDraft] = Field(min_length=1, max_length=200)
+    expected_date: date | None = None
+
+
+class OrderChangeDraft(Payload):
+    order_number: str = Field(min_length=1, max_length=24)
+    line_no: int = Field(ge=1)
+    quantity: int | None = Field(None, gt=0, le=1_000_000)
+    warehouse: str | None = Field(None, max_length=40)
+    requested_date: date | None = None
+    allow_backorder: bool = False
+
+
+class CreditHoldReleaseDraft(Payload):
+    customer: str = Field(min_length=1, max_length=160)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class PriceOverrideDraft(Payload):
+    order_number: str = Field(min_length=1, max_length=24)
+    line_no: int = Field(ge=1)
+    unit_price: Decimal = Field(ge=0)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ExceptionActionDraft(Payload):
+    case_number: str = Field(min_length=1, max_length=24)
+    action: Literal["assign", "comment", "resolve", "dismiss"]
+    assignee: str | None = Field(None, max_length=64)
+    text: str = Field("", max_length=2000)
+
+
+@dataclass
+class Applied:
+    """What carrying out a draft did (or, in a preview, would do)."""
+
+    result_ref: str
+    entity_id: int
+    currency: str
+    amount: Decimal
+    summary: str
+    counterparty_entity_id: int | None = None
+    quantity: int = 0
+    keys: list[Key] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount:,.2f}"
+
+
+def _order_facts(session: Session, actor: Actor, order: SalesOrder) -> dict[str, Any]:
+    claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines])
+    margins = [margin(ln.net_price, ln.unit_cost, ln.quantity)[1] for ln in order.lines]
+    customer = session.get(Customer, order.customer_id)
+    assert customer is not None
+    credit = credit_status(session, actor, customer=customer.code)
+    short = any(c.backordered for c in claims.values()) or any(
+        ln.promise_date is None or ln.promise_date > order.requested_date for ln in order.lines
+    )
+    return {
+        "max_discount_pct": max(Decimal(ln.discount_pct) for ln in order.lines),
+        "min_margin_pct": min(margins),
+        "below_cost": any(ln.net_price < ln.unit_cost for ln in order.lines),
+        "customer": customer.code,
+        "customer_on_hold": customer.on_credit_hold,
+        "credit_limit": credit.credit_limit,
+        "exposure_after": credit.exposure,
+        "shortage": short,
+    }
+
+
+def _order_applied(session: Session, actor: Actor, order: SalesOrder, summary: str) -> Applied:
+    return Applied(
+        result_ref=order.number,
+        entity_id=order.entity_id,
+        currency=order.currency,
+        amount=sum((ln.net_amount for ln in order.lines), Decimal(0)),
+        summary=summary,
+        quantity=sum(ln.quantity for ln in order.lines),
+        keys=[(ln.item_id, ln.warehouse_id) for ln in order.lines],
+        facts=_order_facts(session, actor, order),
+    )
+
+
+def apply_sales_order(session: Session, actor: Actor, payload: SalesOrderDraft) -> Applied:
+    """Create the order and confirm it (reserving stock)."""
+    before = credit_status(session, actor, customer=payload.customer)
+    order = create_order(
+        session,
+        actor,
+        customer=payload.customer,
+        lines=[LineRequest(ln.sku, ln.quantity, ln.warehouse, ln.discount_pct) for ln in payload.lines],
+        requested_date=payload.requested_date,
+        customer_reference=payload.customer_reference,
+    )
+    confirm_order(session, actor, order_number=order.id, allow_backorder=payload.allow_backorder)
+    total = sum((ln.net_amount for ln in order.lines), Decimal(0))
+    parts = ", ".join(f"{ln.quantity} x {sku.sku}" for ln, sku in zip(order.lines, payload.lines, strict=True))
+    summary = f"Sales order for {before.customer} {before.name}: {parts}; {_money(total, order.currency)}"
+    applied = _order_applied(session, actor, order, summary)
+    applied.facts["exposure_before"] = before.exposure
+    return applied
+
+
+def apply_transfer(session: Session, actor: Actor, payload: TransferDraft) -> Applied:
+    """Create the transfer (stock reserved at the source, incoming at the destination)."""
+    transfer = create_transfer(
+        session,
+        actor,
+        from_warehouse=payload.from_warehouse,
+        to_warehouse=payload.to_warehouse,
+        lines=[TransferLineRequest(ln.sku, ln.quantity) for ln in payload.lines],
+        expected_date=payload.expected_date,
+    )
+    value = transfer_value(transfer)
+    parts = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in payload.lines)
+    intercompany = transfer.from_entity_id != transfer.to_entity_id
+    summary = (
+        f"{'Intercompany transfer' if intercompany else 'Transfer'} {payload.from_warehouse.upper()} → "
+        f"{payload.to_warehouse.upper()}: {parts}; {_money(value, transfer.from_currency)}; "
+        f"expected {transfer.expected_date}"
+    )
+    return Applied(
+        result_ref=transfer.number,
+        entity_id=transfer.from_entity_id,
+        counterparty_entity_id=transfer.to_entity_id if intercompany else None,
+        currency=transfer.from_currency,
+        amount=value,
+        summary=summary,
+        quantity=sum(ln.quantity for ln in transfer.lines),
+        keys=[(ln.item_id, w) for ln in transfer.lines for w in (transfer.from_warehouse_id, transfer.to_warehouse_id)],
+        facts={"intercompany": intercompany},
+    )
+
+
+def apply_purchase_order(session: Session, actor: Actor, payload: PurchaseOrderDraft) -> Applied:
+    """Create the purchase order (its lines become dated incoming supply)."""
+    order = create_purchase_order(
+        session,
+        actor,
+        supplier=payload.supplier,
+        warehouse=payload.warehouse,
+        lines=[PurchaseLineRequest(ln.sku, ln.quantity, ln.unit_cost) for ln in payload.lines],
+        expected_date=payload.expected_date,
+    )
+    value = sum((ln.unit_cost * ln.quantity for ln in order.lines), Decimal(0)).quantize(Decimal("0.01"))
+    parts = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in payload.lines)
+    summary = (
+        f"Purchase order to {payload.supplier.upper()} into {payload.warehouse.upper()}: {parts}; "
+        f"{_money(value, order.currency)}; expected {order.expected_date}"
+    )
+    return Applied(
+        result_ref=order.number,
+        entity_id=order.entity_id,
+        currency=order.currency,
+        amount=value,
+        summary=summary,
+        quantity=sum(ln.quantity for ln in order.lines),
+        keys=[(ln.item_id, order.warehouse_id) for ln in order.lines],
+    )
+
+
+def apply_order_change(session: Session, actor: Actor, payload: OrderChangeDraft) -> Applied:
+    """Change one line's quantity or warehouse, or the requested date; reservations follow."""
+    order = get_order(session, actor, order_number=payload.order_number)
+    old = next((ln for ln in order.lines if ln.line_no == payload.line_no), None)
+    old_key = [(old.item_id, old.warehouse_id)] if old else []
+    line = change_order_line(
+        session,
+        actor,
+        order_number=payload.order_number,
+        line_no=payload.line_no,
+        quantity=payload.quantity,
+        warehouse=payload.warehouse,
+        requested_date=payload.requested_date,
+        allow_backorder=payload.allow_backorder,
+    )
+    changes = [
+        f"quantity → {payload.quantity}" if payload.quantity else "",
+        f"warehouse → {payload.warehouse.upper()}" if payload.warehouse else "",
+        f"requested date → {payload.requested_date}" if payload.requested_date else "",
+    ]
+    summary = f"Change {order.number} line {line.line_no}: {', '.join(c for c in changes if c)}"
+    applied = _order_applied(session, actor, order, summary)
+    applied.keys = sorted(set(applied.keys) | set(old_key))
+    return applied
+
+
+def apply_credit_hold_release(session: Session, actor: Actor, payload: CreditHoldReleaseDraft) -> Applied:
+    """Take the customer off credit hold; held orders return to draft."""
+    before = credit_status(session, actor, customer=payload.customer)
+    customer = release_credit_hold(session, actor, customer=payload.customer, reason=payload.reason)
+    return Applied(
+        result_ref=customer.code,
+        entity_id=customer.entity_id,
+        currency=before.currency,
+        amount=before.exposure,
+        summary=f"Release the credit hold on {customer.code} {customer.name}: {payload.reason}",
+        facts={
+            "customer": customer.code,
+            "customer_on_hold": True,
+            "credit_limit": before.credit_limit,
+            "exposure_before": before.exposure,
+            "exposure_after": before.exposure,
+        },
+    )
+
+
+def apply_price_override(session: Session, actor: Actor, payload: PriceOverrideDraft) -> Applied:
+    """Set a negotiated unit price on an order line."""
+    order = get_order(session, actor, order_number=payload.order_number)
+    line = next((ln for ln in order.lines if ln.line_no == payload.line_no), None)
+    resolved = Decimal(line.unit_price) if line is not None else Decimal(0)
+    changed = override_line_price(
+        session, actor, order_number=payload.order_number, line_no=payload.line_no, unit_price=payload.unit_price
+    )
+    summary = (
+        f"Price override on {order.number} line {changed.line_no}: {_money(resolved, order.currency)} → "
+        f"{_money(payload.unit_price, order.currency)} ({payload.reason})"
+    )
+    applied = _order_applied(session, actor, order, summary)
+    if resolved > 0:
+        applied.facts["max_discount_pct"] = ((resolved - payload.unit_price) / resolved * 100).quantize(Decimal("0.1"))
+    return applied
+
+
+def apply_exception_action(session: Session, actor: Actor, payload: ExceptionActionDraft) -> Applied:
+    """Assign, comment on, resolve or dismiss an exception case."""
+    case = get_case(session, actor, case_number=payload.case_number)
+    if payload.action == "assign":
+        if not payload.assignee:
+            raise InvalidInput("say who to assign the case to (assignee)")
+        assign_case(session, actor, case_number=case.id, assignee=payload.assignee)
+        what = f"assign to {payload.assignee}"
+    elif payload.action == "comment":
+        comment_case(session, actor, case_number=case.id, text=payload.text)
+        what = "comment"
+    else:
+        resolve_case(session, actor, case_number=case.id, resolution=payload.text, dismiss=payload.action == "dismiss")
+        what = payload.action
+    return Applied(
+        result_ref=case.number,
+        entity_id=case.entity_id,
+        currency=_entity_currency(session, case.entity_id),
+        amount=Decimal(0),
+        summary=f"{case.number} ({case.title}): {what}" + (f": {payload.text}" if payload.text else ""),
+    )
+
+
+def _entity_currency(session: Session, entity_id: int) -> str:
+    entity = session.get(LegalEntity, entity_id)
+    return entity.base_currency if entity else "USD"
+
+
+Applier = Callable[[Session, Actor, Any], Applied]
+KINDS: dict[DraftKind, tuple[type[Payload], Applier]] = {
+    DraftKind.SALES_ORDER: (SalesOrderDraft, apply_sales_order),
+    DraftKind.TRANSFER: (TransferDraft, apply_transfer),
+    DraftKind.PURCHASE_ORDER: (PurchaseOrderDraft, apply_purchase_order),
+    DraftKind.ORDER_CHANGE: (OrderChangeDraft, apply_order_change),
+    DraftKind.CREDIT_HOLD_RELEASE: (CreditHoldReleaseDraft, apply_credit_hold_release),
+    DraftKind.PRICE_OVERRIDE: (PriceOverrideDraft, apply_price_override),
+    DraftKind.EXCEPTION_ACTION: (ExceptionActionDraft, apply_exception_action),
+}

@@ -1,0 +1,56 @@
+"""The exception queue: cases (shortage, credit hold, price deviation, late supplier, overdue approval)
+with an owner routed by rules, an SLA, suggestions and a timeline."""
+
+from core.exceptions.detection import dedup_key, detect_exceptions
+from core.exceptions.models import CaseEvent, CaseStatus, EventKind, ExceptionCase, ExceptionType, Severity
+from core.exceptions.routing import (
+    DEFAULT_ROUTING_FILE,
+    ROUTING_FILE_ENV,
+    RoutingFileError,
+    RoutingRule,
+    RoutingRules,
+    check_routing,
+    load_routing,
+    parse_routing,
+)
+from core.exceptions.service import (
+    assign_case,
+    comment_case,
+    find_case,
+    get_case,
+    list_cases,
+    may_handle,
+    raise_case,
+    reopen_case,
+    resolve_case,
+)
+from core.exceptions.suggestions import shortage_suggestions
+
+__all__ = [
+    "DEFAULT_ROUTING_FILE",
+    "ROUTING_FILE_ENV",
+    "CaseEvent",
+    "CaseStatus",
+    "EventKind",
+    "ExceptionCase",
+    "ExceptionType",
+    "RoutingFileError",
+    "RoutingRule",
+    "RoutingRules",
+    "Severity",
+    "assign_case",
+    "check_routing",
+    "comment_case",
+    "dedup_key",
+    "detect_exceptions",
+    "find_case",
+    "get_case",
+    "list_cases",
+    "load_routing",
+    "may_handle",
+    "parse_routing",
+    "raise_case",
+    "reopen_case",
+    "resolve_case",
+    "shortage_suggestions",
+]

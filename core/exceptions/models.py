@@ -1,0 +1,101 @@
+"""Exception cases and their event timeline."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+
+
+class ExceptionType(StrEnum):
+    SHORTAGE = "shortage"
+    CREDIT_HOLD = "credit_hold"
+    PRICE_DEVIATION = "price_deviation"
+    LATE_SUPPLIER = "late_supplier"
+    APPROVAL_OVERDUE = "approval_overdue"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+ACTIVE_STATUSES = (CaseStatus.OPEN, CaseStatus.ASSIGNED)
+CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.DISMISSED)
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class EventKind(StrEnum):
+    RAISED = "raised"
+    ROUTED = "routed"
+    ASSIGNED = "assigned"
+    COMMENTED = "commented"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+    REOPENED = "reopened"
+
+
+class ExceptionCase(Base):
+    """Something that needs a person: raised once per `dedup_key`, routed by rule, tracked to the end."""
+
+    __tablename__ = "exception_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
+    severity: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    # What makes two detections the same case; unique, so a case is raised once, ever.
+    dedup_key: Mapped[str] = mapped_column(String(120), unique=True)
+    related: Mapped[dict[str, Any]] = mapped_column(JSON)
+    suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    owner_role: Mapped[str | None] = mapped_column(String(16))
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    sla_due_at: Mapped[datetime]
+    routing_rule_id: Mapped[str] = mapped_column(String(64))
+    routing_reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    events: Mapped[list["CaseEvent"]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_exception_cases_entity_status", "entity_id", "status"),
+        Index("ix_exception_cases_owner_user", "owner_user_id"),
+    )
+
+    @property
+    def number(self) -> str:
+        return f"EX-{self.id}"
+
+
+class CaseEvent(Base):
+    """One entry of a case's timeline; never updated or deleted."""
+
+    __tablename__ = "exception_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("exception_cases.id"))
+    at: Mapped[datetime]
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    case: Mapped[ExceptionCase] = relationship(back_populates="events")
+
+    __table_args__ = (Index("ix_exception_events_case", "case_id"),)

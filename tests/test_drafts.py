@@ -1,0 +1,240 @@
+"""The write gate on the small world: drafts, the policy's three outcomes, approvals, re-validation, expiry."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.actor import Person
+from core.audit import events_for, verify_chain
+from core.drafts.models import DraftAction
+from core.drafts.service import (
+    RequestContext,
+    approve,
+    cancel,
+    draft_action,
+    explain,
+    pending_for,
+    reject,
+    sweep_approvals,
+)
+from core.errors import InvalidInput, InvalidState, OutOfScope, PermissionDenied
+from core.exceptions import ExceptionType, list_cases
+from core.sales.models import SalesOrder
+from core.stock.models import Reservation
+from core.stock.service import adjust_stock
+from tests.concurrency import all_at_once
+from tests.world import World, ledger_disagreements
+
+
+def _ctx(world: World, username: str, tool_call: str = "call-1") -> RequestContext:
+    return RequestContext(world.actor(username), channel="assistant", conversation_id="conv-1", tool_call_id=tool_call)
+
+
+def _person(world: World, username: str) -> Person:
+    return Person(world.actor(username), channel="web")
+
+
+def _order(customer: str, sku: str, quantity: int, warehouse: str = "DAL", **extra: object) -> dict[str, object]:
+    return {"customer": customer, "lines": [{"sku": sku, "quantity": quantity, "warehouse": warehouse}], **extra}
+
+
+def _draft(
+    world: World, username: str, kind: str, payload: dict[str, object], tool_call: str = "call-1"
+) -> DraftAction:
+    ctx = _ctx(world, username, tool_call)
+    return world.run(lambda s: draft_action(s, ctx, kind=kind, payload=payload))
+
+
+def _business_rows(world: World) -> tuple[int, int]:
+    def count(s: Session) -> tuple[int, int]:
+        orders = s.scalar(select(func.count()).select_from(SalesOrder))
+        claims = s.scalar(select(func.count()).select_from(Reservation))
+        return int(orders or 0), int(claims or 0)
+
+    return world.read(count)
+
+
+def test_a_small_order_executes_at_once_with_its_diff(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "V-200", 10))
+    assert draft.status == "executed" and draft.result_ref is not None and draft.result_ref.startswith("SO-")
+    assert draft.diff == ["V-200 @ DAL: reserved 0 → 10, available 100 → 90"]
+    assert "ACME" in draft.summary and "USD 180.00" in draft.summary
+    assert world.balance("V-200", "DAL").reserved == 10
+
+
+def test_a_large_order_waits_for_a_manager_and_changes_nothing_until_then(world: World) -> None:
+    before = _business_rows(world)
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))  # USD 6,000
+    assert draft.status == "pending_approval"
+    assert [r["role"] for r in draft.requirements] == ["manager"]
+    assert "manager" in draft.explanation.lower()
+    assert _business_rows(world) == before
+    assert world.balance("X-900", "DAL").reserved == 0
+    assert draft.diff == ["X-900 @ DAL: reserved 0 → 1, available 10 → 9"]
+
+    executed = world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id, comment="ok"))
+    assert executed.status == "executed"
+    assert world.balance("X-900", "DAL").reserved == 1
+    actions = [e.action for e in world.read(lambda s: events_for(s, subject_type="draft", subject_id=draft.number))]
+    assert actions == ["draft.created", "policy.decided", "draft.approved", "policy.decided", "draft.executed"]
+    assert world.read(verify_chain).ok
+
+
+def test_the_requester_never_approves_their_own_draft(world: World) -> None:
+    draft = _draft(world, "gus", "sales_order", _order("ACME", "X-900", 1))
+    with pytest.raises(PermissionDenied, match="someone else must approve"):
+        world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id))
+    assert world.read(lambda s: s.get(DraftAction, draft.id).status) == "pending_approval"  # type: ignore[union-attr]
+
+
+def test_approvers_need_the_role_the_scope_and_the_limit(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    with pytest.raises(PermissionDenied, match="needs the role manager"):
+        world.run(lambda s: approve(s, _person(world, "wes"), draft_number=draft.id))
+    with pytest.raises(PermissionDenied, match="needs the role manager"):
+        world.run(lambda s: approve(s, _person(world, "root"), draft_number=draft.id))
+    bigger = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
+    with pytest.raises(PermissionDenied, match=r"approval limit in NA is USD 10,000\.00"):
+        world.run(lambda s: approve(s, _person(world, "mia"), draft_number=bigger.id))
+    assert [d.number for d in world.read(lambda s: pending_for(s, _person(world, "mia")))] == [draft.number]
+    assert {d.number for d in world.read(lambda s: pending_for(s, _person(world, "gus")))} == {
+        draft.number,
+        bigger.number,
+    }
+
+
+def test_intercompany_transfer_needs_a_manager_of_each_entity(world: World) -> None:
+    payload = {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 10}]}
+    draft = _draft(world, "mia", "transfer", payload)
+    assert draft.status == "pending_approval"
+    assert sorted((r["role"], r["entity"]) for r in draft.requirements) == [("manager", "NA"), ("manager", "UK")]
+    assert world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id).status) == "pending_approval"
+    with pytest.raises(PermissionDenied, match=r"needs UK in your scope|needs the role"):
+        world.run(lambda s: approve(s, _person(world, "nia"), draft_number=draft.id))
+    done = world.run(lambda s: approve(s, _person(world, "ulf"), draft_number=draft.id))
+    assert done.status == "executed" and done.result_ref is not None
+    assert world.balance("V-200", "BHM").incoming == 10
+    assert world.read(ledger_disagreements) == []
+
+
+def test_approval_re_validates_and_fails_cleanly_when_stock_has_gone(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2))
+    wes = world.actor("wes")
+    world.run(lambda s: adjust_stock(s, wes, sku="X-900", warehouse="DAL", quantity=-9, reason="flood damage"))
+    before = _business_rows(world)
+    failed = world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id))
+    assert failed.status == "failed"
+    assert failed.failure_reason is not None and "X-900 at DAL: need 2, available 1" in failed.failure_reason
+    assert _business_rows(world) == before
+    assert world.balance("X-900", "DAL").reserved == 0
+
+
+def test_a_customer_on_hold_is_blocked_and_nothing_is_written(world: World) -> None:
+    before = _business_rows(world)
+    draft = _draft(world, "sam", "sales_order", _order("HOLDCO", "V-200", 1))
+    assert draft.status == "blocked"
+    assert "hold" in draft.explanation.lower()
+    assert _business_rows(world) == before
+    with pytest.raises(InvalidState):
+        world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id))
+
+
+def test_the_same_request_twice_is_the_same_draft(world: World) -> None:
+    first = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    again = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    assert again.id == first.id
+    ctx = _ctx(world, "sam")
+    with pytest.raises(InvalidInput, match="already used for a different request"):
+        world.run(
+            lambda s: draft_action(
+                s, ctx, kind="sales_order", payload=_order("ACME", "X-900", 3), idempotency_key=first.idempotency_key
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "text"),
+    [
+        ("sales_order", _order("ACME", "V-200", -5), "quantity"),
+        ("sales_order", _order("ACME", "V-2000", 1), "did you mean V-200"),
+        ("sales_order", {"customer": "ACME", "lines": []}, "lines"),
+        ("teleport", {}, "unknown draft kind"),
+        (
+            "transfer",
+            {"from_warehouse": "DAL", "to_warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 1}]},
+            "two different",
+        ),
+    ],
+)
+def test_bad_requests_are_refused_and_leave_no_draft(
+    world: World, kind: str, payload: dict[str, object], text: str
+) -> None:
+    with pytest.raises(Exception, match=text):
+        _draft(world, "sam", kind, payload)
+    assert world.read(lambda s: s.scalar(select(func.count()).select_from(DraftAction))) == 0
+
+
+def test_rejection_needs_a_reason_and_ends_the_draft(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    with pytest.raises(InvalidInput, match="needs a comment"):
+        world.run(lambda s: reject(s, _person(world, "gus"), draft_number=draft.id, comment=" "))
+    rejected = world.run(
+        lambda s: reject(s, _person(world, "gus"), draft_number=draft.id, comment="customer asked to wait")
+    )
+    assert rejected.status == "rejected"
+    with pytest.raises(InvalidState):
+        world.run(lambda s: approve(s, _person(world, "nia"), draft_number=draft.id))
+
+
+def test_only_the_requester_cancels(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    with pytest.raises(PermissionDenied):
+        world.run(lambda s: cancel(s, _ctx(world, "gus"), draft_number=draft.id))
+    assert world.run(lambda s: cancel(s, _ctx(world, "sam"), draft_number=draft.id).status) == "cancelled"
+
+
+def test_waiting_drafts_escalate_then_expire(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    later = clock.now() + timedelta(hours=25)
+    report = world.run(lambda s: sweep_approvals(s, now=later))
+    assert report.escalated == [draft.number] and report.expired == []
+    assert world.run(lambda s: sweep_approvals(s, now=later)).escalated == []  # once only
+    cases = world.read(lambda s: list_cases(s, world.actor("gus"), type=ExceptionType.APPROVAL_OVERDUE))
+    assert len(cases) == 1 and draft.number in cases[0].title
+    expired = world.run(lambda s: sweep_approvals(s, now=clock.now() + timedelta(hours=73)))
+    assert expired.expired == [draft.number]
+    with pytest.raises(InvalidState):
+        world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id))
+
+
+def test_the_assistant_is_never_a_person_who_can_approve(world: World) -> None:
+    with pytest.raises(PermissionDenied):
+        Person(world.actor("gus"), channel="assistant")
+
+
+def test_explain_says_where_a_draft_stands_in_plain_words(world: World) -> None:
+    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    text = world.read(lambda s: explain(s, world.actor("sam"), draft_number=draft.number))
+    assert text.startswith(f"{draft.number} (pending approval).") and "manager" in text.lower()
+    with pytest.raises(OutOfScope):
+        world.read(lambda s: explain(s, world.actor("uma"), draft_number=draft.number))
+
+
+@pytest.mark.postgres
+def test_two_managers_approving_at_once_execute_the_draft_once(pg_world: World) -> None:
+    draft = _draft(pg_world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    gus, nia = _person(pg_world, "gus"), _person(pg_world, "nia")
+    outcomes = all_at_once(
+        pg_world,
+        [
+            lambda s: approve(s, gus, draft_number=draft.id),
+            lambda s: approve(s, nia, draft_number=draft.id),
+        ],
+    )
+    assert outcomes == Counter({"ok": 1, "invalid_state": 1})
+    assert _business_rows(pg_world) == (1, 1)
+    assert pg_world.balance("X-900", "DAL").reserved == 1
