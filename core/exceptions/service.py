@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Role
+from core.audit import AuditContext, record_event
 from core.documents import load_document
 from core.errors import InvalidInput, InvalidState, NotFound, OutOfScope, PermissionDenied
 from core.exceptions.models import (
@@ -174,7 +175,25 @@ def raise_new(session: Session, cases: Sequence[NewCase], rules: RoutingRules | 
         events.append(_event_row(row, EventKind.RAISED, row.title, {"dedup_key": row.dedup_key}, now))
         events.append(_event_row(row, EventKind.ROUTED, route.reason, routed, now))
     session.execute(insert(CaseEvent), events)  # one executemany; event ids are not needed here
-    return [by_key[c.dedup_key] for c in unique if c.dedup_key in by_key]
+    raised = [by_key[c.dedup_key] for c in unique if c.dedup_key in by_key]
+    _audit_raised(session, raised)
+    return raised
+
+
+def _audit_raised(session: Session, cases: list[ExceptionCase]) -> None:
+    """One audit event for the cases a pass raised: which, where, and how each was routed."""
+    if not cases:
+        return
+    subject = cases[0].number if len(cases) == 1 else f"{cases[0].number}..{cases[-1].number}"
+    record_event(
+        session,
+        AuditContext(actor_user_id=None),
+        action="exception.raised",
+        subject_type="exception",
+        subject_id=subject,
+        entity_id=cases[0].entity_id if len({c.entity_id for c in cases}) == 1 else None,
+        data={"cases": [{"case": c.number, "type": c.type, "routing": c.routing_reason} for c in cases]},
+    )
 
 
 def _cases_by_id(ids: Sequence[int]) -> Select[ExceptionCase]:
@@ -411,7 +430,21 @@ def _record(
     event = CaseEvent(case_id=case.id, at=now, actor_user_id=actor.user_id, kind=kind.value, text=text, data=data)
     case.events.append(event)
     session.flush()
+    _audit(session, AuditContext(actor_user_id=actor.user_id), case, kind, text)
     return event
+
+
+def _audit(session: Session, context: AuditContext, case: ExceptionCase, kind: EventKind, text: str) -> None:
+    """Every change to a case also goes on the hash-chained audit log."""
+    record_event(
+        session,
+        context,
+        action=f"exception.{kind.value}",
+        subject_type="exception",
+        subject_id=case.number,
+        entity_id=case.entity_id,
+        data={"type": case.type, "status": case.status, "text": text[:500]},
+    )
 
 
 def _name(user: User | None) -> str | None:
