@@ -425,21 +425,27 @@ def _requirement_for(session: Session, person: Person, draft: DraftAction) -> tu
     raise PermissionDenied(f"you cannot approve {draft.number}: " + "; ".join(reasons))
 
 
-def approve(session: Session, person: Person, *, draft_number: str | int, comment: str = "") -> DraftAction:
-    """A person's approval; when the last required approval arrives the draft is re-checked and executed."""
-    draft = _open_for_decision(session, person, draft_number)
+def _record_verdict(session: Session, person: Person, draft: DraftAction, verdict: str, comment: str) -> Requirement:
+    """Store a person's verdict against the first open requirement they may meet (or refuse them)."""
     requirement, entity_id = _requirement_for(session, person, draft)
     session.add(
         DraftApproval(
             draft_id=draft.id,
             approver_id=person.actor.user_id,
-            verdict="approved",
+            verdict=verdict,
             role=requirement.role,
             entity_id=entity_id,
             comment=comment.strip()[:2000],
             created_at=clock.now(),
         )
     )
+    return requirement
+
+
+def approve(session: Session, person: Person, *, draft_number: str | int, comment: str = "") -> DraftAction:
+    """A person's approval; when the last required approval arrives the draft is re-checked and executed."""
+    draft = _open_for_decision(session, person, draft_number)
+    requirement = _record_verdict(session, person, draft, "approved", comment)
     session.flush()
     audit = _person_audit(person)
     complete = not _unmet(session, draft)
@@ -498,18 +504,7 @@ def reject(session: Session, person: Person, *, draft_number: str | int, comment
     if not comment.strip():
         raise InvalidInput("a rejection needs a comment telling the requester why")
     draft = _open_for_decision(session, person, draft_number)
-    requirement, entity_id = _requirement_for(session, person, draft)
-    session.add(
-        DraftApproval(
-            draft_id=draft.id,
-            approver_id=person.actor.user_id,
-            verdict="rejected",
-            role=requirement.role,
-            entity_id=entity_id,
-            comment=comment.strip()[:2000],
-            created_at=clock.now(),
-        )
-    )
+    _record_verdict(session, person, draft, "rejected", comment)
     draft.status = DraftStatus.REJECTED.value
     draft.decided_at = clock.now()
     session.flush()
