@@ -118,3 +118,15 @@ def test_a_malformed_draft_request_is_refused_plainly(seeded: str) -> None:
     assert result.exit_code == 1 and "not valid JSON" in result.output
     result = _cli(seeded, "drafts", "new", "sales_order", '{"customer": "ACME", "lines": []}', "--user", "sam")
     assert result.exit_code == 1 and "lines" in result.output
+
+
+def test_the_product_refuses_to_start_with_a_broken_policy(seeded: str, tmp_path: Path) -> None:
+    broken = tmp_path / "policy.yaml"
+    broken.write_text(
+        "format: 1\nname: broken\nentities: {NA: USD}\nrules:\n  - id: x\n    kind: sales_order\n    colour: red\n"
+    )
+    result = CliRunner().invoke(
+        app, ["run"], env={"ERP_DATABASE_URL": seeded, "ERP_POLICY_FILE": str(broken), "COLUMNS": "200"}
+    )
+    assert result.exit_code == 1
+    assert "policy.yaml, line 7" in result.output and "unknown field 'colour'" in result.output
