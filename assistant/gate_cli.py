@@ -67,7 +67,7 @@ def new(
 @drafts_app.command()
 def inbox(user: User = DEFAULT_USER) -> None:
     """Drafts waiting for an approval you could give, oldest first."""
-    drafts = ask(user, lambda s, actor: pending_for(s, as_person(actor)))
+    drafts = ask(user, lambda s, actor: pending_for(s, actor))
     if not drafts:
         console.print("nothing waits for you")
         return

@@ -100,8 +100,8 @@ def test_approvers_need_the_role_the_scope_and_the_limit(world: World) -> None:
     bigger = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
     with pytest.raises(PermissionDenied, match=r"approval limit in NA is USD 10,000\.00"):
         world.run(lambda s: approve(s, _person(world, "mia"), draft_number=bigger.id))
-    assert [d.number for d in world.read(lambda s: pending_for(s, _person(world, "mia")))] == [draft.number]
-    assert {d.number for d in world.read(lambda s: pending_for(s, _person(world, "gus")))} == {
+    assert [d.number for d in world.read(lambda s: pending_for(s, world.actor("mia")))] == [draft.number]
+    assert {d.number for d in world.read(lambda s: pending_for(s, world.actor("gus")))} == {
         draft.number,
         bigger.number,
     }

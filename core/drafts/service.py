@@ -366,10 +366,9 @@ def _requirement_entity(session: Session, draft: DraftAction, requirement: Requi
 
 
 def _can_meet(
-    session: Session, person: Person, draft: DraftAction, requirement: Requirement, entity_id: int
+    session: Session, actor: Actor, draft: DraftAction, requirement: Requirement, entity_id: int
 ) -> str | None:
-    """None if the person may meet this requirement, else why not."""
-    actor = person.actor
+    """None if this user may meet this requirement, else why not."""
     if requirement.role not in {r.value for r in actor.roles}:
         return f"needs the role {requirement.role}"
     if not actor.can_see(entity_id):
@@ -387,16 +386,17 @@ def _can_meet(
     return None
 
 
-def pending_for(session: Session, person: Person) -> list[DraftAction]:
-    """Drafts waiting for an approval this person could give, oldest first."""
+def pending_for(session: Session, actor: Actor) -> list[DraftAction]:
+    """Drafts waiting for an approval this user could give, oldest first (reading needs no Person)."""
     drafts = session.scalars(
         select(DraftAction)
         .where(
-            DraftAction.status == DraftStatus.PENDING_APPROVAL.value, DraftAction.requester_id != person.actor.user_id
+            DraftAction.status == DraftStatus.PENDING_APPROVAL.value,
+            DraftAction.requester_id != actor.user_id,
         )
         .order_by(DraftAction.created_at, DraftAction.id)
     ).all()
-    return [d for d in drafts if any(_can_meet(session, person, d, r, e) is None for r, e in _unmet(session, d))]
+    return [d for d in drafts if any(_can_meet(session, actor, d, r, e) is None for r, e in _unmet(session, d))]
 
 
 # --- Deciding --------------------------------------------------------------------------
@@ -418,7 +418,7 @@ def _open_for_decision(session: Session, person: Person, draft_number: str | int
 def _requirement_for(session: Session, person: Person, draft: DraftAction) -> tuple[Requirement, int]:
     reasons = []
     for requirement, entity_id in _unmet(session, draft):
-        why_not = _can_meet(session, person, draft, requirement, entity_id)
+        why_not = _can_meet(session, person.actor, draft, requirement, entity_id)
         if why_not is None:
             return requirement, entity_id
         reasons.append(f"{requirement.role} of {_entity_code(session, entity_id)}: {why_not}")
