@@ -1,0 +1,25 @@
+"""What every tool runs with: the acting user and where the request came from."""
+
+from dataclasses import dataclass
+
+from core.actor import Actor
+from core.drafts.service import RequestContext
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """The user the assistant acts for (their roles and entities, nothing more), and the call's ids."""
+
+    actor: Actor
+    channel: str
+    conversation_id: str | None = None
+    tool_call_id: str | None = None
+
+    def request(self) -> RequestContext:
+        """The same identity as the core's write gate records it on a draft."""
+        return RequestContext(
+            actor=self.actor,
+            channel=self.channel,
+            conversation_id=self.conversation_id,
+            tool_call_id=self.tool_call_id,
+        )

@@ -1,0 +1,177 @@
+"""Draft tools: every change the assistant asks for becomes a draft the core's policy judges.
+
+A draft tool returns the draft, what it would change, and the policy's decision in plain words:
+executed, waiting for whom, or blocked and why. There is no approve tool.
+"""
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from core.drafts.kinds import (
+    CreditHoldReleaseDraft,
+    ExceptionActionDraft,
+    OrderChangeDraft,
+    PurchaseOrderDraft,
+    SalesOrderDraft,
+    TransferDraft,
+)
+from core.drafts.models import DraftAction
+from core.drafts.service import approvals_of, draft_action, get_draft, pending_for
+from core.policy.facts import DraftKind
+from tools.context import ToolContext
+from tools.registry import Tool, ToolArgs
+
+
+class DraftResult(BaseModel):
+    draft: str
+    status: str
+    summary: str
+    changes: list[str]
+    decision: str
+    result: str | None = None
+    failure: str | None = None
+    waiting_for: list[str] = []
+
+
+def draft_result(draft: DraftAction) -> DraftResult:
+    """A draft as the model should report it: never 'done' unless status is executed."""
+    waiting = (
+        [f"{r['role']} of {r['entity']}" for r in draft.requirements] if draft.status == "pending_approval" else []
+    )
+    return DraftResult(
+        draft=draft.number,
+        status=draft.status,
+        summary=draft.summary,
+        changes=draft.diff,
+        decision=draft.explanation,
+        result=draft.result_ref,
+        failure=draft.failure_reason,
+        waiting_for=waiting,
+    )
+
+
+def _drafter(kind: DraftKind) -> Callable[[Session, ToolContext, Any], DraftResult]:
+    def run(session: Session, ctx: ToolContext, args: BaseModel) -> DraftResult:
+        return draft_result(draft_action(session, ctx.request(), kind=kind, payload=args.model_dump(mode="json")))
+
+    return run
+
+
+class DraftArgs(ToolArgs):
+    draft_number: str = Field(min_length=1, max_length=24, description="e.g. DR-7")
+
+
+class DraftStatusResult(DraftResult):
+    approvals: list[str] = []
+
+
+def get_draft_status(session: Session, ctx: ToolContext, args: DraftArgs) -> DraftStatusResult:
+    """Where a draft stands, the policy's reasons, and who has approved or rejected it."""
+    draft = get_draft(session, ctx.actor, draft_number=args.draft_number)
+    decisions = [f"{a.verdict} as {a.role}: {a.comment}".rstrip(": ") for a in approvals_of(session, draft)]
+    return DraftStatusResult(**draft_result(draft).model_dump(), approvals=decisions)
+
+
+class PendingArgs(ToolArgs):
+    limit: int = Field(10, ge=1, le=50)
+
+
+class PendingItem(BaseModel):
+    draft: str
+    kind: str
+    summary: str
+    value: Decimal
+    currency: str
+    decision: str
+
+
+class PendingResult(BaseModel):
+    waiting: list[PendingItem]
+    note: str = "approving is done by the user in the approvals inbox or Slack, never by the assistant"
+
+
+def list_pending_approvals(session: Session, ctx: ToolContext, args: PendingArgs) -> PendingResult:
+    """Drafts waiting for an approval this user could give."""
+    drafts = pending_for(session, ctx.actor)[: args.limit]
+    return PendingResult(
+        waiting=[
+            PendingItem(
+                draft=d.number,
+                kind=d.kind,
+                summary=d.summary,
+                value=d.amount,
+                currency=d.currency,
+                decision=d.explanation,
+            )
+            for d in drafts
+        ]
+    )
+
+
+DRAFT_NOTE = (
+    " Creates a draft; the core's policy then executes it, holds it for a person's approval, or blocks it. "
+    "Report exactly the returned status: say it is done only if status is 'executed'."
+)
+TOOLS = [
+    Tool(
+        "draft_sales_order",
+        "Draft a sales order (created and confirmed, reserving stock) for a customer." + DRAFT_NOTE,
+        SalesOrderDraft,
+        _drafter(DraftKind.SALES_ORDER),
+        writes=True,
+    ),
+    Tool(
+        "draft_transfer",
+        "Draft a stock transfer between two warehouses (within an entity, or intercompany between entities)."
+        + DRAFT_NOTE,
+        TransferDraft,
+        _drafter(DraftKind.TRANSFER),
+        writes=True,
+    ),
+    Tool(
+        "draft_purchase_order",
+        "Draft a purchase order to a supplier into a warehouse of the supplier's entity." + DRAFT_NOTE,
+        PurchaseOrderDraft,
+        _drafter(DraftKind.PURCHASE_ORDER),
+        writes=True,
+    ),
+    Tool(
+        "draft_order_change",
+        "Draft a change to a sales order line: quantity, warehouse, or the requested date." + DRAFT_NOTE,
+        OrderChangeDraft,
+        _drafter(DraftKind.ORDER_CHANGE),
+        writes=True,
+    ),
+    Tool(
+        "request_credit_hold_release",
+        "Ask finance to release a customer's credit hold, with the reason." + DRAFT_NOTE,
+        CreditHoldReleaseDraft,
+        _drafter(DraftKind.CREDIT_HOLD_RELEASE),
+        writes=True,
+    ),
+    Tool(
+        "draft_exception_action",
+        "Assign, comment on, resolve or dismiss an exception case." + DRAFT_NOTE,
+        ExceptionActionDraft,
+        _drafter(DraftKind.EXCEPTION_ACTION),
+        writes=True,
+    ),
+    Tool(
+        "get_draft_status",
+        "Where a draft stands (executed, waiting for whom, blocked, failed), the policy's reasons in plain words, "
+        "and who approved or rejected it.",
+        DraftArgs,
+        get_draft_status,
+    ),
+    Tool(
+        "list_pending_approvals",
+        "Drafts waiting for an approval the user could give. The assistant cannot approve: the user approves in "
+        "the approvals inbox or Slack.",
+        PendingArgs,
+        list_pending_approvals,
+    ),
+]

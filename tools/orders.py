@@ -1,0 +1,129 @@
+"""Sales-order status and customer credit, for the model."""
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from core.finance.service import credit_status
+from core.sales.service import order_status
+from tools.context import ToolContext
+from tools.registry import Tool, ToolArgs
+
+
+class OrderArgs(ToolArgs):
+    order_number: str = Field(min_length=1, max_length=24, description="e.g. SO-1042")
+
+
+class OrderLineView(BaseModel):
+    line: int
+    sku: str
+    warehouse: str
+    quantity: int
+    reserved: int
+    backordered: int
+    shipped: int
+    net_price: Decimal
+    promise_date: date | None
+
+
+class OrderResult(BaseModel):
+    order: str
+    status: str
+    customer: str
+    entity: str
+    currency: str
+    total: Decimal
+    requested_date: date
+    hold_reason: str | None = None
+    lines: list[OrderLineView]
+    shipments: list[str]
+    invoices: list[str]
+
+
+def get_order_status(session: Session, ctx: ToolContext, args: OrderArgs) -> OrderResult:
+    """An order's status, hold reason, lines with reservations and shipments."""
+    view = order_status(session, ctx.actor, order_number=args.order_number)
+    lines = [
+        OrderLineView(
+            line=ln.line_no,
+            sku=ln.sku,
+            warehouse=ln.warehouse,
+            quantity=ln.quantity,
+            reserved=ln.reserved,
+            backordered=ln.backordered,
+            shipped=ln.shipped,
+            net_price=ln.net_price,
+            promise_date=ln.promise_date,
+        )
+        for ln in view.lines[:50]
+    ]
+    return OrderResult(
+        order=view.number,
+        status=view.status,
+        customer=view.customer,
+        entity=view.entity,
+        currency=view.currency,
+        total=view.total,
+        requested_date=view.requested_date,
+        hold_reason=view.hold_reason,
+        lines=lines,
+        shipments=view.shipments[:20],
+        invoices=view.invoices[:20],
+    )
+
+
+class CustomerArgs(ToolArgs):
+    customer: str = Field(min_length=1, max_length=160, description="customer code (ACME) or exact name")
+
+
+class CreditResult(BaseModel):
+    customer: str
+    name: str
+    entity: str
+    currency: str
+    credit_limit: Decimal
+    open_receivables: Decimal
+    open_orders: Decimal
+    exposure: Decimal
+    available: Decimal
+    on_hold: bool
+    hold_reason: str | None = None
+    how_computed: str = "exposure = open receivables + confirmed orders not yet invoiced"
+
+
+def get_customer_credit(session: Session, ctx: ToolContext, args: CustomerArgs) -> CreditResult:
+    """A customer's credit limit, exposure and hold."""
+    c = credit_status(session, ctx.actor, customer=args.customer)
+    return CreditResult(
+        customer=c.customer,
+        name=c.name,
+        entity=c.entity,
+        currency=c.currency,
+        credit_limit=c.credit_limit,
+        open_receivables=c.open_receivables,
+        open_orders=c.open_orders,
+        exposure=c.exposure,
+        available=c.available,
+        on_hold=c.on_hold,
+        hold_reason=c.hold_reason,
+    )
+
+
+TOOLS = [
+    Tool(
+        "get_order_status",
+        "One sales order: status, why it is on hold, each line's reserved, backordered and shipped quantities, "
+        "promise dates, shipments and invoices. Use for 'where is SO-1042' or 'why is SO-1042 on hold'.",
+        OrderArgs,
+        get_order_status,
+    ),
+    Tool(
+        "get_customer_credit",
+        "A customer's credit: limit, open receivables, open orders, exposure, what is left, and any credit "
+        "hold with its reason. Amounts are in the customer's entity currency.",
+        CustomerArgs,
+        get_customer_credit,
+    ),
+]

@@ -1,0 +1,99 @@
+"""The tool registry: typed functions, their schemas for a model, and one way to call them.
+
+A tool is `(session, ctx, args) -> result` with pydantic args and result. Calling one through
+the registry validates the model's arguments, runs read tools in a read-only unit of work and
+draft tools in one write transaction, and turns every refusal into a typed error the model can
+act on. There is no approve tool: approving is a person's act in a channel.
+"""
+
+import difflib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.errors import ErpError
+from tools.context import ToolContext
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolError(BaseModel):
+    """A refusal the model can act on: what went wrong, and what it could try instead."""
+
+    error: str
+    message: str
+    suggestions: list[str] = []
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[BaseModel]
+    run: Callable[[Session, ToolContext, Any], BaseModel]
+    writes: bool = False
+
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI-style function schema a model sees (titles dropped: they cost tokens, say nothing)."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": _without_titles(self.args.model_json_schema()),
+            },
+        }
+
+
+def _without_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_titles(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+    if isinstance(node, list):
+        return [_without_titles(v) for v in node]
+    return node
+
+
+class Registry:
+    """The tools the assistant may call, by name."""
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self.tools = {tool.name: tool for tool in tools}
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools.values()]
+
+    def call(self, db: Database, ctx: ToolContext, name: str, arguments: str | dict[str, Any]) -> dict[str, Any]:
+        """Run a tool as the context's user; the result or a ToolError, as JSON-ready data."""
+        tool = self.tools.get(name)
+        if tool is None:
+            close = difflib.get_close_matches(name, list(self.tools), n=3, cutoff=0.4)
+            return _error("unknown_tool", f"there is no tool '{name}'", close or sorted(self.tools))
+        try:
+            raw = json.loads(arguments) if isinstance(arguments, str) else arguments
+            args = tool.args.model_validate(raw or {})
+        except json.JSONDecodeError as error:
+            return _error("invalid_arguments", f"arguments are not valid JSON: {error.msg}")
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in error.errors()
+            )
+            return _error("invalid_arguments", f"{name}: {problems}")
+        try:
+            result = (
+                db.run(lambda s: tool.run(s, ctx, args)) if tool.writes else db.read(lambda s: tool.run(s, ctx, args))
+            )
+        except ErpError as error:
+            suggestions = [str(s) for s in error.details.get("suggestions", [])]
+            return _error(error.code, error.message, suggestions)
+        return result.model_dump(mode="json", exclude_none=True)
+
+
+def _error(code: str, message: str, suggestions: list[str] | None = None) -> dict[str, Any]:
+    return ToolError(error=code, message=message, suggestions=suggestions or []).model_dump(mode="json")

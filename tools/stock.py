@@ -1,0 +1,132 @@
+"""Item look-up and available-to-promise, for the model."""
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound
+from core.masterdata.models import Item
+from core.masterdata.service import sku_key, suggest_skus
+from core.stock.service import available_to_promise
+from tools.context import ToolContext
+from tools.registry import Tool, ToolArgs
+
+
+class FindItemsArgs(ToolArgs):
+    query: str = Field(min_length=1, max_length=200, description="a SKU (e.g. V-200) or words from the name")
+    limit: int = Field(5, ge=1, le=20)
+
+
+class ItemHit(BaseModel):
+    sku: str
+    name: str
+    category: str
+    uom: str
+
+
+class FindItemsResult(BaseModel):
+    items: list[ItemHit]
+
+
+def find_items(session: Session, ctx: ToolContext, args: FindItemsArgs) -> FindItemsResult:
+    """Exact SKU first, then items whose name or description holds every word of the query."""
+    exact = session.scalars(select(Item).where(Item.sku_key == sku_key(args.query))).all()
+    words = [w for w in args.query.lower().split() if len(w) > 1][:6]
+    found = list(exact)
+    if words and len(found) < args.limit:
+        matches = select(Item).where(*(or_(Item.name.ilike(f"%{w}%"), Item.description.ilike(f"%{w}%")) for w in words))
+        found += [i for i in session.scalars(matches.order_by(Item.sku).limit(args.limit)) if i not in found]
+    if not found:
+        raise NotFound("item", args.query, suggest_skus(session, args.query))
+    hits = [ItemHit(sku=i.sku, name=i.name, category=i.category, uom=i.uom) for i in found[: args.limit]]
+    return FindItemsResult(items=hits)
+
+
+class AvailabilityArgs(ToolArgs):
+    sku: str = Field(min_length=1, max_length=40, description="the item's SKU, e.g. V-200")
+    warehouse: str | None = Field(None, description="one warehouse code (DAL) or city; omit for all you can see")
+    entity: str | None = Field(None, description="all warehouses of one legal entity, e.g. NA")
+    on_date: date | None = Field(None, description="promise date (YYYY-MM-DD); omit for today")
+    quantity: int | None = Field(None, ge=1, le=1_000_000, description="also say by when this many can be promised")
+
+
+class Incoming(BaseModel):
+    due: date
+    quantity: int
+    source: str
+
+
+class WarehouseAvailability(BaseModel):
+    warehouse: str
+    entity: str
+    on_hand: int
+    reserved: int
+    backordered: int
+    incoming: list[Incoming]
+    available_now: int
+    available_on_date: int
+    earliest_date_for_quantity: date | None = None
+
+
+class AvailabilityResult(BaseModel):
+    sku: str
+    name: str
+    on_date: date
+    total_available: int
+    warehouses: list[WarehouseAvailability]
+    how_computed: str = "available = on hand - reserved - backordered + incoming due by the date"
+
+
+def check_availability(session: Session, ctx: ToolContext, args: AvailabilityArgs) -> AvailabilityResult:
+    """ATP by warehouse with its parts, for the user's warehouses only."""
+    report = available_to_promise(
+        session,
+        ctx.actor,
+        sku=args.sku,
+        warehouse=args.warehouse,
+        entity=args.entity,
+        on_date=args.on_date,
+        quantity=args.quantity,
+    )
+    rows = [
+        WarehouseAvailability(
+            warehouse=w.warehouse,
+            entity=w.entity,
+            on_hand=w.on_hand,
+            reserved=w.reserved,
+            backordered=w.backordered,
+            available_now=w.available_now,
+            available_on_date=w.available_on_date,
+            earliest_date_for_quantity=w.earliest_date_for_quantity,
+            incoming=[Incoming(due=s.due_date, quantity=s.quantity, source=s.source) for s in w.incoming[:5]],
+        )
+        for w in report.warehouses
+    ]
+    return AvailabilityResult(
+        sku=report.sku,
+        name=report.item_name,
+        on_date=report.on_date,
+        total_available=report.total_available,
+        warehouses=rows,
+    )
+
+
+TOOLS = [
+    Tool(
+        "find_items",
+        "Find items by SKU or by words from their name or description. Use it when the user names a product "
+        "loosely ('3/4 inch brass valve') or a SKU you are not sure of. Returns SKUs to use with other tools.",
+        FindItemsArgs,
+        find_items,
+    ),
+    Tool(
+        "check_availability",
+        "Stock and available-to-promise (ATP) of one item, by warehouse, today or on a date, with on hand, "
+        "reserved, backordered and dated incoming supply. Give quantity to learn by when that many can be "
+        "promised. Only the user's own entities' warehouses are shown. Units are the item's unit of measure.",
+        AvailabilityArgs,
+        check_availability,
+    ),
+]
