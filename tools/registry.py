@@ -41,23 +41,30 @@ class Tool:
     writes: bool = False
 
     def schema(self) -> dict[str, Any]:
-        """The OpenAI-style function schema a model sees (titles dropped: they cost tokens, say nothing)."""
+        """The OpenAI-style function schema a model sees, compacted."""
         return {
             "type": "function",
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": _without_titles(self.args.model_json_schema()),
+                "parameters": _compact(self.args.model_json_schema()),
             },
         }
 
 
-def _without_titles(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _without_titles(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+def _compact(node: Any) -> Any:
+    """Drop what costs a model tokens and tells it nothing: titles, and `null` branches of optional fields
+    (an optional field is simply left out)."""
     if isinstance(node, list):
-        return [_without_titles(v) for v in node]
-    return node
+        return [_compact(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and {"type": "null"} in branches and node.get("default", 0) is None:
+        kept = [b for b in branches if b != {"type": "null"}]
+        rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
+        node = {**(kept[0] if len(kept) == 1 else {"anyOf": kept}), **rest}
+    return {k: _compact(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
 
 
 class Registry:
