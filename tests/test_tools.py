@@ -122,3 +122,14 @@ def test_optional_arguments_are_shown_without_null_branches() -> None:
     assert parameters["properties"]["warehouse"]["type"] == "string"
     assert "anyOf" not in json.dumps(parameters)
     assert parameters["required"] == ["sku"]
+
+
+def test_kpis_cover_only_the_users_entities_and_say_how_they_were_computed(world: World) -> None:
+    _call(world, "sam", "draft_sales_order", {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 5}]})
+    result = _call(world, "sam", "get_kpis", {})
+    entities = result["entities"]
+    assert [e["entity"] for e in entities] == ["NA"]  # type: ignore[index, union-attr]
+    na = entities[0]  # type: ignore[index]
+    assert na["backlog_value"] == "90.00" and na["backlog_lines"] == 1  # 5 x 18.00 confirmed, not shipped
+    assert "standard cost" in na["basis"]["inventory_value"]
+    assert _call(world, "sam", "get_kpis", {"entity": "UK"})["error"] == "out_of_scope"

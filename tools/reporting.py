@@ -1,0 +1,84 @@
+"""KPIs for the model, each figure with the sentence that says how it was computed."""
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from core.reporting import approval_stats, entity_kpis, exception_aging
+from tools.context import ToolContext
+from tools.registry import Tool, ToolArgs
+
+
+class KpiArgs(ToolArgs):
+    entity: str | None = Field(None, description="one legal entity code, e.g. NA; omit for all you can see")
+    since: date | None = Field(None, description="period start (YYYY-MM-DD); default 90 days ago")
+    until: date | None = Field(None, description="period end (YYYY-MM-DD); default today")
+
+
+class EntityFigures(BaseModel):
+    entity: str
+    currency: str
+    period: str
+    fill_rate_pct: Decimal | None
+    on_time_pct: Decimal | None
+    backlog_value: Decimal
+    backlog_lines: int
+    backordered_units: int
+    inventory_value: Decimal
+    inventory_turns: Decimal | None
+    revenue: Decimal
+    margin_pct: Decimal | None
+    open_exceptions: int
+    exceptions_past_sla: int
+    approvals_pending: int
+    approval_median_hours: Decimal | None
+    basis: dict[str, str]
+
+
+class KpiResult(BaseModel):
+    entities: list[EntityFigures]
+
+
+def get_kpis(session: Session, ctx: ToolContext, args: KpiArgs) -> KpiResult:
+    """Fill rate, on-time, backlog, inventory value and turns, revenue and margin, exception aging, approvals."""
+    kpis = entity_kpis(session, ctx.actor, since=args.since, until=args.until, entity=args.entity)
+    aging = {a.entity: a for a in exception_aging(session, ctx.actor, entity=args.entity)}
+    approvals = {a.entity: a for a in approval_stats(session, ctx.actor, since=args.since, entity=args.entity)}
+    return KpiResult(
+        entities=[
+            EntityFigures(
+                entity=k.entity,
+                currency=k.currency,
+                period=f"{k.period_start}..{k.period_end}",
+                fill_rate_pct=k.fill_rate_pct,
+                on_time_pct=k.on_time_pct,
+                backlog_value=k.backlog_value,
+                backlog_lines=k.backlog_lines,
+                backordered_units=k.backordered_units,
+                inventory_value=k.inventory_value,
+                inventory_turns=k.inventory_turns,
+                revenue=k.revenue,
+                margin_pct=k.margin_pct,
+                open_exceptions=aging[k.entity].open_cases,
+                exceptions_past_sla=aging[k.entity].overdue_sla,
+                approvals_pending=approvals[k.entity].pending,
+                approval_median_hours=approvals[k.entity].median_cycle_hours,
+                basis=k.basis,
+            )
+            for k in kpis
+        ]
+    )
+
+
+TOOLS = [
+    Tool(
+        "get_kpis",
+        "Key figures per legal entity for a period (default the last 90 days): fill rate, on-time shipping, "
+        "backlog, backorders, inventory value and turns, revenue and margin, open exceptions and approvals. "
+        "Amounts in each entity's currency; `basis` says how each figure was computed, cite it.",
+        KpiArgs,
+        get_kpis,
+    ),
+]
