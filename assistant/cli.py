@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from assistant.console import DEFAULT_USER, ask, console, fail, open_database
 from assistant.gate_cli import drafts_app, exceptions_app, policy_check
+from assistant.model_cli import model_app
 from core import schema
 from core.db import Database
 from core.errors import ErpError
@@ -325,6 +326,7 @@ def run() -> None:
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(exceptions_app, name="exceptions")
 app.command("policy-check")(policy_check)
+app.add_typer(model_app, name="model")
 
 
 if __name__ == "__main__":
