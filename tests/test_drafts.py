@@ -238,3 +238,11 @@ def test_two_managers_approving_at_once_execute_the_draft_once(pg_world: World) 
     assert outcomes == Counter({"ok": 1, "invalid_state": 1})
     assert _business_rows(pg_world) == (1, 1)
     assert pg_world.balance("X-900", "DAL").reserved == 1
+
+
+def test_the_same_order_requested_twice_without_a_call_id_is_two_drafts(world: World) -> None:
+    ctx = RequestContext(world.actor("sam"), channel="cli")
+    first = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order("ACME", "V-200", 1)))
+    second = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order("ACME", "V-200", 1)))
+    assert first.id != second.id and first.status == second.status == "executed"
+    assert world.balance("V-200", "DAL").reserved == 2

@@ -10,6 +10,7 @@ the reason and nothing is written.
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -82,6 +83,10 @@ def parse_payload(kind: DraftKind | str, payload: Payload | dict[str, Any]) -> t
 
 
 def _idempotency_key(ctx: RequestContext, kind: DraftKind, payload: Payload) -> str:
+    """The same tool call retried gives the same key; a request with no call id is always a new one
+    (ordering the same thing twice on purpose must not return last week's draft)."""
+    if ctx.tool_call_id is None:
+        return uuid.uuid4().hex
     body = json.dumps(
         [ctx.actor.user_id, kind.value, payload.model_dump(mode="json"), ctx.conversation_id, ctx.tool_call_id],
         sort_keys=True,
