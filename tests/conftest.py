@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.db import Database
-from tests.databases import BACKENDS, Template
+from tests.databases import BACKENDS, Template, drop_orphaned_databases
 from tests.world import World, build_world
 
 os.environ.setdefault("ERP_TODAY", "2026-11-20")
@@ -23,6 +23,7 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def templates(template_dir: Path) -> Iterator[dict[tuple[str, str], Template]]:
+    drop_orphaned_databases()
     made: dict[tuple[str, str], Template] = {}
     yield made
     for template in made.values():

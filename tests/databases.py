@@ -5,6 +5,7 @@ PostgreSQL must be reachable (127.0.0.1:5432, user postgres): every core test ru
 """
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,8 +34,39 @@ def _pg_admin(sql: str) -> None:
         engine.dispose()
 
 
+def create_pg_database(name: str, template: str | None = None) -> None:
+    _pg_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
 def drop_pg_database(name: str) -> None:
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+ORPHAN_NAME = re.compile(r"^erp_(?:tpl_[a-z]+|t)_(\d+)_[0-9a-f]+$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def drop_orphaned_databases() -> list[str]:
+    """Drop test databases left by runs that were killed (their creating process is gone)."""
+    engine = make_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            names = [row[0] for row in conn.execute(text("SELECT datname FROM pg_database"))]
+    finally:
+        engine.dispose()
+    orphans = [n for n in names if (m := ORPHAN_NAME.match(n)) and not _alive(int(m.group(1)))]
+    for name in orphans:
+        drop_pg_database(name)
+    return orphans
 
 
 class Template:
@@ -50,7 +82,7 @@ class Template:
         else:
             self.name = f"erp_tpl_{token}"
             drop_pg_database(self.name)
-            _pg_admin(f'CREATE DATABASE "{self.name}"')
+            create_pg_database(self.name)
             url = pg_url(self.name)
         db = Database.from_url(url)
         schema.upgrade(db.engine)
@@ -74,7 +106,7 @@ class Template:
                 db.dispose()
             return
         name = f"erp_t_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        create_pg_database(name, template=self.name)
         db = Database.from_url(pg_url(name), pool_size=20, max_overflow=10)
         try:
             yield db

@@ -11,6 +11,7 @@ from core import schema
 from core.db import Database
 from core.models import Base
 from core.stock.models import StockBalance
+from tests.databases import create_pg_database, drop_orphaned_databases
 from tests.world import build_world
 
 
@@ -39,3 +40,11 @@ def test_balance_rows_refuse_impossible_values_even_without_the_services(db: Dat
 
     with pytest.raises(IntegrityError):
         db.run(break_balance)
+
+
+def test_databases_left_by_a_killed_run_are_dropped() -> None:
+    dead_pid = 2**22 + 12345  # above the kernel's pid range: no process has it
+    name = f"erp_t_{dead_pid}_deadbeef00"
+    create_pg_database(name)
+    assert name in drop_orphaned_databases()
+    assert name not in drop_orphaned_databases()
