@@ -26,7 +26,7 @@ from core.audit import AuditContext, record_event
 from core.documents import load_document
 from core.drafts.kinds import KINDS, Applied, Payload
 from core.drafts.models import DraftAction, DraftApproval, DraftStatus
-from core.errors import ErpError, InvalidInput, InvalidState, NotFound, PermissionDenied
+from core.errors import ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.exceptions import ExceptionType, detect_exceptions, raise_case
 from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, Warehouse
 from core.masterdata.service import exchange_rate, load_actor
@@ -590,4 +590,15 @@ def explain(session: Session, actor: Actor, *, draft_number: str | int) -> str:
     return f"{draft.number} ({state}). {draft.explanation}"
 
 
-__all__ = ["NotFound", "RequestContext", "approve", "cancel", "draft_action", "explain", "pending_for", "reject"]
+__all__ = [
+    "RequestContext",
+    "approvals_of",
+    "approve",
+    "cancel",
+    "draft_action",
+    "explain",
+    "get_draft",
+    "pending_for",
+    "reject",
+    "sweep_approvals",
+]

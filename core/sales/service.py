@@ -14,7 +14,7 @@ from core.documents import load_document
 from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
-from core.masterdata.service import exchange_rate, get_customer, get_items
+from core.masterdata.service import get_customer, get_items
 from core.sales.models import (
     OrderStatus,
     PriceSource,
@@ -24,7 +24,6 @@ from core.sales.models import (
     ShipmentLine,
 )
 from core.sales.pricing import (
-    GROUP_CURRENCY,
     margin,
     net_price,
     resolve_prices,
@@ -595,15 +594,14 @@ def order_status(session: Session, actor: Actor, *, order_number: str | int) -> 
 
 
 __all__ = [
-    "GROUP_CURRENCY",
     "LineRequest",
     "cancel_order",
     "change_order_line",
     "confirm_order",
     "create_order",
-    "exchange_rate",
     "get_order",
     "order_status",
+    "override_line_price",
     "ship_order",
 ]
 

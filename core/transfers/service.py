@@ -16,7 +16,6 @@ from core.actor import Actor, Permission
 from core.documents import load_document
 from core.errors import InvalidInput, InvalidState
 from core.finance.models import IntercompanyPosting, PostingKind
-from core.masterdata.models import Warehouse
 from core.masterdata.service import (
     convert,
     exchange_rate,
@@ -245,11 +244,3 @@ def cancel_transfer(session: Session, actor: Actor, *, transfer_number: str | in
     transfer.status = TransferStatus.CANCELLED.value
     session.flush()
     return transfer
-
-
-def warehouse_codes(session: Session, transfer: Transfer) -> tuple[str, str]:
-    """(from, to) warehouse codes of a transfer."""
-    source = session.get(Warehouse, transfer.from_warehouse_id)
-    target = session.get(Warehouse, transfer.to_warehouse_id)
-    assert source is not None and target is not None
-    return source.code, target.code
