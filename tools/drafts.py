@@ -91,24 +91,29 @@ class PendingItem(BaseModel):
 
 class PendingResult(BaseModel):
     waiting: list[PendingItem]
+    total: int
+    more: int = 0
     note: str = "approving is done by the user in the approvals inbox or Slack, never by the assistant"
 
 
 def list_pending_approvals(session: Session, ctx: ToolContext, args: PendingArgs) -> PendingResult:
     """Drafts waiting for an approval this user could give."""
-    drafts = pending_for(session, ctx.actor)[: args.limit]
+    everything = pending_for(session, ctx.actor)
+    drafts = everything[: args.limit]
     return PendingResult(
+        total=len(everything),
+        more=len(everything) - len(drafts),
         waiting=[
             PendingItem(
                 draft=d.number,
                 kind=d.kind,
                 summary=d.summary,
-                value=d.amount,
+                value=d.amount.quantize(Decimal("0.01")),
                 currency=d.currency,
                 decision=d.explanation,
             )
             for d in drafts
-        ]
+        ],
     )
 
 

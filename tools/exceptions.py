@@ -1,27 +1,29 @@
 """The exception queue, for the model: open cases and one case with its suggestions."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from core.exceptions import get_case, list_cases
+from core.exceptions import get_case, page_cases
+from core.masterdata.service import entity_codes
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
 
 
 class ListExceptionsArgs(ToolArgs):
-    type: str | None = Field(
-        None, description="shortage, credit_hold, price_deviation, late_supplier or approval_overdue"
-    )
+    type: Literal["shortage", "credit_hold", "price_deviation", "late_supplier", "approval_overdue"] | None = None
     entity: str | None = Field(None, description="legal entity code, e.g. NA")
-    status: str | None = Field(None, description="open, assigned, resolved or dismissed; default open and assigned")
+    status: Literal["open", "assigned", "resolved", "dismissed"] | None = Field(
+        None, description="omit for open and assigned cases"
+    )
     limit: int = Field(10, ge=1, le=50)
 
 
 class CaseLine(BaseModel):
     case: str
+    entity: str
     type: str
     severity: str
     status: str
@@ -32,15 +34,29 @@ class CaseLine(BaseModel):
 
 class ListExceptionsResult(BaseModel):
     cases: list[CaseLine]
+    total: int
+    more: int = 0
 
 
 def list_exceptions(session: Session, ctx: ToolContext, args: ListExceptionsArgs) -> ListExceptionsResult:
-    """Cases in the user's entities, newest first."""
-    cases = list_cases(session, ctx.actor, type=args.type, entity=args.entity, status=args.status, limit=args.limit)
+    """Cases in the user's entities, the soonest due first; open and assigned ones unless a status is given."""
+    page = page_cases(
+        session,
+        ctx.actor,
+        type=args.type,
+        entity=args.entity,
+        status=args.status,
+        active_only=args.status is None,
+        limit=args.limit,
+    )
+    codes = entity_codes(session, {c.entity_id for c in page.cases})
     return ListExceptionsResult(
+        total=page.total,
+        more=page.total - len(page.cases),
         cases=[
             CaseLine(
                 case=c.number,
+                entity=codes[c.entity_id],
                 type=c.type,
                 severity=c.severity,
                 status=c.status,
@@ -48,8 +64,8 @@ def list_exceptions(session: Session, ctx: ToolContext, args: ListExceptionsArgs
                 owner=c.owner_role,
                 due=c.sla_due_at,
             )
-            for c in cases
-        ]
+            for c in page.cases
+        ],
     )
 
 

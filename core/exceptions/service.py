@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from core.exceptions.models import (
 )
 from core.exceptions.routing import RoutingRules, decide, load_routing, owners_named
 from core.masterdata.models import LegalEntity, User, UserEntityScope, UserRole
-from core.masterdata.service import get_entity
+from core.masterdata.service import entity_codes, get_entity
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
 MAX_TEXT = 4000
@@ -215,7 +215,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def _entity_codes(session: Session, entity_ids: set[int]) -> dict[int, str]:
-    codes = dict(session.execute(select(LegalEntity.id, LegalEntity.code).where(LegalEntity.id.in_(entity_ids))).all())
+    codes = entity_codes(session, entity_ids)
     missing = sorted(entity_ids - set(codes))
     if missing:
         raise InvalidInput(f"no legal entity with id {', '.join(map(str, missing))}; a case needs an existing entity")
@@ -292,6 +292,14 @@ def get_case(session: Session, actor: Actor, *, case_number: str | int, lock: bo
     return case
 
 
+@dataclass(frozen=True)
+class CasePage:
+    """One page of cases and how many match in all."""
+
+    cases: list[ExceptionCase]
+    total: int
+
+
 def list_cases(
     session: Session,
     actor: Actor,
@@ -300,9 +308,28 @@ def list_cases(
     entity: str | None = None,
     owner: str | None = None,
     status: CaseStatus | str | None = None,
+    active_only: bool = False,
     limit: int = 50,
 ) -> list[ExceptionCase]:
-    """Cases in the actor's entities, the soonest due first; filtered by type, entity code, owner username, status."""
+    """Cases in the actor's entities, the soonest due first; filtered by type, entity code, owner username,
+    status (or only open and assigned cases)."""
+    return page_cases(
+        session, actor, type=type, entity=entity, owner=owner, status=status, active_only=active_only, limit=limit
+    ).cases
+
+
+def page_cases(
+    session: Session,
+    actor: Actor,
+    *,
+    type: ExceptionType | str | None = None,
+    entity: str | None = None,
+    owner: str | None = None,
+    status: CaseStatus | str | None = None,
+    active_only: bool = False,
+    limit: int = 50,
+) -> CasePage:
+    """`list_cases` with the number of all matching cases, so a caller can say what it left out."""
     if not 1 <= limit <= MAX_LIST:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST}, got {limit}")
     query = select(ExceptionCase).where(ExceptionCase.entity_id.in_(actor.entity_ids))
@@ -310,13 +337,17 @@ def list_cases(
         query = query.where(ExceptionCase.type == parse_type(type).value)
     if status is not None:
         query = query.where(ExceptionCase.status == parse_status(status).value)
+    elif active_only:
+        query = query.where(ExceptionCase.status.in_([s.value for s in ACTIVE_STATUSES]))
     if entity is not None:
         ent = get_entity(session, code=entity)
         actor.require_entity(ent.id, f"entity {ent.code}")
         query = query.where(ExceptionCase.entity_id == ent.id)
     if owner is not None:
         query = query.where(ExceptionCase.owner_user_id == _user(session, owner, actor.entity_ids).id)
-    return list(session.scalars(query.order_by(ExceptionCase.sla_due_at, ExceptionCase.id).limit(limit)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    cases = list(session.scalars(query.order_by(ExceptionCase.sla_due_at, ExceptionCase.id).limit(limit)))
+    return CasePage(cases, total)
 
 
 def _user(session: Session, username: str, entity_ids: frozenset[int]) -> User:

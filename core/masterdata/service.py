@@ -2,7 +2,7 @@
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -99,6 +99,13 @@ def get_entity(session: Session, *, code: str) -> LegalEntity:
         codes = list(session.scalars(select(LegalEntity.code)))
         raise NotFound("legal entity", code, codes)
     return entity
+
+
+def entity_codes(session: Session, entity_ids: Iterable[int]) -> dict[int, str]:
+    """The code of each of these legal entities, by id."""
+    ids = set(entity_ids)
+    rows = session.execute(select(LegalEntity.id, LegalEntity.code).where(LegalEntity.id.in_(ids)))
+    return {entity_id: code for entity_id, code in rows}
 
 
 def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
