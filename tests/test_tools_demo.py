@@ -815,3 +815,11 @@ def test_list_exceptions_leaves_out_closed_cases_by_default(demo_db: Database) -
     assert_draft(call(demo_db, "wes", "draft_exception_action", resolve), "executed")
     assert case in [c["case"] for c in cases(demo_db, "wes", status="resolved")]
     assert case not in [c["case"] for c in ok(call(demo_db, "wes", "list_exceptions", {"limit": 50}))["cases"]]
+
+
+def test_a_miss_or_a_refusal_reveals_nothing_of_another_entity(demo_db: Database) -> None:
+    """Warehouse suggestions come from the asker's entities; a refusal repeats the asker's words, not the code."""
+    miss = call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "Atlantis"})
+    assert miss["error"] == "not_found" and not {"Atlanta", "Dallas", "ATL", "DAL"} & set(miss["suggestions"])
+    refused = call(demo_db, "uma", "get_customer_credit", {"customer": "Acme Industrial Supply"})
+    assert refused["error"] == "out_of_scope" and "ACME" not in refused["message"]

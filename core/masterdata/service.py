@@ -76,8 +76,9 @@ def get_items(session: Session, *, skus: Sequence[str]) -> dict[str, Item]:
     return {original: found[key] for key, original in wanted.items()}
 
 
-def get_warehouse(session: Session, *, code: str) -> Warehouse:
-    """The warehouse with this code (case-insensitive), suggesting codes or cities on a miss."""
+def get_warehouse(session: Session, *, code: str, suggest_for: Actor | None = None) -> Warehouse:
+    """The warehouse with this code, city or name (case-insensitive), suggesting codes or cities on a miss
+    (only the warehouses of `suggest_for`'s entities, when given, so a miss reveals nothing else)."""
     warehouses = session.scalars(select(Warehouse)).all()
     wanted = code.strip().upper()
     for warehouse in warehouses:
@@ -87,9 +88,10 @@ def get_warehouse(session: Session, *, code: str) -> Warehouse:
             warehouse.name.upper(),
         ):
             return warehouse
-    names = [w.code for w in warehouses] + [w.city for w in warehouses]
+    visible = [w for w in warehouses if suggest_for is None or suggest_for.can_see(w.entity_id)]
+    names = [w.code for w in visible] + [w.city for w in visible]
     suggestions = _originals(_closest(wanted, names), names)
-    raise NotFound("warehouse", code, suggestions or [w.code for w in warehouses])
+    raise NotFound("warehouse", code, suggestions or [w.code for w in visible])
 
 
 def get_entity(session: Session, *, code: str) -> LegalEntity:
@@ -123,7 +125,7 @@ def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
         ).all()
         names = [r.code for r in rows] + [r.name for r in rows]
         raise NotFound("customer", code, _originals(_closest(wanted, names), names))
-    actor.require_entity(customer.entity_id, f"customer {customer.code}")
+    actor.require_entity(customer.entity_id, f"customer {wanted}")  # in the asker's words: no code revealed
     return customer
 
 

@@ -50,7 +50,7 @@ def create_purchase_order(
         if request.unit_cost is not None and Decimal(request.unit_cost) < 0:
             raise InvalidInput(f"unit cost of {request.sku} cannot be negative")
     vendor = get_supplier(session, code=supplier)
-    wh = get_warehouse(session, code=warehouse)
+    wh = get_warehouse(session, code=warehouse, suggest_for=actor)
     actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
     if vendor.entity_id != wh.entity_id:
         raise InvalidInput(

@@ -318,7 +318,7 @@ def adjust_stock(
         raise InvalidInput("an adjustment of 0 changes nothing")
     check_quantity(abs(quantity), "adjustment quantity")
     item = get_item(session, sku=sku)
-    wh = get_warehouse(session, code=warehouse)
+    wh = get_warehouse(session, code=warehouse, suggest_for=actor)
     actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
     key = (item.id, wh.id)
     posting = open_posting(session, actor, [key], "adjustment", 0)
@@ -457,7 +457,7 @@ def _warehouses_in_scope(
     session: Session, actor: Actor, *, warehouse: str | None, entity: str | None
 ) -> list[Warehouse]:
     if warehouse:
-        wh = get_warehouse(session, code=warehouse)
+        wh = get_warehouse(session, code=warehouse, suggest_for=actor)
         actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
         return [wh]
     query = select(Warehouse).where(Warehouse.entity_id.in_(actor.entity_ids)).order_by(Warehouse.code)
