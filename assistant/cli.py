@@ -1,5 +1,6 @@
 """The `erp-assistant` command: set up the database, load the demo company, ask the core questions."""
 
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,8 +11,10 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from assistant.chat_cli import chat
 from assistant.console import DEFAULT_USER, ask, console, fail, open_database
 from assistant.gate_cli import drafts_app, exceptions_app, policy_check
+from assistant.index_cli import index, update_index
 from assistant.model_cli import model_app
 from core import schema
 from core.db import Database
@@ -297,11 +300,13 @@ def audit_verify() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Run the product: prepare the database (demo company on first run) and show what it holds.
+def run(
+    user: Annotated[str, typer.Option("--user", "-u", help="who chats when the terminal is interactive")] = "sam",
+) -> None:
+    """Run the product: prepare the database (demo company on first run) and the search index, then chat.
 
-    The chat service arrives with the assistant and web issues; until then the core is used
-    through the commands `atp`, `order`, `credit` and `status`.
+    In an interactive terminal the chat starts as `--user`; otherwise this prints what is ready and
+    how to ask. The web service arrives with issue 5.
     """
     policy_check()  # a broken policy or routing file stops the product before it serves anyone
     db = open_database()
@@ -311,22 +316,29 @@ def run() -> None:
     except ErpError as error:
         raise fail(error) from None
     _print_status(db)
+    update_index(db)
     held = db.read(
         lambda s: s.scalars(
             select(SalesOrder.id).where(SalesOrder.status == OrderStatus.ON_HOLD.value).limit(1)
         ).first()
     )
-    console.print("Ready. Ask the core as a demo user, for example:")
-    console.print("  .venv/bin/erp-assistant atp V-200 --user sam --quantity 40")
-    console.print("  .venv/bin/erp-assistant credit ACME --user fiona")
-    if held is not None:
-        console.print(f"  .venv/bin/erp-assistant order SO-{held} --user grace      (why is it on hold?)")
+    console.print("Ready. Chat with the assistant as any demo user (each sees only their own entities):")
+    console.print("  .venv/bin/erp-assistant chat --user sam       (sales, NA)")
+    console.print("  .venv/bin/erp-assistant chat --user grace     (manager, every entity)")
+    console.print(
+        "Try: how many V-200 can we promise by Friday? · draft a transfer of 40 V-200 from DAL to ATL", end=""
+    )
+    console.print(f" · why is SO-{held} on hold?" if held is not None else "")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        chat(user=user, conversation=None, message=None)
 
 
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(exceptions_app, name="exceptions")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
+app.command()(chat)
+app.command()(index)
 
 
 if __name__ == "__main__":

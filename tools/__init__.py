@@ -1,13 +1,13 @@
 """Typed tools over the core, run as the calling user; `default_registry()` is what the assistant gets."""
 
-from tools import drafts, exceptions, orders, reporting, stock
+from tools import drafts, exceptions, knowledge, orders, reporting, stock
 from tools.context import ToolContext
 from tools.registry import Registry, Tool, ToolError
 
 
 def default_registry() -> Registry:
     """Every tool the assistant may call. None of them approves."""
-    return Registry([*stock.TOOLS, *orders.TOOLS, *exceptions.TOOLS, *reporting.TOOLS, *drafts.TOOLS])
+    return Registry([*stock.TOOLS, *orders.TOOLS, *exceptions.TOOLS, *reporting.TOOLS, *drafts.TOOLS, *knowledge.TOOLS])
 
 
 __all__ = ["Registry", "Tool", "ToolContext", "ToolError", "default_registry"]

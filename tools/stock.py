@@ -3,19 +3,18 @@
 from datetime import date
 
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
-from core.masterdata.models import Item
-from core.masterdata.service import sku_key, suggest_skus
+from core.masterdata.service import suggest_skus
 from core.stock.service import available_to_promise
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
+from tools.search import hybrid
 
 
 class FindItemsArgs(ToolArgs):
-    query: str = Field(min_length=1, max_length=200, description="a SKU (e.g. V-200) or words from the name")
+    query: str = Field(min_length=1, max_length=200, description="a SKU (V-200) or a description of the product")
     limit: int = Field(5, ge=1, le=20)
 
 
@@ -24,6 +23,7 @@ class ItemHit(BaseModel):
     name: str
     category: str
     uom: str
+    match: str  # sku, words, meaning, or words+meaning
 
 
 class FindItemsResult(BaseModel):
@@ -31,17 +31,16 @@ class FindItemsResult(BaseModel):
 
 
 def find_items(session: Session, ctx: ToolContext, args: FindItemsArgs) -> FindItemsResult:
-    """Exact SKU first, then items whose name or description holds every word of the query."""
-    exact = session.scalars(select(Item).where(Item.sku_key == sku_key(args.query))).all()
-    words = [w for w in args.query.lower().split() if len(w) > 1][:6]
-    found = list(exact)
-    if words and len(found) < args.limit:
-        matches = select(Item).where(*(or_(Item.name.ilike(f"%{w}%"), Item.description.ilike(f"%{w}%")) for w in words))
-        found += [i for i in session.scalars(matches.order_by(Item.sku).limit(args.limit)) if i not in found]
-    if not found:
+    """An exact SKU first, then word and meaning matches fused (meaning only when a search index is open)."""
+    hits = hybrid.find(session, args.query, args.limit, ctx.search)
+    if not hits:
         raise NotFound("item", args.query, suggest_skus(session, args.query))
-    hits = [ItemHit(sku=i.sku, name=i.name, category=i.category, uom=i.uom) for i in found[: args.limit]]
-    return FindItemsResult(items=hits)
+    return FindItemsResult(
+        items=[
+            ItemHit(sku=h.item.sku, name=h.item.name, category=h.item.category, uom=h.item.uom, match=h.match)
+            for h in hits
+        ]
+    )
 
 
 class AvailabilityArgs(ToolArgs):
@@ -116,8 +115,8 @@ def check_availability(session: Session, ctx: ToolContext, args: AvailabilityArg
 TOOLS = [
     Tool(
         "find_items",
-        "Find items by SKU or by words from their name or description. Use it when the user names a product "
-        "loosely ('3/4 inch brass valve') or a SKU you are not sure of. Returns SKUs to use with other tools.",
+        "Find items by SKU or description ('3/4 inch brass valve'); an exact SKU comes first. Use it when unsure "
+        "of a SKU; returns SKUs for the other tools.",
         FindItemsArgs,
         find_items,
     ),

@@ -1,0 +1,359 @@
+"""The assistant: a LangGraph loop of model -> tools -> model, as one user, in one conversation.
+
+The graph keeps OpenAI-format messages in its state and calls the model through litellm,
+so the local model, a hosted model and the scripted test model take the same path. Tools
+run with exactly the user's rights; a write becomes a draft the core's policy judges. The
+model cannot approve anything: there is no such tool, and approving needs a Person.
+"""
+
+import contextlib
+import json
+import operator
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from assistant.grounding import Grounding, check
+from assistant.llm.gateway import litellm
+from assistant.llm.settings import ModelSettings, model_settings
+from assistant.prompts import persona_of, persona_prompt, system_prompt
+from core import clock
+from core.actor import Actor
+from core.db import Database
+from core.errors import ErpError
+from tools import Registry, ToolContext, default_registry
+
+Message = dict[str, Any]
+HISTORY_WINDOW = 24
+REPEATED_CALL = '{"note":"you already made this call in this turn; its result is above. Answer the user now."}'
+
+
+class ConversationNotYours(ErpError):
+    code = "out_of_scope"
+
+
+class AgentState(TypedDict, total=False):
+    messages: Annotated[list[Message], operator.add]
+    owner: str
+    steps: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """What a channel may show while a turn runs: answer tokens, tool calls, tool results."""
+
+    kind: Literal["token", "tool_call", "tool_result"]
+    text: str = ""
+    name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolRun:
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    ms: float
+    error: str | None = None
+
+
+@dataclass
+class Usage:
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    model_ms: float = 0.0
+    models: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TurnResult:
+    conversation_id: str
+    answer: str
+    tools: list[ToolRun]
+    grounding: Grounding
+    usage: Usage
+    steps: int
+    stopped: Literal["step_limit", "model_error"] | None = None
+
+
+@dataclass
+class _Turn:
+    """What one turn collects as it runs; lives in a context variable, never in the checkpoint."""
+
+    actor: Actor
+    conversation_id: str
+    persona: str
+    on_event: Callable[[Event], None] | None
+    tools: list[ToolRun] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stopped: Literal["step_limit", "model_error"] | None = None
+    calls_made: set[str] = field(default_factory=set)
+    answer_now: bool = False
+
+    def emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+_turn: ContextVar[_Turn] = ContextVar("turn")
+
+
+class Assistant:
+    """One deployment's assistant: a database, the tools, a model and a conversation store."""
+
+    def __init__(
+        self,
+        db: Database,
+        checkpointer: BaseCheckpointSaver[str],
+        *,
+        channel: str = "chat",
+        registry: Registry | None = None,
+        settings: ModelSettings | None = None,
+        search: Any = None,
+    ) -> None:
+        self.db = db
+        self.channel = channel
+        self.registry = registry or default_registry()
+        self.settings = settings or model_settings()
+        self.search = search
+        self.schemas = self.registry.schemas()
+        self.system = system_prompt()
+        # "exit": the conversation is saved once, when the turn ends. A turn cut off half-way is not
+        # resumed; its drafts are safe either way (each is its own transaction, keyed by tool-call id).
+        self.durability: Literal["sync", "async", "exit"] = "exit"
+        self.graph: CompiledStateGraph[AgentState, None, AgentState, AgentState] = self._build(checkpointer)
+
+    def _build(
+        self, checkpointer: BaseCheckpointSaver[str]
+    ) -> CompiledStateGraph[AgentState, None, AgentState, AgentState]:
+        graph = StateGraph(AgentState)
+        graph.add_node("model", self._model_node)
+        graph.add_node("tools", self._tools_node)
+        graph.add_node("step_limit", self._step_limit_node)
+        graph.add_edge(START, "model")
+        graph.add_conditional_edges("model", self._after_model, ["tools", "step_limit", END])
+        graph.add_edge("tools", "model")
+        graph.add_edge("step_limit", END)
+        return graph.compile(checkpointer=checkpointer)
+
+    # -- a turn ------------------------------------------------------------------------------
+
+    def turn(
+        self,
+        actor: Actor,
+        text: str,
+        *,
+        conversation_id: str | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> TurnResult:
+        """Answer one message from `actor`; the conversation resumes from its checkpoint."""
+        conversation_id = conversation_id or uuid.uuid4().hex
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        self._require_owner(actor, config)
+        persona = self.db.read(lambda s: persona_of(s, actor, clock.today()))
+        turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event)
+        start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
+        token = _turn.set(turn)
+        try:
+            state = self.graph.invoke(start, config, durability=self.durability)
+        finally:
+            _turn.reset(token)
+        answer = str(state["messages"][-1].get("content") or "")
+        return TurnResult(
+            conversation_id=conversation_id,
+            answer=answer,
+            tools=turn.tools,
+            grounding=check(answer, turn.results, text) if turn.stopped is None else check("", turn.results),
+            usage=turn.usage,
+            steps=state.get("steps", 0),
+            stopped=turn.stopped,
+        )
+
+    def history(self, actor: Actor, conversation_id: str) -> list[Message]:
+        """The conversation's user and assistant messages (not tool traffic), for showing on resume."""
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        self._require_owner(actor, config)
+        messages = self.graph.get_state(config).values.get("messages", [])
+        return [m for m in messages if m["role"] == "user" or (m["role"] == "assistant" and m.get("content"))]
+
+    def _require_owner(self, actor: Actor, config: RunnableConfig) -> None:
+        owner = self.graph.get_state(config).values.get("owner")
+        if owner is not None and owner != actor.username:
+            raise ConversationNotYours("this conversation belongs to another user; start a new one")
+
+    # -- nodes -------------------------------------------------------------------------------
+
+    def _model_node(self, state: AgentState) -> AgentState:
+        turn = _turn.get()
+        messages = [
+            {"role": "system", "content": self.system},
+            {"role": "system", "content": turn.persona},
+            *_window(state["messages"]),
+        ]
+        started = time.perf_counter()
+        try:
+            message = self._complete(messages, turn)
+        except Exception as error:  # any model failure ends the turn with a plain explanation
+            turn.stopped = "model_error"
+            message = {"role": "assistant", "content": model_error_text(error, self.settings)}
+        turn.usage.model_ms += (time.perf_counter() - started) * 1000
+        return {"messages": [message], "steps": state.get("steps", 0) + 1}
+
+    def _complete(self, messages: list[Message], turn: _Turn) -> Message:
+        llm = litellm()
+        stream = turn.on_event is not None
+        response = llm.completion(
+            model=self.settings.model,
+            messages=messages,
+            tools=self.schemas,
+            tool_choice="none" if turn.answer_now else "auto",
+            timeout=self.settings.timeout_s,
+            num_retries=self.settings.retries,
+            fallbacks=[self.settings.fallback] if self.settings.fallback else None,
+            max_tokens=self.settings.max_tokens,
+            stream=stream,
+        )
+        if stream:
+            chunks = []
+            for chunk in response:
+                chunks.append(chunk)
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    turn.emit(Event("token", text=delta))
+            response = llm.stream_chunk_builder(chunks, messages=messages)
+        _account(turn.usage, response, llm)
+        return _assistant_message(response.choices[0].message)
+
+    def _after_model(self, state: AgentState) -> str:
+        if not state["messages"][-1].get("tool_calls"):
+            return END
+        return "step_limit" if state.get("steps", 0) >= self.settings.max_steps else "tools"
+
+    def _tools_node(self, state: AgentState) -> AgentState:
+        turn = _turn.get()
+        calls = state["messages"][-1]["tool_calls"]
+        for call in calls:
+            turn.emit(Event("tool_call", name=call["function"]["name"], data=_arguments(call)))
+        if len(calls) == 1:
+            results = [self._run_tool(turn, calls[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(4, len(calls))) as pool:
+                futures = [pool.submit(copy_context().run, self._run_tool, turn, c) for c in calls]
+                results = [f.result() for f in futures]
+        return {"messages": results}
+
+    def _run_tool(self, turn: _Turn, call: Message) -> Message:
+        name = call["function"]["name"]
+        key = f"{name}:{json.dumps(_arguments(call), sort_keys=True)}"
+        if key in turn.calls_made:  # a model repeating itself gets its answer turn, not the same rows again
+            turn.answer_now = True
+            return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": REPEATED_CALL}
+        turn.calls_made.add(key)
+        ctx = ToolContext(
+            actor=turn.actor,
+            channel=self.channel,
+            conversation_id=turn.conversation_id,
+            tool_call_id=call["id"],
+            search=self.search,
+        )
+        started = time.perf_counter()
+        result = self.registry.call(self.db, ctx, name, call["function"]["arguments"])
+        error = result.get("error") if isinstance(result.get("error"), str) and "message" in result else None
+        run = ToolRun(name, _arguments(call), error is None, (time.perf_counter() - started) * 1000, error)
+        turn.tools.append(run)
+        turn.results.append(result)
+        turn.emit(Event("tool_result", name=name, data=result))
+        return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": _compact_json(result)}
+
+    def _step_limit_node(self, state: AgentState) -> AgentState:
+        turn = _turn.get()
+        turn.stopped = "step_limit"
+        pending = state["messages"][-1]["tool_calls"]
+        skipped: list[Message] = [
+            {
+                "role": "tool",
+                "tool_call_id": c["id"],
+                "name": c["function"]["name"],
+                "content": '{"error":"step_limit","message":"not run: the step limit was reached"}',
+            }
+            for c in pending
+        ]
+        ran = ", ".join(dict.fromkeys(t.name for t in turn.tools)) or "no tools"
+        text = (
+            f"I stopped after {state.get('steps', 0)} steps without finishing (I ran {ran}). "
+            "Please ask a narrower question, or name the record you mean."
+        )
+        return {"messages": [*skipped, {"role": "assistant", "content": text}]}
+
+
+def _window(messages: list[Message]) -> list[Message]:
+    """The newest messages that fit the window, starting at a user message so no tool reply is orphaned."""
+    if len(messages) <= HISTORY_WINDOW:
+        return messages
+    tail = messages[-HISTORY_WINDOW:]
+    starts = [i for i, m in enumerate(tail) if m["role"] == "user"]
+    return tail[starts[0] :] if starts else messages[-1:]
+
+
+def _assistant_message(message: Any) -> Message:
+    calls = [
+        {
+            "id": f"call_{uuid.uuid4().hex[:16]}",  # ours, unique per conversation: idempotency keys on it
+            "type": "function",
+            "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"},
+        }
+        for c in (message.tool_calls or [])
+    ]
+    out: Message = {"role": "assistant", "content": message.content or ""}
+    if calls:
+        out["tool_calls"] = calls
+    return out
+
+
+def _arguments(call: Message) -> dict[str, Any]:
+    try:
+        parsed = json.loads(call["function"]["arguments"] or "{}")
+    except json.JSONDecodeError:
+        return {"_raw": call["function"]["arguments"]}
+    return parsed if isinstance(parsed, dict) else {"_raw": parsed}
+
+
+def _compact_json(result: Any) -> str:
+    return json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _account(usage: Usage, response: Any, llm: Any) -> None:
+    usage.model_calls += 1
+    reported = getattr(response, "usage", None)
+    if reported is not None:
+        usage.prompt_tokens += reported.prompt_tokens or 0
+        usage.completion_tokens += reported.completion_tokens or 0
+    with contextlib.suppress(Exception):  # local and scripted models have no price; unknown hosted ones neither
+        usage.cost_usd += float(llm.completion_cost(completion_response=response) or 0.0)
+    if response.model and response.model not in usage.models:
+        usage.models.append(response.model)
+
+
+def model_error_text(error: Exception, settings: ModelSettings) -> str:
+    """A model failure in words a user can act on."""
+    if isinstance(error, ErpError):
+        return f"I can't answer right now: {error.message}"
+    name = type(error).__name__
+    if settings.is_local:
+        return f"The local model failed ({name}: {error}). Check `erp-assistant model status`."
+    return (
+        f"The model {settings.model} is not reachable ({name}). Check its API key and network, "
+        "or unset ERP_ASSISTANT_MODEL to use the local model."
+    )

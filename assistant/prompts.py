@@ -1,0 +1,62 @@
+"""The prompts the model sees, read from `prompts/` and filled in for one user."""
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from core.actor import Actor
+from core.masterdata.service import entity_codes
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+DEFAULT_COMPANY = "Northwind"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who the assistant works for, in the words the system prompt uses."""
+
+    user: str
+    roles: str
+    entities: str
+    today: date
+
+
+@cache
+def template(name: str) -> str:
+    """One prompt file's text."""
+    return (PROMPTS_DIR / name).read_text(encoding="utf-8").strip()
+
+
+def persona_of(session: Session, actor: Actor, today: date) -> Persona:
+    """The actor's name, roles and entity codes."""
+    codes = sorted(entity_codes(session, actor.entity_ids).values())
+    return Persona(
+        user=actor.username,
+        roles=", ".join(sorted(str(r) for r in actor.roles)) or "no role",
+        entities=", ".join(codes) or "none",
+        today=today,
+    )
+
+
+def system_prompt() -> str:
+    """The system prompt: the same for every user, so a model's prompt cache can keep it."""
+    return template("system.md").format(company=company_name())
+
+
+def persona_prompt(persona: Persona) -> str:
+    """The second system message: who is asking, what they may see, and the date."""
+    return template("persona.md").format(
+        user=persona.user,
+        roles=persona.roles,
+        entities=persona.entities,
+        today=f"{persona.today:%A %Y-%m-%d}",
+    )
+
+
+def company_name() -> str:
+    """The company the assistant works for (`ERP_COMPANY_NAME`)."""
+    return os.environ.get("ERP_COMPANY_NAME") or DEFAULT_COMPANY
