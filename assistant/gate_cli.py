@@ -25,7 +25,7 @@ from core.drafts.service import (
     sweep_approvals,
 )
 from core.errors import ErpError, InvalidInput
-from core.exceptions import detect_exceptions, list_cases
+from core.exceptions import detect_exceptions, page_cases
 from core.policy import load_policy
 
 drafts_app = typer.Typer(help="Draft changes and decide on them (the write gate).", no_args_is_help=True)
@@ -137,7 +137,7 @@ def detect() -> None:
 @exceptions_app.command("list")
 def list_command(user: User = DEFAULT_USER, type: Annotated[str | None, typer.Option()] = None) -> None:
     """Open cases in your entities."""
-    cases = ask(user, lambda s, actor: list_cases(s, actor, type=type))
+    cases = ask(user, lambda s, actor: page_cases(s, actor, type=type).cases)
     table = Table(title="Exception cases")
     for column in ("case", "type", "severity", "status", "owner", "due", "title"):
         table.add_column(column)

@@ -22,7 +22,7 @@ from core.drafts.service import (
     sweep_approvals,
 )
 from core.errors import InvalidInput, InvalidState, OutOfScope, PermissionDenied
-from core.exceptions import ExceptionType, list_cases
+from core.exceptions import ExceptionType, page_cases
 from core.sales.models import SalesOrder
 from core.stock.models import Reservation
 from core.stock.service import adjust_stock
@@ -203,7 +203,7 @@ def test_waiting_drafts_escalate_then_expire(world: World) -> None:
     report = world.run(lambda s: sweep_approvals(s, now=later))
     assert report.escalated == [draft.number] and report.expired == []
     assert world.run(lambda s: sweep_approvals(s, now=later)).escalated == []  # once only
-    cases = world.read(lambda s: list_cases(s, world.actor("gus"), type=ExceptionType.APPROVAL_OVERDUE))
+    cases = world.read(lambda s: page_cases(s, world.actor("gus"), type=ExceptionType.APPROVAL_OVERDUE).cases)
     assert len(cases) == 1 and draft.number in cases[0].title
     expired = world.run(lambda s: sweep_approvals(s, now=clock.now() + timedelta(hours=73)))
     assert expired.expired == [draft.number]

@@ -22,8 +22,8 @@ from core.exceptions import (
     detect_exceptions,
     find_case,
     get_case,
-    list_cases,
     load_routing,
+    page_cases,
     raise_case,
     reopen_case,
     resolve_case,
@@ -541,9 +541,9 @@ def test_cases_of_another_entity_are_out_of_scope(world: World) -> None:
         with pytest.raises(OutOfScope, match="exception case EX-1 belongs to a legal entity outside your scope"):
             _as(world, "uma", command, case_number=case["number"], **arguments)
     uma = world.actor("uma")
-    assert world.read(lambda s: list_cases(s, uma)) == []
+    assert world.read(lambda s: page_cases(s, uma).cases) == []
     with pytest.raises(OutOfScope):
-        world.read(lambda s: list_cases(s, uma, entity="NA"))
+        world.read(lambda s: page_cases(s, uma, entity="NA"))
     with pytest.raises(NotFound, match="unknown exception case 'EX-99'"):
         _as(world, "root", get_case, case_number="EX-99")
     with pytest.raises(NotFound, match="EX-<number>"):
@@ -559,7 +559,7 @@ def test_list_cases_filters_by_type_entity_owner_and_status(world: World) -> Non
     mia = world.actor("mia")
 
     def numbers(**filters: Any) -> list[str]:
-        return world.read(lambda s: [c.number for c in list_cases(s, mia, **filters)])
+        return world.read(lambda s: [c.number for c in page_cases(s, mia, **filters).cases])
 
     assert numbers() == [raised["shortage"], raised["credit_hold"], raised["price_deviation"]]  # soonest due first
     assert numbers(type="credit_hold") == [raised["credit_hold"]]
@@ -568,7 +568,16 @@ def test_list_cases_filters_by_type_entity_owner_and_status(world: World) -> Non
     assert numbers(status=CaseStatus.OPEN) == [raised["credit_hold"], raised["price_deviation"]]
     assert numbers(status="assigned", limit=1) == [raised["shortage"]]
     sam = world.actor("sam")
-    assert world.read(lambda s: [c.number for c in list_cases(s, sam)]) == [raised["shortage"], raised["credit_hold"]]
+    assert world.read(lambda s: [c.number for c in page_cases(s, sam).cases]) == [
+        raised["shortage"],
+        raised["credit_hold"],
+    ]
+    page = world.read(lambda s: page_cases(s, mia, limit=1))
+    assert page.total == 3 and [c.number for c in page.cases] == [raised["shortage"]]
+    _as(world, "wes", resolve_case, case_number=raised["shortage"], resolution="moved stock from DAL")
+    assert numbers(active_only=True) == [raised["credit_hold"], raised["price_deviation"]]
+    assert numbers() == [raised["shortage"], raised["credit_hold"], raised["price_deviation"]]
+    assert numbers(status="resolved", active_only=True) == [raised["shortage"]]  # an explicit status wins
     with pytest.raises(InvalidInput, match="unknown case status 'closed'"):
         numbers(status="closed")
     with pytest.raises(InvalidInput, match="unknown case type"):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.db import Database
-from core.exceptions import ExceptionCase, detect_exceptions, list_cases
+from core.exceptions import ExceptionCase, detect_exceptions, page_cases
 from core.masterdata.models import Customer, Item, LegalEntity, Warehouse
 from core.masterdata.service import load_actor
 from core.purchasing.models import PurchaseOrder
@@ -150,8 +150,8 @@ def test_demo_managers_see_only_their_entities_cases(demo_db: Database) -> None:
     _detect(demo_db)
     ulrich = demo_db.read(lambda s: load_actor(s, username="ulrich"))  # manager of UK only
     grace = demo_db.read(lambda s: load_actor(s, username="grace"))  # manager of all three
-    mine = demo_db.read(lambda s: list_cases(s, ulrich, limit=500))
-    everyone = demo_db.read(lambda s: list_cases(s, grace, limit=500))
+    mine = demo_db.read(lambda s: page_cases(s, ulrich, limit=500).cases)
+    everyone = demo_db.read(lambda s: page_cases(s, grace, limit=500).cases)
     assert mine and {c.entity_id for c in mine} == ulrich.entity_ids
     assert len(everyone) == demo_db.read(lambda s: len(list(s.scalars(select(ExceptionCase.id)))))
     assert len(mine) < len(everyone)

@@ -300,24 +300,6 @@ class CasePage:
     total: int
 
 
-def list_cases(
-    session: Session,
-    actor: Actor,
-    *,
-    type: ExceptionType | str | None = None,
-    entity: str | None = None,
-    owner: str | None = None,
-    status: CaseStatus | str | None = None,
-    active_only: bool = False,
-    limit: int = 50,
-) -> list[ExceptionCase]:
-    """Cases in the actor's entities, the soonest due first; filtered by type, entity code, owner username,
-    status (or only open and assigned cases)."""
-    return page_cases(
-        session, actor, type=type, entity=entity, owner=owner, status=status, active_only=active_only, limit=limit
-    ).cases
-
-
 def page_cases(
     session: Session,
     actor: Actor,
@@ -329,7 +311,8 @@ def page_cases(
     active_only: bool = False,
     limit: int = 50,
 ) -> CasePage:
-    """`list_cases` with the number of all matching cases, so a caller can say what it left out."""
+    """Cases in the actor's entities, the soonest due first, filtered by type, entity code, owner username and
+    status (or only open and assigned ones), with how many match in all so a caller can say what it left out."""
     if not 1 <= limit <= MAX_LIST:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST}, got {limit}")
     query = select(ExceptionCase).where(ExceptionCase.entity_id.in_(actor.entity_ids))
