@@ -87,7 +87,8 @@ def chat(
     if not _model_ready(assistant):
         raise typer.Exit(code=1)
     if message is not None:
-        _ask(assistant, actor, message, conversation)
+        conversation = _ask(assistant, actor, message, conversation)
+        _resume_hint(actor, conversation)
         return
     _loop(assistant, actor, conversation)
 
@@ -160,6 +161,13 @@ def _loop(assistant: "Assistant", actor: Actor, conversation: str | None) -> Non
             continue
         if text:
             conversation = _ask(assistant, actor, text, conversation) or conversation
+    _resume_hint(actor, conversation)
+
+
+def _resume_hint(actor: Actor, conversation: str | None) -> None:
     if conversation:
-        console.print(f"[dim]resume with: erp-assistant chat --user {actor.username} --conversation {conversation}[/]")
+        console.print(
+            f"[dim]resume with: erp-assistant chat --user {actor.username} --conversation {conversation}[/]",
+            highlight=False,
+        )
     sys.stdout.flush()

@@ -94,6 +94,13 @@ def sqlite_world(templates: dict[tuple[str, str], Template], template_dir: Path,
 
 
 @pytest.fixture
+def sqlite_demo(templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[Database]:
+    """The demo company on SQLite only (for the assistant's channels, which are not backend tests)."""
+    with _template(templates, template_dir, "sqlite", "demo").clone(tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
 def world_template(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path) -> Template:
     """The world template itself, for tests that clone it many times (property tests)."""
     return _template(templates, template_dir, backend, "world")
