@@ -823,3 +823,10 @@ def test_a_miss_or_a_refusal_reveals_nothing_of_another_entity(demo_db: Database
     assert miss["error"] == "not_found" and not {"Atlanta", "Dallas", "ATL", "DAL"} & set(miss["suggestions"])
     refused = call(demo_db, "uma", "get_customer_credit", {"customer": "Acme Industrial Supply"})
     assert refused["error"] == "out_of_scope" and "ACME" not in refused["message"]
+
+
+def test_an_entity_code_given_as_the_warehouse_means_that_entitys_warehouses(demo_db: Database) -> None:
+    by_entity = ok(call(demo_db, "sam", "check_availability", {"sku": "V-200", "entity": "NA"}))
+    as_warehouse = ok(call(demo_db, "sam", "check_availability", {"sku": "V-200", "warehouse": "na", "entity": "NA"}))
+    assert as_warehouse["warehouses"] == by_entity["warehouses"] and len(by_entity["warehouses"]) > 1
+    assert call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "NA"})["error"] == "out_of_scope"

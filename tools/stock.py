@@ -3,9 +3,11 @@
 from datetime import date
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from core.masterdata.models import LegalEntity
 from core.masterdata.service import suggest_skus
 from core.stock.service import available_to_promise
 from tools.context import ToolContext
@@ -78,14 +80,25 @@ class AvailabilityResult(BaseModel):
     how_computed: str = "available = on hand - reserved - backordered + incoming due by the date"
 
 
+def _place(session: Session, warehouse: str | None, entity: str | None) -> tuple[str | None, str | None]:
+    """A legal entity's code given as the warehouse ("V-200 in NA") means all that entity's warehouses."""
+    if warehouse is None:
+        return None, entity
+    codes = set(session.scalars(select(LegalEntity.code)))
+    if warehouse.strip().upper() in codes and entity in (None, warehouse.strip().upper()):
+        return None, warehouse
+    return warehouse, entity
+
+
 def check_availability(session: Session, ctx: ToolContext, args: AvailabilityArgs) -> AvailabilityResult:
     """ATP by warehouse with its parts, for the user's warehouses only."""
+    warehouse, entity = _place(session, args.warehouse, args.entity)
     report = available_to_promise(
         session,
         ctx.actor,
         sku=args.sku,
-        warehouse=args.warehouse,
-        entity=args.entity,
+        warehouse=warehouse,
+        entity=entity,
         on_date=args.on_date,
         quantity=args.quantity,
     )
