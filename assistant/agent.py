@@ -348,6 +348,10 @@ def _account(usage: Usage, response: Any, llm: Any) -> None:
 
 def model_error_text(error: Exception, settings: ModelSettings) -> str:
     """A model failure in words a user can act on."""
+    if settings.is_local:
+        from assistant.llm.local import unavailable_from
+
+        error = unavailable_from(error) or error
     if isinstance(error, ErpError):
         return f"I can't answer right now: {error.message}"
     name = type(error).__name__

@@ -117,10 +117,7 @@ def list_pending_approvals(session: Session, ctx: ToolContext, args: PendingArgs
     )
 
 
-DRAFT_NOTE = (
-    " Creates a draft; the core's policy then executes it, holds it for a person's approval, or blocks it. "
-    "Report exactly the returned status: say it is done only if status is 'executed'."
-)
+DRAFT_NOTE = " Returns the draft's status: executed, pending_approval (say who it waits for) or blocked."
 TOOLS = [
     Tool(
         "draft_sales_order",
