@@ -484,6 +484,7 @@ def test_a_hold_release_waits_for_finance_and_the_hold_stays(demo_db: Database) 
     draft = assert_draft(call(demo_db, "sam", "request_credit_hold_release", args), "pending_approval")
     assert draft["waiting_for"] == ["finance of NA"] and "rule credit.hold_release" in draft["decision"]
     assert customer in draft["summary"] and args["reason"] in draft["summary"]
+    assert draft["changes"] == [f"{customer}: credit hold on → off; its held orders go back to draft"]
     assert ok(call(demo_db, "sam", "get_customer_credit", {"customer": customer}))["on_hold"] is True
     assert ok(call(demo_db, "sam", "get_order_status", {"order_number": number}))["status"] == "on_hold"
     assert draft["draft"] in [w["draft"] for w in call(demo_db, "fiona", "list_pending_approvals", {})["waiting"]]
@@ -830,3 +831,13 @@ def test_an_entity_code_given_as_the_warehouse_means_that_entitys_warehouses(dem
     as_warehouse = ok(call(demo_db, "sam", "check_availability", {"sku": "V-200", "warehouse": "na", "entity": "NA"}))
     assert as_warehouse["warehouses"] == by_entity["warehouses"] and len(by_entity["warehouses"]) > 1
     assert call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "NA"})["error"] == "out_of_scope"
+
+
+def test_drafts_that_change_no_stock_still_say_what_they_change(demo_db: Database) -> None:
+    case = first_case(demo_db, "wes", "shortage")["case"]
+    assigned = call(demo_db, "wes", "draft_exception_action", {"case_number": case, "action": "comment", "text": "x"})
+    assert assigned["changes"] == [f"{case}: a comment is added"]
+    resolved = call(
+        demo_db, "wes", "draft_exception_action", {"case_number": case, "action": "resolve", "text": "moved"}
+    )
+    assert resolved["changes"] == [f"{case}: status open → resolved"]

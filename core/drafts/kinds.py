@@ -121,6 +121,7 @@ class Applied:
     quantity: int = 0
     keys: list[Key] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    effects: list[str] = field(default_factory=list)  # changes that are not stock: "ACME: credit hold on → off"
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -275,6 +276,7 @@ def apply_credit_hold_release(session: Session, actor: Actor, payload: CreditHol
         currency=before.currency,
         amount=before.exposure,
         summary=f"Release the credit hold on {customer.code} {customer.name}: {payload.reason}",
+        effects=[f"{customer.code}: credit hold on → off; its held orders go back to draft"],
         facts={
             "customer": customer.code,
             "customer_on_hold": True,
@@ -306,6 +308,7 @@ def apply_price_override(session: Session, actor: Actor, payload: PriceOverrideD
 def apply_exception_action(session: Session, actor: Actor, payload: ExceptionActionDraft) -> Applied:
     """Assign, comment on, resolve or dismiss an exception case."""
     case = get_case(session, actor, case_number=payload.case_number)
+    status_before, owner_before = case.status, case.owner_user_id
     if payload.action == "assign":
         if not payload.assignee:
             raise InvalidInput("say who to assign the case to (assignee)")
@@ -317,12 +320,19 @@ def apply_exception_action(session: Session, actor: Actor, payload: ExceptionAct
     else:
         resolve_case(session, actor, case_number=case.id, resolution=payload.text, dismiss=payload.action == "dismiss")
         what = payload.action
+    session.refresh(case)
+    effects = [f"{case.number}: status {status_before} → {case.status}"] if case.status != status_before else []
+    if case.owner_user_id != owner_before:
+        effects.append(f"{case.number}: assigned to {payload.assignee}")
+    if payload.action == "comment":
+        effects.append(f"{case.number}: a comment is added")
     return Applied(
         result_ref=case.number,
         entity_id=case.entity_id,
         currency=_entity_currency(session, case.entity_id),
         amount=Decimal(0),
         summary=f"{case.number} ({case.title}): {what}" + (f": {payload.text}" if payload.text else ""),
+        effects=effects,
     )
 
 

@@ -142,7 +142,7 @@ def preview(session: Session, actor: Actor, kind: DraftKind, payload: Payload) -
     finally:
         savepoint.rollback()
     before = _balances(session, applied.keys)
-    return applied, _diff_lines(before, after)
+    return applied, [*applied.effects, *_diff_lines(before, after)]
 
 
 Snapshot = dict[
