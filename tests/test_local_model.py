@@ -303,3 +303,15 @@ def test_the_phrasing_table_covers_every_tool() -> None:
     assert any(r.tool is None for r in rows)
     assert judge(Phrasing("x", "find_items", {"query": "~valve"}), "find_items", '{"query": "Brass Valves"}').args_right
     assert matches({"sku": "V-200", "on_date": date(2026, 12, 1).isoformat()}, {"sku": "v200", "on_date": "2026-12-01"})
+
+
+def test_a_reply_that_repeats_itself_is_seen_as_a_loop() -> None:
+    sentence = "The transfer was made to the customer's warehouse, and "
+    assert local.looping('{"name": "reply", "arguments": {"text": "' + sentence * 4)
+    varied = " ".join(f"Line {n}: {n * 7} units of V-{n}00 at warehouse W{n}." for n in range(12))
+    assert not local.looping(varied) and not local.looping(sentence)
+
+
+def test_a_tool_call_with_alike_lines_is_not_a_loop() -> None:
+    line = '{"sku": "V-200", "quantity": 10, "warehouse": "DAL"}, '
+    assert not local.looping('{"name": "draft_sales_order", "arguments": {"customer": "ACME", "lines": [' + line * 4)

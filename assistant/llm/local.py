@@ -823,6 +823,8 @@ class Engine:
                 output += piece
                 if piece:
                     yield piece
+                if looping(output):
+                    break
                 llama.eval([token, *extra])
             tail = decoder.decode(b"", final=True)
             if tail:
@@ -830,6 +832,20 @@ class Engine:
         finally:
             chooser.close()
             stats.seconds = time.perf_counter() - began
+
+
+LOOP_WINDOW = 48  # characters
+
+
+def looping(output: str) -> bool:
+    """Whether greedy decoding has fallen into a loop: its newest characters already appeared earlier on.
+
+    A 1.5B model decoding greedily can repeat a sentence until max_tokens; stopping at the first repeat
+    keeps the answer (cut-off replies still read as text) and the turn short. Only replies are checked:
+    a tool call may rightly repeat itself (order lines for the same item)."""
+    if len(output) < 3 * LOOP_WINDOW or '"reply"' not in output[:40]:
+        return False
+    return output[-LOOP_WINDOW:] in output[:-LOOP_WINDOW]
 
 
 class GreedyChoice:
