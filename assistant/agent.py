@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -31,6 +31,9 @@ from core.actor import Actor
 from core.db import Database
 from core.errors import ErpError
 from tools import Registry, ToolContext, default_registry
+
+if TYPE_CHECKING:
+    from tools.search import SearchIndex
 
 Message = dict[str, Any]
 HISTORY_WINDOW = 24
@@ -121,7 +124,7 @@ class Assistant:
         channel: str = "chat",
         registry: Registry | None = None,
         settings: ModelSettings | None = None,
-        search: Any = None,
+        search: "SearchIndex | None" = None,
     ) -> None:
         self.db = db
         self.channel = channel
