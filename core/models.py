@@ -1,10 +1,12 @@
 """Every table of the core, imported in one place for migrations and tests."""
 
 from core.audit import models as audit
+from core.conversations import models as conversations
 from core.db import Base
 from core.drafts import models as drafts
 from core.exceptions import models as exceptions
 from core.finance import models as finance
+from core.identity import models as identity
 from core.masterdata import models as masterdata
 from core.policy import models as policy
 from core.purchasing import models as purchasing
@@ -15,9 +17,11 @@ from core.transfers import models as transfers
 __all__ = [
     "Base",
     "audit",
+    "conversations",
     "drafts",
     "exceptions",
     "finance",
+    "identity",
     "masterdata",
     "policy",
     "purchasing",

@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Integer, Table, insert, text
 from sqlalchemy.orm import Session
 
 from core.models import Base
@@ -43,5 +43,6 @@ def reset_sequences(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     for name, tbl in Base.metadata.tables.items():
-        if "id" in tbl.c and tbl.c.id.primary_key:
+        # Only integer ids have a sequence (conversation ids are uuid hex).
+        if "id" in tbl.c and tbl.c.id.primary_key and isinstance(tbl.c.id.type, Integer):
             session.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), max(id)) FROM {name}"))
