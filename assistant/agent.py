@@ -191,6 +191,22 @@ class Assistant:
         messages = self.graph.get_state(config).values.get("messages", [])
         return [m for m in messages if m["role"] == "user" or (m["role"] == "assistant" and m.get("content"))]
 
+    def excerpt(self, conversation_id: str | None, tool_call_id: str | None) -> list[Message]:
+        """The user's message that led to a tool call and the answer that followed, for an approver.
+
+        No owner check: call it only for a draft the core has already let the caller see.
+        """
+        if not conversation_id or not tool_call_id:
+            return []
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        messages: list[Message] = self.graph.get_state(config).values.get("messages", [])
+        calls = [i for i, m in enumerate(messages) if any(c["id"] == tool_call_id for c in m.get("tool_calls", []))]
+        if not calls:
+            return []
+        asked = [m for m in messages[: calls[0]] if m["role"] == "user"][-1:]
+        answered = [m for m in messages[calls[0] :] if m["role"] == "assistant" and not m.get("tool_calls")][:1]
+        return [{"role": m["role"], "content": str(m.get("content") or "")} for m in asked + answered]
+
     def _require_owner(self, actor: Actor, config: RunnableConfig) -> None:
         owner = self.graph.get_state(config).values.get("owner")
         if owner is not None and owner != actor.username:

@@ -1,6 +1,6 @@
 """The `erp-assistant` command: set up the database, load the demo company, ask the core questions."""
 
-import sys
+import secrets
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,17 +12,19 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from assistant.chat_cli import chat
-from assistant.console import DEFAULT_USER, ask, console, fail, open_database
+from assistant.console import CLI_CHANNEL, DEFAULT_USER, ask, console, fail, open_database
 from assistant.gate_cli import drafts_app, exceptions_app, policy_check
 from assistant.index_cli import index, update_index
 from assistant.model_cli import model_app
+from assistant.serve_cli import DEMO_LOGINS, logins_table, serve
 from core import schema
+from core.audit import AuditContext
 from core.db import Database
 from core.errors import ErpError
 from core.exceptions import check_routing, load_routing
 from core.masterdata.models import Item, LegalEntity, Warehouse
 from core.sales.models import OrderStatus, SalesOrder
-from core.settings import database_url
+from core.settings import data_dir, database_url
 
 app = typer.Typer(help="A conversational assistant over a deterministic ERP core.", no_args_is_help=True)
 
@@ -105,8 +107,45 @@ def init(
         for suffix in ("", "-wal", "-shm"):
             Path(url.database + suffix).unlink(missing_ok=True)
     db = open_database()
-    if not _ensure_ready(db, load=True):
+    if _ensure_ready(db, load=True):
+        _give_demo_passwords(db)
+    else:
         console.print(f"database at {url.render_as_string()} already holds data; use --reset to start over")
+
+
+def _give_demo_passwords(db: Database) -> None:
+    """Give every demo user a new password, keep them in a private file, and show them."""
+    from core.demo import assign_demo_passwords, write_demo_logins
+
+    logins = assign_demo_passwords(db)
+    path = data_dir() / DEMO_LOGINS
+    write_demo_logins(path, logins, db)
+    console.print(logins_table(db, logins, "Demo sign-ins"))
+    console.print(f"saved in {path} (only you can read it); change one with `erp-assistant password USERNAME`")
+
+
+@app.command()
+def password(
+    username: Annotated[str, typer.Argument(help="Whose password to set, e.g. sam.")],
+    new_password: Annotated[
+        str | None, typer.Option("--password", help="The new password (8 to 256 characters); generated if left out.")
+    ] = None,
+) -> None:
+    """Set a user's password for signing in; their open browser sessions end."""
+    from core.identity import set_password
+
+    db = open_database()
+    if schema.current_revision(db.engine) is None:
+        console.print("no database yet: run `erp-assistant init`")
+        raise typer.Exit(code=1)
+    chosen = new_password or secrets.token_urlsafe(12)
+    cli = AuditContext(actor_user_id=None, channel=CLI_CHANNEL)
+    try:
+        db.run(lambda s: set_password(s, username=username, password=chosen, audit=cli))
+    except ErpError as error:
+        raise fail(error) from None
+    shown = f": {chosen}" if new_password is None else ""
+    console.print(f"password set for {username}{shown}", highlight=False)
 
 
 @app.command()
@@ -301,16 +340,15 @@ def audit_verify() -> None:
 
 @app.command()
 def run(
-    user: Annotated[str, typer.Option("--user", "-u", help="who chats when the terminal is interactive")] = "sam",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
-    """Run the product: prepare the database (demo company on first run) and the search index, then chat.
-
-    In an interactive terminal the chat starts as `--user`; otherwise this prints what is ready and
-    how to ask. The web service arrives with issue 5.
-    """
+    """Run the product: prepare the database (demo company and sign-ins on first run) and the search index,
+    then serve the web app (chat widget, approvals inbox, exceptions board) on http://HOST:PORT."""
     policy_check()  # a broken policy or routing file stops the product before it serves anyone
     db = open_database()
-    _ensure_ready(db, load=True)
+    if _ensure_ready(db, load=True):
+        _give_demo_passwords(db)
     try:
         db.read(lambda s: check_routing(s, load_routing()))
     except ErpError as error:
@@ -322,15 +360,12 @@ def run(
             select(SalesOrder.id).where(SalesOrder.status == OrderStatus.ON_HOLD.value).limit(1)
         ).first()
     )
-    console.print("Ready. Chat with the assistant as any demo user (each sees only their own entities):")
-    console.print("  .venv/bin/erp-assistant chat --user sam       (sales, NA)")
-    console.print("  .venv/bin/erp-assistant chat --user grace     (manager, every entity)")
-    console.print(
-        "Try: how many V-200 can we promise by Friday? · draft a transfer of 40 V-200 from DAL to ATL", end=""
-    )
+    console.print("Sign in as any demo user (each sees only their own entities); in the chat, try:")
+    console.print("  how many V-200 can we promise by Friday? · draft a transfer of 40 V-200 from DAL to ATL", end="")
     console.print(f" · why is SO-{held} on hold?" if held is not None else "")
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        chat(user=user, conversation=None, message=None)
+    console.print("A terminal chat works too: .venv/bin/erp-assistant chat --user sam")
+    db.dispose()
+    serve(host=host, port=port, workers=1)
 
 
 app.add_typer(drafts_app, name="drafts")
@@ -339,6 +374,7 @@ app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)
 app.command()(index)
+app.command()(serve)
 
 
 if __name__ == "__main__":

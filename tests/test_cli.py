@@ -1,14 +1,22 @@
 """The `erp-assistant` command end to end on a SQLite file, as a person uses it."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from assistant.cli import app
 from core.db import Database
+from core.demo import read_demo_logins
+from core.identity import SignInFailed, authenticate
 from core.sales.models import OrderStatus, SalesOrder
 
 
@@ -21,9 +29,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
-def _cli(url: str, *args: str) -> Result:
+def _cli(url: str, *args: str, **env: str) -> Result:
     return CliRunner().invoke(
-        app, list(args), env={"ERP_DATABASE_URL": url, "COLUMNS": "200", "ERP_TODAY": "2026-11-20"}
+        app, list(args), env={"ERP_DATABASE_URL": url, "COLUMNS": "200", "ERP_TODAY": "2026-11-20", **env}
     )
 
 
@@ -82,14 +90,52 @@ def test_credit_and_order_answer_from_the_core(seeded: str) -> None:
     assert number in shown.output and "confirmed" in shown.output
 
 
-def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path) -> None:
+def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr("assistant.cli.serve", lambda **options: served.append(options))
     url = f"sqlite:///{tmp_path / 'data' / 'erp.db'}"
-    first = _cli(url, "run")
+    first = _cli(url, "run", ERP_DATA_DIR=str(tmp_path / "data"))
     assert first.exit_code == 0, first.output
-    assert "Demo company loaded" in first.output and "Ready" in first.output
-    second = _cli(url, "run")
+    assert "Demo company loaded" in first.output and "Demo sign-ins" in first.output
+    assert (tmp_path / "data" / "demo-logins.txt").exists()
+    second = _cli(url, "run", ERP_DATA_DIR=str(tmp_path / "data"))
     assert second.exit_code == 0, second.output
-    assert "Demo company loaded" not in second.output and "Ready" in second.output
+    assert "Demo company loaded" not in second.output and "Demo sign-ins" not in second.output
+    assert served == [{"host": "127.0.0.1", "port": 8000, "workers": 1}] * 2
+
+
+def test_serve_starts_the_web_service_where_the_demo_users_can_sign_in(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    env = {**os.environ, "ERP_DATABASE_URL": url, "ERP_DATA_DIR": str(tmp_path), "ERP_TODAY": "2026-11-20"}
+    assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
+    password = read_demo_logins(tmp_path / "demo-logins.txt")["sam"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cli = Path(sys.executable).with_name("erp-assistant")
+    server = subprocess.Popen(
+        [cli, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+                time.sleep(0.3)
+        assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+        with httpx.Client(base_url=base) as client:
+            signed_in = client.post("/api/session", json={"username": "sam", "password": password})
+            assert signed_in.status_code == 200, signed_in.text
+            assert client.get("/api/me").json()["display_name"] == "Sam Carter"
+            assert '<script src="/static/widget.js"' in client.get("/demo").text
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    assert "/inbox" in output and "Demo sign-ins" in output
 
 
 def test_a_person_drafts_and_managers_approve_through_the_gate_commands(seeded: str) -> None:
@@ -130,3 +176,21 @@ def test_the_product_refuses_to_start_with_a_broken_policy(seeded: str, tmp_path
     )
     assert result.exit_code == 1
     assert "policy.yaml, line 7" in result.output and "unknown field 'colour'" in result.output
+
+
+def test_init_gives_each_demo_user_a_password_and_password_sets_a_new_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    env = {"ERP_DATABASE_URL": url, "ERP_DATA_DIR": str(tmp_path), "COLUMNS": "200", "ERP_TODAY": "2026-11-20"}
+    result = CliRunner().invoke(app, ["init"], env=env)
+    assert result.exit_code == 0, result.output
+    logins = read_demo_logins(tmp_path / "demo-logins.txt")
+    assert "Demo sign-ins" in result.output and logins["grace"] in result.output
+    assert str(tmp_path / "demo-logins.txt") in result.output.replace("\n", "")
+    changed = CliRunner().invoke(app, ["password", "sam"], env=env)
+    assert changed.exit_code == 0, changed.output
+    new = changed.output.split()[-1]
+    db = Database.from_url(url)
+    assert db.run(lambda s: authenticate(s, username="sam", password=new)).username == "sam"
+    with pytest.raises(SignInFailed):
+        db.run(lambda s: authenticate(s, username="sam", password=logins["sam"]))
+    db.dispose()

@@ -8,6 +8,7 @@ tools) with a model whose every reply is known in advance:
     litellm.completion(model=model, messages=..., tools=...)
 """
 
+import importlib
 import itertools
 import json
 import threading
@@ -70,9 +71,22 @@ def scripted_model(script: Script) -> str:
 
 def _script_for(model: str) -> Script:
     name = model.removeprefix("scripted/")
+    if name not in _scripts and ":" in name:
+        _scripts[name] = _imported(name)
     if name not in _scripts:
         raise KeyError(f"no script registered as '{model}'")
     return _scripts[name]
+
+
+def _imported(spec: str) -> Script:
+    """`scripted/package.module:factory` names a function returning a Script: how a server started in
+    another process (the web load benchmark) gets a scripted model. Only for tests and benchmarks."""
+    module_name, _, attribute = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    script = factory()
+    if not isinstance(script, Script):
+        raise TypeError(f"{spec} returned {type(script).__name__}, not a Script")
+    return script
 
 
 def _tokens(messages: list[dict[str, Any]]) -> int:

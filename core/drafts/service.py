@@ -404,6 +404,29 @@ def pending_for(session: Session, actor: Actor) -> list[DraftAction]:
     return [d for d in drafts if any(_can_meet(session, actor, d, r, e) is None for r, e in _unmet(session, d))]
 
 
+def open_requirements(session: Session, draft: DraftAction) -> list[tuple[str, str]]:
+    """The approvals a waiting draft still needs, as (role, entity code) pairs; none once it is decided."""
+    if draft.status != DraftStatus.PENDING_APPROVAL:
+        return []
+    return [(r.role, _entity_code(session, e) or str(e)) for r, e in _unmet(session, draft)]
+
+
+def decision_blocker(session: Session, actor: Actor, draft: DraftAction) -> str | None:
+    """Why this user cannot approve or reject the draft now, or None if they can (for showing buttons)."""
+    if draft.status != DraftStatus.PENDING_APPROVAL:
+        return f"{draft.number} is {draft.status.replace('_', ' ')}"
+    if clock.now() >= draft.expires_at:
+        return f"{draft.number} has expired"
+    if draft.requester_id == actor.user_id:
+        return f"you requested {draft.number}; someone else must decide"
+    if any(a.approver_id == actor.user_id for a in approvals_of(session, draft)):
+        return f"you have already decided on {draft.number}"
+    reasons = [_can_meet(session, actor, draft, r, e) for r, e in _unmet(session, draft)]
+    if any(reason is None for reason in reasons):
+        return None
+    return "; ".join(r for r in reasons if r) or "no approval is missing"
+
+
 # --- Deciding --------------------------------------------------------------------------
 
 
@@ -595,9 +618,11 @@ __all__ = [
     "approvals_of",
     "approve",
     "cancel",
+    "decision_blocker",
     "draft_action",
     "explain",
     "get_draft",
+    "open_requirements",
     "pending_for",
     "reject",
     "sweep_approvals",

@@ -15,6 +15,7 @@ from core.exceptions.routing import (
 )
 from core.exceptions.service import (
     assign_case,
+    assignable_people,
     comment_case,
     find_case,
     get_case,
@@ -39,6 +40,7 @@ __all__ = [
     "RoutingRules",
     "Severity",
     "assign_case",
+    "assignable_people",
     "check_routing",
     "comment_case",
     "dedup_key",

@@ -363,7 +363,7 @@ def assign_case(session: Session, actor: Actor, *, case_number: str | int, assig
     if session.get(UserEntityScope, (user.id, case.entity_id)) is None:
         raise OutOfScope(
             f"{user.username} cannot see {_entity_code(session, case)}, where {case.number} belongs; "
-            f"assign it to one of {', '.join(_people_of(session, case))}",
+            f"assign it to one of {', '.join(assignable_people(session, case))}",
             case=case.number,
             assignee=user.username,
         )
@@ -470,7 +470,7 @@ def _entity_code(session: Session, case: ExceptionCase) -> str:
     return entity.code if entity else str(case.entity_id)
 
 
-def _people_of(session: Session, case: ExceptionCase, limit: int = 6) -> list[str]:
+def assignable_people(session: Session, case: ExceptionCase, limit: int = 6) -> list[str]:
     """Active users who can see the case's entity, those with its role first."""
     rows = session.execute(
         select(User.username, User.id)

@@ -247,3 +247,8 @@ class Policy:
     @property
     def short_version(self) -> str:
         return self.version[:12]
+
+    @property
+    def approving_roles(self) -> frozenset[str]:
+        """Roles some draft may wait for: every rule's approvers, and the manager a draft no rule covers needs."""
+        return frozenset({a.role for rule in self.rules for a in rule.approvers} | {"manager"})

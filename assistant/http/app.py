@@ -1,0 +1,106 @@
+"""The web service: the API, the Server-Sent-Event chat, the widget and the pages, in one FastAPI app.
+
+`create_app(services)` is what tests use; `app_from_env()` is what `erp-assistant serve` gives
+uvicorn (as a factory, so each worker process builds its own database pool and loads the model once).
+"""
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from assistant.http import errors
+from assistant.http.errors import HttpError, error_response
+from assistant.http.routes import approvals, chat, exceptions, health, pages, records, session
+from assistant.http.routes.pages import STATIC
+from assistant.http.services import Services, WebConfig
+
+log = logging.getLogger("erp.http")
+PAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+}
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def create_app(services: Services) -> FastAPI:
+    """The app over ready-made services."""
+    app = FastAPI(
+        title="ERP assistant",
+        version="0.1.0",
+        description="Chat with the ERP assistant, approve what it drafted, work the exception queue. "
+        "Every route runs as the signed-in user; the ERP core decides what they may see and do.",
+        lifespan=_lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (session, chat, approvals, exceptions, records, health, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(_guard)
+    if services.config.widget_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=services.config.widget_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-CSRF-Token", "Authorization"],
+        )
+    return app
+
+
+async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Refuse oversized bodies before reading them, and set security headers on every answer."""
+    limit = request.app.state.services.config.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return error_response(HttpError("too_large", f"the request body is over {limit // 1024} KB"))
+    response = await call_next(request)
+    is_api = request.url.path.startswith("/api/")
+    for name, value in (API_HEADERS if is_api else PAGE_HEADERS).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    if services.assistant.settings.is_local:
+        threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
+    yield
+    services.runner.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up(services: Services) -> None:
+    """Load the local model and its prompt prefix now, so the first question does not pay for it."""
+    from assistant.llm.local import warm_up
+
+    try:
+        warm_up(services.assistant.system, services.assistant.schemas)
+    except Exception as error:  # the chat explains a missing model to the user; the service stays up
+        log.warning("local model not ready: %s", error)
+
+
+def build_services(config: WebConfig | None = None) -> Services:
+    """Services for the configured database, with the search index when one has been built."""
+    from assistant.agent import Assistant
+    from assistant.console import open_database
+    from assistant.conversations import open_checkpointer
+    from tools.search import open_search_index
+
+    db = open_database()
+    search = open_search_index()
+    assistant = Assistant(db, open_checkpointer(), channel="web", search=search if search.is_built() else None)
+    return Services(db, assistant, config)
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker."""
+    return create_app(build_services())

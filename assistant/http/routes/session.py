@@ -1,0 +1,98 @@
+"""Signing in and out, who am I, and API tokens for programs."""
+
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assistant.http import schemas
+from assistant.http.auth import CurrentUser, ServicesDep, clear_session_cookie, set_session_cookie
+from assistant.http.errors import documented
+from core.drafts.service import current_policy
+from core.identity import (
+    SESSION_HOURS,
+    SignedIn,
+    authenticate,
+    end_session,
+    issue_token,
+    list_tokens,
+    revoke_token,
+    session_user,
+    start_session,
+)
+from core.masterdata.models import UserEntityScope
+from core.masterdata.service import entity_codes
+
+router = APIRouter(prefix="/api", tags=["session"])
+ERRORS = documented(401, 403, 404, 422)
+
+
+def me_of(session: Session, user: SignedIn) -> schemas.Me:
+    actor = user.actor
+    codes = entity_codes(session, actor.entity_ids)
+    approver = {r.value for r in actor.roles} & current_policy().approving_roles and session.scalar(
+        select(func.count())
+        .select_from(UserEntityScope)
+        .where(UserEntityScope.user_id == actor.user_id, UserEntityScope.approval_limit > 0)
+    )
+    return schemas.Me(
+        username=actor.username,
+        display_name=user.display_name,
+        roles=sorted(r.value for r in actor.roles),
+        entities=sorted(codes.values()),
+        csrf_token=user.csrf_token,
+        can_approve=bool(approver),
+    )
+
+
+@router.post("/session", response_model=schemas.Me, responses=ERRORS)
+def sign_in(body: schemas.SignInRequest, request: Request, response: Response, svc: ServicesDep) -> schemas.Me:
+    """Sign in with a username and password; sets the session cookie (HttpOnly, SameSite=Lax)."""
+
+    def command(s: Session) -> tuple[str, schemas.Me]:
+        actor = authenticate(s, username=body.username, password=body.password)
+        new = start_session(s, actor)
+        return new.token, me_of(s, session_user(s, token=new.token))
+
+    token, me = svc.db.run(command)
+    set_session_cookie(request, response, svc, token, max_age=SESSION_HOURS * 3600)
+    return me
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(request: Request, svc: ServicesDep) -> Response:
+    """Sign out: the session ends on the server too, so a copied cookie stops working."""
+    cookie = request.cookies.get("erp_session")
+    if cookie:
+        svc.db.run(lambda s: end_session(s, token=cookie))
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/me", response_model=schemas.Me, responses=ERRORS)
+def me(user: CurrentUser, svc: ServicesDep) -> schemas.Me:
+    """The signed-in user, their roles and entities, and the CSRF token for cookie sessions."""
+    return svc.db.read(lambda s: me_of(s, user))
+
+
+@router.post("/tokens", response_model=schemas.NewToken, status_code=201, responses=ERRORS)
+def create_token(body: schemas.TokenRequest, user: CurrentUser, svc: ServicesDep) -> schemas.NewToken:
+    """A bearer token for a program acting as you; shown once, stored hashed, revocable."""
+    new = svc.db.run(lambda s: issue_token(s, user.actor, name=body.name, days=body.days))
+    return schemas.NewToken(
+        id=new.id, name=new.name, token=new.token, created_at=new.created_at, expires_at=new.expires_at
+    )
+
+
+@router.get("/tokens", response_model=schemas.TokenList, responses=ERRORS)
+def tokens(user: CurrentUser, svc: ServicesDep) -> schemas.TokenList:
+    """Your API tokens (never their values)."""
+    views = svc.db.read(lambda s: list_tokens(s, user.actor))
+    return schemas.TokenList(tokens=[schemas.TokenView.model_validate(v, from_attributes=True) for v in views])
+
+
+@router.delete("/tokens/{token_id}", response_model=schemas.TokenView, responses=ERRORS)
+def delete_token(token_id: int, user: CurrentUser, svc: ServicesDep) -> schemas.TokenView:
+    """Revoke one of your tokens; it stops working at once."""
+    view = svc.db.run(lambda s: revoke_token(s, user.actor, token_id=token_id))
+    return schemas.TokenView.model_validate(view, from_attributes=True)

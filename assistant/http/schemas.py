@@ -1,0 +1,266 @@
+"""What the HTTP API accepts and returns: pydantic models, so the OpenAPI schema is the contract."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGE_CHARS = 4000
+
+
+class Strict(BaseModel):
+    """Request bodies refuse fields they do not know, so a typo is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """Every error: a stable code for programs and a sentence for people."""
+
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["unknown draft 'DR-999'"])
+    retry_after_s: int | None = None
+    suggestions: list[str] | None = None
+
+
+# --- session -----------------------------------------------------------------------------
+
+
+class SignInRequest(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Me(BaseModel):
+    username: str
+    display_name: str
+    roles: list[str]
+    entities: list[str]
+    csrf_token: str | None = Field(None, description="send as X-CSRF-Token on every non-GET request (cookie sessions)")
+    can_approve: bool
+
+
+class TokenRequest(Strict):
+    name: str = Field(min_length=1, max_length=80)
+    days: int | None = Field(None, ge=1, le=3650)
+
+
+class TokenView(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class NewToken(TokenView):
+    token: str = Field(description="shown once; store it, the service keeps only its hash")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenView]
+
+
+# --- conversations -----------------------------------------------------------------------
+
+
+class ConversationRequest(Strict):
+    title: str = Field("", max_length=120)
+
+
+class Conversation(BaseModel):
+    id: str
+    title: str
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+    turns: int
+    running: bool
+
+
+class ConversationList(BaseModel):
+    conversations: list[Conversation]
+
+
+class ChatMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class MessageRequest(Strict):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+# --- drafts and approvals ----------------------------------------------------------------
+
+
+class Reason(BaseModel):
+    rule: str
+    text: str
+
+
+class DraftCard(BaseModel):
+    number: str
+    kind: str
+    status: str
+    summary: str
+    entity: str
+    amount: Decimal
+    currency: str
+    amount_usd: Decimal
+    requester: str
+    created_at: datetime
+    age_hours: float
+    escalate_at: datetime
+    expires_at: datetime
+    overdue: bool
+    waiting_for: list[str]
+    explanation: str
+    reasons: list[Reason]
+    diff: list[str]
+    result_ref: str | None
+    failure_reason: str | None
+    low_risk: bool = Field(description="one approval, no blocking reason, small value: may be decided in bulk")
+    urgency: float = Field(description="higher is more urgent: value, age and SLA combined")
+
+
+class Verdict(BaseModel):
+    approver: str
+    verdict: str
+    role: str | None
+    comment: str
+    at: datetime
+
+
+class Fact(BaseModel):
+    label: str
+    value: str
+
+
+class DraftDetail(DraftCard):
+    approvals: list[Verdict]
+    can_decide: bool
+    conversation_excerpt: list[ChatMessage]
+    current: list[Fact]
+
+
+class ConversationDetail(BaseModel):
+    conversation: Conversation
+    messages: list[ChatMessage]
+    drafts: list[DraftCard]
+
+
+class DraftList(BaseModel):
+    drafts: list[DraftCard]
+    total: int
+
+
+class Count(BaseModel):
+    count: int
+
+
+class ApproveRequest(Strict):
+    comment: str = Field("", max_length=1000)
+
+
+class RejectRequest(Strict):
+    comment: str = Field(min_length=1, max_length=1000)
+
+
+class BulkRequest(Strict):
+    action: Literal["approve", "reject"]
+    numbers: list[str] = Field(min_length=1, max_length=100)
+    comment: str = Field("", max_length=1000)
+
+
+class BulkResult(BaseModel):
+    number: str
+    ok: bool
+    status: str | None
+    result_ref: str | None = None
+    error: ErrorBody | None = None
+
+
+class BulkResponse(BaseModel):
+    results: list[BulkResult]
+
+
+# --- exceptions --------------------------------------------------------------------------
+
+
+class Case(BaseModel):
+    number: str
+    type: str
+    entity: str
+    severity: str
+    title: str
+    status: str
+    owner: str | None
+    owner_role: str | None
+    created_at: datetime
+    sla_due_at: datetime
+    age_days: float
+    overdue: bool
+
+
+class CaseEvent(BaseModel):
+    kind: str
+    text: str
+    by: str | None
+    at: datetime
+
+
+class CaseDetail(Case):
+    detail: str
+    suggestions: list[dict[str, object]]
+    related: dict[str, object]
+    routing_reason: str
+    events: list[CaseEvent]
+    can_handle: bool
+    assignees: list[str]
+
+
+class CaseList(BaseModel):
+    cases: list[Case]
+    total: int
+
+
+class AssignRequest(Strict):
+    assignee: str = Field(min_length=1, max_length=64)
+
+
+class CommentRequest(Strict):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveRequest(Strict):
+    resolution: str = Field(min_length=1, max_length=2000)
+    dismiss: bool = False
+
+
+# --- records and health ------------------------------------------------------------------
+
+
+class RecordTable(BaseModel):
+    columns: list[str]
+    rows: list[list[str]]
+
+
+class Record(BaseModel):
+    ref: str
+    kind: Literal["item", "sales_order", "purchase_order", "transfer", "draft", "exception", "customer"]
+    title: str
+    fields: list[Fact]
+    table: RecordTable | None = None
+    link: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]

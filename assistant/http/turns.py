@@ -1,0 +1,199 @@
+"""Running a chat turn for the web: queue for the model, run the turn in a thread, stream its events.
+
+The assistant is synchronous (LangGraph, litellm, llama.cpp); a turn runs in a worker thread
+and its events cross to the event loop through an asyncio queue, becoming Server-Sent Events.
+The in-process local model serves one turn at a time, so turns wait at a `ModelGate` in
+arrival order and are told how many are ahead of them; the rest of the service (inbox,
+approvals, reads) never waits there.
+"""
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.agent import Assistant, Event, TurnResult
+from assistant.http import views
+from core.actor import Actor
+from core.conversations import end_turn
+from core.errors import ErpError
+
+log = logging.getLogger("erp.http.turns")
+DONE = None
+
+
+def sse(name: str, data: Any) -> str:
+    """One Server-Sent Event frame."""
+    return f"event: {name}\ndata: {json.dumps(data, default=str, separators=(',', ':'), ensure_ascii=False)}\n\n"
+
+
+class ModelGate:
+    """Turns take a slot here before they talk to the model, first come first served."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(1, slots)
+        self.running = 0
+        self.waiting: deque[object] = deque()
+        self._changed = asyncio.Condition()
+
+    def _ahead_of(self, ticket: object) -> int:
+        return self.waiting.index(ticket) + max(0, self.running - self.slots + 1)
+
+    def _my_turn(self, ticket: object) -> bool:
+        return self.waiting[0] is ticket and self.running < self.slots
+
+    @asynccontextmanager
+    async def slot(self, on_wait: Callable[[int], None]) -> AsyncIterator[None]:
+        """Wait for a free slot, reporting how many turns are ahead whenever that number changes."""
+        ticket = object()
+        async with self._changed:
+            self.waiting.append(ticket)
+            try:
+                reported = -1
+                while not self._my_turn(ticket):
+                    ahead = self._ahead_of(ticket)
+                    if ahead != reported:
+                        on_wait(ahead)
+                        reported = ahead
+                    await self._changed.wait()
+                self.running += 1
+            finally:
+                self.waiting.remove(ticket)
+                self._changed.notify_all()
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.running -= 1
+                self._changed.notify_all()
+
+    def load(self) -> dict[str, int]:
+        return {"slots": self.slots, "running": self.running, "waiting": len(self.waiting)}
+
+
+@dataclass
+class TurnRequest:
+    actor: Actor
+    conversation_id: str
+    text: str
+    turn_id: int
+
+
+class TurnRunner:
+    """Runs web chat turns: one gate, one thread pool, frames out through a queue per turn."""
+
+    def __init__(self, assistant: Assistant, slots: int) -> None:
+        self.assistant = assistant
+        self.gate = ModelGate(slots)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, slots), thread_name_prefix="turn")
+
+    def stream(self, request: TurnRequest) -> AsyncIterator[str]:
+        """Start the turn now and return its frames; it finishes even if the client goes away."""
+        frames: asyncio.Queue[str | None] = asyncio.Queue()
+        task = asyncio.create_task(self._run(request, frames))
+        return self._frames(frames, task)
+
+    async def _frames(self, frames: "asyncio.Queue[str | None]", task: "asyncio.Task[None]") -> AsyncIterator[str]:
+        try:
+            while (frame := await frames.get()) is not DONE:
+                yield frame
+        finally:
+            if not task.done() and not self._started(task):
+                task.cancel()  # nobody listens and the model has not started: give the slot to the next turn
+
+    @staticmethod
+    def _started(task: "asyncio.Task[None]") -> bool:
+        return getattr(task, "erp_started", False)
+
+    async def _run(self, request: TurnRequest, frames: "asyncio.Queue[str | None]") -> None:
+        loop = asyncio.get_running_loop()
+
+        def put(name: str, data: Any) -> None:
+            loop.call_soon_threadsafe(frames.put_nowait, sse(name, data))
+
+        task = asyncio.current_task()
+        try:
+            async with self.gate.slot(lambda ahead: put("queued", {"position": ahead})):
+                if task is not None:
+                    task.erp_started = True  # type: ignore[attr-defined]
+                put("started", {})
+                drafted: list[str] = []
+                on_event = self._relay(request, put, drafted)
+                result = await loop.run_in_executor(self.pool, self._turn, request, on_event)
+            put(*self._closing(request, result, drafted))
+        except asyncio.CancelledError:
+            raise
+        except ErpError as error:
+            put("error", {"code": error.code, "message": error.message})
+        except Exception:
+            log.exception("chat turn failed in conversation %s", request.conversation_id)
+            put("error", {"code": "internal_error", "message": "the turn failed on our side; please ask again"})
+        finally:
+            await asyncio.shield(loop.run_in_executor(None, self._end, request))
+            put("done", {})
+            loop.call_soon_threadsafe(frames.put_nowait, DONE)
+
+    def _turn(self, request: TurnRequest, on_event: Callable[[Event], None]) -> TurnResult:
+        return self.assistant.turn(
+            request.actor, request.text, conversation_id=request.conversation_id, on_event=on_event
+        )
+
+    def _end(self, request: TurnRequest) -> None:
+        try:
+            self.assistant.db.run(
+                lambda s: end_turn(s, request.actor, conversation_id=request.conversation_id, turn_id=request.turn_id)
+            )
+        except Exception:  # the claim goes stale on its own; never hide the answer behind this
+            log.exception("could not close turn %s", request.turn_id)
+
+    def _relay(
+        self, request: TurnRequest, put: Callable[[str, Any], None], drafted: list[str]
+    ) -> Callable[[Event], None]:
+        """The assistant's events as frames; a draft tool's result also sends the draft's card."""
+
+        def on_event(event: Event) -> None:
+            if event.kind == "token":
+                put("token", {"text": event.text})
+            elif event.kind == "tool_call":
+                put("tool_call", {"name": event.name, "arguments": event.data})
+            else:
+                failed = "error" in event.data and "message" in event.data
+                error = {"error": event.data["message"]} if failed else {}
+                put("tool_result", {"name": event.name, "ok": not failed, **error})
+                number = _draft_number(event.data)
+                if number and event.name.startswith("draft_"):
+                    drafted.append(number)
+                    put("draft", self._card(request.actor, number))
+
+        return on_event
+
+    def _card(self, actor: Actor, number: str) -> dict[str, Any]:
+        return self.assistant.db.read(lambda s: views.draft_card(s, actor, number).model_dump(mode="json"))
+
+    def _closing(self, request: TurnRequest, result: TurnResult, drafted: list[str]) -> tuple[str, dict[str, Any]]:
+        if result.stopped == "model_error":
+            return "error", {"code": "model_unavailable", "message": result.answer}
+        drafts = [self._card(request.actor, number) for number in dict.fromkeys(drafted)]
+        return "answer", {
+            "text": result.answer,
+            "sources": result.grounding.sources,
+            "unsupported_numbers": result.grounding.unsupported_numbers,
+            "drafts": drafts,
+            "usage": {
+                "model_calls": result.usage.model_calls,
+                "tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
+                "cost_usd": round(result.usage.cost_usd, 6),
+                "seconds": round(result.usage.model_ms / 1000, 3),
+            },
+            "stopped": result.stopped,
+        }
+
+
+def _draft_number(result: dict[str, Any]) -> str | None:
+    value = result.get("draft")
+    return value if isinstance(value, str) else None

@@ -1,0 +1,63 @@
+"""Helpers for the web service's tests: an app over a test database and a scripted model, signed-in clients."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from assistant.agent import Assistant
+from assistant.conversations import open_checkpointer
+from assistant.http.app import create_app
+from assistant.http.services import Services, WebConfig
+from assistant.llm.scripted import Script, scripted_model
+from assistant.llm.settings import ModelSettings
+from core.db import Database
+from core.identity import set_password
+
+PASSWORD = "correct horse battery"  # every test user's password
+
+
+def password_for(username: str) -> str:
+    return f"{PASSWORD} {username}"
+
+
+def set_passwords(db: Database, *usernames: str) -> None:
+    def command(s: Any) -> None:
+        for name in usernames:
+            set_password(s, username=name, password=password_for(name))
+
+    db.run(command)
+
+
+def services(db: Database, script: Script, tmp_path: Path, **config: Any) -> Services:
+    """The web service's parts over `db`, answering with `script`."""
+    checkpointer = open_checkpointer("sqlite://", sqlite_path=tmp_path / "web-conversations.db")
+    settings = ModelSettings(model=scripted_model(script), retries=0)
+    assistant = Assistant(db, checkpointer, channel="web", settings=settings)
+    return Services(db, assistant, WebConfig(**{"secure_cookies": "auto", "widget_origins": [], **config}))
+
+
+@contextmanager
+def client(svc: Services, *, base_url: str = "http://testserver") -> Iterator[TestClient]:
+    with TestClient(create_app(svc), base_url=base_url, raise_server_exceptions=False) as c:
+        yield c
+
+
+def sign_in(c: TestClient, username: str) -> dict[str, str]:
+    """Sign `c` in as `username`; returns the headers its unsafe requests need (the CSRF token)."""
+    response = c.post("/api/session", json={"username": username, "password": password_for(username)})
+    assert response.status_code == 200, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def events(body: str) -> list[tuple[str, dict[str, Any]]]:
+    """Parse a Server-Sent-Events body into (event, data) pairs."""
+    import json
+
+    parsed = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        parsed.append((lines["event"], json.loads(lines["data"])))
+    return parsed
