@@ -1,4 +1,5 @@
-# The two commands a new user needs: `make run` (the product, demo company, local model, SQLite) and `make test`.
+# The two commands a new user needs: `make run` (the web product on http://127.0.0.1:8000: demo company,
+# local model, SQLite) and `make test`.
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
@@ -35,6 +36,7 @@ lint: setup
 
 test: setup model lint
 	scripts/ensure-postgres
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 bench: setup
