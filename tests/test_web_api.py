@@ -215,3 +215,19 @@ def test_the_openapi_schema_types_every_route_and_its_errors(client: TestClient)
                 }, (method, path)
     stream = paths["/api/conversations/{conversation_id}/messages"]["post"]["responses"]["200"]["content"]
     assert "text/event-stream" in stream
+
+
+def test_the_pages_and_the_widget_are_served_with_a_strict_content_policy(client: TestClient) -> None:
+    home = client.get("/", follow_redirects=False)
+    assert home.status_code == 307 and home.headers["location"] == "/demo"
+    for page in ("/demo", "/signin", "/inbox", "/exceptions"):
+        response = client.get(page)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html"), page
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["x-frame-options"] == "DENY"
+    demo = client.get("/demo").text
+    assert demo.count("<script") == 1 and '<script src="/static/widget.js"' in demo
+    widget = client.get("/static/widget.js")
+    assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
+    api = client.get("/api/me")
+    assert api.headers["cache-control"] == "no-store" and "content-security-policy" not in api.headers

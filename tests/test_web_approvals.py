@@ -215,3 +215,15 @@ def test_records_named_in_answers_open_as_the_user_may_see_them(client: TestClie
     assert unknown.status_code == 404 and "V-200" in unknown.json()["suggestions"]
     assert client.get("/api/records/SO-4").status_code == 403  # a UK order
     assert json.loads(client.get("/api/records/TR-999999").text)["code"] == "not_found"
+
+
+def test_a_draft_approved_over_the_api_executes_once_on_both_databases(demo_db: Database, tmp_path: Path) -> None:
+    web.set_passwords(demo_db, "maria", "grace")
+    number = _draft(demo_db, "sam", "transfer", TRANSFER_OVER_LIMIT)
+    with web.client(web.services(demo_db, Script([]), tmp_path)) as c:
+        maria = _as(c, "maria")
+        assert c.post(f"/api/drafts/{number}/approve", json={}, headers=maria).json()["status"] == "executed"
+        grace = _as(c, "grace")
+        late = c.post(f"/api/drafts/{number}/approve", json={}, headers=grace)
+        assert late.status_code == 409 and "executed" in late.json()["message"]
+        assert c.get(f"/api/drafts/{number}").json()["approvals"][0]["approver"] == "Maria Lopez"
