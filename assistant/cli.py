@@ -16,7 +16,7 @@ from assistant.console import CLI_CHANNEL, DEFAULT_USER, ask, console, fail, ope
 from assistant.gate_cli import drafts_app, exceptions_app, policy_check
 from assistant.index_cli import index, update_index
 from assistant.model_cli import model_app
-from assistant.serve_cli import DEMO_LOGINS, logins_table, serve
+from assistant.serve_cli import DEMO_LOGINS, logins_table, serve, start
 from core import schema
 from core.audit import AuditContext
 from core.db import Database
@@ -347,7 +347,8 @@ def run(
     then serve the web app (chat widget, approvals inbox, exceptions board) on http://HOST:PORT."""
     policy_check()  # a broken policy or routing file stops the product before it serves anyone
     db = open_database()
-    if _ensure_ready(db, load=True):
+    fresh = _ensure_ready(db, load=True)
+    if fresh:
         _give_demo_passwords(db)
     try:
         db.read(lambda s: check_routing(s, load_routing()))
@@ -365,7 +366,7 @@ def run(
     console.print(f" · why is SO-{held} on hold?" if held is not None else "")
     console.print("A terminal chat works too: .venv/bin/erp-assistant chat --user sam")
     db.dispose()
-    serve(host=host, port=port, workers=1)
+    start(host=host, port=port, workers=1, logins=not fresh)
 
 
 app.add_typer(drafts_app, name="drafts")

@@ -21,12 +21,31 @@ def serve(
 ) -> None:
     """Serve the web product: the chat widget on a demo intranet page, the approvals inbox, the exceptions
     board and the API."""
-    import uvicorn
     from sqlalchemy.engine import make_url
 
     if workers > 1 and make_url(database_url()).get_backend_name() == "sqlite":
         console.print("[yellow]several workers on SQLite serialize every write; use PostgreSQL (ERP_DATABASE_URL)[/]")
-    _print_welcome(host, port)
+    _migrate()
+    start(host=host, port=port, workers=workers, logins=True)
+
+
+def _migrate() -> None:
+    """Bring the schema up to date once, before any worker starts (workers never migrate)."""
+    from assistant.console import open_database
+    from core import schema
+
+    db = open_database()
+    try:
+        schema.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
+def start(*, host: str, port: int, workers: int, logins: bool) -> None:
+    """Say where the product is (and the demo sign-ins, unless just shown), then run uvicorn."""
+    import uvicorn
+
+    _print_welcome(host, port, logins)
     uvicorn.run(
         "assistant.http.app:app_from_env",
         factory=True,
@@ -38,7 +57,7 @@ def serve(
     )
 
 
-def _print_welcome(host: str, port: int) -> None:
+def _print_welcome(host: str, port: int, logins: bool) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
     console.print(f"\n[bold]ERP assistant[/] on {base}", highlight=False)
@@ -46,7 +65,8 @@ def _print_welcome(host: str, port: int) -> None:
     console.print(f"  {base}/inbox       the approvals inbox (managers)", highlight=False)
     console.print(f"  {base}/exceptions  the exceptions board", highlight=False)
     console.print(f"  {base}/docs        the API (OpenAPI)", highlight=False)
-    show_demo_logins()
+    if logins:
+        show_demo_logins()
 
 
 def logins_table(db: Database, logins: dict[str, str], title: str) -> Table:

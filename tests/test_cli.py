@@ -92,7 +92,7 @@ def test_credit_and_order_answer_from_the_core(seeded: str) -> None:
 
 def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[dict[str, object]] = []
-    monkeypatch.setattr("assistant.cli.serve", lambda **options: served.append(options))
+    monkeypatch.setattr("assistant.cli.start", lambda **options: served.append(options))
     url = f"sqlite:///{tmp_path / 'data' / 'erp.db'}"
     first = _cli(url, "run", ERP_DATA_DIR=str(tmp_path / "data"))
     assert first.exit_code == 0, first.output
@@ -101,7 +101,10 @@ def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path, monke
     second = _cli(url, "run", ERP_DATA_DIR=str(tmp_path / "data"))
     assert second.exit_code == 0, second.output
     assert "Demo company loaded" not in second.output and "Demo sign-ins" not in second.output
-    assert served == [{"host": "127.0.0.1", "port": 8000, "workers": 1}] * 2
+    assert served == [
+        {"host": "127.0.0.1", "port": 8000, "workers": 1, "logins": False},  # just printed by the first load
+        {"host": "127.0.0.1", "port": 8000, "workers": 1, "logins": True},
+    ]
 
 
 def test_serve_starts_the_web_service_where_the_demo_users_can_sign_in(tmp_path: Path) -> None:
