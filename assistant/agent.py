@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 Message = dict[str, Any]
 HISTORY_WINDOW = 24
+IN_PROCESS_PROVIDERS = ("local/", "scripted/")
 REPEATED_CALL = '{"note":"you already made this call in this turn; its result is above. Answer the user now."}'
 
 
@@ -359,8 +360,9 @@ def _account(usage: Usage, response: Any, llm: Any) -> None:
     if reported is not None:
         usage.prompt_tokens += reported.prompt_tokens or 0
         usage.completion_tokens += reported.completion_tokens or 0
-    with contextlib.suppress(Exception):  # local and scripted models have no price; unknown hosted ones neither
-        usage.cost_usd += float(llm.completion_cost(completion_response=response) or 0.0)
+    in_process = str(response.model or "").startswith(IN_PROCESS_PROVIDERS)  # free, and litellm has no price
+    with contextlib.suppress(Exception):  # an unknown hosted model has no price either
+        usage.cost_usd += 0.0 if in_process else float(llm.completion_cost(completion_response=response) or 0.0)
     if response.model and response.model not in usage.models:
         usage.models.append(response.model)
 

@@ -5,13 +5,17 @@ PostgreSQL, so a server with several workers shares one conversation store.
 """
 
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import make_url
 
 from core.settings import data_dir, database_url
+
+SETUP_LOCK = 0x45525043  # "ERPC": the advisory lock key held while the checkpoint tables are set up
 
 
 def open_checkpointer(url: str | None = None, sqlite_path: Path | None = None) -> BaseCheckpointSaver[str]:
@@ -46,5 +50,22 @@ def _postgres(conninfo: str) -> BaseCheckpointSaver[str]:
         open=True,
     )
     saver = PostgresSaver(pool)  # type: ignore[arg-type]
-    saver.setup()
+    # Several workers starting at once would race to create the checkpoint tables (one dies on a
+    # unique violation); an advisory lock lets one create them while the others wait, then find them.
+    # Poll with a try-lock: a session blocked inside pg_advisory_lock would hold a snapshot that the
+    # setup's CREATE INDEX CONCURRENTLY waits for, and the two would wait on each other for minutes.
+    with pool.connection() as lock:
+        _wait_for_setup_lock(lock)
+        try:
+            saver.setup()
+        finally:
+            lock.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
     return saver
+
+
+def _wait_for_setup_lock(connection: Any) -> None:
+    while True:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s) AS held", (SETUP_LOCK,)).fetchone()
+        if row and row["held"]:
+            return
+        time.sleep(0.05)

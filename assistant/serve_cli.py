@@ -30,8 +30,9 @@ def serve(
 
 
 def _migrate() -> None:
-    """Bring the schema up to date once, before any worker starts (workers never migrate)."""
+    """Bring the schema and the conversation store up to date once, before any worker starts."""
     from assistant.console import open_database
+    from assistant.conversations import open_checkpointer
     from core import schema
 
     db = open_database()
@@ -39,6 +40,7 @@ def _migrate() -> None:
         schema.upgrade(db.engine)
     finally:
         db.dispose()
+    open_checkpointer()
 
 
 def start(*, host: str, port: int, workers: int, logins: bool) -> None:

@@ -32,6 +32,7 @@ from core.identity import (
     set_password,
     start_session,
     token_user,
+    touch_session,
     unlink_account,
 )
 from core.masterdata.models import User
@@ -187,6 +188,21 @@ def test_last_seen_is_written_at_most_once_a_minute(world: World, fake_clock: Fa
     later = fake_clock.advance(seconds=31)
     world.run(lambda s: session_user(s, token=token))
     assert last_seen() == later
+
+
+def test_a_read_only_check_says_when_the_visit_is_due_and_touching_records_it(
+    world: World, fake_clock: FakeClock
+) -> None:
+    _set_password(world, "sam")
+    token = _sign_in(world, "sam")
+    fake_clock.advance(seconds=30)
+    assert world.read(lambda s: session_user(s, token=token, touch=False)).touch_due is False
+    later = fake_clock.advance(seconds=31)
+    checked = world.read(lambda s: session_user(s, token=token, touch=False))
+    assert checked.touch_due is True and checked.actor.username == "sam"
+    assert world.read(lambda s: s.scalars(select(WebSession.last_seen_at)).one()) < later
+    world.run(lambda s: touch_session(s, session_id=checked.session_id or 0))
+    assert world.read(lambda s: s.scalars(select(WebSession.last_seen_at)).one()) == later
 
 
 def test_only_hashes_of_session_and_api_tokens_are_stored(world: World) -> None:

@@ -13,7 +13,7 @@ from fastapi import Depends, Request, Response
 from assistant.http.errors import HttpError
 from assistant.http.services import Services
 from core.actor import Person
-from core.identity import NotSignedIn, SignedIn, session_user, token_user
+from core.identity import NotSignedIn, SignedIn, session_user, token_user, touch_session, touch_token
 
 SESSION_COOKIE = "erp_session"
 WEB_CHANNEL = "web"
@@ -38,15 +38,26 @@ def signed_in(request: Request, svc: ServicesDep) -> SignedIn:
     """The signed-in user, or 401; a cookie session's unsafe request without its CSRF token is refused."""
     token = _bearer(request)
     if token is not None:
-        return svc.db.run(lambda s: token_user(s, token=token))
+        return _touched(svc, svc.db.read(lambda s: token_user(s, token=token, touch=False)))
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise NotSignedIn("sign in first (POST /api/session), or send an API token as 'Authorization: Bearer …'")
-    user = svc.db.run(lambda s: session_user(s, token=cookie))
+    user = _touched(svc, svc.db.read(lambda s: session_user(s, token=cookie, touch=False)))
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
         if not user.csrf_token or not hmac.compare_digest(sent, user.csrf_token):
             raise HttpError("csrf_failed", "missing or wrong X-CSRF-Token header; reload the page and try again")
+    return user
+
+
+def _touched(svc: Services, user: SignedIn) -> SignedIn:
+    """Record the visit at most once a minute, so most requests need no write transaction."""
+    if user.touch_due and user.session_id is not None:
+        session_id = user.session_id
+        svc.db.run(lambda s: touch_session(s, session_id=session_id))
+    elif user.touch_due and user.token_id is not None:
+        token_id = user.token_id
+        svc.db.run(lambda s: touch_token(s, token_id=token_id))
     return user
 
 

@@ -23,6 +23,9 @@ def litellm() -> ModuleType:
 
             module.suppress_debug_info = True
             module.telemetry = False
+            # We count usage and cost ourselves; litellm's per-chunk stream logging costs a third of a
+            # scripted turn's CPU in the web service (measured by evals/bench/web_load.py).
+            module.disable_streaming_logging = True
             _register_providers(module)
             _litellm = module
         return _litellm

@@ -21,6 +21,8 @@ from core.identity.service import (
     set_password,
     start_session,
     token_user,
+    touch_session,
+    touch_token,
     unlink_account,
 )
 
@@ -48,5 +50,7 @@ __all__ = [
     "set_password",
     "start_session",
     "token_user",
+    "touch_session",
+    "touch_token",
     "unlink_account",
 ]

@@ -21,7 +21,7 @@ import functools
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -76,6 +76,7 @@ class SignedIn:
     csrf_token: str | None
     session_id: int | None
     token_id: int | None
+    touch_due: bool = False  # asked with touch=False: the last-seen time is old enough to be written again
 
 
 @dataclass(frozen=True)
@@ -244,16 +245,28 @@ def _web_session(session: Session, token: str) -> WebSession | None:
     return session.scalars(select(WebSession).where(WebSession.token_hash == _digest(token))).first()
 
 
-def session_user(session: Session, *, token: str) -> SignedIn:
-    """Who this browser session belongs to, or NotSignedIn if it is unknown, expired or ended."""
+def session_user(session: Session, *, token: str, touch: bool = True) -> SignedIn:
+    """Who this browser session belongs to, or NotSignedIn if it is unknown, expired or ended.
+
+    With `touch=False` it only reads (a read-only unit of work will do) and says in `touch_due`
+    whether `touch_session` should record the visit.
+    """
     row, now = _web_session(session, token), clock.now()
     if row is None or not _is_live(row.expires_at, row.revoked_at, now):
         raise NotSignedIn("your session has ended; sign in again")
     signed_in = _signed_in(session, row.user_id, via="session", csrf_token=row.csrf_token, session_id=row.id)
-    if _touch_due(row.last_seen_at, now):
+    due = _touch_due(row.last_seen_at, now)
+    if due and touch:
         row.last_seen_at = now
         session.flush()
-    return signed_in
+    return replace(signed_in, touch_due=due and not touch)
+
+
+def touch_session(session: Session, *, session_id: int) -> None:
+    """Record that a browser session was just used."""
+    row = session.get(WebSession, session_id)
+    if row is not None:
+        row.last_seen_at = clock.now()
 
 
 def end_session(session: Session, *, token: str) -> None:
@@ -303,8 +316,8 @@ def issue_token(
     return NewToken(id=row.id, name=label, token=secret, created_at=now, expires_at=row.expires_at)
 
 
-def token_user(session: Session, *, token: str) -> SignedIn:
-    """Who this API token acts as, or NotSignedIn if it is unknown, expired or revoked."""
+def token_user(session: Session, *, token: str, touch: bool = True) -> SignedIn:
+    """Who this API token acts as, or NotSignedIn if it is unknown, expired or revoked (`touch`: as session_user)."""
     row = None
     if token.startswith(TOKEN_PREFIX):
         row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
@@ -312,10 +325,18 @@ def token_user(session: Session, *, token: str) -> SignedIn:
     if row is None or not _is_live(row.expires_at, row.revoked_at, now):
         raise NotSignedIn("this API token is unknown, expired or revoked; create a new one")
     signed_in = _signed_in(session, row.user_id, via="token", token_id=row.id)
-    if _touch_due(row.last_used_at, now):
+    due = _touch_due(row.last_used_at, now)
+    if due and touch:
         row.last_used_at = now
         session.flush()
-    return signed_in
+    return replace(signed_in, touch_due=due and not touch)
+
+
+def touch_token(session: Session, *, token_id: int) -> None:
+    """Record that an API token was just used."""
+    row = session.get(ApiToken, token_id)
+    if row is not None:
+        row.last_used_at = clock.now()
 
 
 def list_tokens(session: Session, actor: Actor) -> list[TokenView]:
