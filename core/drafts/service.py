@@ -348,9 +348,12 @@ def _requirements(draft: DraftAction) -> list[Requirement]:
     return [Requirement.model_validate(r) for r in draft.requirements]
 
 
-def _unmet(session: Session, draft: DraftAction) -> list[tuple[Requirement, int]]:
-    """Requirements no approval has met yet, each with the entity id it is for."""
-    met = [(a.role, a.entity_id) for a in approvals_of(session, draft) if a.verdict == "approved"]
+def _unmet(
+    session: Session, draft: DraftAction, approvals: list[DraftApproval] | None = None
+) -> list[tuple[Requirement, int]]:
+    """Requirements no approval has met yet, each with the entity id it is for (`approvals`: already loaded)."""
+    given = approvals if approvals is not None else approvals_of(session, draft)
+    met = [(a.role, a.entity_id) for a in given if a.verdict == "approved"]
     unmet = []
     for requirement in _requirements(draft):
         entity_id = _requirement_entity(session, draft, requirement)
@@ -382,13 +385,22 @@ def _can_meet(
     limit = Decimal(scope.approval_limit) if scope else Decimal(0)
     entity = session.get(LegalEntity, entity_id)
     assert entity is not None
-    rate = exchange_rate(session, from_currency="USD", to_currency=entity.base_currency, on=clock.today())
+    rate = _usd_rate(session, entity.base_currency)
     value = (Decimal(draft.amount_usd) * rate).quantize(Decimal("0.01"))
     if limit < value:
         return (
             f"your approval limit in {entity.code} is {entity.base_currency} {limit:,.2f}; this draft is {value:,.2f}"
         )
     return None
+
+
+def _usd_rate(session: Session, currency: str) -> Decimal:
+    """Today's USD rate, looked up once per unit of work (an inbox checks it for every draft)."""
+    rates: dict[tuple[str, object], Decimal] = session.info.setdefault("usd_rates", {})
+    key = (currency, clock.today())
+    if key not in rates:
+        rates[key] = exchange_rate(session, from_currency="USD", to_currency=currency, on=clock.today())
+    return rates[key]
 
 
 def pending_for(session: Session, actor: Actor) -> list[DraftAction]:
@@ -401,7 +413,16 @@ def pending_for(session: Session, actor: Actor) -> list[DraftAction]:
         )
         .order_by(DraftAction.created_at, DraftAction.id)
     ).all()
-    return [d for d in drafts if any(_can_meet(session, actor, d, r, e) is None for r, e in _unmet(session, d))]
+    approvals: dict[int, list[DraftApproval]] = {d.id: [] for d in drafts}
+    for approval in session.scalars(
+        select(DraftApproval).where(DraftApproval.draft_id.in_(list(approvals))).order_by(DraftApproval.id)
+    ):
+        approvals[approval.draft_id].append(approval)
+    return [
+        d
+        for d in drafts
+        if any(_can_meet(session, actor, d, r, e) is None for r, e in _unmet(session, d, approvals[d.id]))
+    ]
 
 
 def open_requirements(session: Session, draft: DraftAction) -> list[tuple[str, str]]:
