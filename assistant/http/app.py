@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,6 +19,9 @@ from assistant.http.errors import HttpError, error_response
 from assistant.http.routes import approvals, chat, exceptions, health, pages, records, session
 from assistant.http.routes.pages import STATIC
 from assistant.http.services import Services, WebConfig
+
+if TYPE_CHECKING:
+    from tools.search import SearchIndex
 
 log = logging.getLogger("erp.http")
 PAGE_HEADERS = {
@@ -93,12 +97,22 @@ def build_services(config: WebConfig | None = None) -> Services:
     from assistant.agent import Assistant
     from assistant.console import open_database
     from assistant.conversations import open_checkpointer
-    from tools.search import open_search_index
 
     db = open_database()
-    search = open_search_index()
-    assistant = Assistant(db, open_checkpointer(), channel="web", search=search if search.is_built() else None)
+    assistant = Assistant(db, open_checkpointer(), channel="web", search=_search_index())
     return Services(db, assistant, config)
+
+
+def _search_index() -> "SearchIndex | None":
+    """The search index when built and reachable; without it item search matches words (never a dead worker)."""
+    from tools.search import open_search_index
+
+    try:
+        search = open_search_index()
+        return search if search.is_built() else None
+    except Exception as error:  # embedded Chroma shared by several workers, or a Chroma server down
+        log.warning("search index unavailable, item search falls back to words: %s", error)
+        return None
 
 
 def app_from_env() -> FastAPI:
