@@ -99,6 +99,7 @@ class _Turn:
     conversation_id: str
     persona: str
     on_event: Callable[[Event], None] | None
+    channel: str
     tools: list[ToolRun] = field(default_factory=list)
     results: list[Any] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -161,13 +162,17 @@ class Assistant:
         *,
         conversation_id: str | None = None,
         on_event: Callable[[Event], None] | None = None,
+        channel: str | None = None,
     ) -> TurnResult:
-        """Answer one message from `actor`; the conversation resumes from its checkpoint."""
+        """Answer one message from `actor`; the conversation resumes from its checkpoint.
+
+        `channel` names where the message came from (drafts and audit record it); default: this assistant's.
+        """
         conversation_id = conversation_id or uuid.uuid4().hex
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         self._require_owner(actor, config)
         persona = self.db.read(lambda s: persona_of(s, actor, clock.today()))
-        turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event)
+        turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event, channel or self.channel)
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
         try:
@@ -283,7 +288,7 @@ class Assistant:
         turn.calls_made.add(key)
         ctx = ToolContext(
             actor=turn.actor,
-            channel=self.channel,
+            channel=turn.channel,
             conversation_id=turn.conversation_id,
             tool_call_id=call["id"],
             search=self.search,

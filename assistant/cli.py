@@ -17,6 +17,7 @@ from assistant.gate_cli import drafts_app, exceptions_app, policy_check
 from assistant.index_cli import index, update_index
 from assistant.model_cli import model_app
 from assistant.serve_cli import DEMO_LOGINS, logins_table, serve, start
+from assistant.slack_cli import slack_app
 from core import schema
 from core.audit import AuditContext
 from core.db import Database
@@ -376,6 +377,7 @@ app.add_typer(model_app, name="model")
 app.command()(chat)
 app.command()(index)
 app.command()(serve)
+app.add_typer(slack_app, name="slack")
 
 
 if __name__ == "__main__":

@@ -220,9 +220,11 @@ def test_an_instruction_inside_a_record_changes_nothing(sqlite_world: World, tmp
     script = Script([Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)), obey, Reply(text="Done.")])
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("gus"), "check ACME credit")
 
-    assert [(t.name, t.error) for t in result.tools[1:3]] == [
-        ("approve_draft", "unknown_tool"),
+    # the three calls run in parallel, so they finish in any order
+    assert sorted((t.name, t.error) for t in result.tools[1:]) == [
         ("approve", "unknown_tool"),
+        ("approve_draft", "unknown_tool"),
+        ("get_draft_status", None),
     ]
     status, approvals = sqlite_world.read(
         lambda s: (

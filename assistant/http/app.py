@@ -21,6 +21,7 @@ from assistant.http.routes.pages import STATIC
 from assistant.http.services import Services, WebConfig
 
 if TYPE_CHECKING:
+    from assistant.slack import SlackConfig
     from tools.search import SearchIndex
 
 log = logging.getLogger("erp.http")
@@ -34,8 +35,8 @@ PAGE_HEADERS = {
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
-def create_app(services: Services) -> FastAPI:
-    """The app over ready-made services."""
+def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAPI:
+    """The app over ready-made services; with `slack`, the Slack bot answers at /slack/events."""
     app = FastAPI(
         title="ERP assistant",
         version="0.1.0",
@@ -47,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     for module in (session, chat, approvals, exceptions, records, health, pages):
         app.include_router(module.router)
+    _mount_slack(app, services, slack)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_guard)
     if services.config.widget_origins:
@@ -58,6 +60,25 @@ def create_app(services: Services) -> FastAPI:
             allow_headers=["Content-Type", "X-CSRF-Token", "Authorization"],
         )
     return app
+
+
+def _mount_slack(app: FastAPI, services: Services, config: "SlackConfig | None") -> None:
+    """slack-bolt's async app at /slack/events (HTTP mode); without a token and secret the route says so."""
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    from assistant.slack import SlackBot
+
+    bot = SlackBot(services, config) if config is not None else None
+    app.state.slack = bot
+    if bot is None:
+        log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer at /slack/events")
+    handler = AsyncSlackRequestHandler(bot.app) if bot is not None else None
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        if handler is None:
+            return error_response(HttpError("not_found", "Slack is not configured on this server"))
+        return await handler.handle(request)
 
 
 async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -117,4 +138,6 @@ def _search_index() -> "SearchIndex | None":
 
 def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker."""
-    return create_app(build_services())
+    from assistant.slack import slack_config
+
+    return create_app(build_services(), slack_config())

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -82,6 +82,7 @@ class TurnRequest:
     conversation_id: str
     text: str
     turn_id: int
+    channel: str = "web"
 
 
 class TurnRunner:
@@ -91,6 +92,8 @@ class TurnRunner:
         self.assistant = assistant
         self.gate = ModelGate(slots)
         self.pool = ThreadPoolExecutor(max_workers=max(1, slots), thread_name_prefix="turn")
+        # Called with the number of each draft a turn made (Slack tells the approvers of waiting ones).
+        self.draft_listeners: list[Callable[[str], Awaitable[None]]] = []
 
     def stream(self, request: TurnRequest) -> AsyncIterator[str]:
         """Start the turn now and return its frames; it finishes even if the client goes away."""
@@ -110,6 +113,47 @@ class TurnRunner:
     def _started(task: "asyncio.Task[None]") -> bool:
         return getattr(task, "erp_started", False)
 
+    async def complete(
+        self,
+        request: TurnRequest,
+        on_event: Callable[[Event], None] | None = None,
+        on_wait: Callable[[int], None] | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> tuple[TurnResult, list[str]]:
+        """Run one turn to its end (waiting for the model first) and free the conversation afterwards.
+
+        Returns the result and the numbers of the drafts the turn made; waiting drafts are announced
+        to the listeners (Slack tells the approvers), whatever channel the turn came from.
+        """
+        loop = asyncio.get_running_loop()
+        drafted: list[str] = []
+
+        def relay(event: Event) -> None:
+            number = _draft_number(event.data) if event.kind == "tool_result" else None
+            if number and event.name.startswith("draft_"):
+                drafted.append(number)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            async with self.gate.slot(on_wait or (lambda _: None)):
+                if on_start is not None:
+                    on_start()
+                result = await loop.run_in_executor(self.pool, self._turn, request, relay)
+        finally:
+            await asyncio.shield(loop.run_in_executor(None, self._end, request))
+        numbers = list(dict.fromkeys(drafted))
+        await self._announce(numbers)
+        return result, numbers
+
+    async def _announce(self, numbers: list[str]) -> None:
+        for listener in self.draft_listeners:
+            for number in numbers:
+                try:
+                    await listener(number)
+                except Exception:  # a failed notification never fails the turn
+                    log.exception("announcing draft %s failed", number)
+
     async def _run(self, request: TurnRequest, frames: "asyncio.Queue[str | None]") -> None:
         loop = asyncio.get_running_loop()
 
@@ -117,14 +161,16 @@ class TurnRunner:
             loop.call_soon_threadsafe(frames.put_nowait, sse(name, data))
 
         task = asyncio.current_task()
+
+        def started() -> None:
+            if task is not None:
+                task.erp_started = True  # type: ignore[attr-defined]
+            put("started", {})
+
         try:
-            async with self.gate.slot(lambda ahead: put("queued", {"position": ahead})):
-                if task is not None:
-                    task.erp_started = True  # type: ignore[attr-defined]
-                put("started", {})
-                drafted: list[str] = []
-                on_event = self._relay(request, put, drafted)
-                result = await loop.run_in_executor(self.pool, self._turn, request, on_event)
+            result, drafted = await self.complete(
+                request, self._relay(request, put), lambda ahead: put("queued", {"position": ahead}), started
+            )
             put(*self._closing(request, result, drafted))
         except asyncio.CancelledError:
             raise
@@ -134,13 +180,16 @@ class TurnRunner:
             log.exception("chat turn failed in conversation %s", request.conversation_id)
             put("error", {"code": "internal_error", "message": "the turn failed on our side; please ask again"})
         finally:
-            await asyncio.shield(loop.run_in_executor(None, self._end, request))
             put("done", {})
             loop.call_soon_threadsafe(frames.put_nowait, DONE)
 
     def _turn(self, request: TurnRequest, on_event: Callable[[Event], None]) -> TurnResult:
         return self.assistant.turn(
-            request.actor, request.text, conversation_id=request.conversation_id, on_event=on_event
+            request.actor,
+            request.text,
+            conversation_id=request.conversation_id,
+            on_event=on_event,
+            channel=request.channel,
         )
 
     def _end(self, request: TurnRequest) -> None:
@@ -151,9 +200,7 @@ class TurnRunner:
         except Exception:  # the claim goes stale on its own; never hide the answer behind this
             log.exception("could not close turn %s", request.turn_id)
 
-    def _relay(
-        self, request: TurnRequest, put: Callable[[str, Any], None], drafted: list[str]
-    ) -> Callable[[Event], None]:
+    def _relay(self, request: TurnRequest, put: Callable[[str, Any], None]) -> Callable[[Event], None]:
         """The assistant's events as frames; a draft tool's result also sends the draft's card."""
 
         def on_event(event: Event) -> None:
@@ -167,7 +214,6 @@ class TurnRunner:
                 put("tool_result", {"name": event.name, "ok": not failed, **error})
                 number = _draft_number(event.data)
                 if number and event.name.startswith("draft_"):
-                    drafted.append(number)
                     put("draft", self._card(request.actor, number))
 
         return on_event

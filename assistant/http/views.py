@@ -47,7 +47,8 @@ from core.stock.service import available_to_promise
 LOW_RISK_USD = Decimal(os.environ.get("ERP_LOW_RISK_USD", "2500"))
 
 
-def _names(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+def display_names(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' display names by id, in one query."""
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
@@ -76,7 +77,7 @@ def urgency(draft: DraftAction) -> float:
 
 def cards(session: Session, drafts: list[DraftAction]) -> list[DraftCard]:
     """Cards for many drafts, with one query for the names of everyone who asked."""
-    names = _names(session, (d.requester_id for d in drafts))
+    names = display_names(session, (d.requester_id for d in drafts))
     codes = entity_codes(session, {d.entity_id for d in drafts})
     return [_card(session, d, names, codes) for d in drafts]
 
@@ -119,7 +120,7 @@ def draft_detail(session: Session, actor: Actor, number: str, excerpt: list[Chat
     draft = get_draft(session, actor, draft_number=number)
     card = cards(session, [draft])[0]
     verdicts = approvals_of(session, draft)
-    names = _names(session, (v.approver_id for v in verdicts))
+    names = display_names(session, (v.approver_id for v in verdicts))
     return DraftDetail(
         **card.model_dump(),
         approvals=[

@@ -10,10 +10,12 @@ from core.identity.service import (
     SignedIn,
     SignInFailed,
     TokenView,
+    account_of,
     authenticate,
     end_session,
     issue_token,
     link_account,
+    linked_accounts,
     linked_user,
     list_tokens,
     revoke_token,
@@ -24,6 +26,7 @@ from core.identity.service import (
     touch_session,
     touch_token,
     unlink_account,
+    username_for_email,
 )
 
 __all__ = [
@@ -39,10 +42,12 @@ __all__ = [
     "SignedIn",
     "TokenView",
     "WebSession",
+    "account_of",
     "authenticate",
     "end_session",
     "issue_token",
     "link_account",
+    "linked_accounts",
     "linked_user",
     "list_tokens",
     "revoke_token",
@@ -53,4 +58,5 @@ __all__ = [
     "touch_session",
     "touch_token",
     "unlink_account",
+    "username_for_email",
 ]

@@ -27,7 +27,7 @@ from typing import Any, Literal, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -432,6 +432,33 @@ def linked_user(session: Session, *, channel: str, external_id: str) -> Actor | 
     if user is None or not user.active:
         return None
     return load_actor(session, username=user.username)
+
+
+def linked_accounts(session: Session, *, channel: str) -> list[tuple[str, Actor]]:
+    """Every account of a channel that speaks for an active user, with that user (e.g. to notify approvers)."""
+    rows = session.execute(
+        select(ChannelLink.external_id, User.username)
+        .join(User, User.id == ChannelLink.user_id)
+        .where(ChannelLink.channel == channel.strip().lower(), User.active.is_(True))
+        .order_by(ChannelLink.id)
+    ).all()
+    return [(row.external_id, load_actor(session, username=row.username)) for row in rows]
+
+
+def account_of(session: Session, *, channel: str, user_id: int) -> str | None:
+    """The account on a channel that speaks for a user, if any (the newest link)."""
+    return session.scalars(
+        select(ChannelLink.external_id)
+        .where(ChannelLink.channel == channel.strip().lower(), ChannelLink.user_id == user_id)
+        .order_by(ChannelLink.id.desc())
+    ).first()
+
+
+def username_for_email(session: Session, *, email: str) -> str | None:
+    """The active user with this email, to suggest whom an unlinked account might be."""
+    return session.scalars(
+        select(User.username).where(func.lower(User.email) == email.strip().lower(), User.active.is_(True))
+    ).first()
 
 
 def unlink_account(

@@ -1,0 +1,289 @@
+"""The Slack bot mounted in the web service, driven by properly signed requests, against a fake Slack API."""
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.http.app import create_app
+from assistant.llm.scripted import Call, Reply, Script
+from assistant.slack import SlackConfig
+from core.conversations.models import Conversation
+from core.db import Database
+from core.drafts.models import DraftAction
+from core.identity import link_account, linked_user
+from core.masterdata.service import load_actor
+from tests import web
+from tests.fake_slack import FakeSlack
+from tests.test_web_api import TRANSFER_OVER_LIMIT
+
+SECRET = "test-signing-secret"
+SLACK_IDS = {"sam": "USAM", "maria": "UMARIA", "ulrich": "UULRICH"}
+Messages = list[dict[str, Any]]
+
+
+class Bot:
+    """The web app with the bot, a fake Slack, and helpers to send it what Slack would."""
+
+    def __init__(self, client: TestClient, slack: FakeSlack, script: Script, db: Database) -> None:
+        self.client, self.slack, self.script, self.db = client, slack, script, db
+        self._events = 0
+
+    def post(self, body: str, content_type: str, *, age_s: int = 0, secret: str = SECRET, **headers: str) -> Any:
+        timestamp = str(int(time.time()) - age_s)
+        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+        sent = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": content_type}
+        return self.client.post("/slack/events", content=body, headers={**sent, **headers})
+
+    def event(self, event: dict[str, Any], event_id: str | None = None, **headers: str) -> Any:
+        self._events += 1
+        body = {"type": "event_callback", "team_id": "T1", "event_id": event_id or f"Ev{self._events}", "event": event}
+        return self.post(json.dumps(body), "application/json", **headers)
+
+    def mention(self, user: str, text: str, ts: str, thread_ts: str | None = None) -> Any:
+        event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "channel": "CSALES", "ts": ts}
+        return self.event({**event, **({"thread_ts": thread_ts} if thread_ts else {})})
+
+    def click(self, user: str, action: str, number: str, message_ts: str, channel: str) -> Any:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": user},
+            "channel": {"id": channel},
+            "message": {"ts": message_ts},
+            "trigger_id": "trigger-1",
+            "actions": [{"action_id": action, "value": number, "block_id": f"decide:{number}", "type": "button"}],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def _link(db: Database, *usernames: str) -> None:
+    admin = db.read(lambda s: load_actor(s, username="admin"))
+
+    def command(s: Any) -> None:
+        for name in usernames:
+            link_account(s, admin, channel="slack", external_id=SLACK_IDS[name], username=name)
+
+    db.run(command)
+
+
+def _stock_answer(messages: Messages) -> Reply:
+    result = json.loads(messages[-1]["content"])
+    return Reply(text=f"**{result['sku']}**: {result['warehouses'][0]['available_now']} available now.")
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack(emails={"UNEW": "sam@northwind.example"})
+    yield fake
+    fake.close()
+
+
+def _bot(db: Database, tmp_path: Path, slack: FakeSlack, script: Script) -> Iterator[Bot]:
+    config = SlackConfig(bot_token="xoxb-test", signing_secret=SECRET, web_url="http://erp.test", api_url=slack.url)
+    app = create_app(web.services(db, script, tmp_path), config)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Bot(client, slack, script, db)
+
+
+@pytest.fixture
+def demo(sqlite_demo: Database) -> Database:
+    _link(sqlite_demo, "sam", "maria", "ulrich")
+    return sqlite_demo
+
+
+STOCK = [Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "ATL"}),)), _stock_answer]
+
+
+def test_a_mention_is_answered_in_its_thread_and_the_thread_remembers(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    script = Script([*STOCK, Reply(text="Yes, the same 12.")])
+    for bot in _bot(demo, tmp_path, slack, script):
+        assert bot.mention("USAM", "how many V-200 in Atlanta?", ts="1700000000.000100").status_code == 200
+        update = slack.wait_for(lambda: slack.of("chat.update"))[0]
+        working = slack.of("chat.postMessage")[0]
+        assert working["thread_ts"] == "1700000000.000100" and working["text"] == "working…"
+        assert update["ts"] == working_ts(slack) and update["text"] == "**V-200**: 12 available now."
+        assert update["blocks"][0]["text"]["text"] == "*V-200*: 12 available now."
+        bot.mention("USAM", "still true?", ts="1700000000.000200", thread_ts="1700000000.000100")
+        slack.wait_for(lambda: len(slack.of("chat.update")) == 2)
+        assert [m["content"] for m in script.seen[-1] if m["role"] == "user"] == [
+            "how many V-200 in Atlanta?",
+            "still true?",
+        ]
+        keys = demo.read(lambda s: list(s.scalars(select(Conversation.external_key))))
+        assert keys == ["slack:T1:CSALES:1700000000.000100"]
+
+
+def working_ts(slack: FakeSlack) -> str:
+    return str(slack.of("chat.postMessage")[0].get("ts") or "1700000000.000002")
+
+
+def test_a_direct_message_is_answered_in_the_dm(demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "user": "USAM",
+            "text": "V-200 in ATL?",
+            "channel": "DSAM",
+            "ts": "1.1",
+        }
+        assert bot.event(event).status_code == 200
+        update = slack.wait_for(lambda: slack.of("chat.update"))[0]
+        assert update["channel"] == "DSAM" and "12 available" in update["text"]
+        assert "thread_ts" not in slack.of("chat.postMessage")[0]
+
+
+def test_the_slash_command_acknowledges_at_once_and_answers_in_a_thread(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
+        fields = {
+            "command": "/erp",
+            "text": "V-200 in Atlanta?",
+            "user_id": "USAM",
+            "channel_id": "CSALES",
+            "team_id": "T1",
+        }
+        response = bot.post(urlencode(fields), "application/x-www-form-urlencoded")
+        assert response.status_code == 200
+        update = slack.wait_for(lambda: slack.of("chat.update"))[0]
+        asked, working = slack.of("chat.postMessage")[:2]
+        assert asked["text"] == "<@USAM> asked: V-200 in Atlanta?" and working["thread_ts"] is not None
+        assert "12 available" in update["text"]
+
+
+def test_an_unlinked_user_is_told_how_to_be_linked_and_nothing_else(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    script = Script(STOCK)
+    for bot in _bot(demo, tmp_path, slack, script):
+        bot.mention("UNEW", "how many V-200 in Atlanta?", ts="1700000000.000300")
+        note = slack.wait_for(lambda: slack.of("chat.postEphemeral"))[0]
+        assert note["user"] == "UNEW" and "not linked" in note["text"] and "UNEW" in note["text"]
+        assert "`sam`" in note["text"]  # the ERP user whose email matches the Slack profile
+        assert slack.of("chat.postMessage") == [] and script.seen == []
+        assert demo.read(lambda s: s.scalars(select(Conversation)).first()) is None
+
+
+def _draft_by_mention(bot: Bot) -> tuple[str, dict[str, Any]]:
+    bot.mention("USAM", "move 3 P-200 and 5 P-180 from DAL to ATL", ts="1700000000.000400")
+    request = bot.slack.wait_for(lambda: [m for m in bot.slack.of("chat.postMessage") if m["channel"] == "UMARIA"])[0]
+    number = bot.db.read(lambda s: s.scalars(select(DraftAction)).one()).number
+    return number, request
+
+
+DRAFTING = [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(text="Drafted; it waits for a manager.")]
+
+
+def test_a_draft_needing_approval_asks_the_linked_approver_with_buttons(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+        number, request = _draft_by_mention(bot)
+        buttons = next(b for b in request["blocks"] if b["type"] == "actions")["elements"]
+        assert [(b["action_id"], b["value"]) for b in buttons] == [("draft_approve", number), ("draft_reject", number)]
+        assert any("transfer.value" in json.dumps(b) for b in request["blocks"])
+        asked = {m["channel"] for m in slack.of("chat.postMessage")}
+        assert "UULRICH" not in asked  # a UK manager may not approve an NA draft: not asked
+
+
+def test_the_approvers_click_executes_the_draft_updates_the_message_and_tells_the_requester(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+        number, _ = _draft_by_mention(bot)
+        assert bot.click("UMARIA", "draft_approve", number, "1700000000.009999", "UMARIA").status_code == 200
+        done = slack.wait_for(lambda: [u for u in slack.of("chat.update") if u["ts"] == "1700000000.009999"])[0]
+        assert "Approved by Maria Lopez" in done["text"] and "executed as TR-" in done["text"]
+        assert all(b["type"] != "actions" for b in done["blocks"])
+        draft = demo.read(lambda s: s.scalars(select(DraftAction)).one())
+        assert draft.status == "executed"
+        told = slack.wait_for(lambda: [m for m in slack.of("chat.postMessage") if "was approved" in m["text"]])[0]
+        assert told["channel"] == "CSALES" and told["thread_ts"] == "1700000000.000400"
+
+
+def test_the_requesters_own_click_and_a_foreign_managers_click_are_refused(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+        number, _ = _draft_by_mention(bot)
+        bot.click("USAM", "draft_approve", number, "1700000000.009999", "UMARIA")
+        own = slack.wait_for(lambda: [e for e in slack.of("chat.postEphemeral") if e["user"] == "USAM"])[0]
+        assert "someone else must" in own["text"]
+        bot.click("UULRICH", "draft_approve", number, "1700000000.009999", "UULRICH")
+        foreign = slack.wait_for(lambda: [e for e in slack.of("chat.postEphemeral") if e["user"] == "UULRICH"])[0]
+        assert f"can't approve {number}" in foreign["text"]
+        assert demo.read(lambda s: s.scalars(select(DraftAction)).one()).status == "pending_approval"
+        assert slack.of("chat.update") == [u for u in slack.of("chat.update") if u["ts"] != "1700000000.009999"]
+
+
+def test_reject_asks_for_a_comment_in_a_modal(demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+        number, _ = _draft_by_mention(bot)
+        bot.click("UMARIA", "draft_reject", number, "1700000000.009999", "UMARIA")
+        modal = slack.wait_for(lambda: slack.of("views.open"))[0]
+        view = modal["view"] if isinstance(modal["view"], dict) else json.loads(modal["view"])
+        submission = {
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": "UMARIA"},
+            "view": {
+                **view,
+                "state": {"values": {"comment": {"text": {"type": "plain_text_input", "value": "not now"}}}},
+            },
+        }
+        bot.post(urlencode({"payload": json.dumps(submission)}), "application/x-www-form-urlencoded")
+        slack.wait_for(lambda: [u for u in slack.of("chat.update") if "Rejected by Maria Lopez" in u["text"]])
+        assert demo.read(lambda s: s.scalars(select(DraftAction)).one()).status == "rejected"
+
+
+def test_bad_signatures_stale_timestamps_and_retries_are_refused_or_answered_once(
+    demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
+        body = json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvX", "event": {}})
+        assert bot.post(body, "application/json", secret="wrong-secret").status_code == 401
+        assert bot.post(body, "application/json", age_s=600).status_code == 401
+        event = {"type": "app_mention", "user": "USAM", "text": "<@UBOT> V-200?", "channel": "CSALES", "ts": "5.5"}
+        assert bot.event(event, event_id="EvSame").status_code == 200
+        assert (
+            bot.event(
+                event, event_id="EvSame", **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+            ).status_code
+            == 200
+        )
+        assert bot.event(event, event_id="EvSame").status_code == 200
+        slack.wait_for(lambda: slack.of("chat.update"))
+        time.sleep(0.5)
+        assert len([m for m in slack.of("chat.postMessage") if m["text"] == "working…"]) == 1
+        assert demo.read(lambda s: len(list(s.scalars(select(Conversation))))) == 1
+
+
+def test_without_a_token_and_secret_the_slack_route_says_it_is_off(sqlite_demo: Database, tmp_path: Path) -> None:
+    with web.client(web.services(sqlite_demo, Script([]), tmp_path)) as client:
+        response = client.post("/slack/events", json={"type": "url_verification"})
+    assert response.status_code == 404 and "not configured" in response.json()["message"]
+
+
+def test_admins_link_slack_users_from_the_command_line(sqlite_demo: Database) -> None:
+    url = sqlite_demo.engine.url.render_as_string(hide_password=False)
+    env = {"ERP_DATABASE_URL": url, "COLUMNS": "200", "ERP_TODAY": "2026-11-20"}
+    linked = CliRunner().invoke(app, ["slack", "link", "U0NEW", "sam"], env=env)
+    assert linked.exit_code == 0 and "U0NEW now speaks for sam" in linked.output
+    assert "U0NEW" in CliRunner().invoke(app, ["slack", "links"], env=env).output
+    refused = CliRunner().invoke(app, ["slack", "link", "U0X", "grace", "--by", "sam"], env=env)
+    assert refused.exit_code == 1 and "permission_denied" in refused.output
+    assert CliRunner().invoke(app, ["slack", "unlink", "U0NEW"], env=env).exit_code == 0
+    assert sqlite_demo.read(lambda s: linked_user(s, channel="slack", external_id="U0NEW")) is None
