@@ -1,5 +1,7 @@
 """`erp-assistant slack link / unlink / links`: which Slack user speaks for which ERP user (admins manage it)."""
 
+import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -51,3 +53,33 @@ def links(by: Annotated[str, ADMIN] = "admin") -> None:
     for slack_user, actor in found:
         table.add_row(slack_user, actor.username)
     console.print(table)
+
+
+@slack_app.command()
+def socket() -> None:
+    """Answer Slack over Socket Mode, for a site without a public URL (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)."""
+    bot_token, app_token = os.environ.get("SLACK_BOT_TOKEN", ""), os.environ.get("SLACK_APP_TOKEN", "")
+    if not bot_token.startswith("xoxb-") or not app_token.startswith("xapp-"):
+        console.print(
+            "[red]Socket Mode needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, with connections:write)[/]"
+        )
+        raise typer.Exit(code=1)
+    asyncio.run(_socket_mode(bot_token, app_token))
+
+
+async def _socket_mode(bot_token: str, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from assistant.http.app import build_services
+    from assistant.slack import SlackBot, SlackConfig
+
+    # Socket Mode events arrive over Slack's own authenticated websocket: no request signature to check.
+    config = SlackConfig(
+        bot_token=bot_token,
+        signing_secret=os.environ.get("SLACK_SIGNING_SECRET", "not-used-in-socket-mode"),
+        approvals_channel=os.environ.get("SLACK_APPROVALS_CHANNEL") or None,
+        web_url=os.environ.get("ERP_WEB_URL", "http://127.0.0.1:8000").rstrip("/"),
+    )
+    bot = SlackBot(build_services(), config)
+    console.print("answering Slack over Socket Mode; Ctrl-C stops")
+    await AsyncSocketModeHandler(bot.app, app_token).start_async()  # type: ignore[no-untyped-call]

@@ -17,6 +17,7 @@ from assistant.cli import app
 from assistant.http.app import create_app
 from assistant.llm.scripted import Call, Reply, Script
 from assistant.slack import SlackConfig
+from assistant.slack.blocks import answer_blocks
 from core.conversations.models import Conversation
 from core.db import Database
 from core.drafts.models import DraftAction
@@ -88,8 +89,14 @@ def slack() -> Iterator[FakeSlack]:
     fake.close()
 
 
-def _bot(db: Database, tmp_path: Path, slack: FakeSlack, script: Script) -> Iterator[Bot]:
-    config = SlackConfig(bot_token="xoxb-test", signing_secret=SECRET, web_url="http://erp.test", api_url=slack.url)
+def _bot(db: Database, tmp_path: Path, slack: FakeSlack, script: Script, approvals: str | None = None) -> Iterator[Bot]:
+    config = SlackConfig(
+        bot_token="xoxb-test",
+        signing_secret=SECRET,
+        approvals_channel=approvals,
+        web_url="http://erp.test",
+        api_url=slack.url,
+    )
     app = create_app(web.services(db, script, tmp_path), config)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Bot(client, slack, script, db)
@@ -190,8 +197,9 @@ DRAFTING = [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(t
 def test_a_draft_needing_approval_asks_the_linked_approver_with_buttons(
     demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS"):
         number, request = _draft_by_mention(bot)
+        assert slack.wait_for(lambda: [m for m in slack.of("chat.postMessage") if m["channel"] == "CAPPROVALS"])
         buttons = next(b for b in request["blocks"] if b["type"] == "actions")["elements"]
         assert [(b["action_id"], b["value"]) for b in buttons] == [("draft_approve", number), ("draft_reject", number)]
         assert any("transfer.value" in json.dumps(b) for b in request["blocks"])
@@ -287,3 +295,21 @@ def test_admins_link_slack_users_from_the_command_line(sqlite_demo: Database) ->
     assert refused.exit_code == 1 and "permission_denied" in refused.output
     assert CliRunner().invoke(app, ["slack", "unlink", "U0NEW"], env=env).exit_code == 0
     assert sqlite_demo.read(lambda s: linked_user(s, channel="slack", external_id="U0NEW")) is None
+
+
+def test_answers_become_block_kit_with_tables_as_fields_and_ids_linked() -> None:
+    text = (
+        "**V-200** at NA:\n\n| Warehouse | Available |\n|---|---:|\n| ATL | 12 |\n| DAL | 368 |\n\nSee SO-12 and DR-7."
+    )
+    blocks = answer_blocks(text, "http://erp.test")
+    assert blocks[0]["text"]["text"] == "*V-200* at NA:"
+    assert [f["text"] for f in blocks[1]["fields"]] == ["*ATL*\n12", "*DAL*\n368"]
+    assert (
+        blocks[2]["text"]["text"]
+        == "See <http://erp.test/api/records/SO-12|SO-12> and <http://erp.test/inbox#DR-7|DR-7>."
+    )
+
+
+def test_socket_mode_says_which_tokens_it_needs() -> None:
+    result = CliRunner().invoke(app, ["slack", "socket"], env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": ""})
+    assert result.exit_code == 1 and "SLACK_APP_TOKEN (xapp-" in result.output

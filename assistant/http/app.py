@@ -71,7 +71,7 @@ def _mount_slack(app: FastAPI, services: Services, config: "SlackConfig | None")
     bot = SlackBot(services, config) if config is not None else None
     app.state.slack = bot
     if bot is None:
-        log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer at /slack/events")
+        log.warning("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer at /slack/events")
     handler = AsyncSlackRequestHandler(bot.app) if bot is not None else None
 
     @app.post("/slack/events", include_in_schema=False)
