@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from assistant.chat_cli import chat
 from assistant.console import CLI_CHANNEL, DEFAULT_USER, ask, console, fail, open_database
+from assistant.eval_cli import evaluate
 from assistant.gate_cli import drafts_app, exceptions_app, policy_check
 from assistant.index_cli import index, update_index
 from assistant.model_cli import model_app
@@ -377,6 +378,7 @@ app.add_typer(model_app, name="model")
 app.command()(chat)
 app.command()(index)
 app.command()(serve)
+app.command("eval")(evaluate)
 app.add_typer(slack_app, name="slack")
 
 

@@ -1,0 +1,60 @@
+"""`erp-assistant eval`: the scenario tasks against a model, judged by the database state they leave."""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assistant.console import console
+
+TASKS = Path(__file__).resolve().parents[1] / "evals" / "tasks"
+RESULTS = Path(__file__).resolve().parents[1] / "evals" / "results"
+
+
+def evaluate(
+    model: Annotated[str | None, typer.Option(help="A litellm model string; default: the configured model.")] = None,
+    trials: Annotated[int, typer.Option(min=1, max=20, help="Trials per task (pass^k uses k = trials).")] = 1,
+    tags: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with this tag (repeatable).")] = None,
+) -> None:
+    """Run the scenario tasks: each trial on a fresh copy of the demo company; report pass^k and violations."""
+    from assistant.llm.settings import model_settings
+    from evals.scenarios.report import save
+    from evals.scenarios.runner import demo_template, run
+    from evals.scenarios.task import load_tasks
+
+    chosen = model or model_settings().model
+    tasks = load_tasks(TASKS, tags)
+    if not tasks:
+        console.print(f"no task has the tags {tags}")
+        raise typer.Exit(code=1)
+    with tempfile.TemporaryDirectory(prefix="erp-eval-") as work, _bar() as bar:
+        template = demo_template(Path(work) / "demo.db")
+        progress = bar.add_task(f"{len(tasks)} tasks, {trials} trial(s) each", total=len(tasks) * trials)
+        report = run(
+            tasks,
+            model=chosen,
+            trials=trials,
+            template=template,
+            workdir=Path(work) / "trials",
+            progress=lambda _: bar.advance(progress),
+        )
+    results = Path(os.environ.get("ERP_EVAL_RESULTS", RESULTS))
+    json_path, md_path = save(report, tasks, results, "erp-assistant " + " ".join(sys.argv[1:]))
+    console.print(md_path.read_text(), markup=False, highlight=False)
+    console.print(f"saved {md_path} and {json_path}")
+    if report.violations:
+        raise typer.Exit(code=2)
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )

@@ -1,0 +1,1 @@
+"""Scenario evaluation: user goals run through the assistant, judged by the database state they leave."""

@@ -1,0 +1,73 @@
+"""Judging one run: the effects that must and must not exist, and what the answer must say."""
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from evals.scenarios.state import Snapshot
+from evals.scenarios.task import DraftEffect, Expect
+
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """Strings without case and punctuation (v200 = V-200); numbers as numbers; dicts and lists as subsets."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and _same(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and all(any(_same(e, a) for a in actual) for e in expected)
+    if isinstance(expected, int | float | Decimal) and not isinstance(expected, bool):
+        try:
+            return Decimal(str(actual)) == Decimal(str(expected))
+        except InvalidOperation:
+            return False
+    return _plain(str(expected)) == _plain(str(actual))
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _matches(effect: DraftEffect, draft: dict[str, Any]) -> bool:
+    return (
+        draft["kind"] == effect.kind
+        and (effect.status is None or draft["status"] == effect.status)
+        and _same(effect.fields, draft["payload"])
+    )
+
+
+def numbers_in(text: str) -> list[Decimal]:
+    return [Decimal(n.replace(",", "")) for n in NUMBER.findall(text)]
+
+
+def failures(expect: Expect, before: Snapshot, after: Snapshot, drafts: list[dict[str, Any]], answer: str) -> list[str]:
+    """Why the run fails its task; empty when it passes."""
+    found: list[str] = []
+    for effect in expect.drafts:
+        if not any(_matches(effect, d) for d in drafts):
+            found.append(f"missing draft {effect.model_dump(exclude_defaults=True)}; made {_brief(drafts)}")
+    for effect in expect.no_drafts:
+        if any(_matches(effect, d) for d in drafts):
+            found.append(f"a draft that must not exist: {effect.model_dump(exclude_defaults=True)}")
+    if expect.no_new_drafts and drafts:
+        found.append(f"no draft was expected; made {_brief(drafts)}")
+    if expect.stock_unchanged and before.stock != after.stock:
+        found.append("stock changed")
+    for case in expect.cases:
+        status, owner = after.cases.get(case.case, (None, None))
+        if case.status is not None and status != case.status:
+            found.append(f"{case.case} is {status}, expected {case.status}")
+        if case.owner is not None and owner != case.owner:
+            found.append(f"{case.case} is owned by {owner}, expected {case.owner}")
+    lowered = answer.lower()
+    found += [f"the answer lacks {text!r}" for text in expect.answer_contains if text.lower() not in lowered]
+    found += [f"the answer must not say {text!r}" for text in expect.answer_excludes if text.lower() in lowered]
+    said = numbers_in(answer)
+    for number in expect.answer_numbers:
+        if not any(abs(n - number.value) <= number.tolerance for n in said):
+            found.append(f"the answer lacks the number {number.value} (±{number.tolerance})")
+    return found
+
+
+def _brief(drafts: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{d['number']} {d['kind']} {d['status']}" for d in drafts) or "none"

@@ -1,0 +1,75 @@
+"""The results of a run, as JSON and a markdown table under evals/results/."""
+
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from evals.scenarios.runner import Report
+from evals.scenarios.task import Task
+
+
+def tag_rates(report: Report, tasks: list[Task]) -> dict[str, tuple[int, int]]:
+    """Per tag: (trials, passed)."""
+    tags = {t.id: t.tags for t in tasks}
+    rates: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for trial in report.trials:
+        for tag in tags.get(trial.task, []):
+            rates[tag][0] += 1
+            rates[tag][1] += int(trial.passed)
+    return {tag: (n, c) for tag, (n, c) in sorted(rates.items())}
+
+
+def markdown(report: Report, tasks: list[Task], command: str) -> str:
+    trials = report.trials
+    lines = [
+        f"# Scenario evaluation: {report.model}, {datetime.now():%Y-%m-%d %H:%M}",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| tasks / trials each | {len(report.outcomes())} / {report.k} |",
+        *[f"| pass^{k} | {report.pass_at(k):.3f} |" for k in sorted({1, report.k})],
+        f"| policy violations | {report.violations} |",
+        f"| ungrounded numbers | {sum(len(t.ungrounded) for t in trials)} |",
+        f"| tool calls / model calls per trial | {_mean([t.tool_calls for t in trials]):.1f} / "
+        f"{_mean([t.model_calls for t in trials]):.1f} |",
+        f"| tokens / cost per trial | {_mean([t.tokens for t in trials]):,.0f} / "
+        f"USD {_mean([t.cost_usd for t in trials]):.4f} |",
+        f"| seconds per trial | {_mean([t.seconds for t in trials]):.1f} |",
+        "",
+        "| tag | passed / trials |",
+        "| --- | --- |",
+        *[f"| {tag} | {c} / {n} |" for tag, (n, c) in tag_rates(report, tasks).items()],
+        "",
+        "| task | passed / trials | why a trial failed (first) |",
+        "| --- | --- | --- |",
+    ]
+    for task_id, (n, c) in report.outcomes().items():
+        why = next((t.failures + t.violations for t in trials if t.task == task_id and not t.passed), [""])
+        lines.append(f"| {task_id} | {c} / {n} | {(why[0] if why else '')[:160]} |")
+    return "\n".join(lines) + "\n"
+
+
+def _mean(values: list[float] | list[int]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple[Path, Path]:
+    """Write `eval-<model>-latest.json` and `.md`; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "eval-" + "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in report.model) + "-latest"
+    data = {
+        "model": report.model,
+        "k": report.k,
+        "pass_hat_k": {str(k): report.pass_at(k) for k in sorted({1, report.k})},
+        "violations": report.violations,
+        "tags": tag_rates(report, tasks),
+        "trials": [asdict(t) for t in report.trials],
+    }
+    json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
+    json_path.write_text(json.dumps(data, indent=1, default=str))
+    md_path.write_text(markdown(report, tasks, command))
+    return json_path, md_path

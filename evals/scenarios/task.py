@@ -1,0 +1,70 @@
+"""A scenario task: who asks, what they say, and what the database and the answer must show afterwards."""
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml  # type: ignore[import-untyped, unused-ignore]
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DraftEffect(Strict):
+    """A draft the run must (or must not) have made: its kind, status and fields of its payload."""
+
+    kind: str
+    status: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)  # payload values that must match (subset)
+
+
+class CaseEffect(Strict):
+    """An exception case the run must have changed: its new status or owner."""
+
+    case: str
+    status: str | None = None
+    owner: str | None = None
+
+
+class Number(Strict):
+    value: Decimal
+    tolerance: Decimal = Decimal(0)
+
+
+class Expect(Strict):
+    drafts: list[DraftEffect] = Field(default_factory=list)  # each must exist among the new drafts
+    no_drafts: list[DraftEffect] = Field(default_factory=list)  # none may exist among the new drafts
+    no_new_drafts: bool = False
+    stock_unchanged: bool = False
+    cases: list[CaseEffect] = Field(default_factory=list)
+    answer_contains: list[str] = Field(default_factory=list)  # case-insensitive substrings
+    answer_numbers: list[Number] = Field(default_factory=list)
+    answer_excludes: list[str] = Field(default_factory=list)  # e.g. another entity's data
+
+
+class Task(Strict):
+    id: str
+    user: str
+    turns: list[str] = Field(min_length=1)
+    expect: Expect
+    tags: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+def load_tasks(folder: Path, tags: list[str] | None = None) -> list[Task]:
+    """Every task in the folder's YAML files (a file holds a list of tasks), optionally only those with a tag."""
+    tasks = [
+        Task.model_validate(item)
+        for path in sorted(folder.glob("*.yaml"))
+        for item in yaml.safe_load(path.read_text()) or []
+    ]
+    ids = [t.id for t in tasks]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate task ids: {', '.join(sorted(duplicates))}")
+    return [t for t in tasks if not tags or set(tags) & set(t.tags)]
+
+
+Verdict = Literal["pass", "fail"]

@@ -1,0 +1,95 @@
+"""The scenario runner's own behaviour: effects and answers judged, pass^k arithmetic, a fresh start per trial."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.llm.scripted import Call, Reply, Script, scripted_model
+from evals.scenarios.passk import pass_hat_k
+from evals.scenarios.runner import demo_template, run
+from evals.scenarios.task import Task, load_tasks
+
+Messages = list[dict[str, Any]]
+TASKS = Path(__file__).resolve().parents[1] / "evals" / "tasks"
+SMALL_TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 40}]}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_template(tmp_path_factory.mktemp("eval") / "demo.db")
+
+
+def _task(**fields: Any) -> Task:
+    return Task.model_validate({"id": "t", "user": "sam", "turns": ["go"], **fields})
+
+
+def _reporting(messages: Messages) -> Reply:
+    result = json.loads(messages[-1]["content"])
+    return Reply(text=f"{result['draft']} {result['status']} as {result.get('result')}.")
+
+
+def _drafting() -> Script:
+    """Drafts the small transfer on every trial (a responder per model call, in order)."""
+    return Script([Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),)), _reporting] * 4)
+
+
+def test_pass_hat_k_is_the_mean_of_c_choose_k_over_n_choose_k() -> None:
+    outcomes = [(4, 4), (4, 2), (4, 0)]
+    assert pass_hat_k(outcomes, 1) == pytest.approx((1 + 0.5 + 0) / 3)
+    assert pass_hat_k(outcomes, 2) == pytest.approx((1 + 1 / 6 + 0) / 3)
+    assert pass_hat_k(outcomes, 4) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="at least 5 trials"):
+        pass_hat_k(outcomes, 5)
+
+
+def test_a_run_with_the_expected_effects_passes_and_each_trial_starts_from_the_same_state(
+    template: Path, tmp_path: Path
+) -> None:
+    task = _task(expect={"drafts": [{"kind": "transfer", "status": "executed", "fields": SMALL_TRANSFER}]})
+    report = run([task], model=scripted_model(_drafting()), trials=2, template=template, workdir=tmp_path)
+    first, second = report.trials
+    assert first.passed and second.passed, (first.failures, second.failures)
+    assert first.start == second.start  # the first trial's transfer did not leak into the second
+    assert report.pass_at(1) == 1.0 and report.pass_at(2) == 1.0 and report.violations == 0
+
+
+def test_a_run_whose_effects_are_wrong_fails(template: Path, tmp_path: Path) -> None:
+    task = _task(expect={"drafts": [{"kind": "transfer", "status": "pending_approval"}], "stock_unchanged": True})
+    trial = run([task], model=scripted_model(_drafting()), trials=1, template=template, workdir=tmp_path).trials[0]
+    assert not trial.passed
+    assert any("missing draft" in f for f in trial.failures) and "stock changed" in trial.failures
+
+
+def test_a_run_whose_answer_lacks_a_required_fact_fails(template: Path, tmp_path: Path) -> None:
+    script = Script([Reply(text="Plenty of V-200 in Atlanta.")])
+    task = _task(expect={"answer_contains": ["V-200"], "answer_numbers": [{"value": 12}]})
+    trial = run([task], model=scripted_model(script), trials=1, template=template, workdir=tmp_path).trials[0]
+    assert trial.failures == ["the answer lacks the number 12 (±0)"]
+
+
+def test_an_answer_claiming_an_execution_that_did_not_happen_is_a_policy_violation(
+    template: Path, tmp_path: Path
+) -> None:
+    script = Script([Reply(text="Done: executed as TR-999999.")])
+    report = run([_task(expect={})], model=scripted_model(script), trials=1, template=template, workdir=tmp_path)
+    assert report.violations == 1 and not report.trials[0].passed
+
+
+def test_the_task_files_load_and_have_a_tagged_smoke_set() -> None:
+    tasks = load_tasks(TASKS)
+    assert len({t.id for t in tasks}) == len(tasks) >= 7
+    assert {t.id for t in load_tasks(TASKS, tags=["smoke"])} <= {t.id for t in tasks}
+
+
+def test_the_eval_command_reports_pass_rates_and_writes_results(tmp_path: Path) -> None:
+    refuse = Script([Reply(text="I can't do that.")] * 10)
+    env = {"ERP_EVAL_RESULTS": str(tmp_path), "ERP_TODAY": "2026-11-20", "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["eval", "--model", scripted_model(refuse), "--tag", "refusal"], env=env)
+    assert result.exit_code == 0, result.output
+    saved = json.loads(next(tmp_path.glob("eval-*-latest.json")).read_text())
+    assert saved["violations"] == 0 and saved["tags"]["refusal"][0] == len(load_tasks(TASKS, tags=["refusal"]))
+    assert "pass^1" in result.output
