@@ -17,6 +17,7 @@ class FakeSlack:
 
     def __init__(self, emails: dict[str, str] | None = None) -> None:
         self.calls: list[Call] = []
+        self.posted: list[str] = []  # the ts of each chat.postMessage, in order
         self.emails = emails or {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -60,6 +61,9 @@ class FakeSlack:
             return {"ok": True, "user": {"id": user, "profile": {"email": self.emails.get(user, "")}}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
+        if method == "chat.postMessage":
+            with self._lock:
+                self.posted.append(ts)
         return {"ok": True, "channel": arguments.get("channel"), "ts": arguments.get("ts", ts)}
 
     def of(self, method: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ can never show what the signed-in user may not see.
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -115,9 +115,13 @@ def draft_card(session: Session, actor: Actor, number: str) -> DraftCard:
     return cards(session, [get_draft(session, actor, draft_number=number)])[0]
 
 
-def draft_detail(session: Session, actor: Actor, number: str, excerpt: list[ChatMessage]) -> DraftDetail:
-    """A draft with its approvals, whether this user may decide, and today's facts for what it touches."""
+def draft_detail(
+    session: Session, actor: Actor, number: str, excerpt_of: Callable[[DraftAction], list[ChatMessage]]
+) -> DraftDetail:
+    """A draft with its approvals, whether this user may decide, the conversation that produced it
+    (`excerpt_of`, asked only once the core has let the user see the draft), and today's facts."""
     draft = get_draft(session, actor, draft_number=number)
+    excerpt = excerpt_of(draft)
     card = cards(session, [draft])[0]
     verdicts = approvals_of(session, draft)
     names = display_names(session, (v.approver_id for v in verdicts))

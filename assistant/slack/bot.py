@@ -161,12 +161,12 @@ class SlackBot:
 
     async def _answer_command(self, command: dict[str, Any], question: str) -> None:
         user, channel = command["user_id"], command["channel_id"]
-        if await self._actor(user, channel, None) is None:
+        if await self._actor(user, channel) is None:
             return
         posted = await self.client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {question}")
         await self.answer(user, Place(command.get("team_id", ""), channel, str(posted["ts"])), question)
 
-    async def _actor(self, slack_user: str, channel: str, thread_ts: str | None) -> Actor | None:
+    async def _actor(self, slack_user: str, channel: str) -> Actor | None:
         """The ERP user this Slack user speaks for; an unlinked user is told how to be linked, and nothing else."""
         actor: Actor | None = await self._db(lambda s: linked_user(s, channel=CHANNEL, external_id=slack_user))
         if actor is None:
@@ -193,7 +193,7 @@ class SlackBot:
 
     async def answer(self, slack_user: str, place: Place, text: str) -> None:
         """Run one turn as the linked user in the conversation of this thread; post 'working…', then the answer."""
-        actor = await self._actor(slack_user, place.channel, place.thread_ts)
+        actor = await self._actor(slack_user, place.channel)
         if actor is None or not text:
             return
         try:
@@ -280,7 +280,7 @@ class SlackBot:
         """Approve or reject as the clicking user; the core re-checks who they are and what they may do."""
         slack_user, channel, ts = body["user"]["id"], body["channel"]["id"], body["message"]["ts"]
         number = str(body["actions"][0]["value"])
-        actor = await self._actor(slack_user, channel, None)
+        actor = await self._actor(slack_user, channel)
         if actor is None:
             return
         decide = approve if verdict == "approve" else reject

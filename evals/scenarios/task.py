@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +65,3 @@ def load_tasks(folder: Path, tags: list[str] | None = None) -> list[Task]:
     if duplicates:
         raise ValueError(f"duplicate task ids: {', '.join(sorted(duplicates))}")
     return [t for t in tasks if not tags or set(tags) & set(t.tags)]
-
-
-Verdict = Literal["pass", "fail"]

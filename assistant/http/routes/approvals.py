@@ -13,7 +13,7 @@ from assistant.http.auth import CurrentUser, ServicesDep, person
 from assistant.http.errors import HttpError, documented, error_body
 from core import clock
 from core.drafts.models import DraftAction, DraftApproval
-from core.drafts.service import approve, get_draft, pending_for, reject
+from core.drafts.service import approve, pending_for, reject
 from core.errors import ErpError
 from core.identity import SignedIn
 from core.masterdata.service import get_entity
@@ -94,9 +94,10 @@ def history(
 
 
 def _detail(svc: ServicesDep, user: SignedIn, number: str) -> schemas.DraftDetail:
-    draft = svc.db.read(lambda s: get_draft(s, user.actor, draft_number=number))  # the core decides who may see it
-    excerpt = [schemas.ChatMessage(**m) for m in svc.assistant.excerpt(draft.conversation_id, draft.tool_call_id)]
-    return svc.db.read(lambda s: views.draft_detail(s, user.actor, number, excerpt))
+    def excerpt_of(draft: DraftAction) -> list[schemas.ChatMessage]:
+        return [schemas.ChatMessage(**m) for m in svc.assistant.excerpt(draft.conversation_id, draft.tool_call_id)]
+
+    return svc.db.read(lambda s: views.draft_detail(s, user.actor, number, excerpt_of))
 
 
 @router.get("/drafts/{number}", response_model=schemas.DraftDetail, responses=ERRORS)
