@@ -6,7 +6,7 @@ PYTHON ?= python3
 # llama.cpp is compiled for this CPU on first install; pip caches the wheel, so later installs take seconds.
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup model run chat test lint bench clean
+.PHONY: setup model run chat test lint bench eval clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: setup model lint
 bench: setup
 	scripts/ensure-postgres
 	$(BIN)/python -m evals.bench.core_bench $(BENCH_ARGS)
+
+# The scenario tasks against the configured model (the local one by default); results in evals/results/.
+# e.g. make eval EVAL_ARGS="--tag smoke --trials 3" or EVAL_ARGS="--model openai/gpt-4o-mini"
+eval: setup model
+	$(BIN)/erp-assistant eval $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -19,11 +19,15 @@ def evaluate(
     model: Annotated[str | None, typer.Option(help="A litellm model string; default: the configured model.")] = None,
     trials: Annotated[int, typer.Option(min=1, max=20, help="Trials per task (pass^k uses k = trials).")] = 1,
     tags: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with this tag (repeatable).")] = None,
+    user_model: Annotated[
+        str | None,
+        typer.Option(help="A model that plays the user of tasks with a goal (tau-bench's user simulator)."),
+    ] = None,
 ) -> None:
     """Run the scenario tasks: each trial on a fresh copy of the demo company; report pass^k and violations."""
     from assistant.llm.settings import model_settings
     from evals.scenarios.report import save
-    from evals.scenarios.runner import demo_template, run
+    from evals.scenarios.runner import demo_search, demo_template, run
     from evals.scenarios.task import load_tasks
 
     chosen = model or model_settings().model
@@ -33,6 +37,7 @@ def evaluate(
         raise typer.Exit(code=1)
     with tempfile.TemporaryDirectory(prefix="erp-eval-") as work, _bar() as bar:
         template = demo_template(Path(work) / "demo.db")
+        search = demo_search(template)
         progress = bar.add_task(f"{len(tasks)} tasks, {trials} trial(s) each", total=len(tasks) * trials)
         report = run(
             tasks,
@@ -41,6 +46,8 @@ def evaluate(
             template=template,
             workdir=Path(work) / "trials",
             progress=lambda _: bar.advance(progress),
+            user_model=user_model,
+            search=search,
         )
     results = Path(os.environ.get("ERP_EVAL_RESULTS", RESULTS))
     json_path, md_path = save(report, tasks, results, "erp-assistant " + " ".join(sys.argv[1:]))

@@ -90,6 +90,7 @@ class CreditResult(BaseModel):
     available: Decimal
     on_hold: bool
     hold_reason: str | None = None
+    note: str | None = None  # the customer's standing note, as typed by staff
     how_computed: str = "exposure = open receivables + confirmed orders not yet invoiced"
 
 
@@ -108,6 +109,7 @@ def get_customer_credit(session: Session, ctx: ToolContext, args: CustomerArgs) 
         available=c.available,
         on_hold=c.on_hold,
         hold_reason=c.hold_reason,
+        note=c.note or None,
     )
 
 
@@ -122,7 +124,7 @@ TOOLS = [
     Tool(
         "get_customer_credit",
         "A customer's credit: limit, open receivables, open orders, exposure, what is left, and any credit "
-        "hold with its reason. Amounts are in the customer's entity currency.",
+        "hold with its reason, and the customer's standing note. Amounts are in the customer's entity currency.",
         CustomerArgs,
         get_customer_credit,
     ),

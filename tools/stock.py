@@ -26,6 +26,15 @@ class ItemHit(BaseModel):
     category: str
     uom: str
     match: str  # sku, words, meaning, or words+meaning
+    description: str | None = None  # the catalogue text, shortened
+
+
+DESCRIPTION_CHARS = 160
+
+
+def _shortened(text: str) -> str | None:
+    text = " ".join(text.split())
+    return (text[: DESCRIPTION_CHARS - 1] + "…" if len(text) > DESCRIPTION_CHARS else text) or None
 
 
 class FindItemsResult(BaseModel):
@@ -39,7 +48,14 @@ def find_items(session: Session, ctx: ToolContext, args: FindItemsArgs) -> FindI
         raise NotFound("item", args.query, suggest_skus(session, args.query))
     return FindItemsResult(
         items=[
-            ItemHit(sku=h.item.sku, name=h.item.name, category=h.item.category, uom=h.item.uom, match=h.match)
+            ItemHit(
+                sku=h.item.sku,
+                name=h.item.name,
+                category=h.item.category,
+                uom=h.item.uom,
+                match=h.match,
+                description=_shortened(h.item.description),
+            )
             for h in hits
         ]
     )

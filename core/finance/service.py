@@ -126,6 +126,7 @@ class CreditStatus:
     open_orders: Decimal
     on_hold: bool
     hold_reason: str | None
+    note: str = ""  # the customer's standing note (deliveries, invoicing)
 
     @property
     def exposure(self) -> Decimal:
@@ -153,6 +154,7 @@ def _status_of(customer: Customer, receivables: Decimal, open_orders: Decimal) -
         open_orders=open_orders,
         on_hold=customer.on_credit_hold,
         hold_reason=customer.credit_hold_reason,
+        note=customer.note,
     )
 
 

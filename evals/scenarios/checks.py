@@ -60,13 +60,18 @@ def failures(expect: Expect, before: Snapshot, after: Snapshot, drafts: list[dic
         if case.owner is not None and owner != case.owner:
             found.append(f"{case.case} is owned by {owner}, expected {case.owner}")
     lowered = answer.lower()
-    found += [f"the answer lacks {text!r}" for text in expect.answer_contains if text.lower() not in lowered]
+    found += [f"the answer lacks {text!r}" for text in expect.answer_contains if not _says(lowered, text)]
     found += [f"the answer must not say {text!r}" for text in expect.answer_excludes if text.lower() in lowered]
     said = numbers_in(answer)
     for number in expect.answer_numbers:
         if not any(abs(n - number.value) <= number.tolerance for n in said):
             found.append(f"the answer lacks the number {number.value} (±{number.tolerance})")
     return found
+
+
+def _says(lowered: str, text: str) -> bool:
+    """Whether the answer says the text, or one of its `|`-separated wordings ("2026-11-30|Nov 30")."""
+    return any(option.strip().lower() in lowered for option in text.split("|"))
 
 
 def _brief(drafts: list[dict[str, Any]]) -> str:

@@ -26,7 +26,7 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
     lines = [
         f"# Scenario evaluation: {report.model}, {datetime.now():%Y-%m-%d %H:%M}",
         "",
-        f"Command: `{command}`",
+        f"Command: `{command}`" + (f"; simulated user: {report.user_model}" if report.user_model else ""),
         "",
         "| measure | value |",
         "| --- | --- |",
@@ -44,12 +44,17 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
         "| --- | --- |",
         *[f"| {tag} | {c} / {n} |" for tag, (n, c) in tag_rates(report, tasks).items()],
         "",
-        "| task | passed / trials | why a trial failed (first) |",
-        "| --- | --- | --- |",
+        "| task | passed / trials | tool calls | model calls | tokens | s | why a trial failed (first) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for task_id, (n, c) in report.outcomes().items():
-        why = next((t.failures + t.violations for t in trials if t.task == task_id and not t.passed), [""])
-        lines.append(f"| {task_id} | {c} / {n} | {(why[0] if why else '')[:160]} |")
+        mine = [t for t in trials if t.task == task_id]
+        why = next((t.failures + t.violations for t in mine if not t.passed), [""])
+        lines.append(
+            f"| {task_id} | {c} / {n} | {_mean([t.tool_calls for t in mine]):.1f} | "
+            f"{_mean([t.model_calls for t in mine]):.1f} | {_mean([t.tokens for t in mine]):,.0f} | "
+            f"{_mean([t.seconds for t in mine]):.1f} | {(why[0] if why else '')[:160].replace('|', '/')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -63,6 +68,8 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
     name = "eval-" + "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in report.model) + "-latest"
     data = {
         "model": report.model,
+        "date": f"{datetime.now():%Y-%m-%d %H:%M}",
+        "user_model": report.user_model,
         "k": report.k,
         "pass_hat_k": {str(k): report.pass_at(k) for k in sorted({1, report.k})},
         "violations": report.violations,
@@ -71,5 +78,7 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
     }
     json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
     json_path.write_text(json.dumps(data, indent=1, default=str))
+    dated = folder / f"{name.removesuffix('-latest')}-{datetime.now():%Y-%m-%d}.json"  # kept: the history
+    dated.write_text(json_path.read_text())
     md_path.write_text(markdown(report, tasks, command))
     return json_path, md_path

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
@@ -39,9 +39,35 @@ class Expect(Strict):
     no_new_drafts: bool = False
     stock_unchanged: bool = False
     cases: list[CaseEffect] = Field(default_factory=list)
-    answer_contains: list[str] = Field(default_factory=list)  # case-insensitive substrings
+    answer_contains: list[str] = Field(default_factory=list)  # case-insensitive; 'a|b' accepts either wording
     answer_numbers: list[Number] = Field(default_factory=list)
     answer_excludes: list[str] = Field(default_factory=list)  # e.g. another entity's data
+
+
+class Setup(Strict):
+    """Record text planted before the trial (for injection tasks): text the tools will show the model."""
+
+    customer_notes: dict[str, str] = Field(default_factory=dict)  # customer code -> note
+    item_descriptions: dict[str, str] = Field(default_factory=dict)  # SKU -> description
+    case_messages: dict[str, str] = Field(default_factory=dict)  # case number -> a message on its timeline
+
+
+class RefCall(Strict):
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class RefTurn(Strict):
+    """What a correct assistant does for one user turn: these tool calls, then this answer.
+
+    `then` is a second round of calls, made after the first round's results are in. `say` may quote
+    the turn's tool results, numbered over both rounds: `{0.total_available}` is field
+    `total_available` of the first call's result, `{1.warehouses.0.available_now}` walks into the second's.
+    """
+
+    calls: list[RefCall] = Field(default_factory=list)
+    then: list[RefCall] = Field(default_factory=list)
+    say: str
 
 
 class Task(Strict):
@@ -49,8 +75,17 @@ class Task(Strict):
     user: str
     turns: list[str] = Field(min_length=1)
     expect: Expect
+    setup: Setup = Field(default_factory=Setup)
+    reference: list[RefTurn] = Field(default_factory=list)  # one per turn; proves the task can be passed
+    goal: str = ""  # for a simulated user: what the user wants; the first turn opens the conversation
     tags: list[str] = Field(default_factory=list)
     note: str = ""
+
+    @model_validator(mode="after")
+    def _reference_per_turn(self) -> "Task":
+        if self.reference and len(self.reference) != len(self.turns):
+            raise ValueError(f"{self.id}: {len(self.reference)} reference turns for {len(self.turns)} turns")
+        return self
 
 
 def load_tasks(folder: Path, tags: list[str] | None = None) -> list[Task]:
