@@ -6,7 +6,7 @@ PYTHON ?= python3
 # llama.cpp is compiled for this CPU on first install; pip caches the wheel, so later installs take seconds.
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup model run chat test lint bench eval clean
+.PHONY: setup model run chat test lint bench eval hardening clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: setup
 # e.g. make eval EVAL_ARGS="--tag smoke --trials 3" or EVAL_ARGS="--model openai/gpt-4o-mini"
 eval: setup model
 	$(BIN)/erp-assistant eval $(EVAL_ARGS)
+
+# The long reliability and security runs (concurrency, crashes, faults, access, scale); figures in evals/results/.
+hardening: setup
+	scripts/ensure-postgres
+	$(BIN)/python -m evals.hardening $(HARDENING_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -232,7 +232,8 @@ class Assistant:
             message = self._complete(messages, turn)
         except Exception as error:  # any model failure ends the turn with a plain explanation
             turn.stopped = "model_error"
-            message = {"role": "assistant", "content": model_error_text(error, self.settings)}
+            text = f"{model_error_text(error, self.settings)} {changes_made(turn.results)}"
+            message = {"role": "assistant", "content": text}
         turn.usage.model_ms += (time.perf_counter() - started) * 1000
         return {"messages": [message], "steps": state.get("steps", 0) + 1}
 
@@ -374,6 +375,7 @@ def _account(usage: Usage, response: Any, llm: Any) -> None:
 
 def model_error_text(error: Exception, settings: ModelSettings) -> str:
     """A model failure in words a user can act on."""
+    error = _unwrapped(error)
     if settings.is_local:
         from assistant.llm.local import unavailable_from
 
@@ -383,7 +385,41 @@ def model_error_text(error: Exception, settings: ModelSettings) -> str:
     name = type(error).__name__
     if settings.is_local:
         return f"The local model failed ({name}: {error}). Check `erp-assistant model status`."
+    if _is_timeout(error):
+        waited = f"{settings.timeout_s:g} s"
+        return f"The model {settings.model} did not answer within {waited} ({name}); try again in a moment."
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int) and (status == 429 or status >= 500) and "Connection" not in name:
+        return f"The model {settings.model} answered with an error ({name}, HTTP {status}); try again in a moment."
     return (
         f"The model {settings.model} is not reachable ({name}). Check its API key and network, "
         "or unset ERP_ASSISTANT_MODEL to use the local model."
     )
+
+
+def _unwrapped(error: Exception) -> Exception:
+    """The provider's own error when litellm wrapped it (a failure inside a stream arrives wrapped)."""
+    original = getattr(error, "original_exception", None)
+    return original if isinstance(original, Exception) else error
+
+
+def _is_timeout(error: Exception) -> bool:
+    return isinstance(error, TimeoutError) or any("Timeout" in c.__name__ for c in type(error).__mro__)
+
+
+def changes_made(results: list[Any]) -> str:
+    """What this turn's draft tools did before it stopped, so the user knows what stands (only drafts write)."""
+    drafts = [r for r in results if isinstance(r, dict) and isinstance(r.get("draft"), str)]
+    if not drafts:
+        return "Nothing was changed."
+    made = "; ".join(_draft_state(d) for d in drafts)
+    return f"Before that, this turn made {made}; it is saved, so there is no need to ask for it again."
+
+
+def _draft_state(result: dict[str, Any]) -> str:
+    state = f"draft {result['draft']} ({str(result.get('status', '')).replace('_', ' ')}"
+    if result.get("waiting_for"):
+        state += f", waiting for {', '.join(map(str, result['waiting_for']))}"
+    if result.get("result"):
+        state += f", result {result['result']}"
+    return state + ")"

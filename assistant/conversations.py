@@ -47,6 +47,9 @@ def _postgres(conninfo: str) -> BaseCheckpointSaver[str]:
         min_size=1,
         max_size=4,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        # After the server restarts, every pooled connection is dead; without a check on checkout each one
+        # failed one chat turn after the database was back (measured by evals/hardening/faults.py).
+        check=ConnectionPool.check_connection,
         open=True,
     )
     saver = PostgresSaver(pool)  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """Engine, declarative base and the unit of work: one transaction per command, rolled back by default."""
 
 import random
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ T = TypeVar("T")
 
 MONEY = Numeric(18, 4)
 MAX_ATTEMPTS = 6
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
 
 
 class Base(DeclarativeBase):
@@ -63,6 +65,23 @@ def is_retryable(error: BaseException) -> bool:
     if sqlstate in {"40001", "40P01"}:
         return True
     return "database is locked" in str(error.orig)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached, dropped the connection, or stayed busy: worth trying again later.
+
+    The driver's own errors count too (the conversation store uses psycopg directly): psycopg's
+    OperationalError (its pool's timeout included) is about the server or the connection, matched by
+    name so the core needs no driver; sqlite3 uses OperationalError for bad SQL as well, so only a
+    locked or unreadable file counts there.
+    """
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if isinstance(error.orig, BaseException) else error
+    if isinstance(error, sqlite3.OperationalError):
+        return any(problem in str(error) for problem in SQLITE_UNAVAILABLE)
+    return any(c.__name__ == "OperationalError" for c in type(error).__mro__)
 
 
 class Database:

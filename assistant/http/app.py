@@ -19,6 +19,7 @@ from assistant.http.errors import HttpError, error_response
 from assistant.http.routes import approvals, chat, exceptions, health, pages, records, session
 from assistant.http.routes.pages import STATIC
 from assistant.http.services import Services, WebConfig
+from tools.registry import NUL_REFUSED, has_nul
 
 if TYPE_CHECKING:
     from assistant.slack import SlackConfig
@@ -82,16 +83,23 @@ def _mount_slack(app: FastAPI, services: Services, config: "SlackConfig | None")
 
 
 async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Refuse oversized bodies before reading them, and set security headers on every answer."""
-    limit = request.app.state.services.config.max_body_bytes
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
-        return error_response(HttpError("too_large", f"the request body is over {limit // 1024} KB"))
-    response = await call_next(request)
+    """Refuse what must not reach a route, and set security headers on every answer."""
+    response = _refusal(request) or await call_next(request)
     is_api = request.url.path.startswith("/api/")
     for name, value in (API_HEADERS if is_api else PAGE_HEADERS).items():
         response.headers.setdefault(name, value)
     return response
+
+
+def _refusal(request: Request) -> Response | None:
+    """An oversized body, refused before it is read; a NUL character in the URL, which no database stores."""
+    limit = request.app.state.services.config.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return error_response(HttpError("too_large", f"the request body is over {limit // 1024} KB"))
+    if has_nul([request.url.path, *request.query_params.multi_items()]):
+        return error_response(HttpError("invalid_input", f"the URL is not valid: {NUL_REFUSED}"))
+    return None
 
 
 @asynccontextmanager

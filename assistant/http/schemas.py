@@ -1,18 +1,35 @@
 """What the HTTP API accepts and returns: pydantic models, so the OpenAPI schema is the contract."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from tools.registry import NUL_REFUSED, has_nul
 
 MAX_MESSAGE_CHARS = 4000
 
 
+def _in_utc(value: datetime) -> datetime:
+    """The core keeps naive UTC; on the wire a time carries its offset, as RFC 3339 `date-time` requires."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 class Strict(BaseModel):
-    """Request bodies refuse fields they do not know, so a typo is an error rather than ignored."""
+    """Request bodies refuse fields they do not know, so a typo is an error rather than ignored,
+    and text with a NUL character, which the database cannot store."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        if has_nul(self.model_dump()):
+            raise ValueError(NUL_REFUSED)
+        return self
 
 
 class ErrorBody(BaseModel):
@@ -49,10 +66,10 @@ class TokenRequest(Strict):
 class TokenView(BaseModel):
     id: int
     name: str
-    created_at: datetime
-    last_used_at: datetime | None = None
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
+    created_at: Timestamp
+    last_used_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    revoked_at: Timestamp | None = None
 
 
 class NewToken(TokenView):
@@ -74,8 +91,8 @@ class Conversation(BaseModel):
     id: str
     title: str
     channel: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     turns: int
     running: bool
 
@@ -111,10 +128,10 @@ class DraftCard(BaseModel):
     currency: str
     amount_usd: Decimal
     requester: str
-    created_at: datetime
+    created_at: Timestamp
     age_hours: float
-    escalate_at: datetime
-    expires_at: datetime
+    escalate_at: Timestamp
+    expires_at: Timestamp
     overdue: bool
     waiting_for: list[str]
     explanation: str
@@ -131,7 +148,7 @@ class Verdict(BaseModel):
     verdict: str
     role: str | None
     comment: str
-    at: datetime
+    at: Timestamp
 
 
 class Fact(BaseModel):
@@ -199,8 +216,8 @@ class Case(BaseModel):
     status: str
     owner: str | None
     owner_role: str | None
-    created_at: datetime
-    sla_due_at: datetime
+    created_at: Timestamp
+    sla_due_at: Timestamp
     age_days: float
     overdue: bool
 
@@ -209,7 +226,7 @@ class CaseEvent(BaseModel):
     kind: str
     text: str
     by: str | None
-    at: datetime
+    at: Timestamp
 
 
 class CaseDetail(Case):

@@ -8,6 +8,7 @@ approvals, reads) never waits there.
 """
 
 import asyncio
+import itertools
 import json
 import logging
 from collections import deque
@@ -15,16 +16,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from assistant.agent import Assistant, Event, TurnResult
 from assistant.http import views
 from core.actor import Actor
 from core.conversations import end_turn
+from core.conversations.service import STALE_TURN_SECONDS
+from core.db import is_unavailable
 from core.errors import ErpError
 
 log = logging.getLogger("erp.http.turns")
 DONE = None
+# Freeing a conversation after its turn is retried while the database is down (with these pauses, the
+# last repeated), so the thread takes messages again as soon as it is back; a claim never freed would
+# refuse the thread's messages (turn_in_progress) until it goes stale.
+FREE_RETRY_PAUSES_S = (0.25, 0.5, 1.0)
+FREE_RETRY_LIMIT_S = float(STALE_TURN_SECONDS)
 
 
 def sse(name: str, data: Any) -> str:
@@ -94,6 +103,7 @@ class TurnRunner:
         self.pool = ThreadPoolExecutor(max_workers=max(1, slots), thread_name_prefix="turn")
         # Called with the number of each draft a turn made (Slack tells the approvers of waiting ones).
         self.draft_listeners: list[Callable[[str], Awaitable[None]]] = []
+        self._freeing: set[asyncio.Task[None]] = set()  # conversations still to free once the database is back
 
     def stream(self, request: TurnRequest) -> AsyncIterator[str]:
         """Start the turn now and return its frames; it finishes even if the client goes away."""
@@ -141,7 +151,9 @@ class TurnRunner:
                     on_start()
                 result = await loop.run_in_executor(self.pool, self._turn, request, relay)
         finally:
-            await asyncio.shield(loop.run_in_executor(None, self._end, request))
+            freed = await asyncio.shield(loop.run_in_executor(None, self._end, request))
+            if not freed:
+                self._free_later(request)
         numbers = list(dict.fromkeys(drafted))
         await self._announce(numbers)
         return result, numbers
@@ -176,12 +188,21 @@ class TurnRunner:
             raise
         except ErpError as error:
             put("error", {"code": error.code, "message": error.message})
-        except Exception:
-            log.exception("chat turn failed in conversation %s", request.conversation_id)
-            put("error", {"code": "internal_error", "message": "the turn failed on our side; please ask again"})
+        except Exception as error:
+            put("error", self._failure(request, error))
         finally:
             put("done", {})
             loop.call_soon_threadsafe(frames.put_nowait, DONE)
+
+    @staticmethod
+    def _failure(request: TurnRequest, error: Exception) -> dict[str, str]:
+        """The `error` event for a turn that failed: an outage in words, anything else logged as a bug."""
+        if is_unavailable(error):
+            log.warning("chat turn in %s: database unavailable (%r)", request.conversation_id, error)
+            message = "the database stopped answering during this turn; please ask again in a few seconds"
+            return {"code": "database_unavailable", "message": message}
+        log.exception("chat turn failed in conversation %s", request.conversation_id, exc_info=error)
+        return {"code": "internal_error", "message": "the turn failed on our side; please ask again"}
 
     def _turn(self, request: TurnRequest, on_event: Callable[[Event], None]) -> TurnResult:
         return self.assistant.turn(
@@ -192,13 +213,38 @@ class TurnRunner:
             channel=request.channel,
         )
 
-    def _end(self, request: TurnRequest) -> None:
+    def _end(self, request: TurnRequest, *, quiet: bool = False) -> bool:
+        """Free the conversation for its next message; False when the database could not be reached."""
         try:
             self.assistant.db.run(
                 lambda s: end_turn(s, request.actor, conversation_id=request.conversation_id, turn_id=request.turn_id)
             )
-        except Exception:  # the claim goes stale on its own; never hide the answer behind this
-            log.exception("could not close turn %s", request.turn_id)
+        except Exception as error:  # never hide the answer behind this
+            if not is_unavailable(error):
+                log.exception("could not close turn %s", request.turn_id)
+                return True  # not an outage: trying again would fail the same way; the claim goes stale
+            if not quiet:
+                log.warning("could not close turn %s yet (database unavailable); retrying", request.turn_id)
+            return False
+        return True
+
+    def _free_later(self, request: TurnRequest) -> None:
+        task = asyncio.create_task(self._free_when_back(request))
+        self._freeing.add(task)
+        task.add_done_callback(self._freeing.discard)
+
+    async def _free_when_back(self, request: TurnRequest) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FREE_RETRY_LIMIT_S
+        for attempt in itertools.count():
+            await asyncio.sleep(FREE_RETRY_PAUSES_S[min(attempt, len(FREE_RETRY_PAUSES_S) - 1)])
+            if await loop.run_in_executor(None, partial(self._end, request, quiet=True)):
+                return
+            if loop.time() > deadline:
+                log.error(
+                    "gave up closing turn %s; its conversation frees itself when the claim goes stale", request.turn_id
+                )
+                return
 
     def _relay(self, request: TurnRequest, put: Callable[[str, Any], None]) -> Callable[[Event], None]:
         """The assistant's events as frames; a draft tool's result also sends the draft's card."""
@@ -222,9 +268,9 @@ class TurnRunner:
         return self.assistant.db.read(lambda s: views.draft_card(s, actor, number).model_dump(mode="json"))
 
     def _closing(self, request: TurnRequest, result: TurnResult, drafted: list[str]) -> tuple[str, dict[str, Any]]:
-        if result.stopped == "model_error":
-            return "error", {"code": "model_unavailable", "message": result.answer}
         drafts = [self._card(request.actor, number) for number in dict.fromkeys(drafted)]
+        if result.stopped == "model_error":  # the message says what stands; the cards show it
+            return "error", {"code": "model_unavailable", "message": result.answer, "drafts": drafts}
         return "answer", {
             "text": result.answer,
             "sources": result.grounding.sources,

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -37,6 +37,8 @@ from core.stock.service import Key
 
 APPROVAL_TTL_HOURS = int(os.environ.get("ERP_APPROVAL_TTL_HOURS", "72"))
 ESCALATE_AFTER_HOURS = int(os.environ.get("ERP_APPROVAL_ESCALATE_HOURS", "24"))
+# Advisory-lock key space ("DR") in which requests sharing an idempotency key queue on PostgreSQL.
+IDEMPOTENCY_LOCK_SPACE = 0x4452
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def draft_action(
     """
     draft_kind, typed = parse_payload(kind, payload)
     key = idempotency_key or _idempotency_key(ctx, draft_kind, typed)
+    _queue_on_key(session, key)
     existing = session.scalars(select(DraftAction).where(DraftAction.idempotency_key == key)).first()
     if existing is not None:
         return _same_request(existing, ctx, draft_kind, typed)
@@ -119,6 +122,16 @@ def draft_action(
     _log(session, ctx.audit(), draft, "draft.created", summary=draft.summary, diff=diff)
     _settle(session, draft, decision, ctx.audit())
     return draft
+
+
+def _queue_on_key(session: Session, key: str) -> None:
+    """Wait for any other transaction drafting with this key (a client retrying while its first call runs).
+
+    Without this both would miss the other's uncommitted draft and the second would fail on the unique
+    key instead of getting the first's draft back. SQLite's write units already hold its single write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({IDEMPOTENCY_LOCK_SPACE}, hashtext(:key))"), {"key": key})
 
 
 def _same_request(existing: DraftAction, ctx: RequestContext, kind: DraftKind, payload: Payload) -> DraftAction:

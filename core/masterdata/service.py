@@ -54,13 +54,20 @@ def get_item(session: Session, *, sku: str) -> Item:
     return item
 
 
+# Letters typed for the digits they look like ("V-2OO" for V-200): SKUs equal once folded are suggested first.
+LOOK_ALIKES = str.maketrans("OIL", "011")
+
+
 def suggest_skus(session: Session, sku: str, limit: int = 3) -> list[str]:
     """SKUs that look like `sku`; scans only SKUs sharing its first letter, so it stays cheap."""
     key = sku_key(sku)
     prefix = key[:1]
     keys = session.execute(select(Item.sku_key, Item.sku).where(Item.sku_key.like(f"{prefix}%")).limit(20000)).all()
     by_key = {k: s for k, s in keys}
-    return [by_key[m] for m in difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)]
+    folded = key[:1] + key[1:].translate(LOOK_ALIKES)
+    look_alikes = [s for k, s in by_key.items() if k[:1] + k[1:].translate(LOOK_ALIKES) == folded and k != key]
+    close = [by_key[m] for m in difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)]
+    return list(dict.fromkeys(look_alikes + close))[:limit]
 
 
 def get_items(session: Session, *, skus: Sequence[str]) -> dict[str, Item]:

@@ -17,11 +17,22 @@ from core.drafts.models import DraftAction
 
 router = APIRouter(prefix="/api/conversations", tags=["chat"])
 ERRORS = documented(401, 403, 404, 409, 413, 422, 429)
+EVENTS = ("queued", "started", "token", "tool_call", "tool_result", "draft", "answer", "error", "done")
+# Before OpenAPI 3.2 (`itemSchema`), the schema of an event stream describes each event.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": list(EVENTS)},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "the turn as Server-Sent Events: queued, started, token, tool_call, tool_result, draft, "
-        "answer, error, done (each `data:` is JSON; see the README)",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "the turn as Server-Sent Events: "
+        + ", ".join(EVENTS)
+        + " (each `data:` is JSON; see the README)",
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
     }
 }
 

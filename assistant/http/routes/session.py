@@ -1,6 +1,8 @@
 """Signing in and out, who am I, and API tokens for programs."""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,8 @@ from core.masterdata.service import entity_codes
 
 router = APIRouter(prefix="/api", tags=["session"])
 ERRORS = documented(401, 403, 404, 422)
+# Row ids fit a 32-bit integer column; a larger one is refused as input rather than sent to the database.
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def me_of(session: Session, user: SignedIn) -> schemas.Me:
@@ -92,7 +96,7 @@ def tokens(user: CurrentUser, svc: ServicesDep) -> schemas.TokenList:
 
 
 @router.delete("/tokens/{token_id}", response_model=schemas.TokenView, responses=ERRORS)
-def delete_token(token_id: int, user: CurrentUser, svc: ServicesDep) -> schemas.TokenView:
+def delete_token(token_id: TokenId, user: CurrentUser, svc: ServicesDep) -> schemas.TokenView:
     """Revoke one of your tokens; it stops working at once."""
     view = svc.db.run(lambda s: revoke_token(s, user.actor, token_id=token_id))
     return schemas.TokenView.model_validate(view, from_attributes=True)

@@ -1,0 +1,58 @@
+"""`make hardening`: the long reliability and security runs, one after the other, with a summary.
+
+Each part writes its own figures to `evals/results/hardening-<part>-latest.md` (and `.json`); this
+runs them in turn and writes `evals/results/hardening-latest.md`, which says which passed.
+"""
+
+import argparse
+import importlib
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[2] / "evals" / "results"
+PARTS = {
+    "concurrency": "16 workers on scarce items on PostgreSQL: no oversell, one execution per draft, audit intact",
+    "crash": "SIGKILL in the middle of an approval: executed or pending, never half",
+    "faults": "PostgreSQL restarted under load; the model timing out or failing mid-turn",
+    "access": "role x entity x action matrix through the tools and the API, against the policy",
+    "scale": "10k to 100k items: load time, size, memory, ATP / order / KPI times",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.hardening", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(PARTS), default=list(PARTS), help="run only these parts")
+    args = parser.parse_args(argv)
+    rows = []
+    for part in args.only:
+        print(f"\n=== hardening: {part} ({PARTS[part]}) ===", flush=True)
+        started = time.perf_counter()
+        code = importlib.import_module(f"evals.hardening.{part}").main([])
+        rows.append((part, code, time.perf_counter() - started))
+    _summary(rows)
+    return max((code for _, code, _ in rows), default=0)
+
+
+def _summary(rows: list[tuple[str, int, float]]) -> None:
+    lines = [
+        f"# Hardening runs, {datetime.now():%Y-%m-%d %H:%M}",
+        "",
+        "`make hardening` (`python -m evals.hardening`); each part's figures are in its own file.",
+        "",
+        "| part | what | result | minutes | figures |",
+        "| --- | --- | --- | --- | --- |",
+        *[
+            f"| {part} | {PARTS[part]} | {'pass' if code == 0 else f'FAIL (exit {code})'} | {seconds / 60:.1f} "
+            f"| [hardening-{part}-latest.md](hardening-{part}-latest.md) |"
+            for part, code, seconds in rows
+        ],
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "hardening-latest.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Access control, tried as the users themselves: the role x entity x action matrix, sessions, tokens, CSRF.
+
+The matrix is `evals.hardening.access`: what the definitions allow, against what the tools and the
+web API actually did for each demo user. The rest are the web service's own guarantees: a session
+token is never chosen by the browser, a revoked token stops at once, and every state-changing route
+a browser can reach with its cookie refuses a request without the session's CSRF token.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.routing import BaseRoute
+
+from assistant.http.auth import SESSION_COOKIE
+from core.db import Database
+from core.drafts.service import RequestContext, draft_action
+from core.exceptions import ExceptionCase, detect_exceptions
+from core.identity import revoke_token
+from core.masterdata.service import load_actor
+from evals.hardening.access import (
+    ACTIONS,
+    chat_text,
+    fingerprint,
+    mark,
+    report,
+    run_matrix,
+    sse_events,
+    web_client,
+)
+from tests import web
+from tools import default_registry
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Unsafe routes a browser reaches without a CSRF token, on purpose: signing in has no session yet (and
+# takes JSON only, which a cross-site form cannot send); signing out ends only the caller's own session,
+# and a cross-site DELETE is stopped by CORS before any cookie is sent.
+CSRF_EXEMPT = frozenset({("POST", "/api/session"), ("DELETE", "/api/session")})
+NOT_COOKIE_ROUTES = frozenset({"/slack/events"})  # Slack signs its requests; no browser session reaches it
+COOKIE_DOMAIN = "testserver.local"  # where the test client keeps the cookies the service sets
+DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "discount_pct": "20"}]}
+
+
+@pytest.fixture
+def demo(sqlite_demo: Database) -> Database:
+    web.set_passwords(sqlite_demo, "sam", "maria")
+    sqlite_demo.run(detect_exceptions)
+    return sqlite_demo
+
+
+@pytest.fixture
+def client(demo: Database, tmp_path: Path) -> Iterator[TestClient]:
+    with web_client(demo, tmp_path) as c:
+        yield c
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+
+
+def test_what_each_role_may_do_in_each_entity_is_what_the_definitions_allow(
+    sqlite_demo: Database, tmp_path: Path
+) -> None:
+    matrix = run_matrix(sqlite_demo, tmp_path)
+    print(report(matrix))
+    assert matrix.mismatches == [], report(matrix)
+    for action in ACTIONS:  # every column is exercised both ways, not passed by never trying
+        seen = {(r.expected, mark(r.via_tool) + mark(r.via_http)) for r in matrix.results if r.action is action}
+        assert any(not expected for expected, _ in seen), action.name
+        assert action.name == "others' chat" or any(expected for expected, _ in seen), action.name
+    assert {mark(r.via_http) for r in matrix.results} == {"Y", "n"}
+
+
+def test_no_tool_can_approve_or_reject() -> None:
+    assert not [name for name in default_registry().tools if "approve" in name or "reject" in name]
+
+
+# --- sessions and tokens ---------------------------------------------------------------------------
+
+
+def _browser(c: TestClient, session: str | None = None) -> TestClient:
+    """Another browser on the same service, holding `session` as its cookie (where the service sets it)."""
+    other = TestClient(c.app)
+    if session is not None:
+        other.cookies.set(SESSION_COOKIE, session, domain=COOKIE_DOMAIN, path="/")
+    return other
+
+
+def test_signing_in_never_adopts_a_session_token_the_browser_already_had(client: TestClient) -> None:
+    planted = _browser(client, "chosen-by-an-attacker")
+    web.sign_in(planted, "sam")
+    issued = planted.cookies.get(SESSION_COOKIE)
+    assert issued and issued != "chosen-by-an-attacker"
+    assert _browser(client, "chosen-by-an-attacker").get("/api/me").status_code == 401
+
+    # a valid session of another user, planted before maria signs in, is replaced, not upgraded
+    web.sign_in(planted, "maria")
+    marias = planted.cookies.get(SESSION_COOKIE)
+    assert marias and marias != issued
+    assert planted.get("/api/me").json()["username"] == "maria"
+    assert _browser(client, issued).get("/api/me").json()["username"] == "sam"
+
+
+def test_each_sign_in_issues_a_new_session_and_csrf_token(client: TestClient) -> None:
+    first = web.sign_in(client, "sam")
+    first_cookie = client.cookies.get(SESSION_COOKIE)
+    second = web.sign_in(client, "sam")
+    assert client.cookies.get(SESSION_COOKIE) != first_cookie and second != first
+
+
+def test_a_revoked_token_is_refused_on_its_very_next_request(client: TestClient, demo: Database) -> None:
+    headers = web.sign_in(client, "sam")
+    made = [client.post("/api/tokens", json={"name": f"script {i}"}, headers=headers).json() for i in range(2)]
+    client.cookies.clear()
+    by_api, by_core = ({"Authorization": f"Bearer {m['token']}"} for m in made)
+    assert client.get("/api/me", headers=by_api).status_code == 200
+    assert client.get("/api/me", headers=by_core).status_code == 200
+    assert client.delete(f"/api/tokens/{made[0]['id']}", headers=by_api).status_code == 200
+    sam = demo.read(lambda s: load_actor(s, username="sam"))
+    demo.run(lambda s: revoke_token(s, sam, token_id=made[1]["id"]))
+    for revoked in (by_api, by_core):
+        for method, path in (("GET", "/api/me"), ("GET", "/api/approvals"), ("POST", "/api/conversations")):
+            response = client.request(method, path, headers=revoked, json={} if method == "POST" else None)
+            assert response.status_code == 401 and response.json()["code"] == "not_signed_in", (method, path)
+
+
+# --- CSRF ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Real records for every path parameter, so a refused request is refused for CSRF and nothing else."""
+
+    drafts: dict[str, str]
+    case: str
+    conversation: str
+    token: int
+
+
+def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
+    sam = demo.read(lambda s: load_actor(s, username="sam"))
+
+    def drafted(_: str) -> str:
+        return demo.run(
+            lambda s: draft_action(s, RequestContext(sam, "web"), kind="sales_order", payload=DISCOUNTED)
+        ).number
+
+    case = demo.read(lambda s: s.scalars(select(ExceptionCase).where(ExceptionCase.type == "shortage")).first())
+    assert case is not None
+    conversation = c.post("/api/conversations", json={}, headers=headers).json()["id"]
+    token = c.post("/api/tokens", json={"name": "to revoke"}, headers=headers).json()["id"]
+    return Ids({verb: drafted(verb) for verb in ("approve", "reject", "bulk")}, case.number, conversation, token)
+
+
+def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
+    """The concrete path and a valid body for an unsafe route."""
+    requests: dict[str, tuple[str, dict[str, Any] | None]] = {
+        "/api/tokens": ("/api/tokens", {"name": "new"}),
+        "/api/tokens/{token_id}": (f"/api/tokens/{ids.token}", None),
+        "/api/conversations": ("/api/conversations", {}),
+        "/api/conversations/{conversation_id}/messages": (
+            f"/api/conversations/{ids.conversation}/messages",
+            {"text": chat_text("find_items", {"query": "valve"})},
+        ),
+        "/api/drafts/{number}/approve": (f"/api/drafts/{ids.drafts['approve']}/approve", {}),
+        "/api/drafts/{number}/reject": (f"/api/drafts/{ids.drafts['reject']}/reject", {"comment": "no"}),
+        "/api/approvals/bulk": ("/api/approvals/bulk", {"action": "approve", "numbers": [ids.drafts["bulk"]]}),
+        "/api/exceptions/{number}/assign": (f"/api/exceptions/{ids.case}/assign", {"assignee": "maria"}),
+        "/api/exceptions/{number}/comment": (f"/api/exceptions/{ids.case}/comment", {"text": "seen"}),
+        "/api/exceptions/{number}/resolve": (f"/api/exceptions/{ids.case}/resolve", {"resolution": "done"}),
+    }
+    return requests[route]
+
+
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """The app's API routes, also inside included routers (FastAPI >= 0.16x keeps those nested)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def _unsafe_routes(c: TestClient) -> list[tuple[str, str]]:
+    """Every (method, path) of the app that changes state, from its routes, checked against its OpenAPI schema."""
+    app: FastAPI = c.app  # type: ignore[assignment]
+    found = {(method, route.path) for route in _api_routes(app.routes) for method in (route.methods or set()) & UNSAFE}
+    documented = {
+        (method.upper(), path)
+        for path, operations in c.get("/openapi.json").json()["paths"].items()
+        for method in operations
+        if method.upper() in UNSAFE
+    }
+    cookie_routes = {r for r in found if r[1] not in NOT_COOKIE_ROUTES}
+    assert documented == cookie_routes
+    # resolve after assigning and commenting on the same case; revoke the token last
+    last = ("/api/exceptions/{number}/resolve", "/api/tokens/{token_id}")
+    return sorted(cookie_routes - CSRF_EXEMPT, key=lambda r: (r[1] in last, r[1] == last[1], r))
+
+
+def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_token(
+    client: TestClient, demo: Database
+) -> None:
+    headers = web.sign_in(client, "maria")
+    ids = _ids(client, demo, headers)
+    routes = _unsafe_routes(client)
+    assert len(routes) == 10, routes
+    stolen = web.sign_in(_browser(client), "sam")  # a valid CSRF token, but of another session
+    for method, route in routes:
+        path, body = _request(route, ids)
+        before = demo.read(fingerprint)
+        for wrong in ({}, {"X-CSRF-Token": ""}, {"X-CSRF-Token": "guessed"}, stolen):
+            refused = client.request(method, path, json=body, headers=wrong)
+            assert (refused.status_code, refused.json()["code"]) == (403, "csrf_failed"), (method, path, wrong)
+        assert demo.read(fingerprint) == before, (method, path)
+        accepted = client.request(method, path, json=body, headers=headers)  # the same request, with the token
+        assert accepted.status_code in (200, 201, 204), (method, path, accepted.text)
+        if route.endswith("/messages"):
+            assert "answer" in dict(sse_events(accepted.text)), accepted.text
+
+
+def test_the_exempt_routes_cannot_be_driven_by_a_cross_site_form(client: TestClient) -> None:
+    form = client.post(
+        "/api/session",
+        content=b'{"username": "sam", "password": "' + web.password_for("sam").encode() + b'"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert form.status_code == 422 and SESSION_COOKIE not in form.headers.get("set-cookie", "")
+    preflight = client.options(
+        "/api/session", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"}
+    )
+    assert "access-control-allow-origin" not in preflight.headers
