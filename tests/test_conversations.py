@@ -16,7 +16,7 @@ from core.conversations import (
     list_conversations,
     open_conversation,
 )
-from core.errors import NotFound, OutOfScope
+from core.errors import InvalidInput, NotFound, OutOfScope
 from tests.concurrency import all_at_once
 from tests.fake_clock import FakeClock, freeze
 from tests.world import World
@@ -131,6 +131,15 @@ def test_the_first_message_titles_an_untitled_conversation(world: World) -> None
     assert titles[titled] == "Stock questions"
     assert titles[untitled].endswith("…") and len(titles[untitled]) == 60
     assert long_line.startswith(titles[untitled][:-1])
+
+
+def test_a_message_with_a_nul_character_is_refused_and_claims_nothing(world: World) -> None:
+    # Slack and the terminal reach begin_turn without the web's schema check; PostgreSQL cannot store a NUL
+    conversation = _open(world, "sam")
+    with pytest.raises(InvalidInput, match="NUL"):
+        _begin(world, "sam", conversation, text="how many V-200\x00 in DAL?")
+    turn = _begin(world, "sam", conversation)  # nothing was claimed: the next message goes through
+    assert turn > 0
 
 
 def test_an_outside_thread_maps_to_one_conversation_for_its_owner(world: World) -> None:

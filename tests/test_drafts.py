@@ -25,9 +25,10 @@ from core.errors import InvalidInput, InvalidState, OutOfScope, PermissionDenied
 from core.exceptions import ExceptionType, page_cases
 from core.sales.models import SalesOrder
 from core.stock.models import Reservation
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock
 from tests.concurrency import all_at_once
-from tests.world import World, ledger_disagreements
+from tests.world import World
 
 
 def _ctx(world: World, username: str, tool_call: str = "call-1") -> RequestContext:
@@ -118,7 +119,7 @@ def test_intercompany_transfer_needs_a_manager_of_each_entity(world: World) -> N
     done = world.run(lambda s: approve(s, _person(world, "ulf"), draft_number=draft.id))
     assert done.status == "executed" and done.result_ref is not None
     assert world.balance("V-200", "BHM").incoming == 10
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_approval_re_validates_and_fails_cleanly_when_stock_has_gone(world: World) -> None:
@@ -182,6 +183,8 @@ def test_rejection_needs_a_reason_and_ends_the_draft(world: World) -> None:
     draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
     with pytest.raises(InvalidInput, match="needs a comment"):
         world.run(lambda s: reject(s, _person(world, "gus"), draft_number=draft.id, comment=" "))
+    with pytest.raises(InvalidInput, match="NUL"):  # a Slack modal's comment reaches the core unchecked
+        world.run(lambda s: reject(s, _person(world, "gus"), draft_number=draft.id, comment="no\x00 stock"))
     rejected = world.run(
         lambda s: reject(s, _person(world, "gus"), draft_number=draft.id, comment="customer asked to wait")
     )

@@ -38,10 +38,9 @@ from tests import web
 from tools import default_registry
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Unsafe routes a browser reaches without a CSRF token, on purpose: signing in has no session yet (and
-# takes JSON only, which a cross-site form cannot send); signing out ends only the caller's own session,
-# and a cross-site DELETE is stopped by CORS before any cookie is sent.
-CSRF_EXEMPT = frozenset({("POST", "/api/session"), ("DELETE", "/api/session")})
+# The one unsafe route a browser reaches without a CSRF token, on purpose: signing in has no session yet
+# (and takes JSON only, which a cross-site form cannot send).
+CSRF_EXEMPT = frozenset({("POST", "/api/session")})
 NOT_COOKIE_ROUTES = frozenset({"/slack/events"})  # Slack signs its requests; no browser session reaches it
 COOKIE_DOMAIN = "testserver.local"  # where the test client keeps the cookies the service sets
 DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "discount_pct": "20"}]}
@@ -98,12 +97,13 @@ def test_signing_in_never_adopts_a_session_token_the_browser_already_had(client:
     assert issued and issued != "chosen-by-an-attacker"
     assert _browser(client, "chosen-by-an-attacker").get("/api/me").status_code == 401
 
-    # a valid session of another user, planted before maria signs in, is replaced, not upgraded
+    # a valid session of another user, planted before maria signs in, is replaced, not upgraded, and ends:
+    # whoever planted it (and so holds its cookie) cannot ride on maria's sign-in
     web.sign_in(planted, "maria")
     marias = planted.cookies.get(SESSION_COOKIE)
     assert marias and marias != issued
     assert planted.get("/api/me").json()["username"] == "maria"
-    assert _browser(client, issued).get("/api/me").json()["username"] == "sam"
+    assert _browser(client, issued).get("/api/me").status_code == 401
 
 
 def test_each_sign_in_issues_a_new_session_and_csrf_token(client: TestClient) -> None:
@@ -173,6 +173,7 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
         "/api/exceptions/{number}/assign": (f"/api/exceptions/{ids.case}/assign", {"assignee": "maria"}),
         "/api/exceptions/{number}/comment": (f"/api/exceptions/{ids.case}/comment", {"text": "seen"}),
         "/api/exceptions/{number}/resolve": (f"/api/exceptions/{ids.case}/resolve", {"resolution": "done"}),
+        "/api/session": ("/api/session", None),
     }
     return requests[route]
 
@@ -199,9 +200,9 @@ def _unsafe_routes(c: TestClient) -> list[tuple[str, str]]:
     }
     cookie_routes = {r for r in found if r[1] not in NOT_COOKIE_ROUTES}
     assert documented == cookie_routes
-    # resolve after assigning and commenting on the same case; revoke the token last
-    last = ("/api/exceptions/{number}/resolve", "/api/tokens/{token_id}")
-    return sorted(cookie_routes - CSRF_EXEMPT, key=lambda r: (r[1] in last, r[1] == last[1], r))
+    # resolve after assigning and commenting on the same case; then revoke the token; sign out last
+    last = ("/api/exceptions/{number}/resolve", "/api/tokens/{token_id}", "/api/session")
+    return sorted(cookie_routes - CSRF_EXEMPT, key=lambda r: (last.index(r[1]) if r[1] in last else -1, r))
 
 
 def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_token(
@@ -210,7 +211,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(client, "maria")
     ids = _ids(client, demo, headers)
     routes = _unsafe_routes(client)
-    assert len(routes) == 10, routes
+    assert len(routes) == 11 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

@@ -96,12 +96,16 @@ def test_a_cookie_session_must_send_its_csrf_token_on_writes(client: TestClient)
 
 
 def test_signing_out_ends_the_session_on_the_server(client: TestClient, demo: Database) -> None:
-    web.sign_in(client, "sam")
+    headers = web.sign_in(client, "sam")
     stolen = client.cookies.get("erp_session")
-    assert client.delete("/api/session").status_code == 204
+    forged = client.delete("/api/session")  # another site cannot sign sam out: it has no CSRF token
+    assert (forged.status_code, forged.json()["code"]) == (403, "csrf_failed")
+    assert client.get("/api/me").status_code == 200
+    assert client.delete("/api/session", headers=headers).status_code == 204
     client.cookies.set("erp_session", stolen or "")
     assert client.get("/api/me").status_code == 401
     assert demo.read(lambda s: s.scalar(select(func.count()).where(WebSession.revoked_at.is_(None)))) == 0
+    assert client.delete("/api/session").status_code == 204  # a cookie whose session ended is just cleared
 
 
 def test_an_api_token_works_as_a_bearer_until_it_is_revoked(client: TestClient) -> None:

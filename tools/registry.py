@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.errors import ErpError
+from core.text import NUL_REFUSED, has_nul
 from tools.context import ToolContext
 
 
@@ -102,20 +103,6 @@ class Registry:
             suggestions = [str(s) for s in error.details.get("suggestions", [])]
             return _error(error.code, error.message, suggestions)
         return result.model_dump(mode="json", exclude_none=True)
-
-
-NUL_REFUSED = "text may not contain the NUL character (\\u0000); remove it"
-
-
-def has_nul(value: Any) -> bool:
-    """Whether a NUL character hides in any text of `value` (PostgreSQL cannot store one: refuse it as input)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 def _error(code: str, message: str, suggestions: list[str] | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from assistant.http.errors import HttpError, error_response
 from assistant.http.routes import approvals, chat, exceptions, health, pages, records, session
 from assistant.http.routes.pages import STATIC
 from assistant.http.services import Services, WebConfig
-from tools.registry import NUL_REFUSED, has_nul
+from core.text import NUL_REFUSED, has_nul
 
 if TYPE_CHECKING:
     from assistant.slack import SlackConfig

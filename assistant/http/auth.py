@@ -43,11 +43,17 @@ def signed_in(request: Request, svc: ServicesDep) -> SignedIn:
     if not cookie:
         raise NotSignedIn("sign in first (POST /api/session), or send an API token as 'Authorization: Bearer …'")
     user = _touched(svc, svc.db.read(lambda s: session_user(s, token=cookie, touch=False)))
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get("x-csrf-token", "")
-        if not user.csrf_token or not hmac.compare_digest(sent, user.csrf_token):
-            raise HttpError("csrf_failed", "missing or wrong X-CSRF-Token header; reload the page and try again")
+    require_csrf(request, user)
     return user
+
+
+def require_csrf(request: Request, user: SignedIn) -> None:
+    """Refuse a cookie session's state-changing request that lacks the session's own CSRF token."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get("x-csrf-token", "")
+    if not user.csrf_token or not hmac.compare_digest(sent, user.csrf_token):
+        raise HttpError("csrf_failed", "missing or wrong X-CSRF-Token header; reload the page and try again")
 
 
 def _touched(svc: Services, user: SignedIn) -> SignedIn:

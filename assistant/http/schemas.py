@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from tools.registry import NUL_REFUSED, has_nul
+from core.text import NUL_REFUSED, has_nul
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -21,9 +21,10 @@ Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
 
 class Strict(BaseModel):
     """Request bodies refuse fields they do not know, so a typo is an error rather than ignored,
-    and text with a NUL character, which the database cannot store."""
+    values of another JSON type than the schema says (pydantic's lax mode would take `true` as 1 day
+    and `1` or `"yes"` as true), and text with a NUL character, which the database cannot store."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @model_validator(mode="after")
     def _no_nul(self) -> Self:

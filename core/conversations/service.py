@@ -26,6 +26,7 @@ from core import clock
 from core.actor import Actor
 from core.conversations.models import Conversation, ConversationTurn
 from core.errors import ErpError, InvalidInput, NotFound, OutOfScope
+from core.text import require_storable
 
 TURNS_PER_MINUTE = int(os.environ.get("ERP_TURNS_PER_MINUTE", "12"))
 STALE_TURN_SECONDS = 600
@@ -226,6 +227,7 @@ def begin_turn(
     now = now or clock.now()
     if not text.strip():
         raise InvalidInput("a message needs some text")
+    require_storable(text, "the message")
     limit = per_minute if per_minute is not None else TURNS_PER_MINUTE
     if limit < 1:
         raise InvalidInput("the rate limit allows at least one turn a minute")

@@ -34,6 +34,7 @@ from core.policy import Decision, Outcome, Policy, Requirement, evaluate, load_p
 from core.policy.facts import DraftKind, Facts
 from core.stock.models import StockBalance
 from core.stock.service import Key
+from core.text import require_storable
 
 APPROVAL_TTL_HOURS = int(os.environ.get("ERP_APPROVAL_TTL_HOURS", "72"))
 ESCALATE_AFTER_HOURS = int(os.environ.get("ERP_APPROVAL_ESCALATE_HOURS", "24"))
@@ -489,6 +490,7 @@ def _requirement_for(session: Session, person: Person, draft: DraftAction) -> tu
 
 def _record_verdict(session: Session, person: Person, draft: DraftAction, verdict: str, comment: str) -> Requirement:
     """Store a person's verdict against the first open requirement they may meet (or refuse them)."""
+    require_storable(comment, "the comment")
     requirement, entity_id = _requirement_for(session, person, draft)
     session.add(
         DraftApproval(

@@ -37,6 +37,7 @@ from core.exceptions.models import (
 from core.exceptions.routing import RoutingRules, decide, load_routing, owners_named
 from core.masterdata.models import LegalEntity, User, UserEntityScope, UserRole
 from core.masterdata.service import entity_codes, get_entity
+from core.text import require_storable
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
 MAX_TEXT = 4000
@@ -261,6 +262,7 @@ def _required(text: str, what: str, limit: int = MAX_TEXT) -> str:
     cleaned = text.strip()
     if not cleaned:
         raise InvalidInput(f"{what} must not be empty")
+    require_storable(cleaned, what)
     if len(cleaned) > limit:
         raise InvalidInput(f"{what} is {len(cleaned)} characters long; keep it within {limit}")
     return cleaned

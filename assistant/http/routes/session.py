@@ -7,11 +7,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assistant.http import schemas
-from assistant.http.auth import CurrentUser, ServicesDep, clear_session_cookie, set_session_cookie
+from assistant.http.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    ServicesDep,
+    clear_session_cookie,
+    require_csrf,
+    set_session_cookie,
+)
 from assistant.http.errors import documented
 from core.drafts.service import current_policy
 from core.identity import (
     SESSION_HOURS,
+    NotSignedIn,
     SignedIn,
     authenticate,
     end_session,
@@ -50,10 +58,16 @@ def me_of(session: Session, user: SignedIn) -> schemas.Me:
 
 @router.post("/session", response_model=schemas.Me, responses=ERRORS)
 def sign_in(body: schemas.SignInRequest, request: Request, response: Response, svc: ServicesDep) -> schemas.Me:
-    """Sign in with a username and password; sets the session cookie (HttpOnly, SameSite=Lax)."""
+    """Sign in with a username and password; sets the session cookie (HttpOnly, SameSite=Lax).
+
+    A session the browser already held ends here, so whoever had its cookie loses it too.
+    """
+    previous = request.cookies.get(SESSION_COOKIE)
 
     def command(s: Session) -> tuple[str, schemas.Me]:
         actor = authenticate(s, username=body.username, password=body.password)
+        if previous:
+            end_session(s, token=previous)
         new = start_session(s, actor)
         return new.token, me_of(s, session_user(s, token=new.token))
 
@@ -62,15 +76,28 @@ def sign_in(body: schemas.SignInRequest, request: Request, response: Response, s
     return me
 
 
-@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, responses=documented(403))
 def sign_out(request: Request, svc: ServicesDep) -> Response:
-    """Sign out: the session ends on the server too, so a copied cookie stops working."""
-    cookie = request.cookies.get("erp_session")
+    """Sign out: the session ends on the server too, so a copied cookie stops working.
+
+    A live session must send its CSRF token, so another site cannot sign the user out; a cookie whose
+    session has already ended is simply cleared.
+    """
+    cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        svc.db.run(lambda s: end_session(s, token=cookie))
+        _end_live_session(request, svc, cookie)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_session_cookie(response)
     return response
+
+
+def _end_live_session(request: Request, svc: ServicesDep, cookie: str) -> None:
+    try:
+        user = svc.db.read(lambda s: session_user(s, token=cookie, touch=False))
+    except NotSignedIn:
+        return
+    require_csrf(request, user)
+    svc.db.run(lambda s: end_session(s, token=cookie))
 
 
 @router.get("/me", response_model=schemas.Me, responses=ERRORS)

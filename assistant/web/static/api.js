@@ -162,7 +162,8 @@
     }
 
     function needsCsrf(method, path) {
-      return UNSAFE_METHODS.has(method) && path !== '/api/session';
+      // Signing in has no session yet; signing out ends one, so it sends the token like any write.
+      return UNSAFE_METHODS.has(method) && !(method === 'POST' && path === '/api/session');
     }
 
     /** The CSRF token, fetched from /api/me the first time a write needs it. */
