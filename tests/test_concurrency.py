@@ -13,8 +13,9 @@ from core.finance.models import Invoice
 from core.finance.service import credit_status, record_payment
 from core.sales.service import LineRequest, confirm_order, create_order, ship_order
 from core.stock.models import Reservation
+from core.stock.reconciliation import stock_disagreements
 from tests.concurrency import all_at_once
-from tests.world import World, ledger_disagreements
+from tests.world import World
 
 THREADS = 12
 ORDERS_PER_THREAD = 4
@@ -72,7 +73,7 @@ def test_concurrent_confirmations_never_reserve_more_than_is_on_hand(pg_world: W
     assert atl.reserved <= atl.on_hand == 12
     assert atl.on_hand - atl.reserved < 3  # stock ran out: what is left fits no further order
     assert outcomes["confirmed"] > 0 and outcomes["refused"] > 0
-    assert pg_world.read(ledger_disagreements) == []
+    assert pg_world.read(stock_disagreements) == []
 
 
 @pytest.mark.postgres
@@ -86,7 +87,7 @@ def test_orders_locking_the_same_items_in_opposite_order_do_not_deadlock(pg_worl
     v220 = pg_world.balance("V-220", "DAL")
     assert v220.reserved <= v220.on_hand == 30
     assert outcomes["confirmed"] == 15 and outcomes["refused"] == THREADS * ORDERS_PER_THREAD - 15  # V-220: 30 / 2
-    assert pg_world.read(ledger_disagreements) == []
+    assert pg_world.read(stock_disagreements) == []
 
 
 def test_concurrent_confirmations_on_sqlite_wait_for_the_write_lock(sqlite_world: World) -> None:
@@ -95,7 +96,7 @@ def test_concurrent_confirmations_on_sqlite_wait_for_the_write_lock(sqlite_world
     assert [k for k in outcomes if k.startswith("error")] == []
     atl = world.balance("V-200", "ATL")
     assert atl.reserved == reserved <= atl.on_hand == 12
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 @pytest.mark.postgres
@@ -110,7 +111,7 @@ def test_two_clerks_shipping_the_same_order_at_once_ship_it_once(pg_world: World
     dal = pg_world.balance("V-200", "DAL")
     assert (dal.on_hand, dal.reserved) == (70, 0)
     assert pg_world.read(lambda s: s.scalar(select(func.count()).select_from(Invoice))) == 1
-    assert pg_world.read(ledger_disagreements) == []
+    assert pg_world.read(stock_disagreements) == []
 
 
 @pytest.mark.postgres

@@ -34,9 +34,9 @@ from core.purchasing.models import PurchaseOrder, PurchaseOrderStatus
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, ShipmentLine
 from core.sales.pricing import resolve_prices
 from core.stock.models import IncomingSupply, LedgerEntry, Reservation, StockBalance, SupplySource
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import available_to_promise
 from core.transfers.models import Transfer, TransferStatus
-from tests.world import ledger_disagreements
 
 SMALL = DemoConfig(seed=11, items=120, customers=30, history_months=2)
 
@@ -147,7 +147,7 @@ def test_catalogue_names_and_skus_stay_unique_at_scale() -> None:
 
 
 def test_every_balance_equals_its_ledger(demo_db: Database) -> None:
-    assert demo_db.read(ledger_disagreements) == []
+    assert demo_db.read(stock_disagreements) == []
 
 
 def test_history_never_takes_stock_below_zero(demo_db: Database) -> None:
@@ -380,12 +380,12 @@ def test_a_small_company_loads_with_progress_and_a_summary_of_it(db: Database) -
     assert (summary.entities, summary.warehouses, summary.items, summary.customers) == (3, 6, 120, 30)
     assert summary.open_orders > 0 and summary.ledger_rows > 0 and ("sam", "sales", "NA") in summary.demo_users
     assert all(done == total for done, total in phases.values()) and "open documents" in phases
-    assert db.read(ledger_disagreements) == []
+    assert db.read(stock_disagreements) == []
 
 
 @pytest.mark.slow
 def test_a_larger_company_loads_and_agrees_with_its_ledger(db: Database) -> None:
     summary = load_demo(db, DemoConfig(items=2_000, history_months=3))
     assert summary.items == 2_000 and summary.ledger_rows > 5_000
-    assert db.read(ledger_disagreements) == []
+    assert db.read(stock_disagreements) == []
     assert 10 <= _atp(db, "V-200")["ATL"] <= 15

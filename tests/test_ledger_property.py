@@ -15,10 +15,11 @@ from core.errors import ErpError
 from core.masterdata.models import Item
 from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order, ship_order
 from core.stock.models import LedgerEntry, StockBalance
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock
 from core.transfers.service import TransferLineRequest, create_transfer, receive_transfer, ship_transfer
 from tests.databases import Template
-from tests.world import OPENING_STOCK, World, ledger_disagreements
+from tests.world import OPENING_STOCK, World
 
 PROPERTY_SKUS = ("V-200", "V-220", "P-100")
 SKUS = st.sampled_from(PROPERTY_SKUS)
@@ -121,5 +122,5 @@ def test_any_sequence_keeps_balance_equal_to_ledger_and_never_negative(
         run = Run(World(db))
         for op in operations:
             run.apply(op)
-        assert db.read(ledger_disagreements) == []
+        assert db.read(stock_disagreements) == []
         assert db.read(_stock_total) == run.expected_total

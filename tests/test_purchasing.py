@@ -13,8 +13,9 @@ from core.purchasing.service import (
     get_purchase_order,
     receive_purchase_order,
 )
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import available_to_promise
-from tests.world import World, ledger_disagreements
+from tests.world import World
 
 TODAY = date(2026, 11, 20)
 
@@ -54,7 +55,7 @@ def test_partial_then_full_receipt(world: World) -> None:
     assert (world.balance("V-200", "ATL").on_hand, world.balance("V-220", "ATL").on_hand) == (112, 10)
     with pytest.raises(InvalidState, match="nothing more can be received"):
         world.run(lambda s: receive_purchase_order(s, wes, po_number=number))
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_cancelled_purchase_order_is_no_longer_incoming(world: World) -> None:

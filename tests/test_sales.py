@@ -29,8 +29,9 @@ from core.sales.service import (
     order_status,
     ship_order,
 )
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import available_to_promise
-from tests.world import World, ledger_disagreements
+from tests.world import World
 
 TODAY = date(2026, 11, 20)
 
@@ -88,7 +89,7 @@ def test_confirming_reserves_stock_and_lowers_atp(world: World) -> None:
     assert (world.balance("V-200", "DAL").on_hand, world.balance("V-200", "DAL").reserved) == (100, 40)
     report = world.read(lambda s: available_to_promise(s, world.actor("sam"), sku="V-200", warehouse="DAL"))
     assert report.total_available == 60
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_confirming_more_than_available_is_refused_with_the_shortfall_and_writes_nothing(world: World) -> None:
@@ -128,7 +129,7 @@ def test_backorder_waits_and_is_filled_first_when_stock_arrives(world: World) ->
     assert (balance.on_hand, balance.reserved, balance.backordered, balance.incoming) == (42, 20, 0, 0)
     line = world.read(lambda s: order_status(s, world.actor("sam"), order_number=first)).lines[0]
     assert (line.reserved, line.backordered) == (20, 0)
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_shipping_moves_stock_raises_an_invoice_and_closes_the_order(world: World) -> None:
@@ -147,7 +148,7 @@ def test_shipping_moves_stock_raises_an_invoice_and_closes_the_order(world: Worl
     assert amounts == [Decimal("180.00"), Decimal("540.00")]  # 10 x 18; 20 x 18 + 2 x 90
     balance = world.balance("V-200", "DAL")
     assert (balance.on_hand, balance.reserved) == (70, 0)
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_shipping_more_than_reserved_is_refused(world: World) -> None:
@@ -186,7 +187,7 @@ def test_cancel_gives_freed_stock_to_a_waiting_backorder(world: World) -> None:
     world.run(lambda s: cancel_order(s, world.actor("sam"), order_number=first))
     line = world.read(lambda s: order_status(s, world.actor("sam"), order_number=second)).lines[0]
     assert (line.reserved, line.backordered) == (5, 0)
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_changing_quantity_and_warehouse_moves_the_reservation(world: World) -> None:
@@ -201,7 +202,7 @@ def test_changing_quantity_and_warehouse_moves_the_reservation(world: World) -> 
     with pytest.raises(InsufficientStock):
         world.run(lambda s: change_order_line(s, sam, order_number=number, line_no=1, quantity=101))
     assert world.balance("V-200", "DAL").reserved == 25
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_customer_on_credit_hold_puts_the_order_on_hold_with_the_reason(world: World) -> None:

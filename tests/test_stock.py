@@ -9,8 +9,9 @@ from core.errors import InsufficientStock, InvalidInput, NotFound, OutOfScope, P
 from core.finance.service import customers_near_limit
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.stock.models import LedgerEntry
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock, available_to_promise, balance_lock_statement
-from tests.world import World, ledger_disagreements
+from tests.world import World
 
 TODAY = date(2026, 11, 20)
 
@@ -27,7 +28,7 @@ def test_adjustment_posts_to_the_ledger_with_its_reason(world: World) -> None:
         wes.user_id,
     )
     assert world.balance("V-200", "ATL").on_hand == 10
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_adjustment_cannot_write_off_reserved_or_missing_stock(world: World) -> None:

@@ -10,6 +10,7 @@ from core.errors import InsufficientStock, InvalidInput, InvalidState, OutOfScop
 from core.finance.models import IntercompanyPosting
 from core.finance.service import intercompany_balance
 from core.stock.models import LedgerEntry
+from core.stock.reconciliation import stock_disagreements
 from core.stock.service import available_to_promise
 from core.transfers.service import (
     TransferLineRequest,
@@ -18,7 +19,7 @@ from core.transfers.service import (
     receive_transfer,
     ship_transfer,
 )
-from tests.world import World, ledger_disagreements
+from tests.world import World
 
 TODAY = date(2026, 11, 20)
 
@@ -62,7 +63,7 @@ def test_transfer_of_40_from_dallas_to_atlanta_moves_through_transit(world: Worl
         ("transfer_out", "on_hand", -40),
     ]
     assert world.read(lambda s: s.scalars(select(IntercompanyPosting)).all()) == []
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_intercompany_transfer_books_matching_due_from_and_due_to(world: World) -> None:
@@ -78,7 +79,7 @@ def test_intercompany_transfer_books_matching_due_from_and_due_to(world: World) 
     assert world.read(lambda s: intercompany_balance(s, mia, entity="UK")) == {"NA": Decimal("-88.00")}
     world.run(lambda s: receive_transfer(s, mia, transfer_number=number))
     assert world.balance("V-200", "BHM").on_hand == 10
-    assert world.read(ledger_disagreements) == []
+    assert world.read(stock_disagreements) == []
 
 
 def test_intercompany_needs_both_entities_in_scope(world: World) -> None:

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Role
@@ -31,7 +31,7 @@ from core.masterdata.models import (
     Warehouse,
 )
 from core.masterdata.service import load_actor, sku_key
-from core.stock.models import Bucket, LedgerEntry, Reservation, StockBalance
+from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
 
 T = TypeVar("T")
@@ -193,41 +193,3 @@ class World:
             )
 
         return self.read(query)
-
-
-def ledger_disagreements(session: Session) -> list[str]:
-    """Every way the balances differ from the ledger and the claims; empty when all agree."""
-    problems = []
-    sums = {
-        (i, w, b): int(q)
-        for i, w, b, q in session.execute(
-            select(
-                LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket, func.sum(LedgerEntry.quantity)
-            ).group_by(LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket)
-        )
-    }
-    claims = {
-        (i, w): (int(q), int(b))
-        for i, w, q, b in session.execute(
-            select(
-                Reservation.item_id,
-                Reservation.warehouse_id,
-                func.sum(Reservation.quantity),
-                func.sum(Reservation.backordered),
-            ).group_by(Reservation.item_id, Reservation.warehouse_id)
-        )
-    }
-    for bal in session.scalars(select(StockBalance)):
-        key = (bal.item_id, bal.warehouse_id)
-        expected = {
-            "on_hand": sums.get((*key, Bucket.ON_HAND.value), 0),
-            "in_transit": sums.get((*key, Bucket.IN_TRANSIT.value), 0),
-            "reserved": claims.get(key, (0, 0))[0],
-            "backordered": claims.get(key, (0, 0))[1],
-        }
-        for column, value in expected.items():
-            if getattr(bal, column) != value:
-                problems.append(f"{key} {column}: balance {getattr(bal, column)} != {value}")
-        if bal.on_hand < 0 or bal.reserved > bal.on_hand:
-            problems.append(f"{key} impossible balance on_hand={bal.on_hand} reserved={bal.reserved}")
-    return problems

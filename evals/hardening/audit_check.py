@@ -21,7 +21,8 @@ from core.policy.decision import Outcome
 from core.policy.models import PolicyDecisionRecord
 from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
-from core.stock.models import Bucket, DemandSource, IncomingSupply, LedgerEntry, Reservation, StockBalance
+from core.stock.models import DemandSource, Reservation, StockBalance
+from core.stock.reconciliation import stock_disagreements
 from core.transfers.models import Transfer, TransferStatus
 
 # The prefixes of the documents a draft can result in (a sales order, a transfer, a purchase order).
@@ -95,66 +96,6 @@ def audit_after_run(session: Session, since: Watermark) -> AuditReport:
     )
 
 
-# --- Stock: the balance is the ledger summed and the claims added up ---------------------------
-
-
-def _sums(session: Session, query: Any) -> dict[Any, int]:
-    return {tuple(row[:-1]): int(row[-1]) for row in session.execute(query)}
-
-
-def stock_disagreements(session: Session) -> list[str]:
-    """Every balance column that differs from what the ledger, the reservations or the open supply add up to.
-
-    Also the core's own invariant (the CHECK on stock_balances): nothing negative, and never more
-    reserved than is on hand, so no unit is promised twice.
-    """
-    ledger = _sums(
-        session,
-        select(
-            LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket, func.sum(LedgerEntry.quantity)
-        ).group_by(LedgerEntry.item_id, LedgerEntry.warehouse_id, LedgerEntry.bucket),
-    )
-    reserved = _sums(
-        session,
-        select(Reservation.item_id, Reservation.warehouse_id, func.sum(Reservation.quantity)).group_by(
-            Reservation.item_id, Reservation.warehouse_id
-        ),
-    )
-    backordered = _sums(
-        session,
-        select(Reservation.item_id, Reservation.warehouse_id, func.sum(Reservation.backordered)).group_by(
-            Reservation.item_id, Reservation.warehouse_id
-        ),
-    )
-    incoming = _sums(
-        session,
-        select(IncomingSupply.item_id, IncomingSupply.warehouse_id, func.sum(IncomingSupply.quantity)).group_by(
-            IncomingSupply.item_id, IncomingSupply.warehouse_id
-        ),
-    )
-    problems = []
-    for balance in session.scalars(select(StockBalance).order_by(StockBalance.item_id, StockBalance.warehouse_id)):
-        key = (balance.item_id, balance.warehouse_id)
-        expected = {
-            "on_hand": ledger.get((*key, Bucket.ON_HAND.value), 0),
-            "in_transit": ledger.get((*key, Bucket.IN_TRANSIT.value), 0),
-            "reserved": reserved.get(key, 0),
-            "backordered": backordered.get(key, 0),
-            "incoming": incoming.get(key, 0),
-        }
-        problems += [
-            f"item {key[0]} at warehouse {key[1]}: balance {column} {getattr(balance, column)} != {value} summed"
-            for column, value in expected.items()
-            if getattr(balance, column) != value
-        ]
-        if min(balance.on_hand, balance.reserved, balance.backordered, balance.incoming, balance.in_transit) < 0:
-            problems.append(f"item {key[0]} at warehouse {key[1]}: a negative balance")
-        if balance.reserved > balance.on_hand:
-            where = f"item {key[0]} at warehouse {key[1]}"
-            problems.append(f"{where}: oversold, {balance.reserved} reserved of {balance.on_hand} on hand")
-    return problems
-
-
 # --- Drafts and their result documents: each executed once, each with one document ----------------
 
 
@@ -181,7 +122,8 @@ def execution_problems(drafts: Sequence[DraftAction], documents: dict[str, int])
             problems.append(f"{draft.number} is executed but has no result document or execution time")
         if draft.status != DraftStatus.EXECUTED and draft.result_ref is not None:
             problems.append(f"{draft.number} is {draft.status} yet names a result {draft.result_ref}")
-    refs = Counter(d.result_ref for d in executed if d.result_ref)
+    # Each sales order, transfer or purchase order comes from one draft; several actions on one case name it.
+    refs = Counter(d.result_ref for d in executed if d.result_ref and d.result_ref.split("-")[0] in RESULT_PREFIXES)
     problems += [f"{ref} is the result of {n} drafts" for ref, n in refs.items() if n > 1]
     problems += [
         f"{d.number} names {d.result_ref}, which does not exist"
