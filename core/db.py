@@ -131,6 +131,17 @@ class Database:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def refresh_statistics(self) -> None:
+        """Have the query planner count the tables again (ANALYZE), as after a bulk load.
+
+        PostgreSQL plans from row estimates; until its autovacuum gets round to a freshly loaded table (or
+        never, where autovacuum is off) it assumes a few hundred rows and picks nested loops that take
+        seconds. SQLite keeps what ANALYZE finds in sqlite_stat1 and uses it the same way.
+        """
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
