@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 Message = dict[str, Any]
 HISTORY_WINDOW = 24
 IN_PROCESS_PROVIDERS = ("local/", "scripted/")
+RETRY_PAUSE_S = 0.5  # before the first retry of a failed model call; doubled for each one after
+MIN_TIMEOUT_S = 0.1  # what a last attempt gets when the deadline is all but used up
 REPEATED_CALL = '{"note":"you already made this call in this turn; its result is above. Answer the user now."}'
 
 
@@ -106,6 +108,7 @@ class _Turn:
     stopped: Literal["step_limit", "model_error"] | None = None
     calls_made: set[str] = field(default_factory=set)
     answer_now: bool = False
+    tokens_streamed: int = 0
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -238,6 +241,24 @@ class Assistant:
         return {"messages": [message], "steps": state.get("steps", 0) + 1}
 
     def _complete(self, messages: list[Message], turn: _Turn) -> Message:
+        """One model reply within `timeout_s`, retries included: a provider that fails fast (HTTP 5xx, 429, a
+        dropped connection) is asked again while time is left; one that hangs uses the time up, and the user
+        hears so when it runs out, not after litellm's and the provider SDK's retries multiplied."""
+        deadline = time.monotonic() + self.settings.timeout_s
+        retries = 0 if self.settings.is_local else self.settings.retries  # in-process: failing again is certain
+        for attempt in range(retries + 1):
+            streamed = turn.tokens_streamed
+            try:
+                return self._ask_model(messages, turn, timeout_s=max(deadline - time.monotonic(), MIN_TIMEOUT_S))
+            except Exception as error:
+                retry_in = RETRY_PAUSE_S * 2**attempt
+                exhausted = attempt == retries or time.monotonic() + retry_in >= deadline
+                if exhausted or turn.tokens_streamed > streamed or not _worth_retrying(error):
+                    raise  # after tokens were shown, asking again would show them twice
+                time.sleep(retry_in)
+        raise AssertionError("the loop returns or raises")
+
+    def _ask_model(self, messages: list[Message], turn: _Turn, *, timeout_s: float) -> Message:
         llm = litellm()
         stream = turn.on_event is not None
         response = llm.completion(
@@ -245,8 +266,8 @@ class Assistant:
             messages=messages,
             tools=self.schemas,
             tool_choice="none" if turn.answer_now else "auto",
-            timeout=self.settings.timeout_s,
-            num_retries=self.settings.retries,
+            timeout=timeout_s,
+            num_retries=0,  # retries are _complete's, within one deadline (0 also stops the provider SDK's)
             fallbacks=[self.settings.fallback] if self.settings.fallback else None,
             max_tokens=self.settings.max_tokens,
             stream=stream,
@@ -257,6 +278,7 @@ class Assistant:
                 chunks.append(chunk)
                 delta = chunk.choices[0].delta.content if chunk.choices else None
                 if delta:
+                    turn.tokens_streamed += 1
                     turn.emit(Event("token", text=delta))
             response = llm.stream_chunk_builder(chunks, messages=messages)
         _account(turn.usage, response, llm)
@@ -383,11 +405,11 @@ def model_error_text(error: Exception, settings: ModelSettings) -> str:
     if isinstance(error, ErpError):
         return f"I can't answer right now: {error.message}"
     name = type(error).__name__
-    if settings.is_local:
-        return f"The local model failed ({name}: {error}). Check `erp-assistant model status`."
     if _is_timeout(error):
         waited = f"{settings.timeout_s:g} s"
         return f"The model {settings.model} did not answer within {waited} ({name}); try again in a moment."
+    if settings.is_local:
+        return f"The local model failed ({name}: {error}). Check `erp-assistant model status`."
     status = getattr(error, "status_code", None)
     if isinstance(status, int) and (status == 429 or status >= 500) and "Connection" not in name:
         return f"The model {settings.model} answered with an error ({name}, HTTP {status}); try again in a moment."
@@ -403,8 +425,34 @@ def _unwrapped(error: Exception) -> Exception:
     return original if isinstance(original, Exception) else error
 
 
-def _is_timeout(error: Exception) -> bool:
-    return isinstance(error, TimeoutError) or any("Timeout" in c.__name__ for c in type(error).__mro__)
+def _worth_retrying(error: Exception) -> bool:
+    """A provider's passing trouble (overloaded, rate-limited, a dropped connection), not a timeout (the time
+    is gone), a refusal of the request itself (4xx) or a missing local model."""
+    error = _unwrapped(error)
+    if _is_timeout(error) or isinstance(error, ErpError):
+        return False
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    return "Connection" in type(error).__name__
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """A timeout, also one litellm wrapped (the local model's arrives as an APIConnectionError around it)."""
+    return any(
+        isinstance(e, TimeoutError) or any("Timeout" in c.__name__ for c in type(e).__mro__) for e in _causes(error)
+    )
+
+
+def _causes(error: BaseException, depth: int = 10) -> list[BaseException]:
+    """The error, what litellm wrapped in it, and what raised it, a few links deep."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(chain) < depth and seen not in chain:
+        chain.append(seen)
+        original = getattr(seen, "original_exception", None)
+        seen = original if isinstance(original, BaseException) else seen.__cause__ or seen.__context__
+    return chain
 
 
 def changes_made(results: list[Any]) -> str:

@@ -17,6 +17,7 @@ from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
 from core.drafts.models import DraftAction, DraftApproval
 from core.masterdata.models import Customer
+from evals.hardening.faults import failing
 from tests.world import World
 from tools import Registry, Tool, ToolContext, default_registry
 from tools.registry import ToolArgs
@@ -26,7 +27,7 @@ Messages = list[dict[str, Any]]
 
 def _assistant(world: World, script: Script, tmp_path: Path, **settings: Any) -> Assistant:
     checkpointer = open_checkpointer("sqlite://", sqlite_path=tmp_path / "conversations.db")
-    model = ModelSettings(model=scripted_model(script), retries=0, **settings)
+    model = ModelSettings(**{"model": scripted_model(script), "retries": 0, **settings})
     return Assistant(world.db, checkpointer, channel="test", settings=model)
 
 
@@ -280,3 +281,21 @@ def test_the_fallback_model_answers_when_the_configured_one_fails(sqlite_world: 
     settings = ModelSettings(model="scripted/never-registered", fallback=backup, retries=0)
     result = Assistant(sqlite_world.db, checkpointer, settings=settings).turn(sqlite_world.actor("sam"), "hello")
     assert result.stopped is None and result.answer == "From the fallback."
+
+
+def test_a_provider_error_is_asked_again_within_the_calls_time(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script([failing("api_error"), failing("api_error"), Reply(text="Back again.")])
+    result = _assistant(sqlite_world, script, tmp_path, retries=2).turn(sqlite_world.actor("sam"), "hello")
+    assert result.stopped is None and result.answer == "Back again." and len(script.seen) == 3
+
+
+def test_retries_run_out_into_a_plain_error(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script([failing("api_error"), failing("api_error"), Reply(text="too late")])
+    result = _assistant(sqlite_world, script, tmp_path, retries=1).turn(sqlite_world.actor("sam"), "hello")
+    assert result.stopped == "model_error" and "HTTP 500" in result.answer and len(script.seen) == 2
+
+
+def test_a_timed_out_call_is_not_asked_again_its_time_is_spent(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script([failing("timeout"), Reply(text="too late")])
+    result = _assistant(sqlite_world, script, tmp_path, retries=2).turn(sqlite_world.actor("sam"), "hello")
+    assert result.stopped == "model_error" and "did not answer within" in result.answer and len(script.seen) == 1

@@ -19,13 +19,13 @@ from assistant.conversations import open_checkpointer
 from core.db import Database, is_unavailable
 from core.demo import DemoConfig
 from evals.bench.web_load import prepare_accounts
+from evals.hardening.access import generous_rate_limit
 from evals.hardening.faults import (
     ACCOUNTS,
     MODEL_FAULTS,
     PASSWORD,
     ModelFault,
     RestartSettings,
-    generous_rate_limit,
     run_model_fault,
     run_restart,
 )

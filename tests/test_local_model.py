@@ -295,6 +295,27 @@ def test_the_prefix_is_not_processed_again(model: tuple[str, list[dict[str, Any]
     assert reply.content and reply.tool_call is None
 
 
+@pytest.mark.local_model
+def test_a_call_past_its_timeout_stops_generating_and_frees_the_model(model: tuple[str, list[dict[str, Any]]]) -> None:
+    import litellm
+
+    from assistant.agent import model_error_text
+    from assistant.llm.settings import ModelSettings
+
+    system, tools = model
+    messages = _opening(system, "Summarise our returns policy in three paragraphs.")
+    settings = ModelSettings(model=local.MODEL, timeout_s=0.3)
+    for stream in (False, True):
+        with pytest.raises(Exception) as raised:
+            reply: Any = litellm.completion(
+                model=local.MODEL, messages=messages, tools=tools, tool_choice="none", stream=stream, timeout=0.3
+            )
+            if stream:
+                list(reply)
+        assert "did not answer within 0.3 s" in model_error_text(raised.value, settings), raised.value
+    assert local.complete(_opening(system, "Hi!"), tools).content  # the model is free again, not left locked
+
+
 def test_the_phrasing_table_covers_every_tool() -> None:
     rows = load()
     assert len(rows) >= 40

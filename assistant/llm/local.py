@@ -81,6 +81,33 @@ class LocalModelUnavailable(ErpError):
     code = "local_model_unavailable"
 
 
+class LocalModelTimeout(TimeoutError):
+    """The local model did not finish within the call's timeout (waiting for the model included)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"the local model did not finish within {timeout_s:g} s")
+        self.timeout_s = timeout_s
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a call must have finished: litellm's `timeout`, which a hosted model's HTTP client enforces."""
+
+    at: float  # a time.monotonic() value
+    timeout_s: float
+
+    @classmethod
+    def after(cls, timeout_s: float) -> "Deadline":
+        return cls(time.monotonic() + timeout_s, timeout_s)
+
+    def left_s(self) -> float:
+        return self.at - time.monotonic()
+
+    def check(self) -> None:
+        if self.left_s() < 0:
+            raise LocalModelTimeout(self.timeout_s)
+
+
 def unavailable_reason() -> str | None:
     """Why the local model cannot run here, in words for the chat; None if it can. Loads nothing."""
     path = model_path()
@@ -787,11 +814,13 @@ class Engine:
         *,
         opening: str = "",
         certain: Callable[[str], str] | None = None,
+        deadline: Deadline | None = None,
     ) -> Iterator[str]:
         """The output's text as it is generated (greedy, within `grammar`), until the end of turn or
         `max_tokens`. Only the part of `tokens` the context does not hold yet is evaluated. The output starts
         with `opening`, and whatever `certain(output so far)` says must follow is taken without generating it:
-        both are evaluated in a batch, several times faster than token by token."""
+        both are evaluated in a batch, several times faster than token by token. Past `deadline` it stops
+        with `LocalModelTimeout`."""
         from llama_cpp import llama_vocab_is_eog
 
         llama, vocab = self.llama, self.llama._model.vocab
@@ -811,6 +840,8 @@ class Engine:
             if output:
                 yield output
             while stats.completion_tokens < max_tokens:
+                if deadline is not None:
+                    deadline.check()
                 logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(chooser.n_vocab,))
                 token = chooser.choose(logits)
                 stats.first_token_seconds = stats.first_token_seconds or time.perf_counter() - began
@@ -958,9 +989,12 @@ def run(
     *,
     tool_choice: Any = None,
     max_tokens: int | None = None,
+    timeout_s: float | None = None,
 ) -> Iterator[str | Reply]:
     """One model call: the answer's text as it is written (str), then the whole `Reply`. It holds the model
-    until it ends: close it if you stop reading early."""
+    until it ends: close it if you stop reading early. With `timeout_s`, waiting for the model (another
+    call holds it) and generating must end within that time, or `LocalModelTimeout` is raised."""
+    deadline = Deadline.after(timeout_s) if timeout_s is not None else None
     plain = [template_message(m) for m in messages]
     allowed, answer = offered(plain, tools, tool_choice)
     messages, shared = conversation(plain, tools)
@@ -969,19 +1003,25 @@ def run(
     grammar = output_grammar(allowed, answer=answer) if tools else None
     opening = "" if not tools else NAME_OPENING if allowed else REPLY_OPENING
     names = openers(allowed, answer=answer)
-    with model.lock:
+    if not model.lock.acquire(timeout=max(deadline.left_s(), 0) if deadline else -1):
+        raise LocalModelTimeout(deadline.timeout_s if deadline else 0)
+    try:
         if shared and tools:
             model.ensure_prefix(model.prefix(messages[:shared], tools))
         prompt = model.prompt(messages, tools, limit)
         stream = AnswerStream() if grammar else None
         text: list[str] = []
-        pieces = model.generate(prompt, grammar, limit, opening=opening, certain=lambda out: certain_after(out, names))
+        pieces = model.generate(
+            prompt, grammar, limit, opening=opening, certain=lambda out: certain_after(out, names), deadline=deadline
+        )
         for piece in pieces:
             text.append(piece)
             delta = stream.feed(piece) if stream else piece
             if delta:
                 yield delta
         stats = model.last
+    finally:
+        model.lock.release()
     truncated = stats.completion_tokens >= limit
     output = "".join(text)
     content, call = parse_output(output, truncated=truncated) if grammar else (output.strip(), None)
@@ -1004,9 +1044,10 @@ def complete(
     *,
     tool_choice: Any = None,
     max_tokens: int | None = None,
+    timeout_s: float | None = None,
 ) -> Reply:
     """One model call, waited for."""
-    for event in run(messages, tools, tool_choice=tool_choice, max_tokens=max_tokens):
+    for event in run(messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, timeout_s=timeout_s):
         if isinstance(event, Reply):
             return event
     raise AssertionError("run() ends with a Reply")
@@ -1059,8 +1100,9 @@ def _chunk(text: str = "", **extra: Any) -> GenericStreamingChunk:
     return chunk
 
 
-def _call_args(messages: list[Any], optional_params: dict[str, Any]) -> dict[str, Any]:
+def _call_args(messages: list[Any], optional_params: dict[str, Any], timeout: Any = None) -> dict[str, Any]:
     return {
+        "timeout_s": float(timeout) if isinstance(timeout, int | float) else None,
         "messages": messages,
         "tools": optional_params.get("tools") or (),
         "tool_choice": optional_params.get("tool_choice"),
@@ -1076,9 +1118,15 @@ class LocalLLM(CustomLLM):
     streaming, and litellm hands it on as an APIConnectionError (see `unavailable_from`)."""
 
     def completion(  # type: ignore[override]
-        self, model: str, messages: list[Any], model_response: ModelResponse, optional_params: dict[str, Any], **_: Any
+        self,
+        model: str,
+        messages: list[Any],
+        model_response: ModelResponse,
+        optional_params: dict[str, Any],
+        timeout: Any = None,
+        **_: Any,
     ) -> ModelResponse:
-        reply = complete(**_call_args(messages, optional_params))
+        reply = complete(**_call_args(messages, optional_params, timeout))
         calls = [_tool_call(reply.tool_call)] if reply.tool_call else None
         choice = model_response.choices[0]
         choice.message = litellm.Message(role="assistant", content=reply.content, tool_calls=calls)
@@ -1088,9 +1136,9 @@ class LocalLLM(CustomLLM):
         return model_response
 
     def streaming(  # type: ignore[override]
-        self, messages: list[Any], optional_params: dict[str, Any], **_: Any
+        self, messages: list[Any], optional_params: dict[str, Any], timeout: Any = None, **_: Any
     ) -> Iterator[GenericStreamingChunk]:
-        call = _call_args(messages, optional_params)
+        call = _call_args(messages, optional_params, timeout)
         engine()  # fail here, where litellm reports it, rather than in the middle of the stream
         return _chunks(run(**call))
 

@@ -45,6 +45,7 @@ from assistant.http.app import create_app
 from assistant.http.services import Services, WebConfig
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
+from assistant.slack import SlackConfig
 from core import clock
 from core.actor import ROLE_PERMISSIONS, Permission, Role
 from core.audit import AuditEvent
@@ -296,19 +297,29 @@ def chat_outcomes(response: Response, calls: int) -> list[str]:
 
 
 @contextmanager
-def web_client(db: Database, workdir: Path) -> Iterator[TestClient]:
-    """The web service in-process over `db`, answering with EchoScript; the turn rate limit is lifted."""
+def generous_rate_limit(per_minute: int = 100_000) -> Iterator[None]:
+    """Lift the per-user turn rate for the block: these runs send many turns a minute on purpose."""
+    saved = conversation_rules.TURNS_PER_MINUTE
+    conversation_rules.TURNS_PER_MINUTE = per_minute
+    try:
+        yield
+    finally:
+        conversation_rules.TURNS_PER_MINUTE = saved
+
+
+@contextmanager
+def web_client(
+    db: Database, workdir: Path, *, model: str | None = None, slack: SlackConfig | None = None
+) -> Iterator[TestClient]:
+    """The web service in-process over `db`, answering with `model` (EchoScript by default), with the Slack bot
+    when `slack` is given; the turn rate limit is lifted."""
     checkpointer = open_checkpointer("sqlite://", sqlite_path=workdir / "access-conversations.db")
-    settings = ModelSettings(model=scripted_model(EchoScript()), retries=0, max_steps=MAX_CHAT_CALLS + 1)
+    chosen = model or scripted_model(EchoScript())
+    settings = ModelSettings(model=chosen, retries=0, max_steps=MAX_CHAT_CALLS + 1)
     assistant = Assistant(db, checkpointer, channel="web", settings=settings)
     services = Services(db, assistant, WebConfig(secure_cookies="auto", widget_origins=[]))
-    limit = conversation_rules.TURNS_PER_MINUTE
-    conversation_rules.TURNS_PER_MINUTE = 1_000_000  # the matrix sends many turns a minute on purpose
-    try:
-        with TestClient(create_app(services), raise_server_exceptions=False) as client:
-            yield client
-    finally:
-        conversation_rules.TURNS_PER_MINUTE = limit
+    with generous_rate_limit(), TestClient(create_app(services, slack), raise_server_exceptions=False) as client:
+        yield client
 
 
 @dataclass

@@ -43,7 +43,6 @@ from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import core.conversations.service as conversation_rules
 from assistant.agent import Assistant
 from assistant.conversations import open_checkpointer
 from assistant.http.app import create_app
@@ -70,6 +69,7 @@ from evals.bench.web_load import (
     prepare_accounts,
     sign_in,
 )
+from evals.hardening.access import generous_rate_limit
 from evals.hardening.audit_check import audit_after_run, watermark
 from evals.hardening.fake_provider import Step, fake_provider, pointed_at
 from evals.hardening.private_pg import PrivateCluster, StopMode, free_port, private_cluster
@@ -115,17 +115,6 @@ def web_services(db: Database, checkpointer: BaseCheckpointSaver[str], settings:
     """The web service's parts over `db`, answering with the model `settings` name."""
     assistant = Assistant(db, checkpointer, channel="web", settings=settings)
     return Services(db, assistant, WebConfig(secure_cookies="auto", widget_origins=[], model_slots=4))
-
-
-@contextmanager
-def generous_rate_limit(per_minute: int = 100_000) -> Iterator[None]:
-    """Lift the per-user turn rate for the block: these runs send many turns a minute on purpose."""
-    saved = conversation_rules.TURNS_PER_MINUTE
-    conversation_rules.TURNS_PER_MINUTE = per_minute
-    try:
-        yield
-    finally:
-        conversation_rules.TURNS_PER_MINUTE = saved
 
 
 def load_company(db: Database, company: DemoConfig | None = None) -> None:
@@ -580,7 +569,7 @@ class ModelFaultResult:
     error_message: str
     error_drafts: list[str]  # the drafts the error event lists
     seconds_to_error: float
-    limit_s: float  # what the settings allow: timeout x (retries + 1), plus slack
+    limit_s: float  # what the settings allow: the call's timeout (retries included), plus slack
     model_requests: int  # requests the failing turn made to the model (the tool call's included)
     next_status: int | None
     next_ok: bool
@@ -677,14 +666,14 @@ async def fault_turns(base_url: str, model: FaultyModel) -> FaultTurns:
 
 
 def attempts(fault: ModelFault) -> int:
-    """Requests one hanging model call makes. litellm hands `num_retries` to the OpenAI SDK (retries + 1
-    attempts) and, when they all fail, runs the call `num_retries` more times: 2 x retries + 1 in all."""
-    return 2 * fault.retries + 1
+    """Requests one failing model call makes. A call has `timeout_s` in all, retries included: a hang uses
+    it up in one request; an error answered at once is asked again, `retries` times, while time is left."""
+    return 1 if fault.failure in ("hang", "timeout") else fault.retries + 1
 
 
 def error_limit_s(fault: ModelFault) -> float:
-    """How long the user may wait for the error: every attempt's timeout, plus slack for the SDK's backoff."""
-    return fault.timeout_s * attempts(fault) + 5.0 if fault.failure == "hang" else 5.0
+    """How long the user may wait for the error: the call's timeout, plus slack for the turn around it."""
+    return fault.timeout_s + 5.0 if fault.failure == "hang" else 5.0
 
 
 def run_model_fault(db: Database, fault: ModelFault, workdir: Path) -> ModelFaultResult:
@@ -723,6 +712,8 @@ def _judged(result: ModelFaultResult, fault: ModelFault) -> ModelFaultResult:
         problems.append(f"expected an error event then done, got {result.events}")
     if result.seconds_to_error > result.limit_s:
         problems.append(f"the error took {result.seconds_to_error:.1f} s, over {result.limit_s:g} s")
+    if result.model_requests != 1 + attempts(fault):  # the tool call's request, then the failing call's
+        problems.append(f"the turn asked the model {result.model_requests} times, not 1 + {attempts(fault)}")
     if not result.next_ok:
         problems.append(f"the next message in the thread failed (HTTP {result.next_status})")
     if result.leaked:
@@ -874,10 +865,11 @@ def method(run: FaultsRun) -> str:
             "- Model faults: the same HTTP chat on a SQLite demo company; the model calls a tool, then fails;"
             " then the same thread gets one more message. A hang is played by a fake OpenAI-compatible server"
             " reached through litellm's `openai/` route, so the timeout is the HTTP client's, as with a hosted model.",
-            f"- A hanging provider is asked {attempts(HANG)} times with {HANG.retries} retry: litellm gives"
-            " `num_retries` to the OpenAI SDK and then retries the call as often again (2 x retries + 1 attempts)."
-            f" With the defaults ({DEFAULTS.timeout_s:g} s, {DEFAULTS.retries} retries) a user would wait up to"
-            f" {DEFAULTS.timeout_s * (2 * DEFAULTS.retries + 1) / 60:g} min for the error.",
+            f"- A model call has `ERP_ASSISTANT_TIMEOUT` in all, retries included: a hanging provider is asked"
+            f" {attempts(HANG)} time even with {HANG.retries} retry allowed (the assistant retries, not litellm or"
+            " the OpenAI SDK, which asked 2 x retries + 1 times before), and an error answered at once is asked"
+            f" again while time is left. With the defaults ({DEFAULTS.timeout_s:g} s, {DEFAULTS.retries} retries) a"
+            f" user waits at most {DEFAULTS.timeout_s:g} s for the error.",
         ]
     )
 
