@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -23,8 +22,8 @@ from core.db import Database
 from core.drafts.models import DraftAction
 from core.identity import link_account, linked_user
 from core.masterdata.service import load_actor
+from evals.hardening.fake_slack import FakeSlack, event_callback, mention, signed_headers
 from tests import web
-from tests.fake_slack import FakeSlack
 from tests.test_web_api import TRANSFER_OVER_LIMIT
 
 SECRET = "test-signing-secret"
@@ -40,19 +39,15 @@ class Bot:
         self._events = 0
 
     def post(self, body: str, content_type: str, *, age_s: int = 0, secret: str = SECRET, **headers: str) -> Any:
-        timestamp = str(int(time.time()) - age_s)
-        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-        sent = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": content_type}
+        sent = signed_headers(body, content_type, secret, age_s=age_s)
         return self.client.post("/slack/events", content=body, headers={**sent, **headers})
 
     def event(self, event: dict[str, Any], event_id: str | None = None, **headers: str) -> Any:
         self._events += 1
-        body = {"type": "event_callback", "team_id": "T1", "event_id": event_id or f"Ev{self._events}", "event": event}
-        return self.post(json.dumps(body), "application/json", **headers)
+        return self.post(event_callback(event, event_id or f"Ev{self._events}"), "application/json", **headers)
 
     def mention(self, user: str, text: str, ts: str, thread_ts: str | None = None) -> Any:
-        event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "channel": "CSALES", "ts": ts}
-        return self.event({**event, **({"thread_ts": thread_ts} if thread_ts else {})})
+        return self.event(mention(user, text, "CSALES", ts, thread_ts))
 
     def click(self, user: str, action: str, number: str, message_ts: str, channel: str) -> Any:
         payload = {
@@ -257,10 +252,10 @@ def test_bad_signatures_stale_timestamps_and_retries_are_refused_or_answered_onc
     demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
     for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
-        body = json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvX", "event": {}})
+        body = event_callback({}, "EvX")
         assert bot.post(body, "application/json", secret="wrong-secret").status_code == 401
         assert bot.post(body, "application/json", age_s=600).status_code == 401
-        event = {"type": "app_mention", "user": "USAM", "text": "<@UBOT> V-200?", "channel": "CSALES", "ts": "5.5"}
+        event = mention("USAM", "V-200?", "CSALES", "5.5")
         assert bot.event(event, event_id="EvSame").status_code == 200
         assert (
             bot.event(

@@ -101,6 +101,17 @@ def get_warehouse(session: Session, *, code: str, suggest_for: Actor | None = No
     raise NotFound("warehouse", code, suggestions or [w.code for w in visible])
 
 
+def get_warehouse_in_scope(session: Session, actor: Actor, *, code: str) -> Warehouse:
+    """The warehouse this code, city or name means, refused unless it is in the actor's scope.
+
+    Neither a miss nor the refusal names another entity's warehouse: suggestions come from the actor's own,
+    and the refusal repeats the asker's words (asked for "Manchester", it does not answer with its code).
+    """
+    warehouse = get_warehouse(session, code=code, suggest_for=actor)
+    actor.require_entity(warehouse.entity_id, f"warehouse {code.strip()}")
+    return warehouse
+
+
 def get_entity(session: Session, *, code: str) -> LegalEntity:
     """The legal entity with this code."""
     entity = session.scalars(select(LegalEntity).where(LegalEntity.code == code.strip().upper())).first()
@@ -136,11 +147,12 @@ def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
     return customer
 
 
-def get_supplier(session: Session, *, code: str) -> Supplier:
-    """The supplier with this code."""
+def get_supplier(session: Session, *, code: str, suggest_for: Actor | None = None) -> Supplier:
+    """The supplier with this code; on a miss, suggestions only from `suggest_for`'s entities when given."""
     supplier = session.scalars(select(Supplier).where(Supplier.code == code.strip().upper())).first()
     if supplier is None:
-        codes = list(session.scalars(select(Supplier.code)))
+        visible = [] if suggest_for is None else [Supplier.entity_id.in_(suggest_for.entity_ids)]
+        codes = list(session.scalars(select(Supplier.code).where(*visible)))
         raise NotFound("supplier", code, _originals(_closest(code, codes), codes))
     return supplier
 

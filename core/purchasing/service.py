@@ -17,7 +17,7 @@ from core.masterdata.service import (
     exchange_rate,
     get_items,
     get_supplier,
-    get_warehouse,
+    get_warehouse_in_scope,
 )
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.pricing import GROUP_CURRENCY
@@ -49,9 +49,8 @@ def create_purchase_order(
         check_quantity(request.quantity, f"quantity of {request.sku}")
         if request.unit_cost is not None and Decimal(request.unit_cost) < 0:
             raise InvalidInput(f"unit cost of {request.sku} cannot be negative")
-    vendor = get_supplier(session, code=supplier)
-    wh = get_warehouse(session, code=warehouse, suggest_for=actor)
-    actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
+    vendor = get_supplier(session, code=supplier, suggest_for=actor)
+    wh = get_warehouse_in_scope(session, actor, code=warehouse)
     if vendor.entity_id != wh.entity_id:
         raise InvalidInput(
             f"supplier {vendor.code} supplies {_entity_code(session, vendor.entity_id)}, "

@@ -16,7 +16,7 @@ from core import clock
 from core.actor import Actor, Permission
 from core.errors import InsufficientStock, InvalidInput, OutOfScope
 from core.masterdata.models import Item, Warehouse
-from core.masterdata.service import get_entity, get_item, get_warehouse
+from core.masterdata.service import get_entity, get_item, get_warehouse_in_scope
 from core.stock.atp import Supply, available_on, earliest_date_for, free_stock
 from core.stock.models import (
     Bucket,
@@ -318,8 +318,7 @@ def adjust_stock(
         raise InvalidInput("an adjustment of 0 changes nothing")
     check_quantity(abs(quantity), "adjustment quantity")
     item = get_item(session, sku=sku)
-    wh = get_warehouse(session, code=warehouse, suggest_for=actor)
-    actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
+    wh = get_warehouse_in_scope(session, actor, code=warehouse)
     key = (item.id, wh.id)
     posting = open_posting(session, actor, [key], "adjustment", 0)
     posting.note = reason.strip()
@@ -457,9 +456,7 @@ def _warehouses_in_scope(
     session: Session, actor: Actor, *, warehouse: str | None, entity: str | None
 ) -> list[Warehouse]:
     if warehouse:
-        wh = get_warehouse(session, code=warehouse, suggest_for=actor)
-        actor.require_entity(wh.entity_id, f"warehouse {wh.code}")
-        return [wh]
+        return [get_warehouse_in_scope(session, actor, code=warehouse)]
     query = select(Warehouse).where(Warehouse.entity_id.in_(actor.entity_ids)).order_by(Warehouse.code)
     if entity:
         ent = get_entity(session, code=entity)

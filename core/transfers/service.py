@@ -20,7 +20,7 @@ from core.masterdata.service import (
     convert,
     exchange_rate,
     get_items,
-    get_warehouse,
+    get_warehouse_in_scope,
     intercompany_markup,
 )
 from core.sales.pricing import GROUP_CURRENCY
@@ -65,12 +65,10 @@ def create_transfer(
         raise InvalidInput("a transfer needs at least one line")
     for request in lines:
         check_quantity(request.quantity, f"quantity of {request.sku}")
-    source = get_warehouse(session, code=from_warehouse)
-    target = get_warehouse(session, code=to_warehouse)
+    source = get_warehouse_in_scope(session, actor, code=from_warehouse)
+    target = get_warehouse_in_scope(session, actor, code=to_warehouse)
     if source.id == target.id:
         raise InvalidInput(f"a transfer needs two different warehouses; both are {source.code}")
-    actor.require_entity(source.entity_id, f"warehouse {source.code}")
-    actor.require_entity(target.entity_id, f"warehouse {target.code}")
     kind = TransferKind.INTER_WAREHOUSE if source.entity_id == target.entity_id else TransferKind.INTERCOMPANY
     today = clock.today()
     expected = expected_date or today + timedelta(days=TRANSIT_DAYS[kind])

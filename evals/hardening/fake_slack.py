@@ -1,4 +1,8 @@
-"""A stand-in for Slack's Web API on 127.0.0.1 that records every call the bot makes."""
+"""A stand-in for Slack's Web API on 127.0.0.1 that records every call the bot makes, and the signed
+requests Slack itself would send the bot (events, with the headers of the app's signing secret).
+
+The tests of the Slack bot and the hardening runs both drive the bot this way.
+"""
 
 import itertools
 import json
@@ -9,7 +13,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from slack_sdk.signature import SignatureVerifier
+
 Call = tuple[str, dict[str, Any]]
+TEAM = "T1"  # the workspace the fake answers for (`auth.test`)
+BOT_USER = "UBOT"
+
+
+def signed_headers(body: str, content_type: str, secret: str, *, age_s: int = 0) -> dict[str, str]:
+    """The headers Slack sends with `body`: a timestamp `age_s` old and its signature with `secret`."""
+    timestamp = str(int(time.time()) - age_s)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body) or ""
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": content_type}
+
+
+def event_callback(event: dict[str, Any], event_id: str) -> str:
+    """The JSON body Slack posts to the Events API for one event of the workspace."""
+    return json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": event_id, "event": event})
+
+
+def mention(user: str, text: str, channel: str, ts: str, thread_ts: str | None = None) -> dict[str, Any]:
+    """An `app_mention` event: `user` writes "@erp `text`" in `channel` (in a thread when `thread_ts`)."""
+    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "channel": channel, "ts": ts}
+    return {**event, **({"thread_ts": thread_ts} if thread_ts else {})}
 
 
 class FakeSlack:
@@ -55,7 +81,7 @@ class FakeSlack:
             self.calls.append((method, arguments))
             ts = f"1700000000.{next(self._ts):06d}"
         if method == "auth.test":
-            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "erp"}
+            return {"ok": True, "user_id": BOT_USER, "bot_id": "BBOT", "team_id": TEAM, "user": "erp"}
         if method == "users.info":
             user = arguments.get("user", "")
             return {"ok": True, "user": {"id": user, "profile": {"email": self.emails.get(user, "")}}}
@@ -67,6 +93,7 @@ class FakeSlack:
         return {"ok": True, "channel": arguments.get("channel"), "ts": arguments.get("ts", ts)}
 
     def of(self, method: str) -> list[dict[str, Any]]:
+        """The arguments of every call of `method`, in order."""
         with self._lock:
             return [arguments for name, arguments in self.calls if name == method]
 
@@ -74,7 +101,8 @@ class FakeSlack:
         """Wait until `check()` is truthy (the bot answers in the background) and return it."""
         deadline = time.monotonic() + timeout
         while not (found := check()):
-            assert time.monotonic() < deadline, f"timed out; Slack saw {self.calls}"
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:g} s; Slack saw {self.calls}")
             time.sleep(0.05)
         return found
 
