@@ -17,6 +17,8 @@ PARTS = {
     "crash": "SIGKILL in the middle of an approval: executed or pending, never half",
     "faults": "PostgreSQL restarted under load; the model timing out or failing mid-turn",
     "access": "role x entity x action matrix through the tools and the API, against the policy",
+    "injection": "a model obeying injected instructions, every channel and record text: no unauthorised effect or leak",
+    "input": "schemathesis on every operation; bad inputs through the tools and the API refused, nothing changed",
     "scale": "10k to 100k items: load time, size, memory, ATP / order / KPI times",
 }
 
