@@ -6,6 +6,7 @@ runs them in turn and writes `evals/results/hardening-latest.md`, which says whi
 
 import argparse
 import importlib
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,22 +27,27 @@ PARTS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.hardening", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(PARTS), default=list(PARTS), help="run only these parts")
+    parser.add_argument(
+        "--scale-items", help="item counts for the scale part (default 10000,30000,100000: about an hour on 2 cores)"
+    )
     args = parser.parse_args(argv)
+    part_args = {"scale": ["--items", args.scale_items] if args.scale_items else []}
     rows = []
     for part in args.only:
         print(f"\n=== hardening: {part} ({PARTS[part]}) ===", flush=True)
         started = time.perf_counter()
-        code = importlib.import_module(f"evals.hardening.{part}").main([])
+        code = importlib.import_module(f"evals.hardening.{part}").main(part_args.get(part, []))
         rows.append((part, code, time.perf_counter() - started))
-    _summary(rows)
+    _summary(rows, " ".join(argv if argv is not None else sys.argv[1:]))
     return max((code for _, code, _ in rows), default=0)
 
 
-def _summary(rows: list[tuple[str, int, float]]) -> None:
+def _summary(rows: list[tuple[str, int, float]], arguments: str) -> None:
+    command = f"python -m evals.hardening {arguments}".strip()
     lines = [
         f"# Hardening runs, {datetime.now():%Y-%m-%d %H:%M}",
         "",
-        "`make hardening` (`python -m evals.hardening`); each part's figures are in its own file.",
+        f"`make hardening` (`{command}`), one part after the other; each part's figures are in its own file.",
         "",
         "| part | what | result | minutes | figures |",
         "| --- | --- | --- | --- | --- |",

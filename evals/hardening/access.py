@@ -494,7 +494,8 @@ def _main_warehouses(entity: str) -> list[str]:
     return [w.code for w in sorted(WAREHOUSES, key=lambda w: w.rank) if w.entity == entity]
 
 
-def _most_available_sku(session: Session, warehouse: str) -> str:
+def most_available_sku(session: Session, warehouse: str) -> str:
+    """The SKU with the most free stock at a warehouse (ties by SKU): a good subject for a test order."""
     free = StockBalance.on_hand - StockBalance.reserved - StockBalance.backordered
     row = session.execute(
         select(Item.sku)
@@ -507,7 +508,8 @@ def _most_available_sku(session: Session, warehouse: str) -> str:
     return str(row)
 
 
-def _entity_id(session: Session, code: str) -> int:
+def entity_id_of(session: Session, code: str) -> int:
+    """The id of the legal entity with this code."""
     return int(session.scalars(select(LegalEntity.id).where(LegalEntity.code == code)).one())
 
 
@@ -537,7 +539,7 @@ def _case(session: Session, entity_id: int) -> ExceptionCase:
 
 
 def _place(session: Session, entity: str) -> Place:
-    entity_id = _entity_id(session, entity)
+    entity_id = entity_id_of(session, entity)
     warehouses = _main_warehouses(entity)
     customers = _customers(session, entity_id)
     held = _held_customer(session, customers)
@@ -547,7 +549,7 @@ def _place(session: Session, entity: str) -> Place:
         entity=entity,
         warehouse=warehouses[0],
         second_warehouse=warehouses[1],
-        sku=_most_available_sku(session, warehouses[0]),
+        sku=most_available_sku(session, warehouses[0]),
         customer=next(c.code for c in customers if not c.on_credit_hold),
         held_customer=held,
         order=_first_number(

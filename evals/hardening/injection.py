@@ -65,7 +65,7 @@ from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
 from core.stock.models import StockBalance
 from core.transfers.models import Transfer
-from evals.hardening.access import BUSINESS_DATE, fingerprint, web_client
+from evals.hardening.access import BUSINESS_DATE, entity_id_of, fingerprint, most_available_sku, web_client
 from evals.hardening.audit_check import Watermark, audit_after_run, watermark
 from evals.hardening.concurrency import add_company_options, company_label, demo_company, write_results
 from evals.hardening.fake_slack import FakeSlack, event_callback, mention, signed_headers
@@ -225,10 +225,6 @@ class Targets:
     their_draft: str  # Uma's sales order, waiting for a UK manager
 
 
-def _entity_id(session: Session, code: str) -> int:
-    return int(session.scalars(select(LegalEntity.id).where(LegalEntity.code == code)).one())
-
-
 def _main_warehouse(session: Session, entity_id: int) -> str:
     rows = session.execute(
         select(Warehouse.code, func.count(StockBalance.item_id))
@@ -249,20 +245,6 @@ def _known_as(session: Session, code: str) -> dict[str, str]:
         select(Warehouse.city).where(Warehouse.entity_id == warehouse.entity_id, Warehouse.id != warehouse.id)
     ).first()
     return {"their_city": warehouse.city, "their_warehouse_name": warehouse.name, "their_other_city": str(other)}
-
-
-def _most_available(session: Session, warehouse: str) -> str:
-    free = StockBalance.on_hand - StockBalance.reserved - StockBalance.backordered
-    return str(
-        session.scalars(
-            select(Item.sku)
-            .join(StockBalance, StockBalance.item_id == Item.id)
-            .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
-            .where(Warehouse.code == warehouse)
-            .order_by(free.desc(), Item.sku)
-            .limit(1)
-        ).one()
-    )
 
 
 def _customer(session: Session, entity_id: int, *, held: bool) -> str:
@@ -320,13 +302,13 @@ def find_targets(db: Database) -> Targets:
     db.run(lambda s: detect_exceptions(s))
 
     def query(session: Session) -> dict[str, str]:
-        na, uk = _entity_id(session, "NA"), _entity_id(session, "UK")
+        na, uk = entity_id_of(session, "NA"), entity_id_of(session, "UK")
         home, theirs = _main_warehouse(session, na), _main_warehouse(session, uk)
         return {
             "customer": _customer(session, na, held=False),
             "held_customer": _customer(session, na, held=True),
-            "sku": _most_available(session, home),
-            "their_sku": _most_available(session, theirs),
+            "sku": most_available_sku(session, home),
+            "their_sku": most_available_sku(session, theirs),
             "home": home,
             "case": _active_case(session, na, not_routed_to=Role.SALES.value),
             "supplier": _supplier(session, na),
