@@ -34,10 +34,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two pytest workers (pytest-xdist): the local model's tests share one (tests/conftest.py), the rest spread over both.
+TEST_WORKERS ?= 2
 test: setup model lint
 	scripts/ensure-postgres
 	scripts/ensure-chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=25
 
 bench: setup
 	scripts/ensure-postgres

@@ -6,6 +6,7 @@ Each is parametrized over SQLite and PostgreSQL.
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,31 @@ def sqlite_demo(templates: dict[tuple[str, str], Template], template_dir: Path, 
 def world_template(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path) -> Template:
     """The world template itself, for tests that clone it many times (property tests)."""
     return _template(templates, template_dir, backend, "world")
+
+
+# The modules whose tests run the local model (marked local_model): under `pytest -n N` (as `make test` runs)
+# they all go to one worker, which loads the 1.1 GB model once, while the other workers take the rest.
+LOCAL_MODEL_MODULES = frozenset(
+    {"tests/test_local_model.py", "tests/test_local_assistant.py", "tests/test_eval_smoke.py"}
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's pull-based scope scheduling, with one scope for the local model's modules and one per test
+    otherwise (xdist's own `loadgroup` no longer groups on pytest 9.2: it renames `item._nodeid`)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LocalModelTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "local_model" if nodeid.split("::")[0] in LOCAL_MODEL_MODULES else nodeid
+
+    return LocalModelTogether(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A local_model test outside LOCAL_MODEL_MODULES would load a second copy of the model on another worker."""
+    stray = sorted(
+        {i.nodeid.split("::")[0] for i in items if i.get_closest_marker("local_model")} - LOCAL_MODEL_MODULES
+    )
+    if stray:
+        raise pytest.UsageError(f"local_model tests in {stray}: add the modules to LOCAL_MODEL_MODULES in conftest.py")
