@@ -68,6 +68,7 @@ def test_what_each_role_may_do_in_each_entity_is_what_the_definitions_allow(
     matrix = run_matrix(sqlite_demo, tmp_path)
     print(report(matrix))
     assert matrix.mismatches == [], report(matrix)
+    assert matrix.audit.ok and matrix.audit.executed > 0, matrix.audit.problems  # the drafts it made, checked
     for action in ACTIONS:  # every column is exercised both ways, not passed by never trying
         seen = {(r.expected, mark(r.via_tool) + mark(r.via_http)) for r in matrix.results if r.action is action}
         assert any(not expected for expected, _ in seen), action.name

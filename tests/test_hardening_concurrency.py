@@ -127,7 +127,7 @@ PLANTED: dict[str, tuple[Callable[[World, DraftAction], None], str]] = {
     "second execution event": (_log_a_second_execution, "2 draft.executed events"),
     "audit event rewritten": (_rewrite_an_audit_event, "chain"),
     "order placed past the gate": (_order_past_the_gate, "created by no executed draft"),
-    "executed draft without its document": (_executed_without_its_document, "does not exist"),
+    "executed draft without its document": (_executed_without_its_document, "did not create"),
 }
 
 

@@ -67,6 +67,7 @@ from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
 from core.stock.models import StockBalance
 from core.transfers.models import Transfer
+from evals.hardening.audit_check import AuditReport, audit_after_run, watermark
 from evals.scenarios.state import snapshot
 from tools import Registry, ToolContext, default_registry
 
@@ -654,6 +655,7 @@ class Result:
 @dataclass(frozen=True)
 class Matrix:
     results: list[Result]
+    audit: AuditReport  # the chain, and every draft the run made against its documents and audit trail
 
     @property
     def mismatches(self) -> list[Result]:
@@ -669,7 +671,8 @@ def _by_tool(db: Database, registry: Registry, cell: Cell, action: Action) -> st
 
 
 def run_matrix(db: Database, workdir: Path) -> Matrix:
-    """Every action in every cell, expected and performed both ways."""
+    """Every action in every cell, expected and performed both ways; then the audit check over what it made."""
+    before = db.read(watermark)
     stage = prepare(db)
     results, registry = [], default_registry()
     with web_client(db, workdir) as client:
@@ -680,7 +683,7 @@ def run_matrix(db: Database, workdir: Path) -> Matrix:
                 via_http = asked[action.name] if action.chat else _by_http(web, cell, action)
                 via_tool = _by_tool(db, registry, cell, action)
                 results.append(Result(cell, action, action.expected(cell), via_tool, via_http))
-    return Matrix(results)
+    return Matrix(results, db.read(lambda s: audit_after_run(s, before)))
 
 
 def _chat_outcomes(web: Web, cell: Cell) -> dict[str, str]:
@@ -789,7 +792,14 @@ LEGEND = (
 
 def report(matrix: Matrix) -> str:
     when = f"Run {datetime.now():%Y-%m-%d %H:%M} on the demo company, business date {clock.today()}."
-    return "\n".join(["# Access matrix", "", when, "", LEGEND, "", to_markdown(matrix), ""])
+    audit = matrix.audit
+    verdict = "verifies" if audit.chain.ok else f"BROKEN at seq {audit.chain.first_broken_seq}"
+    checked = (
+        f"Audit after the run: the chain of {audit.chain.events} events {verdict}; {audit.drafts} drafts made, "
+        f"{audit.executed} executed, checked against their documents, stock and audit trail: "
+        f"{len(audit.problems)} problems{''.join(f'; {p}' for p in audit.problems[:5])}."
+    )
+    return "\n".join(["# Access matrix", "", when, "", LEGEND, "", to_markdown(matrix), "", checked, ""])
 
 
 def _build_demo(path: Path) -> Database:
@@ -817,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "hardening-access-latest.md").write_text(text)
-    return 1 if matrix.mismatches else 0
+    return 1 if matrix.mismatches or not matrix.audit.ok else 0
 
 
 if __name__ == "__main__":

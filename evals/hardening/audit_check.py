@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.audit import AuditEvent, ChainReport, verify_chain
 from core.drafts.models import DraftAction, DraftApproval, DraftStatus
 from core.policy.decision import Outcome
+from core.policy.facts import DraftKind
 from core.policy.models import PolicyDecisionRecord
 from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
@@ -25,8 +26,8 @@ from core.stock.models import DemandSource, Reservation, StockBalance
 from core.stock.reconciliation import stock_disagreements
 from core.transfers.models import Transfer, TransferStatus
 
-# The prefixes of the documents a draft can result in (a sales order, a transfer, a purchase order).
-RESULT_PREFIXES = ("SO", "TR", "PO")
+# The kinds of draft whose execution creates a document (a sales order, a transfer, a purchase order).
+CREATING_KINDS = frozenset({DraftKind.SALES_ORDER.value, DraftKind.TRANSFER.value, DraftKind.PURCHASE_ORDER.value})
 # Statuses a draft can rest in once its transaction has committed; `approved` is only ever seen inside one.
 SETTLED = {s.value for s in DraftStatus} - {DraftStatus.APPROVED.value}
 
@@ -112,23 +113,25 @@ def _documents_since(session: Session, since: Watermark) -> dict[str, int]:
 
 
 def execution_problems(drafts: Sequence[DraftAction], documents: dict[str, int]) -> list[str]:
-    """A draft executed without a document, two drafts naming one document, a document no draft made."""
+    """A draft executed without a result, two drafts creating one document, a document no draft created.
+
+    Only a sales order, transfer or purchase order draft creates its document; an order change names the order
+    it changed, an exception action the case, and many of them may name the same one."""
     problems = [
         f"{d.number} is {d.status}, a state no committed draft rests in" for d in drafts if d.status not in SETTLED
     ]
-    executed = [d for d in drafts if d.status == DraftStatus.EXECUTED]
+    creating = [d for d in drafts if d.status == DraftStatus.EXECUTED and d.kind in CREATING_KINDS]
     for draft in drafts:
         if draft.status == DraftStatus.EXECUTED and (draft.result_ref is None or draft.executed_at is None):
             problems.append(f"{draft.number} is executed but has no result document or execution time")
         if draft.status != DraftStatus.EXECUTED and draft.result_ref is not None:
             problems.append(f"{draft.number} is {draft.status} yet names a result {draft.result_ref}")
-    # Each sales order, transfer or purchase order comes from one draft; several actions on one case name it.
-    refs = Counter(d.result_ref for d in executed if d.result_ref and d.result_ref.split("-")[0] in RESULT_PREFIXES)
+    refs = Counter(d.result_ref for d in creating if d.result_ref)
     problems += [f"{ref} is the result of {n} drafts" for ref, n in refs.items() if n > 1]
     problems += [
-        f"{d.number} names {d.result_ref}, which does not exist"
-        for d in executed
-        if d.result_ref and d.result_ref.split("-")[0] in RESULT_PREFIXES and d.result_ref not in documents
+        f"{d.number} names {d.result_ref}, which it did not create"
+        for d in creating
+        if d.result_ref and d.result_ref not in documents
     ]
     problems += [f"{number} was created by no executed draft" for number in documents if number not in refs]
     return problems
