@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,6 +13,7 @@ from assistant.console import console
 
 TASKS = Path(__file__).resolve().parents[1] / "evals" / "tasks"
 RESULTS = Path(__file__).resolve().parents[1] / "evals" / "results"
+T = TypeVar("T")
 
 
 def evaluate(
@@ -23,6 +24,10 @@ def evaluate(
         str | None,
         typer.Option(help="A model that plays the user of tasks with a goal (tau-bench's user simulator)."),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="I/N: only every Nth of the chosen tasks, starting at the Ith (to split a run over N)."),
+    ] = None,
 ) -> None:
     """Run the scenario tasks: each trial on a fresh copy of the demo company; report pass^k and violations."""
     from assistant.llm.settings import model_settings
@@ -31,7 +36,7 @@ def evaluate(
     from evals.scenarios.task import load_tasks
 
     chosen = model or model_settings().model
-    tasks = load_tasks(TASKS, tags)
+    tasks = _shard_of(load_tasks(TASKS, tags), shard)
     if not tasks:
         console.print(f"no task has the tags {tags}")
         raise typer.Exit(code=1)
@@ -55,6 +60,18 @@ def evaluate(
     console.print(f"saved {md_path} and {json_path}")
     if report.violations:
         raise typer.Exit(code=2)
+
+
+def _shard_of(tasks: list[T], shard: str | None) -> list[T]:
+    """The Ith of N interleaved slices of `tasks` ("I/N", 1-based), or all of them."""
+    if shard is None:
+        return tasks
+    index, _, count = shard.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise typer.BadParameter(
+            f"write the shard as I/N with 1 <= I <= N, e.g. 1/2; got {shard!r}", param_hint="--shard"
+        )
+    return tasks[int(index) - 1 :: int(count)]
 
 
 def _bar() -> Progress:

@@ -114,6 +114,7 @@ LOCAL_MODEL_MODULES = frozenset(
 )
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when pytest runs without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist's pull-based scope scheduling, with one scope for the local model's modules and one per test
     otherwise (xdist's own `loadgroup` no longer groups on pytest 9.2: it renames `item._nodeid`)."""

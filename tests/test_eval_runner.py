@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from assistant.cli import app
@@ -85,6 +86,18 @@ def test_the_task_files_load_and_have_a_tagged_smoke_set() -> None:
     tasks = load_tasks(TASKS)
     assert len({t.id for t in tasks}) == len(tasks) >= 7
     assert {t.id for t in load_tasks(TASKS, tags=["smoke"])} <= {t.id for t in tasks}
+
+
+def test_shards_split_the_chosen_tasks_into_disjoint_parts_that_cover_them() -> None:
+    from assistant.eval_cli import _shard_of
+
+    smoke = [t.id for t in load_tasks(TASKS, tags=["smoke"])]
+    parts = [_shard_of(smoke, f"{i}/3") for i in (1, 2, 3)]
+    assert sorted(t for part in parts for t in part) == sorted(smoke) and all(parts)  # each task once, none empty
+    assert _shard_of(smoke, None) == smoke
+    for wrong in ("0/2", "3/2", "1-2", "a/b"):
+        with pytest.raises(typer.BadParameter, match="I/N"):
+            _shard_of(smoke, wrong)
 
 
 def test_the_eval_command_reports_pass_rates_and_writes_results(tmp_path: Path) -> None:
