@@ -3,12 +3,10 @@
 from datetime import date
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
-from core.masterdata.models import LegalEntity
-from core.masterdata.service import suggest_skus
+from core.masterdata.service import is_entity_code, suggest_skus
 from core.stock.service import available_to_promise
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
@@ -100,8 +98,8 @@ def _place(session: Session, warehouse: str | None, entity: str | None) -> tuple
     """A legal entity's code given as the warehouse ("V-200 in NA") means all that entity's warehouses."""
     if warehouse is None:
         return None, entity
-    codes = set(session.scalars(select(LegalEntity.code)))
-    if warehouse.strip().upper() in codes and entity in (None, warehouse.strip().upper()):
+    code = warehouse.strip().upper()
+    if is_entity_code(session, code) and entity in (None, code):
         return None, warehouse
     return warehouse, entity
 

@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log (issue 3): who decided or changed what, through which channel."""
+"""The append-only, hash-chained audit log: who decided or changed what, through which channel."""
 
 from core.audit.chain import GENESIS_HASH, canonical_json, event_hash
 from core.audit.models import AuditEvent

@@ -1,1 +1,1 @@
-"""drafts (issue 3)."""
+"""drafts."""

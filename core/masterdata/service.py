@@ -198,3 +198,8 @@ def intercompany_markup(session: Session, *, from_entity_id: int, to_entity_id: 
     if rule is None:
         raise InvalidInput("no intercompany pricing rule between these entities; ask finance to add one")
     return Decimal(rule.markup_pct)
+
+
+def is_entity_code(session: Session, code: str) -> bool:
+    """Whether `code` names a legal entity (any entity: scope is checked where the entity is used)."""
+    return session.scalar(select(LegalEntity.id).where(LegalEntity.code == code)) is not None

@@ -1,4 +1,4 @@
-"""The policy engine of the write gate (issue 3): rules as data, a pure evaluator, logged decisions.
+"""The policy engine of the write gate: rules as data, a pure evaluator, logged decisions.
 
 Usage::
 

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, case, or_, select
 from sqlalchemy.orm import Session
 
+from core.masterdata.item_search import items_by_sku_keys, items_by_skus, items_matching_words
 from core.masterdata.models import Item
 from core.masterdata.service import sku_key
 from tools.search.text import item_tokens, size_core, tokens
@@ -52,7 +52,7 @@ def exact_skus(session: Session, query: str) -> list[Item]:
     keys = list(dict.fromkeys(k for k in keys if k))
     if not keys:
         return []
-    found = {i.sku_key: i for i in session.scalars(select(Item).where(Item.sku_key.in_(keys)).order_by(Item.id))}
+    found = items_by_sku_keys(session, keys)
     return [found[k] for k in keys if k in found]
 
 
@@ -66,21 +66,8 @@ def _sql_pattern(term: str) -> str:
 
 
 def _narrow(session: Session, terms: list[str]) -> list[Item]:
-    def hit(term: str) -> ColumnElement[int]:
-        pattern = _sql_pattern(term)
-        matched = or_(
-            Item.name.icontains(pattern, autoescape=True),
-            Item.description.icontains(pattern, autoescape=True),
-            Item.category.icontains(pattern, autoescape=True),
-        )
-        return case((matched, int(_weight(term) * 10)), else_=0)
-
-    total = hit(terms[0])
-    for term in terms[1:]:
-        total = total + hit(term)
-    score = total.label("score")
-    rows = session.execute(select(Item, score).order_by(score.desc(), Item.id).limit(CANDIDATES)).all()
-    return [item for item, points in rows if points > 0]
+    patterns = [(_sql_pattern(term), int(_weight(term) * 10)) for term in terms]
+    return items_matching_words(session, patterns, CANDIDATES)
 
 
 def _term_score(term: str, name: frozenset[str], rest: frozenset[str]) -> float:
@@ -132,7 +119,7 @@ def semantic_ranking(session: Session, index: "SearchIndex", query: str, limit: 
         return []
     floor = max(MIN_SIMILARITY, matches[0].score - MARGIN)
     matches = [m for m in matches if m.score >= floor]
-    by_sku = {i.sku: i for i in session.scalars(select(Item).where(Item.sku.in_([m.sku for m in matches])))}
+    by_sku = items_by_skus(session, [m.sku for m in matches])
     return [by_sku[m.sku] for m in matches if m.sku in by_sku]
 
 

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from core.db import Database
-from core.masterdata.models import Item
+from core.masterdata.item_search import item_texts
 from core.settings import data_dir
 from tools.search.corpus import Chunk, load_chunks
 from tools.search.embeddings import Embedder, embedder_from_env
@@ -81,18 +79,13 @@ def _digest(*parts: str) -> str:
 
 
 def _item_records(db: Database) -> list[Record]:
-    rows = db.read(
-        lambda s: s.execute(
-            select(Item.id, Item.sku, Item.name, Item.description, Item.category).order_by(Item.id)
-        ).all()
-    )
     return [
         Record(
-            f"item:{item_id}",
-            text := item_text(name, description, category),
-            {"sku": sku, "category": category, "hash": _digest(sku, text)},
+            f"item:{row.item_id}",
+            text := item_text(row.name, row.description, row.category),
+            {"sku": row.sku, "category": row.category, "hash": _digest(row.sku, text)},
         )
-        for item_id, sku, name, description, category in rows
+        for row in db.read(item_texts)
     ]
 
 

@@ -1,4 +1,4 @@
-"""audit tables (issue 3): audit_events, and triggers that refuse UPDATE and DELETE on it.
+"""audit tables: audit_events, and triggers that refuse UPDATE and DELETE on it.
 
 Revision ID: 0002
 Revises: 0001

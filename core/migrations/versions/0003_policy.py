@@ -1,4 +1,4 @@
-"""policy tables (issue 3).
+"""policy tables.
 
 Revision ID: 0003
 Revises: 0002

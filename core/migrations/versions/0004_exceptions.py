@@ -1,4 +1,4 @@
-"""exceptions tables (issue 3): exception_cases and their timeline, exception_events.
+"""exceptions tables: exception_cases and their timeline, exception_events.
 
 Revision ID: 0004
 Revises: 0003

@@ -1,4 +1,4 @@
-"""drafts tables (issue 3).
+"""drafts tables.
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""identity tables: credentials, web sessions, API tokens, channel links (issue 5).
+"""identity tables: credentials, web sessions, API tokens, channel links.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,4 +1,4 @@
-"""conversations: the index of chat threads and their turns (issue 5).
+"""conversations: the index of chat threads and their turns.
 
 Revision ID: 0007
 Revises: 0006
