@@ -9,11 +9,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from assistant.llm.local.grammar import REPLY, REPLY_TOOL, tool_name, tool_parameters
 from prompts import text
-
 
 
 def examples(rows: list[dict[str, Any]]) -> list[tuple[str, str | None, Any]]:

@@ -4,6 +4,7 @@ import os
 import time
 from pathlib import Path
 
+
 def threads() -> tuple[int, int]:
     """Threads for generating and for prompt processing, chosen before each call: `ERP_LOCAL_THREADS` if set
     (both), else every core that no other process is using right now (at most 4 and 8). With every core,
