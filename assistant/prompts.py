@@ -3,15 +3,13 @@
 import os
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
 from core.masterdata.service import entity_codes
+from prompts import text
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 DEFAULT_COMPANY = "Northwind"
 
 
@@ -23,12 +21,6 @@ class Persona:
     roles: str
     entities: str
     today: date
-
-
-@cache
-def template(name: str) -> str:
-    """One prompt file's text."""
-    return (PROMPTS_DIR / name).read_text(encoding="utf-8").strip()
 
 
 def persona_of(session: Session, actor: Actor, today: date) -> Persona:
@@ -44,12 +36,12 @@ def persona_of(session: Session, actor: Actor, today: date) -> Persona:
 
 def system_prompt() -> str:
     """The system prompt: the same for every user, so a model's prompt cache can keep it."""
-    return template("system.md").format(company=company_name())
+    return text("system.md").format(company=company_name())
 
 
 def persona_prompt(persona: Persona) -> str:
     """The second system message: who is asking, what they may see, and the date."""
-    return template("persona.md").format(
+    return text("persona.md").format(
         user=persona.user,
         roles=persona.roles,
         entities=persona.entities,

@@ -56,9 +56,8 @@ def test_a_made_up_number_is_flagged_under_the_answer(demo_file: str, tmp_path: 
 def test_the_chat_says_how_to_get_a_model_when_the_local_one_is_missing(
     demo_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant.llm import local
-
-    monkeypatch.setattr(local, "_engine", None)  # a model another test loaded in this process stays loaded
+    # a model another test loaded in this process stays loaded
+    monkeypatch.setattr("assistant.llm.local.model._engine", None)
     missing = str(tmp_path / "no-such-model.gguf")
     result = _chat(
         demo_file, tmp_path, "--user", "sam", "-m", "hi", model="local/qwen2.5-coder-1.5b", ERP_LOCAL_MODEL_PATH=missing

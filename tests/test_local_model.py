@@ -59,7 +59,7 @@ def test_every_registry_tool_converts_to_a_grammar() -> None:
     grammar = local.output_grammar(TOOLS)
     assert "root ::=" in grammar and "reply" in grammar
     for tool in TOOLS:
-        assert local._converts(local.grammar_schema(tool["function"]["parameters"])), tool["function"]["name"]
+        assert local.converts(local.grammar_schema(tool["function"]["parameters"])), tool["function"]["name"]
 
 
 def test_tool_choice_and_a_round_of_tool_calls_decide_what_is_offered() -> None:
@@ -187,7 +187,7 @@ def test_the_oldest_turn_goes_first_when_the_context_is_full() -> None:
 def test_without_the_model_the_call_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ERP_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("ERP_LOCAL_MODEL_PATH", raising=False)
-    monkeypatch.setattr(local, "_engine", None)
+    monkeypatch.setattr("assistant.llm.local.model._engine", None)
     reason = local.unavailable_reason()
     assert reason is not None and "erp-assistant model install" in reason and "ERP_ASSISTANT_MODEL" in reason
     import litellm

@@ -1,0 +1,72 @@
+"""Which tools a call may use, and the text its output is certain to start with."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from assistant.llm.local.grammar import REPLY, converts, grammar_schema, tool_name, tool_parameters
+
+# After this many rounds of tool calls the model may only reply, until the user speaks again. Asked again after a
+# tool's result, the 1.5B model calls a tool again (often the same) far more often than it answers.
+TOOL_ROUNDS = 1
+# Text the output is certain to start with: evaluated with the prompt in one batch, not generated token by token.
+NAME_OPENING = '{"name": "'
+REPLY_OPENING = '{"name": "reply", "arguments": {"text":'  # stops before a space: the model writes ' "' as one token
+
+
+def choose_tools(tools: Sequence[dict[str, Any]], tool_choice: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The tools the output may call and whether a plain answer is allowed, from OpenAI's `tool_choice`."""
+    if tool_choice == "none":
+        return [], True
+    if tool_choice == "required":
+        return list(tools), not tools
+    if isinstance(tool_choice, dict):
+        wanted = str(tool_choice.get("function", {}).get("name", ""))
+        chosen = [t for t in tools if tool_name(t) == wanted]
+        return chosen, not chosen
+    return list(tools), True
+
+
+def openers(tools: Sequence[dict[str, Any]], *, answer: bool) -> dict[str, str]:
+    """For each name the output may call, what is certain to follow it: the arguments' opening and the key of
+    the first required argument (the grammar puts required arguments first, in the schema's order). Each ends
+    before a space, which the model writes together with what follows."""
+    out = {}
+    for tool in tools:
+        schema = grammar_schema(tool_parameters(tool))
+        first = next((k for k in schema.get("properties", {}) if k in schema.get("required", [])), None)
+        out[tool_name(tool)] = '", "arguments":' + (f' {{"{first}":' if first and converts(schema) else "")
+    if answer:
+        out[REPLY] = '", "arguments": {"text":'
+    return out
+
+
+def certain_after(text: str, names: dict[str, str]) -> str:
+    """What must follow the output so far: once the name being written can only be one of `names`, the rest
+    of it and the opening of its arguments."""
+    if not text.startswith(NAME_OPENING) or '"' in text[len(NAME_OPENING) :]:
+        return ""
+    typed = text[len(NAME_OPENING) :]
+    candidates = [n for n in names if n.startswith(typed)]
+    if not typed or len(candidates) != 1:
+        return ""
+    return candidates[0][len(typed) :] + names[candidates[0]]
+
+
+def offered(
+    messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], tool_choice: Any
+) -> tuple[list[dict[str, Any]], bool]:
+    """The tools this call may use and whether it may reply in words: `tool_choice`, and words only once
+    TOOL_ROUNDS rounds of tool calls have answered the user's message."""
+    if tool_choice in (None, "auto") and tool_rounds(messages) >= TOOL_ROUNDS:
+        return [], True
+    return choose_tools(tools, tool_choice)
+
+
+def tool_rounds(messages: Sequence[dict[str, Any]]) -> int:
+    """How many times tools were called since the user last spoke."""
+    rounds = 0
+    for message in reversed(messages):
+        if message["role"] == "user":
+            break
+        rounds += bool(message.get("tool_calls"))
+    return rounds
