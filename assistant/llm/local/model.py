@@ -97,6 +97,47 @@ class WarmUp:
     source: str  # "memory", "disk" or "computed"
 
 
+def cpu_advertises_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU lists Intel AMX among its flags (Linux; False where that cannot be read)."""
+    try:
+        return "amx_tile" in cpuinfo.read_text().split()
+    except OSError:
+        return False
+
+
+def extra_buffers_wanted(setting: str | None = None, amx: bool | None = None) -> bool:
+    """Whether llama.cpp may use its extra weight buffer types (AMX, repacked weights): `ERP_LOCAL_EXTRA_BUFFERS`
+    on/off, or auto (the default): off on a CPU that advertises AMX. llama.cpp built for such a CPU runs its
+    matrix products on AMX tiles, which die with SIGILL (`tilezero`) on virtual machines that advertise AMX
+    without serving it to every thread; without the extra buffers it computes on AVX-512 instead."""
+    choice = (setting if setting is not None else os.environ.get("ERP_LOCAL_EXTRA_BUFFERS", "auto")).strip().lower()
+    if choice in ("on", "off"):
+        return choice == "on"
+    if choice != "auto":
+        raise ValueError(f"ERP_LOCAL_EXTRA_BUFFERS must be auto, on or off, not {choice!r}")
+    return not (cpu_advertises_amx() if amx is None else amx)
+
+
+@contextlib.contextmanager
+def _extra_buffer_types(enabled: bool) -> Iterator[None]:
+    """llama-cpp-python's `Llama` does not pass `use_extra_bufts` through, but builds its model parameters from
+    `llama_model_default_params()` while it loads: for that load, the defaults carry the choice."""
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_model_default_params
+
+    def chosen() -> Any:
+        params = default()
+        params.use_extra_bufts = enabled
+        return params
+
+    native.llama_model_default_params = chosen
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = default
+
+
 @dataclass
 class Engine:
     """One loaded model and its context. Not re-entrant: hold `lock` around every use."""
@@ -113,14 +154,15 @@ class Engine:
     def load(cls, path: Path, n_threads: int, n_threads_batch: int, n_ctx: int) -> "Engine":
         from llama_cpp import Llama
 
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_batch=512,
-            n_threads=n_threads,
-            n_threads_batch=n_threads_batch,
-            verbose=False,
-        )
+        with _extra_buffer_types(extra_buffers_wanted()):
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=512,
+                n_threads=n_threads,
+                n_threads_batch=n_threads_batch,
+                verbose=False,
+            )
         source = llama.metadata.get("tokenizer.chat_template") or CHATML_TOOLS_TEMPLATE
         vocab = llama._model
         bos = vocab.token_get_text(llama.token_bos()) if llama.token_bos() != -1 else ""

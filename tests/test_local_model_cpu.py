@@ -1,0 +1,29 @@
+"""Which llama.cpp weight buffers the local model asks for on this CPU (no model is loaded here)."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.llm.local.model import cpu_advertises_amx, extra_buffers_wanted
+
+
+def test_a_cpu_that_advertises_amx_is_recognised_from_its_flags(tmp_path: Path) -> None:
+    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile amx_int8\n")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    assert cpu_advertises_amx(amx) and not cpu_advertises_amx(plain)
+    assert not cpu_advertises_amx(tmp_path / "missing")
+
+
+def test_by_default_extra_buffers_are_used_except_on_a_cpu_that_advertises_amx() -> None:
+    assert extra_buffers_wanted("auto", amx=False)
+    assert not extra_buffers_wanted("auto", amx=True)
+
+
+def test_the_setting_overrides_the_cpu_check() -> None:
+    assert extra_buffers_wanted("on", amx=True) and not extra_buffers_wanted(" OFF ", amx=False)
+
+
+def test_a_bad_setting_names_the_variable_and_its_choices() -> None:
+    with pytest.raises(ValueError, match="ERP_LOCAL_EXTRA_BUFFERS must be auto, on or off"):
+        extra_buffers_wanted("sometimes", amx=False)
