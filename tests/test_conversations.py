@@ -11,6 +11,7 @@ from core.conversations import (
     TurnInProgress,
     begin_turn,
     end_turn,
+    external_key_of,
     find_conversation,
     get_conversation,
     list_conversations,
@@ -152,6 +153,13 @@ def test_an_outside_thread_maps_to_one_conversation_for_its_owner(world: World) 
     with pytest.raises(OutOfScope, match="belongs to another user"):
         _open(world, "wes", channel="slack", external_key=key)
 
+
+def test_a_conversation_names_the_outside_thread_it_was_opened_for(world: World) -> None:
+    key = "slack:T1:C9:1732100000.000100"
+    threaded, plain = _open(world, "sam", channel="slack", external_key=key), _open(world, "sam")
+    assert world.read(lambda s: external_key_of(s, conversation_id=threaded)) == key
+    assert world.read(lambda s: external_key_of(s, conversation_id=plain)) is None
+    assert world.read(lambda s: external_key_of(s, conversation_id="no-such-conversation")) is None
 
 @pytest.mark.postgres
 def test_two_workers_starting_a_turn_in_one_conversation_at_once_start_it_once(pg_world: World) -> None:
