@@ -31,9 +31,9 @@ def serve(
 
 def _migrate() -> None:
     """Bring the schema and the conversation store up to date once, before any worker starts."""
-    from core.db import open_database
     from assistant.conversations import open_checkpointer
     from core import schema
+    from core.db import open_database
 
     db = open_database()
     try:

@@ -161,6 +161,7 @@ def test_a_conversation_names_the_outside_thread_it_was_opened_for(world: World)
     assert world.read(lambda s: external_key_of(s, conversation_id=plain)) is None
     assert world.read(lambda s: external_key_of(s, conversation_id="no-such-conversation")) is None
 
+
 @pytest.mark.postgres
 def test_two_workers_starting_a_turn_in_one_conversation_at_once_start_it_once(pg_world: World) -> None:
     conversation = _open(pg_world, "sam")

@@ -166,7 +166,9 @@ def item_skus(session: Session, *, item_ids: Iterable[int]) -> dict[int, str]:
 
 def warehouse_codes(session: Session, *, warehouse_ids: Iterable[int]) -> dict[int, str]:
     """The code of each of these warehouses, by id."""
-    return dict(session.execute(select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(set(warehouse_ids)))).tuples())
+    return dict(
+        session.execute(select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(set(warehouse_ids)))).tuples()
+    )
 
 
 def display_names(session: Session, *, user_ids: Iterable[int | None]) -> dict[int, str]:
@@ -179,7 +181,9 @@ def usernames(session: Session, *, user_ids: Iterable[int | None]) -> dict[int, 
     return _users_by_id(session, User.username, user_ids)
 
 
-def _users_by_id(session: Session, column: InstrumentedAttribute[str], user_ids: Iterable[int | None]) -> dict[int, str]:
+def _users_by_id(
+    session: Session, column: InstrumentedAttribute[str], user_ids: Iterable[int | None]
+) -> dict[int, str]:
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
