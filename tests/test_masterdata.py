@@ -32,10 +32,12 @@ def test_the_company_lists_its_warehouses_by_entity(world: World) -> None:
 
 
 def _ids(session: Session) -> dict[str, int]:
-    items = session.execute(select(Item.sku, Item.id)).tuples()
-    places = session.execute(select(Warehouse.code, Warehouse.id)).tuples()
-    users = session.execute(select(User.username, User.id)).tuples()
-    return {**dict(items), **dict(places), **dict(users)}
+    rows = [
+        *session.execute(select(Item.sku, Item.id)),
+        *session.execute(select(Warehouse.code, Warehouse.id)),
+        *session.execute(select(User.username, User.id)),
+    ]
+    return {name: row_id for name, row_id in rows}
 
 
 def test_codes_skus_and_names_by_id_skip_what_is_missing(world: World) -> None:

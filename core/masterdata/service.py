@@ -161,14 +161,14 @@ def item_count(session: Session) -> int:
 
 def item_skus(session: Session, *, item_ids: Iterable[int]) -> dict[int, str]:
     """The SKU of each of these items, by id."""
-    return dict(session.execute(select(Item.id, Item.sku).where(Item.id.in_(set(item_ids)))).tuples())
+    rows = session.execute(select(Item.id, Item.sku).where(Item.id.in_(set(item_ids))))
+    return {item_id: sku for item_id, sku in rows}
 
 
 def warehouse_codes(session: Session, *, warehouse_ids: Iterable[int]) -> dict[int, str]:
     """The code of each of these warehouses, by id."""
-    return dict(
-        session.execute(select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(set(warehouse_ids)))).tuples()
-    )
+    rows = session.execute(select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(set(warehouse_ids))))
+    return {warehouse_id: code for warehouse_id, code in rows}
 
 
 def display_names(session: Session, *, user_ids: Iterable[int | None]) -> dict[int, str]:
@@ -187,7 +187,7 @@ def _users_by_id(
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, column).where(User.id.in_(ids))).tuples())
+    return {user_id: value for user_id, value in session.execute(select(User.id, column).where(User.id.in_(ids)))}
 
 
 def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
