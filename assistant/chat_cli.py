@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from assistant.console import console, fail, open_database
+from assistant.console import console, fail
 from core.actor import Actor
-from core.db import Database
+from core.db import Database, open_database
 from core.errors import ErpError
 from core.masterdata.service import load_actor
 

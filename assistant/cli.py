@@ -8,11 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from assistant.chat_cli import chat
-from assistant.console import CLI_CHANNEL, DEFAULT_USER, ask, console, fail, open_database
+from assistant.console import CLI_CHANNEL, DEFAULT_USER, ask, console, fail
 from assistant.eval_cli import evaluate
 from assistant.gate_cli import drafts_app, exceptions_app, policy_check
 from assistant.index_cli import index, update_index
@@ -21,18 +20,18 @@ from assistant.serve_cli import DEMO_LOGINS, logins_table, serve, start
 from assistant.slack_cli import slack_app
 from core import schema
 from core.audit import AuditContext
-from core.db import Database
+from core.db import Database, open_database
 from core.errors import ErpError
 from core.exceptions import check_routing, detect_exceptions, load_routing
-from core.masterdata.models import Item, LegalEntity, Warehouse
-from core.sales.models import OrderStatus, SalesOrder
+from core.masterdata.service import has_entities, item_count, sites
+from core.sales.service import first_held_order
 from core.settings import data_dir, database_url
 
 app = typer.Typer(help="A conversational assistant over a deterministic ERP core.", no_args_is_help=True)
 
 
 def _is_empty(db: Database) -> bool:
-    return db.read(lambda s: s.scalar(select(func.count()).select_from(LegalEntity))) == 0
+    return not db.read(has_entities)
 
 
 def _load_demo(db: Database, **config: Any) -> None:
@@ -182,22 +181,14 @@ def status() -> None:
 
 
 def _print_status(db: Database) -> None:
-    def query(session: Any) -> tuple[list[tuple[str, str, str, str]], int]:
-        rows = session.execute(
-            select(LegalEntity.code, LegalEntity.name, LegalEntity.base_currency, Warehouse.code)
-            .join(Warehouse, Warehouse.entity_id == LegalEntity.id)
-            .order_by(LegalEntity.code, Warehouse.code)
-        ).all()
-        return [tuple(r) for r in rows], session.scalar(select(func.count()).select_from(Item))
-
-    rows, item_count = db.read(query)
+    places, items = db.read(lambda s: (sites(s), item_count(s)))
     table = Table(title=f"ERP database: {db.engine.url.render_as_string()}")
     for column in ("entity", "name", "currency", "warehouse"):
         table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
+    for site in places:
+        table.add_row(site.entity, site.entity_name, site.currency, site.warehouse)
     console.print(table)
-    console.print(f"{item_count:,} items")
+    console.print(f"{items:,} items")
 
 
 @app.command()
@@ -360,14 +351,10 @@ def run(
         raise fail(error) from None
     _print_status(db)
     update_index(db)
-    held = db.read(
-        lambda s: s.scalars(
-            select(SalesOrder.id).where(SalesOrder.status == OrderStatus.ON_HOLD.value).limit(1)
-        ).first()
-    )
+    held = db.read(first_held_order)
     console.print("Sign in as any demo user (each sees only their own entities); in the chat, try:")
     console.print("  how many V-200 can we promise by Friday? · draft a transfer of 40 V-200 from DAL to ATL", end="")
-    console.print(f" · why is SO-{held} on hold?" if held is not None else "")
+    console.print(f" · why is {held} on hold?" if held is not None else "")
     console.print("A terminal chat works too: .venv/bin/erp-assistant chat --user sam")
     db.dispose()
     start(host=host, port=port, workers=1, logins=not fresh)

@@ -1,33 +1,21 @@
 """What the command-line channel shares: the console, the database, and asking the core as a user."""
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Person
-from core.db import Database
+from core.db import open_database
 from core.errors import ErpError
 from core.masterdata.service import load_actor
-from core.settings import database_url
 
 T = TypeVar("T")
 console = Console()
 DEFAULT_USER = "grace"
 CLI_CHANNEL = "cli"
-
-
-def open_database() -> Database:
-    """The configured database (creating the folder of a SQLite file)."""
-    url = database_url()
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return Database.from_url(url)
 
 
 def fail(error: ErpError) -> typer.Exit:

@@ -10,8 +10,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from assistant.console import DEFAULT_USER, act, as_person, ask, console, fail, open_database
+from assistant.console import DEFAULT_USER, act, as_person, ask, console, fail
 from core.actor import Actor
+from core.db import open_database
 from core.drafts.models import DraftAction
 from core.drafts.service import (
     RequestContext,

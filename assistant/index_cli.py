@@ -8,8 +8,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assistant.console import console, open_database
-from core.db import Database
+from assistant.console import console
+from core.db import Database, open_database
 from tools.search import SearchIndex, SyncReport, open_search_index
 
 

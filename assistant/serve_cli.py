@@ -31,9 +31,9 @@ def serve(
 
 def _migrate() -> None:
     """Bring the schema and the conversation store up to date once, before any worker starts."""
-    from assistant.console import open_database
     from assistant.conversations import open_checkpointer
     from core import schema
+    from core.db import open_database
 
     db = open_database()
     try:
@@ -86,7 +86,7 @@ def logins_table(db: Database, logins: dict[str, str], title: str) -> Table:
 
 def show_demo_logins() -> None:
     """The demo users' sign-ins, if `init` (or the first `run`) wrote them."""
-    from assistant.console import open_database
+    from core.db import open_database
     from core.demo import read_demo_logins
 
     path = data_dir() / DEMO_LOGINS

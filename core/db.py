@@ -8,10 +8,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Date, DateTime, Engine, Numeric, create_engine, event, exc
+from sqlalchemy import Date, DateTime, Engine, Numeric, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from core.settings import database_url
 
 # SQLite keeps NUMERIC as binary floating point; money here stays far below 1e12 and is
 # rounded to cents at every business boundary, so the conversion warning is noise.
@@ -131,6 +135,10 @@ class Database:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def ping(self) -> None:
+        """Ask the database the simplest question; raises when it does not answer (readiness checks)."""
+        self.read(lambda session: session.execute(text("SELECT 1")).scalar_one())
+
     def refresh_statistics(self) -> None:
         """Have the query planner count the tables again (ANALYZE), as after a bulk load.
 
@@ -145,3 +153,12 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def open_database() -> Database:
+    """The configured database (creating the folder of a SQLite file), for every entrypoint that serves it."""
+    url = database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return Database.from_url(url)

@@ -11,6 +11,7 @@ from core.conversations import (
     TurnInProgress,
     begin_turn,
     end_turn,
+    external_key_of,
     find_conversation,
     get_conversation,
     list_conversations,
@@ -151,6 +152,14 @@ def test_an_outside_thread_maps_to_one_conversation_for_its_owner(world: World) 
     assert world.read(lambda s: find_conversation(s, channel="web", external_key=key)) is None
     with pytest.raises(OutOfScope, match="belongs to another user"):
         _open(world, "wes", channel="slack", external_key=key)
+
+
+def test_a_conversation_names_the_outside_thread_it_was_opened_for(world: World) -> None:
+    key = "slack:T1:C9:1732100000.000100"
+    threaded, plain = _open(world, "sam", channel="slack", external_key=key), _open(world, "sam")
+    assert world.read(lambda s: external_key_of(s, conversation_id=threaded)) == key
+    assert world.read(lambda s: external_key_of(s, conversation_id=plain)) is None
+    assert world.read(lambda s: external_key_of(s, conversation_id="no-such-conversation")) is None
 
 
 @pytest.mark.postgres

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -10,18 +11,28 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.actor import Person
 from core.audit import events_for, verify_chain
+from core.drafts.inbox import (
+    InboxFilter,
+    awaiting_approval,
+    decided_by,
+    drafts_in_conversation,
+    may_approve,
+    waiting_for,
+)
 from core.drafts.models import DraftAction
 from core.drafts.service import (
     RequestContext,
     approve,
     cancel,
+    decision_blocker,
     draft_action,
     explain,
     pending_for,
     reject,
+    require_rejection_comment,
     sweep_approvals,
 )
-from core.errors import InvalidInput, InvalidState, OutOfScope, PermissionDenied
+from core.errors import ErpError, InvalidInput, InvalidState, NotFound, OutOfScope, PermissionDenied
 from core.exceptions import ExceptionType, page_cases
 from core.sales.models import SalesOrder
 from core.stock.models import Reservation
@@ -249,3 +260,109 @@ def test_the_same_order_requested_twice_without_a_call_id_is_two_drafts(world: W
     second = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order("ACME", "V-200", 1)))
     assert first.id != second.id and first.status == second.status == "executed"
     assert world.balance("V-200", "DAL").reserved == 2
+
+
+def _blocker(world: World, username: str, draft: DraftAction) -> ErpError | None:
+    actor = world.actor(username)
+    return world.read(lambda s: decision_blocker(s, actor, s.get(DraftAction, draft.id)))  # type: ignore[arg-type]
+
+
+def _refusal(world: World, username: str, draft: DraftAction) -> ErpError:
+    with pytest.raises(ErpError) as raised:
+        world.run(lambda s: approve(s, _person(world, username), draft_number=draft.id))
+    return raised.value
+
+
+def test_the_buttons_and_the_decision_follow_one_rule_with_one_message(world: World) -> None:
+    own = _draft(world, "gus", "sales_order", _order("ACME", "X-900", 1))
+    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    bigger = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
+    transfer = _draft(world, "mia", "transfer", _intercompany())
+    world.run(lambda s: approve(s, _person(world, "gus"), draft_number=transfer.id))
+    world.run(lambda s: reject(s, _person(world, "nia"), draft_number=own.id, comment="not now"))
+    for username, draft, kind in [
+        ("gus", own, InvalidState),  # rejected already
+        ("sam", order, PermissionDenied),  # the requester
+        ("wes", order, PermissionDenied),  # no manager role
+        ("mia", bigger, PermissionDenied),  # over her limit
+        ("gus", transfer, InvalidState),  # already decided on it
+    ]:
+        blocker, refusal = _blocker(world, username, draft), _refusal(world, username, draft)
+        assert isinstance(blocker, kind) and type(blocker) is type(refusal), (username, draft.number)
+        assert blocker.message == refusal.message
+    assert _blocker(world, "gus", order) is None and _blocker(world, "ulf", transfer) is None
+
+
+def test_a_rejection_without_a_comment_is_refused_by_one_rule() -> None:
+    with pytest.raises(InvalidInput, match="needs a comment"):
+        require_rejection_comment("  ")
+    require_rejection_comment("too dear")
+
+
+def _intercompany() -> dict[str, object]:
+    return {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 10}]}
+
+
+def _inbox(world: World, username: str, **wanted: object) -> list[str]:
+    actor, filters = world.actor(username), InboxFilter(**wanted)  # type: ignore[arg-type]
+    return [d.number for d in world.read(lambda s: waiting_for(s, actor=actor, filters=filters))]
+
+
+def test_the_inbox_filters_what_waits_by_entity_kind_age_and_value(world: World) -> None:
+    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1)).number  # USD 6,000 in NA
+    transfer = _draft(world, "mia", "transfer", _intercompany()).number  # NA to UK, a few hundred USD
+    assert _inbox(world, "gus") == [order, transfer]
+    assert _inbox(world, "gus", entity="uk") == [transfer]  # either side of an intercompany draft
+    assert _inbox(world, "gus", kind="transfer") == [transfer]
+    assert _inbox(world, "gus", min_value_usd=Decimal(1000)) == [order]
+    assert _inbox(world, "gus", max_value_usd=Decimal(1000)) == [transfer]
+    assert _inbox(world, "gus", min_age_hours=0) == [order, transfer]
+    assert _inbox(world, "gus", min_age_hours=1) == []
+    assert _inbox(world, "sam") == []
+    with pytest.raises(NotFound):
+        _inbox(world, "gus", entity="ZZ")
+
+
+def test_the_history_lists_a_persons_decisions_latest_first(world: World) -> None:
+    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    transfer = _draft(world, "mia", "transfer", _intercompany())
+    world.run(lambda s: approve(s, _person(world, "gus"), draft_number=transfer.id))
+    world.run(lambda s: approve(s, _person(world, "gus"), draft_number=order.id))
+    gus = world.actor("gus")
+
+    def history(limit: int) -> list[str]:
+        return [d.number for d in world.read(lambda s: decided_by(s, actor=gus, limit=limit))]
+
+    assert history(50) == [order.number, transfer.number]
+    assert history(1) == [order.number]
+    nia = world.actor("nia")
+    assert world.read(lambda s: decided_by(s, actor=nia, limit=50)) == []
+
+
+def test_a_conversation_shows_only_the_drafts_its_owner_asked_for(world: World) -> None:
+    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))  # both in conversation conv-1
+    transfer = _draft(world, "mia", "transfer", _intercompany())
+
+    def drafts(username: str, conversation_id: str) -> list[str]:
+        actor = world.actor(username)
+        found = world.read(lambda s: drafts_in_conversation(s, actor=actor, conversation_id=conversation_id))
+        return [d.number for d in found]
+
+    assert drafts("sam", "conv-1") == [order.number]
+    assert drafts("mia", "conv-1") == [transfer.number]
+    assert drafts("sam", "conv-2") == []
+
+
+def test_who_may_approve_needs_an_approving_role_and_a_limit(world: World) -> None:
+    actors = {u: world.actor(u) for u in ("gus", "mia", "sam", "root")}
+    allowed = {u: world.read(lambda s, a=a: may_approve(s, actor=a)) for u, a in actors.items()}
+    assert allowed == {"gus": True, "mia": True, "sam": False, "root": False}
+
+
+def test_a_draft_is_announced_only_while_it_waits(world: World) -> None:
+    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    found = world.read(lambda s: awaiting_approval(s, draft_number=order.number))
+    assert found is not None and found.id == order.id
+    world.run(lambda s: approve(s, _person(world, "gus"), draft_number=order.id))
+    for number in (order.number, "DR-999999", "SO-1"):
+        assert world.read(lambda s, n=number: awaiting_approval(s, draft_number=n)) is None

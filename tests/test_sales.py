@@ -26,6 +26,7 @@ from core.sales.service import (
     change_order_line,
     confirm_order,
     create_order,
+    first_held_order,
     order_status,
     ship_order,
 )
@@ -211,6 +212,15 @@ def test_customer_on_credit_hold_puts_the_order_on_hold_with_the_reason(world: W
     view = world.read(lambda s: order_status(s, world.actor("sam"), order_number=number))
     assert view.hold_reason is not None and "90 days overdue" in view.hold_reason
     assert world.balance("V-200", "DAL").reserved == 0
+
+
+def test_the_first_held_order_is_the_oldest_one_on_hold(world: World) -> None:
+    assert world.read(first_held_order) is None
+    held = _order(world, "HOLDCO", LineRequest("V-200", 3))
+    _confirm(world, held)
+    later = _order(world, "HOLDCO", LineRequest("V-200", 2))
+    _confirm(world, later)
+    assert world.read(first_held_order) == held
 
 
 @pytest.mark.parametrize(

@@ -124,8 +124,8 @@ def _warm_up(services: Services) -> None:
 def build_services(config: WebConfig | None = None) -> Services:
     """Services for the configured database, with the search index when one has been built."""
     from assistant.agent import Assistant
-    from assistant.console import open_database
     from assistant.conversations import open_checkpointer
+    from core.db import open_database
 
     db = open_database()
     assistant = Assistant(db, open_checkpointer(), channel="web", search=_search_index())

@@ -6,7 +6,6 @@ Each kind is read through the core's own function for it, so scope rules apply u
 import re
 from collections.abc import Callable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.http.schemas import Fact, Record, RecordTable
@@ -14,8 +13,7 @@ from assistant.http.views import case_detail, draft_card
 from core.actor import Actor
 from core.errors import NotFound
 from core.finance.service import credit_status
-from core.masterdata.models import Item, Warehouse
-from core.masterdata.service import get_item
+from core.masterdata.service import get_item, item_skus, warehouse_codes
 from core.purchasing.service import get_purchase_order
 from core.sales.service import order_status
 from core.stock.service import available_to_promise
@@ -66,18 +64,10 @@ def _sales_order(session: Session, actor: Actor, ref: str) -> Record:
     return Record(ref=view.number, kind="sales_order", title=f"Sales order {view.number}", fields=fields, table=table)
 
 
-def _skus(session: Session, item_ids: list[int]) -> dict[int, str]:
-    return {row.id: row.sku for row in session.execute(select(Item.id, Item.sku).where(Item.id.in_(item_ids)))}
-
-
-def _warehouse_codes(session: Session, ids: list[int]) -> dict[int, str]:
-    return {w.id: w.code for w in session.scalars(select(Warehouse).where(Warehouse.id.in_(ids)))}
-
-
 def _transfer(session: Session, actor: Actor, ref: str) -> Record:
     transfer = get_transfer(session, actor, transfer_number=ref)
-    places = _warehouse_codes(session, [transfer.from_warehouse_id, transfer.to_warehouse_id])
-    skus = _skus(session, [ln.item_id for ln in transfer.lines])
+    places = warehouse_codes(session, warehouse_ids=[transfer.from_warehouse_id, transfer.to_warehouse_id])
+    skus = item_skus(session, item_ids=[ln.item_id for ln in transfer.lines])
     fields = [
         Fact(label="status", value=transfer.status),
         Fact(label="from", value=places.get(transfer.from_warehouse_id, "?")),
@@ -91,8 +81,8 @@ def _transfer(session: Session, actor: Actor, ref: str) -> Record:
 
 def _purchase_order(session: Session, actor: Actor, ref: str) -> Record:
     order = get_purchase_order(session, actor, po_number=ref)
-    places = _warehouse_codes(session, [order.warehouse_id])
-    skus = _skus(session, [ln.item_id for ln in order.lines])
+    places = warehouse_codes(session, warehouse_ids=[order.warehouse_id])
+    skus = item_skus(session, item_ids=[ln.item_id for ln in order.lines])
     fields = [
         Fact(label="status", value=order.status.replace("_", " ")),
         Fact(label="warehouse", value=places.get(order.warehouse_id, "?")),

@@ -6,12 +6,11 @@ can never show what the signed-in user may not see.
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.http.schemas import (
@@ -39,28 +38,11 @@ from core.errors import ErpError
 from core.exceptions import ExceptionCase, assignable_people, get_case, may_handle
 from core.exceptions.models import ACTIVE_STATUSES
 from core.finance.service import credit_status
-from core.masterdata.models import User
-from core.masterdata.service import entity_codes
+from core.masterdata.service import display_names, entity_codes, usernames
 from core.stock.service import available_to_promise
 
 # A draft needing one approval and worth at most this may be decided in bulk from the inbox.
 LOW_RISK_USD = Decimal(os.environ.get("ERP_LOW_RISK_USD", "2500"))
-
-
-def display_names(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
-    """Users' display names by id, in one query."""
-    ids = {i for i in user_ids if i is not None}
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {row.id: row.display_name for row in rows}
-
-
-def _usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
-    ids = {i for i in user_ids if i is not None}
-    if not ids:
-        return {}
-    return {row.id: row.username for row in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
 
 
 def _hours_since(when: datetime) -> float:
@@ -77,7 +59,7 @@ def urgency(draft: DraftAction) -> float:
 
 def cards(session: Session, drafts: list[DraftAction]) -> list[DraftCard]:
     """Cards for many drafts, with one query for the names of everyone who asked."""
-    names = display_names(session, (d.requester_id for d in drafts))
+    names = display_names(session, user_ids=(d.requester_id for d in drafts))
     codes = entity_codes(session, {d.entity_id for d in drafts})
     return [_card(session, d, names, codes) for d in drafts]
 
@@ -124,7 +106,7 @@ def draft_detail(
     excerpt = excerpt_of(draft)
     card = cards(session, [draft])[0]
     verdicts = approvals_of(session, draft)
-    names = display_names(session, (v.approver_id for v in verdicts))
+    names = display_names(session, user_ids=(v.approver_id for v in verdicts))
     return DraftDetail(
         **card.model_dump(),
         approvals=[
@@ -198,7 +180,7 @@ def _credit_fact(session: Session, actor: Actor, customer: str) -> list[Fact]:
 
 def case_views(session: Session, cases: list[ExceptionCase]) -> list[Case]:
     """Board rows for many cases, with one query each for owners and entity codes."""
-    owners = _usernames(session, (c.owner_user_id for c in cases))
+    owners = usernames(session, user_ids=(c.owner_user_id for c in cases))
     codes = entity_codes(session, {c.entity_id for c in cases})
     return [_case(c, owners, codes) for c in cases]
 
@@ -225,7 +207,7 @@ def case_detail(session: Session, actor: Actor, number: str) -> CaseDetail:
     """A case with its suggestions and timeline, and what this user may do with it."""
     case = get_case(session, actor, case_number=number)
     row = case_views(session, [case])[0]
-    people = _usernames(session, (e.actor_user_id for e in case.events))
+    people = usernames(session, user_ids=(e.actor_user_id for e in case.events))
     return CaseDetail(
         **row.model_dump(),
         detail=case.detail,

@@ -28,11 +28,13 @@ from assistant.http.services import Services
 from assistant.http.turns import TurnRequest
 from assistant.slack.blocks import answer_blocks, decided_block, draft_blocks, reject_modal
 from core.actor import Actor, Person
-from core.conversations import RateLimited, TurnInProgress, begin_turn, open_conversation
+from core.conversations import RateLimited, TurnInProgress, begin_turn, external_key_of, open_conversation
+from core.drafts.inbox import awaiting_approval
 from core.drafts.models import DraftAction
-from core.drafts.service import approve, decision_blocker, get_draft, reject
-from core.errors import ErpError
+from core.drafts.service import approve, decision_blocker, get_draft, reject, require_rejection_comment
+from core.errors import ErpError, InvalidInput
 from core.identity import account_of, linked_accounts, linked_user, username_for_email
+from core.masterdata.service import display_names
 
 log = logging.getLogger("erp.slack")
 CHANNEL = "slack"
@@ -230,16 +232,16 @@ class SlackBot:
     async def announce(self, number: str) -> None:
         """A draft waits for approval: ask every linked approver who may decide it (and the approvals channel)."""
 
-        def who(s: Any) -> tuple[DraftAction, list[str], Any]:
-            draft = s.get(DraftAction, int(number.removeprefix("DR-")))
-            if draft is None or draft.status != "pending_approval":
-                return draft, [], None
+        def who(s: Any) -> tuple[list[str], Any]:
+            draft = awaiting_approval(s, draft_number=number)
+            if draft is None:
+                return [], None
             approvers = [
                 sid for sid, actor in linked_accounts(s, channel=CHANNEL) if decision_blocker(s, actor, draft) is None
             ]
-            return draft, approvers, views.cards(s, [draft])[0]
+            return approvers, views.cards(s, [draft])[0]
 
-        _, approvers, card = await self._db(who)
+        approvers, card = await self._db(who)
         if card is None:
             return
         places = approvers + ([self.config.approvals_channel] if self.config.approvals_channel else [])
@@ -263,8 +265,10 @@ class SlackBot:
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         comment = view["state"]["values"]["comment"]["text"].get("value") or ""
-        if not comment.strip():
-            await ack(response_action="errors", errors={"comment": "Say why; the requester will read it."})
+        try:
+            require_rejection_comment(comment)
+        except InvalidInput as missing:
+            await ack(response_action="errors", errors={"comment": missing.message})
             return
         await ack()
         meta = json.loads(view["private_metadata"])
@@ -305,13 +309,13 @@ class SlackBot:
     def _after(self, s: Any, actor: Actor, draft: DraftAction) -> tuple[Any, str, str | None]:
         fresh = get_draft(s, actor, draft_number=draft.number)
         card = views.cards(s, [fresh])[0]
-        name = views.display_names(s, [actor.user_id]).get(actor.user_id, actor.username)
+        name = display_names(s, user_ids=[actor.user_id]).get(actor.user_id, actor.username)
         return card, name, account_of(s, channel=CHANNEL, user_id=draft.requester_id)
 
     async def _tell_requester(self, draft: DraftAction, requester: str | None, text: str) -> None:
         """In the Slack thread the draft came from, else by DM when the requester has Slack."""
         if draft.channel == CHANNEL and draft.conversation_id:
-            key = await self._db(lambda s: _conversation_key(s, draft.conversation_id or ""))
+            key = await self._db(lambda s: external_key_of(s, conversation_id=draft.conversation_id or ""))
             if key:
                 _, _team, channel, thread = key.split(":", 3)
                 await self.client.chat_postMessage(
@@ -330,10 +334,3 @@ def _outcome(draft: DraftAction, verdict: str) -> str:
     if verdict == "approve" and draft.status == "pending_approval":
         return "waiting for the other approvals"
     return draft.status.replace("_", " ")
-
-
-def _conversation_key(session: Any, conversation_id: str) -> str | None:
-    from core.conversations.models import Conversation
-
-    found = session.get(Conversation, conversation_id)
-    return found.external_key if found is not None else None

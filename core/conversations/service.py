@@ -183,6 +183,12 @@ def find_conversation(session: Session, *, channel: str, external_key: str) -> C
     return _view(conversation)
 
 
+def external_key_of(session: Session, *, conversation_id: str) -> str | None:
+    """The outside thread (e.g. a Slack thread) a conversation was opened for, if any."""
+    conversation = session.get(Conversation, conversation_id)
+    return conversation.external_key if conversation is not None else None
+
+
 def _check_rate(session: Session, actor: Actor, now: datetime, per_minute: int) -> None:
     """Refuse with the wait until a turn frees up when the user already has `per_minute` in the last minute."""
     recent = list(

@@ -446,52 +446,55 @@ def open_requirements(session: Session, draft: DraftAction) -> list[tuple[str, s
     return [(r.role, _entity_code(session, e) or str(e)) for r, e in _unmet(session, draft)]
 
 
-def decision_blocker(session: Session, actor: Actor, draft: DraftAction) -> str | None:
-    """Why this user cannot approve or reject the draft now, or None if they can (for showing buttons)."""
+def decision_blocker(session: Session, actor: Actor, draft: DraftAction) -> ErpError | None:
+    """Why this user cannot approve or reject the draft now (the error deciding would raise), or None if they can."""
+    checked = _decision_check(session, actor, draft)
+    return checked if isinstance(checked, ErpError) else None
+
+
+def _decision_check(session: Session, actor: Actor, draft: DraftAction) -> tuple[Requirement, int] | ErpError:
+    """The one rule for who may decide a draft now: the open requirement this user would meet, or why not."""
     if draft.status != DraftStatus.PENDING_APPROVAL:
-        return f"{draft.number} is {draft.status.replace('_', ' ')}"
+        return InvalidState(f"{draft.number} is {draft.status}; only a draft waiting for approval can be decided")
     if clock.now() >= draft.expires_at:
-        return f"{draft.number} has expired"
+        return InvalidState(f"{draft.number} expired at {draft.expires_at:%Y-%m-%d %H:%M}; ask for a new draft")
     if draft.requester_id == actor.user_id:
-        return f"you requested {draft.number}; someone else must decide"
+        return PermissionDenied(f"you requested {draft.number}; someone else must approve or reject it")
     if any(a.approver_id == actor.user_id for a in approvals_of(session, draft)):
-        return f"you have already decided on {draft.number}"
-    reasons = [_can_meet(session, actor, draft, r, e) for r, e in _unmet(session, draft)]
-    if any(reason is None for reason in reasons):
-        return None
-    return "; ".join(r for r in reasons if r) or "no approval is missing"
+        return InvalidState(f"you have already decided on {draft.number}")
+    return _requirement_for(session, actor, draft)
 
 
 # --- Deciding --------------------------------------------------------------------------
 
 
-def _open_for_decision(session: Session, person: Person, draft_number: str | int) -> DraftAction:
+def _open_for_decision(
+    session: Session, person: Person, draft_number: str | int
+) -> tuple[DraftAction, tuple[Requirement, int]]:
+    """The draft locked for deciding, with the requirement this person meets (or the refusal, raised)."""
     draft = get_draft(session, person.actor, draft_number=draft_number, lock=True)
-    if draft.status != DraftStatus.PENDING_APPROVAL:
-        raise InvalidState(f"{draft.number} is {draft.status}; only a draft waiting for approval can be decided")
-    if clock.now() >= draft.expires_at:
-        raise InvalidState(f"{draft.number} expired at {draft.expires_at:%Y-%m-%d %H:%M}; ask for a new draft")
-    if draft.requester_id == person.actor.user_id:
-        raise PermissionDenied(f"you requested {draft.number}; someone else must approve or reject it")
-    if any(a.approver_id == person.actor.user_id for a in approvals_of(session, draft)):
-        raise InvalidState(f"you have already decided on {draft.number}")
-    return draft
+    checked = _decision_check(session, person.actor, draft)
+    if isinstance(checked, ErpError):
+        raise checked
+    return draft, checked
 
 
-def _requirement_for(session: Session, person: Person, draft: DraftAction) -> tuple[Requirement, int]:
+def _requirement_for(session: Session, actor: Actor, draft: DraftAction) -> tuple[Requirement, int] | PermissionDenied:
     reasons = []
     for requirement, entity_id in _unmet(session, draft):
-        why_not = _can_meet(session, person.actor, draft, requirement, entity_id)
+        why_not = _can_meet(session, actor, draft, requirement, entity_id)
         if why_not is None:
             return requirement, entity_id
         reasons.append(f"{requirement.role} of {_entity_code(session, entity_id)}: {why_not}")
-    raise PermissionDenied(f"you cannot approve {draft.number}: " + "; ".join(reasons))
+    return PermissionDenied(f"you cannot approve {draft.number}: " + "; ".join(reasons))
 
 
-def _record_verdict(session: Session, person: Person, draft: DraftAction, verdict: str, comment: str) -> Requirement:
-    """Store a person's verdict against the first open requirement they may meet (or refuse them)."""
+def _record_verdict(
+    session: Session, person: Person, draft: DraftAction, met: tuple[Requirement, int], verdict: str, comment: str
+) -> None:
+    """Store a person's verdict against the open requirement they meet."""
     require_storable(comment, "the comment")
-    requirement, entity_id = _requirement_for(session, person, draft)
+    requirement, entity_id = met
     session.add(
         DraftApproval(
             draft_id=draft.id,
@@ -503,20 +506,19 @@ def _record_verdict(session: Session, person: Person, draft: DraftAction, verdic
             created_at=clock.now(),
         )
     )
-    return requirement
 
 
 def approve(session: Session, person: Person, *, draft_number: str | int, comment: str = "") -> DraftAction:
     """A person's approval; when the last required approval arrives the draft is re-checked and executed."""
-    draft = _open_for_decision(session, person, draft_number)
-    requirement = _record_verdict(session, person, draft, "approved", comment)
+    draft, met = _open_for_decision(session, person, draft_number)
+    _record_verdict(session, person, draft, met, "approved", comment)
     session.flush()
     audit = _person_audit(person)
     complete = not _unmet(session, draft)
     if complete:
         # Stock is locked before the audit chain everywhere, so the two never wait on each other in a cycle.
         applied = _revalidated(session, draft, audit)
-    _log(session, audit, draft, "draft.approved", role=requirement.role, comment=comment)
+    _log(session, audit, draft, "draft.approved", role=met[0].role, comment=comment)
     if complete:
         _settle_approved(session, draft, audit, applied)
     return draft
@@ -563,12 +565,17 @@ def _fail(session: Session, draft: DraftAction, audit: AuditContext, reason: str
     _log(session, audit, draft, "draft.failed", reason=reason)
 
 
-def reject(session: Session, person: Person, *, draft_number: str | int, comment: str) -> DraftAction:
-    """A person's rejection, with the reason the requester will read."""
+def require_rejection_comment(comment: str) -> None:
+    """A rejection must say why: the requester reads the comment."""
     if not comment.strip():
         raise InvalidInput("a rejection needs a comment telling the requester why")
-    draft = _open_for_decision(session, person, draft_number)
-    _record_verdict(session, person, draft, "rejected", comment)
+
+
+def reject(session: Session, person: Person, *, draft_number: str | int, comment: str) -> DraftAction:
+    """A person's rejection, with the reason the requester will read."""
+    require_rejection_comment(comment)
+    draft, met = _open_for_decision(session, person, draft_number)
+    _record_verdict(session, person, draft, met, "rejected", comment)
     draft.status = DraftStatus.REJECTED.value
     draft.decided_at = clock.now()
     session.flush()
@@ -661,5 +668,6 @@ __all__ = [
     "open_requirements",
     "pending_for",
     "reject",
+    "require_rejection_comment",
     "sweep_approvals",
 ]

@@ -3,11 +3,12 @@
 import difflib
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.actor import Actor, Role
 from core.errors import InvalidInput, NotFound
@@ -126,6 +127,67 @@ def entity_codes(session: Session, entity_ids: Iterable[int]) -> dict[int, str]:
     ids = set(entity_ids)
     rows = session.execute(select(LegalEntity.id, LegalEntity.code).where(LegalEntity.id.in_(ids)))
     return {entity_id: code for entity_id, code in rows}
+
+
+def has_entities(session: Session) -> bool:
+    """Whether any legal entity exists yet (an empty database needs its company loaded first)."""
+    return session.scalar(select(LegalEntity.id).limit(1)) is not None
+
+
+@dataclass(frozen=True)
+class Site:
+    """A warehouse with the legal entity that owns it."""
+
+    entity: str
+    entity_name: str
+    currency: str
+    warehouse: str
+
+
+def sites(session: Session) -> list[Site]:
+    """Every warehouse with its legal entity, by entity code then warehouse code."""
+    rows = session.execute(
+        select(LegalEntity.code, LegalEntity.name, LegalEntity.base_currency, Warehouse.code)
+        .join(Warehouse, Warehouse.entity_id == LegalEntity.id)
+        .order_by(LegalEntity.code, Warehouse.code)
+    )
+    return [Site(entity, name, currency, warehouse) for entity, name, currency, warehouse in rows]
+
+
+def item_count(session: Session) -> int:
+    """How many items the catalogue holds."""
+    return int(session.scalar(select(func.count()).select_from(Item)) or 0)
+
+
+def item_skus(session: Session, *, item_ids: Iterable[int]) -> dict[int, str]:
+    """The SKU of each of these items, by id."""
+    rows = session.execute(select(Item.id, Item.sku).where(Item.id.in_(set(item_ids))))
+    return {item_id: sku for item_id, sku in rows}
+
+
+def warehouse_codes(session: Session, *, warehouse_ids: Iterable[int]) -> dict[int, str]:
+    """The code of each of these warehouses, by id."""
+    rows = session.execute(select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_(set(warehouse_ids))))
+    return {warehouse_id: code for warehouse_id, code in rows}
+
+
+def display_names(session: Session, *, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' display names by id, in one query (a missing id, None, is skipped)."""
+    return _users_by_id(session, User.display_name, user_ids)
+
+
+def usernames(session: Session, *, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' usernames by id, in one query (a missing id, None, is skipped)."""
+    return _users_by_id(session, User.username, user_ids)
+
+
+def _users_by_id(
+    session: Session, column: InstrumentedAttribute[str], user_ids: Iterable[int | None]
+) -> dict[int, str]:
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return {user_id: value for user_id, value in session.execute(select(User.id, column).where(User.id.in_(ids)))}
 
 
 def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:

@@ -227,6 +227,14 @@ def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: 
     return order
 
 
+def first_held_order(session: Session) -> str | None:
+    """The number of the oldest order on hold, if any (the demo suggests asking why it is held)."""
+    held = session.scalars(
+        select(SalesOrder).where(SalesOrder.status == OrderStatus.ON_HOLD.value).order_by(SalesOrder.id).limit(1)
+    ).first()
+    return held.number if held is not None else None
+
+
 def _line_keys(order: SalesOrder) -> list[Key]:
     return [(line.item_id, line.warehouse_id) for line in order.lines]
 
@@ -599,6 +607,7 @@ __all__ = [
     "change_order_line",
     "confirm_order",
     "create_order",
+    "first_held_order",
     "get_order",
     "order_status",
     "override_line_price",

@@ -1,51 +1,23 @@
 """The approvals inbox: drafts waiting for me, one draft in full, approve, reject, in bulk, history."""
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.http import schemas, views
 from assistant.http.auth import CurrentUser, ServicesDep, person
-from assistant.http.errors import HttpError, documented, error_body
-from core import clock
-from core.drafts.models import DraftAction, DraftApproval
-from core.drafts.service import approve, pending_for, reject
+from assistant.http.errors import documented, error_body
+from core.drafts.inbox import InboxFilter, decided_by, waiting_for
+from core.drafts.models import DraftAction
+from core.drafts.service import approve, pending_for, reject, require_rejection_comment
 from core.errors import ErpError
 from core.identity import SignedIn
-from core.masterdata.service import get_entity
 
 router = APIRouter(prefix="/api", tags=["approvals"])
 ERRORS = documented(401, 403, 404, 409, 422)
 MAX_HISTORY = 200
-
-
-def _waiting(
-    s: Session,
-    user: SignedIn,
-    entity: str | None,
-    kind: str | None,
-    min_age_hours: float | None,
-    min_value: Decimal | None,
-    max_value: Decimal | None,
-) -> list[DraftAction]:
-    drafts = pending_for(s, user.actor)
-    if entity is not None:
-        entity_id = get_entity(s, code=entity).id
-        drafts = [d for d in drafts if entity_id in (d.entity_id, d.counterparty_entity_id)]
-    if kind is not None:
-        drafts = [d for d in drafts if d.kind == kind]
-    if min_age_hours is not None:
-        cutoff = clock.now() - timedelta(hours=min_age_hours)
-        drafts = [d for d in drafts if d.created_at <= cutoff]
-    if min_value is not None:
-        drafts = [d for d in drafts if Decimal(d.amount_usd) >= min_value]
-    if max_value is not None:
-        drafts = [d for d in drafts if Decimal(d.amount_usd) <= max_value]
-    return drafts
 
 
 @router.get("/approvals", response_model=schemas.DraftList, responses=ERRORS)
@@ -59,9 +31,10 @@ def waiting_for_me(
     max_value: Annotated[Decimal | None, Query(ge=0, description="in USD")] = None,
 ) -> schemas.DraftList:
     """Drafts you may approve now, the most urgent first (overdue, then age against the SLA, then value)."""
+    wanted = InboxFilter(entity, kind, min_age_hours, min_value_usd=min_value, max_value_usd=max_value)
 
     def query(s: Session) -> list[schemas.DraftCard]:
-        return views.cards(s, _waiting(s, user, entity, kind, min_age_hours, min_value, max_value))
+        return views.cards(s, waiting_for(s, actor=user.actor, filters=wanted))
 
     found = sorted(svc.db.read(query), key=lambda c: (-c.urgency, c.created_at))
     return schemas.DraftList(drafts=found, total=len(found))
@@ -79,17 +52,7 @@ def history(
 ) -> schemas.DraftList:
     """Drafts you approved or rejected, the latest decision first."""
 
-    def query(s: Session) -> list[schemas.DraftCard]:
-        ids = s.scalars(
-            select(DraftApproval.draft_id)
-            .where(DraftApproval.approver_id == user.actor.user_id)
-            .order_by(DraftApproval.id.desc())
-            .limit(limit)
-        ).all()
-        drafts = {d.id: d for d in s.scalars(select(DraftAction).where(DraftAction.id.in_(ids)))}
-        return views.cards(s, [drafts[i] for i in dict.fromkeys(ids) if i in drafts])
-
-    found = svc.db.read(query)
+    found = svc.db.read(lambda s: views.cards(s, decided_by(s, actor=user.actor, limit=limit)))
     return schemas.DraftList(drafts=found, total=len(found))
 
 
@@ -125,8 +88,8 @@ def reject_draft(number: str, body: schemas.RejectRequest, user: CurrentUser, sv
 @router.post("/approvals/bulk", response_model=schemas.BulkResponse, responses=ERRORS)
 def bulk(body: schemas.BulkRequest, user: CurrentUser, svc: ServicesDep) -> schemas.BulkResponse:
     """Approve or reject several drafts, each on its own (one failing does not stop the others)."""
-    if body.action == "reject" and not body.comment.strip():
-        raise HttpError("invalid_input", "a rejection needs a comment saying why; the requester will read it")
+    if body.action == "reject":
+        require_rejection_comment(body.comment)  # refused as a whole (422), before any draft is touched
     results = [_decide_one(svc, user, number, body) for number in dict.fromkeys(body.numbers)]
     return schemas.BulkResponse(results=results)
 

@@ -4,7 +4,6 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -13,7 +12,7 @@ from assistant.http.auth import WEB_CHANNEL, CurrentUser, ServicesDep
 from assistant.http.errors import HttpError, documented
 from assistant.http.turns import TurnRequest
 from core.conversations import ConversationView, begin_turn, get_conversation, list_conversations, open_conversation
-from core.drafts.models import DraftAction
+from core.drafts.inbox import drafts_in_conversation
 
 router = APIRouter(prefix="/api/conversations", tags=["chat"])
 ERRORS = documented(401, 403, 404, 409, 413, 422, 429)
@@ -60,14 +59,7 @@ def show(conversation_id: str, user: CurrentUser, svc: ServicesDep) -> schemas.C
 
     def query(s: Session) -> tuple[ConversationView, list[schemas.DraftCard]]:
         found = get_conversation(s, user.actor, conversation_id=conversation_id)
-        drafts = list(
-            s.scalars(
-                select(DraftAction)
-                .where(DraftAction.conversation_id == conversation_id, DraftAction.requester_id == user.actor.user_id)
-                .order_by(DraftAction.id)
-            )
-        )
-        return found, views.cards(s, drafts)
+        return found, views.cards(s, drafts_in_conversation(s, actor=user.actor, conversation_id=conversation_id))
 
     found, drafts = svc.db.read(query)
     messages = [

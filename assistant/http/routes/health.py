@@ -5,7 +5,6 @@ from collections.abc import Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from assistant.http import schemas
 from assistant.http.auth import ServicesDep
@@ -30,7 +29,7 @@ def _check(name: str, probe: Callable[[], str]) -> tuple[str, bool]:
 
 
 def _database(svc: Services) -> str:
-    svc.db.read(lambda s: s.execute(text("SELECT 1")).scalar_one())
+    svc.db.ping()
     return "ok"
 
 

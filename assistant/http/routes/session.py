@@ -3,7 +3,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assistant.http import schemas
@@ -16,7 +15,7 @@ from assistant.http.auth import (
     set_session_cookie,
 )
 from assistant.http.errors import documented
-from core.drafts.service import current_policy
+from core.drafts.inbox import may_approve
 from core.identity import (
     SESSION_HOURS,
     NotSignedIn,
@@ -29,7 +28,6 @@ from core.identity import (
     session_user,
     start_session,
 )
-from core.masterdata.models import UserEntityScope
 from core.masterdata.service import entity_codes
 
 router = APIRouter(prefix="/api", tags=["session"])
@@ -41,18 +39,13 @@ TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def me_of(session: Session, user: SignedIn) -> schemas.Me:
     actor = user.actor
     codes = entity_codes(session, actor.entity_ids)
-    approver = {r.value for r in actor.roles} & current_policy().approving_roles and session.scalar(
-        select(func.count())
-        .select_from(UserEntityScope)
-        .where(UserEntityScope.user_id == actor.user_id, UserEntityScope.approval_limit > 0)
-    )
     return schemas.Me(
         username=actor.username,
         display_name=user.display_name,
         roles=sorted(r.value for r in actor.roles),
         entities=sorted(codes.values()),
         csrf_token=user.csrf_token,
-        can_approve=bool(approver),
+        can_approve=may_approve(session, actor=actor),
     )
 
 
