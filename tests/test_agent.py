@@ -208,7 +208,7 @@ def test_an_instruction_inside_a_record_changes_nothing(sqlite_world: World, tmp
         ToolContext(sqlite_world.actor("sam"), channel="test", tool_call_id="setup"),
         "draft_sales_order",
         {"customer": "ACME", "lines": [{"sku": "X-900", "quantity": 1}]},
-    )
+    ).data
     assert drafted["status"] == "pending_approval"
     sqlite_world.run(lambda s: s.execute(update(Customer).where(Customer.code == "ACME").values(name=INJECTION)))
 
