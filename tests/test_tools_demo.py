@@ -415,7 +415,9 @@ def test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet(dem
     assert len(mine) == 1 and mine[0]["kind"] == "sales_order" and Decimal(mine[0]["value"]) == total
     assert mine[0]["currency"] == "USD" and mine[0]["decision"] == draft["decision"]
     for user in ("sam", "maria"):  # the requester, and a manager (the rule asks for finance)
-        assert draft["draft"] not in [w["draft"] for w in call(demo_db, user, "list_pending_approvals", {}).data["waiting"]]
+        assert draft["draft"] not in [
+            w["draft"] for w in call(demo_db, user, "list_pending_approvals", {}).data["waiting"]
+        ]
 
 
 def test_a_small_order_for_acme_executes_reserves_and_counts_against_its_credit(demo_db: Database) -> None:
@@ -702,9 +704,10 @@ def test_malformed_json_is_refused_by_every_tool_and_writes_nothing(demo_db: Dat
 
 def test_arguments_as_a_json_string_work_like_a_mapping(demo_db: Database) -> None:
     args = {"sku": "V-200", "warehouse": "ATL", "quantity": 100}
-    assert ok(call(demo_db, "sam", "check_availability", json.dumps(args))) == call(
-        demo_db, "sam", "check_availability", args
-    ).data
+    assert (
+        ok(call(demo_db, "sam", "check_availability", json.dumps(args)))
+        == call(demo_db, "sam", "check_availability", args).data
+    )
 
 
 def test_an_unknown_tool_name_suggests_the_close_ones(demo_db: Database) -> None:
