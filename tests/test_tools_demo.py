@@ -56,8 +56,9 @@ def refused(outcome: ToolOutcome, code: str) -> ToolError:
     return outcome.error
 
 
-def by_warehouse(outcome: ToolOutcome) -> dict[str, Result]:
-    return {w["warehouse"]: w for w in ok(outcome)["warehouses"]}
+def by_warehouse(result: ToolOutcome | Result) -> dict[str, Result]:
+    data = ok(result) if isinstance(result, ToolOutcome) else result  # a dict has been through ok() already
+    return {w["warehouse"]: w for w in data["warehouses"]}
 
 
 def expected_atp(row: Result, on: date) -> int:
