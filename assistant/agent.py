@@ -30,7 +30,8 @@ from core import clock
 from core.actor import Actor
 from core.db import Database
 from core.errors import ErpError
-from tools import Registry, ToolContext, default_registry
+from tools import Registry, ToolContext, ToolOutcome, default_registry
+from tools.outcome import DraftResult
 
 if TYPE_CHECKING:
     from tools.search import SearchIndex
@@ -55,12 +56,16 @@ class AgentState(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class Event:
-    """What a channel may show while a turn runs: answer tokens, tool calls, tool results."""
+    """What a channel may show while a turn runs: answer tokens, tool calls, tool results.
+
+    A tool result carries its `outcome` (refused, a draft, or plain data); `data` is a call's arguments or a
+    result's JSON."""
 
     kind: Literal["token", "tool_call", "tool_result"]
     text: str = ""
     name: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    outcome: ToolOutcome | None = None
 
 
 @dataclass
@@ -103,7 +108,7 @@ class _Turn:
     on_event: Callable[[Event], None] | None
     channel: str
     tools: list[ToolRun] = field(default_factory=list)
-    results: list[Any] = field(default_factory=list)
+    results: list[ToolOutcome] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     stopped: Literal["step_limit", "model_error"] | None = None
     calls_made: set[str] = field(default_factory=set)
@@ -183,11 +188,12 @@ class Assistant:
         finally:
             _turn.reset(token)
         answer = str(state["messages"][-1].get("content") or "")
+        shown = [outcome.data for outcome in turn.results]
         return TurnResult(
             conversation_id=conversation_id,
             answer=answer,
             tools=turn.tools,
-            grounding=check(answer, turn.results, text) if turn.stopped is None else check("", turn.results),
+            grounding=check(answer, shown, text) if turn.stopped is None else check("", shown),
             usage=turn.usage,
             steps=state.get("steps", 0),
             stopped=turn.stopped,
@@ -317,13 +323,13 @@ class Assistant:
             search=self.search,
         )
         started = time.perf_counter()
-        result = self.registry.call(self.db, ctx, name, call["function"]["arguments"])
-        error = result.get("error") if isinstance(result.get("error"), str) and "message" in result else None
-        run = ToolRun(name, _arguments(call), error is None, (time.perf_counter() - started) * 1000, error)
+        outcome = self.registry.call(self.db, ctx, name, call["function"]["arguments"])
+        code = outcome.error.code if outcome.error is not None else None
+        run = ToolRun(name, _arguments(call), outcome.ok, (time.perf_counter() - started) * 1000, code)
         turn.tools.append(run)
-        turn.results.append(result)
-        turn.emit(Event("tool_result", name=name, data=result))
-        return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": _compact_json(result)}
+        turn.results.append(outcome)
+        turn.emit(Event("tool_result", name=name, data=outcome.data, outcome=outcome))
+        return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": outcome.as_json()}
 
     def _step_limit_node(self, state: AgentState) -> AgentState:
         turn = _turn.get()
@@ -376,10 +382,6 @@ def _arguments(call: Message) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {"_raw": call["function"]["arguments"]}
     return parsed if isinstance(parsed, dict) else {"_raw": parsed}
-
-
-def _compact_json(result: Any) -> str:
-    return json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _account(usage: Usage, response: Any, llm: Any) -> None:
@@ -455,19 +457,19 @@ def _causes(error: BaseException, depth: int = 10) -> list[BaseException]:
     return chain
 
 
-def changes_made(results: list[Any]) -> str:
+def changes_made(results: list[ToolOutcome]) -> str:
     """What this turn's draft tools did before it stopped, so the user knows what stands (only drafts write)."""
-    drafts = [r for r in results if isinstance(r, dict) and isinstance(r.get("draft"), str)]
+    drafts = [outcome.draft for outcome in results if outcome.draft is not None]
     if not drafts:
         return "Nothing was changed."
     made = "; ".join(_draft_state(d) for d in drafts)
     return f"Before that, this turn made {made}; it is saved, so there is no need to ask for it again."
 
 
-def _draft_state(result: dict[str, Any]) -> str:
-    state = f"draft {result['draft']} ({str(result.get('status', '')).replace('_', ' ')}"
-    if result.get("waiting_for"):
-        state += f", waiting for {', '.join(map(str, result['waiting_for']))}"
-    if result.get("result"):
-        state += f", result {result['result']}"
+def _draft_state(draft: DraftResult) -> str:
+    state = f"draft {draft.draft} ({draft.status.replace('_', ' ')}"
+    if draft.waiting_for:
+        state += f", waiting for {', '.join(draft.waiting_for)}"
+    if draft.result:
+        state += f", result {draft.result}"
     return state + ")"

@@ -36,8 +36,8 @@ class TerminalView:
             console.file.flush()
         elif event.kind == "tool_call":
             console.print(f"[dim]  → {event.name}({escape(_brief(event.data))})[/]", highlight=False)
-        elif event.kind == "tool_result" and "error" in event.data and "message" in event.data:
-            console.print(f"[dim]  ✗ {event.name}: {escape(str(event.data['message']))}[/]", highlight=False)
+        elif event.outcome is not None and event.outcome.error is not None:
+            console.print(f"[dim]  ✗ {event.name}: {escape(event.outcome.error.message)}[/]", highlight=False)
 
     def finish(self, result: "TurnResult", seconds: float) -> None:
         if not self.answering:

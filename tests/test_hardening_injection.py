@@ -186,5 +186,6 @@ def test_a_buyers_misspelt_supplier_is_answered_with_suggestions_from_their_own_
     buyer = sqlite_demo.read(lambda s: load_actor(s, username="bea"))
     order = {"supplier": "KEYSTON", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 1}]}
     context = ToolContext(actor=buyer, channel="web")
-    refused = default_registry().call(sqlite_demo, context, "draft_purchase_order", order)
-    assert refused["error"] == "not_found" and refused["suggestions"] == ["KEYSTONE"]  # not KEYSTONE-UK, -ASIA
+    refused = default_registry().call(sqlite_demo, context, "draft_purchase_order", order).error
+    assert refused is not None and refused.code == "not_found"
+    assert refused.suggestions == ["KEYSTONE"]  # not KEYSTONE-UK, -ASIA

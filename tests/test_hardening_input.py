@@ -121,7 +121,7 @@ def test_bad_inputs_to_the_tools_are_refused_clearly_and_change_nothing(company:
 @pytest.mark.parametrize("spelling", ["v200", " V-200 ", "v-200", "V 200"])
 def test_a_sku_written_loosely_resolves_to_that_sku_and_never_another(company: Company, spelling: str) -> None:
     result = call_tool(company, "sam", "check_availability", {"sku": spelling})
-    assert result["sku"] == "V-200", result
+    assert result.data["sku"] == "V-200", result
 
 
 def test_bad_inputs_to_the_api_get_a_4xx_that_says_what_to_fix_and_change_nothing(

@@ -101,40 +101,40 @@ def _skus(result: dict[str, Any]) -> list[str]:
 
 
 def test_a_salespersons_description_finds_the_valve_in_the_top_three(demo: Database, index: SearchIndex) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "three-quarter inch brass valve"})
+    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "three-quarter inch brass valve"}).data
     assert "V-200" in _skus(result)[:3]
 
 
 @pytest.mark.parametrize("typed", ["V-200", "v200", "v-200", "V 200"])
 def test_a_sku_typed_exactly_ranks_first(demo: Database, index: SearchIndex, typed: str) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": typed})
+    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": typed}).data
     first = result["items"][0]
     assert (first["sku"], first["match"]) == ("V-200", "sku")
 
 
 def test_a_sku_inside_a_description_still_ranks_first(demo: Database, index: SearchIndex) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "gloves like S-100"})
+    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "gloves like S-100"}).data
     assert _skus(result)[0] == "S-100"
 
 
 def test_without_an_index_words_still_match_and_sizes_are_exact(demo: Database) -> None:
     ctx = _ctx(demo, None)
-    result = REGISTRY.call(demo, ctx, "find_items", {"query": "quarter inch brass ball valve"})
+    result = REGISTRY.call(demo, ctx, "find_items", {"query": "quarter inch brass ball valve"}).data
     assert _skus(result)[0] == "V-540"  # Brass ball valve 1/4in, not 1-1/4in (V-180)
     assert "V-180" not in _skus(result)[:1]
     assert {h["match"] for h in result["items"]} == {"words"}
 
 
 def test_meaning_finds_what_no_word_matches_and_only_with_the_index(demo: Database, index: SearchIndex) -> None:
-    without = REGISTRY.call(demo, _ctx(demo, None), "find_items", {"query": "earmuffs"})
-    assert without["error"] == "not_found"
-    found = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "earmuffs"})
+    without = REGISTRY.call(demo, _ctx(demo, None), "find_items", {"query": "earmuffs"}).error
+    assert without is not None and without.code == "not_found"
+    found = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "earmuffs"}).data
     assert _skus(found)[0] == "S-230" and found["items"][0]["match"] == "meaning"
 
 
 def test_a_mistyped_sku_is_an_error_with_suggestions_not_a_guess(demo: Database, index: SearchIndex) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "V-2000"})
-    assert result["error"] == "not_found" and "V-200" in result["suggestions"]
+    error = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "V-2000"}).error
+    assert error is not None and error.code == "not_found" and "V-200" in error.suggestions
 
 
 def test_the_embedder_comes_from_the_environment_and_loads_nothing_until_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,21 +225,21 @@ def test_another_embedder_rebuilds_the_collection(demo: Database, tmp_path: Path
 def test_a_policy_question_finds_its_document_first(
     demo: Database, index: SearchIndex, question: str, doc: str
 ) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "search_policies", {"query": question})
+    result = REGISTRY.call(demo, _ctx(demo, index), "search_policies", {"query": question}).data
     passages = result["passages"]
     assert passages[0]["doc"] == doc
     assert all(len(p["text"]) <= 602 and p["title"] and p["section"] for p in passages)
 
 
 def test_policy_search_without_an_index_says_how_to_build_one(demo: Database) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, None), "search_policies", {"query": "credit hold release"})
-    assert result["error"] == "search_unavailable" and "erp-assistant index" in str(result["message"])
+    error = REGISTRY.call(demo, _ctx(demo, None), "search_policies", {"query": "credit hold release"}).error
+    assert error is not None and error.code == "search_unavailable" and "erp-assistant index" in error.message
 
 
 def test_policy_search_on_an_empty_index_says_how_to_build_one(demo: Database, tmp_path: Path) -> None:
     empty = open_search_index(tmp_path, HashEmbedder())
-    result = REGISTRY.call(demo, _ctx(demo, empty), "search_policies", {"query": "credit hold release"})
-    assert result["error"] == "search_unavailable" and not empty.is_built()
+    error = REGISTRY.call(demo, _ctx(demo, empty), "search_policies", {"query": "credit hold release"}).error
+    assert error is not None and error.code == "search_unavailable" and not empty.is_built()
 
 
 def test_documents_chunk_by_section_and_keep_title_and_heading() -> None:

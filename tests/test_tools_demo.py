@@ -23,7 +23,7 @@ from core.exceptions import detect_exceptions
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import load_actor
 from core.sales.models import OrderStatus, SalesOrder
-from tools import ToolContext, default_registry
+from tools import ToolContext, ToolError, ToolOutcome, default_registry
 
 REGISTRY = default_registry()
 TESTED_ELSEWHERE = {"search_policies"}
@@ -35,28 +35,30 @@ Result = dict[str, Any]
 # --- Helpers ------------------------------------------------------------------------------------
 
 
-def call(db: Database, user: str, tool: str, args: dict[str, Any] | str, call_id: str = "t1") -> Result:
+def call(db: Database, user: str, tool: str, args: dict[str, Any] | str, call_id: str = "t1") -> ToolOutcome:
     """One tool call as the agent makes it, for a demo user."""
     actor = db.read(lambda s: load_actor(s, username=user))
     ctx = ToolContext(actor, channel="web", conversation_id="c1", tool_call_id=call_id)
     return REGISTRY.call(db, ctx, tool, args)
 
 
-def ok(result: Result) -> Result:
-    """A successful result (fails the test with the tool's error otherwise)."""
-    assert "error" not in result, result
-    json.dumps(result)  # JSON-ready, as the agent sends it back to the model
-    return result
+def ok(outcome: ToolOutcome) -> Result:
+    """A successful result's JSON (fails the test with the tool's error otherwise)."""
+    assert outcome.ok and "error" not in outcome.data, outcome
+    json.dumps(outcome.data)  # JSON-ready, as the agent sends it back to the model
+    return outcome.data
 
 
-def refused(result: Result, code: str) -> Result:
-    assert set(result) == ERROR_KEYS, result
-    assert result["error"] == code, result
-    return result
+def refused(outcome: ToolOutcome, code: str) -> ToolError:
+    """The refusal, shown to the model as exactly the error's keys."""
+    assert set(outcome.data) == ERROR_KEYS, outcome.data
+    assert outcome.error is not None and outcome.error.code == code, outcome.data
+    return outcome.error
 
 
-def by_warehouse(result: Result) -> dict[str, Result]:
-    return {w["warehouse"]: w for w in ok(result)["warehouses"]}
+def by_warehouse(result: ToolOutcome | Result) -> dict[str, Result]:
+    data = ok(result) if isinstance(result, ToolOutcome) else result  # a dict has been through ok() already
+    return {w["warehouse"]: w for w in data["warehouses"]}
 
 
 def expected_atp(row: Result, on: date) -> int:
@@ -78,9 +80,10 @@ def expected_on(summary: str) -> date:
     return date.fromisoformat(found.group(1))
 
 
-def assert_draft(result: Result, status: str) -> Result:
+def assert_draft(outcome: ToolOutcome, status: str) -> Result:
     """What every draft tool returns: a DR number, a summary, its changes, the decision in words, a status."""
-    ok(result)
+    result = ok(outcome)
+    assert outcome.draft_number == result["draft"], result
     assert re.fullmatch(r"DR-\d+", result["draft"]), result
     assert result["status"] == status and status in DRAFT_STATUSES, result
     assert result["summary"] and isinstance(result["changes"], list), result
@@ -413,7 +416,9 @@ def test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet(dem
     assert len(mine) == 1 and mine[0]["kind"] == "sales_order" and Decimal(mine[0]["value"]) == total
     assert mine[0]["currency"] == "USD" and mine[0]["decision"] == draft["decision"]
     for user in ("sam", "maria"):  # the requester, and a manager (the rule asks for finance)
-        assert draft["draft"] not in [w["draft"] for w in call(demo_db, user, "list_pending_approvals", {})["waiting"]]
+        assert draft["draft"] not in [
+            w["draft"] for w in call(demo_db, user, "list_pending_approvals", {}).data["waiting"]
+        ]
 
 
 def test_a_small_order_for_acme_executes_reserves_and_counts_against_its_credit(demo_db: Database) -> None:
@@ -487,23 +492,23 @@ def test_a_hold_release_waits_for_finance_and_the_hold_stays(demo_db: Database) 
     assert draft["changes"] == [f"{customer}: credit hold on → off; its held orders go back to draft"]
     assert ok(call(demo_db, "sam", "get_customer_credit", {"customer": customer}))["on_hold"] is True
     assert ok(call(demo_db, "sam", "get_order_status", {"order_number": number}))["status"] == "on_hold"
-    assert draft["draft"] in [w["draft"] for w in call(demo_db, "fiona", "list_pending_approvals", {})["waiting"]]
+    assert draft["draft"] in [w["draft"] for w in call(demo_db, "fiona", "list_pending_approvals", {}).data["waiting"]]
     not_held = call(demo_db, "sam", "request_credit_hold_release", {"customer": "ACME", "reason": "no hold"}, "r2")
-    assert "not on credit hold" in refused(not_held, "invalid_state")["message"]
+    assert "not on credit hold" in refused(not_held, "invalid_state").message
 
 
 def test_exception_actions_follow_who_may_handle_the_case(demo_db: Database) -> None:
     case = first_case(demo_db, "sam", "shortage")["case"]
     drafts = count(demo_db, DraftAction)
     denied = call(demo_db, "sam", "draft_exception_action", {"case_number": case, "action": "resolve", "text": "x"})
-    assert "comment on it instead" in refused(denied, "permission_denied")["message"]
+    assert "comment on it instead" in refused(denied, "permission_denied").message
     assert count(demo_db, DraftAction) == drafts
 
     comment = {"case_number": case, "action": "comment", "text": "customer agrees to wait"}
     assert assert_draft(call(demo_db, "sam", "draft_exception_action", comment, "e1"), "executed")["result"] == case
     elsewhere = {"case_number": case, "action": "assign", "assignee": "wyn"}  # wyn works for UK only
     wrong_person = refused(call(demo_db, "maria", "draft_exception_action", elsewhere, "e4"), "out_of_scope")
-    assert "wyn cannot see NA" in wrong_person["message"] and "wes" in wrong_person["message"]
+    assert "wyn cannot see NA" in wrong_person.message and "wes" in wrong_person.message
     assign = {"case_number": case, "action": "assign", "assignee": "wes"}
     assert_draft(call(demo_db, "maria", "draft_exception_action", assign, "e2"), "executed")
     assert ok(call(demo_db, "sam", "get_exception", {"case_number": case}))["status"] == "assigned"
@@ -524,11 +529,11 @@ def test_pending_approvals_show_only_what_the_user_could_approve(demo_db: Databa
     args = {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 5}]}
     intercompany = assert_draft(call(demo_db, "grace", "draft_transfer", args, "ic"), "pending_approval")
     assert intercompany["waiting_for"] == ["manager of NA", "manager of UK"]
-    assert [w["draft"] for w in call(demo_db, "ulrich", "list_pending_approvals", {})["waiting"]] == [
+    assert [w["draft"] for w in call(demo_db, "ulrich", "list_pending_approvals", {}).data["waiting"]] == [
         intercompany["draft"]
     ]
-    assert acme not in [w["draft"] for w in call(demo_db, "frank", "list_pending_approvals", {})["waiting"]]
-    assert call(demo_db, "uma", "list_pending_approvals", {})["waiting"] == []
+    assert acme not in [w["draft"] for w in call(demo_db, "frank", "list_pending_approvals", {}).data["waiting"]]
+    assert call(demo_db, "uma", "list_pending_approvals", {}).data["waiting"] == []
     # The UK side may read the intercompany draft it must approve; the stock has not moved yet.
     assert ok(call(demo_db, "uma", "get_draft_status", {"draft_number": intercompany["draft"]}))["status"] == (
         "pending_approval"
@@ -587,8 +592,8 @@ def test_another_entitys_records_are_refused_and_nothing_of_them_leaks(demo_db: 
         args = args_for(demo_db)
         drafts, orders = count(demo_db, DraftAction), count(demo_db, SalesOrder)
         result = refused(call(demo_db, user, tool, args, "scope"), "out_of_scope")
-        assert result["suggestions"] == []
-        message = result["message"]
+        assert result.suggestions == []
+        message = result.message
         assert "outside your scope" in message
         # No figure of the other entity: once the names the user gave are taken out, no digit is left.
         named = [str(v) for v in args.values() if isinstance(v, str)]
@@ -616,9 +621,9 @@ def test_a_uk_users_own_view_holds_only_uk_records(demo_db: Database) -> None:
 
 def test_a_uk_user_gets_no_na_customer_as_a_suggestion(demo_db: Database) -> None:
     ours = refused(call(demo_db, "sam", "get_customer_credit", {"customer": "ACMEE"}), "not_found")
-    assert "ACME" in ours["suggestions"]
+    assert "ACME" in ours.suggestions
     theirs = refused(call(demo_db, "uma", "get_customer_credit", {"customer": "ACMEE"}), "not_found")
-    assert theirs["suggestions"] == [] and "ACME" not in theirs["message"].replace("ACMEE", "")
+    assert theirs.suggestions == [] and "ACME" not in theirs.message.replace("ACMEE", "")
 
 
 # --- Typed errors --------------------------------------------------------------------------------
@@ -643,7 +648,7 @@ UNKNOWN_SKU: list[tuple[str, str, dict[str, Any]]] = [
 def test_an_unknown_sku_is_not_found_with_the_closest_skus(demo_db: Database) -> None:
     def check(user: str, tool: str, args: dict[str, Any]) -> None:
         result = refused(call(demo_db, user, tool, args), "not_found")
-        assert result["suggestions"][0] == "V-200" and "V200x" in result["message"]
+        assert result.suggestions[0] == "V-200" and "V200x" in result.message
 
     drafts = count(demo_db, DraftAction)
     each(UNKNOWN_SKU, check)
@@ -683,7 +688,7 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any] | str, str]] = [
 def test_bad_arguments_are_refused_naming_the_field_and_write_nothing(demo_db: Database) -> None:
     def check(tool: str, args: dict[str, Any] | str, field: str) -> None:
         result = refused(call(demo_db, "grace", tool, args), "invalid_arguments")
-        assert result["message"].startswith(f"{tool}: {field}: "), result
+        assert result.message.startswith(f"{tool}: {field}: "), result
 
     drafts = count(demo_db, DraftAction)
     each(BAD_ARGUMENTS, check)
@@ -694,22 +699,23 @@ def test_malformed_json_is_refused_by_every_tool_and_writes_nothing(demo_db: Dat
     drafts = count(demo_db, DraftAction)
     for tool in TOOLS:
         result = refused(call(demo_db, "grace", tool, '{"sku": "V-200", '), "invalid_arguments")
-        assert "not valid JSON" in result["message"], tool
+        assert "not valid JSON" in result.message, tool
     assert count(demo_db, DraftAction) == drafts
 
 
 def test_arguments_as_a_json_string_work_like_a_mapping(demo_db: Database) -> None:
     args = {"sku": "V-200", "warehouse": "ATL", "quantity": 100}
-    assert ok(call(demo_db, "sam", "check_availability", json.dumps(args))) == call(
-        demo_db, "sam", "check_availability", args
+    assert (
+        ok(call(demo_db, "sam", "check_availability", json.dumps(args)))
+        == call(demo_db, "sam", "check_availability", args).data
     )
 
 
 def test_an_unknown_tool_name_suggests_the_close_ones(demo_db: Database) -> None:
     def check(name: str, meant: str) -> None:
         result = refused(call(demo_db, "sam", name, {}), "unknown_tool")
-        assert meant in result["suggestions"] and len(result["suggestions"]) <= 3
-        assert set(result["suggestions"]) <= set(REGISTRY.tools)
+        assert meant in result.suggestions and len(result.suggestions) <= 3
+        assert set(result.suggestions) <= set(REGISTRY.tools)
 
     each(
         [
@@ -725,14 +731,14 @@ def test_there_is_no_tool_to_approve_and_asking_for_one_changes_nothing(demo_db:
     draft = pending_acme_order(demo_db)["draft"]
     for name in ("approve_draft", "approve", "approve_pending_approval"):
         result = refused(call(demo_db, "fiona", name, {"draft_number": draft}), "unknown_tool")
-        assert not [s for s in result["suggestions"] if s.startswith("approve")]
+        assert not [s for s in result.suggestions if s.startswith("approve")]
     assert ok(call(demo_db, "sam", "get_draft_status", {"draft_number": draft}))["status"] == "pending_approval"
 
 
 def test_a_draft_number_that_is_no_draft_is_not_found(demo_db: Database) -> None:
     def check(number: str, suggestions: list[str]) -> None:
         result = refused(call(demo_db, "sam", "get_draft_status", {"draft_number": number}), "not_found")
-        assert number in result["message"] and result["suggestions"] == suggestions
+        assert number in result.message and result.suggestions == suggestions
 
     form = ["DR-<number>, e.g. DR-1042"]
     each([("DR-999999", []), ("SO-2260", form), ("DR-abc", form)], check)
@@ -752,7 +758,7 @@ def test_a_uk_draft_is_foreign_to_a_na_user(demo_db: Database) -> None:
     draft = assert_draft(call(demo_db, "uma", "draft_sales_order", args), "executed")
     assert "GBP" in draft["summary"]
     foreign = refused(call(demo_db, "sam", "get_draft_status", {"draft_number": draft["draft"]}), "out_of_scope")
-    assert uk_customer not in foreign["message"] and "GBP" not in foreign["message"]
+    assert uk_customer not in foreign.message and "GBP" not in foreign.message
     refused(call(demo_db, "sam", "get_order_status", {"order_number": draft["result"]}), "out_of_scope")
 
 
@@ -761,7 +767,7 @@ def test_more_than_there_is_is_refused_with_the_shortfall(demo_db: Database) -> 
     drafts = count(demo_db, DraftAction)
     args = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": _line(dal["available_now"] + 1)}
     result = refused(call(demo_db, "sam", "draft_transfer", args), "insufficient_stock")
-    assert f"available {dal['available_now']} (short 1)" in result["message"]
+    assert f"available {dal['available_now']} (short 1)" in result.message
     assert count(demo_db, DraftAction) == drafts
 
 
@@ -784,8 +790,8 @@ def test_results_stay_within_their_limits(demo_db: Database) -> None:
     for call_id in ("a", "b", "c"):
         args = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 200, "warehouse": "DAL"}]}
         assert_draft(call(demo_db, "sam", "draft_sales_order", args, call_id), "pending_approval")
-    assert len(call(demo_db, "fiona", "list_pending_approvals", {})["waiting"]) == 3
-    assert len(call(demo_db, "fiona", "list_pending_approvals", {"limit": 2})["waiting"]) == 2
+    assert len(call(demo_db, "fiona", "list_pending_approvals", {}).data["waiting"]) == 3
+    assert len(call(demo_db, "fiona", "list_pending_approvals", {"limit": 2}).data["waiting"]) == 2
 
     case = ok(call(demo_db, "grace", "get_exception", {"case_number": everything[0]["case"]}))
     assert len(case["suggestions"]) <= 5 and len(case["history"]) <= 10
@@ -820,24 +826,26 @@ def test_list_exceptions_leaves_out_closed_cases_by_default(demo_db: Database) -
 
 def test_a_miss_or_a_refusal_reveals_nothing_of_another_entity(demo_db: Database) -> None:
     """Warehouse suggestions come from the asker's entities; a refusal repeats the asker's words, not the code."""
-    miss = call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "Atlantis"})
-    assert miss["error"] == "not_found" and not {"Atlanta", "Dallas", "ATL", "DAL"} & set(miss["suggestions"])
-    refused = call(demo_db, "uma", "get_customer_credit", {"customer": "Acme Industrial Supply"})
-    assert refused["error"] == "out_of_scope" and "ACME" not in refused["message"]
+    miss = call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "Atlantis"}).error
+    assert miss is not None and miss.code == "not_found"
+    assert not {"Atlanta", "Dallas", "ATL", "DAL"} & set(miss.suggestions)
+    denied = call(demo_db, "uma", "get_customer_credit", {"customer": "Acme Industrial Supply"}).error
+    assert denied is not None and denied.code == "out_of_scope" and "ACME" not in denied.message
 
 
 def test_an_entity_code_given_as_the_warehouse_means_that_entitys_warehouses(demo_db: Database) -> None:
     by_entity = ok(call(demo_db, "sam", "check_availability", {"sku": "V-200", "entity": "NA"}))
     as_warehouse = ok(call(demo_db, "sam", "check_availability", {"sku": "V-200", "warehouse": "na", "entity": "NA"}))
     assert as_warehouse["warehouses"] == by_entity["warehouses"] and len(by_entity["warehouses"]) > 1
-    assert call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "NA"})["error"] == "out_of_scope"
+    elsewhere = call(demo_db, "uma", "check_availability", {"sku": "V-200", "warehouse": "NA"}).error
+    assert elsewhere is not None and elsewhere.code == "out_of_scope"
 
 
 def test_drafts_that_change_no_stock_still_say_what_they_change(demo_db: Database) -> None:
     case = first_case(demo_db, "wes", "shortage")["case"]
     assigned = call(demo_db, "wes", "draft_exception_action", {"case_number": case, "action": "comment", "text": "x"})
-    assert assigned["changes"] == [f"{case}: a comment is added"]
+    assert assigned.data["changes"] == [f"{case}: a comment is added"]
     resolved = call(
         demo_db, "wes", "draft_exception_action", {"case_number": case, "action": "resolve", "text": "moved"}
     )
-    assert resolved["changes"] == [f"{case}: status open → resolved"]
+    assert resolved.data["changes"] == [f"{case}: status open → resolved"]

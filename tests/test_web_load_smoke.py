@@ -19,7 +19,16 @@ def test_the_bench_script_answers_from_the_messages_alone() -> None:
     assert [(c.name, c.arguments) for c in call_for(TRANSFER_TEXT).calls] == [("draft_transfer", TRANSFER)]
     stock = '{"sku":"V-200","total_available":12,"warehouses":[{"warehouse":"ATL","available_now":12}]}'
     assert answer_to(stock).text == "**V-200**: 12 at ATL now."
-    draft = '{"draft":"DR-4","status":"pending_approval","waiting_for":["manager of NA"]}'
+    draft = json.dumps(  # a draft tool's result, as the model is shown it
+        {
+            "draft": "DR-4",
+            "status": "pending_approval",
+            "summary": "Transfer 5 V-200 from DAL to ATL",
+            "changes": [],
+            "decision": "Needs approval",
+            "waiting_for": ["manager of NA"],
+        }
+    )
     assert answer_to(draft).text == "Drafted DR-4 (pending_approval); it waits for manager of NA."
 
 

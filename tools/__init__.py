@@ -2,7 +2,8 @@
 
 from tools import drafts, exceptions, knowledge, orders, reporting, stock
 from tools.context import ToolContext
-from tools.registry import Registry, Tool, ToolError
+from tools.outcome import ToolError, ToolOutcome
+from tools.registry import Registry, Tool
 
 
 def default_registry() -> Registry:
@@ -10,4 +11,4 @@ def default_registry() -> Registry:
     return Registry([*stock.TOOLS, *orders.TOOLS, *exceptions.TOOLS, *reporting.TOOLS, *drafts.TOOLS, *knowledge.TOOLS])
 
 
-__all__ = ["Registry", "Tool", "ToolContext", "ToolError", "default_registry"]
+__all__ = ["Registry", "Tool", "ToolContext", "ToolError", "ToolOutcome", "default_registry"]

@@ -23,18 +23,8 @@ from core.drafts.models import DraftAction
 from core.drafts.service import approvals_of, draft_action, get_draft, pending_for
 from core.policy.facts import DraftKind
 from tools.context import ToolContext
+from tools.outcome import DraftResult
 from tools.registry import Tool, ToolArgs
-
-
-class DraftResult(BaseModel):
-    draft: str
-    status: str
-    summary: str
-    changes: list[str]
-    decision: str
-    result: str | None = None
-    failure: str | None = None
-    waiting_for: list[str] = []
 
 
 def draft_result(draft: DraftAction) -> DraftResult:

@@ -3,7 +3,8 @@
 A tool is `(session, ctx, args) -> result` with pydantic args and result. Calling one through
 the registry validates the model's arguments, runs read tools in a read-only unit of work and
 draft tools in one write transaction, and turns every refusal into a typed error the model can
-act on. There is no approve tool: approving is a person's act in a channel.
+act on; the caller gets a typed `ToolOutcome` (tools/outcome.py). There is no approve tool:
+approving is a person's act in a channel.
 """
 
 import difflib
@@ -19,18 +20,11 @@ from core.db import Database
 from core.errors import ErpError
 from core.text import NUL_REFUSED, has_nul
 from tools.context import ToolContext
+from tools.outcome import ToolError, ToolOutcome
 
 
 class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ToolError(BaseModel):
-    """A refusal the model can act on: what went wrong, and what it could try instead."""
-
-    error: str
-    message: str
-    suggestions: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -77,8 +71,8 @@ class Registry:
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self.tools.values()]
 
-    def call(self, db: Database, ctx: ToolContext, name: str, arguments: str | dict[str, Any]) -> dict[str, Any]:
-        """Run a tool as the context's user; the result or a ToolError, as JSON-ready data."""
+    def call(self, db: Database, ctx: ToolContext, name: str, arguments: str | dict[str, Any]) -> ToolOutcome:
+        """Run a tool as the context's user: its result (a draft, if it made or read one) or a refusal."""
         tool = self.tools.get(name)
         if tool is None:
             close = difflib.get_close_matches(name, list(self.tools), n=3, cutoff=0.4)
@@ -102,8 +96,8 @@ class Registry:
         except ErpError as error:
             suggestions = [str(s) for s in error.details.get("suggestions", [])]
             return _error(error.code, error.message, suggestions)
-        return result.model_dump(mode="json", exclude_none=True)
+        return ToolOutcome.of(result)
 
 
-def _error(code: str, message: str, suggestions: list[str] | None = None) -> dict[str, Any]:
-    return ToolError(error=code, message=message, suggestions=suggestions or []).model_dump(mode="json")
+def _error(code: str, message: str, suggestions: list[str] | None = None) -> ToolOutcome:
+    return ToolOutcome.refused(ToolError(code=code, message=message, suggestions=suggestions or []))

@@ -139,7 +139,7 @@ class TurnRunner:
         drafted: list[str] = []
 
         def relay(event: Event) -> None:
-            number = _draft_number(event.data) if event.kind == "tool_result" else None
+            number = event.outcome.draft_number if event.outcome is not None else None
             if number and event.name.startswith("draft_"):
                 drafted.append(number)
             if on_event is not None:
@@ -254,11 +254,11 @@ class TurnRunner:
                 put("token", {"text": event.text})
             elif event.kind == "tool_call":
                 put("tool_call", {"name": event.name, "arguments": event.data})
-            else:
-                failed = "error" in event.data and "message" in event.data
-                error = {"error": event.data["message"]} if failed else {}
-                put("tool_result", {"name": event.name, "ok": not failed, **error})
-                number = _draft_number(event.data)
+            elif event.outcome is not None:
+                outcome = event.outcome
+                error = {"error": outcome.error.message} if outcome.error is not None else {}
+                put("tool_result", {"name": event.name, "ok": outcome.ok, **error})
+                number = outcome.draft_number
                 if number and event.name.startswith("draft_"):
                     put("draft", self._card(request.actor, number))
 
@@ -284,8 +284,3 @@ class TurnRunner:
             },
             "stopped": result.stopped,
         }
-
-
-def _draft_number(result: dict[str, Any]) -> str | None:
-    value = result.get("draft")
-    return value if isinstance(value, str) else None

@@ -116,7 +116,7 @@ def build_index(db: Database, folder: Path, demo_seconds: float) -> tuple[Search
 
 def tool_search(db: Database, ctx: ToolContext) -> Callable[[str], list[str]]:
     def search(text: str) -> list[str]:
-        result: dict[str, Any] = REGISTRY.call(db, ctx, "find_items", {"query": text, "limit": DEPTH})
+        result: dict[str, Any] = REGISTRY.call(db, ctx, "find_items", {"query": text, "limit": DEPTH}).data
         return [hit["sku"] for hit in result.get("items", [])]
 
     return search

@@ -50,6 +50,7 @@ from core.stock.service import adjust_stock
 from evals.bench.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
 from evals.bench.measures import Latency, summarize
 from evals.bench.report import Grid, machine, to_markdown, to_rich
+from tools.outcome import ToolOutcome
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_DIR / "evals" / "results"
@@ -121,11 +122,12 @@ def answer_to(content: str) -> Reply:
         result = {}
     if not isinstance(result, dict):
         return Reply(text="I could not read that result.")
-    if "message" in result and "error" in result:
-        return Reply(text=f"That did not work: {result['message']}")
-    if "draft" in result:
-        waiting = ", ".join(result.get("waiting_for") or []) or "nobody"
-        return Reply(text=f"Drafted {result['draft']} ({result.get('status')}); it waits for {waiting}.")
+    outcome = ToolOutcome.from_json(result)
+    if outcome.error is not None:
+        return Reply(text=f"That did not work: {outcome.error.message}")
+    if outcome.draft is not None:
+        waiting = ", ".join(outcome.draft.waiting_for) or "nobody"
+        return Reply(text=f"Drafted {outcome.draft.draft} ({outcome.draft.status}); it waits for {waiting}.")
     if "total_available" in result:
         places = ", ".join(f"{w['available_now']} at {w['warehouse']}" for w in result.get("warehouses", []))
         return Reply(text=f"**{result.get('sku')}**: {places or 'none in your warehouses'} now.")

@@ -69,7 +69,7 @@ from core.stock.models import StockBalance
 from core.transfers.models import Transfer
 from evals.hardening.audit_check import AuditReport, audit_after_run, watermark
 from evals.scenarios.state import snapshot
-from tools import Registry, ToolContext, default_registry
+from tools import Registry, ToolContext, ToolOutcome, default_registry
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_DIR / "evals" / "results"
@@ -215,12 +215,12 @@ class Response(Protocol):
     def text(self) -> str: ...
 
 
-def tool_outcome(result: dict[str, Any]) -> str:
-    """`allowed`, `refused <code>`, or the unexpected error, from a tool's result."""
-    code = result.get("error") if "message" in result else None
-    if code is None:
+def tool_outcome(outcome: ToolOutcome) -> str:
+    """`allowed`, `refused <code>`, or the unexpected error, from a tool's outcome."""
+    error = outcome.error
+    if error is None:
         return ALLOWED
-    return REFUSED + code if code in REFUSAL_CODES else f"error {code}: {result['message']}"
+    return REFUSED + error.code if error.code in REFUSAL_CODES else f"error {error.code}: {error.message}"
 
 
 def http_outcome(response: Response) -> str:
@@ -294,7 +294,7 @@ def chat_outcomes(response: Response, calls: int) -> list[str]:
     results = [said] if calls == 1 else said
     if not isinstance(results, list) or len(results) != calls or not all(isinstance(r, dict) for r in results):
         return [f"error: no tool results in the answer: {response.text[-300:]}"] * calls
-    return [tool_outcome(r) for r in results]
+    return [tool_outcome(ToolOutcome.from_json(r)) for r in results]
 
 
 @contextmanager

@@ -54,7 +54,7 @@ from core.sales.models import SalesOrder
 from evals.bench.report import Grid, Machine, machine, to_markdown, to_rich
 from evals.hardening.access import BUSINESS_DATE, RESULTS_DIR, fingerprint, web_client
 from evals.hardening.concurrency import demo_company, write_results
-from tools import ToolContext, default_registry
+from tools import ToolContext, ToolOutcome, default_registry
 
 STEM = "hardening-input"
 Operation = APIOperation[Any, Any, Any, Any]
@@ -459,8 +459,8 @@ TOOL_INPUTS = [
 ]
 
 
-def call_tool(company: Company, user: str, tool: str, arguments: dict[str, Any] | str) -> dict[str, Any]:
-    """One tool called as `user` on the web channel; its result."""
+def call_tool(company: Company, user: str, tool: str, arguments: dict[str, Any] | str) -> ToolOutcome:
+    """One tool called as `user` on the web channel; its outcome."""
     actor = company.db.read(lambda s: load_actor(s, username=user))
     return default_registry().call(company.db, ToolContext(actor=actor, channel="web"), tool, arguments)
 
@@ -470,9 +470,9 @@ def refuse_tool_input(company: Company, case: ToolInput) -> Refusal:
     result, unchanged = _unchanged_while(
         company, lambda: call_tool(company, case.user, case.tool, case.resolved(company))
     )
-    code, message = result.get("error"), str(result.get("message", ""))
+    code, message = (result.error.code, result.error.message) if result.error is not None else (None, "")
     wrong = code != case.code or case.hint.lower() not in message.lower() or not unchanged
-    problem = f"{case.what}: {result}{_state_note(unchanged)}" if wrong else None
+    problem = f"{case.what}: {result.data}{_state_note(unchanged)}" if wrong else None
     via = f"{case.tool} as {case.user}"
     return Refusal(case.what, via, case.code, None, code, message, unchanged, problem)
 
