@@ -1,17 +1,246 @@
-"""Where the core finds its database: `ERP_DATABASE_URL`, else a SQLite file in the data folder."""
+"""The deployment's configuration: every environment variable the product reads, typed and checked, in one place.
+
+`Settings` has one field per variable (its name, type, default and meaning); `load_settings` builds it from an
+environment and refuses a bad value with the variable's name and what it expects. Entrypoints (the CLI, the web
+app factory, Slack, the agent) take `get_settings()` and pass down what they need; a deep function that needs a
+value (the pinned business date, how long an approval waits) asks `get_settings()` itself.
+
+`get_settings()` parses the environment once and reuses the result while the variables stay as they are, so a
+test's `monkeypatch.setenv` (or a script's `os.environ.setdefault`) takes effect at the next call and is gone when
+undone; `override_settings(...)` replaces values for a block without touching the environment.
+"""
 
 import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import Field, dataclass, field, fields, replace
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import ErpError
+
+CookiePolicy = Literal["auto", "always", "never"]
+COOKIE_POLICIES: tuple[CookiePolicy, ...] = ("auto", "always", "never")
+LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
+
+Parser = Callable[[str], Any]
+
+
+class SettingsError(ErpError):
+    """A configuration variable holds a value the product cannot use; the message names it."""
+
+    code = "settings_error"
+
+
+# --- Parsers: each turns a variable's text into its typed value or raises ValueError saying what it expects ------
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _url(value: str) -> str:
+    return value.strip().rstrip("/")
+
+
+def _path(value: str) -> Path:
+    return Path(value)
+
+
+def _whole(minimum: int) -> Parser:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"a whole number, at least {minimum}") from None
+        if number < minimum:
+            raise ValueError(f"a whole number, at least {minimum}")
+        return number
+
+    return parse
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("a number of seconds above 0") from None
+    if not number > 0:
+        raise ValueError("a number of seconds above 0")
+    return number
+
+
+def _usd(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError("an amount in USD, such as 2500") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("an amount in USD, such as 2500")
+    return amount
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("an ISO date, such as 2026-11-20") from None
+
+
+def _cookie_policy(value: str) -> CookiePolicy:
+    for policy in COOKIE_POLICIES:
+        if value.strip() == policy:
+            return policy
+    raise ValueError("auto, always or never")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+
+
+def _setting(env: str, default: Any, meaning: str, parse: Parser = _text, secret: bool = False) -> Any:
+    """A field of `Settings` read from the variable `env`; unset or empty, it keeps `default`."""
+    return field(default=default, repr=not secret, metadata={"env": env, "meaning": meaning, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration of one deployment; a field left at None is worked out where it is used (see `meaning`)."""
+
+    # Storage
+    database_url: str | None = _setting(
+        "ERP_DATABASE_URL", None, "any SQLAlchemy URL; unset, a SQLite file in the data folder"
+    )
+    data_dir: Path = _setting("ERP_DATA_DIR", Path("data"), "the folder of embedded data (SQLite, Chroma, models)", _path)
+    # The core's rules
+    today: date | None = _setting("ERP_TODAY", None, "pins the business date (demos, tests); unset, today", _iso_date)
+    policy_file: Path | None = _setting("ERP_POLICY_FILE", None, "the policy rules; unset, the shipped default", _path)
+    routing_file: Path | None = _setting(
+        "ERP_ROUTING_FILE", None, "the exception routing rules; unset, the shipped default", _path
+    )
+    approval_ttl_hours: int = _setting("ERP_APPROVAL_TTL_HOURS", 72, "hours a draft waits for approval", _whole(1))
+    approval_escalate_hours: int = _setting(
+        "ERP_APPROVAL_ESCALATE_HOURS", 24, "hours before a waiting draft is escalated", _whole(1)
+    )
+    session_hours: int = _setting("ERP_SESSION_HOURS", 12, "how long a web sign-in lasts", _whole(1))
+    turns_per_minute: int = _setting("ERP_TURNS_PER_MINUTE", 12, "chat turns a user may start per minute", _whole(1))
+    # The assistant's model
+    assistant_model: str = _setting("ERP_ASSISTANT_MODEL", LOCAL_MODEL, "any litellm model string")
+    assistant_fallback_model: str | None = _setting(
+        "ERP_ASSISTANT_FALLBACK_MODEL", None, "a model litellm falls back to"
+    )
+    assistant_timeout: float = _setting("ERP_ASSISTANT_TIMEOUT", 120.0, "seconds a model call may take", _seconds)
+    assistant_retries: int = _setting("ERP_ASSISTANT_RETRIES", 2, "retries of a failed model call", _whole(0))
+    assistant_max_steps: int = _setting("ERP_ASSISTANT_MAX_STEPS", 6, "tool rounds per turn", _whole(1))
+    assistant_max_tokens: int = _setting("ERP_ASSISTANT_MAX_TOKENS", 512, "answer length in tokens", _whole(1))
+    company_name: str = _setting("ERP_COMPANY_NAME", "Northwind", "the company named in the system prompt")
+    # The local model
+    local_model_path: Path | None = _setting(
+        "ERP_LOCAL_MODEL_PATH", None, "another GGUF; unset, the verified one in the data folder", _path
+    )
+    local_threads: int | None = _setting(
+        "ERP_LOCAL_THREADS", None, "CPU threads for generating; unset, the free cores", _whole(1)
+    )
+    local_batch_threads: int | None = _setting(
+        "ERP_LOCAL_BATCH_THREADS", None, "CPU threads for prompt processing; unset, ERP_LOCAL_THREADS", _whole(1)
+    )
+    local_context: int | None = _setting(
+        "ERP_LOCAL_CONTEXT", None, "the local model's context in tokens; unset, the engine's default", _whole(1)
+    )
+    # Search
+    embedding_model: str | None = _setting(
+        "ERP_EMBEDDING_MODEL", None, "a litellm embedding model; unset, the local one"
+    )
+    embedding_threads: int = _setting("ERP_EMBEDDING_THREADS", 1, "torch threads of the local embedder", _whole(1))
+    chroma_host: str | None = _setting("CHROMA_HOST", None, "a Chroma server; unset, the embedded store")
+    chroma_port: int = _setting("CHROMA_PORT", 8000, "the Chroma server's port", _whole(1))
+    # The web service
+    cookie_secure: CookiePolicy = _setting(
+        "ERP_COOKIE_SECURE", "auto", "when the session cookie is Secure", _cookie_policy
+    )
+    widget_origins: tuple[str, ...] = _setting(
+        "ERP_WIDGET_ORIGINS", (), "other origins allowed to host the widget (comma-separated)", _origins
+    )
+    model_slots: int | None = _setting(
+        "ERP_MODEL_SLOTS", None, "turns talking to the model at once; unset, 1 local, 8 hosted", _whole(1)
+    )
+    low_risk_usd: Decimal = _setting(
+        "ERP_LOW_RISK_USD", Decimal("2500"), "a one-approval draft up to this may be decided in bulk", _usd
+    )
+    web_url: str = _setting("ERP_WEB_URL", "http://127.0.0.1:8000", "where links in Slack messages point", _url)
+    # Slack
+    slack_bot_token: str | None = _setting("SLACK_BOT_TOKEN", None, "the Slack bot's xoxb- token", secret=True)
+    slack_signing_secret: str | None = _setting(
+        "SLACK_SIGNING_SECRET", None, "checks that events come from Slack", secret=True
+    )
+    slack_app_token: str | None = _setting("SLACK_APP_TOKEN", None, "xapp- token for Socket Mode", secret=True)
+    slack_approvals_channel: str | None = _setting(
+        "SLACK_APPROVALS_CHANNEL", None, "a channel that also gets approval requests"
+    )
+    slack_api_url: str | None = _setting("SLACK_API_URL", None, "another Slack Web API base (tests use a fake)")
+
+
+SETTING_FIELDS: tuple[Field[Any], ...] = fields(Settings)
+VARIABLES: tuple[str, ...] = tuple(f.metadata["env"] for f in SETTING_FIELDS)
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """The settings of an environment; SettingsError names every variable whose value cannot be used."""
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for each in SETTING_FIELDS:
+        env = each.metadata["env"]
+        raw = environ.get(env, "")
+        if not raw.strip():
+            continue  # unset and empty alike keep the default
+        try:
+            values[each.name] = each.metadata["parse"](raw)
+        except ValueError as error:
+            problems[env] = f"{env} must be {error}, not {raw!r}"
+    if problems:
+        raise SettingsError("; ".join(problems.values()), variables=list(problems))
+    return Settings(**values)
+
+
+_loaded: tuple[tuple[str | None, ...], Settings] | None = None
+_overrides: list[Settings] = []
+
+
+def get_settings() -> Settings:
+    """The settings in force: an override if one is active, else the environment's, parsed once per change."""
+    global _loaded
+    if _overrides:
+        return _overrides[-1]
+    seen = tuple(os.environ.get(env) for env in VARIABLES)
+    if _loaded is None or _loaded[0] != seen:
+        _loaded = (seen, load_settings(os.environ))
+    return _loaded[1]
+
+
+def reload_settings() -> Settings:
+    """Parse the environment again now (e.g. after changing it), and return the result."""
+    global _loaded
+    _loaded = None
+    return get_settings()
+
+
+@contextmanager
+def override_settings(**changes: Any) -> Iterator[Settings]:
+    """Within the block, `get_settings()` answers the current settings with `changes` (field names) applied."""
+    _overrides.append(replace(get_settings(), **changes))
+    try:
+        yield _overrides[-1]
+    finally:
+        _overrides.pop()
 
 
 def data_dir() -> Path:
-    """The folder for embedded data (SQLite file, later Chroma); `ERP_DATA_DIR` overrides."""
-    return Path(os.environ.get("ERP_DATA_DIR", "data")).resolve()
+    """The folder for embedded data (SQLite file, Chroma, models), resolved against the working folder."""
+    return get_settings().data_dir.resolve()
 
 
 def database_url() -> str:
-    """The SQLAlchemy URL of the ERP database."""
-    configured = os.environ.get("ERP_DATABASE_URL")
-    if configured:
-        return configured
-    return f"sqlite:///{data_dir() / 'erp.db'}"
+    """The SQLAlchemy URL of the ERP database: `ERP_DATABASE_URL`, else a SQLite file in the data folder."""
+    return get_settings().database_url or f"sqlite:///{data_dir() / 'erp.db'}"
