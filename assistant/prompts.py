@@ -1,6 +1,5 @@
 """The prompts the model sees, read from `prompts/` and filled in for one user."""
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -10,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from core.actor import Actor
 from core.masterdata.service import entity_codes
+from core.settings import get_settings
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-DEFAULT_COMPANY = "Northwind"
 
 
 @dataclass(frozen=True)
@@ -59,4 +58,4 @@ def persona_prompt(persona: Persona) -> str:
 
 def company_name() -> str:
     """The company the assistant works for (`ERP_COMPANY_NAME`)."""
-    return os.environ.get("ERP_COMPANY_NAME") or DEFAULT_COMPANY
+    return get_settings().company_name

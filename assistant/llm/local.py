@@ -65,7 +65,7 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from assistant.llm.weights import is_verified, model_path
 from core.errors import ErpError
-from core.settings import data_dir
+from core.settings import data_dir, get_settings
 
 PROVIDER = "local"
 MODEL_NAME = "qwen2.5-coder-1.5b"
@@ -111,7 +111,7 @@ class Deadline:
 def unavailable_reason() -> str | None:
     """Why the local model cannot run here, in words for the chat; None if it can. Loads nothing."""
     path = model_path()
-    if os.environ.get("ERP_LOCAL_MODEL_PATH"):
+    if get_settings().local_model_path:
         if not path.is_file():
             return f"ERP_LOCAL_MODEL_PATH points at {path}, which is not a file; fix it, or {HOSTED_HINT}"
     elif not is_verified(path):
@@ -639,9 +639,8 @@ def threads() -> tuple[int, int]:
     generation is fastest on a quiet machine and collapses as soon as another process wants one of them
     (measured on 2 cores: 2 threads, 5.5 s a turn when idle, 18 s with one core busy; 1 thread, 9 s either
     way), so a core that is busy is left alone."""
-    if configured := os.environ.get("ERP_LOCAL_THREADS"):
-        fixed = max(1, int(configured))
-        return fixed, max(1, int(os.environ.get("ERP_LOCAL_BATCH_THREADS") or fixed))
+    if fixed := get_settings().local_threads:
+        return fixed, get_settings().local_batch_threads or fixed
     free = max(1, (os.cpu_count() or 1) - busy_cores())
     return min(4, free), min(8, free)
 
@@ -662,7 +661,7 @@ def busy_cores() -> int:
 
 
 def context_size() -> int:
-    return max(2048, int(os.environ.get("ERP_LOCAL_CONTEXT") or DEFAULT_CONTEXT))
+    return max(2048, get_settings().local_context or DEFAULT_CONTEXT)
 
 
 @dataclass
