@@ -205,18 +205,19 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 
 _loaded: tuple[tuple[str | None, ...], Settings] | None = None
-_overrides: list[Settings] = []
+_overrides: list[dict[str, Any]] = []
 
 
 def get_settings() -> Settings:
-    """The settings in force: an override if one is active, else the environment's, parsed once per change."""
+    """The settings in force: the environment's, parsed once per change, with any active overrides applied."""
     global _loaded
-    if _overrides:
-        return _overrides[-1]
     seen = tuple(os.environ.get(env) for env in VARIABLES)
     if _loaded is None or _loaded[0] != seen:
         _loaded = (seen, load_settings(os.environ))
-    return _loaded[1]
+    settings = _loaded[1]
+    for changes in _overrides:
+        settings = replace(settings, **changes)
+    return settings
 
 
 def reload_settings() -> Settings:
@@ -228,12 +229,13 @@ def reload_settings() -> Settings:
 
 @contextmanager
 def override_settings(**changes: Any) -> Iterator[Settings]:
-    """Within the block, `get_settings()` answers the current settings with `changes` (field names) applied."""
-    _overrides.append(replace(get_settings(), **changes))
+    """Within the block, `get_settings()` answers with `changes` (by field name) over the environment's values."""
+    overridden = replace(get_settings(), **changes)  # an unknown field name fails here, at the start
+    _overrides.append(changes)
     try:
-        yield _overrides[-1]
+        yield overridden
     finally:
-        _overrides.pop()
+        _overrides.remove(changes)
 
 
 def data_dir() -> Path:
