@@ -123,3 +123,17 @@ def test_a_bad_value_in_the_environment_fails_at_first_use(monkeypatch: pytest.M
     monkeypatch.setenv("ERP_SESSION_HOURS", "abc")
     with pytest.raises(SettingsError, match="ERP_SESSION_HOURS"):
         get_settings()
+
+
+def test_the_product_reads_its_configuration_only_through_the_settings() -> None:
+    root = README.parent
+    reads = re.compile(r"os\.environ\.get\(|os\.getenv\(|environ\[[^\]]+\](?!\s*=)")
+    readers = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("core", "tools", "assistant")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "core" / "settings.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if reads.search(line) and "ERP_EVAL_RESULTS" not in line  # the eval harness's own variable
+    ]
+    assert readers == []
