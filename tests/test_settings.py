@@ -127,7 +127,7 @@ def test_a_bad_value_in_the_environment_fails_at_first_use(monkeypatch: pytest.M
 
 def test_the_product_reads_its_configuration_only_through_the_settings() -> None:
     root = README.parent
-    reads = re.compile(r"os\.environ\.get\(|os\.getenv\(|environ\[[^\]]+\](?!\s*=)")
+    reads = re.compile(r"os\.environ\.get\(|os\.getenv\(|environ\[[^\]]+\](?!\s*=)|=\s*os\.environ\s*$")
     readers = [
         f"{path.relative_to(root)}:{n}"
         for folder in ("core", "tools", "assistant")
