@@ -100,9 +100,9 @@ def _origins(value: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
 
 
-def _setting(env: str, default: Any, meaning: str, parse: Parser = _text, secret: bool = False) -> Any:
-    """A field of `Settings` read from the variable `env`; unset or empty, it keeps `default`."""
-    return field(default=default, repr=not secret, metadata={"env": env, "meaning": meaning, "parse": parse})
+def _env(variable: str, meaning: str, parse: Parser = _text) -> dict[str, Any]:
+    """A field's metadata: the variable it is read from, what it means, and how its text is parsed."""
+    return {"env": variable, "meaning": meaning, "parse": parse}
 
 
 @dataclass(frozen=True)
@@ -110,76 +110,122 @@ class Settings:
     """The configuration of one deployment; a field left at None is worked out where it is used (see `meaning`)."""
 
     # Storage
-    database_url: str | None = _setting(
-        "ERP_DATABASE_URL", None, "any SQLAlchemy URL; unset, a SQLite file in the data folder"
+    database_url: str | None = field(
+        default=None, metadata=_env("ERP_DATABASE_URL", "any SQLAlchemy URL; unset, a SQLite file in the data folder")
     )
-    data_dir: Path = _setting("ERP_DATA_DIR", Path("data"), "the folder of embedded data (SQLite, Chroma, models)", _path)
+    data_dir: Path = field(
+        default=Path("data"),
+        metadata=_env("ERP_DATA_DIR", "the folder of embedded data (SQLite, Chroma, models)", _path),
+    )
     # The core's rules
-    today: date | None = _setting("ERP_TODAY", None, "pins the business date (demos, tests); unset, today", _iso_date)
-    policy_file: Path | None = _setting("ERP_POLICY_FILE", None, "the policy rules; unset, the shipped default", _path)
-    routing_file: Path | None = _setting(
-        "ERP_ROUTING_FILE", None, "the exception routing rules; unset, the shipped default", _path
+    today: date | None = field(
+        default=None, metadata=_env("ERP_TODAY", "pins the business date (demos, tests); unset, today", _iso_date)
     )
-    approval_ttl_hours: int = _setting("ERP_APPROVAL_TTL_HOURS", 72, "hours a draft waits for approval", _whole(1))
-    approval_escalate_hours: int = _setting(
-        "ERP_APPROVAL_ESCALATE_HOURS", 24, "hours before a waiting draft is escalated", _whole(1)
+    policy_file: Path | None = field(
+        default=None, metadata=_env("ERP_POLICY_FILE", "the policy rules; unset, the shipped default", _path)
     )
-    session_hours: int = _setting("ERP_SESSION_HOURS", 12, "how long a web sign-in lasts", _whole(1))
-    turns_per_minute: int = _setting("ERP_TURNS_PER_MINUTE", 12, "chat turns a user may start per minute", _whole(1))
+    routing_file: Path | None = field(
+        default=None,
+        metadata=_env("ERP_ROUTING_FILE", "the exception routing rules; unset, the shipped default", _path),
+    )
+    approval_ttl_hours: int = field(
+        default=72, metadata=_env("ERP_APPROVAL_TTL_HOURS", "hours a draft waits for approval", _whole(1))
+    )
+    approval_escalate_hours: int = field(
+        default=24, metadata=_env("ERP_APPROVAL_ESCALATE_HOURS", "hours before a waiting draft is escalated", _whole(1))
+    )
+    session_hours: int = field(
+        default=12, metadata=_env("ERP_SESSION_HOURS", "how long a web sign-in lasts", _whole(1))
+    )
+    turns_per_minute: int = field(
+        default=12, metadata=_env("ERP_TURNS_PER_MINUTE", "chat turns a user may start per minute", _whole(1))
+    )
     # The assistant's model
-    assistant_model: str = _setting("ERP_ASSISTANT_MODEL", LOCAL_MODEL, "any litellm model string")
-    assistant_fallback_model: str | None = _setting(
-        "ERP_ASSISTANT_FALLBACK_MODEL", None, "a model litellm falls back to"
+    assistant_model: str = field(default=LOCAL_MODEL, metadata=_env("ERP_ASSISTANT_MODEL", "any litellm model string"))
+    assistant_fallback_model: str | None = field(
+        default=None, metadata=_env("ERP_ASSISTANT_FALLBACK_MODEL", "a model litellm falls back to")
     )
-    assistant_timeout: float = _setting("ERP_ASSISTANT_TIMEOUT", 120.0, "seconds a model call may take", _seconds)
-    assistant_retries: int = _setting("ERP_ASSISTANT_RETRIES", 2, "retries of a failed model call", _whole(0))
-    assistant_max_steps: int = _setting("ERP_ASSISTANT_MAX_STEPS", 6, "tool rounds per turn", _whole(1))
-    assistant_max_tokens: int = _setting("ERP_ASSISTANT_MAX_TOKENS", 512, "answer length in tokens", _whole(1))
-    company_name: str = _setting("ERP_COMPANY_NAME", "Northwind", "the company named in the system prompt")
+    assistant_timeout: float = field(
+        default=120.0, metadata=_env("ERP_ASSISTANT_TIMEOUT", "seconds a model call may take", _seconds)
+    )
+    assistant_retries: int = field(
+        default=2, metadata=_env("ERP_ASSISTANT_RETRIES", "retries of a failed model call", _whole(0))
+    )
+    assistant_max_steps: int = field(
+        default=6, metadata=_env("ERP_ASSISTANT_MAX_STEPS", "tool rounds per turn", _whole(1))
+    )
+    assistant_max_tokens: int = field(
+        default=512, metadata=_env("ERP_ASSISTANT_MAX_TOKENS", "answer length in tokens", _whole(1))
+    )
+    company_name: str = field(
+        default="Northwind", metadata=_env("ERP_COMPANY_NAME", "the company named in the system prompt")
+    )
     # The local model
-    local_model_path: Path | None = _setting(
-        "ERP_LOCAL_MODEL_PATH", None, "another GGUF; unset, the verified one in the data folder", _path
+    local_model_path: Path | None = field(
+        default=None,
+        metadata=_env("ERP_LOCAL_MODEL_PATH", "another GGUF; unset, the verified one in the data folder", _path),
     )
-    local_threads: int | None = _setting(
-        "ERP_LOCAL_THREADS", None, "CPU threads for generating; unset, the free cores", _whole(1)
+    local_threads: int | None = field(
+        default=None, metadata=_env("ERP_LOCAL_THREADS", "CPU threads for generating; unset, the free cores", _whole(1))
     )
-    local_batch_threads: int | None = _setting(
-        "ERP_LOCAL_BATCH_THREADS", None, "CPU threads for prompt processing; unset, ERP_LOCAL_THREADS", _whole(1)
+    local_batch_threads: int | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_LOCAL_BATCH_THREADS", "CPU threads for prompt processing; unset, ERP_LOCAL_THREADS", _whole(1)
+        ),
     )
-    local_context: int | None = _setting(
-        "ERP_LOCAL_CONTEXT", None, "the local model's context in tokens; unset, the engine's default", _whole(1)
+    local_context: int | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_LOCAL_CONTEXT", "the local model's context in tokens; unset, the engine's default", _whole(1)
+        ),
     )
     # Search
-    embedding_model: str | None = _setting(
-        "ERP_EMBEDDING_MODEL", None, "a litellm embedding model; unset, the local one"
+    embedding_model: str | None = field(
+        default=None, metadata=_env("ERP_EMBEDDING_MODEL", "a litellm embedding model; unset, the local one")
     )
-    embedding_threads: int = _setting("ERP_EMBEDDING_THREADS", 1, "torch threads of the local embedder", _whole(1))
-    chroma_host: str | None = _setting("CHROMA_HOST", None, "a Chroma server; unset, the embedded store")
-    chroma_port: int = _setting("CHROMA_PORT", 8000, "the Chroma server's port", _whole(1))
+    embedding_threads: int = field(
+        default=1, metadata=_env("ERP_EMBEDDING_THREADS", "torch threads of the local embedder", _whole(1))
+    )
+    chroma_host: str | None = field(
+        default=None, metadata=_env("CHROMA_HOST", "a Chroma server; unset, the embedded store")
+    )
+    chroma_port: int = field(default=8000, metadata=_env("CHROMA_PORT", "the Chroma server's port", _whole(1)))
     # The web service
-    cookie_secure: CookiePolicy = _setting(
-        "ERP_COOKIE_SECURE", "auto", "when the session cookie is Secure", _cookie_policy
+    cookie_secure: CookiePolicy = field(
+        default="auto", metadata=_env("ERP_COOKIE_SECURE", "when the session cookie is Secure", _cookie_policy)
     )
-    widget_origins: tuple[str, ...] = _setting(
-        "ERP_WIDGET_ORIGINS", (), "other origins allowed to host the widget (comma-separated)", _origins
+    widget_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=_env("ERP_WIDGET_ORIGINS", "other origins allowed to host the widget (comma-separated)", _origins),
     )
-    model_slots: int | None = _setting(
-        "ERP_MODEL_SLOTS", None, "turns talking to the model at once; unset, 1 local, 8 hosted", _whole(1)
+    model_slots: int | None = field(
+        default=None,
+        metadata=_env("ERP_MODEL_SLOTS", "turns talking to the model at once; unset, 1 local, 8 hosted", _whole(1)),
     )
-    low_risk_usd: Decimal = _setting(
-        "ERP_LOW_RISK_USD", Decimal("2500"), "a one-approval draft up to this may be decided in bulk", _usd
+    low_risk_usd: Decimal = field(
+        default=Decimal("2500"),
+        metadata=_env("ERP_LOW_RISK_USD", "a one-approval draft up to this may be decided in bulk", _usd),
     )
-    web_url: str = _setting("ERP_WEB_URL", "http://127.0.0.1:8000", "where links in Slack messages point", _url)
+    web_url: str = field(
+        default="http://127.0.0.1:8000", metadata=_env("ERP_WEB_URL", "where links in Slack messages point", _url)
+    )
     # Slack
-    slack_bot_token: str | None = _setting("SLACK_BOT_TOKEN", None, "the Slack bot's xoxb- token", secret=True)
-    slack_signing_secret: str | None = _setting(
-        "SLACK_SIGNING_SECRET", None, "checks that events come from Slack", secret=True
+    slack_bot_token: str | None = field(
+        default=None, repr=False, metadata=_env("SLACK_BOT_TOKEN", "the Slack bot's xoxb- token")
     )
-    slack_app_token: str | None = _setting("SLACK_APP_TOKEN", None, "xapp- token for Socket Mode", secret=True)
-    slack_approvals_channel: str | None = _setting(
-        "SLACK_APPROVALS_CHANNEL", None, "a channel that also gets approval requests"
+    slack_signing_secret: str | None = field(
+        default=None, repr=False, metadata=_env("SLACK_SIGNING_SECRET", "checks that events come from Slack")
     )
-    slack_api_url: str | None = _setting("SLACK_API_URL", None, "another Slack Web API base (tests use a fake)")
+    slack_app_token: str | None = field(
+        default=None, repr=False, metadata=_env("SLACK_APP_TOKEN", "xapp- token for Socket Mode")
+    )
+    slack_approvals_channel: str | None = field(
+        default=None, metadata=_env("SLACK_APPROVALS_CHANNEL", "a channel that also gets approval requests")
+    )
+    slack_api_url: str | None = field(
+        default=None, metadata=_env("SLACK_API_URL", "another Slack Web API base (tests use a fake)")
+    )
 
 
 SETTING_FIELDS: tuple[Field[Any], ...] = fields(Settings)

@@ -31,10 +31,11 @@ from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, War
 from core.masterdata.service import exchange_rate, load_actor
 from core.policy import Decision, Outcome, Policy, Requirement, evaluate, load_policy, record_decision
 from core.policy.facts import DraftKind, Facts
+from core.settings import get_settings
 from core.stock.models import StockBalance
 from core.stock.service import Key
-from core.settings import get_settings
 from core.text import require_storable
+
 # Advisory-lock key space ("DR") in which requests sharing an idempotency key queue on PostgreSQL.
 IDEMPOTENCY_LOCK_SPACE = 0x4452
 
