@@ -25,9 +25,18 @@ from core.errors import ErpError
 from core.exceptions import check_routing, detect_exceptions, load_routing
 from core.masterdata.service import has_entities, item_count, sites
 from core.sales.service import first_held_order
-from core.settings import data_dir, database_url
+from core.settings import SettingsError, data_dir, database_url, get_settings
 
 app = typer.Typer(help="A conversational assistant over a deterministic ERP core.", no_args_is_help=True)
+
+
+@app.callback()
+def _check_settings() -> None:
+    # Read the configuration before any command, so a bad value is named at once rather than mid-command.
+    try:
+        get_settings()
+    except SettingsError as error:
+        raise fail(error) from None
 
 
 def _is_empty(db: Database) -> bool:

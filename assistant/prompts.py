@@ -1,6 +1,5 @@
 """The prompts the model sees, read from `prompts/` and filled in for one user."""
 
-import os
 from dataclasses import dataclass
 from datetime import date
 
@@ -8,9 +7,8 @@ from sqlalchemy.orm import Session
 
 from core.actor import Actor
 from core.masterdata.service import entity_codes
+from core.settings import get_settings
 from prompts import text
-
-DEFAULT_COMPANY = "Northwind"
 
 
 @dataclass(frozen=True)
@@ -51,4 +49,4 @@ def persona_prompt(persona: Persona) -> str:
 
 def company_name() -> str:
     """The company the assistant works for (`ERP_COMPANY_NAME`)."""
-    return os.environ.get("ERP_COMPANY_NAME") or DEFAULT_COMPANY
+    return get_settings().company_name

@@ -1,7 +1,6 @@
 """`erp-assistant slack link / unlink / links`: which Slack user speaks for which ERP user (admins manage it)."""
 
 import asyncio
-import os
 from typing import Annotated
 
 import typer
@@ -9,6 +8,7 @@ from rich.table import Table
 
 from assistant.console import CLI_CHANNEL, act, ask, console
 from core.identity import link_account, linked_accounts, unlink_account
+from core.settings import Settings, get_settings
 
 slack_app = typer.Typer(help="Link Slack users to ERP users (the bot answers only linked users).", no_args_is_help=True)
 ADMIN = typer.Option("--by", help="The administrator making the change.")
@@ -58,16 +58,17 @@ def links(by: Annotated[str, ADMIN] = "admin") -> None:
 @slack_app.command()
 def socket() -> None:
     """Answer Slack over Socket Mode, for a site without a public URL (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)."""
-    bot_token, app_token = os.environ.get("SLACK_BOT_TOKEN", ""), os.environ.get("SLACK_APP_TOKEN", "")
+    settings = get_settings()
+    bot_token, app_token = settings.slack_bot_token or "", settings.slack_app_token or ""
     if not bot_token.startswith("xoxb-") or not app_token.startswith("xapp-"):
         console.print(
             "[red]Socket Mode needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, with connections:write)[/]"
         )
         raise typer.Exit(code=1)
-    asyncio.run(_socket_mode(bot_token, app_token))
+    asyncio.run(_socket_mode(bot_token, app_token, settings))
 
 
-async def _socket_mode(bot_token: str, app_token: str) -> None:
+async def _socket_mode(bot_token: str, app_token: str, settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from assistant.http.app import build_services
@@ -76,9 +77,9 @@ async def _socket_mode(bot_token: str, app_token: str) -> None:
     # Socket Mode events arrive over Slack's own authenticated websocket: no request signature to check.
     config = SlackConfig(
         bot_token=bot_token,
-        signing_secret=os.environ.get("SLACK_SIGNING_SECRET", "not-used-in-socket-mode"),
-        approvals_channel=os.environ.get("SLACK_APPROVALS_CHANNEL") or None,
-        web_url=os.environ.get("ERP_WEB_URL", "http://127.0.0.1:8000").rstrip("/"),
+        signing_secret=settings.slack_signing_secret or "not-used-in-socket-mode",
+        approvals_channel=settings.slack_approvals_channel,
+        web_url=settings.web_url,
     )
     bot = SlackBot(build_services(), config)
     console.print("answering Slack over Socket Mode; Ctrl-C stops")

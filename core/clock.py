@@ -1,13 +1,13 @@
 """The business date and time. `ERP_TODAY` (ISO date) pins the date for demos and tests."""
 
-import os
 from datetime import UTC, date, datetime
+
+from core.settings import get_settings
 
 
 def today() -> date:
     """Today's business date."""
-    pinned = os.environ.get("ERP_TODAY")
-    return date.fromisoformat(pinned) if pinned else date.today()
+    return get_settings().today or date.today()
 
 
 def now() -> datetime:

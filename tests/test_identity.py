@@ -15,7 +15,6 @@ from core.db import Database
 from core.demo import assign_demo_passwords, read_demo_logins, write_demo_logins
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.identity import (
-    SESSION_HOURS,
     ApiToken,
     Credential,
     NotSignedIn,
@@ -51,7 +50,7 @@ def _set_password(world: World, username: str, password: str = PASSWORD) -> None
     world.run(lambda s: set_password(s, username=username, password=password))
 
 
-def _sign_in(world: World, username: str, password: str = PASSWORD, hours: int = SESSION_HOURS) -> str:
+def _sign_in(world: World, username: str, password: str = PASSWORD, hours: int | None = None) -> str:
     """A new session token for the user, through the password."""
     return world.run(
         lambda s: start_session(s, authenticate(s, username=username, password=password), hours=hours).token

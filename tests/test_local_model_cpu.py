@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from assistant.llm.local.model import cpu_advertises_amx, extra_buffers_wanted
+from core.settings import SettingsError
 
 
 def test_a_cpu_that_advertises_amx_is_recognised_from_its_flags(tmp_path: Path) -> None:
@@ -20,10 +21,13 @@ def test_by_default_extra_buffers_are_used_except_on_a_cpu_that_advertises_amx()
     assert not extra_buffers_wanted("auto", amx=True)
 
 
-def test_the_setting_overrides_the_cpu_check() -> None:
-    assert extra_buffers_wanted("on", amx=True) and not extra_buffers_wanted(" OFF ", amx=False)
+def test_the_setting_overrides_the_cpu_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert extra_buffers_wanted("on", amx=True) and not extra_buffers_wanted("off", amx=False)
+    monkeypatch.setenv("ERP_LOCAL_EXTRA_BUFFERS", " ON ")
+    assert extra_buffers_wanted(amx=True)
 
 
-def test_a_bad_setting_names_the_variable_and_its_choices() -> None:
-    with pytest.raises(ValueError, match="ERP_LOCAL_EXTRA_BUFFERS must be auto, on or off"):
-        extra_buffers_wanted("sometimes", amx=False)
+def test_a_bad_setting_names_the_variable_and_its_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERP_LOCAL_EXTRA_BUFFERS", "sometimes")
+    with pytest.raises(SettingsError, match="ERP_LOCAL_EXTRA_BUFFERS must be auto, on or off"):
+        extra_buffers_wanted(amx=False)

@@ -148,7 +148,7 @@ def test_a_second_message_while_the_first_is_answered_is_refused(demo: Database,
 def test_too_many_turns_a_minute_are_refused_with_when_to_retry(
     demo: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.conversations.service.TURNS_PER_MINUTE", 2)
+    monkeypatch.setenv("ERP_TURNS_PER_MINUTE", "2")
     with _client(demo, tmp_path, Script([Reply(text="one"), Reply(text="two"), Reply(text="three")])) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)

@@ -19,6 +19,7 @@ from assistant.http.errors import HttpError, error_response
 from assistant.http.routes import approvals, chat, exceptions, health, pages, records, session
 from assistant.http.routes.pages import STATIC
 from assistant.http.services import Services, WebConfig
+from core.settings import get_settings
 from core.text import NUL_REFUSED, has_nul
 
 if TYPE_CHECKING:
@@ -148,4 +149,4 @@ def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker."""
     from assistant.slack import slack_config
 
-    return create_app(build_services(), slack_config())
+    return create_app(build_services(), slack_config(get_settings()))

@@ -1,44 +1,24 @@
 """What the web service runs on: one database, one assistant (one model per process), the turn runner."""
 
-import os
 from dataclasses import dataclass, field
-from typing import Literal
 
 from assistant.agent import Assistant
 from assistant.http.turns import TurnRunner
 from core.db import Database
-
-CookiePolicy = Literal["auto", "always", "never"]
-
-
-def _origins() -> list[str]:
-    return [o.strip().rstrip("/") for o in os.environ.get("ERP_WIDGET_ORIGINS", "").split(",") if o.strip()]
+from core.settings import CookiePolicy, get_settings
 
 
 @dataclass(frozen=True)
 class WebConfig:
-    """Deployment settings of the web service, from the environment by default."""
+    """Deployment settings of the web service, from the settings by default."""
 
     # Secure cookies: "auto" sets the flag when the request came over HTTPS (directly or via a proxy header).
-    secure_cookies: CookiePolicy = field(default_factory=lambda: _cookie_policy(os.environ.get("ERP_COOKIE_SECURE")))
+    secure_cookies: CookiePolicy = field(default_factory=lambda: get_settings().cookie_secure)
     # Other origins of the intranet allowed to host the widget (CORS with credentials).
-    widget_origins: list[str] = field(default_factory=_origins)
+    widget_origins: list[str] = field(default_factory=lambda: list(get_settings().widget_origins))
     # How many turns talk to the model at once: 1 for the in-process local model.
-    model_slots: int | None = field(default_factory=lambda: _int_env("ERP_MODEL_SLOTS"))
+    model_slots: int | None = field(default_factory=lambda: get_settings().model_slots)
     max_body_bytes: int = 64 * 1024
-
-
-def _cookie_policy(value: str | None) -> CookiePolicy:
-    if value in (None, "", "auto"):
-        return "auto"
-    if value in ("always", "never"):
-        return value  # type: ignore[return-value]
-    raise ValueError(f"ERP_COOKIE_SECURE must be auto, always or never, not {value!r}")
-
-
-def _int_env(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value else None
 
 
 class Services:

@@ -5,7 +5,6 @@ can never show what the signed-in user may not see.
 """
 
 import math
-import os
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -28,7 +27,6 @@ from core import clock
 from core.actor import Actor
 from core.drafts.models import DraftAction
 from core.drafts.service import (
-    ESCALATE_AFTER_HOURS,
     approvals_of,
     decision_blocker,
     get_draft,
@@ -39,10 +37,8 @@ from core.exceptions import ExceptionCase, assignable_people, get_case, may_hand
 from core.exceptions.models import ACTIVE_STATUSES
 from core.finance.service import credit_status
 from core.masterdata.service import display_names, entity_codes, usernames
+from core.settings import get_settings
 from core.stock.service import available_to_promise
-
-# A draft needing one approval and worth at most this may be decided in bulk from the inbox.
-LOW_RISK_USD = Decimal(os.environ.get("ERP_LOW_RISK_USD", "2500"))
 
 
 def _hours_since(when: datetime) -> float:
@@ -51,7 +47,7 @@ def _hours_since(when: datetime) -> float:
 
 def urgency(draft: DraftAction) -> float:
     """Overdue first, then older and bigger: age against the escalation time, value on a log scale."""
-    age = _hours_since(draft.created_at) / max(1, ESCALATE_AFTER_HOURS)
+    age = _hours_since(draft.created_at) / max(1, get_settings().approval_escalate_hours)
     value = math.log10(float(draft.amount_usd) + 1)
     overdue = 1.0 if clock.now() >= draft.escalate_at else 0.0
     return float(round(100 * overdue + 10 * age + value, 3))
@@ -87,7 +83,7 @@ def _card(session: Session, draft: DraftAction, names: dict[int, str], codes: di
         diff=list(draft.diff),
         result_ref=draft.result_ref,
         failure_reason=draft.failure_reason,
-        low_risk=len(waiting) == 1 and Decimal(draft.amount_usd) <= LOW_RISK_USD,
+        low_risk=len(waiting) == 1 and Decimal(draft.amount_usd) <= get_settings().low_risk_usd,
         urgency=urgency(draft),
     )
 

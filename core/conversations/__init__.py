@@ -3,7 +3,6 @@
 from core.conversations.models import Conversation, ConversationTurn
 from core.conversations.service import (
     STALE_TURN_SECONDS,
-    TURNS_PER_MINUTE,
     ConversationView,
     RateLimited,
     TurnInProgress,
@@ -19,7 +18,6 @@ from core.conversations.service import (
 
 __all__ = [
     "STALE_TURN_SECONDS",
-    "TURNS_PER_MINUTE",
     "Conversation",
     "ConversationTurn",
     "ConversationView",

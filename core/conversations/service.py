@@ -12,7 +12,6 @@ runaway clients, not an accounting rule).
 """
 
 import math
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,9 +25,9 @@ from core import clock
 from core.actor import Actor
 from core.conversations.models import Conversation, ConversationTurn
 from core.errors import ErpError, InvalidInput, NotFound, OutOfScope
+from core.settings import get_settings
 from core.text import require_storable
 
-TURNS_PER_MINUTE = int(os.environ.get("ERP_TURNS_PER_MINUTE", "12"))
 STALE_TURN_SECONDS = 600
 TITLE_FROM_MESSAGE = 60
 MAX_TITLE = 120
@@ -234,7 +233,7 @@ def begin_turn(
     if not text.strip():
         raise InvalidInput("a message needs some text")
     require_storable(text, "the message")
-    limit = per_minute if per_minute is not None else TURNS_PER_MINUTE
+    limit = per_minute if per_minute is not None else get_settings().turns_per_minute
     if limit < 1:
         raise InvalidInput("the rate limit allows at least one turn a minute")
     _check_rate(session, actor, now, limit)

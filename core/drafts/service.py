@@ -9,7 +9,6 @@ the reason and nothing is written.
 
 import hashlib
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,12 +31,11 @@ from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, War
 from core.masterdata.service import exchange_rate, load_actor
 from core.policy import Decision, Outcome, Policy, Requirement, evaluate, load_policy, record_decision
 from core.policy.facts import DraftKind, Facts
+from core.settings import get_settings
 from core.stock.models import StockBalance
 from core.stock.service import Key
 from core.text import require_storable
 
-APPROVAL_TTL_HOURS = int(os.environ.get("ERP_APPROVAL_TTL_HOURS", "72"))
-ESCALATE_AFTER_HOURS = int(os.environ.get("ERP_APPROVAL_ESCALATE_HOURS", "24"))
 # Advisory-lock key space ("DR") in which requests sharing an idempotency key queue on PostgreSQL.
 IDEMPOTENCY_LOCK_SPACE = 0x4452
 
@@ -257,8 +255,8 @@ def _new_draft(
         reasons=[r.model_dump(mode="json") for r in decision.reasons],
         explanation=decision.explain(),
         created_at=now,
-        escalate_at=now + timedelta(hours=ESCALATE_AFTER_HOURS),
-        expires_at=now + timedelta(hours=APPROVAL_TTL_HOURS),
+        escalate_at=now + timedelta(hours=get_settings().approval_escalate_hours),
+        expires_at=now + timedelta(hours=get_settings().approval_ttl_hours),
     )
     session.add(draft)
     session.flush()

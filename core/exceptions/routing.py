@@ -7,7 +7,6 @@ the rule earlier in the file), and a case stores the rule's id and the reason fo
 """
 
 import hashlib
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from core.actor import Role
 from core.errors import ErpError
 from core.exceptions.models import ExceptionType
 from core.masterdata.models import LegalEntity, User, UserEntityScope
+from core.settings import get_settings
 
 DEFAULT_ROUTING_FILE = Path(__file__).with_name("default_routing.yaml")
 ROUTING_FILE_ENV = "ERP_ROUTING_FILE"
@@ -161,8 +161,7 @@ def routing_file_path(path: Path | None = None) -> Path:
     """The routing file in force: the one given, else `ERP_ROUTING_FILE`, else the default."""
     if path is not None:
         return Path(path)
-    configured = os.environ.get(ROUTING_FILE_ENV)
-    return Path(configured) if configured else DEFAULT_ROUTING_FILE
+    return get_settings().routing_file or DEFAULT_ROUTING_FILE
 
 
 def load_routing(path: Path | None = None) -> RoutingRules:

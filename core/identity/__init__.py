@@ -2,7 +2,6 @@
 
 from core.identity.models import ApiToken, ChannelLink, Credential, WebSession
 from core.identity.service import (
-    SESSION_HOURS,
     TOKEN_PREFIX,
     NewSession,
     NewToken,
@@ -30,7 +29,6 @@ from core.identity.service import (
 )
 
 __all__ = [
-    "SESSION_HOURS",
     "TOKEN_PREFIX",
     "ApiToken",
     "ChannelLink",

@@ -19,7 +19,6 @@ in a write unit (`db.run`) when that time matters.
 
 import functools
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,8 +36,8 @@ from core.errors import ErpError, InvalidInput, NotFound, PermissionDenied
 from core.identity.models import ApiToken, ChannelLink, Credential, WebSession
 from core.masterdata.models import User
 from core.masterdata.service import load_actor
+from core.settings import get_settings
 
-SESSION_HOURS = int(os.environ.get("ERP_SESSION_HOURS", "12"))
 WEB_CHANNEL = "web"
 TOKEN_PREFIX = "erp_"
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
@@ -221,8 +220,9 @@ def _touch_due(last: datetime | None, now: datetime) -> bool:
 # --- Browser sessions --------------------------------------------------------------------
 
 
-def start_session(session: Session, actor: Actor, *, hours: int = SESSION_HOURS) -> NewSession:
-    """A browser session for a signed-in person, ending after `hours`."""
+def start_session(session: Session, actor: Actor, *, hours: int | None = None) -> NewSession:
+    """A browser session for a signed-in person, ending after `hours` (default: ERP_SESSION_HOURS)."""
+    hours = get_settings().session_hours if hours is None else hours
     if not 1 <= hours <= MAX_SESSION_HOURS:
         raise InvalidInput(f"a session lasts 1 to {MAX_SESSION_HOURS} hours, not {hours}")
     token, csrf_token, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), clock.now()

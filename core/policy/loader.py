@@ -7,7 +7,6 @@ raises. The version of a policy is the sha256 of the file's bytes, so any edit i
 import difflib
 import hashlib
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,6 +42,7 @@ from core.policy.rules import (
     format_value,
 )
 from core.policy.spec import ApproveSpec, PolicySpec, RuleSpec
+from core.settings import get_settings
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("default_policy.yaml")
 POLICY_FILE_ENV = "ERP_POLICY_FILE"
@@ -74,8 +74,7 @@ class _Invalid(Exception):
 
 def policy_path() -> Path:
     """The policy file this deployment uses: ERP_POLICY_FILE, else the shipped default."""
-    configured = os.environ.get(POLICY_FILE_ENV)
-    return Path(configured) if configured else DEFAULT_POLICY_FILE
+    return get_settings().policy_file or DEFAULT_POLICY_FILE
 
 
 def load_policy(path: Path | None = None) -> Policy:

@@ -38,7 +38,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import core.conversations.service as conversation_rules
 from assistant.agent import Assistant
 from assistant.conversations import open_checkpointer
 from assistant.http.app import create_app
@@ -65,6 +64,7 @@ from core.policy import evaluate
 from core.policy.facts import Facts
 from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
+from core.settings import override_settings
 from core.stock.models import StockBalance
 from core.transfers.models import Transfer
 from evals.hardening.audit_check import AuditReport, audit_after_run, watermark
@@ -300,12 +300,8 @@ def chat_outcomes(response: Response, calls: int) -> list[str]:
 @contextmanager
 def generous_rate_limit(per_minute: int = 100_000) -> Iterator[None]:
     """Lift the per-user turn rate for the block: these runs send many turns a minute on purpose."""
-    saved = conversation_rules.TURNS_PER_MINUTE
-    conversation_rules.TURNS_PER_MINUTE = per_minute
-    try:
+    with override_settings(turns_per_minute=per_minute):
         yield
-    finally:
-        conversation_rules.TURNS_PER_MINUTE = saved
 
 
 @contextmanager

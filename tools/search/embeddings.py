@@ -7,12 +7,12 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.settings import get_settings
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
-MODEL_ENV = "ERP_EMBEDDING_MODEL"
-THREADS_ENV = "ERP_EMBEDDING_THREADS"
 
 
 class Embedder(Protocol):
@@ -35,7 +35,7 @@ class LocalEmbedder:
 
     def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
         self.batch_size = batch_size
-        self.threads = threads or int(os.environ.get(THREADS_ENV, "") or 1)
+        self.threads = threads or get_settings().embedding_threads
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
@@ -91,5 +91,5 @@ def _field(row: Any, key: str) -> Any:
 
 def embedder_from_env() -> Embedder:
     """`ERP_EMBEDDING_MODEL` names a hosted model for litellm; unset, the local model."""
-    model = os.environ.get(MODEL_ENV, "").strip()
+    model = get_settings().embedding_model
     return LiteLLMEmbedder(model) if model else LocalEmbedder()

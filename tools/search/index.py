@@ -6,7 +6,6 @@ is gone. A collection built by another embedder is dropped and rebuilt.
 """
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.db import Database
 from core.masterdata.item_search import item_texts
-from core.settings import data_dir
+from core.settings import data_dir, get_settings
 from tools.search.corpus import Chunk, load_chunks
 from tools.search.embeddings import Embedder, embedder_from_env
 
@@ -238,10 +237,9 @@ def open_search_index(path: Path | None = None, embedder: Embedder | None = None
     from chromadb.config import Settings
 
     settings = Settings(anonymized_telemetry=False)
-    host = os.environ.get("CHROMA_HOST", "").strip()
-    if host:
-        port = int(os.environ.get("CHROMA_PORT", "") or 8000)
-        client = chromadb.HttpClient(host=host, port=port, settings=settings)
+    configured = get_settings()
+    if configured.chroma_host:
+        client = chromadb.HttpClient(host=configured.chroma_host, port=configured.chroma_port, settings=settings)
     else:
         folder = path or data_dir() / "chroma"
         folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,6 @@ from assistant.http.auth import (
 from assistant.http.errors import documented
 from core.drafts.inbox import may_approve
 from core.identity import (
-    SESSION_HOURS,
     NotSignedIn,
     SignedIn,
     authenticate,
@@ -29,6 +28,7 @@ from core.identity import (
     start_session,
 )
 from core.masterdata.service import entity_codes
+from core.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["session"])
 ERRORS = documented(401, 403, 404, 422)
@@ -56,16 +56,17 @@ def sign_in(body: schemas.SignInRequest, request: Request, response: Response, s
     A session the browser already held ends here, so whoever had its cookie loses it too.
     """
     previous = request.cookies.get(SESSION_COOKIE)
+    hours = get_settings().session_hours
 
     def command(s: Session) -> tuple[str, schemas.Me]:
         actor = authenticate(s, username=body.username, password=body.password)
         if previous:
             end_session(s, token=previous)
-        new = start_session(s, actor)
+        new = start_session(s, actor, hours=hours)
         return new.token, me_of(s, session_user(s, token=new.token))
 
     token, me = svc.db.run(command)
-    set_session_cookie(request, response, svc, token, max_age=SESSION_HOURS * 3600)
+    set_session_cookie(request, response, svc, token, max_age=hours * 3600)
     return me
 
 

@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +23,7 @@ from assistant.llm.local.sampling import GreedyChoice, looping
 from assistant.llm.local.threads import threads
 from assistant.llm.weights import is_verified, model_path
 from core.errors import ErpError
-from core.settings import data_dir
+from core.settings import Switch, data_dir, get_settings
 
 DEFAULT_CONTEXT = 8192
 PREFIX_STATES_KEPT = 2
@@ -65,7 +64,7 @@ class Deadline:
 def unavailable_reason() -> str | None:
     """Why the local model cannot run here, in words for the chat; None if it can. Loads nothing."""
     path = model_path()
-    if os.environ.get("ERP_LOCAL_MODEL_PATH"):
+    if get_settings().local_model_path:
         if not path.is_file():
             return f"ERP_LOCAL_MODEL_PATH points at {path}, which is not a file; fix it, or {HOSTED_HINT}"
     elif not is_verified(path):
@@ -76,7 +75,7 @@ def unavailable_reason() -> str | None:
 
 
 def context_size() -> int:
-    return max(2048, int(os.environ.get("ERP_LOCAL_CONTEXT") or DEFAULT_CONTEXT))
+    return max(2048, get_settings().local_context or DEFAULT_CONTEXT)
 
 
 @dataclass
@@ -105,16 +104,14 @@ def cpu_advertises_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         return False
 
 
-def extra_buffers_wanted(setting: str | None = None, amx: bool | None = None) -> bool:
+def extra_buffers_wanted(setting: Switch | None = None, amx: bool | None = None) -> bool:
     """Whether llama.cpp may use its extra weight buffer types (AMX, repacked weights): `ERP_LOCAL_EXTRA_BUFFERS`
     on/off, or auto (the default): off on a CPU that advertises AMX. llama.cpp built for such a CPU runs its
     matrix products on AMX tiles, which die with SIGILL (`tilezero`) on virtual machines that advertise AMX
     without serving it to every thread; without the extra buffers it computes on AVX-512 instead."""
-    choice = (setting if setting is not None else os.environ.get("ERP_LOCAL_EXTRA_BUFFERS", "auto")).strip().lower()
-    if choice in ("on", "off"):
-        return choice == "on"
+    choice = setting or get_settings().local_extra_buffers
     if choice != "auto":
-        raise ValueError(f"ERP_LOCAL_EXTRA_BUFFERS must be auto, on or off, not {choice!r}")
+        return choice == "on"
     return not (cpu_advertises_amx() if amx is None else amx)
 
 

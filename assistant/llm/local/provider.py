@@ -1,14 +1,11 @@
 """litellm's custom provider `local/...`: the local model behind `litellm.completion`, streaming or not."""
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm
+import litellm  # assistant.llm (imported first, as this package's parent) has pointed litellm at its local price map
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 

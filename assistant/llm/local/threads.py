@@ -4,15 +4,16 @@ import os
 import time
 from pathlib import Path
 
+from core.settings import get_settings
+
 
 def threads() -> tuple[int, int]:
     """Threads for generating and for prompt processing, chosen before each call: `ERP_LOCAL_THREADS` if set
     (both), else every core that no other process is using right now (at most 4 and 8). With every core,
     generation is fastest on a quiet machine and collapses as soon as another process wants one of them
     (evals/results/local_model_bench-threads.md), so a core that is busy is left alone."""
-    if configured := os.environ.get("ERP_LOCAL_THREADS"):
-        fixed = max(1, int(configured))
-        return fixed, max(1, int(os.environ.get("ERP_LOCAL_BATCH_THREADS") or fixed))
+    if fixed := get_settings().local_threads:
+        return fixed, get_settings().local_batch_threads or fixed
     free = max(1, (os.cpu_count() or 1) - busy_cores())
     return min(4, free), min(8, free)
 
