@@ -127,11 +127,10 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return freeze(monkeypatch)
 
 
-# The modules whose tests run the local model (marked local_model): under `pytest -n N` (as `make test` runs)
-# they all go to one worker, which loads the 1.1 GB model once, while the other workers take the rest.
-LOCAL_MODEL_MODULES = frozenset(
-    {"tests/test_local_model.py", "tests/test_local_assistant.py", "tests/test_eval_smoke.py"}
-)
+# The modules whose tests run the local model (marked local_model; the suite's short real-model check): under
+# `pytest -n N` (as `make test` runs) they all go to one worker, which loads the 1.1 GB model once, while the
+# other workers take the rest. The long real-model runs are `make eval` and the local model's benchmark.
+LOCAL_MODEL_MODULES = frozenset({"tests/test_local_model.py", "tests/test_local_assistant.py"})
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when pytest runs without it (-p no:xdist)
