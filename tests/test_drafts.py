@@ -39,7 +39,9 @@ def _person(world: World, username: str) -> Person:
     return Person(world.actor(username), channel="web")
 
 
-def _order_payload(customer: str, sku: str, quantity: int, warehouse: str = "DAL", **extra: object) -> dict[str, object]:
+def _order_payload(
+    customer: str, sku: str, quantity: int, warehouse: str = "DAL", **extra: object
+) -> dict[str, object]:
     """A sales-order draft's payload of one line (nothing is created: the draft tests pass it to the gate)."""
     return {"customer": customer, "lines": [{"sku": sku, "quantity": quantity, "warehouse": warehouse}], **extra}
 
@@ -153,7 +155,11 @@ def test_the_same_request_twice_is_the_same_draft(world: World) -> None:
     with pytest.raises(InvalidInput, match="already used for a different request"):
         world.run(
             lambda s: draft_action(
-                s, ctx, kind="sales_order", payload=_order_payload("ACME", "X-900", 3), idempotency_key=first.idempotency_key
+                s,
+                ctx,
+                kind="sales_order",
+                payload=_order_payload("ACME", "X-900", 3),
+                idempotency_key=first.idempotency_key,
             )
         )
 

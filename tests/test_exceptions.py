@@ -31,7 +31,7 @@ from core.exceptions import (
 )
 from core.masterdata.models import LegalEntity, User
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
-from core.sales.service import LineRequest, confirm_order, create_order
+from core.sales.service import LineRequest
 from tests.concurrency import all_at_once
 from tests.world import World
 

@@ -55,7 +55,7 @@ def demo(demo: Database) -> Database:
 
 @pytest.fixture
 def echo_client(demo: Database, tmp_path: Path) -> Iterator[TestClient]:
-    """Not conftest's `client`: the web service as the access run drives it (a model echoing the user, no rate limit)."""
+    """Not conftest's `client`: the web service as the access run drives it (a model echoing the user, no limit)."""
     with web_client(demo, tmp_path) as c:
         yield c
 

@@ -52,7 +52,7 @@ def company(sqlite_demo: Database) -> Company:
 
 @pytest.fixture
 def echo_client(company: Company, tmp_path: Path) -> Iterator[TestClient]:
-    """Not conftest's `client`: the web service as the input run drives it (a model echoing the user, no rate limit)."""
+    """Not conftest's `client`: the web service as the input run drives it (a model echoing the user, no limit)."""
     with web_client(company.db, tmp_path) as c:
         yield c
 
@@ -134,7 +134,9 @@ def test_bad_inputs_to_the_api_get_a_4xx_that_says_what_to_fix_and_change_nothin
     assert all(r.status is not None and 400 <= r.status < 500 and r.unchanged for r in refusals)
 
 
-def test_bulk_decisions_on_forged_numbers_refuse_each_and_change_nothing(echo_client: TestClient, company: Company) -> None:
+def test_bulk_decisions_on_forged_numbers_refuse_each_and_change_nothing(
+    echo_client: TestClient, company: Company
+) -> None:
     forged = ["DR-999999", "DR-1; DROP TABLE", "DR-0", "' OR 1=1 --", company.sams_draft]
     before = company.db.read(fingerprint)
     response = echo_client.post(

@@ -1,6 +1,6 @@
 """KPIs: exact figures on the small world, scope and period refusals, and a few statements on the demo company."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, timedelta

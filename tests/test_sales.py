@@ -87,7 +87,9 @@ def test_confirming_reserves_stock_and_lowers_atp(world: World) -> None:
 
 
 def test_confirming_more_than_available_is_refused_with_the_shortfall_and_writes_nothing(world: World) -> None:
-    number = world.place_order("ACME", LineRequest("V-220", 5, warehouse="DAL"), LineRequest("V-200", 13, warehouse="ATL"))
+    number = world.place_order(
+        "ACME", LineRequest("V-220", 5, warehouse="DAL"), LineRequest("V-200", 13, warehouse="ATL")
+    )
     with pytest.raises(InsufficientStock) as refused:
         _confirm(world, number)
     assert refused.value.details["shortfalls"] == [

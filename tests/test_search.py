@@ -5,7 +5,6 @@ The demo company and its index are built once for the module; embedding 500 item
 
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,10 +22,10 @@ from core.demo.directory import INTERCOMPANY_MARKUP, USERS
 from core.masterdata.models import Item
 from core.masterdata.service import load_actor
 from core.policy.loader import DEFAULT_POLICY_FILE
+from tests.databases import Templates
 from tools import ToolContext, default_registry
 from tools.search import LiteLLMEmbedder, LocalEmbedder, SearchIndex, embedder_from_env, open_search_index
 from tools.search.corpus import load_chunks, split_markdown
-from tests.databases import Templates
 from tools.search.text import tokens
 
 REGISTRY = default_registry()
@@ -90,7 +89,9 @@ def _skus(result: dict[str, Any]) -> list[str]:
 
 
 def test_a_salespersons_description_finds_the_valve_in_the_top_three(module_demo: Database, index: SearchIndex) -> None:
-    result = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "three-quarter inch brass valve"})
+    result = REGISTRY.call(
+        module_demo, _ctx(module_demo, index), "find_items", {"query": "three-quarter inch brass valve"}
+    )
     assert "V-200" in _skus(result)[:3]
 
 

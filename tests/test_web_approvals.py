@@ -1,7 +1,6 @@
 """The approvals inbox, the exceptions board and record look-ups over the web API, with the core's rules."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
