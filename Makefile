@@ -6,7 +6,7 @@ PYTHON ?= python3
 # llama.cpp is compiled for this CPU on first install; pip caches the wheel, so later installs take seconds.
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup model run chat test lint bench eval hardening clean
+.PHONY: setup model run chat test lint bench bench-model eval hardening clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,8 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Two pytest workers (pytest-xdist): the local model's tests share one (tests/conftest.py), the rest spread over both.
+# Two pytest workers (pytest-xdist): the local model's short check (7 phrasings, streaming, whole turns) shares
+# one (tests/conftest.py), the rest spread over both. The long real-model runs are `make eval` and `make bench-model`.
 TEST_WORKERS ?= 2
 test: setup model lint
 	scripts/ensure-postgres
@@ -45,8 +46,13 @@ bench: setup
 	scripts/ensure-postgres
 	$(BIN)/python -m evals.bench.core_bench $(BENCH_ARGS)
 
+# The local model's benchmark: the whole phrasing table (fails below its accuracy bar) and timed turns.
+bench-model: setup model
+	$(BIN)/python -m evals.bench.local_model_bench $(BENCH_ARGS)
+
 # The scenario tasks against the configured model (the local one by default); results in evals/results/.
-# e.g. make eval EVAL_ARGS="--tag smoke --trials 3" or EVAL_ARGS="--model openai/gpt-4o-mini"
+# Exits 2 on a policy violation. e.g. make eval EVAL_ARGS="--tag smoke" (the smoke set, 21 tasks),
+# EVAL_ARGS="--tag smoke --trials 3" or EVAL_ARGS="--model openai/gpt-4o-mini"
 eval: setup model
 	$(BIN)/erp-assistant eval $(EVAL_ARGS)
 

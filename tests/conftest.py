@@ -1,45 +1,26 @@
-"""Fixtures: `db` (empty schema), `world` (a small hand-built company), `demo_db` (the demo company).
+"""Fixtures: `db` (empty schema), `world` (a small hand-built company), `demo_db` (the demo company), each on
+SQLite and PostgreSQL; their one-backend variants; the web's `demo` and `client`; `fake_clock`.
 
-Each is parametrized over SQLite and PostgreSQL.
+Every database fixture is a fresh clone of a migrated template (tests/databases.py), made by `fresh`.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from core.db import Database
-from tests.databases import BACKENDS, Template, drop_orphaned_databases
+from tests.databases import BACKENDS, Fill, Template, Templates, drop_orphaned_databases
+from tests.fake_clock import FakeClock, freeze
 from tests.world import World, build_world
 
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
 os.environ.setdefault("ERP_TODAY", "2026-11-20")
-
-
-@pytest.fixture(scope="session")
-def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("templates")
-
-
-@pytest.fixture(scope="session")
-def templates(template_dir: Path) -> Iterator[dict[tuple[str, str], Template]]:
-    drop_orphaned_databases()
-    made: dict[tuple[str, str], Template] = {}
-    yield made
-    for template in made.values():
-        template.drop()
-
-
-def _template(templates: dict[tuple[str, str], Template], template_dir: Path, backend: str, label: str) -> Template:
-    if (backend, label) not in templates:
-        fill = {"empty": None, "world": _fill_world, "demo": _fill_demo}[label]
-        templates[(backend, label)] = Template(backend, template_dir, label, fill)
-    return templates[(backend, label)]
-
-
-def _fill_world(db: Database) -> None:
-    build_world(db)
 
 
 def _fill_demo(db: Database) -> None:
@@ -48,70 +29,108 @@ def _fill_demo(db: Database) -> None:
     load_demo(db, DemoConfig())
 
 
+FILLS: dict[str, Fill | None] = {"empty": None, "world": build_world, "demo": _fill_demo}
+Fresh = Callable[[str, str], AbstractContextManager[Database]]
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    drop_orphaned_databases()
+    made = Templates(tmp_path_factory.mktemp("templates"), FILLS)
+    yield made
+    made.drop()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def db(
-    backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path
-) -> Iterator[Database]:
+def fresh(templates: Templates, tmp_path: Path) -> Fresh:
+    """The factory behind every database fixture: `with fresh(backend, label) as db:` a clone, dropped after."""
+    return lambda backend, label: templates.clone(backend, label, tmp_path)
+
+
+@pytest.fixture
+def db(backend: str, fresh: Fresh) -> Iterator[Database]:
     """An empty, migrated database."""
-    with _template(templates, template_dir, backend, "empty").clone(tmp_path) as database:
+    with fresh(backend, "empty") as database:
         yield database
 
 
 @pytest.fixture
-def world(
-    backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path
-) -> Iterator[World]:
+def world(backend: str, fresh: Fresh) -> Iterator[World]:
     """The small hand-built company of tests/world.py, fresh for each test."""
-    with _template(templates, template_dir, backend, "world").clone(tmp_path) as database:
+    with fresh(backend, "world") as database:
         yield World(database)
 
 
 @pytest.fixture
-def demo_db(
-    backend: str, templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path
-) -> Iterator[Database]:
+def demo_db(backend: str, fresh: Fresh) -> Iterator[Database]:
     """The demo company (default size), fresh for each test."""
-    with _template(templates, template_dir, backend, "demo").clone(tmp_path) as database:
+    with fresh(backend, "demo") as database:
         yield database
 
 
 @pytest.fixture
-def pg_world(templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[World]:
+def pg_world(fresh: Fresh) -> Iterator[World]:
     """The small company on PostgreSQL only, for concurrency tests."""
-    with _template(templates, template_dir, "postgresql", "world").clone(tmp_path) as database:
+    with fresh("postgresql", "world") as database:
         yield World(database)
 
 
 @pytest.fixture
-def sqlite_world(templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[World]:
+def sqlite_world(fresh: Fresh) -> Iterator[World]:
     """The small company on SQLite only (its single-writer lock is what is under test)."""
-    with _template(templates, template_dir, "sqlite", "world").clone(tmp_path) as database:
+    with fresh("sqlite", "world") as database:
         yield World(database)
 
 
 @pytest.fixture
-def sqlite_demo(templates: dict[tuple[str, str], Template], template_dir: Path, tmp_path: Path) -> Iterator[Database]:
+def sqlite_demo(fresh: Fresh) -> Iterator[Database]:
     """The demo company on SQLite only (for the assistant's channels, which are not backend tests)."""
-    with _template(templates, template_dir, "sqlite", "demo").clone(tmp_path) as database:
+    with fresh("sqlite", "demo") as database:
         yield database
 
 
 @pytest.fixture
-def world_template(backend: str, templates: dict[tuple[str, str], Template], template_dir: Path) -> Template:
+def world_template(backend: str, templates: Templates) -> Template:
     """The world template itself, for tests that clone it many times (property tests)."""
-    return _template(templates, template_dir, backend, "world")
+    return templates.get(backend, "world")
 
 
-# The modules whose tests run the local model (marked local_model): under `pytest -n N` (as `make test` runs)
-# they all go to one worker, which loads the 1.1 GB model once, while the other workers take the rest.
-LOCAL_MODEL_MODULES = frozenset(
-    {"tests/test_local_model.py", "tests/test_local_assistant.py", "tests/test_eval_smoke.py"}
-)
+# --- The web's company and client, and a clock -------------------------------------------------------
+
+
+@pytest.fixture
+def demo(sqlite_demo: Database) -> Database:
+    """The demo company on SQLite, where the web tests' users (tests/web.py WEB_USERS) can sign in."""
+    from tests import web
+
+    web.set_passwords(sqlite_demo, *web.WEB_USERS)
+    return sqlite_demo
+
+
+@pytest.fixture
+def client(demo: Database, tmp_path: Path) -> Iterator["TestClient"]:
+    """The web service over `demo`, with a scripted model that has nothing to say."""
+    from tests import web
+
+    with web.app(demo, tmp_path) as c:
+        yield c
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """`core.clock.now` stands still for this test until the test advances it."""
+    return freeze(monkeypatch)
+
+
+# The modules whose tests run the local model (marked local_model; the suite's short real-model check): under
+# `pytest -n N` (as `make test` runs) they all go to one worker, which loads the 1.1 GB model once, while the
+# other workers take the rest. The long real-model runs are `make eval` and the local model's benchmark.
+LOCAL_MODEL_MODULES = frozenset({"tests/test_local_model.py", "tests/test_local_assistant.py"})
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when pytest runs without it (-p no:xdist)

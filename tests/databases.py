@@ -8,8 +8,8 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -69,10 +69,13 @@ def drop_orphaned_databases() -> list[str]:
     return orphans
 
 
+Fill = Callable[[Database], None]
+
+
 class Template:
     """A migrated (and optionally filled) database that tests clone."""
 
-    def __init__(self, backend: str, workdir: Path, label: str, fill: Callable[[Database], None] | None) -> None:
+    def __init__(self, backend: str, workdir: Path, label: str, fill: Fill | None) -> None:
         self.backend = backend
         self.label = label
         token = f"{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -117,3 +120,25 @@ class Template:
     def drop(self) -> None:
         if self.backend == "postgresql":
             drop_pg_database(self.name)
+
+
+class Templates:
+    """A session's templates, one per backend and label (a label names how it is filled), each built on first use."""
+
+    def __init__(self, workdir: Path, fills: Mapping[str, Fill | None]) -> None:
+        self.workdir, self.fills = workdir, fills
+        self.made: dict[tuple[str, str], Template] = {}
+
+    def get(self, backend: str, label: str) -> Template:
+        """The template of `label` on `backend`, built now if nothing needed it before."""
+        if (backend, label) not in self.made:
+            self.made[(backend, label)] = Template(backend, self.workdir, label, self.fills[label])
+        return self.made[(backend, label)]
+
+    def clone(self, backend: str, label: str, workdir: Path) -> AbstractContextManager[Database]:
+        """A fresh copy of that template in `workdir`, dropped when the block ends."""
+        return self.get(backend, label).clone(workdir)
+
+    def drop(self) -> None:
+        for template in self.made.values():
+            template.drop()

@@ -23,7 +23,7 @@ from assistant.http.app import create_app
 from assistant.llm.scripted import Call, Reply, Script
 from core.db import Database
 from tests import web
-from tests.test_web_api import TRANSFER_OVER_LIMIT
+from tests.web import TRANSFER_OVER_LIMIT
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"

@@ -19,13 +19,8 @@ from core.conversations import (
 )
 from core.errors import InvalidInput, NotFound, OutOfScope
 from tests.concurrency import all_at_once
-from tests.fake_clock import FakeClock, freeze
+from tests.fake_clock import FakeClock
 from tests.world import World
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    return freeze(monkeypatch)
 
 
 def _open(world: World, username: str, channel: str = "web", **extra: str) -> str:

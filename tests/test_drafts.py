@@ -50,7 +50,10 @@ def _person(world: World, username: str) -> Person:
     return Person(world.actor(username), channel="web")
 
 
-def _order(customer: str, sku: str, quantity: int, warehouse: str = "DAL", **extra: object) -> dict[str, object]:
+def _order_payload(
+    customer: str, sku: str, quantity: int, warehouse: str = "DAL", **extra: object
+) -> dict[str, object]:
+    """A sales-order draft's payload of one line (nothing is created: the draft tests pass it to the gate)."""
     return {"customer": customer, "lines": [{"sku": sku, "quantity": quantity, "warehouse": warehouse}], **extra}
 
 
@@ -71,7 +74,7 @@ def _business_rows(world: World) -> tuple[int, int]:
 
 
 def test_a_small_order_executes_at_once_with_its_diff(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "V-200", 10))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "V-200", 10))
     assert draft.status == "executed" and draft.result_ref is not None and draft.result_ref.startswith("SO-")
     assert draft.diff == ["V-200 @ DAL: reserved 0 → 10, available 100 → 90"]
     assert "ACME" in draft.summary and "USD 180.00" in draft.summary
@@ -80,7 +83,7 @@ def test_a_small_order_executes_at_once_with_its_diff(world: World) -> None:
 
 def test_a_large_order_waits_for_a_manager_and_changes_nothing_until_then(world: World) -> None:
     before = _business_rows(world)
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))  # USD 6,000
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))  # USD 6,000
     assert draft.status == "pending_approval"
     assert [r["role"] for r in draft.requirements] == ["manager"]
     assert "manager" in draft.explanation.lower()
@@ -97,19 +100,19 @@ def test_a_large_order_waits_for_a_manager_and_changes_nothing_until_then(world:
 
 
 def test_the_requester_never_approves_their_own_draft(world: World) -> None:
-    draft = _draft(world, "gus", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(world, "gus", "sales_order", _order_payload("ACME", "X-900", 1))
     with pytest.raises(PermissionDenied, match="someone else must approve"):
         world.run(lambda s: approve(s, _person(world, "gus"), draft_number=draft.id))
     assert world.read(lambda s: s.get(DraftAction, draft.id).status) == "pending_approval"  # type: ignore[union-attr]
 
 
 def test_approvers_need_the_role_the_scope_and_the_limit(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     with pytest.raises(PermissionDenied, match="needs the role manager"):
         world.run(lambda s: approve(s, _person(world, "wes"), draft_number=draft.id))
     with pytest.raises(PermissionDenied, match="needs the role manager"):
         world.run(lambda s: approve(s, _person(world, "root"), draft_number=draft.id))
-    bigger = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
+    bigger = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
     with pytest.raises(PermissionDenied, match=r"approval limit in NA is USD 10,000\.00"):
         world.run(lambda s: approve(s, _person(world, "mia"), draft_number=bigger.id))
     assert [d.number for d in world.read(lambda s: pending_for(s, world.actor("mia")))] == [draft.number]
@@ -134,7 +137,7 @@ def test_intercompany_transfer_needs_a_manager_of_each_entity(world: World) -> N
 
 
 def test_approval_re_validates_and_fails_cleanly_when_stock_has_gone(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 2))
     wes = world.actor("wes")
     world.run(lambda s: adjust_stock(s, wes, sku="X-900", warehouse="DAL", quantity=-9, reason="flood damage"))
     before = _business_rows(world)
@@ -147,7 +150,7 @@ def test_approval_re_validates_and_fails_cleanly_when_stock_has_gone(world: Worl
 
 def test_a_customer_on_hold_is_blocked_and_nothing_is_written(world: World) -> None:
     before = _business_rows(world)
-    draft = _draft(world, "sam", "sales_order", _order("HOLDCO", "V-200", 1))
+    draft = _draft(world, "sam", "sales_order", _order_payload("HOLDCO", "V-200", 1))
     assert draft.status == "blocked"
     assert "hold" in draft.explanation.lower()
     assert _business_rows(world) == before
@@ -156,14 +159,18 @@ def test_a_customer_on_hold_is_blocked_and_nothing_is_written(world: World) -> N
 
 
 def test_the_same_request_twice_is_the_same_draft(world: World) -> None:
-    first = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
-    again = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    first = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
+    again = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     assert again.id == first.id
     ctx = _ctx(world, "sam")
     with pytest.raises(InvalidInput, match="already used for a different request"):
         world.run(
             lambda s: draft_action(
-                s, ctx, kind="sales_order", payload=_order("ACME", "X-900", 3), idempotency_key=first.idempotency_key
+                s,
+                ctx,
+                kind="sales_order",
+                payload=_order_payload("ACME", "X-900", 3),
+                idempotency_key=first.idempotency_key,
             )
         )
 
@@ -171,8 +178,8 @@ def test_the_same_request_twice_is_the_same_draft(world: World) -> None:
 @pytest.mark.parametrize(
     ("kind", "payload", "text"),
     [
-        ("sales_order", _order("ACME", "V-200", -5), "quantity"),
-        ("sales_order", _order("ACME", "V-2000", 1), "did you mean V-200"),
+        ("sales_order", _order_payload("ACME", "V-200", -5), "quantity"),
+        ("sales_order", _order_payload("ACME", "V-2000", 1), "did you mean V-200"),
         ("sales_order", {"customer": "ACME", "lines": []}, "lines"),
         ("teleport", {}, "unknown draft kind"),
         (
@@ -191,7 +198,7 @@ def test_bad_requests_are_refused_and_leave_no_draft(
 
 
 def test_rejection_needs_a_reason_and_ends_the_draft(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     with pytest.raises(InvalidInput, match="needs a comment"):
         world.run(lambda s: reject(s, _person(world, "gus"), draft_number=draft.id, comment=" "))
     with pytest.raises(InvalidInput, match="NUL"):  # a Slack modal's comment reaches the core unchecked
@@ -205,14 +212,14 @@ def test_rejection_needs_a_reason_and_ends_the_draft(world: World) -> None:
 
 
 def test_only_the_requester_cancels(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     with pytest.raises(PermissionDenied):
         world.run(lambda s: cancel(s, _ctx(world, "gus"), draft_number=draft.id))
     assert world.run(lambda s: cancel(s, _ctx(world, "sam"), draft_number=draft.id).status) == "cancelled"
 
 
 def test_waiting_drafts_escalate_then_expire(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     later = clock.now() + timedelta(hours=25)
     report = world.run(lambda s: sweep_approvals(s, now=later))
     assert report.escalated == [draft.number] and report.expired == []
@@ -231,7 +238,7 @@ def test_the_assistant_is_never_a_person_who_can_approve(world: World) -> None:
 
 
 def test_explain_says_where_a_draft_stands_in_plain_words(world: World) -> None:
-    draft = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     text = world.read(lambda s: explain(s, world.actor("sam"), draft_number=draft.number))
     assert text.startswith(f"{draft.number} (pending approval).") and "manager" in text.lower()
     with pytest.raises(OutOfScope):
@@ -240,7 +247,7 @@ def test_explain_says_where_a_draft_stands_in_plain_words(world: World) -> None:
 
 @pytest.mark.postgres
 def test_two_managers_approving_at_once_execute_the_draft_once(pg_world: World) -> None:
-    draft = _draft(pg_world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    draft = _draft(pg_world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     gus, nia = _person(pg_world, "gus"), _person(pg_world, "nia")
     outcomes = all_at_once(
         pg_world,
@@ -256,8 +263,8 @@ def test_two_managers_approving_at_once_execute_the_draft_once(pg_world: World) 
 
 def test_the_same_order_requested_twice_without_a_call_id_is_two_drafts(world: World) -> None:
     ctx = RequestContext(world.actor("sam"), channel="cli")
-    first = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order("ACME", "V-200", 1)))
-    second = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order("ACME", "V-200", 1)))
+    first = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order_payload("ACME", "V-200", 1)))
+    second = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order_payload("ACME", "V-200", 1)))
     assert first.id != second.id and first.status == second.status == "executed"
     assert world.balance("V-200", "DAL").reserved == 2
 
@@ -274,9 +281,9 @@ def _refusal(world: World, username: str, draft: DraftAction) -> ErpError:
 
 
 def test_the_buttons_and_the_decision_follow_one_rule_with_one_message(world: World) -> None:
-    own = _draft(world, "gus", "sales_order", _order("ACME", "X-900", 1))
-    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
-    bigger = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
+    own = _draft(world, "gus", "sales_order", _order_payload("ACME", "X-900", 1))
+    order = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
+    bigger = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 2), tool_call="call-2")  # USD 12,000
     transfer = _draft(world, "mia", "transfer", _intercompany())
     world.run(lambda s: approve(s, _person(world, "gus"), draft_number=transfer.id))
     world.run(lambda s: reject(s, _person(world, "nia"), draft_number=own.id, comment="not now"))
@@ -309,7 +316,7 @@ def _inbox(world: World, username: str, **wanted: object) -> list[str]:
 
 
 def test_the_inbox_filters_what_waits_by_entity_kind_age_and_value(world: World) -> None:
-    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1)).number  # USD 6,000 in NA
+    order = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1)).number  # USD 6,000 in NA
     transfer = _draft(world, "mia", "transfer", _intercompany()).number  # NA to UK, a few hundred USD
     assert _inbox(world, "gus") == [order, transfer]
     assert _inbox(world, "gus", entity="uk") == [transfer]  # either side of an intercompany draft
@@ -324,7 +331,7 @@ def test_the_inbox_filters_what_waits_by_entity_kind_age_and_value(world: World)
 
 
 def test_the_history_lists_a_persons_decisions_latest_first(world: World) -> None:
-    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    order = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     transfer = _draft(world, "mia", "transfer", _intercompany())
     world.run(lambda s: approve(s, _person(world, "gus"), draft_number=transfer.id))
     world.run(lambda s: approve(s, _person(world, "gus"), draft_number=order.id))
@@ -340,7 +347,7 @@ def test_the_history_lists_a_persons_decisions_latest_first(world: World) -> Non
 
 
 def test_a_conversation_shows_only_the_drafts_its_owner_asked_for(world: World) -> None:
-    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))  # both in conversation conv-1
+    order = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))  # both in conversation conv-1
     transfer = _draft(world, "mia", "transfer", _intercompany())
 
     def drafts(username: str, conversation_id: str) -> list[str]:
@@ -360,7 +367,7 @@ def test_who_may_approve_needs_an_approving_role_and_a_limit(world: World) -> No
 
 
 def test_a_draft_is_announced_only_while_it_waits(world: World) -> None:
-    order = _draft(world, "sam", "sales_order", _order("ACME", "X-900", 1))
+    order = _draft(world, "sam", "sales_order", _order_payload("ACME", "X-900", 1))
     found = world.read(lambda s: awaiting_approval(s, draft_number=order.number))
     assert found is not None and found.id == order.id
     world.run(lambda s: approve(s, _person(world, "gus"), draft_number=order.id))

@@ -31,7 +31,7 @@ from core.exceptions import (
 )
 from core.masterdata.models import LegalEntity, User
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
-from core.sales.service import LineRequest, confirm_order, create_order
+from core.sales.service import LineRequest
 from tests.concurrency import all_at_once
 from tests.world import World
 
@@ -39,26 +39,6 @@ TODAY = date(2026, 11, 20)
 
 
 # --- Making situations -------------------------------------------------------------------------
-
-
-def _order(
-    world: World,
-    customer: str,
-    *lines: LineRequest,
-    user: str = "sam",
-    requested: date | None = None,
-    confirm: bool = False,
-    backorder: bool = False,
-) -> str:
-    actor = world.actor(user)
-
-    def command(s: Session) -> str:
-        order = create_order(s, actor, customer=customer, lines=list(lines), requested_date=requested)
-        if confirm:
-            confirm_order(s, actor, order_number=order.id, allow_backorder=backorder)
-        return order.number
-
-    return world.run(command)
 
 
 def _po(world: World, supplier: str, warehouse: str, sku: str, quantity: int, days: int, user: str = "bea") -> str:
@@ -80,8 +60,7 @@ def _po(world: World, supplier: str, warehouse: str, sku: str, quantity: int, da
 def _atl_backorder(world: World, requested_days: int = 2) -> tuple[str, str]:
     """A PO of 30 V-200 into ATL in 10 days, then ACME orders 20 there (12 on hand): 8 backordered."""
     po = _po(world, "VALVECO", "ATL", "V-200", 30, days=10)
-    order = _order(
-        world,
+    order = world.place_order(
         "ACME",
         LineRequest("V-200", 20, warehouse="ATL"),
         requested=TODAY + timedelta(days=requested_days),
@@ -204,9 +183,8 @@ def test_a_backordered_line_raises_a_shortage_case_with_stock_elsewhere_a_transf
 
 
 def test_a_fully_reserved_line_or_a_later_requested_date_is_not_high(world: World) -> None:
-    _order(world, "ACME", LineRequest("V-200", 10, warehouse="DAL"), confirm=True)  # fully reserved: no case
-    order = _order(
-        world,
+    world.place_order("ACME", LineRequest("V-200", 10, warehouse="DAL"), confirm=True)  # fully reserved: no case
+    order = world.place_order(
         "ACME",
         LineRequest("P-100", 9, warehouse="DAL"),
         requested=TODAY + timedelta(days=10),
@@ -219,7 +197,7 @@ def test_a_fully_reserved_line_or_a_later_requested_date_is_not_high(world: Worl
 
 
 def test_a_customer_on_credit_hold_with_held_orders_raises_one_credit_case(world: World) -> None:
-    first = _order(world, "HOLDCO", LineRequest("V-200", 2), confirm=True)
+    first = world.place_order("HOLDCO", LineRequest("V-200", 2), confirm=True)
     [case] = _detect(world)
     assert (case["type"], case["owner_role"], case["severity"]) == ("credit_hold", "finance", "high")
     assert case["related"] == {
@@ -236,14 +214,14 @@ def test_a_customer_on_credit_hold_with_held_orders_raises_one_credit_case(world
         "0.00",
         "40.00",
     )
-    _order(world, "HOLDCO", LineRequest("V-220", 1), confirm=True)
+    world.place_order("HOLDCO", LineRequest("V-220", 1), confirm=True)
     assert _detect(world) == []  # one case per customer, however many orders wait
 
 
 def test_lines_below_cost_or_over_the_discount_limit_raise_price_cases(world: World) -> None:
-    discounted = _order(world, "ACME", LineRequest("V-220", 2, discount_pct=Decimal(25)))
-    loss = _order(world, "BOLT", LineRequest("P-100", 1, discount_pct=Decimal(60)), confirm=True)
-    _order(world, "ACME", LineRequest("V-200", 2, discount_pct=Decimal(20)))  # at the limit: fine
+    discounted = world.place_order("ACME", LineRequest("V-220", 2, discount_pct=Decimal(25)))
+    loss = world.place_order("BOLT", LineRequest("P-100", 1, discount_pct=Decimal(60)), confirm=True)
+    world.place_order("ACME", LineRequest("V-200", 2, discount_pct=Decimal(20)))  # at the limit: fine
     cases = {c["related"]["sales_order"]: c for c in _detect(world)}
     assert cases.keys() == {discounted, loss}
     assert (cases[discounted]["severity"], cases[loss]["severity"]) == ("medium", "high")
@@ -281,7 +259,7 @@ def test_a_purchase_order_past_its_date_raises_a_late_supplier_case(
 
 def test_detection_raises_each_case_once_and_never_again_after_it_is_resolved(world: World) -> None:
     _atl_backorder(world)
-    _order(world, "HOLDCO", LineRequest("V-200", 2), confirm=True)
+    world.place_order("HOLDCO", LineRequest("V-200", 2), confirm=True)
     first = _detect(world)
     assert sorted(c["type"] for c in first) == ["credit_hold", "shortage"]
     assert _detect(world) == []
@@ -294,7 +272,7 @@ def test_detection_raises_each_case_once_and_never_again_after_it_is_resolved(wo
 
 def test_detection_can_be_limited_to_entities(world: World) -> None:
     _atl_backorder(world)
-    _order(world, "BRIT", LineRequest("F-300", 5, discount_pct=Decimal(30)), user="uma")
+    world.place_order("BRIT", LineRequest("F-300", 5, discount_pct=Decimal(30)), user="uma")
     uk, na = _entity_id(world, "UK"), _entity_id(world, "NA")
     assert [c["type"] for c in _detect(world, [uk])] == ["price_deviation"]
     assert [c["type"] for c in _detect(world, [na])] == ["shortage"]
@@ -355,8 +333,8 @@ def test_raise_case_refuses_bad_input(world: World, change: dict[str, Any], mess
 @pytest.mark.postgres
 def test_concurrent_detection_passes_raise_each_case_once(pg_world: World) -> None:
     _atl_backorder(pg_world)
-    _order(pg_world, "HOLDCO", LineRequest("V-200", 2), confirm=True)
-    _order(pg_world, "BOLT", LineRequest("P-100", 1, discount_pct=Decimal(60)))
+    pg_world.place_order("HOLDCO", LineRequest("V-200", 2), confirm=True)
+    pg_world.place_order("BOLT", LineRequest("P-100", 1, discount_pct=Decimal(60)))
     outcomes = all_at_once(pg_world, [lambda s: detect_exceptions(s) for _ in range(6)])
     assert outcomes == {"ok": 6}
     keys = pg_world.read(lambda s: list(s.scalars(select(ExceptionCase.dedup_key))))
@@ -413,9 +391,9 @@ def test_rules_from_a_custom_file_assign_users_fall_back_and_say_why(
     routing.write_text(CUSTOM_ROUTING)
     monkeypatch.setenv("ERP_ROUTING_FILE", str(routing))
     _atl_backorder(world)
-    _order(world, "HOLDCO", LineRequest("V-200", 2), confirm=True)
-    _order(world, "BOLT", LineRequest("P-100", 1, discount_pct=Decimal(60)))
-    _order(world, "BRIT", LineRequest("F-300", 5, discount_pct=Decimal(30)), user="uma")
+    world.place_order("HOLDCO", LineRequest("V-200", 2), confirm=True)
+    world.place_order("BOLT", LineRequest("P-100", 1, discount_pct=Decimal(60)))
+    world.place_order("BRIT", LineRequest("F-300", 5, discount_pct=Decimal(30)), user="uma")
     cases = {(c["type"], c["related"].get("customer")): c for c in _detect(world)}
     wes = world.actor("wes").user_id
     shortage = cases[("shortage", "ACME")]
@@ -552,8 +530,8 @@ def test_cases_of_another_entity_are_out_of_scope(world: World) -> None:
 
 def test_list_cases_filters_by_type_entity_owner_and_status(world: World) -> None:
     _atl_backorder(world)
-    _order(world, "HOLDCO", LineRequest("V-200", 2), confirm=True)
-    _order(world, "BRIT", LineRequest("F-300", 5, discount_pct=Decimal(30)), user="uma")
+    world.place_order("HOLDCO", LineRequest("V-200", 2), confirm=True)
+    world.place_order("BRIT", LineRequest("F-300", 5, discount_pct=Decimal(30)), user="uma")
     raised = {c["type"]: c["number"] for c in _detect(world)}
     _as(world, "wes", assign_case, case_number=raised["shortage"], assignee="wes")
     mia = world.actor("mia")

@@ -47,14 +47,15 @@ DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "dis
 
 
 @pytest.fixture
-def demo(sqlite_demo: Database) -> Database:
-    web.set_passwords(sqlite_demo, "sam", "maria")
-    sqlite_demo.run(detect_exceptions)
-    return sqlite_demo
+def demo(demo: Database) -> Database:
+    """conftest's demo, with the demo's shortages and credit holds detected as cases."""
+    demo.run(detect_exceptions)
+    return demo
 
 
 @pytest.fixture
-def client(demo: Database, tmp_path: Path) -> Iterator[TestClient]:
+def echo_client(demo: Database, tmp_path: Path) -> Iterator[TestClient]:
+    """Not conftest's `client`: the web service as the access run drives it (a model echoing the user, no limit)."""
     with web_client(demo, tmp_path) as c:
         yield c
 
@@ -91,12 +92,12 @@ def _browser(c: TestClient, session: str | None = None) -> TestClient:
     return other
 
 
-def test_signing_in_never_adopts_a_session_token_the_browser_already_had(client: TestClient) -> None:
-    planted = _browser(client, "chosen-by-an-attacker")
+def test_signing_in_never_adopts_a_session_token_the_browser_already_had(echo_client: TestClient) -> None:
+    planted = _browser(echo_client, "chosen-by-an-attacker")
     web.sign_in(planted, "sam")
     issued = planted.cookies.get(SESSION_COOKIE)
     assert issued and issued != "chosen-by-an-attacker"
-    assert _browser(client, "chosen-by-an-attacker").get("/api/me").status_code == 401
+    assert _browser(echo_client, "chosen-by-an-attacker").get("/api/me").status_code == 401
 
     # a valid session of another user, planted before maria signs in, is replaced, not upgraded, and ends:
     # whoever planted it (and so holds its cookie) cannot ride on maria's sign-in
@@ -104,29 +105,29 @@ def test_signing_in_never_adopts_a_session_token_the_browser_already_had(client:
     marias = planted.cookies.get(SESSION_COOKIE)
     assert marias and marias != issued
     assert planted.get("/api/me").json()["username"] == "maria"
-    assert _browser(client, issued).get("/api/me").status_code == 401
+    assert _browser(echo_client, issued).get("/api/me").status_code == 401
 
 
-def test_each_sign_in_issues_a_new_session_and_csrf_token(client: TestClient) -> None:
-    first = web.sign_in(client, "sam")
-    first_cookie = client.cookies.get(SESSION_COOKIE)
-    second = web.sign_in(client, "sam")
-    assert client.cookies.get(SESSION_COOKIE) != first_cookie and second != first
+def test_each_sign_in_issues_a_new_session_and_csrf_token(echo_client: TestClient) -> None:
+    first = web.sign_in(echo_client, "sam")
+    first_cookie = echo_client.cookies.get(SESSION_COOKIE)
+    second = web.sign_in(echo_client, "sam")
+    assert echo_client.cookies.get(SESSION_COOKIE) != first_cookie and second != first
 
 
-def test_a_revoked_token_is_refused_on_its_very_next_request(client: TestClient, demo: Database) -> None:
-    headers = web.sign_in(client, "sam")
-    made = [client.post("/api/tokens", json={"name": f"script {i}"}, headers=headers).json() for i in range(2)]
-    client.cookies.clear()
+def test_a_revoked_token_is_refused_on_its_very_next_request(echo_client: TestClient, demo: Database) -> None:
+    headers = web.sign_in(echo_client, "sam")
+    made = [echo_client.post("/api/tokens", json={"name": f"script {i}"}, headers=headers).json() for i in range(2)]
+    echo_client.cookies.clear()
     by_api, by_core = ({"Authorization": f"Bearer {m['token']}"} for m in made)
-    assert client.get("/api/me", headers=by_api).status_code == 200
-    assert client.get("/api/me", headers=by_core).status_code == 200
-    assert client.delete(f"/api/tokens/{made[0]['id']}", headers=by_api).status_code == 200
+    assert echo_client.get("/api/me", headers=by_api).status_code == 200
+    assert echo_client.get("/api/me", headers=by_core).status_code == 200
+    assert echo_client.delete(f"/api/tokens/{made[0]['id']}", headers=by_api).status_code == 200
     sam = demo.read(lambda s: load_actor(s, username="sam"))
     demo.run(lambda s: revoke_token(s, sam, token_id=made[1]["id"]))
     for revoked in (by_api, by_core):
         for method, path in (("GET", "/api/me"), ("GET", "/api/approvals"), ("POST", "/api/conversations")):
-            response = client.request(method, path, headers=revoked, json={} if method == "POST" else None)
+            response = echo_client.request(method, path, headers=revoked, json={} if method == "POST" else None)
             assert response.status_code == 401 and response.json()["code"] == "not_signed_in", (method, path)
 
 
@@ -207,34 +208,34 @@ def _unsafe_routes(c: TestClient) -> list[tuple[str, str]]:
 
 
 def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_token(
-    client: TestClient, demo: Database
+    echo_client: TestClient, demo: Database
 ) -> None:
-    headers = web.sign_in(client, "maria")
-    ids = _ids(client, demo, headers)
-    routes = _unsafe_routes(client)
+    headers = web.sign_in(echo_client, "maria")
+    ids = _ids(echo_client, demo, headers)
+    routes = _unsafe_routes(echo_client)
     assert len(routes) == 11 and routes[-1] == ("DELETE", "/api/session"), routes
-    stolen = web.sign_in(_browser(client), "sam")  # a valid CSRF token, but of another session
+    stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)
         before = demo.read(fingerprint)
         for wrong in ({}, {"X-CSRF-Token": ""}, {"X-CSRF-Token": "guessed"}, stolen):
-            refused = client.request(method, path, json=body, headers=wrong)
+            refused = echo_client.request(method, path, json=body, headers=wrong)
             assert (refused.status_code, refused.json()["code"]) == (403, "csrf_failed"), (method, path, wrong)
         assert demo.read(fingerprint) == before, (method, path)
-        accepted = client.request(method, path, json=body, headers=headers)  # the same request, with the token
+        accepted = echo_client.request(method, path, json=body, headers=headers)  # the same request, with the token
         assert accepted.status_code in (200, 201, 204), (method, path, accepted.text)
         if route.endswith("/messages"):
             assert "answer" in dict(sse_events(accepted.text)), accepted.text
 
 
-def test_the_exempt_routes_cannot_be_driven_by_a_cross_site_form(client: TestClient) -> None:
-    form = client.post(
+def test_the_exempt_routes_cannot_be_driven_by_a_cross_site_form(echo_client: TestClient) -> None:
+    form = echo_client.post(
         "/api/session",
         content=b'{"username": "sam", "password": "' + web.password_for("sam").encode() + b'"}',
         headers={"Content-Type": "text/plain"},
     )
     assert form.status_code == 422 and SESSION_COOKIE not in form.headers.get("set-cookie", "")
-    preflight = client.options(
+    preflight = echo_client.options(
         "/api/session", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"}
     )
     assert "access-control-allow-origin" not in preflight.headers

@@ -87,18 +87,19 @@ def test_the_service_answers_503_while_postgresql_crashes_and_recovers_without_a
 
 
 @pytest.fixture
-def demo(sqlite_demo: Database) -> Database:
+def faults_demo(sqlite_demo: Database) -> Database:
+    """The demo company on SQLite as the fault run prepares it: its accounts signed up, stock for five transfers."""
     prepare_accounts(sqlite_demo, ACCOUNTS, PASSWORD, transfers=5)
     return sqlite_demo
 
 
 @pytest.mark.parametrize("fault", MODEL_FAULTS, ids=[f.failure for f in MODEL_FAULTS])
 def test_a_model_failing_mid_turn_is_an_error_event_saying_what_stands(
-    demo: Database, tmp_path: Path, fault: ModelFault
+    faults_demo: Database, tmp_path: Path, fault: ModelFault
 ) -> None:
     quick = replace(fault, timeout_s=min(fault.timeout_s, 1.0))
     with generous_rate_limit():
-        result = run_model_fault(demo, quick, tmp_path)
+        result = run_model_fault(faults_demo, quick, tmp_path)
     assert result.passed, result.problems
     assert result.events[-2:] == ["error", "done"] and result.error_code == "model_unavailable"
     assert result.next_status == 200 and result.next_ok  # the thread takes the next message: no stale claim

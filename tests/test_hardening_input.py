@@ -51,15 +51,16 @@ def company(sqlite_demo: Database) -> Company:
 
 
 @pytest.fixture
-def client(company: Company, tmp_path: Path) -> Iterator[TestClient]:
+def echo_client(company: Company, tmp_path: Path) -> Iterator[TestClient]:
+    """Not conftest's `client`: the web service as the input run drives it (a model echoing the user, no limit)."""
     with web_client(company.db, tmp_path) as c:
         yield c
 
 
-def test_generated_requests_get_documented_answers_and_never_a_5xx(company: Company, client: TestClient) -> None:
+def test_generated_requests_get_documented_answers_and_never_a_5xx(company: Company, echo_client: TestClient) -> None:
     """schemathesis against the app's own OpenAPI schema, signed in as maria with a bearer token; the chat's
     Server-Sent Events are checked event by event against the schema."""
-    run = generated_requests(company, client, FAST)
+    run = generated_requests(company, echo_client, FAST)
     assert run.reports == [], "\n\n".join(run.reports)
     assert run.failed_requests == 0
     assert len({r.operation for r in run.runs}) >= 20 and all(r.requests > 0 or r.unsatisfiable for r in run.runs)
@@ -125,18 +126,20 @@ def test_a_sku_written_loosely_resolves_to_that_sku_and_never_another(company: C
 
 
 def test_bad_inputs_to_the_api_get_a_4xx_that_says_what_to_fix_and_change_nothing(
-    client: TestClient, company: Company
+    echo_client: TestClient, company: Company
 ) -> None:
     print("\n".join(f"{c.what:36} {c.user:6} {c.method:6} -> {c.status} {c.code}" for c in API_INPUTS))
-    refusals = api_refusals(client, company)
+    refusals = api_refusals(echo_client, company)
     assert problems(refusals) == [], "\n".join(problems(refusals))
     assert all(r.status is not None and 400 <= r.status < 500 and r.unchanged for r in refusals)
 
 
-def test_bulk_decisions_on_forged_numbers_refuse_each_and_change_nothing(client: TestClient, company: Company) -> None:
+def test_bulk_decisions_on_forged_numbers_refuse_each_and_change_nothing(
+    echo_client: TestClient, company: Company
+) -> None:
     forged = ["DR-999999", "DR-1; DROP TABLE", "DR-0", "' OR 1=1 --", company.sams_draft]
     before = company.db.read(fingerprint)
-    response = client.post(
+    response = echo_client.post(
         "/api/approvals/bulk", json={"action": "approve", "numbers": forged}, headers=company.headers("sam")
     )
     assert response.status_code == 200
@@ -148,10 +151,10 @@ def test_bulk_decisions_on_forged_numbers_refuse_each_and_change_nothing(client:
 
 
 def test_bad_tool_input_through_the_chat_is_answered_as_an_error_and_changes_nothing(
-    client: TestClient, company: Company
+    echo_client: TestClient, company: Company
 ) -> None:
     headers = company.headers("uma")
-    conversation = open_conversation(client, company, "uma")
+    conversation = open_conversation(echo_client, company, "uma")
     asks = [
         ("draft_sales_order", sales_order_args(quantity=-1), "invalid_arguments"),
         ("draft_transfer", transfer_args(3), "out_of_scope"),  # a UK user naming DAL
@@ -160,7 +163,7 @@ def test_bad_tool_input_through_the_chat_is_answered_as_an_error_and_changes_not
     for tool, arguments, code in asks:
         before = company.db.read(fingerprint)
         path = f"/api/conversations/{conversation}/messages"
-        response = client.post(path, json={"text": chat_text(tool, arguments)}, headers=headers)
+        response = echo_client.post(path, json={"text": chat_text(tool, arguments)}, headers=headers)
         after = company.db.read(fingerprint)
         events = dict(sse_events(response.text))
         assert response.status_code == 200 and json.loads(events["answer"]["text"])["error"] == code, response.text
@@ -170,9 +173,9 @@ def test_bad_tool_input_through_the_chat_is_answered_as_an_error_and_changes_not
         assert after == before
 
 
-def test_markup_in_a_comment_is_kept_as_text_and_served_as_json(client: TestClient, company: Company) -> None:
+def test_markup_in_a_comment_is_kept_as_text_and_served_as_json(echo_client: TestClient, company: Company) -> None:
     markup = "<script>alert(document.cookie)</script><img src=x onerror=alert(1)>"
-    response = client.post(
+    response = echo_client.post(
         f"/api/exceptions/{company.cases[0]}/comment", json={"text": markup}, headers=company.headers("maria")
     )
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"

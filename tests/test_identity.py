@@ -35,15 +35,10 @@ from core.identity import (
     unlink_account,
 )
 from core.masterdata.models import User
-from tests.fake_clock import FakeClock, freeze
+from tests.fake_clock import FakeClock
 from tests.world import World
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    return freeze(monkeypatch)
 
 
 def _set_password(world: World, username: str, password: str = PASSWORD) -> None:

@@ -1,6 +1,6 @@
 """KPIs: exact figures on the small world, scope and period refusals, and a few statements on the demo company."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, timedelta
@@ -33,31 +33,28 @@ def _day(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
     monkeypatch.setenv("ERP_TODAY", day.isoformat())
 
 
-def _order(world: World, customer: str, lines: Sequence[LineRequest], requested: date, backorder: bool = False) -> int:
-    sam = world.actor("sam")
-
-    def place(s: Session) -> int:
-        order = create_order(s, sam, customer=customer, lines=lines, requested_date=requested)
-        confirm_order(s, sam, order_number=order.id, allow_backorder=backorder)
-        return order.id
-
-    return world.run(place)
-
-
-def _ship(world: World, order_id: int, quantities: dict[int, int] | None = None) -> None:
-    world.run(lambda s: ship_order(s, world.actor("wes"), order_number=order_id, quantities=quantities))
+def _ship(world: World, number: str, quantities: dict[int, int] | None = None) -> None:
+    world.run(lambda s: ship_order(s, world.actor("wes"), order_number=number, quantities=quantities))
 
 
 def _sales_history(world: World, monkeypatch: pytest.MonkeyPatch) -> date:
     """NA's orders over the last ten days (prices: ACME V-200 18, P-100 90; list V-200 20, V-220 22)."""
     today = clock.today()
     _day(monkeypatch, today - timedelta(days=10))
-    a = _order(
-        world, "ACME", [LineRequest("V-200", 10, "DAL"), LineRequest("P-100", 2, "DAL")], today - timedelta(days=9)
+    a = world.place_order(
+        "ACME",
+        LineRequest("V-200", 10, "DAL"),
+        LineRequest("P-100", 2, "DAL"),
+        requested=today - timedelta(days=9),
+        confirm=True,
     )
-    b = _order(world, "BOLT", [LineRequest("V-220", 20, "DAL")], today - timedelta(days=5))
-    e = _order(
-        world, "BOLT", [LineRequest("V-200", 5, "ATL"), LineRequest("V-220", 1, "DAL")], today - timedelta(days=8)
+    b = world.place_order("BOLT", LineRequest("V-220", 20, "DAL"), requested=today - timedelta(days=5), confirm=True)
+    e = world.place_order(
+        "BOLT",
+        LineRequest("V-200", 5, "ATL"),
+        LineRequest("V-220", 1, "DAL"),
+        requested=today - timedelta(days=8),
+        confirm=True,
     )
     _day(monkeypatch, today - timedelta(days=9))
     _ship(world, a)  # both lines whole, on the requested day
@@ -66,8 +63,9 @@ def _sales_history(world: World, monkeypatch: pytest.MonkeyPatch) -> date:
     _day(monkeypatch, today - timedelta(days=6))
     _ship(world, b, {1: 5})  # 5 of 20, on time
     _day(monkeypatch, today)
-    _order(world, "ACME", [LineRequest("V-200", 4, "DAL")], today + timedelta(days=5))  # open: 4 x 18
-    _order(world, "ACME", [LineRequest("P-100", 8, "DAL")], today, backorder=True)  # open: 8 x 90, 5 of them short
+    # still open: 4 x 18, and 8 x 90 with 5 of them short
+    world.place_order("ACME", LineRequest("V-200", 4, "DAL"), requested=today + timedelta(days=5), confirm=True)
+    world.place_order("ACME", LineRequest("P-100", 8, "DAL"), requested=today, confirm=True, backorder=True)
     return today
 
 

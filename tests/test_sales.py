@@ -37,11 +37,6 @@ from tests.world import World
 TODAY = date(2026, 11, 20)
 
 
-def _order(world: World, customer: str, *lines: LineRequest, user: str = "sam") -> str:
-    actor = world.actor(user)
-    return world.run(lambda s: create_order(s, actor, customer=customer, lines=list(lines)).number)
-
-
 def _confirm(world: World, number: str, allow_backorder: bool = False, user: str = "sam") -> str:
     actor = world.actor(user)
     return world.run(lambda s: confirm_order(s, actor, order_number=number, allow_backorder=allow_backorder).status)
@@ -52,8 +47,7 @@ def _order_count(world: World) -> int:
 
 
 def test_prices_resolve_contract_then_price_list_then_list_price(world: World) -> None:
-    number = _order(
-        world,
+    number = world.place_order(
         "ACME",
         LineRequest("V-200", 10),
         LineRequest("P-100", 1),
@@ -70,7 +64,7 @@ def test_prices_resolve_contract_then_price_list_then_list_price(world: World) -
 
 
 def test_uk_order_is_priced_in_pounds_from_the_usd_list_price(world: World) -> None:
-    number = _order(world, "BRIT", LineRequest("F-300", 5), user="uma")
+    number = world.place_order("BRIT", LineRequest("F-300", 5), user="uma")
     view = world.read(lambda s: order_status(s, world.actor("uma"), order_number=number))
     assert view.currency == "GBP"
     assert view.lines[0].unit_price == Decimal("7.20")  # 9.00 USD x 0.80
@@ -78,14 +72,14 @@ def test_uk_order_is_priced_in_pounds_from_the_usd_list_price(world: World) -> N
 
 
 def test_a_line_without_warehouse_goes_where_the_stock_is(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 20))
+    number = world.place_order("ACME", LineRequest("V-200", 20))
     view = world.read(lambda s: order_status(s, world.actor("sam"), order_number=number))
     assert view.lines[0].warehouse == "DAL"
     assert view.lines[0].promise_date == TODAY
 
 
 def test_confirming_reserves_stock_and_lowers_atp(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 40, warehouse="DAL"))
+    number = world.place_order("ACME", LineRequest("V-200", 40, warehouse="DAL"))
     assert _confirm(world, number) == "confirmed"
     assert (world.balance("V-200", "DAL").on_hand, world.balance("V-200", "DAL").reserved) == (100, 40)
     report = world.read(lambda s: available_to_promise(s, world.actor("sam"), sku="V-200", warehouse="DAL"))
@@ -94,7 +88,9 @@ def test_confirming_reserves_stock_and_lowers_atp(world: World) -> None:
 
 
 def test_confirming_more_than_available_is_refused_with_the_shortfall_and_writes_nothing(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-220", 5, warehouse="DAL"), LineRequest("V-200", 13, warehouse="ATL"))
+    number = world.place_order(
+        "ACME", LineRequest("V-220", 5, warehouse="DAL"), LineRequest("V-200", 13, warehouse="ATL")
+    )
     with pytest.raises(InsufficientStock) as refused:
         _confirm(world, number)
     assert refused.value.details["shortfalls"] == [
@@ -106,7 +102,7 @@ def test_confirming_more_than_available_is_refused_with_the_shortfall_and_writes
 
 
 def test_backorder_waits_and_is_filled_first_when_stock_arrives(world: World) -> None:
-    first = _order(world, "ACME", LineRequest("V-200", 20, warehouse="ATL"))
+    first = world.place_order("ACME", LineRequest("V-200", 20, warehouse="ATL"))
     _confirm(world, first, allow_backorder=True)
     assert (world.balance("V-200", "ATL").reserved, world.balance("V-200", "ATL").backordered) == (12, 8)
     atp = world.read(lambda s: available_to_promise(s, world.actor("sam"), sku="V-200", warehouse="ATL"))
@@ -134,7 +130,7 @@ def test_backorder_waits_and_is_filled_first_when_stock_arrives(world: World) ->
 
 
 def test_shipping_moves_stock_raises_an_invoice_and_closes_the_order(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 30, warehouse="DAL"), LineRequest("P-100", 2))
+    number = world.place_order("ACME", LineRequest("V-200", 30, warehouse="DAL"), LineRequest("P-100", 2))
     _confirm(world, number)
     wes = world.actor("wes")
     world.run(lambda s: ship_order(s, wes, order_number=number, quantities={1: 10}))
@@ -153,7 +149,7 @@ def test_shipping_moves_stock_raises_an_invoice_and_closes_the_order(world: Worl
 
 
 def test_shipping_more_than_reserved_is_refused(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 5, warehouse="DAL"))
+    number = world.place_order("ACME", LineRequest("V-200", 5, warehouse="DAL"))
     _confirm(world, number)
     wes = world.actor("wes")
     with pytest.raises(InvalidInput, match="only 5 reserved"):
@@ -164,13 +160,13 @@ def test_shipping_more_than_reserved_is_refused(world: World) -> None:
 
 
 def test_a_draft_order_does_not_ship(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 5))
+    number = world.place_order("ACME", LineRequest("V-200", 5))
     with pytest.raises(InvalidState, match="only a confirmed order ships"):
         world.run(lambda s: ship_order(s, world.actor("wes"), order_number=number))
 
 
 def test_cancelling_returns_the_reservation(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 40, warehouse="DAL"))
+    number = world.place_order("ACME", LineRequest("V-200", 40, warehouse="DAL"))
     _confirm(world, number)
     sam = world.actor("sam")
     assert world.run(lambda s: cancel_order(s, sam, order_number=number).status) == "cancelled"
@@ -180,9 +176,9 @@ def test_cancelling_returns_the_reservation(world: World) -> None:
 
 
 def test_cancel_gives_freed_stock_to_a_waiting_backorder(world: World) -> None:
-    first = _order(world, "ACME", LineRequest("V-200", 12, warehouse="ATL"))
+    first = world.place_order("ACME", LineRequest("V-200", 12, warehouse="ATL"))
     _confirm(world, first)
-    second = _order(world, "BOLT", LineRequest("V-200", 5, warehouse="ATL"))
+    second = world.place_order("BOLT", LineRequest("V-200", 5, warehouse="ATL"))
     _confirm(world, second, allow_backorder=True)
     assert world.balance("V-200", "ATL").backordered == 5
     world.run(lambda s: cancel_order(s, world.actor("sam"), order_number=first))
@@ -192,7 +188,7 @@ def test_cancel_gives_freed_stock_to_a_waiting_backorder(world: World) -> None:
 
 
 def test_changing_quantity_and_warehouse_moves_the_reservation(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("V-200", 10, warehouse="ATL"))
+    number = world.place_order("ACME", LineRequest("V-200", 10, warehouse="ATL"))
     _confirm(world, number)
     sam = world.actor("sam")
     world.run(lambda s: change_order_line(s, sam, order_number=number, line_no=1, quantity=30, warehouse="DAL"))
@@ -207,7 +203,7 @@ def test_changing_quantity_and_warehouse_moves_the_reservation(world: World) -> 
 
 
 def test_customer_on_credit_hold_puts_the_order_on_hold_with_the_reason(world: World) -> None:
-    number = _order(world, "HOLDCO", LineRequest("V-200", 3))
+    number = world.place_order("HOLDCO", LineRequest("V-200", 3))
     assert _confirm(world, number) == "on_hold"
     view = world.read(lambda s: order_status(s, world.actor("sam"), order_number=number))
     assert view.hold_reason is not None and "90 days overdue" in view.hold_reason
@@ -216,9 +212,9 @@ def test_customer_on_credit_hold_puts_the_order_on_hold_with_the_reason(world: W
 
 def test_the_first_held_order_is_the_oldest_one_on_hold(world: World) -> None:
     assert world.read(first_held_order) is None
-    held = _order(world, "HOLDCO", LineRequest("V-200", 3))
+    held = world.place_order("HOLDCO", LineRequest("V-200", 3))
     _confirm(world, held)
-    later = _order(world, "HOLDCO", LineRequest("V-200", 2))
+    later = world.place_order("HOLDCO", LineRequest("V-200", 2))
     _confirm(world, later)
     assert world.read(first_held_order) == held
 
@@ -239,25 +235,25 @@ def test_bad_order_lines_are_refused_and_nothing_is_written(
     world: World, line: LineRequest, error: type[Exception], text: str
 ) -> None:
     with pytest.raises(error, match=text):
-        _order(world, "ACME", line)
+        world.place_order("ACME", line)
     assert _order_count(world) == 0
 
 
 def test_sku_typed_without_punctuation_still_finds_the_item(world: World) -> None:
-    number = _order(world, "ACME", LineRequest("v200", 1))
+    number = world.place_order("ACME", LineRequest("v200", 1))
     assert world.read(lambda s: order_status(s, world.actor("sam"), order_number=number)).lines[0].sku == "V-200"
 
 
 def test_orders_respect_entity_scope_and_roles(world: World) -> None:
     with pytest.raises(OutOfScope):
-        _order(world, "BRIT", LineRequest("F-300", 1), user="sam")
+        world.place_order("BRIT", LineRequest("F-300", 1), user="sam")
     with pytest.raises(PermissionDenied, match="needs one of the roles"):
-        _order(world, "ACME", LineRequest("V-200", 1), user="bea")
-    uk_order = _order(world, "BRIT", LineRequest("F-300", 1), user="uma")
+        world.place_order("ACME", LineRequest("V-200", 1), user="bea")
+    uk_order = world.place_order("BRIT", LineRequest("F-300", 1), user="uma")
     with pytest.raises(OutOfScope):
         world.read(lambda s: order_status(s, world.actor("sam"), order_number=uk_order))
     with pytest.raises(NotFound, match="unknown customer 'ACMEE'; did you mean ACME"):
-        _order(world, "ACMEE", LineRequest("V-200", 1))
+        world.place_order("ACMEE", LineRequest("V-200", 1))
     assert _order_count(world) == 1
 
 
@@ -273,11 +269,11 @@ def test_requested_date_in_the_past_is_refused(world: World) -> None:
 
 def test_customer_suggestions_never_name_another_entitys_customers(world: World) -> None:
     with pytest.raises(NotFound) as missed:
-        _order(world, "Brit Pipe", LineRequest("V-200", 1))
+        world.place_order("Brit Pipe", LineRequest("V-200", 1))
     assert missed.value.details["suggestions"] == []  # only NA customers are candidates, none is close
     assert "Brit Pipes Ltd" not in missed.value.message
     with pytest.raises(NotFound) as missed_as_uma:
-        _order(world, "Brit Pipe", LineRequest("F-300", 1), user="uma")
+        world.place_order("Brit Pipe", LineRequest("F-300", 1), user="uma")
     assert "Brit Pipes Ltd" in missed_as_uma.value.details["suggestions"]
 
 
@@ -288,4 +284,4 @@ def test_a_price_list_in_the_wrong_currency_is_reported_not_ignored(world: World
 
     world.run(give_brit_the_usd_list)
     with pytest.raises(CurrencyMismatch, match="price list NA-WHOLESALE is in USD, but BRIT buys in GBP"):
-        _order(world, "BRIT", LineRequest("F-300", 1), user="uma")
+        world.place_order("BRIT", LineRequest("F-300", 1), user="uma")

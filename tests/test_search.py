@@ -5,7 +5,6 @@ The demo company and its index are built once for the module; embedding 500 item
 
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,13 +17,12 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from core import schema
 from core.db import Database
-from core.demo import DemoConfig, load_demo
 from core.demo.directory import INTERCOMPANY_MARKUP, USERS
 from core.masterdata.models import Item
 from core.masterdata.service import load_actor
 from core.policy.loader import DEFAULT_POLICY_FILE
+from tests.databases import Templates
 from tools import ToolContext, default_registry
 from tools.search import LiteLLMEmbedder, LocalEmbedder, SearchIndex, embedder_from_env, open_search_index
 from tools.search.corpus import load_chunks, split_markdown
@@ -59,20 +57,10 @@ class HashEmbedder:
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("search") / "demo.db"
-    db = Database.from_url(f"sqlite:///{path}")
-    schema.upgrade(db.engine)
-    load_demo(db, DemoConfig())
-    db.dispose()
-    return path
-
-
-@pytest.fixture(scope="module")
-def demo(demo_file: Path) -> Iterator[Database]:
-    db = Database.from_url(f"sqlite:///{demo_file}")
-    yield db
-    db.dispose()
+def module_demo(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The demo company on SQLite, one copy for the whole module (its tests only read it; the index is built once)."""
+    with templates.clone("sqlite", "demo", tmp_path_factory.mktemp("search")) as db:
+        yield db
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +69,9 @@ def embedder() -> CountingEmbedder:
 
 
 @pytest.fixture(scope="module")
-def index(demo: Database, embedder: CountingEmbedder, tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
+def index(module_demo: Database, embedder: CountingEmbedder, tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
     search = open_search_index(tmp_path_factory.mktemp("chroma"), embedder)
-    items = search.sync_items(demo)
+    items = search.sync_items(module_demo)
     documents = search.sync_documents()
     assert items.added == 500 and documents.added == len(load_chunks())
     return search
@@ -100,40 +88,42 @@ def _skus(result: dict[str, Any]) -> list[str]:
 # --- items --------------------------------------------------------------------------------------
 
 
-def test_a_salespersons_description_finds_the_valve_in_the_top_three(demo: Database, index: SearchIndex) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "three-quarter inch brass valve"}).data
+def test_a_salespersons_description_finds_the_valve_in_the_top_three(module_demo: Database, index: SearchIndex) -> None:
+    result = REGISTRY.call(
+        module_demo, _ctx(module_demo, index), "find_items", {"query": "three-quarter inch brass valve"}
+    ).data
     assert "V-200" in _skus(result)[:3]
 
 
 @pytest.mark.parametrize("typed", ["V-200", "v200", "v-200", "V 200"])
-def test_a_sku_typed_exactly_ranks_first(demo: Database, index: SearchIndex, typed: str) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": typed}).data
+def test_a_sku_typed_exactly_ranks_first(module_demo: Database, index: SearchIndex, typed: str) -> None:
+    result = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": typed}).data
     first = result["items"][0]
     assert (first["sku"], first["match"]) == ("V-200", "sku")
 
 
-def test_a_sku_inside_a_description_still_ranks_first(demo: Database, index: SearchIndex) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "gloves like S-100"}).data
+def test_a_sku_inside_a_description_still_ranks_first(module_demo: Database, index: SearchIndex) -> None:
+    result = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "gloves like S-100"}).data
     assert _skus(result)[0] == "S-100"
 
 
-def test_without_an_index_words_still_match_and_sizes_are_exact(demo: Database) -> None:
-    ctx = _ctx(demo, None)
-    result = REGISTRY.call(demo, ctx, "find_items", {"query": "quarter inch brass ball valve"}).data
+def test_without_an_index_words_still_match_and_sizes_are_exact(module_demo: Database) -> None:
+    ctx = _ctx(module_demo, None)
+    result = REGISTRY.call(module_demo, ctx, "find_items", {"query": "quarter inch brass ball valve"}).data
     assert _skus(result)[0] == "V-540"  # Brass ball valve 1/4in, not 1-1/4in (V-180)
     assert "V-180" not in _skus(result)[:1]
     assert {h["match"] for h in result["items"]} == {"words"}
 
 
-def test_meaning_finds_what_no_word_matches_and_only_with_the_index(demo: Database, index: SearchIndex) -> None:
-    without = REGISTRY.call(demo, _ctx(demo, None), "find_items", {"query": "earmuffs"}).error
+def test_meaning_finds_what_no_word_matches_and_only_with_the_index(module_demo: Database, index: SearchIndex) -> None:
+    without = REGISTRY.call(module_demo, _ctx(module_demo, None), "find_items", {"query": "earmuffs"}).error
     assert without is not None and without.code == "not_found"
-    found = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "earmuffs"}).data
+    found = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "earmuffs"}).data
     assert _skus(found)[0] == "S-230" and found["items"][0]["match"] == "meaning"
 
 
-def test_a_mistyped_sku_is_an_error_with_suggestions_not_a_guess(demo: Database, index: SearchIndex) -> None:
-    error = REGISTRY.call(demo, _ctx(demo, index), "find_items", {"query": "V-2000"}).error
+def test_a_mistyped_sku_is_an_error_with_suggestions_not_a_guess(module_demo: Database, index: SearchIndex) -> None:
+    error = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "V-2000"}).error
     assert error is not None and error.code == "not_found" and "V-200" in error.suggestions
 
 
@@ -156,18 +146,16 @@ def test_importing_the_tools_loads_neither_chroma_nor_torch() -> None:
 # --- the index ------------------------------------------------------------------------------------
 
 
-def test_a_second_sync_embeds_nothing(demo: Database, index: SearchIndex, embedder: CountingEmbedder) -> None:
+def test_a_second_sync_embeds_nothing(module_demo: Database, index: SearchIndex, embedder: CountingEmbedder) -> None:
     before = embedder.texts
-    items, documents = index.sync_items(demo), index.sync_documents()
+    items, documents = index.sync_items(module_demo), index.sync_documents()
     assert (items.embedded, items.removed, items.unchanged) == (0, 0, 500)
     assert (documents.embedded, documents.removed) == (0, 0)
     assert embedder.texts == before
 
 
-def test_sync_embeds_only_new_and_changed_items_and_drops_deleted_ones(demo_file: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "copy.db"
-    shutil.copyfile(demo_file, copy)
-    db = Database.from_url(f"sqlite:///{copy}")
+def test_sync_embeds_only_new_and_changed_items_and_drops_deleted_ones(sqlite_demo: Database, tmp_path: Path) -> None:
+    db = sqlite_demo
     fake = HashEmbedder()
     search = open_search_index(tmp_path / "chroma", fake)
     progress: list[tuple[int, int]] = []
@@ -199,10 +187,9 @@ def test_sync_embeds_only_new_and_changed_items_and_drops_deleted_ones(demo_file
     report = search.sync_items(db)
     assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 1, 500)
     assert fake.seen == []
-    db.dispose()
 
 
-def test_another_embedder_rebuilds_the_collection(demo: Database, tmp_path: Path) -> None:
+def test_another_embedder_rebuilds_the_collection(module_demo: Database, tmp_path: Path) -> None:
     first = open_search_index(tmp_path, HashEmbedder("test:one"))
     first.sync_documents()
     second = open_search_index(tmp_path, HashEmbedder("test:two"))
@@ -223,22 +210,26 @@ def test_another_embedder_rebuilds_the_collection(demo: Database, tmp_path: Path
     ],
 )
 def test_a_policy_question_finds_its_document_first(
-    demo: Database, index: SearchIndex, question: str, doc: str
+    module_demo: Database, index: SearchIndex, question: str, doc: str
 ) -> None:
-    result = REGISTRY.call(demo, _ctx(demo, index), "search_policies", {"query": question}).data
+    result = REGISTRY.call(module_demo, _ctx(module_demo, index), "search_policies", {"query": question}).data
     passages = result["passages"]
     assert passages[0]["doc"] == doc
     assert all(len(p["text"]) <= 602 and p["title"] and p["section"] for p in passages)
 
 
-def test_policy_search_without_an_index_says_how_to_build_one(demo: Database) -> None:
-    error = REGISTRY.call(demo, _ctx(demo, None), "search_policies", {"query": "credit hold release"}).error
+def test_policy_search_without_an_index_says_how_to_build_one(module_demo: Database) -> None:
+    error = REGISTRY.call(
+        module_demo, _ctx(module_demo, None), "search_policies", {"query": "credit hold release"}
+    ).error
     assert error is not None and error.code == "search_unavailable" and "erp-assistant index" in error.message
 
 
-def test_policy_search_on_an_empty_index_says_how_to_build_one(demo: Database, tmp_path: Path) -> None:
+def test_policy_search_on_an_empty_index_says_how_to_build_one(module_demo: Database, tmp_path: Path) -> None:
     empty = open_search_index(tmp_path, HashEmbedder())
-    error = REGISTRY.call(demo, _ctx(demo, empty), "search_policies", {"query": "credit hold release"}).error
+    error = REGISTRY.call(
+        module_demo, _ctx(module_demo, empty), "search_policies", {"query": "credit hold release"}
+    ).error
     assert error is not None and error.code == "search_unavailable" and not empty.is_built()
 
 

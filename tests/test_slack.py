@@ -3,6 +3,7 @@
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ from core.identity import link_account, linked_user
 from core.masterdata.service import load_actor
 from evals.hardening.fake_slack import FakeSlack, event_callback, mention, signed_headers
 from tests import web
-from tests.test_web_api import TRANSFER_OVER_LIMIT
+from tests.web import TRANSFER_OVER_LIMIT
 
 SECRET = "test-signing-secret"
 SLACK_IDS = {"sam": "USAM", "maria": "UMARIA", "ulrich": "UULRICH"}
@@ -84,7 +85,9 @@ def slack() -> Iterator[FakeSlack]:
     fake.close()
 
 
+@contextmanager
 def _bot(db: Database, tmp_path: Path, slack: FakeSlack, script: Script, approvals: str | None = None) -> Iterator[Bot]:
+    """The bot for the length of a `with` block (a block, not a loop: a loop over nothing would skip its asserts)."""
     config = SlackConfig(
         bot_token="xoxb-test",
         signing_secret=SECRET,
@@ -98,7 +101,8 @@ def _bot(db: Database, tmp_path: Path, slack: FakeSlack, script: Script, approva
 
 
 @pytest.fixture
-def demo(sqlite_demo: Database) -> Database:
+def linked_demo(sqlite_demo: Database) -> Database:
+    """The demo company on SQLite with sam, maria and ulrich linked to their Slack accounts (no web passwords)."""
     _link(sqlite_demo, "sam", "maria", "ulrich")
     return sqlite_demo
 
@@ -107,10 +111,10 @@ STOCK = [Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "
 
 
 def test_a_mention_is_answered_in_its_thread_and_the_thread_remembers(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
     script = Script([*STOCK, Reply(text="Yes, the same 12.")])
-    for bot in _bot(demo, tmp_path, slack, script):
+    with _bot(linked_demo, tmp_path, slack, script) as bot:
         assert bot.mention("USAM", "how many V-200 in Atlanta?", ts="1700000000.000100").status_code == 200
         update = slack.wait_for(lambda: slack.of("chat.update"))[0]
         working = slack.of("chat.postMessage")[0]
@@ -123,12 +127,12 @@ def test_a_mention_is_answered_in_its_thread_and_the_thread_remembers(
             "how many V-200 in Atlanta?",
             "still true?",
         ]
-        keys = demo.read(lambda s: list(s.scalars(select(Conversation.external_key))))
+        keys = linked_demo.read(lambda s: list(s.scalars(select(Conversation.external_key))))
         assert keys == ["slack:T1:CSALES:1700000000.000100"]
 
 
-def test_a_direct_message_is_answered_in_the_dm(demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
+def test_a_direct_message_is_answered_in_the_dm(linked_demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(STOCK)) as bot:
         event = {
             "type": "message",
             "channel_type": "im",
@@ -144,9 +148,9 @@ def test_a_direct_message_is_answered_in_the_dm(demo: Database, tmp_path: Path, 
 
 
 def test_the_slash_command_acknowledges_at_once_and_answers_in_a_thread(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
+    with _bot(linked_demo, tmp_path, slack, Script(STOCK)) as bot:
         fields = {
             "command": "/erp",
             "text": "V-200 in Atlanta?",
@@ -163,16 +167,16 @@ def test_the_slash_command_acknowledges_at_once_and_answers_in_a_thread(
 
 
 def test_an_unlinked_user_is_told_how_to_be_linked_and_nothing_else(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
     script = Script(STOCK)
-    for bot in _bot(demo, tmp_path, slack, script):
+    with _bot(linked_demo, tmp_path, slack, script) as bot:
         bot.mention("UNEW", "how many V-200 in Atlanta?", ts="1700000000.000300")
         note = slack.wait_for(lambda: slack.of("chat.postEphemeral"))[0]
         assert note["user"] == "UNEW" and "not linked" in note["text"] and "UNEW" in note["text"]
         assert "`sam`" in note["text"]  # the ERP user whose email matches the Slack profile
         assert slack.of("chat.postMessage") == [] and script.seen == []
-        assert demo.read(lambda s: s.scalars(select(Conversation)).first()) is None
+        assert linked_demo.read(lambda s: s.scalars(select(Conversation)).first()) is None
 
 
 def _draft_by_mention(bot: Bot) -> tuple[str, dict[str, Any]]:
@@ -186,9 +190,9 @@ DRAFTING = [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(t
 
 
 def test_a_draft_needing_approval_asks_the_linked_approver_with_buttons(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS"):
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS") as bot:
         number, request = _draft_by_mention(bot)
         assert slack.wait_for(lambda: [m for m in slack.of("chat.postMessage") if m["channel"] == "CAPPROVALS"])
         buttons = next(b for b in request["blocks"] if b["type"] == "actions")["elements"]
@@ -199,24 +203,24 @@ def test_a_draft_needing_approval_asks_the_linked_approver_with_buttons(
 
 
 def test_the_approvers_click_executes_the_draft_updates_the_message_and_tells_the_requester(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING)) as bot:
         number, _ = _draft_by_mention(bot)
         assert bot.click("UMARIA", "draft_approve", number, "1700000000.009999", "UMARIA").status_code == 200
         done = slack.wait_for(lambda: [u for u in slack.of("chat.update") if u["ts"] == "1700000000.009999"])[0]
         assert "Approved by Maria Lopez" in done["text"] and "executed as TR-" in done["text"]
         assert all(b["type"] != "actions" for b in done["blocks"])
-        draft = demo.read(lambda s: s.scalars(select(DraftAction)).one())
+        draft = linked_demo.read(lambda s: s.scalars(select(DraftAction)).one())
         assert draft.status == "executed"
         told = slack.wait_for(lambda: [m for m in slack.of("chat.postMessage") if "was approved" in m["text"]])[0]
         assert told["channel"] == "CSALES" and told["thread_ts"] == "1700000000.000400"
 
 
 def test_the_requesters_own_click_and_a_foreign_managers_click_are_refused(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING)) as bot:
         number, _ = _draft_by_mention(bot)
         bot.click("USAM", "draft_approve", number, "1700000000.009999", "UMARIA")
         own = slack.wait_for(lambda: [e for e in slack.of("chat.postEphemeral") if e["user"] == "USAM"])[0]
@@ -224,12 +228,12 @@ def test_the_requesters_own_click_and_a_foreign_managers_click_are_refused(
         bot.click("UULRICH", "draft_approve", number, "1700000000.009999", "UULRICH")
         foreign = slack.wait_for(lambda: [e for e in slack.of("chat.postEphemeral") if e["user"] == "UULRICH"])[0]
         assert f"can't approve {number}" in foreign["text"]
-        assert demo.read(lambda s: s.scalars(select(DraftAction)).one()).status == "pending_approval"
+        assert linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).status == "pending_approval"
         assert slack.of("chat.update") == [u for u in slack.of("chat.update") if u["ts"] != "1700000000.009999"]
 
 
-def test_reject_asks_for_a_comment_in_a_modal(demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(DRAFTING)):
+def test_reject_asks_for_a_comment_in_a_modal(linked_demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING)) as bot:
         number, _ = _draft_by_mention(bot)
         bot.click("UMARIA", "draft_reject", number, "1700000000.009999", "UMARIA")
         modal = slack.wait_for(lambda: slack.of("views.open"))[0]
@@ -245,13 +249,13 @@ def test_reject_asks_for_a_comment_in_a_modal(demo: Database, tmp_path: Path, sl
         }
         bot.post(urlencode({"payload": json.dumps(submission)}), "application/x-www-form-urlencoded")
         slack.wait_for(lambda: [u for u in slack.of("chat.update") if "Rejected by Maria Lopez" in u["text"]])
-        assert demo.read(lambda s: s.scalars(select(DraftAction)).one()).status == "rejected"
+        assert linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).status == "rejected"
 
 
 def test_bad_signatures_stale_timestamps_and_retries_are_refused_or_answered_once(
-    demo: Database, tmp_path: Path, slack: FakeSlack
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    for bot in _bot(demo, tmp_path, slack, Script(STOCK)):
+    with _bot(linked_demo, tmp_path, slack, Script(STOCK)) as bot:
         body = event_callback({}, "EvX")
         assert bot.post(body, "application/json", secret="wrong-secret").status_code == 401
         assert bot.post(body, "application/json", age_s=600).status_code == 401
@@ -267,11 +271,11 @@ def test_bad_signatures_stale_timestamps_and_retries_are_refused_or_answered_onc
         slack.wait_for(lambda: slack.of("chat.update"))
         time.sleep(0.5)
         assert len([m for m in slack.of("chat.postMessage") if m["text"] == "working…"]) == 1
-        assert demo.read(lambda s: len(list(s.scalars(select(Conversation))))) == 1
+        assert linked_demo.read(lambda s: len(list(s.scalars(select(Conversation))))) == 1
 
 
 def test_without_a_token_and_secret_the_slack_route_says_it_is_off(sqlite_demo: Database, tmp_path: Path) -> None:
-    with web.client(web.services(sqlite_demo, Script([]), tmp_path)) as client:
+    with web.app(sqlite_demo, tmp_path) as client:
         response = client.post("/slack/events", json={"type": "url_verification"})
     assert response.status_code == 404 and "not configured" in response.json()["message"]
 

@@ -1,6 +1,5 @@
 """The web API with FastAPI's test client: sign-in, tokens, CSRF, errors, conversations and SSE chat."""
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +13,6 @@ from core.identity import WebSession
 from tests import web
 
 Messages = list[dict[str, Any]]
-TRANSFER_OVER_LIMIT = {  # worth about USD 15,000: over the USD 10,000 a transfer may move without a manager
-    "from_warehouse": "DAL",
-    "to_warehouse": "ATL",
-    "lines": [{"sku": "P-200", "quantity": 3}, {"sku": "P-180", "quantity": 5}],
-}
-
-
-@pytest.fixture
-def demo(sqlite_demo: Database) -> Database:
-    web.set_passwords(sqlite_demo, "sam", "maria", "uma", "grace", "fiona")
-    return sqlite_demo
-
-
-def _app(db: Database, tmp_path: Path, script: Script | None = None, **config: Any) -> Iterator[TestClient]:
-    with web.client(web.services(db, script or Script([]), tmp_path, **config)) as c:
-        yield c
-
-
-@pytest.fixture
-def client(demo: Database, tmp_path: Path) -> Iterator[TestClient]:
-    yield from _app(demo, tmp_path)
 
 
 # --- sign-in, sessions, tokens ----------------------------------------------------------------

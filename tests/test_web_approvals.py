@@ -1,7 +1,6 @@
 """The approvals inbox, the exceptions board and record look-ups over the web API, with the core's rules."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +13,17 @@ from core.drafts.service import RequestContext, draft_action
 from core.exceptions import detect_exceptions
 from core.masterdata.service import load_actor
 from tests import web
-from tests.test_web_api import TRANSFER_OVER_LIMIT
+from tests.web import TRANSFER_OVER_LIMIT
 
 DISCOUNTED_ORDER = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 5, "discount_pct": "20"}]}
 
 
 @pytest.fixture
-def demo(sqlite_demo: Database) -> Database:
-    web.set_passwords(sqlite_demo, "sam", "maria", "uma", "grace", "wes")
-    sqlite_demo.run(detect_exceptions)  # the demo's shortages and credit holds become cases
-    return sqlite_demo
-
-
-@pytest.fixture
-def client(demo: Database, tmp_path: Path) -> Iterator[TestClient]:
-    with web.client(web.services(demo, Script([]), tmp_path)) as c:
-        yield c
+def demo(demo: Database) -> Database:
+    """conftest's demo, where wes (warehouse, NA) signs in too and the demo's shortages and credit holds are cases."""
+    web.set_passwords(demo, "wes")
+    demo.run(detect_exceptions)
+    return demo
 
 
 def _draft(db: Database, username: str, kind: str, payload: dict[str, Any]) -> str:
@@ -141,7 +135,7 @@ def test_the_approver_sees_the_conversation_that_produced_the_draft(demo: Databa
     script = Script(
         [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(text="Drafted; Maria must approve.")]
     )
-    with web.client(web.services(demo, script, tmp_path)) as c:
+    with web.app(demo, tmp_path, script) as c:
         sam = _as(c, "sam")
         conversation = c.post("/api/conversations", json={}, headers=sam).json()["id"]
         body = c.post(
@@ -220,7 +214,7 @@ def test_records_named_in_answers_open_as_the_user_may_see_them(client: TestClie
 def test_a_draft_approved_over_the_api_executes_once_on_both_databases(demo_db: Database, tmp_path: Path) -> None:
     web.set_passwords(demo_db, "maria", "grace")
     number = _draft(demo_db, "sam", "transfer", TRANSFER_OVER_LIMIT)
-    with web.client(web.services(demo_db, Script([]), tmp_path)) as c:
+    with web.app(demo_db, tmp_path) as c:
         maria = _as(c, "maria")
         assert c.post(f"/api/drafts/{number}/approve", json={}, headers=maria).json()["status"] == "executed"
         grace = _as(c, "grace")

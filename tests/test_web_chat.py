@@ -4,8 +4,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,9 @@ from assistant.http.turns import ModelGate
 from assistant.llm.scripted import Call, Reply, Script
 from core.db import Database
 from tests import web
-from tests.test_web_api import TRANSFER_OVER_LIMIT
+from tests.web import TRANSFER_OVER_LIMIT
 
 Messages = list[dict[str, Any]]
-
-
-@pytest.fixture
-def demo(sqlite_demo: Database) -> Database:
-    web.set_passwords(sqlite_demo, "sam", "uma", "maria")
-    return sqlite_demo
-
-
-@contextmanager
-def _client(demo: Database, tmp_path: Path, script: Script, **config: Any) -> Iterator[TestClient]:
-    with web.client(web.services(demo, script, tmp_path, **config)) as c:
-        yield c
 
 
 def _atl_answer(messages: Messages) -> Reply:
@@ -56,7 +43,7 @@ def _send(c: TestClient, headers: dict[str, str], conversation: str, text: str) 
 
 
 def test_an_answer_streams_as_events_with_the_tool_call_and_its_sources(demo: Database, tmp_path: Path) -> None:
-    with _client(demo, tmp_path, Script(STOCK_QUESTION)) as c:
+    with web.app(demo, tmp_path, Script(STOCK_QUESTION)) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         response = _send(c, headers, conversation, "how many V-200 can we promise in Atlanta?")
@@ -80,7 +67,7 @@ def test_a_draft_needing_approval_arrives_as_a_card_and_stays_with_the_conversat
     script = Script(
         [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(text="Drafted; a manager must approve it.")]
     )
-    with _client(demo, tmp_path, script) as c:
+    with web.app(demo, tmp_path, script) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         events = web.events(_send(c, headers, conversation, "move 3 P-200 and 5 P-180 from DAL to ATL").text)
@@ -96,7 +83,7 @@ def test_a_draft_needing_approval_arrives_as_a_card_and_stays_with_the_conversat
 
 
 def test_each_user_sees_only_their_own_conversations(demo: Database, tmp_path: Path) -> None:
-    with _client(demo, tmp_path, Script(STOCK_QUESTION)) as c:
+    with web.app(demo, tmp_path, Script(STOCK_QUESTION)) as c:
         sam = web.sign_in(c, "sam")
         conversation = _conversation(c, sam)
         assert [x["id"] for x in c.get("/api/conversations").json()["conversations"]] == [conversation]
@@ -110,7 +97,7 @@ def test_each_user_sees_only_their_own_conversations(demo: Database, tmp_path: P
 
 def test_an_oversized_or_empty_message_is_refused_before_the_model_sees_it(demo: Database, tmp_path: Path) -> None:
     script = Script(STOCK_QUESTION)
-    with _client(demo, tmp_path, script) as c:
+    with web.app(demo, tmp_path, script) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         too_long = _send(c, headers, conversation, "x" * 4001)
@@ -128,7 +115,7 @@ def test_a_second_message_while_the_first_is_answered_is_refused(demo: Database,
         release.wait(10)
         return Reply(text="done thinking")
 
-    with _client(demo, tmp_path, Script([slow, Reply(text="second answer")])) as c:
+    with web.app(demo, tmp_path, Script([slow, Reply(text="second answer")])) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         first: dict[str, Any] = {}
@@ -149,7 +136,7 @@ def test_too_many_turns_a_minute_are_refused_with_when_to_retry(
     demo: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ERP_TURNS_PER_MINUTE", "2")
-    with _client(demo, tmp_path, Script([Reply(text="one"), Reply(text="two"), Reply(text="three")])) as c:
+    with web.app(demo, tmp_path, Script([Reply(text="one"), Reply(text="two"), Reply(text="three")])) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         assert _send(c, headers, conversation, "one").status_code == 200
@@ -163,7 +150,7 @@ def test_a_model_failure_is_an_error_event_and_the_thread_stays_usable(demo: Dat
     def broken(messages: Messages) -> Reply:
         raise ConnectionError("provider unreachable")
 
-    with _client(demo, tmp_path, Script([broken, Reply(text="back again")])) as c:
+    with web.app(demo, tmp_path, Script([broken, Reply(text="back again")])) as c:
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         events = web.events(_send(c, headers, conversation, "hello?").text)
@@ -181,7 +168,7 @@ def test_turns_queue_for_a_single_model_slot_and_are_told_their_place(demo: Data
         release.wait(10)
         return Reply(text="first answer")
 
-    with _client(demo, tmp_path, Script([slow, Reply(text="second answer")]), model_slots=1) as c:
+    with web.app(demo, tmp_path, Script([slow, Reply(text="second answer")]), model_slots=1) as c:
         sam = web.sign_in(c, "sam")
         first_conversation, second_conversation = _conversation(c, sam), _conversation(c, sam)
         bodies: dict[str, str] = {}

@@ -17,6 +17,13 @@ from core.db import Database
 from core.identity import set_password
 
 PASSWORD = "correct horse battery"  # every test user's password
+# The users the `demo` fixture (conftest.py) signs up; wes is left without a password on purpose (a refused sign-in).
+WEB_USERS = ("sam", "maria", "uma", "grace", "fiona")
+TRANSFER_OVER_LIMIT = {  # worth about USD 15,000: over the USD 10,000 a transfer may move without a manager
+    "from_warehouse": "DAL",
+    "to_warehouse": "ATL",
+    "lines": [{"sku": "P-200", "quantity": 3}, {"sku": "P-180", "quantity": 5}],
+}
 
 
 def password_for(username: str) -> str:
@@ -42,6 +49,13 @@ def services(db: Database, script: Script, tmp_path: Path, **config: Any) -> Ser
 @contextmanager
 def client(svc: Services, *, base_url: str = "http://testserver") -> Iterator[TestClient]:
     with TestClient(create_app(svc), base_url=base_url, raise_server_exceptions=False) as c:
+        yield c
+
+
+@contextmanager
+def app(db: Database, tmp_path: Path, script: Script | None = None, **config: Any) -> Iterator[TestClient]:
+    """A client of the web service over `db`, answering with `script` (by default a model with nothing to say)."""
+    with client(services(db, Script([]) if script is None else script, tmp_path, **config)) as c:
         yield c
 
 

@@ -31,6 +31,7 @@ from core.masterdata.models import (
     Warehouse,
 )
 from core.masterdata.service import load_actor, sku_key
+from core.sales.service import LineRequest, confirm_order, create_order
 from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
 
@@ -179,6 +180,26 @@ class World:
 
     def read(self, query: Callable[[Session], T]) -> T:
         return self.db.read(query)
+
+    def place_order(
+        self,
+        customer: str,
+        *lines: LineRequest,
+        user: str = "sam",
+        requested: date | None = None,
+        confirm: bool = False,
+        backorder: bool = False,
+    ) -> str:
+        """A sales order `user` creates (and, with `confirm`, confirms in the same transaction); its number."""
+        actor = self.actor(user)
+
+        def command(s: Session) -> str:
+            order = create_order(s, actor, customer=customer, lines=list(lines), requested_date=requested)
+            if confirm:
+                confirm_order(s, actor, order_number=order.id, allow_backorder=backorder)
+            return order.number
+
+        return self.run(command)
 
     def balance(self, sku: str, warehouse: str) -> StockBalance:
         def query(s: Session) -> StockBalance:

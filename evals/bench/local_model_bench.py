@@ -6,7 +6,9 @@ For each phrasing it makes the first model call of a turn, as the agent makes it
 sales, NA, on 2026-11-20; every tool of the registry), and checks the tool and arguments against the
 table. Then it times whole stock-question turns: the tool call, a realistic tool result, the streamed
 answer. `--busy` keeps one core busy with another process meanwhile; `--cold` throws away the saved
-prefix state first, to time computing it. Writes evals/results/local_model_bench-latest.md.
+prefix state first, to time computing it. Writes evals/results/local_model_bench-latest.md, and exits 1
+when fewer than ACCURACY_BAR of the phrasings get the right tool and arguments (`make test` only runs a
+handful of them: tests/test_local_model.py).
 """
 
 import argparse
@@ -31,6 +33,9 @@ from evals.bench.phrasings import Phrasing, judge, load
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "local_model_bench-latest.md"
 TODAY = date(2026, 11, 20)
 TURNS = 5
+# Greedy decoding is deterministic on one machine, but other CPUs' kernels round differently and can flip a
+# close call: the bar leaves room for a few such flips below the figure in evals/results.
+ACCURACY_BAR = 0.85
 USED: Counter[tuple[int, int]] = Counter()  # threads each model call ran with
 
 
@@ -326,7 +331,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(page, encoding="utf-8")
     print(page.split("## Rows")[0])
     print(f"written to {args.output}")
-    return 0
+    return 0 if meets_the_bar(rows) else 1
+
+
+def meets_the_bar(rows: Sequence[Row]) -> bool:
+    """Whether at least ACCURACY_BAR of the phrasings got the right tool and arguments (said when not)."""
+    right = sum(r.args_right for r in rows) / max(len(rows), 1)
+    if right < ACCURACY_BAR:
+        print(f"{right:.0%} of the phrasings right: below the bar of {ACCURACY_BAR:.0%}", file=sys.stderr)
+    return right >= ACCURACY_BAR
 
 
 if __name__ == "__main__":
