@@ -25,6 +25,7 @@ from core.db import Database
 from core.errors import ErpError
 from core.exceptions import check_routing, detect_exceptions, load_routing
 from core.masterdata.models import Item, LegalEntity, Warehouse
+from core.numbering import SALES_ORDER
 from core.sales.models import OrderStatus, SalesOrder
 from core.settings import data_dir, database_url
 
@@ -367,7 +368,7 @@ def run(
     )
     console.print("Sign in as any demo user (each sees only their own entities); in the chat, try:")
     console.print("  how many V-200 can we promise by Friday? · draft a transfer of 40 V-200 from DAL to ATL", end="")
-    console.print(f" · why is SO-{held} on hold?" if held is not None else "")
+    console.print(f" · why is {SALES_ORDER.format(held)} on hold?" if held is not None else "")
     console.print("A terminal chat works too: .venv/bin/erp-assistant chat --user sam")
     db.dispose()
     start(host=host, port=port, workers=1, logins=not fresh)

@@ -33,6 +33,7 @@ from core.drafts.models import DraftAction
 from core.drafts.service import approve, decision_blocker, get_draft, reject
 from core.errors import ErpError
 from core.identity import account_of, linked_accounts, linked_user, username_for_email
+from core.numbering import DRAFT
 
 log = logging.getLogger("erp.slack")
 CHANNEL = "slack"
@@ -231,7 +232,7 @@ class SlackBot:
         """A draft waits for approval: ask every linked approver who may decide it (and the approvals channel)."""
 
         def who(s: Any) -> tuple[DraftAction, list[str], Any]:
-            draft = s.get(DraftAction, int(number.removeprefix("DR-")))
+            draft = s.get(DraftAction, DRAFT.parse(number))
             if draft is None or draft.status != "pending_approval":
                 return draft, [], None
             approvers = [
