@@ -24,9 +24,7 @@ class DocumentKind:
         """The id in "SO-1042", "so-1042", "so 1042" or "1042"; a malformed number is reported as unknown."""
         if isinstance(number, int):
             return number
-        match = re.fullmatch(
-            rf"\s*(?:{self.prefix}[\s\-_#]*)?(\d{{1,{MAX_DIGITS}}})\s*", number, flags=re.IGNORECASE
-        )
+        match = re.fullmatch(rf"\s*(?:{self.prefix}[\s\-_#]*)?(\d{{1,{MAX_DIGITS}}})\s*", number, flags=re.IGNORECASE)
         if match is None:
             raise NotFound(self.name, number, [f"{self.prefix}-<number>, e.g. {self.prefix}-1042"])
         return int(match.group(1))

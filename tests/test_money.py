@@ -67,7 +67,10 @@ def _posted(world: World, order_number: str) -> tuple[Decimal, Decimal]:
 
 def test_an_order_with_a_half_cent_line_is_shown_judged_and_posted_as_one_figure(world: World) -> None:
     # 18.00 (ACME's price list) less 0.75% is 17.865
-    payload = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "warehouse": "DAL", "discount_pct": "0.75"}]}
+    payload = {
+        "customer": "ACME",
+        "lines": [{"sku": "V-200", "quantity": 1, "warehouse": "DAL", "discount_pct": "0.75"}],
+    }
     draft = _draft(world, "sam", "sales_order", payload)
     assert draft.status == "executed" and draft.result_ref is not None
     assert "USD 17.87" in draft.summary  # shown

@@ -22,6 +22,7 @@ from core.sales.service import order_status
 from core.stock.service import available_to_promise
 from core.transfers.service import get_transfer
 
+
 def record(session: Session, actor: Actor, ref: str) -> Record:
     """The record `ref` names: a document number, a SKU or a customer code."""
     ref = ref.strip()

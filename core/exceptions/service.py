@@ -37,8 +37,8 @@ from core.exceptions.models import (
 from core.exceptions.routing import RoutingRules, decide, load_routing, owners_named
 from core.masterdata.models import LegalEntity, User, UserEntityScope, UserRole
 from core.masterdata.service import entity_codes, get_entity
-from core.text import require_storable
 from core.numbering import EXCEPTION_CASE
+from core.text import require_storable
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
 MAX_TEXT = 4000

@@ -19,6 +19,7 @@ from core.numbering import INVOICE
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 from core.sales.pricing import round_percent
 
+
 def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lock: bool = False) -> Invoice:
     """The invoice, if its entity is in scope (`lock`: for a command that pays it)."""
     invoice = load_document(session, Invoice, invoice_number, kind=INVOICE, lock=lock)

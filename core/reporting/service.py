@@ -25,8 +25,8 @@ from core.errors import InvalidInput, NotFound
 from core.exceptions.models import ACTIVE_STATUSES, ExceptionCase
 from core.finance.service import margin_by_entity
 from core.masterdata.models import CurrencyRate, Item, LegalEntity, Warehouse
-from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
 from core.money import format_money, round_money
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
 from core.sales.pricing import GROUP_CURRENCY, round_percent
 from core.stock.models import DemandSource, Reservation, StockBalance
 
@@ -363,8 +363,8 @@ def _stock_basis(
 
 def _margin_basis(entity: _Entity, start: date, end: date, revenue: Decimal, cost: Decimal) -> dict[str, str]:
     margin = (
-        f"(Revenue - cost of those invoices, {format_money(cost, entity.currency)}) / revenue x 100; cost is the standard "
-        f"cost at order time in {entity.currency}."
+        f"(Revenue - cost of those invoices, {format_money(cost, entity.currency)}) / revenue x 100; "
+        f"cost is the standard cost at order time in {entity.currency}."
     )
     return {
         "revenue": f"Sum of invoices of {entity.code} issued in {start}..{end}, at net prices, in {entity.currency}.",

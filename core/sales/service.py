@@ -221,9 +221,7 @@ def _promise_date(
 
 def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: bool = False) -> SalesOrder:
     """The order with its lines, if it lies in the actor's scope (`lock`: for a command that changes it)."""
-    order = load_document(
-        session, SalesOrder, order_number, kind=SALES_ORDER, lock=lock, lines=SalesOrder.lines
-    )
+    order = load_document(session, SalesOrder, order_number, kind=SALES_ORDER, lock=lock, lines=SalesOrder.lines)
     actor.require_entity(order.entity_id, f"sales order {order.number}")
     return order
 

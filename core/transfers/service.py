@@ -141,9 +141,7 @@ def _keys(transfer: Transfer) -> list[Key]:
 
 def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int, lock: bool = False) -> Transfer:
     """The transfer with its lines, if both its entities lie in the actor's scope."""
-    transfer = load_document(
-        session, Transfer, transfer_number, kind=TRANSFER, lock=lock, lines=Transfer.lines
-    )
+    transfer = load_document(session, Transfer, transfer_number, kind=TRANSFER, lock=lock, lines=Transfer.lines)
     actor.require_entity(transfer.from_entity_id, f"transfer {transfer.number}")
     actor.require_entity(transfer.to_entity_id, f"transfer {transfer.number}")
     return transfer
