@@ -26,7 +26,8 @@ from core.transfers.service import get_transfer
 def record(session: Session, actor: Actor, ref: str) -> Record:
     """The record `ref` names: a document number, a SKU or a customer code."""
     ref = ref.strip()
-    reader = READERS.get(kind_of(ref))
+    kind = kind_of(ref)
+    reader = READERS.get(kind) if kind is not None else None
     if reader is not None:
         return reader(session, actor, ref.upper())
     try:
@@ -170,7 +171,7 @@ def _customer(session: Session, actor: Actor, ref: str) -> Record:
     return Record(ref=status.customer, kind="customer", title=f"Customer {status.customer}", fields=fields)
 
 
-READERS: dict[DocumentKind | None, Callable[[Session, Actor, str], Record]] = {
+READERS: dict[DocumentKind, Callable[[Session, Actor, str], Record]] = {
     SALES_ORDER: _sales_order,
     PURCHASE_ORDER: _purchase_order,
     TRANSFER: _transfer,

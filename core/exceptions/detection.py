@@ -208,7 +208,7 @@ def _credit_status(session: Session, customer: Any, held_value: Decimal) -> dict
     receivables = open_receivables(session, customer.id)
     orders = open_order_value(session, customer.id)
     exposure = receivables + orders
-    limit = round_money(Decimal(customer.credit_limit))
+    limit = round_money(customer.credit_limit)
     after = exposure + held_value
     ccy = customer.base_currency
     used = f"{(after / limit * 100).quantize(Decimal(1))}% of it" if limit > 0 else "no limit set"
