@@ -27,6 +27,7 @@ from core.drafts.service import (
 )
 from core.errors import ErpError, InvalidInput
 from core.exceptions import detect_exceptions, page_cases
+from core.money import format_money
 from core.policy import load_policy
 
 drafts_app = typer.Typer(help="Draft changes and decide on them (the write gate).", no_args_is_help=True)
@@ -76,7 +77,7 @@ def inbox(user: User = DEFAULT_USER) -> None:
     for column in ("draft", "kind", "summary", "value", "since", "why"):
         table.add_column(column)
     for d in drafts:
-        value = f"{d.currency} {d.amount:,.2f}"
+        value = format_money(d.amount, d.currency)
         table.add_row(d.number, d.kind, d.summary, value, f"{d.created_at:%Y-%m-%d %H:%M}", d.explanation)
     console.print(table)
 

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-RECORD_ID = re.compile(r"\b(?:SO|PO|TR|INV|SH|DR|EX)-\d+\b")
+from core.numbering import (
+    DRAFT,
+    EXCEPTION_CASE,
+    INVOICE,
+    PURCHASE_ORDER,
+    SALES_ORDER,
+    SHIPMENT,
+    TRANSFER,
+    mention_pattern,
+)
+
+RECORD_ID = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SHIPMENT, DRAFT, EXCEPTION_CASE])
 SKU_KEYS = ("sku",)
 NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")

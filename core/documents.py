@@ -1,27 +1,17 @@
-"""Document numbers ("SO-1042") are the prefix and the row id; loading a document by its number."""
+"""Loading a document by its number ("SO-1042"; see core.numbering for how numbers are written and read)."""
 
-import re
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import NotFound
+from core.numbering import DocumentKind
 
 D = TypeVar("D")
 
 
-def document_id(number: str | int, prefix: str, kind: str) -> int:
-    """The id in "SO-1042", "so 1042" or "1042"; a malformed number is reported as unknown."""
-    if isinstance(number, int):
-        return number
-    match = re.fullmatch(rf"\s*(?:{prefix}[\s\-_#]*)?(\d{{1,12}})\s*", number, flags=re.IGNORECASE)
-    if match is None:
-        raise NotFound(kind, number, [f"{prefix}-<number>, e.g. {prefix}-1042"])
-    return int(match.group(1))
-
-
 def load_document(
-    session: Session, model: type[D], number: str | int, *, prefix: str, kind: str, lock: bool, lines: Any = None
+    session: Session, model: type[D], number: str | int, *, kind: DocumentKind, lock: bool, lines: Any = None
 ) -> D:
     """The document with this number, with its lines; `lock` for a command that will change it.
 
@@ -30,11 +20,11 @@ def load_document(
     """
     document = session.get(
         model,
-        document_id(number, prefix, kind),
+        kind.parse(number),
         options=[selectinload(lines)] if lines is not None else None,
         with_for_update=lock,
         populate_existing=lock,
     )
     if document is None:
-        raise NotFound(kind, str(number))
+        raise NotFound(kind.name, str(number))
     return document

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from core.documents import document_id
 from core.errors import InvalidInput, NotFound
 from core.finance.service import CreditStatus
 from core.masterdata.service import sku_key
+from core.numbering import SALES_ORDER
 from core.sales.models import PriceSource
 from core.sales.pricing import choose_price, margin, net_price
 from core.stock.atp import Supply, available_on, earliest_date_for, free_stock
@@ -76,9 +76,9 @@ def test_quantities_must_be_whole_positive_and_plausible(bad: object) -> None:
 
 def test_sku_and_document_numbers_are_read_forgivingly() -> None:
     assert sku_key(" v-200 ") == sku_key("V200") == "V200"
-    assert document_id("SO-1042", "SO", "sales order") == document_id("so 1042", "SO", "sales order") == 1042
+    assert SALES_ORDER.parse("SO-1042") == SALES_ORDER.parse("so 1042") == 1042
     with pytest.raises(NotFound):
-        document_id("PO-12", "SO", "sales order")
+        SALES_ORDER.parse("PO-12")
 
 
 def test_timestamps_fall_on_the_pinned_business_date(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from core.drafts.kinds import (
 )
 from core.drafts.models import DraftAction
 from core.drafts.service import approvals_of, draft_action, get_draft, pending_for
+from core.money import round_money
 from core.policy.facts import DraftKind
 from tools.context import ToolContext
 from tools.outcome import DraftResult
@@ -98,7 +99,7 @@ def list_pending_approvals(session: Session, ctx: ToolContext, args: PendingArgs
                 draft=d.number,
                 kind=d.kind,
                 summary=d.summary,
-                value=d.amount.quantize(Decimal("0.01")),
+                value=round_money(d.amount),
                 currency=d.currency,
                 decision=d.explanation,
             )

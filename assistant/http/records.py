@@ -3,7 +3,6 @@
 Each kind is read through the core's own function for it, so scope rules apply unchanged.
 """
 
-import re
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -14,20 +13,21 @@ from core.actor import Actor
 from core.errors import NotFound
 from core.finance.service import credit_status
 from core.masterdata.service import get_item, item_skus, warehouse_codes
+from core.money import format_money
+from core.numbering import DRAFT, EXCEPTION_CASE, PURCHASE_ORDER, SALES_ORDER, TRANSFER, DocumentKind, kind_of
 from core.purchasing.service import get_purchase_order
 from core.sales.service import order_status
 from core.stock.service import available_to_promise
 from core.transfers.service import get_transfer
 
-DOCUMENT = re.compile(r"^(SO|PO|TR|DR|EX)-\d{1,12}$", re.IGNORECASE)
-
 
 def record(session: Session, actor: Actor, ref: str) -> Record:
     """The record `ref` names: a document number, a SKU or a customer code."""
     ref = ref.strip()
-    match = DOCUMENT.match(ref)
-    if match:
-        return READERS[match.group(1).upper()](session, actor, ref.upper())
+    kind = kind_of(ref)
+    reader = READERS.get(kind) if kind is not None else None
+    if reader is not None:
+        return reader(session, actor, ref.upper())
     try:
         return _item(session, actor, ref)
     except NotFound as item_miss:
@@ -44,7 +44,7 @@ def _sales_order(session: Session, actor: Actor, ref: str) -> Record:
         Fact(label="customer", value=view.customer),
         Fact(label="entity", value=view.entity),
         Fact(label="requested", value=str(view.requested_date)),
-        Fact(label="total", value=f"{view.currency} {view.total:,.2f}"),
+        Fact(label="total", value=format_money(view.total, view.currency)),
     ]
     if view.hold_reason:
         fields.append(Fact(label="on hold", value=view.hold_reason))
@@ -102,7 +102,7 @@ def _draft(session: Session, actor: Actor, ref: str) -> Record:
         Fact(label="status", value=card.status.replace("_", " ")),
         Fact(label="summary", value=card.summary),
         Fact(label="decision", value=card.explanation),
-        Fact(label="value", value=f"{card.currency} {card.amount:,.2f}"),
+        Fact(label="value", value=format_money(card.amount, card.currency)),
         Fact(label="requested by", value=card.requester),
     ]
     if card.waiting_for:
@@ -154,17 +154,17 @@ def _customer(session: Session, actor: Actor, ref: str) -> Record:
     fields = [
         Fact(label="name", value=status.name),
         Fact(label="entity", value=status.entity),
-        Fact(label="credit limit", value=f"{status.currency} {status.credit_limit:,.2f}"),
-        Fact(label="exposure", value=f"{status.currency} {status.exposure:,.2f}"),
+        Fact(label="credit limit", value=format_money(status.credit_limit, status.currency)),
+        Fact(label="exposure", value=format_money(status.exposure, status.currency)),
         Fact(label="credit hold", value=(status.hold_reason or "yes") if status.on_hold else "no"),
     ]
     return Record(ref=status.customer, kind="customer", title=f"Customer {status.customer}", fields=fields)
 
 
-READERS: dict[str, Callable[[Session, Actor, str], Record]] = {
-    "SO": _sales_order,
-    "PO": _purchase_order,
-    "TR": _transfer,
-    "DR": _draft,
-    "EX": _exception,
+READERS: dict[DocumentKind, Callable[[Session, Actor, str], Record]] = {
+    SALES_ORDER: _sales_order,
+    PURCHASE_ORDER: _purchase_order,
+    TRANSFER: _transfer,
+    DRAFT: _draft,
+    EXCEPTION_CASE: _exception,
 }

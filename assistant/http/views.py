@@ -37,6 +37,7 @@ from core.exceptions import ExceptionCase, assignable_people, get_case, may_hand
 from core.exceptions.models import ACTIVE_STATUSES
 from core.finance.service import credit_status
 from core.masterdata.service import display_names, entity_codes, usernames
+from core.money import round_money
 from core.settings import get_settings
 from core.stock.service import available_to_promise
 
@@ -68,9 +69,9 @@ def _card(session: Session, draft: DraftAction, names: dict[int, str], codes: di
         status=draft.status,
         summary=draft.summary,
         entity=codes.get(draft.entity_id, str(draft.entity_id)),
-        amount=Decimal(draft.amount).quantize(Decimal("0.01")),
+        amount=round_money(draft.amount),
         currency=draft.currency,
-        amount_usd=Decimal(draft.amount_usd).quantize(Decimal("0.01")),
+        amount_usd=round_money(draft.amount_usd),
         requester=names.get(draft.requester_id, f"user {draft.requester_id}"),
         created_at=draft.created_at,
         age_hours=round(_hours_since(draft.created_at), 2),

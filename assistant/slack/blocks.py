@@ -4,9 +4,11 @@ import re
 from typing import Any
 
 from assistant.http.schemas import DraftCard
+from core.money import format_money
+from core.numbering import DRAFT, EXCEPTION_CASE, PURCHASE_ORDER, SALES_ORDER, TRANSFER, kind_of, mention_pattern
 
 Block = dict[str, Any]
-DOCUMENT = re.compile(r"\b(SO|PO|TR|DR|EX)-\d+\b")
+DOCUMENT = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE])
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 MAX_TEXT = 2900  # a section's text is limited to 3,000 characters
 
@@ -18,9 +20,10 @@ def mrkdwn(text: str, web: str) -> str:
 
 
 def _link(web: str, ref: str) -> str:
-    if ref.startswith("DR-"):
+    kind = kind_of(ref)
+    if kind is DRAFT:
         return f"{web}/inbox#{ref}"
-    if ref.startswith("EX-"):
+    if kind is EXCEPTION_CASE:
         return f"{web}/exceptions#{ref}"
     return f"{web}/api/records/{ref}"
 
@@ -79,7 +82,7 @@ def draft_blocks(card: DraftCard, web: str, *, buttons: bool) -> list[Block]:
             "type": "section",
             "fields": [
                 {"type": "mrkdwn", "text": f"*Requested by*\n{card.requester}"},
-                {"type": "mrkdwn", "text": f"*Value*\n{card.currency} {card.amount:,.2f} ({card.entity})"},
+                {"type": "mrkdwn", "text": f"*Value*\n{format_money(card.amount, card.currency)} ({card.entity})"},
             ],
         },
     ]

@@ -5,8 +5,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-CENT = Decimal("0.01")
-
 
 @dataclass(frozen=True)
 class Size:

@@ -30,6 +30,7 @@ from core.finance.models import IntercompanyPosting, Invoice, Payment
 from core.masterdata.models import Customer
 from core.masterdata.service import convert
 from core.models import Base
+from core.numbering import INVOICE
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.models import Shipment, ShipmentLine
 from core.stock.models import Bucket, LedgerEntry, Movement, StockBalance
@@ -202,7 +203,7 @@ class HistoryWriter:
         invoice_id, due = min(overdue, key=lambda o: o[1])
         return (
             f"{len(overdue)} invoice(s) more than {HOLD_OVERDUE_DAYS} days overdue, "
-            f"oldest INV-{invoice_id} due {self.horizon.date_of(due).isoformat()}"
+            f"oldest {INVOICE.format(invoice_id)} due {self.horizon.date_of(due).isoformat()}"
         )
 
     # -- purchase orders ----------------------------------------------------------------

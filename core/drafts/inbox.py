@@ -18,6 +18,7 @@ from core.drafts.service import current_policy, pending_for
 from core.errors import NotFound
 from core.masterdata.models import UserEntityScope
 from core.masterdata.service import get_entity
+from core.numbering import DRAFT
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def may_approve(session: Session, *, actor: Actor) -> bool:
 def awaiting_approval(session: Session, *, draft_number: str) -> DraftAction | None:
     """The draft if it still waits for approval, else None (for announcing it to its approvers; no scope applies)."""
     try:
-        draft = load_document(session, DraftAction, draft_number, prefix="DR", kind="draft", lock=False)
+        draft = load_document(session, DraftAction, draft_number, kind=DRAFT, lock=False)
     except NotFound:
         return None
     return draft if draft.status == DraftStatus.PENDING_APPROVAL else None

@@ -19,10 +19,11 @@ from core.errors import InvalidInput
 from core.exceptions import assign_case, comment_case, get_case, resolve_case
 from core.finance.service import credit_status, release_credit_hold
 from core.masterdata.models import Customer, LegalEntity
+from core.money import format_money, round_money
 from core.policy.facts import DraftKind
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
 from core.sales.models import SalesOrder
-from core.sales.pricing import margin
+from core.sales.pricing import margin, round_percent
 from core.sales.service import (
     LineRequest,
     change_order_line,
@@ -124,10 +125,6 @@ class Applied:
     effects: list[str] = field(default_factory=list)  # changes that are not stock: "ACME: credit hold on → off"
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return f"{currency} {amount:,.2f}"
-
-
 def _order_facts(session: Session, actor: Actor, order: SalesOrder) -> dict[str, Any]:
     claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines])
     margins = [margin(ln.net_price, ln.unit_cost, ln.quantity)[1] for ln in order.lines]
@@ -176,7 +173,7 @@ def apply_sales_order(session: Session, actor: Actor, payload: SalesOrderDraft) 
     confirm_order(session, actor, order_number=order.id, allow_backorder=payload.allow_backorder)
     total = sum((ln.net_amount for ln in order.lines), Decimal(0))
     parts = ", ".join(f"{ln.quantity} x {sku.sku}" for ln, sku in zip(order.lines, payload.lines, strict=True))
-    summary = f"Sales order for {before.customer} {before.name}: {parts}; {_money(total, order.currency)}"
+    summary = f"Sales order for {before.customer} {before.name}: {parts}; {format_money(total, order.currency)}"
     applied = _order_applied(session, actor, order, summary)
     applied.facts["exposure_before"] = before.exposure
     return applied
@@ -197,7 +194,7 @@ def apply_transfer(session: Session, actor: Actor, payload: TransferDraft) -> Ap
     intercompany = transfer.from_entity_id != transfer.to_entity_id
     summary = (
         f"{'Intercompany transfer' if intercompany else 'Transfer'} {payload.from_warehouse.upper()} → "
-        f"{payload.to_warehouse.upper()}: {parts}; {_money(value, transfer.from_currency)}; "
+        f"{payload.to_warehouse.upper()}: {parts}; {format_money(value, transfer.from_currency)}; "
         f"expected {transfer.expected_date}"
     )
     return Applied(
@@ -223,11 +220,11 @@ def apply_purchase_order(session: Session, actor: Actor, payload: PurchaseOrderD
         lines=[PurchaseLineRequest(ln.sku, ln.quantity, ln.unit_cost) for ln in payload.lines],
         expected_date=payload.expected_date,
     )
-    value = sum((ln.unit_cost * ln.quantity for ln in order.lines), Decimal(0)).quantize(Decimal("0.01"))
+    value = round_money(sum((ln.unit_cost * ln.quantity for ln in order.lines), Decimal(0)))
     parts = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in payload.lines)
     summary = (
         f"Purchase order to {payload.supplier.upper()} into {payload.warehouse.upper()}: {parts}; "
-        f"{_money(value, order.currency)}; expected {order.expected_date}"
+        f"{format_money(value, order.currency)}; expected {order.expected_date}"
     )
     return Applied(
         result_ref=order.number,
@@ -296,12 +293,12 @@ def apply_price_override(session: Session, actor: Actor, payload: PriceOverrideD
         session, actor, order_number=payload.order_number, line_no=payload.line_no, unit_price=payload.unit_price
     )
     summary = (
-        f"Price override on {order.number} line {changed.line_no}: {_money(resolved, order.currency)} → "
-        f"{_money(payload.unit_price, order.currency)} ({payload.reason})"
+        f"Price override on {order.number} line {changed.line_no}: {format_money(resolved, order.currency)} → "
+        f"{format_money(payload.unit_price, order.currency)} ({payload.reason})"
     )
     applied = _order_applied(session, actor, order, summary)
     if resolved > 0:
-        applied.facts["max_discount_pct"] = ((resolved - payload.unit_price) / resolved * 100).quantize(Decimal("0.1"))
+        applied.facts["max_discount_pct"] = round_percent((resolved - payload.unit_price) / resolved * 100)
     return applied
 
 

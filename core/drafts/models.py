@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.numbering import DRAFT
 
 
 class DraftStatus(StrEnum):
@@ -20,9 +21,6 @@ class DraftStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-
-OPEN_STATUSES = (DraftStatus.PENDING_APPROVAL,)
 
 
 class DraftAction(Base):
@@ -63,7 +61,7 @@ class DraftAction(Base):
 
     @property
     def number(self) -> str:
-        return f"DR-{self.id}"
+        return DRAFT.format(self.id)
 
 
 class DraftApproval(Base):

@@ -29,6 +29,8 @@ from core.errors import ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.exceptions import ExceptionType, detect_exceptions, raise_case
 from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, Warehouse
 from core.masterdata.service import exchange_rate, load_actor
+from core.money import round_money
+from core.numbering import DRAFT
 from core.policy import Decision, Outcome, Policy, Requirement, evaluate, load_policy, record_decision
 from core.policy.facts import DraftKind, Facts
 from core.settings import get_settings
@@ -214,8 +216,8 @@ def _facts(session: Session, actor: Actor, kind: DraftKind, applied: Applied) ->
         counterparty_entity=_entity_code(session, applied.counterparty_entity_id),
         requester_roles=sorted(r.value for r in actor.roles),
         currency=applied.currency,
-        amount=applied.amount.quantize(Decimal("0.01")),
-        amount_usd=(applied.amount * rate).quantize(Decimal("0.01")),
+        amount=round_money(applied.amount),
+        amount_usd=round_money(applied.amount * rate),
         quantity=applied.quantity,
         **applied.facts,
     )
@@ -342,7 +344,7 @@ def current_policy() -> Policy:
 
 def get_draft(session: Session, actor: Actor, *, draft_number: str | int, lock: bool = False) -> DraftAction:
     """A draft its requester may see, and anyone with one of its entities (either side if intercompany) in scope."""
-    draft = load_document(session, DraftAction, draft_number, prefix="DR", kind="draft", lock=lock)
+    draft = load_document(session, DraftAction, draft_number, kind=DRAFT, lock=lock)
     sides = [e for e in (draft.entity_id, draft.counterparty_entity_id) if e is not None]
     if draft.requester_id != actor.user_id and not any(actor.can_see(e) for e in sides):
         actor.require_entity(draft.entity_id, f"draft {draft.number}")
@@ -398,7 +400,7 @@ def _can_meet(
     entity = session.get(LegalEntity, entity_id)
     assert entity is not None
     rate = _usd_rate(session, entity.base_currency)
-    value = (Decimal(draft.amount_usd) * rate).quantize(Decimal("0.01"))
+    value = round_money(Decimal(draft.amount_usd) * rate)
     if limit < value:
         return (
             f"your approval limit in {entity.code} is {entity.base_currency} {limit:,.2f}; this draft is {value:,.2f}"

@@ -17,7 +17,7 @@ resolved or dismissed case keeps its key, so it is never raised again.
 
 from collections.abc import Callable, Collection
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, func, literal, or_, select, true
@@ -30,6 +30,8 @@ from core.exceptions.service import NewCase, chunks, raise_new
 from core.exceptions.suggestions import ShortLine, short_line_query, short_lines, suggest_for
 from core.finance.service import open_order_value, open_receivables
 from core.masterdata.models import Customer, Item, LegalEntity, Supplier, Warehouse
+from core.money import round_money
+from core.numbering import PURCHASE_ORDER, SALES_ORDER
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 from core.stock.models import DemandSource, Reservation
@@ -37,7 +39,6 @@ from core.stock.models import DemandSource, Reservation
 URGENT_DAYS = 3
 MAX_DISCOUNT_PCT = Decimal(20)
 VERY_LATE_DAYS = 7
-CENT = Decimal("0.01")
 SHIPPING_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value)
 OPEN_ORDER_STATUSES = (OrderStatus.DRAFT.value, OrderStatus.ON_HOLD.value, *SHIPPING_STATUSES)
 OPEN_PO_STATUSES = (PurchaseOrderStatus.OPEN.value, PurchaseOrderStatus.PARTIALLY_RECEIVED.value)
@@ -171,13 +172,13 @@ def _order_values(session: Session, order_ids: list[int]) -> dict[int, Decimal]:
             .where(SalesOrderLine.order_id.in_(batch))
             .group_by(SalesOrderLine.order_id)
         ):
-            values[order_id] = Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
+            values[order_id] = round_money(value)
     return values
 
 
 def _credit_case(session: Session, rows: list[Any], values: dict[int, Decimal], today: date) -> NewCase:
     first = rows[0]
-    orders = [f"SO-{row.order_id}" for row in rows]
+    orders = [SALES_ORDER.format(row.order_id) for row in rows]
     held_value = sum((values.get(row.order_id, Decimal(0)) for row in rows), Decimal(0))
     urgent = any(row.requested_date <= today + timedelta(days=URGENT_DAYS) for row in rows)
     ccy = first.base_currency
@@ -207,7 +208,7 @@ def _credit_status(session: Session, customer: Any, held_value: Decimal) -> dict
     receivables = open_receivables(session, customer.id)
     orders = open_order_value(session, customer.id)
     exposure = receivables + orders
-    limit = Decimal(customer.credit_limit).quantize(CENT)
+    limit = round_money(customer.credit_limit)
     after = exposure + held_value
     ccy = customer.base_currency
     used = f"{(after / limit * 100).quantize(Decimal(1))}% of it" if limit > 0 else "no limit set"
@@ -270,10 +271,10 @@ def _price_case(row: Any) -> NewCase:
     unit, net, cost = (Decimal(row.unit_price), Decimal(row.net_price), Decimal(row.unit_cost))
     discount = Decimal(f"{Decimal(row.discount_pct).normalize():f}")  # 25.0000 -> 25, never 6E+1
     below_cost = net < cost
-    order, ccy = f"SO-{row.order_id}", row.currency
+    order, ccy = SALES_ORDER.format(row.order_id), row.currency
     problems = []
     if below_cost:
-        problems.append(f"net price {net.quantize(CENT)} {ccy} is below cost {cost.quantize(CENT)}")
+        problems.append(f"net price {round_money(net)} {ccy} is below cost {round_money(cost)}")
     if discount > MAX_DISCOUNT_PCT:
         problems.append(f"discount {discount}% is above {MAX_DISCOUNT_PCT}%")
     return NewCase(
@@ -283,8 +284,8 @@ def _price_case(row: Any) -> NewCase:
         severity=Severity.HIGH if below_cost else Severity.MEDIUM,
         title=f"{order} line {row.line_no}: {row.sku} for {row.customer}: {'; '.join(problems)}",
         detail=(
-            f"{order} ({row.status}) line {row.line_no} sells {row.sku} to {row.customer} at {unit.quantize(CENT)} "
-            f"{ccy} ({row.price_source}) less {discount}% = {net.quantize(CENT)}; unit cost {cost.quantize(CENT)}."
+            f"{order} ({row.status}) line {row.line_no} sells {row.sku} to {row.customer} at {round_money(unit)} "
+            f"{ccy} ({row.price_source}) less {discount}% = {round_money(net)}; unit cost {round_money(cost)}."
         ),
         related={
             "sales_order": order,
@@ -311,14 +312,14 @@ def _price_suggestions(
         found.append(
             {
                 "kind": "price_floor",
-                "text": f"a net price of at least {cost.quantize(CENT)} {ccy} avoids a loss "
-                f"(at most {max(break_even, Decimal(0))}% off {unit.quantize(CENT)})",
+                "text": f"a net price of at least {round_money(cost)} {ccy} avoids a loss "
+                f"(at most {max(break_even, Decimal(0))}% off {round_money(unit)})",
                 "min_net_price": str(cost),
                 "max_discount_pct": str(max(break_even, Decimal(0))),
             }
         )
     if discount > MAX_DISCOUNT_PCT:
-        capped = (unit * (100 - MAX_DISCOUNT_PCT) / 100).quantize(CENT, ROUND_HALF_UP)
+        capped = round_money(unit * (100 - MAX_DISCOUNT_PCT) / 100)
         found.append(
             {
                 "kind": "discount_limit",
@@ -408,21 +409,21 @@ def _waiting_demand(
             .order_by(Reservation.id)
         ):
             if (item_id, warehouse_id) in keys:
-                waiting.setdefault((item_id, warehouse_id), []).append((f"SO-{order_id}", backordered))
+                waiting.setdefault((item_id, warehouse_id), []).append((SALES_ORDER.format(order_id), backordered))
     return waiting
 
 
 def _late_case(
     order: Any, lines: list[Any], waiting: dict[tuple[int, int], list[tuple[str, int]]], today: date
 ) -> NewCase:
-    number, days_late = f"PO-{order.id}", (today - order.expected_date).days
+    number, days_late = PURCHASE_ORDER.format(order.id), (today - order.expected_date).days
     suggestions = []
     for line in lines:
         claims = waiting.get((line.item_id, order.warehouse_id), [])
         if not claims:
             continue
         units = sum(n for _, n in claims)
-        orders = sorted({so for so, _ in claims}, key=lambda so: int(so[3:]))
+        orders = sorted({so for so, _ in claims}, key=SALES_ORDER.parse)
         suggestions.append(
             {
                 "kind": "waiting_orders",

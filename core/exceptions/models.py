@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
+from core.numbering import EXCEPTION_CASE
 
 
 class ExceptionType(StrEnum):
@@ -80,7 +81,7 @@ class ExceptionCase(Base):
 
     @property
     def number(self) -> str:
-        return f"EX-{self.id}"
+        return EXCEPTION_CASE.format(self.id)
 
 
 class CaseEvent(Base):

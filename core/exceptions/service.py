@@ -37,6 +37,7 @@ from core.exceptions.models import (
 from core.exceptions.routing import RoutingRules, decide, load_routing, owners_named
 from core.masterdata.models import LegalEntity, User, UserEntityScope, UserRole
 from core.masterdata.service import entity_codes, get_entity
+from core.numbering import EXCEPTION_CASE
 from core.text import require_storable
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
@@ -285,8 +286,7 @@ def get_case(session: Session, actor: Actor, *, case_number: str | int, lock: bo
         session,
         ExceptionCase,
         case_number,
-        prefix="EX",
-        kind="exception case",
+        kind=EXCEPTION_CASE,
         lock=lock,
         lines=ExceptionCase.events,
     )

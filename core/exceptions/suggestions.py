@@ -12,10 +12,10 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.documents import document_id
 from core.errors import NotFound
 from core.exceptions.service import chunks
 from core.masterdata.models import Customer, Item, ItemSubstitute, Supplier, Warehouse
+from core.numbering import PURCHASE_ORDER, SALES_ORDER, SALES_ORDER_LINE
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine
 from core.sales.models import SalesOrder, SalesOrderLine
 from core.stock.atp import Supply, available_on, free_stock
@@ -47,7 +47,7 @@ class ShortLine:
 
     @property
     def order_number(self) -> str:
-        return f"SO-{self.order_id}"
+        return SALES_ORDER.format(self.order_id)
 
     @property
     def short(self) -> int:
@@ -96,7 +96,7 @@ def short_lines(session: Session, query: Select[*tuple[Any, ...]]) -> list[Short
 
 def shortage_suggestions(session: Session, *, order_line_id: int | str) -> list[dict[str, Any]]:
     """For one order line: other warehouses' ATP in its entity, a covering transfer, substitutes, the next PO."""
-    line_id = document_id(order_line_id, "SOL", "sales order line")
+    line_id = SALES_ORDER_LINE.parse(order_line_id)
     lines = short_lines(session, short_line_query().where(SalesOrderLine.id == line_id))
     if not lines:
         raise NotFound("sales order line", str(order_line_id))
@@ -316,7 +316,7 @@ class Advisor:
         supply = self.picture.next_purchase((ln.item_id, ln.warehouse_id))
         if supply is None or supply.purchase_order_id is None:
             return []
-        number = f"PO-{supply.purchase_order_id}"
+        number = PURCHASE_ORDER.format(supply.purchase_order_id)
         in_time = supply.due_date <= ln.requested_date
         timing = "in time" if in_time else f"after the requested {ln.requested_date}"
         return [

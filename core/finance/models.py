@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.numbering import INVOICE
 
 
 class Invoice(Base):
@@ -28,7 +29,7 @@ class Invoice(Base):
 
     @property
     def number(self) -> str:
-        return f"INV-{self.id}"
+        return INVOICE.format(self.id)
 
 
 class Payment(Base):

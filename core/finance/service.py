@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -14,18 +14,15 @@ from core.errors import CurrencyMismatch, InvalidInput, InvalidState, NotFound
 from core.finance.models import IntercompanyPosting, Invoice, Payment, PostingKind
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import get_customer
+from core.money import round_money
+from core.numbering import INVOICE
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
-
-CENT = Decimal("0.01")
-
-
-def _cents(value: Decimal | float | int | None) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
+from core.sales.pricing import round_percent
 
 
 def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lock: bool = False) -> Invoice:
     """The invoice, if its entity is in scope (`lock`: for a command that pays it)."""
-    invoice = load_document(session, Invoice, invoice_number, prefix="INV", kind="invoice", lock=lock)
+    invoice = load_document(session, Invoice, invoice_number, kind=INVOICE, lock=lock)
     actor.require_entity(invoice.entity_id, f"invoice {invoice.number}")
     return invoice
 
@@ -33,7 +30,7 @@ def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lo
 def invoice_open_amount(session: Session, invoice: Invoice) -> Decimal:
     """What is still owed on one invoice."""
     paid = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice.id))
-    return _cents(invoice.amount) - _cents(paid)
+    return round_money(invoice.amount) - round_money(paid)
 
 
 def record_payment(
@@ -47,7 +44,7 @@ def record_payment(
 ) -> Payment:
     """Apply a customer's payment to an invoice, in the invoice's currency; never more than is open on it."""
     actor.require(Permission.RECORD_PAYMENT)
-    amount = _cents(amount)
+    amount = round_money(amount)
     if amount <= 0:
         raise InvalidInput(f"a payment must be positive, got {amount}")
     invoice = get_invoice(session, actor, invoice_number=invoice_number, lock=True)
@@ -85,7 +82,7 @@ def _receivables_by_customer(session: Session, customer_ids: Select[int] | list[
             .group_by(Payment.customer_id)
         ).all()
     )
-    return {cid: _cents(amount) - _cents(paid.get(cid)) for cid, amount in invoiced}
+    return {cid: round_money(amount) - round_money(paid.get(cid)) for cid, amount in invoiced}
 
 
 def _open_orders_by_customer(session: Session, customer_ids: Select[int] | list[int]) -> dict[int, Decimal]:
@@ -102,7 +99,7 @@ def _open_orders_by_customer(session: Session, customer_ids: Select[int] | list[
         )
         .group_by(SalesOrder.customer_id)
     ).all()
-    return {cid: _cents(value) for cid, value in rows}
+    return {cid: round_money(value) for cid, value in rows}
 
 
 def open_receivables(session: Session, customer_id: int) -> Decimal:
@@ -149,7 +146,7 @@ def _status_of(customer: Customer, receivables: Decimal, open_orders: Decimal) -
         name=customer.name,
         entity=customer.entity.code,
         currency=customer.entity.base_currency,
-        credit_limit=_cents(customer.credit_limit),
+        credit_limit=round_money(customer.credit_limit),
         open_receivables=receivables,
         open_orders=open_orders,
         on_hold=customer.on_credit_hold,
@@ -177,7 +174,7 @@ class EntityMargin:
 
     @property
     def margin_pct(self) -> Decimal:
-        return (self.margin / self.revenue * 100).quantize(Decimal("0.1")) if self.revenue else Decimal(0)
+        return round_percent(self.margin / self.revenue * 100) if self.revenue else Decimal(0)
 
 
 def margin_by_entity(session: Session, actor: Actor, *, since: date, until: date | None = None) -> list[EntityMargin]:
@@ -201,7 +198,7 @@ def margin_by_entity(session: Session, actor: Actor, *, since: date, until: date
         .group_by(LegalEntity.code, LegalEntity.base_currency)
         .order_by(LegalEntity.code)
     ).all()
-    return [EntityMargin(code, ccy, _cents(revenue), _cents(cost)) for code, ccy, revenue, cost in rows]
+    return [EntityMargin(code, ccy, round_money(revenue), round_money(cost)) for code, ccy, revenue, cost in rows]
 
 
 def intercompany_balance(session: Session, actor: Actor, *, entity: str) -> dict[str, Decimal]:
@@ -215,7 +212,7 @@ def intercompany_balance(session: Session, actor: Actor, *, entity: str) -> dict
     for posting in session.scalars(select(IntercompanyPosting).where(IntercompanyPosting.entity_id == ent.id)):
         sign = 1 if posting.kind == PostingKind.DUE_FROM else -1
         code = counterparty[posting.counterparty_entity_id]
-        balance[code] = balance.get(code, Decimal(0)) + sign * _cents(posting.amount)
+        balance[code] = balance.get(code, Decimal(0)) + sign * round_money(posting.amount)
     return balance
 
 

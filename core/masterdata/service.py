@@ -24,8 +24,7 @@ from core.masterdata.models import (
     UserRole,
     Warehouse,
 )
-
-CENT = Decimal("0.01")
+from core.money import round_unit_price
 
 
 def sku_key(sku: str) -> str:
@@ -251,7 +250,7 @@ def exchange_rate(session: Session, *, from_currency: str, to_currency: str, on:
 
 def convert(amount: Decimal, rate: Decimal) -> Decimal:
     """`amount` at `rate`, rounded to four places (unit prices keep sub-cent precision)."""
-    return (amount * rate).quantize(Decimal("0.0001"))
+    return round_unit_price(amount * rate)
 
 
 def intercompany_markup(session: Session, *, from_entity_id: int, to_entity_id: int) -> Decimal:

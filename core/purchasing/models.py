@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
+from core.numbering import PURCHASE_ORDER
 
 
 class PurchaseOrderStatus(StrEnum):
@@ -39,7 +40,7 @@ class PurchaseOrder(Base):
 
     @property
     def number(self) -> str:
-        return f"PO-{self.id}"
+        return PURCHASE_ORDER.format(self.id)
 
 
 class PurchaseOrderLine(Base):

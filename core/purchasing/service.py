@@ -19,6 +19,7 @@ from core.masterdata.service import (
     get_supplier,
     get_warehouse_in_scope,
 )
+from core.numbering import PURCHASE_ORDER
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.pricing import GROUP_CURRENCY
 from core.stock.models import Bucket, Movement, SupplySource
@@ -107,9 +108,7 @@ def _entity_code(session: Session, entity_id: int) -> str:
 
 def get_purchase_order(session: Session, actor: Actor, *, po_number: str | int, lock: bool = False) -> PurchaseOrder:
     """The purchase order with its lines, if its entity is in scope."""
-    order = load_document(
-        session, PurchaseOrder, po_number, prefix="PO", kind="purchase order", lock=lock, lines=PurchaseOrder.lines
-    )
+    order = load_document(session, PurchaseOrder, po_number, kind=PURCHASE_ORDER, lock=lock, lines=PurchaseOrder.lines)
     actor.require_entity(order.entity_id, f"purchase order {order.number}")
     return order
 

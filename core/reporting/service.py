@@ -25,14 +25,15 @@ from core.errors import InvalidInput, NotFound
 from core.exceptions.models import ACTIVE_STATUSES, ExceptionCase
 from core.finance.service import margin_by_entity
 from core.masterdata.models import CurrencyRate, Item, LegalEntity, Warehouse
+from core.money import format_money, round_money
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
-from core.sales.pricing import GROUP_CURRENCY
+from core.sales.pricing import GROUP_CURRENCY, round_percent
 from core.stock.models import DemandSource, Reservation, StockBalance
 
 DEFAULT_PERIOD_DAYS = 90
 DAYS_PER_YEAR = 365
-CENT = Decimal("0.01")
-TENTH = Decimal("0.1")
+TENTH = Decimal("0.1")  # medians and percentiles of days and hours
+TURNS_PLACES = Decimal("0.01")  # inventory turns: a ratio, shown to two places
 OPEN_ORDER_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value)
 # A draft that went to a person and came back with a verdict; `failed` is approved but refused at execution.
 DECIDED_STATUSES = (
@@ -122,15 +123,7 @@ def _period(since: date | None, until: date | None) -> tuple[date, date]:
 
 
 def _pct(part: int, whole: int) -> Decimal | None:
-    return (Decimal(part) * 100 / whole).quantize(TENTH, ROUND_HALF_UP) if whole else None
-
-
-def _cents(value: Decimal | float | int | None) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
-
-
-def _money(currency: str, amount: Decimal) -> str:
-    return f"{currency} {amount:,.2f}"
+    return round_percent(Decimal(part) * 100 / whole) if whole else None
 
 
 def _hours_between(
@@ -270,7 +263,7 @@ def _backlog(session: Session, entity_ids: list[int]) -> dict[int, _Backlog]:
         )
         .group_by(SalesOrder.entity_id)
     ).all()
-    return {eid: _Backlog(_cents(value), int(n), int(b or 0)) for eid, value, n, b in rows}
+    return {eid: _Backlog(round_money(value), int(n), int(b or 0)) for eid, value, n, b in rows}
 
 
 def _inventory_usd(session: Session, entity_ids: list[int]) -> dict[int, Decimal]:
@@ -354,7 +347,7 @@ def _stock_basis(
         else f"converted at {GROUP_CURRENCY}→{entity.currency} {rate[0].normalize()} (rate of {rate[1]})"
     )
     turns = (
-        f"Cost of goods shipped (invoiced at shipment) in {start}..{end} ({_money(entity.currency, cogs)}) "
+        f"Cost of goods shipped (invoiced at shipment) in {start}..{end} ({format_money(cogs, entity.currency)}) "
         f"x {DAYS_PER_YEAR} / {days} days, divided by today's inventory value (ending, not average, inventory)."
     )
     if not value:
@@ -370,8 +363,8 @@ def _stock_basis(
 
 def _margin_basis(entity: _Entity, start: date, end: date, revenue: Decimal, cost: Decimal) -> dict[str, str]:
     margin = (
-        f"(Revenue - cost of those invoices, {_money(entity.currency, cost)}) / revenue x 100; cost is the standard "
-        f"cost at order time in {entity.currency}."
+        f"(Revenue - cost of those invoices, {format_money(cost, entity.currency)}) / revenue x 100; "
+        f"cost is the standard cost at order time in {entity.currency}."
     )
     return {
         "revenue": f"Sum of invoices of {entity.code} issued in {start}..{end}, at net prices, in {entity.currency}.",
@@ -424,7 +417,7 @@ def _kpis_of(
 ) -> EntityKpis:
     """One entity's figures from the set-wide query results."""
     (start, end), (revenue, cost) = period, invoiced
-    value = _cents(stock_usd * rate[0])
+    value = round_money(stock_usd * rate[0])
     days = (end - start).days + 1
     return EntityKpis(
         entity=ent.code,
@@ -437,9 +430,9 @@ def _kpis_of(
         backlog_lines=open_orders.lines,
         backordered_units=open_orders.backordered,
         inventory_value=value,
-        inventory_turns=(cost * DAYS_PER_YEAR / days / value).quantize(CENT, ROUND_HALF_UP) if value else None,
+        inventory_turns=(cost * DAYS_PER_YEAR / days / value).quantize(TURNS_PLACES, ROUND_HALF_UP) if value else None,
         revenue=revenue,
-        margin_pct=((revenue - cost) * 100 / revenue).quantize(TENTH, ROUND_HALF_UP) if revenue else None,
+        margin_pct=round_percent((revenue - cost) * 100 / revenue) if revenue else None,
         basis={
             **_sales_basis(ent, start, end, served, open_orders),
             **_stock_basis(ent, start, end, rate, cost, value),

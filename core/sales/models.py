@@ -8,6 +8,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
+from core.money import round_money
+from core.numbering import SALES_ORDER, SHIPMENT
 
 
 class OrderStatus(StrEnum):
@@ -49,7 +51,7 @@ class SalesOrder(Base):
 
     @property
     def number(self) -> str:
-        return f"SO-{self.id}"
+        return SALES_ORDER.format(self.id)
 
 
 class SalesOrderLine(Base):
@@ -91,7 +93,7 @@ class SalesOrderLine(Base):
 
     @property
     def net_amount(self) -> Decimal:
-        return (self.net_price * self.quantity).quantize(Decimal("0.01"))
+        return round_money(self.net_price * self.quantity)
 
 
 class Shipment(Base):
@@ -106,7 +108,7 @@ class Shipment(Base):
 
     @property
     def number(self) -> str:
-        return f"SH-{self.id}"
+        return SHIPMENT.format(self.id)
 
 
 class ShipmentLine(Base):

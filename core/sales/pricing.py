@@ -17,11 +17,11 @@ from core.masterdata.models import (
     PriceListItem,
 )
 from core.masterdata.service import convert, exchange_rate
+from core.money import round_money, round_unit_price
 from core.sales.models import PriceSource
 
 GROUP_CURRENCY = "USD"
-UNIT = Decimal("0.0001")
-CENT = Decimal("0.01")
+PERCENT = Decimal("0.1")  # discounts and margins are judged and shown to a tenth of a percent
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,19 @@ def net_price(unit_price: Decimal, discount_pct: Decimal) -> Decimal:
     """Unit price after a percentage discount, to four places."""
     if not Decimal(0) <= discount_pct <= Decimal(100):
         raise InvalidInput(f"discount must be between 0 and 100 percent, got {discount_pct}")
-    return (unit_price * (Decimal(100) - discount_pct) / Decimal(100)).quantize(UNIT, ROUND_HALF_UP)
+    return round_unit_price(unit_price * (Decimal(100) - discount_pct) / Decimal(100))
+
+
+def round_percent(value: Decimal) -> Decimal:
+    """A percentage (a discount, a margin) to a tenth, half up like money."""
+    return value.quantize(PERCENT, ROUND_HALF_UP)
 
 
 def margin(net: Decimal, unit_cost: Decimal, quantity: int) -> tuple[Decimal, Decimal]:
     """(margin amount, margin percent of revenue) for a line."""
     revenue = net * quantity
-    amount = ((net - unit_cost) * quantity).quantize(CENT, ROUND_HALF_UP)
-    pct = (amount / revenue * 100).quantize(Decimal("0.1"), ROUND_HALF_UP) if revenue else Decimal(0)
+    amount = round_money((net - unit_cost) * quantity)
+    pct = round_percent(amount / revenue * 100) if revenue else Decimal(0)
     return amount, pct
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,8 @@ from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
 from core.masterdata.service import get_customer, get_items
+from core.money import round_money
+from core.numbering import INVOICE, SALES_ORDER, SHIPMENT
 from core.sales.models import (
     OrderStatus,
     PriceSource,
@@ -46,7 +48,6 @@ from core.stock.service import (
 )
 
 MAX_LINES = 200
-CENT = Decimal("0.01")
 OPEN_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
 
 
@@ -220,9 +221,7 @@ def _promise_date(
 
 def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: bool = False) -> SalesOrder:
     """The order with its lines, if it lies in the actor's scope (`lock`: for a command that changes it)."""
-    order = load_document(
-        session, SalesOrder, order_number, prefix="SO", kind="sales order", lock=lock, lines=SalesOrder.lines
-    )
+    order = load_document(session, SalesOrder, order_number, kind=SALES_ORDER, lock=lock, lines=SalesOrder.lines)
     actor.require_entity(order.entity_id, f"sales order {order.number}")
     return order
 
@@ -378,8 +377,8 @@ def _invoice_for(
 ) -> Invoice:
     customer = session.get(Customer, order.customer_id)
     assert customer is not None
-    amount = sum((line.net_price * qty for line, qty in plan), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
-    cost = sum((line.unit_cost * qty for line, qty in plan), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+    amount = round_money(sum((line.net_price * qty for line, qty in plan), Decimal(0)))
+    cost = round_money(sum((line.unit_cost * qty for line, qty in plan), Decimal(0)))
     return Invoice(
         entity_id=order.entity_id,
         customer_id=order.customer_id,
@@ -584,8 +583,8 @@ def order_status(session: Session, actor: Actor, *, order_number: str | int) -> 
                 promise_date=line.promise_date,
             )
         )
-    shipments = [f"SH-{i}" for i in session.scalars(select(Shipment.id).where(Shipment.order_id == order.id))]
-    invoices = [f"INV-{i}" for i in session.scalars(select(Invoice.id).where(Invoice.order_id == order.id))]
+    shipments = [SHIPMENT.format(i) for i in session.scalars(select(Shipment.id).where(Shipment.order_id == order.id))]
+    invoices = [INVOICE.format(i) for i in session.scalars(select(Invoice.id).where(Invoice.order_id == order.id))]
     return OrderView(
         number=order.number,
         status=order.status,

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
+from core.numbering import TRANSFER
 
 
 class TransferKind(StrEnum):
@@ -49,7 +50,7 @@ class Transfer(Base):
 
     @property
     def number(self) -> str:
-        return f"TR-{self.id}"
+        return TRANSFER.format(self.id)
 
 
 class TransferLine(Base):

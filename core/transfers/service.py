@@ -7,7 +7,7 @@ a due-from in the sender's books and the matching due-to in the receiver's, at o
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,8 @@ from core.masterdata.service import (
     get_warehouse_in_scope,
     intercompany_markup,
 )
+from core.money import round_money, round_unit_price
+from core.numbering import TRANSFER
 from core.sales.pricing import GROUP_CURRENCY
 from core.stock.models import Bucket, DemandSource, Movement, SupplySource
 from core.stock.service import (
@@ -36,7 +38,6 @@ from core.stock.service import (
 from core.transfers.models import Transfer, TransferKind, TransferLine, TransferStatus
 
 TRANSIT_DAYS = {TransferKind.INTER_WAREHOUSE: 2, TransferKind.INTERCOMPANY: 7}
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class TransferLineRequest:
 
 def transfer_unit_price(standard_cost: Decimal, markup_pct: Decimal) -> Decimal:
     """Standard cost plus the markup percent, to four places."""
-    return (standard_cost * (Decimal(100) + markup_pct) / Decimal(100)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    return round_unit_price(standard_cost * (Decimal(100) + markup_pct) / Decimal(100))
 
 
 def create_transfer(
@@ -140,9 +141,7 @@ def _keys(transfer: Transfer) -> list[Key]:
 
 def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int, lock: bool = False) -> Transfer:
     """The transfer with its lines, if both its entities lie in the actor's scope."""
-    transfer = load_document(
-        session, Transfer, transfer_number, prefix="TR", kind="transfer", lock=lock, lines=Transfer.lines
-    )
+    transfer = load_document(session, Transfer, transfer_number, kind=TRANSFER, lock=lock, lines=Transfer.lines)
     actor.require_entity(transfer.from_entity_id, f"transfer {transfer.number}")
     actor.require_entity(transfer.to_entity_id, f"transfer {transfer.number}")
     return transfer
@@ -177,7 +176,7 @@ def ship_transfer(session: Session, actor: Actor, *, transfer_number: str | int)
 
 def transfer_value(transfer: Transfer) -> Decimal:
     """The transfer's value in the sender's currency."""
-    return sum((ln.unit_price * ln.quantity for ln in transfer.lines), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+    return round_money(sum((ln.unit_price * ln.quantity for ln in transfer.lines), Decimal(0)))
 
 
 def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
@@ -200,7 +199,7 @@ def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
             counterparty_entity_id=transfer.from_entity_id,
             kind=PostingKind.DUE_TO.value,
             currency=transfer.to_currency,
-            amount=(value * transfer.exchange_rate).quantize(CENT, ROUND_HALF_UP),
+            amount=round_money(value * transfer.exchange_rate),
             posted_at=at,
         ),
     ]
