@@ -29,7 +29,7 @@ from evals.hardening.faults import (
     run_model_fault,
     run_restart,
 )
-from evals.hardening.private_pg import ClusterError, postgres_bin, private_cluster
+from evals.common.private_pg import ClusterError, postgres_bin, private_cluster
 
 OUTAGE_ANSWERS = {"database_unavailable", "turn_in_progress"}  # what a client may be told while it is down
 

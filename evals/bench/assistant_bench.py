@@ -30,7 +30,7 @@ from core import schema
 from core.actor import Actor
 from core.db import Database
 from core.masterdata.service import load_actor
-from evals.bench.measures import Latency, summarize
+from evals.common.measures import Latency, summarize
 from evals.bench.report import machine
 from tools import default_registry
 

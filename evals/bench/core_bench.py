@@ -22,8 +22,8 @@ from rich.progress import Progress, TaskID
 
 from core import settings
 from core.db import Database
-from evals.bench.datasets import DatasetSpec, LoadRecord, PostgresStore, SqliteStore, Store, dataset
-from evals.bench.measures import (
+from evals.common.datasets import DatasetSpec, LoadRecord, PostgresStore, SqliteStore, Store, dataset
+from evals.common.measures import (
     ATP_VARIANTS,
     SELL,
     all_skus,
@@ -32,7 +32,7 @@ from evals.bench.measures import (
     measure_throughput,
     order_pool,
 )
-from evals.bench.postgres import run_pgbench
+from evals.common.postgres import run_pgbench
 from evals.bench.report import BackendFigures, BenchRun, RunSettings, TargetCheck, machine, print_run, save
 
 ATP_P50_TARGET_MS = 2.0

@@ -17,10 +17,10 @@ import sqlalchemy
 from rich.console import Console
 from rich.table import Table
 
-from evals.bench import postgres
-from evals.bench.datasets import LoadRecord
-from evals.bench.measures import SELL, AtpResult, Latency, StatementReport, ThroughputResult
-from evals.bench.postgres import PgbenchResult
+from evals.common import postgres
+from evals.common.datasets import LoadRecord
+from evals.common.measures import SELL, AtpResult, Latency, StatementReport, ThroughputResult
+from evals.common.postgres import PgbenchResult
 
 # --- What a run produced -----------------------------------------------------------------------
 

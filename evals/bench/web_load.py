@@ -47,8 +47,8 @@ from core.identity import set_password
 from core.masterdata.service import load_actor
 from core.settings import data_dir
 from core.stock.service import adjust_stock
-from evals.bench.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
-from evals.bench.measures import Latency, summarize
+from evals.common.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
+from evals.common.measures import Latency, summarize
 from evals.bench.report import Grid, machine, to_markdown, to_rich
 
 REPO_DIR = Path(__file__).resolve().parents[2]

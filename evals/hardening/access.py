@@ -67,7 +67,7 @@ from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
 from core.stock.models import StockBalance
 from core.transfers.models import Transfer
-from evals.hardening.audit_check import AuditReport, audit_after_run, watermark
+from evals.common.audit_check import AuditReport, audit_after_run, watermark
 from evals.scenarios.state import snapshot
 from tools import Registry, ToolContext, default_registry
 

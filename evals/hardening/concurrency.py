@@ -49,10 +49,10 @@ from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
 from core.transfers.models import Transfer, TransferStatus
 from core.transfers.service import receive_transfer, ship_transfer
-from evals.bench.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
-from evals.bench.measures import Latency, summarize
+from evals.common.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
+from evals.common.measures import Latency, summarize
 from evals.bench.report import Grid, Machine, latency_cells, machine, to_markdown, to_rich
-from evals.hardening.audit_check import AuditReport, Watermark, audit_after_run, watermark
+from evals.common.audit_check import AuditReport, Watermark, audit_after_run, watermark
 
 T = TypeVar("T")
 
@@ -705,7 +705,7 @@ def markdown_page(run: ConcurrencyRun) -> str:
     how = (
         "`python -m evals.hardening.concurrency`: worker threads, each command in its own unit of work, act as the"
         " demo company's people on a few scarce items through the drafts service (the policy gate), then the"
-        " database is checked (`evals/hardening/audit_check.py`). Every figure is in the JSON file next to this one."
+        " database is checked (`evals/common/audit_check.py`). Every figure is in the JSON file next to this one."
     )
     return "\n\n".join([heading, how, *(to_markdown(g) for g in grids(run))]) + "\n"
 

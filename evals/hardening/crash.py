@@ -51,7 +51,7 @@ from core.settings import database_url
 from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
 from evals.bench.report import Grid, Machine, machine, to_markdown, to_rich
-from evals.hardening.audit_check import AuditReport, Watermark, audit_after_run, watermark
+from evals.common.audit_check import AuditReport, Watermark, audit_after_run, watermark
 from evals.hardening.concurrency import (
     Check,
     ScarceItem,

@@ -70,9 +70,9 @@ from evals.bench.web_load import (
     sign_in,
 )
 from evals.hardening.access import generous_rate_limit
-from evals.hardening.audit_check import audit_after_run, watermark
-from evals.hardening.fake_provider import Step, fake_provider, pointed_at
-from evals.hardening.private_pg import PrivateCluster, StopMode, free_port, private_cluster
+from evals.common.audit_check import audit_after_run, watermark
+from evals.common.fake_provider import Step, fake_provider, pointed_at
+from evals.common.private_pg import PrivateCluster, StopMode, free_port, private_cluster
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 BUSINESS_DATE = "2026-11-20"

@@ -66,9 +66,9 @@ from core.sales.models import OrderStatus, SalesOrder
 from core.stock.models import StockBalance
 from core.transfers.models import Transfer
 from evals.hardening.access import BUSINESS_DATE, entity_id_of, fingerprint, most_available_sku, web_client
-from evals.hardening.audit_check import Watermark, audit_after_run, watermark
+from evals.common.audit_check import Watermark, audit_after_run, watermark
 from evals.hardening.concurrency import add_company_options, company_label, demo_company, write_results
-from evals.hardening.fake_slack import FakeSlack, event_callback, mention, signed_headers
+from evals.common.fake_slack import FakeSlack, event_callback, mention, signed_headers
 from evals.scenarios.plant import plant
 from evals.scenarios.task import Setup
 from tools import ToolContext, default_registry

@@ -4,8 +4,8 @@
         [--history-months 24] [--lookups 300] [--orders 100] [--kpi-calls 5] [--out evals/results]
 
 For each size and backend, a fresh process loads the core benchmark's scale dataset
-(`evals.bench.datasets`: the demo company with N items and 24 months of history, seed 7) into a new
-database and times, on it, what `evals.bench.measures` times for the core benchmark: ATP look-ups
+(`evals.common.datasets`: the demo company with N items and 24 months of history, seed 7) into a new
+database and times, on it, what `evals.common.measures` times for the core benchmark: ATP look-ups
 (three shapes), then sales orders created and confirmed one after another, then the KPI report
 (`entity_kpis`, over its default 90 days and over a year) as a manager of every entity. Each run
 has its own process so that its peak memory (VmHWM, reset between the load and the queries) is its
@@ -37,8 +37,8 @@ from core.db import Database
 from core.masterdata.service import load_actor
 from core.reporting.service import entity_kpis
 from evals.bench.core_bench import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER, load_progress
-from evals.bench.datasets import DatasetSpec, PostgresStore, Progress, SqliteStore, Store, dataset
-from evals.bench.measures import (
+from evals.common.datasets import DatasetSpec, PostgresStore, Progress, SqliteStore, Store, dataset
+from evals.common.measures import (
     ATP_VARIANTS,
     Latency,
     all_skus,
@@ -445,7 +445,7 @@ def method(run: ScaleRun) -> str:
         [
             f"Command: `{s.command}`",
             "",
-            "- Dataset: the core benchmark's scale dataset (`evals.bench.datasets`, `core.demo.load_demo`,"
+            "- Dataset: the core benchmark's scale dataset (`evals.common.datasets`, `core.demo.load_demo`,"
             f" seed {s.seed}, {s.history_months} months of history), loaded fresh for each point;"
             " load = migrate + load_demo; size = the SQLite file after a WAL checkpoint, or `pg_database_size`.",
             "- Load CPU s: the loading process's own CPU time (on PostgreSQL the server's work is not in it);"
@@ -454,7 +454,7 @@ def method(run: ScaleRun) -> str:
             "- Memory: VmHWM of the process that loads and queries (one fresh process per point); the peak is reset"
             " (/proc/self/clear_refs) between the load and the queries. PostgreSQL's own memory is not included.",
             f"- ATP: {s.lookups} look-ups per shape as `{ATP_USER}` (all warehouses), after a warm-up of up to"
-            f" {ATP_WARMUP}, via `evals.bench.measures.measure_atp`.",
+            f" {ATP_WARMUP}, via `evals.common.measures.measure_atp`.",
             f"- Orders: {s.orders} 3-line orders for `{SALES_USER}` ({SALES_ENTITY}), each created then confirmed"
             " (`allow_backorder=True`), one command each, one after another.",
             f"- KPIs: `entity_kpis` as `{KPI_USER}` (every entity), {s.kpi_calls} timed calls after one warm-up,"
