@@ -5,7 +5,7 @@
 
 For each worker count it loads the demo company into a fresh database, starts the real server
 (`uvicorn assistant.http.app:app_from_env --factory`) as a subprocess on a free loopback port,
-with the scripted model `bench_script` below (its replies cost nothing, so the figures are the
+with the scripted model `evals.common.scripted_load.bench_script` (its replies cost nothing, so the figures are the
 service's own cost), and drives it with httpx from this process: `--users` staff users, each signed in
 with its own session and conversation, send `--turns` messages in sequence and read the SSE stream,
 while two managers poll their approvals inbox and approve the transfers the users drafted.
@@ -19,11 +19,9 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,36 +35,26 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from assistant.llm.scripted import Call, Reply, Script
 from assistant.llm.weights import model_path
 from core.db import Database
 from core.demo.directory import USERS
-from core.identity import set_password
-from core.masterdata.service import load_actor
 from core.settings import data_dir
-from core.stock.service import adjust_stock
 from evals.common.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
 from evals.common.measures import Latency, summarize
-from evals.bench.report import Grid, machine, to_markdown, to_rich
+from evals.common.tables import Grid, to_rich
+from evals.common.scripted_load import SCRIPTED_MODEL, STOCK_SKU, STOCK_WAREHOUSE, TRANSFER_TEXT, prepare_accounts
+from evals.common.served import Signed, error_code, free_port, new_conversation, sign_in
+from evals.common.sse import SseStream
+from evals.common.tables import machine_facts
+from evals.common.results import results_page, write_results
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_DIR / "evals" / "results"
 BUSINESS_DATE = "2026-11-20"  # the demo company's business date (core.demo builds it as of ERP_TODAY)
-SCRIPTED_MODEL = "scripted/evals.bench.web_load:bench_script"
 ANSWER_P95_TARGET_MS = 300.0
 STAFF_ROLES = ("sales", "warehouse")
 MANAGERS = ("maria", "grace")  # both approve NA transfers; each takes every other draft number
-STOCK_WAREHOUSE = {"NA": "ATL", "UK": "BHM", "SEA": "SIN"}  # where each entity's users ask about stock
-STOCK_SKU = "V-200"
-TRANSFER_LINES = (("P-200", 3), ("P-180", 5))  # worth about USD 15,000: over the USD 10,000 allowed alone
-TRANSFER = {
-    "from_warehouse": "DAL",
-    "to_warehouse": "ATL",
-    "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in TRANSFER_LINES],
-}
-TRANSFER_TEXT = "Please move 3 P-200 and 5 P-180 from DAL to ATL"
 LOCAL_QUESTIONS = (
     "How many V-200 do we have in Atlanta?",
     "what's available of V-200 at DAL",
@@ -74,67 +62,10 @@ LOCAL_QUESTIONS = (
     "stock of V-220 in Dallas",
 )
 POLL_SECONDS = 0.25  # how often a manager with nothing to approve looks at the inbox again
-TURN_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 180.0
 WARM_UP_FAST_S = 1.0  # warm-up rounds go on until every turn of one round answers within this
 WARM_UP_LIMIT_S = 120.0
 DRAIN_LIMIT_S = 60.0  # how long managers may keep approving after the last user finished
-
-
-# --- The scripted model the server plays --------------------------------------------------------
-
-ASKED = re.compile(r"\b([A-Z]{1,4}-\d{2,5})\b.*?\b([A-Z]{3})\b")
-
-
-class BenchScript(Script):
-    """Answers from the messages alone, so every worker and every turn can share it.
-
-    The user's message decides the tool call: "move ... from DAL to ATL" drafts the transfer above,
-    anything else checks the availability of the SKU and warehouse it names. A tool result gets a
-    short fixed answer made from its numbers. Nothing is kept between calls.
-    """
-
-    def __init__(self) -> None:
-        super().__init__([])
-
-    def next(self, messages: list[dict[str, Any]], tool_choice: str | None = None) -> Reply:
-        last = messages[-1] if messages else {}
-        if last.get("role") == "tool" or tool_choice == "none":
-            return answer_to(str(last.get("content") or "{}"))
-        return call_for(str(last.get("content") or ""))
-
-
-def call_for(text: str) -> Reply:
-    """The tool call a user's message asks for."""
-    if text.lower().startswith("please move"):
-        return Reply(calls=(Call("draft_transfer", TRANSFER),))
-    found = ASKED.search(text)
-    sku, warehouse = (found.group(1), found.group(2)) if found else (STOCK_SKU, "ATL")
-    return Reply(calls=(Call("check_availability", {"sku": sku, "warehouse": warehouse}),))
-
-
-def answer_to(content: str) -> Reply:
-    """A short answer from a tool result's own figures."""
-    try:
-        result = json.loads(content)
-    except ValueError:
-        result = {}
-    if not isinstance(result, dict):
-        return Reply(text="I could not read that result.")
-    if "message" in result and "error" in result:
-        return Reply(text=f"That did not work: {result['message']}")
-    if "draft" in result:
-        waiting = ", ".join(result.get("waiting_for") or []) or "nobody"
-        return Reply(text=f"Drafted {result['draft']} ({result.get('status')}); it waits for {waiting}.")
-    if "total_available" in result:
-        places = ", ".join(f"{w['available_now']} at {w['warehouse']}" for w in result.get("warehouses", []))
-        return Reply(text=f"**{result.get('sku')}**: {places or 'none in your warehouses'} now.")
-    return Reply(text="Done.")
-
-
-def bench_script() -> Script:
-    """The factory `scripted/evals.bench.web_load:bench_script` names (imported by the server)."""
-    return BenchScript()
 
 
 # --- Figures -------------------------------------------------------------------------------------
@@ -331,28 +262,6 @@ def demo_database(backend: str, workdir: Path) -> Iterator[tuple[str, Database]]
     )
     with dataset(store, DatasetSpec(items=500, history_months=12, seed=7), cache_dir=None, pool_size=2) as (db, _):
         yield store.url(store.work_name()), db
-
-
-def prepare_accounts(db: Database, accounts: Sequence[str], password: str, transfers: int) -> None:
-    """Passwords for the accounts used, and stock at DAL for every transfer the users will draft
-    (the demo keeps only a few of these pumps; without it every approval after the first would fail)."""
-
-    def command(session: Session) -> None:
-        for name in accounts:
-            set_password(session, username=name, password=password)
-        if transfers:
-            wes = load_actor(session, username="wes")  # a warehouse user of NA may correct DAL's stock
-            for sku, quantity in TRANSFER_LINES:
-                extra = quantity * (transfers + 1)
-                adjust_stock(session, wes, sku=sku, warehouse="DAL", quantity=extra, reason="web load benchmark")
-
-    db.run(command)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -563,45 +472,6 @@ def resources_between(before: CpuSnapshot, after: CpuSnapshot, backend: str) -> 
 # --- Talking to the service ---------------------------------------------------------------------
 
 
-@dataclass
-class Signed:
-    """A signed-in client: its own cookie jar and connection, and the CSRF token its POSTs send."""
-
-    client: httpx.AsyncClient
-    headers: dict[str, str]
-
-
-def _client(base_url: str, *, keep_alive: bool = True) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=4, max_keepalive_connections=4 if keep_alive else 0)
-    return httpx.AsyncClient(base_url=base_url, timeout=TURN_TIMEOUT_S, limits=limits)
-
-
-def _code(response: httpx.Response) -> str:
-    with suppress(ValueError):
-        body = response.json()
-        if isinstance(body, dict):
-            return str(body.get("code", ""))
-    return ""
-
-
-async def sign_in(base_url: str, username: str, password: str, *, keep_alive: bool = True) -> tuple[Signed, float]:
-    client = _client(base_url, keep_alive=keep_alive)
-    started = time.perf_counter()
-    response = await client.post("/api/session", json={"username": username, "password": password})
-    seconds = time.perf_counter() - started
-    if response.status_code != 200:
-        await client.aclose()
-        raise RuntimeError(f"{username} could not sign in: HTTP {response.status_code} {response.text[:200]}")
-    return Signed(client, {"X-CSRF-Token": response.json()["csrf_token"]}), seconds
-
-
-async def new_conversation(signed: Signed) -> str:
-    response = await signed.client.post("/api/conversations", json={}, headers=signed.headers)
-    if response.status_code != 201:
-        raise RuntimeError(f"could not start a conversation: HTTP {response.status_code} {response.text[:200]}")
-    return str(response.json()["id"])
-
-
 def _take(timing: TurnTiming, name: str, data: str, at: float) -> None:
     """Note one SSE frame of a turn."""
     if timing.first_event_s is None:
@@ -639,18 +509,12 @@ async def send_turn(signed: Signed, conversation: str, timing: TurnTiming, text:
         ) as response:
             if response.status_code != 200:
                 await response.aread()
-                timing.error = f"send: HTTP {response.status_code} {_code(response)}".rstrip()
+                timing.error = f"send: HTTP {response.status_code} {error_code(response)}".rstrip()
                 return timing
-            name: str | None = None
-            data = ""
+            stream = SseStream()
             async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    data = line[6:]
-                elif not line and name is not None:
-                    _take(timing, name, data, time.perf_counter() - started)
-                    name, data = None, ""
+                if (frame := stream.feed(line)) is not None:
+                    _take(timing, *frame, time.perf_counter() - started)
     except (httpx.HTTPError, ValueError, KeyError) as error:
         timing.error = f"{type(error).__name__} while streaming"
     if timing.error is None and timing.answer_s is None:
@@ -755,7 +619,7 @@ async def run_manager(
             continue
         tally.polls.append(time.perf_counter() - started)
         if response.status_code != 200:
-            tally.errors[f"inbox: HTTP {response.status_code} {_code(response)}"] += 1
+            tally.errors[f"inbox: HTTP {response.status_code} {error_code(response)}"] += 1
             await asyncio.sleep(POLL_SECONDS)
             continue
         mine = [d["number"] for d in response.json()["drafts"] if _draft_number(d["number"]) % count == index]
@@ -782,7 +646,7 @@ async def approve(signed: Signed, number: str, tally: ManagerTally) -> None:
         return
     seconds = time.perf_counter() - started
     if response.status_code != 200:
-        tally.errors[f"approve: HTTP {response.status_code} {_code(response)}"] += 1
+        tally.errors[f"approve: HTTP {response.status_code} {error_code(response)}"] += 1
         return
     tally.approvals.append(seconds)
     tally.approved.append(number)
@@ -1014,21 +878,6 @@ def measure_local(console: Console, run: Settings) -> LocalResult:
 
 
 # --- Report ---------------------------------------------------------------------------------------
-
-
-def machine_facts() -> dict[str, Any]:
-    """The machine, as the other benchmarks record it (without PostgreSQL's version if it is not up)."""
-    try:
-        return asdict(machine())
-    except Exception as error:  # SQLite-only runs do not need the server
-        return {
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "cores": os.cpu_count() or 0,
-            "python": platform.python_version(),
-            "os": platform.platform(),
-            "postgresql": f"unavailable ({type(error).__name__})",
-            "load_average": " / ".join(f"{load:.2f}" for load in os.getloadavg()),
-        }
 
 
 def targets_of(configs: Sequence[ConfigResult]) -> list[Target]:
@@ -1282,15 +1131,12 @@ def method(result: WebLoadRun) -> str:
 
 def markdown_page(result: WebLoadRun) -> str:
     heading = f"# Web service under load, {result.machine.get('date', '')}"
-    return "\n\n".join([heading, method(result), *(to_markdown(g) for g in grids(result))]) + "\n"
+    return results_page(heading, method(result), grids(result))
 
 
 def save(result: WebLoadRun, out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "web_load-latest.json", out / "web_load-latest.md"
-    json_path.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n")
-    md_path.write_text(markdown_page(result))
-    return json_path, md_path
+    """Write the run's results under `out`."""
+    return write_results(out, "web_load", asdict(result), markdown_page(result))
 
 
 # --- Command line -------------------------------------------------------------------------------

@@ -26,8 +26,7 @@ import argparse
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,41 +34,31 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import core.conversations.service as conversation_rules
-from assistant.agent import Assistant
-from assistant.conversations import open_checkpointer
-from assistant.http.app import create_app
-from assistant.http.services import Services, WebConfig
-from assistant.llm.scripted import Call, Reply, Script, scripted_model
-from assistant.llm.settings import ModelSettings
-from assistant.slack import SlackConfig
 from core import clock
 from core.actor import ROLE_PERMISSIONS, Permission, Role
-from core.audit import AuditEvent
 from core.conversations import open_conversation
-from core.conversations.models import Conversation, ConversationTurn
 from core.db import Database
 from core.demo.directory import USERS, WAREHOUSES, user_for
-from core.drafts.models import DraftAction, DraftApproval
+from core.drafts.models import DraftAction
 from core.drafts.service import RequestContext, current_policy, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
-from core.exceptions.models import ACTIVE_STATUSES, CaseEvent
+from core.exceptions.models import ACTIVE_STATUSES
 from core.exceptions.service import MANAGING_ROLES
-from core.identity import ApiToken, WebSession, issue_token
-from core.masterdata.models import Customer, Item, LegalEntity, Supplier, Warehouse
+from core.identity import issue_token
+from core.masterdata.models import Customer, Supplier
 from core.masterdata.service import load_actor
 from core.policy import evaluate
 from core.policy.facts import Facts
 from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
-from core.stock.models import StockBalance
-from core.transfers.models import Transfer
 from evals.common.audit_check import AuditReport, audit_after_run, watermark
-from evals.scenarios.state import snapshot
 from tools import Registry, ToolContext, default_registry
+from evals.common.company import entity_id_of, most_available_sku
+from evals.common.sse import json_or_none, sse_events
+from evals.common.web import chat_text, web_client
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_DIR / "evals" / "results"
@@ -78,7 +67,6 @@ TARGETS = ("NA", "UK")
 SINGLE_ROLES = (Role.SALES, Role.WAREHOUSE, Role.BUYER, Role.FINANCE, Role.MANAGER)
 GROUP_USERS = ("admin", "grace")  # every entity in scope
 ALLOWED, NOT_APPLICABLE, REFUSED = "allowed", "n/a", "refused "  # REFUSED + the refusal's code
-MAX_CHAT_CALLS = 8  # tool calls one chat message may ask for
 REFUSAL_CODES = frozenset({"permission_denied", "out_of_scope", "not_found"})  # 403 and 404
 OUT_OF_BOUNDS = frozenset({"permission_denied", "out_of_scope"})  # how a record out of reach is refused
 DISCOUNT_NEEDING_A_MANAGER = "20"  # percent: above the policy's 15% a salesperson may give
@@ -227,62 +215,11 @@ def http_outcome(response: Response) -> str:
     """`allowed`, `refused <code>` (a 403 or 404 with that code), or the unexpected answer."""
     if response.status_code < 300:
         return ALLOWED
-    body = _json(response.text)
+    body = json_or_none(response.text)
     code = body.get("code") if isinstance(body, dict) else None
     if response.status_code in (403, 404) and code in REFUSAL_CODES:
         return REFUSED + str(code)
     return f"error {response.status_code} {code}: {response.text[:200]}"
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-class EchoScript(Script):
-    """A model that calls exactly the tools a message names, one line each ("check_availability {json}"),
-    one after the other, and then answers with their results: the result itself for one call, a JSON
-    list for several. So the chat's answer says what each tool said."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-
-    def next(self, messages: list[dict[str, Any]], tool_choice: str | None = None) -> Reply:
-        asked = max(i for i, m in enumerate(messages) if m["role"] == "user")
-        results = [str(m.get("content") or "") for m in messages[asked + 1 :] if m["role"] == "tool"]
-        named = [_named_call(line) for line in str(messages[asked].get("content") or "").splitlines() if line]
-        calls = [call for call in named if call is not None]
-        if len(calls) != len(named):
-            return Reply(text="say each tool's name and its arguments as JSON, one per line")
-        if len(results) < len(calls) and tool_choice != "none":
-            return Reply(calls=(calls[len(results)],))
-        answer = results[0] if len(results) == 1 else "[" + ",".join(results) + "]"
-        # Compact JSON has spaces only inside strings, where `\u0020` means the same; without them the
-        # answer streams as one token instead of hundreds (the scripted model streams word by word).
-        return Reply(text=answer.replace(" ", "\\u0020"))
-
-
-def _named_call(line: str) -> Call | None:
-    name, _, text = line.partition(" ")
-    arguments = _json(text or "{}")
-    return Call(name, arguments) if isinstance(arguments, dict) else None
-
-
-def chat_text(name: str, arguments: dict[str, Any]) -> str:
-    """The message that makes EchoScript call `name` with `arguments`."""
-    return f"{name} {json.dumps(arguments)}"
-
-
-def sse_events(body: str) -> list[tuple[str, Any]]:
-    """A Server-Sent-Events body as (event, data) pairs."""
-    parsed = []
-    for block in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in lines:
-            parsed.append((lines["event"], _json(lines.get("data", "null"))))
-    return parsed
 
 
 def chat_outcomes(response: Response, calls: int) -> list[str]:
@@ -290,37 +227,11 @@ def chat_outcomes(response: Response, calls: int) -> list[str]:
     if response.status_code != 200:
         return [http_outcome(response)] * calls
     answers = [data for name, data in sse_events(response.text) if name == "answer"]
-    said = _json(answers[0]["text"]) if answers else None
+    said = json_or_none(answers[0]["text"]) if answers else None
     results = [said] if calls == 1 else said
     if not isinstance(results, list) or len(results) != calls or not all(isinstance(r, dict) for r in results):
         return [f"error: no tool results in the answer: {response.text[-300:]}"] * calls
     return [tool_outcome(r) for r in results]
-
-
-@contextmanager
-def generous_rate_limit(per_minute: int = 100_000) -> Iterator[None]:
-    """Lift the per-user turn rate for the block: these runs send many turns a minute on purpose."""
-    saved = conversation_rules.TURNS_PER_MINUTE
-    conversation_rules.TURNS_PER_MINUTE = per_minute
-    try:
-        yield
-    finally:
-        conversation_rules.TURNS_PER_MINUTE = saved
-
-
-@contextmanager
-def web_client(
-    db: Database, workdir: Path, *, model: str | None = None, slack: SlackConfig | None = None
-) -> Iterator[TestClient]:
-    """The web service in-process over `db`, answering with `model` (EchoScript by default), with the Slack bot
-    when `slack` is given; the turn rate limit is lifted."""
-    checkpointer = open_checkpointer("sqlite://", sqlite_path=workdir / "access-conversations.db")
-    chosen = model or scripted_model(EchoScript())
-    settings = ModelSettings(model=chosen, retries=0, max_steps=MAX_CHAT_CALLS + 1)
-    assistant = Assistant(db, checkpointer, channel="web", settings=settings)
-    services = Services(db, assistant, WebConfig(secure_cookies="auto", widget_origins=[]))
-    with generous_rate_limit(), TestClient(create_app(services, slack), raise_server_exceptions=False) as client:
-        yield client
 
 
 @dataclass
@@ -493,25 +404,6 @@ ACTIONS = (
 
 def _main_warehouses(entity: str) -> list[str]:
     return [w.code for w in sorted(WAREHOUSES, key=lambda w: w.rank) if w.entity == entity]
-
-
-def most_available_sku(session: Session, warehouse: str) -> str:
-    """The SKU with the most free stock at a warehouse (ties by SKU): a good subject for a test order."""
-    free = StockBalance.on_hand - StockBalance.reserved - StockBalance.backordered
-    row = session.execute(
-        select(Item.sku)
-        .join(StockBalance, StockBalance.item_id == Item.id)
-        .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
-        .where(Warehouse.code == warehouse)
-        .order_by(free.desc(), Item.sku)
-        .limit(1)
-    ).scalar_one()
-    return str(row)
-
-
-def entity_id_of(session: Session, code: str) -> int:
-    """The id of the legal entity with this code."""
-    return int(session.scalars(select(LegalEntity.id).where(LegalEntity.code == code)).one())
 
 
 def _customers(session: Session, entity_id: int) -> list[Customer]:
@@ -698,40 +590,6 @@ def _by_http(web: Web, cell: Cell, action: Action) -> str:
 
 
 # --- What a refused request must leave alone ----------------------------------------------------
-
-
-def fingerprint(session: Session) -> dict[str, Any]:
-    """Drafts (and their statuses), stock, cases and their timelines, approvals, documents, the audit log,
-    conversations and live credentials: equal before and after a refused request."""
-    state = snapshot(session)
-    counts = {
-        name: session.scalar(select(func.count()).select_from(model).where(*where)) for name, model, where in COUNTED
-    }
-    statuses = session.execute(select(DraftAction.id, DraftAction.status).order_by(DraftAction.id)).all()
-    last_audit = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
-    return {
-        "drafts": sorted(state.draft_ids),
-        "draft statuses": [tuple(row) for row in statuses],
-        "stock": state.stock,
-        "cases": state.cases,
-        "last audit hash": last_audit,
-        **counts,
-    }
-
-
-COUNTED: list[tuple[str, Any, tuple[Any, ...]]] = [
-    ("audit events", AuditEvent, ()),
-    ("case events", CaseEvent, ()),
-    ("draft decisions", DraftApproval, ()),
-    ("sales orders", SalesOrder, ()),
-    ("transfers", Transfer, ()),
-    ("purchase orders", PurchaseOrder, ()),
-    ("customers on hold", Customer, (Customer.on_credit_hold.is_(True),)),
-    ("conversations", Conversation, ()),
-    ("turns", ConversationTurn, ()),
-    ("live API tokens", ApiToken, (ApiToken.revoked_at.is_(None),)),
-    ("live web sessions", WebSession, (WebSession.revoked_at.is_(None),)),
-]
 
 
 # --- Showing it ----------------------------------------------------------------------------------

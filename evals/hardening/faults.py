@@ -56,23 +56,16 @@ from core.db import Database
 from core.demo import DemoConfig, load_demo
 from core.drafts.models import DraftAction
 from core.policy.models import PolicyDecisionRecord
-from evals.bench.report import Grid, to_markdown, to_rich
-from evals.bench.web_load import (
-    STOCK_SKU,
-    STOCK_WAREHOUSE,
-    TRANSFER,
-    TRANSFER_TEXT,
-    BenchScript,
-    Signed,
-    machine_facts,
-    new_conversation,
-    prepare_accounts,
-    sign_in,
-)
-from evals.hardening.access import generous_rate_limit
+from evals.common.tables import Grid, to_rich
 from evals.common.audit_check import audit_after_run, watermark
 from evals.common.fake_provider import Step, fake_provider, pointed_at
 from evals.common.private_pg import PrivateCluster, StopMode, free_port, private_cluster
+from evals.common.sse import sse_events
+from evals.common.scripted_load import BenchScript, STOCK_SKU, STOCK_WAREHOUSE, TRANSFER, TRANSFER_TEXT, prepare_accounts
+from evals.common.served import Signed, new_conversation, sign_in
+from evals.common.tables import machine_facts
+from evals.common.web import generous_rate_limit
+from evals.common.results import results_page, write_results
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 BUSINESS_DATE = "2026-11-20"
@@ -213,17 +206,6 @@ def _json(response: httpx.Response) -> Any:
     with suppress(ValueError):
         return response.json()
     return None
-
-
-def sse_events(raw: str) -> list[tuple[str, dict[str, Any]]]:
-    """(event, data) pairs of a Server-Sent-Events body."""
-    parsed = []
-    for block in raw.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in fields:
-            with suppress(ValueError):
-                parsed.append((fields["event"], json.loads(fields.get("data", "{}"))))
-    return parsed
 
 
 async def chat(signed: Signed, conversation: str, text: str) -> Answer:
@@ -876,15 +858,12 @@ def method(run: FaultsRun) -> str:
 
 def markdown_page(run: FaultsRun) -> str:
     heading = f"# Hardening: faults, {run.machine.get('date', '')}"
-    return "\n\n".join([heading, method(run), *(to_markdown(g) for g in grids(run))]) + "\n"
+    return results_page(heading, method(run), grids(run))
 
 
 def save(run: FaultsRun, out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "hardening-faults-latest.json", out / "hardening-faults-latest.md"
-    json_path.write_text(json.dumps(asdict(run), indent=2, default=str) + "\n")
-    md_path.write_text(markdown_page(run))
-    return json_path, md_path
+    """Write the run's results under `out`."""
+    return write_results(out, "hardening-faults", asdict(run), markdown_page(run))
 
 
 # --- Command line -------------------------------------------------------------------------------------

@@ -65,13 +65,14 @@ from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
 from core.stock.models import StockBalance
 from core.transfers.models import Transfer
-from evals.hardening.access import BUSINESS_DATE, entity_id_of, fingerprint, most_available_sku, web_client
 from evals.common.audit_check import Watermark, audit_after_run, watermark
-from evals.hardening.concurrency import add_company_options, company_label, demo_company, write_results
 from evals.common.fake_slack import FakeSlack, event_callback, mention, signed_headers
-from evals.scenarios.plant import plant
-from evals.scenarios.task import Setup
+from evals.common.plant import plant
 from tools import ToolContext, default_registry
+from evals.common.company import BUSINESS_DATE, add_company_options, company_label, demo_company, entity_id_of, fingerprint, most_available_sku
+from evals.common.plant import Setup
+from evals.common.results import write_results
+from evals.common.web import web_client
 
 STEM = "hardening-injection"
 ATTACKER, THEIR_SALESPERSON, OVERSEER = "sam", "uma", "grace"  # NA sales, UK sales, manager of every entity
@@ -576,7 +577,7 @@ def _restore(session: Session, planting: Planting, kept: str | int) -> None:
 
 @contextmanager
 def planted(db: Database, planting: Planting) -> Iterator[None]:
-    """The planting's text in its record (`evals.scenarios.plant`), then the record as it was."""
+    """The planting's text in its record (`evals.common.plant`), then the record as it was."""
     kept = db.read(lambda s: _record_text(s, planting))
     db.run(lambda s: plant(s, _setup(planting)))
     try:

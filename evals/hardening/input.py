@@ -51,10 +51,13 @@ from core.identity import issue_token
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import load_actor
 from core.sales.models import SalesOrder
-from evals.bench.report import Grid, Machine, machine, to_markdown, to_rich
-from evals.hardening.access import BUSINESS_DATE, RESULTS_DIR, fingerprint, web_client
-from evals.hardening.concurrency import demo_company, write_results
+from evals.common.tables import Grid, Machine, to_rich
 from tools import ToolContext, default_registry
+from evals.common.company import BUSINESS_DATE, demo_company, fingerprint
+from evals.common.results import RESULTS_DIR, write_results
+from evals.common.tables import machine
+from evals.common.web import web_client
+from evals.common.results import results_page
 
 STEM = "hardening-input"
 Operation = APIOperation[Any, Any, Any, Any]
@@ -856,7 +859,7 @@ def markdown_page(run: InputRun) -> str:
     heading = f"# Hardening: hostile input, {run.machine.date}"
     how = f"Command: `{run.command}`\n\n{METHOD}"
     found = ["### Failures", "", *(f"```\n{report.strip()}\n```" for report in run.reports)] if run.reports else []
-    return "\n\n".join([heading, how, *(to_markdown(g) for g in grids(run)), *found]) + "\n"
+    return results_page(heading, how, grids(run)) + "".join(f"\n{part}\n" for part in found)
 
 
 def _operation_figures(runs: list[OperationRun]) -> dict[str, Any]:

@@ -36,7 +36,6 @@ from core import clock
 from core.db import Database
 from core.masterdata.service import load_actor
 from core.reporting.service import entity_kpis
-from evals.bench.core_bench import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER, load_progress
 from evals.common.datasets import DatasetSpec, PostgresStore, Progress, SqliteStore, Store, dataset
 from evals.common.measures import (
     ATP_VARIANTS,
@@ -51,7 +50,11 @@ from evals.common.measures import (
     timed,
     timed_run,
 )
-from evals.bench.report import Grid, machine, to_markdown, to_rich
+from evals.common.tables import Grid, to_rich
+from evals.common.tables import machine_facts
+from evals.common.measures import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER
+from evals.common.tables import load_progress
+from evals.common.results import results_page, write_results
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 BUSINESS_DATE = "2026-11-20"
@@ -299,17 +302,6 @@ def _receive(child: Any, messages: "Queue[tuple[Any, ...]]", report: Progress) -
             raise RuntimeError(f"the measuring process failed:\n{rest[0]}")
 
 
-def machine_facts() -> dict[str, Any]:
-    """The machine as the core benchmark records it (its PostgreSQL version only when the server answers).
-
-    Not `evals.bench.web_load.machine_facts`: importing that module imports litellm, seconds per process."""
-    try:
-        return asdict(machine())
-    except Exception as error:  # a SQLite-only run does not need the server
-        cores = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "cores": os.cpu_count() or 0}
-        return {**cores, "postgresql": f"unavailable ({type(error).__name__})", "load_average": os.getloadavg()}
-
-
 # --- Report -----------------------------------------------------------------------------------------
 
 
@@ -465,15 +457,12 @@ def method(run: ScaleRun) -> str:
 
 def markdown_page(run: ScaleRun) -> str:
     heading = f"# Hardening: scale, {run.machine.get('date', '')}"
-    return "\n\n".join([heading, method(run), *(to_markdown(g) for g in grids(run))]) + "\n"
+    return results_page(heading, method(run), grids(run))
 
 
 def save(run: ScaleRun, out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "hardening-scale-latest.json", out / "hardening-scale-latest.md"
-    json_path.write_text(json.dumps(asdict(run), indent=2, default=str) + "\n")
-    md_path.write_text(markdown_page(run))
-    return json_path, md_path
+    """Write the run's results under `out`."""
+    return write_results(out, "hardening-scale", asdict(run), markdown_page(run))
 
 
 # --- Command line -------------------------------------------------------------------------------------
