@@ -34,11 +34,11 @@ from evals.common.postgres import run_pgbench
 from evals.bench.report import BackendFigures, BenchRun, RunSettings, TargetCheck, print_run, save
 from evals.common.measures import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER
 from evals.common.tables import load_progress, machine
+from evals.common.results import RESULTS_DIR
 
 ATP_P50_TARGET_MS = 2.0
 ATP_TARGET_ITEMS = 100_000
 STATEMENT_TARGET = 25
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,9 @@ from tools import Registry, ToolContext, default_registry
 from evals.common.company import entity_id_of, most_available_sku
 from evals.common.sse import json_or_none, sse_events
 from evals.common.web import chat_text, web_client
+from evals.common.company import BUSINESS_DATE
+from evals.common.results import RESULTS_DIR
 
-REPO_DIR = Path(__file__).resolve().parents[2]
-RESULTS_DIR = REPO_DIR / "evals" / "results"
-BUSINESS_DATE = "2026-11-20"  # the demo company's business date
 TARGETS = ("NA", "UK")
 SINGLE_ROLES = (Role.SALES, Role.WAREHOUSE, Role.BUYER, Role.FINANCE, Role.MANAGER)
 GROUP_USERS = ("admin", "grace")  # every entity in scope

@@ -58,7 +58,6 @@ from evals.common.results import results_page
 
 T = TypeVar("T")
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 KEPT_DIR = Path("data") / "bench"  # where `--keep` keeps the demo company (shared with the core benchmark)
 STEM = "hardening-concurrency"
 # How often each worker picks each action; approvals are frequent so that drafts race for approvers.

@@ -55,9 +55,9 @@ from evals.common.tables import machine_facts
 from evals.common.measures import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER
 from evals.common.tables import load_progress
 from evals.common.results import results_page, write_results
+from evals.common.company import BUSINESS_DATE
+from evals.common.results import RESULTS_DIR
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
-BUSINESS_DATE = "2026-11-20"
 DEFAULT_ITEMS = (10_000, 30_000, 100_000)
 PROGRESS_EVERY_S = 0.25  # the child forwards a stage's progress at most this often
 KPI_USER = ATP_USER  # a manager over every entity: the widest report
