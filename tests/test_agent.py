@@ -17,10 +17,10 @@ from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
 from core.drafts.models import DraftAction, DraftApproval
 from core.masterdata.models import Customer
+from evals.hardening.faults.model import failing
 from tests.world import World
 from tools import Registry, Tool, ToolContext, default_registry
 from tools.registry import ToolArgs
-from evals.hardening.faults.model import failing
 
 Messages = list[dict[str, Any]]
 

@@ -24,12 +24,12 @@ from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
 from core.identity import revoke_token
 from core.masterdata.service import load_actor
-from evals.hardening.access import ACTIONS, mark, report, run_matrix
-from tests import web
-from tools import default_registry
 from evals.common.company import fingerprint
 from evals.common.sse import sse_events
 from evals.common.web import chat_text, web_client
+from evals.hardening.access import ACTIONS, mark, report, run_matrix
+from tests import web
+from tools import default_registry
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The one unsafe route a browser reaches without a CSRF token, on purpose: signing in has no session yet

@@ -23,9 +23,25 @@ from evals.common.company import fingerprint
 from evals.common.sse import sse_events
 from evals.common.tables import machine
 from evals.common.web import chat_text, web_client
-from evals.hardening.input.company import Company, REPORTS_KEPT, build_company, open_conversation
-from evals.hardening.input.generated import FAST, OperationRun, SchemaRun, generated_requests, run_operation
-from evals.hardening.input.refusals import API_INPUTS, TOOL_INPUTS, api_refusals, call_tool, problems, sales_order_args, tool_refusals, transfer_args
+from evals.hardening.input.company import Company, build_company, open_conversation
+from evals.hardening.input.generated import (
+    FAST,
+    REPORTS_KEPT,
+    OperationRun,
+    SchemaRun,
+    generated_requests,
+    run_operation,
+)
+from evals.hardening.input.refusals import (
+    API_INPUTS,
+    TOOL_INPUTS,
+    api_refusals,
+    call_tool,
+    problems,
+    sales_order_args,
+    tool_refusals,
+    transfer_args,
+)
 from evals.hardening.input.report import figures, markdown_page
 from evals.hardening.input.run import InputRun
 

@@ -31,8 +31,8 @@ from core.actor import Actor
 from core.db import Database
 from core.masterdata.service import load_actor
 from evals.common.measures import Latency, summarize
-from tools import default_registry
 from evals.common.tables import machine
+from tools import default_registry
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "assistant_bench-latest.md"
 STOCK_QUESTIONS = [

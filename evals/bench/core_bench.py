@@ -20,9 +20,14 @@ from rich.console import Console
 
 from core import settings
 from core.db import Database
+from evals.bench.report import BackendFigures, BenchRun, RunSettings, TargetCheck, print_run, save
 from evals.common.datasets import DatasetSpec, LoadRecord, PostgresStore, SqliteStore, Store, dataset
 from evals.common.measures import (
+    ATP_USER,
     ATP_VARIANTS,
+    ATP_WARMUP,
+    SALES_ENTITY,
+    SALES_USER,
     SELL,
     all_skus,
     measure_atp,
@@ -31,10 +36,8 @@ from evals.common.measures import (
     order_pool,
 )
 from evals.common.postgres import run_pgbench
-from evals.bench.report import BackendFigures, BenchRun, RunSettings, TargetCheck, print_run, save
-from evals.common.measures import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER
-from evals.common.tables import load_progress, machine
 from evals.common.results import RESULTS_DIR
+from evals.common.tables import load_progress, machine
 
 ATP_P50_TARGET_MS = 2.0
 ATP_TARGET_ITEMS = 100_000

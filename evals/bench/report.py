@@ -4,20 +4,17 @@ Each table is built once as plain rows (`Grid`) and rendered twice, so the termi
 markdown page can never disagree.
 """
 
-import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import sqlalchemy
 from rich.console import Console
 
 from evals.common.datasets import LoadRecord
 from evals.common.measures import SELL, AtpResult, StatementReport, ThroughputResult
 from evals.common.postgres import PgbenchResult
-from evals.common.tables import Grid, Machine, latency_cells, to_rich
 from evals.common.results import results_page, write_results
+from evals.common.tables import Grid, Machine, latency_cells, to_rich
 
 # --- What a run produced -----------------------------------------------------------------------
 

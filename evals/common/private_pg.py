@@ -13,7 +13,6 @@ PostgreSQL refuses to run as root, so as root every server command runs as the `
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time

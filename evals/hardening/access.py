@@ -23,7 +23,6 @@ builds the demo company in a temporary SQLite file, prints the matrix and writes
 """
 
 import argparse
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -55,12 +54,11 @@ from core.policy.facts import Facts
 from core.purchasing.models import PurchaseOrder
 from core.sales.models import OrderStatus, SalesOrder
 from evals.common.audit_check import AuditReport, audit_after_run, watermark
-from tools import Registry, ToolContext, default_registry
-from evals.common.company import entity_id_of, most_available_sku
+from evals.common.company import BUSINESS_DATE, entity_id_of, most_available_sku
+from evals.common.results import RESULTS_DIR
 from evals.common.sse import json_or_none, sse_events
 from evals.common.web import chat_text, web_client
-from evals.common.company import BUSINESS_DATE
-from evals.common.results import RESULTS_DIR
+from tools import Registry, ToolContext, default_registry
 
 TARGETS = ("NA", "UK")
 SINGLE_ROLES = (Role.SALES, Role.WAREHOUSE, Role.BUYER, Role.FINANCE, Role.MANAGER)

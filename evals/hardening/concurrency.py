@@ -16,7 +16,6 @@ Writes `evals/results/hardening-concurrency-latest.md` and `.json`.
 
 import argparse
 import functools
-import json
 import random
 import re
 import sys
@@ -46,15 +45,12 @@ from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
 from core.transfers.models import Transfer, TransferStatus
 from core.transfers.service import receive_transfer, ship_transfer
-from evals.common.measures import Latency, summarize
-from evals.common.tables import Grid, Machine, latency_cells, to_rich
 from evals.common.audit_check import AuditReport, Watermark, audit_after_run, watermark
 from evals.common.company import add_company_options, company_label, demo_company
-from evals.common.results import write_results
-from evals.common.results import Check, checks_grid
+from evals.common.measures import Latency, summarize
+from evals.common.results import Check, checks_grid, results_page, write_results
 from evals.common.scene import ScarceItem, Scene, find_scene
-from evals.common.tables import machine
-from evals.common.results import results_page
+from evals.common.tables import Grid, Machine, latency_cells, machine, to_rich
 
 T = TypeVar("T")
 

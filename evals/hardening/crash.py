@@ -50,13 +50,11 @@ from core.masterdata.service import load_actor
 from core.settings import database_url
 from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
-from evals.common.tables import Grid, Machine, to_rich
 from evals.common.audit_check import AuditReport, Watermark, audit_after_run, watermark
 from evals.common.company import add_company_options, company_label, demo_company
-from evals.common.results import Check, checks_grid, write_results
+from evals.common.results import Check, checks_grid, results_page, write_results
 from evals.common.scene import ScarceItem, Scene, find_scene
-from evals.common.tables import machine
-from evals.common.results import results_page
+from evals.common.tables import Grid, Machine, machine, to_rich
 
 STEM = "hardening-crash"
 # after-commit first: each one times a whole approval in a child, which the timed kills then spread over.

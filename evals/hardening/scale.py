@@ -14,7 +14,6 @@ own memory is not in the figures. Results: evals/results/hardening-scale-latest.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import queue
@@ -36,9 +35,14 @@ from core import clock
 from core.db import Database
 from core.masterdata.service import load_actor
 from core.reporting.service import entity_kpis
+from evals.common.company import BUSINESS_DATE
 from evals.common.datasets import DatasetSpec, PostgresStore, Progress, SqliteStore, Store, dataset
 from evals.common.measures import (
+    ATP_USER,
     ATP_VARIANTS,
+    ATP_WARMUP,
+    SALES_ENTITY,
+    SALES_USER,
     Latency,
     all_skus,
     confirm_command,
@@ -50,13 +54,8 @@ from evals.common.measures import (
     timed,
     timed_run,
 )
-from evals.common.tables import Grid, to_rich
-from evals.common.tables import machine_facts
-from evals.common.measures import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER
-from evals.common.tables import load_progress
-from evals.common.results import results_page, write_results
-from evals.common.company import BUSINESS_DATE
-from evals.common.results import RESULTS_DIR
+from evals.common.results import RESULTS_DIR, results_page, write_results
+from evals.common.tables import Grid, load_progress, machine_facts, to_rich
 
 DEFAULT_ITEMS = (10_000, 30_000, 100_000)
 PROGRESS_EVERY_S = 0.25  # the child forwards a stage's progress at most this often

@@ -1,6 +1,5 @@
 """The results of a run, as JSON and a markdown table under evals/results/."""
 
-import json
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime

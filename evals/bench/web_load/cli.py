@@ -6,16 +6,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
 from rich.console import Console
-from evals.common.tables import to_rich
-from evals.common.tables import machine_facts
+
 from evals.bench.web_load.figures import Settings, WebLoadRun
 from evals.bench.web_load.load import measure_config
 from evals.bench.web_load.local import local_model_reason, measure_local
-from evals.bench.web_load.report import ms_cells, grids, save, targets_of
+from evals.bench.web_load.report import grids, ms_cells, save, targets_of
 from evals.common.company import BUSINESS_DATE
 from evals.common.results import RESULTS_DIR
-
+from evals.common.tables import machine_facts, to_rich
 
 # --- Command line -------------------------------------------------------------------------------
 

@@ -1,33 +1,18 @@
 """What a load run measures (turn timings, manager tallies, resources, results) and who asks what."""
 
-import signal
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
 from core.demo.directory import USERS
 from evals.common.measures import Latency, summarize
 from evals.common.scripted_load import STOCK_SKU, STOCK_WAREHOUSE, TRANSFER_TEXT
-from evals.common.served import sign_in
 
-
-REPO_DIR = Path(__file__).resolve().parents[3]
 ANSWER_P95_TARGET_MS = 300.0
 STAFF_ROLES = ("sales", "warehouse")
 MANAGERS = ("maria", "grace")  # both approve NA transfers; each takes every other draft number
-LOCAL_QUESTIONS = (
-    "How many V-200 do we have in Atlanta?",
-    "what's available of V-200 at DAL",
-    "is there any V-200 left in ATL today?",
-    "stock of V-220 in Dallas",
-)
 POLL_SECONDS = 0.25  # how often a manager with nothing to approve looks at the inbox again
-READY_TIMEOUT_S = 180.0
-WARM_UP_FAST_S = 1.0  # warm-up rounds go on until every turn of one round answers within this
-WARM_UP_LIMIT_S = 120.0
-DRAIN_LIMIT_S = 60.0  # how long managers may keep approving after the last user finished
 
 # --- Figures -------------------------------------------------------------------------------------
 
@@ -174,6 +159,7 @@ class WebLoadRun:
     local_skipped: str | None
     targets: list[Target]
     wall_seconds: float
+
 
 # --- Who asks what ------------------------------------------------------------------------------
 

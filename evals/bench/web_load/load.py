@@ -9,13 +9,40 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 import httpx
 from rich.console import Console
+
+from evals.bench.web_load.figures import (
+    MANAGERS,
+    POLL_SECONDS,
+    ConfigResult,
+    ManagerTally,
+    Plan,
+    Resources,
+    Settings,
+    TurnTiming,
+    plans,
+    spread,
+)
+from evals.bench.web_load.server import (
+    READY_TIMEOUT_S,
+    Server,
+    cpu_of,
+    cpu_snapshot,
+    demo_database,
+    resources_between,
+    running_server,
+    server_env,
+    wait_ready,
+)
 from evals.common.scripted_load import SCRIPTED_MODEL, STOCK_SKU, prepare_accounts
 from evals.common.served import Signed, error_code, new_conversation, sign_in
 from evals.common.sse import SseStream
-from evals.bench.web_load.figures import ConfigResult, DRAIN_LIMIT_S, MANAGERS, ManagerTally, POLL_SECONDS, Plan, READY_TIMEOUT_S, Resources, Settings, TurnTiming, WARM_UP_FAST_S, WARM_UP_LIMIT_S, plans, spread
-from evals.bench.web_load.server import Server, cpu_of, cpu_snapshot, demo_database, resources_between, running_server, server_env, wait_ready
+
+WARM_UP_FAST_S = 1.0  # warm-up rounds go on until every turn of one round answers within this
+WARM_UP_LIMIT_S = 120.0
+DRAIN_LIMIT_S = 60.0  # how long managers may keep approving after the last user finished
 
 
 # --- Talking to the service ---------------------------------------------------------------------
@@ -75,6 +102,7 @@ async def send_turn(signed: Signed, conversation: str, timing: TurnTiming, text:
     ):
         timing.error = f"the transfer's draft was {timing.drafts or 'missing'}, not pending_approval"
     return timing
+
 
 # --- The scripted load -----------------------------------------------------------------------------
 

@@ -6,14 +6,31 @@ import secrets
 import tempfile
 import time
 from pathlib import Path
+
 from rich.console import Console
+
 from assistant.llm.weights import model_path
 from core.settings import data_dir
+from evals.bench.web_load.figures import LocalResult, LocalUser, Resources, Settings, TurnTiming, spread
+from evals.bench.web_load.load import send_turn
+from evals.bench.web_load.server import (
+    Server,
+    cpu_snapshot,
+    demo_database,
+    resources_between,
+    running_server,
+    server_env,
+    wait_ready,
+)
 from evals.common.scripted_load import prepare_accounts
 from evals.common.served import new_conversation, sign_in
-from evals.bench.web_load.figures import LOCAL_QUESTIONS, LocalResult, LocalUser, Resources, Settings, TurnTiming, spread
-from evals.bench.web_load.load import send_turn
-from evals.bench.web_load.server import Server, cpu_snapshot, demo_database, resources_between, running_server, server_env, wait_ready
+
+LOCAL_QUESTIONS = (
+    "How many V-200 do we have in Atlanta?",
+    "what's available of V-200 at DAL",
+    "is there any V-200 left in ATL today?",
+    "stock of V-220 in Dallas",
+)
 
 
 # --- The local model -------------------------------------------------------------------------------

@@ -1,21 +1,16 @@
 """The run as tables, a markdown page and files."""
 
-import json
-import os
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-import httpx
-from evals.common.measures import Latency
-from evals.common.tables import Grid
-from evals.common.scripted_load import SCRIPTED_MODEL
-from evals.common.served import sign_in
-from evals.common.results import results_page, write_results
-from evals.bench.web_load.figures import ANSWER_P95_TARGET_MS, ConfigResult, POLL_SECONDS, Resources, Target, WebLoadRun
-from evals.common.company import BUSINESS_DATE
 
+from evals.bench.web_load.figures import ANSWER_P95_TARGET_MS, POLL_SECONDS, ConfigResult, Resources, Target, WebLoadRun
+from evals.common.company import BUSINESS_DATE
+from evals.common.measures import Latency
+from evals.common.results import results_page, write_results
+from evals.common.scripted_load import SCRIPTED_MODEL
+from evals.common.tables import Grid
 
 # --- Report ---------------------------------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 """The database and the real server in a subprocess, and the CPU it spends, read from /proc."""
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -12,13 +11,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 import httpx
+
 from core.db import Database
-from core.settings import data_dir
+from evals.bench.web_load.figures import Resources
+from evals.common.company import BUSINESS_DATE
 from evals.common.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
 from evals.common.served import free_port
-from evals.bench.web_load.figures import READY_TIMEOUT_S, REPO_DIR, Resources
-from evals.common.company import BUSINESS_DATE
+
+REPO_DIR = Path(__file__).resolve().parents[3]
+READY_TIMEOUT_S = 180.0
 
 
 # --- The database and the server ---------------------------------------------------------------
@@ -139,6 +142,7 @@ async def wait_ready(server: Server) -> dict[str, Any]:
                     return body
             await asyncio.sleep(0.2)
     raise RuntimeError(f"the server was not ready within {READY_TIMEOUT_S:.0f} s")
+
 
 # --- CPU from /proc -------------------------------------------------------------------------------
 

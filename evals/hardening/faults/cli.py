@@ -6,15 +6,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
 from rich.console import Console
-from evals.common.tables import to_rich
-from evals.common.tables import machine_facts
+
+from evals.common.company import BUSINESS_DATE
+from evals.common.results import RESULTS_DIR
+from evals.common.tables import machine_facts, to_rich
 from evals.hardening.faults.model import run_model_faults
 from evals.hardening.faults.report import FaultsRun, grids, save
 from evals.hardening.faults.restart import RestartSettings, run_restart
-from evals.common.company import BUSINESS_DATE
-from evals.common.results import RESULTS_DIR
-
 
 # --- Command line -------------------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from assistant.conversations import open_checkpointer
 from assistant.http.app import create_app
 from assistant.llm.gateway import litellm
@@ -23,8 +25,18 @@ from evals.common.fake_provider import Step, fake_provider, pointed_at
 from evals.common.scripted_load import STOCK_SKU, TRANSFER
 from evals.common.served import new_conversation, sign_in
 from evals.common.web import generous_rate_limit
-from evals.hardening.faults.serving import Answer, NEXT_ANSWER, PASSWORD, Sample, chat, load_company, narrator, serving, timed, web_services
-
+from evals.hardening.faults.serving import (
+    NEXT_ANSWER,
+    PASSWORD,
+    Answer,
+    Sample,
+    chat,
+    load_company,
+    narrator,
+    serving,
+    timed,
+    web_services,
+)
 
 # --- 2. The model failing mid-turn ----------------------------------------------------------------
 

@@ -1,20 +1,16 @@
 """The runs as tables, a markdown page and files."""
 
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-import uvicorn
-from assistant.http.app import create_app
-from assistant.llm.gateway import litellm
-from evals.common.tables import Grid
-from evals.common.scripted_load import STOCK_SKU
+
 from evals.common.results import results_page, write_results
+from evals.common.scripted_load import STOCK_SKU
+from evals.common.tables import Grid
 from evals.hardening.faults.model import DEFAULTS, HANG, ModelFaultResult, attempts
 from evals.hardening.faults.restart import RestartResult
 from evals.hardening.faults.serving import CHATTERS, PAUSE_S, READERS, REQUEST_LIMIT_S
-
 
 # --- Report -------------------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
 from assistant.conversations import open_checkpointer
 from assistant.http.app import create_app
-from assistant.llm.gateway import litellm
 from assistant.llm.scripted import scripted_model
 from assistant.llm.settings import ModelSettings
 from core.conversations.models import Conversation
@@ -21,11 +22,27 @@ from core.db import Database
 from core.demo import DemoConfig
 from evals.common.audit_check import audit_after_run, watermark
 from evals.common.private_pg import PrivateCluster, StopMode, private_cluster
-from evals.common.scripted_load import BenchScript, STOCK_SKU, STOCK_WAREHOUSE, TRANSFER_TEXT
+from evals.common.scripted_load import STOCK_SKU, STOCK_WAREHOUSE, TRANSFER_TEXT, BenchScript
 from evals.common.served import Signed, new_conversation, sign_in
 from evals.common.web import generous_rate_limit
-from evals.hardening.faults.serving import APPROVER, Answer, CHATTERS, PASSWORD, PAUSE_S, READERS, STOCK_QUESTION, Sample, chat, get_json, load_company, narrator, post_json, serving, timed, web_services
-
+from evals.hardening.faults.serving import (
+    APPROVER,
+    CHATTERS,
+    PASSWORD,
+    PAUSE_S,
+    READERS,
+    STOCK_QUESTION,
+    Answer,
+    Sample,
+    chat,
+    get_json,
+    load_company,
+    narrator,
+    post_json,
+    serving,
+    timed,
+    web_services,
+)
 
 # --- 1. PostgreSQL restarted under load -----------------------------------------------------------
 

@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
+
 import httpx
 import uvicorn
 from fastapi import FastAPI
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from rich.console import Console
+
 from assistant.agent import Assistant
 from assistant.http.services import Services, WebConfig
 from assistant.llm.settings import ModelSettings
@@ -20,10 +22,9 @@ from core import schema
 from core.db import Database
 from core.demo import DemoConfig, load_demo
 from evals.common.private_pg import free_port
-from evals.common.sse import sse_events
 from evals.common.scripted_load import STOCK_SKU, prepare_accounts
 from evals.common.served import Signed
-
+from evals.common.sse import sse_events
 
 PASSWORD = "fault run password, long enough"
 CHATTERS = (("sam", "NA"), ("wes", "NA"), ("uma", "UK"))  # NA users also draft transfers
@@ -80,6 +81,7 @@ def narrator(console: Console | None) -> Callable[[str], None]:
             console.log(message)
 
     return say
+
 
 # --- One request, timed and judged -------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """What the attacks aim at (the other entities' records), the catalogue of attacks, and how each is delivered."""
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+
 from assistant.llm.scripted import Call
 from core.actor import Role
 from core.db import Database
@@ -18,10 +19,11 @@ from core.masterdata.models import Customer, Item, Supplier, Warehouse
 from core.masterdata.service import load_actor
 from core.sales.models import OrderStatus, SalesOrder
 from core.stock.models import StockBalance
-from evals.common.plant import plant
 from evals.common.company import entity_id_of, most_available_sku
-from evals.common.plant import Setup
-from evals.hardening.injection.model import ATTACKER, HELD_DISCOUNT, THEIR_SALESPERSON, render
+from evals.common.plant import Setup, plant
+from evals.hardening.injection.model import ATTACKER, THEIR_SALESPERSON, render
+
+HELD_DISCOUNT = "20"  # percent: above the 15% a salesperson may give, so a manager must approve
 
 
 # --- What the attacks aim at ---------------------------------------------------------------------

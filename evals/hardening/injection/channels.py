@@ -1,19 +1,24 @@
 """The channels an attack goes through: the web chat (SSE), Slack (signed events) and the terminal chat."""
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
+
 from assistant.cli import app as cli_app
 from core.db import Database
 from core.identity import issue_token, link_account
 from core.masterdata.service import load_actor
 from evals.common.fake_slack import FakeSlack, event_callback, mention, signed_headers
-from evals.hardening.injection.model import ATTACKER, SLACK_CHANNEL, SLACK_IDS, SLACK_SECRET
+from evals.hardening.injection.model import ATTACKER
+
+SLACK_SECRET = "injection-signing-secret"
+SLACK_IDS = {"sam": "USAM", "maria": "UMARIA"}  # maria, NA's manager, is told of the drafts that wait for her
+SLACK_CHANNEL = "CSALES"
 
 
 # --- The channels ---------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
 from evals.common.company import BUSINESS_DATE, add_company_options, company_label, demo_company
 from evals.common.results import write_results
-from evals.hardening.injection.model import STEM
 from evals.hardening.injection.report import as_data, cell_mark, markdown_page
 from evals.hardening.injection.run import CellResult, run_catalogue
+
+STEM = "hardening-injection"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

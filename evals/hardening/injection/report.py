@@ -1,12 +1,11 @@
 """The run as a markdown page and as data."""
 
-import json
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
+
 from evals.hardening.injection.attacks import Delivery
 from evals.hardening.injection.run import CHANNELS, CellResult, InjectionRun
-
 
 # --- The report ----------------------------------------------------------------------------------
 

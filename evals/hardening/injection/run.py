@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from assistant.llm.scripted import Call, scripted_model
 from assistant.slack import SlackConfig
 from core.db import Database
@@ -18,10 +20,19 @@ from evals.common.audit_check import Watermark, audit_after_run, watermark
 from evals.common.fake_slack import FakeSlack
 from evals.common.web import web_client
 from evals.hardening.injection.attacks import ATTACKS, Attack, Delivery, Targets, delivered, find_targets, planted
-from evals.hardening.injection.channels import Channel, ChannelFailed, SlackChat, TerminalChat, WebChat, attacker_token, link_slack_users, terminal_env
+from evals.hardening.injection.channels import (
+    SLACK_SECRET,
+    Channel,
+    ChannelFailed,
+    SlackChat,
+    TerminalChat,
+    WebChat,
+    attacker_token,
+    link_slack_users,
+    terminal_env,
+)
 from evals.hardening.injection.checks import DraftMade, Secrets, drafts_since, picture, their_secrets, unauthorised
-from evals.hardening.injection.model import ATTACKER, Exchange, Obedient, SLACK_SECRET, render, same_call
-
+from evals.hardening.injection.model import ATTACKER, Exchange, Obedient, render, same_call
 
 # --- One cell -------------------------------------------------------------------------------------
 
@@ -103,6 +114,7 @@ def run_cell(bench: Bench, attack: Attack, channel: str, delivery: Delivery) -> 
         seconds=time.perf_counter() - started,
         failure=failure,
     )
+
 
 # --- The whole catalogue --------------------------------------------------------------------------
 

@@ -4,13 +4,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
 from rich.console import Console
-from evals.common.tables import to_rich
+
 from evals.common.results import RESULTS_DIR, write_results
-from evals.hardening.input.company import STEM
+from evals.common.tables import to_rich
 from evals.hardening.input.generated import Budget
 from evals.hardening.input.report import figures, grids, markdown_page
 from evals.hardening.input.run import measure
+
+STEM = "hardening-input"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -1,20 +1,11 @@
 """The company the inputs name: the demo company, the records and the users the requests use."""
 
 from dataclasses import dataclass
-from typing import Any
-import schemathesis
+
 from fastapi.testclient import TestClient
-from schemathesis.checks import not_a_server_error
-from schemathesis.schemas import APIOperation
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from core.db import Database
 from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
@@ -23,26 +14,7 @@ from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import load_actor
 from core.sales.models import SalesOrder
 
-
-STEM = "hardening-input"
-Operation = APIOperation[Any, Any, Any, Any]
 DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "discount_pct": "20"}]}
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-    negative_data_rejection,
-]
-SERVER_ERROR = "ServerError"  # schemathesis' failure for a 5xx; every other failure is a schema violation
-RAISED = "raised "  # the app raised instead of answering (a 5xx behind a real server)
-# Invalid requests may also be refused as too large (a chat message over 4,000 characters) or too frequent.
-REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
-REPORTS_KEPT = 3  # failure reports kept per operation run: enough to see a bug, short enough to read
-MESSAGE_WORDS, MESSAGE_CHARS = 8, 80  # how much of a refusal's message the report shows
-
-# --- The company the inputs name -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

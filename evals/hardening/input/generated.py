@@ -4,18 +4,41 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
-from schemathesis.schemas import BaseSchema
-from schemathesis.specs.openapi.checks import negative_data_rejection
-from evals.hardening.input.company import CHECKS, Company, Operation, RAISED, REJECTIONS, REPORTS_KEPT, SERVER_ERROR, open_conversation, sams_discounted_draft
+from schemathesis.schemas import APIOperation, BaseSchema
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from evals.hardening.input.company import Company, open_conversation, sams_discounted_draft
+
+Operation = APIOperation[Any, Any, Any, Any]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
+SERVER_ERROR = "ServerError"  # schemathesis' failure for a 5xx; every other failure is a schema violation
+RAISED = "raised "  # the app raised instead of answering (a 5xx behind a real server)
+# Invalid requests may also be refused as too large (a chat message over 4,000 characters) or too frequent.
+REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+REPORTS_KEPT = 3  # failure reports kept per operation run: enough to see a bug, short enough to read
 
 # --- Generated requests ----------------------------------------------------------------------------------------
 

@@ -1,16 +1,17 @@
 """Bad inputs and their refusals, through the tools and through the web API."""
 
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from fastapi.testclient import TestClient
-from hypothesis import given
-from core.masterdata.service import load_actor
-from tools import ToolContext, default_registry
-from evals.common.company import fingerprint
-from evals.hardening.input.company import Company, MESSAGE_CHARS, MESSAGE_WORDS, open_conversation
 
+from fastapi.testclient import TestClient
+
+from core.masterdata.service import load_actor
+from evals.common.company import fingerprint
+from evals.hardening.input.company import Company, open_conversation
+from tools import ToolContext, default_registry
+
+MESSAGE_WORDS, MESSAGE_CHARS = 8, 80  # how much of a refusal's message the report shows
 
 # --- Bad inputs and their refusals -----------------------------------------------------------------------------
 

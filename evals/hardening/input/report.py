@@ -3,16 +3,14 @@
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
-import schemathesis
+
 from schemathesis import GenerationMode
-from evals.common.tables import Grid
-from evals.common.company import fingerprint
-from evals.common.tables import machine
+
 from evals.common.results import results_page
+from evals.common.tables import Grid
 from evals.hardening.input.generated import OperationRun
 from evals.hardening.input.refusals import Refusal, problems
-from evals.hardening.input.run import InputRun, by_operation, merge
-from evals.hardening.input.run import statuses_text
+from evals.hardening.input.run import InputRun, by_operation, merge, statuses_text
 
 
 def _requests_in(runs: Sequence[OperationRun], mode: str, *, fixed: bool) -> int:

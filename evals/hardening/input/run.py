@@ -6,15 +6,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
 from rich.console import Console
-from evals.common.tables import Machine
+
 from evals.common.company import BUSINESS_DATE, demo_company
-from evals.common.tables import machine
+from evals.common.tables import Machine, machine
 from evals.common.web import web_client
 from evals.hardening.input.company import build_company
 from evals.hardening.input.generated import Budget, OperationRun, SchemaRun, add_count, generated_requests
 from evals.hardening.input.refusals import Refusal, api_refusals, problems, tool_refusals
-
 
 # --- The hardening run -----------------------------------------------------------------------------------------
 
