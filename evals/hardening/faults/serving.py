@@ -21,9 +21,8 @@ from assistant.llm.settings import ModelSettings
 from core import schema
 from core.db import Database
 from core.demo import DemoConfig, load_demo
-from evals.common.private_pg import free_port
 from evals.common.scripted_load import STOCK_SKU, prepare_accounts
-from evals.common.served import Signed
+from evals.common.served import Signed, free_port
 from evals.common.sse import sse_events
 
 PASSWORD = "fault run password, long enough"
