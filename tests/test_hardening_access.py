@@ -27,7 +27,9 @@ from core.masterdata.service import load_actor
 from evals.common.company import fingerprint
 from evals.common.sse import sse_events
 from evals.common.web import chat_text, web_client
-from evals.hardening.access import ACTIONS, mark, report, run_matrix
+from evals.hardening.access.actions import ACTIONS
+from evals.hardening.access.matrix import run_matrix
+from evals.hardening.access.report import mark, report
 from tests import web
 from tools import default_registry
 
