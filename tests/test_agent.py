@@ -17,7 +17,7 @@ from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
 from core.drafts.models import DraftAction, DraftApproval
 from core.masterdata.models import Customer
-from evals.hardening.faults import failing
+from evals.hardening.faults.model import failing
 from tests.world import World
 from tools import Registry, Tool, ToolContext, default_registry
 from tools.registry import ToolArgs

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from core.db import Database
-from evals.bench.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
-from evals.bench.measures import (
+from evals.common.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
+from evals.common.measures import (
     ATP_VARIANTS,
     SELL,
     all_skus,
@@ -20,7 +20,7 @@ from evals.bench.measures import (
     order_pool,
     percentile,
 )
-from evals.bench.postgres import parse_tps
+from evals.common.postgres import parse_tps
 
 SMALL = DatasetSpec(items=300, history_months=1, seed=7)
 

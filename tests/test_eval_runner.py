@@ -106,6 +106,7 @@ def test_the_eval_command_reports_pass_rates_and_writes_results(tmp_path: Path) 
     result = CliRunner().invoke(app, ["eval", "--model", scripted_model(refuse), "--tag", "scope"], env=env)
     assert result.exit_code == 0, result.output
     saved = json.loads(next(tmp_path.glob("eval-*-latest.json")).read_text())
+    assert len(list(tmp_path.glob("eval-*.json"))) == 1  # no dated copy of the same figures: git keeps the history
     assert saved["violations"] == 0 and saved["tags"]["scope"] == [2, 2]
     assert "pass^1" in result.output
 

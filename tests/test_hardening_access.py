@@ -24,16 +24,12 @@ from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
 from core.identity import revoke_token
 from core.masterdata.service import load_actor
-from evals.hardening.access import (
-    ACTIONS,
-    chat_text,
-    fingerprint,
-    mark,
-    report,
-    run_matrix,
-    sse_events,
-    web_client,
-)
+from evals.common.company import fingerprint
+from evals.common.sse import sse_events
+from evals.common.web import chat_text, web_client
+from evals.hardening.access.actions import ACTIONS
+from evals.hardening.access.matrix import run_matrix
+from evals.hardening.access.report import mark, report
 from tests import web
 from tools import default_registry
 

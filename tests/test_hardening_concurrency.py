@@ -18,8 +18,9 @@ from core.drafts import service as drafts
 from core.drafts.models import DraftAction, DraftApproval
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.stock.models import LedgerEntry, StockBalance
-from evals.hardening.audit_check import AuditReport, audit_after_run, watermark
-from evals.hardening.concurrency import Check, Settings, run_on
+from evals.common.audit_check import AuditReport, audit_after_run, watermark
+from evals.common.results import Check
+from evals.hardening.concurrency import Settings, run_on
 from evals.hardening.crash import crash_on, state_problems
 from tests.concurrency import all_at_once
 from tests.world import World

@@ -18,18 +18,12 @@ from sqlalchemy import exc
 from assistant.conversations import open_checkpointer
 from core.db import Database, is_unavailable
 from core.demo import DemoConfig
-from evals.bench.web_load import prepare_accounts
-from evals.hardening.access import generous_rate_limit
-from evals.hardening.faults import (
-    ACCOUNTS,
-    MODEL_FAULTS,
-    PASSWORD,
-    ModelFault,
-    RestartSettings,
-    run_model_fault,
-    run_restart,
-)
-from evals.hardening.private_pg import ClusterError, postgres_bin, private_cluster
+from evals.common.private_pg import ClusterError, postgres_bin, private_cluster
+from evals.common.scripted_load import prepare_accounts
+from evals.common.web import generous_rate_limit
+from evals.hardening.faults.model import MODEL_FAULTS, ModelFault, run_model_fault
+from evals.hardening.faults.restart import RestartSettings, run_restart
+from evals.hardening.faults.serving import ACCOUNTS, PASSWORD
 
 OUTAGE_ANSWERS = {"database_unavailable", "turn_in_progress"}  # what a client may be told while it is down
 

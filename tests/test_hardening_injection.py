@@ -18,22 +18,11 @@ from core.db import Database
 from core.drafts.service import approve
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import load_actor
-from evals.hardening.injection import (
-    ATTACKS,
-    CHANNELS,
-    Attack,
-    Delivery,
-    Obedient,
-    Place,
-    Plan,
-    drafts_since,
-    find_targets,
-    markdown_page,
-    picture,
-    run_catalogue,
-    their_secrets,
-    unauthorised,
-)
+from evals.hardening.injection.attacks import ATTACKS, Attack, Delivery, Place, find_targets
+from evals.hardening.injection.checks import drafts_since, picture, their_secrets, unauthorised
+from evals.hardening.injection.model import Obedient
+from evals.hardening.injection.report import markdown_page
+from evals.hardening.injection.run import CHANNELS, Plan, run_catalogue
 from tools import ToolContext, default_registry
 
 # What each attack's lines come to, the same in every channel and either way it is delivered.

@@ -1,5 +1,5 @@
 """Hostile input: generated requests against the OpenAPI schema, and a table of bad inputs through the
-tools and the web API (`evals/hardening/input.py`, here with few generated examples).
+tools and the web API (`evals/hardening/input/`, here with few generated examples).
 
 Every bad input must get a clear refusal (a stable code and a message saying what to fix), a 4xx over
 HTTP (never a 5xx), and leave the company exactly as it was: drafts and their statuses, stock, cases
@@ -19,30 +19,31 @@ from fastapi.testclient import TestClient
 from schemathesis import GenerationMode
 
 from core.db import Database
-from evals.bench.report import machine
-from evals.hardening.access import chat_text, fingerprint, sse_events, web_client
-from evals.hardening.input import (
-    API_INPUTS,
+from evals.common.company import fingerprint
+from evals.common.sse import sse_events
+from evals.common.tables import machine
+from evals.common.web import chat_text, web_client
+from evals.hardening.input.company import Company, build_company, open_conversation
+from evals.hardening.input.generated import (
     FAST,
     REPORTS_KEPT,
-    TOOL_INPUTS,
-    Company,
-    InputRun,
     OperationRun,
     SchemaRun,
-    api_refusals,
-    build_company,
-    call_tool,
-    figures,
     generated_requests,
-    markdown_page,
-    open_conversation,
-    problems,
     run_operation,
+)
+from evals.hardening.input.refusals import (
+    API_INPUTS,
+    TOOL_INPUTS,
+    api_refusals,
+    call_tool,
+    problems,
     sales_order_args,
     tool_refusals,
     transfer_args,
 )
+from evals.hardening.input.report import figures, markdown_page
+from evals.hardening.input.run import InputRun
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from core.db import Database
 from core.drafts.models import DraftAction
 from core.identity import link_account, linked_user
 from core.masterdata.service import load_actor
-from evals.hardening.fake_slack import FakeSlack, event_callback, mention, signed_headers
+from evals.common.fake_slack import FakeSlack, event_callback, mention, signed_headers
 from tests import web
 from tests.web import TRANSFER_OVER_LIMIT
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.bench.web_load import TRANSFER, TRANSFER_TEXT, answer_to, call_for, main, plans
+from evals.bench.web_load import main
+from evals.bench.web_load.figures import plans
+from evals.common.scripted_load import TRANSFER, TRANSFER_TEXT, answer_to, call_for
 
 
 def test_the_bench_script_answers_from_the_messages_alone() -> None:

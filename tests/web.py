@@ -15,6 +15,7 @@ from assistant.llm.scripted import Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core.db import Database
 from core.identity import set_password
+from evals.common.sse import sse_events
 
 PASSWORD = "correct horse battery"  # every test user's password
 # The users the `demo` fixture (conftest.py) signs up; wes is left without a password on purpose (a refused sign-in).
@@ -66,12 +67,4 @@ def sign_in(c: TestClient, username: str) -> dict[str, str]:
     return {"X-CSRF-Token": response.json()["csrf_token"]}
 
 
-def events(body: str) -> list[tuple[str, dict[str, Any]]]:
-    """Parse a Server-Sent-Events body into (event, data) pairs."""
-    import json
-
-    parsed = []
-    for block in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        parsed.append((lines["event"], json.loads(lines["data"])))
-    return parsed
+events = sse_events  # the one parser, shared with the evals

@@ -30,8 +30,8 @@ from core import schema
 from core.actor import Actor
 from core.db import Database
 from core.masterdata.service import load_actor
-from evals.bench.measures import Latency, summarize
-from evals.bench.report import machine
+from evals.common.measures import Latency, summarize
+from evals.common.tables import machine
 from tools import default_registry
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "assistant_bench-latest.md"

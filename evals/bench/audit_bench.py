@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core import schema
 from core.audit import AuditContext, record_event, verify_chain
 from core.db import Database
-from evals.bench import postgres
+from evals.common import postgres
 
 CONTEXT = AuditContext(actor_user_id=None, channel="assistant", conversation_id="bench", tool_call_id="call-1")
 FILL_BATCH = 1_000

@@ -12,19 +12,22 @@ removed at the end, whatever happens, except the datasets `--keep` keeps in data
 import argparse
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, TaskID
 
 from core import settings
 from core.db import Database
-from evals.bench.datasets import DatasetSpec, LoadRecord, PostgresStore, SqliteStore, Store, dataset
-from evals.bench.measures import (
+from evals.bench.report import BackendFigures, BenchRun, RunSettings, TargetCheck, print_run, save
+from evals.common.datasets import DatasetSpec, LoadRecord, PostgresStore, SqliteStore, Store, dataset
+from evals.common.measures import (
+    ATP_USER,
     ATP_VARIANTS,
+    ATP_WARMUP,
+    SALES_ENTITY,
+    SALES_USER,
     SELL,
     all_skus,
     measure_atp,
@@ -32,17 +35,13 @@ from evals.bench.measures import (
     measure_throughput,
     order_pool,
 )
-from evals.bench.postgres import run_pgbench
-from evals.bench.report import BackendFigures, BenchRun, RunSettings, TargetCheck, machine, print_run, save
+from evals.common.postgres import run_pgbench
+from evals.common.results import RESULTS_DIR
+from evals.common.tables import load_progress, machine
 
 ATP_P50_TARGET_MS = 2.0
 ATP_TARGET_ITEMS = 100_000
 STATEMENT_TARGET = 25
-ATP_USER = "grace"  # a manager over every entity: ATP lists all six warehouses, the widest look-up
-SALES_USER = "sam"
-SALES_ENTITY = "NA"
-ATP_WARMUP = 50
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
 
 @dataclass(frozen=True)
@@ -89,20 +88,6 @@ def parse_settings(argv: Sequence[str] | None) -> tuple[RunSettings, Path, bool]
 
 
 # --- Measuring one backend --------------------------------------------------------------------
-
-
-@contextmanager
-def load_progress(console: Console, backend: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback for `load_demo` that draws one bar per stage."""
-    tasks: dict[str, TaskID] = {}
-    with Progress(console=console, transient=True) as bars:
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(f"{backend}: {stage}", total=total)
-            bars.update(tasks[stage], completed=done, total=total)
-
-        yield report
 
 
 def take_measurements(console: Console, db: Database, load: LoadRecord, run: RunSettings) -> BackendFigures:

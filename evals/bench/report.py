@@ -4,39 +4,19 @@ Each table is built once as plain rows (`Grid`) and rendered twice, so the termi
 markdown page can never disagree.
 """
 
-import json
-import os
-import platform
-import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 
-import sqlalchemy
 from rich.console import Console
-from rich.table import Table
 
-from evals.bench import postgres
-from evals.bench.datasets import LoadRecord
-from evals.bench.measures import SELL, AtpResult, Latency, StatementReport, ThroughputResult
-from evals.bench.postgres import PgbenchResult
+from evals.common.datasets import LoadRecord
+from evals.common.measures import SELL, AtpResult, StatementReport, ThroughputResult
+from evals.common.postgres import PgbenchResult
+from evals.common.results import results_page, write_results
+from evals.common.tables import Grid, Machine, latency_cells, to_rich
 
 # --- What a run produced -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Machine:
-    date: str
-    cores: int
-    ram_gb: float
-    cpu: str
-    os: str
-    python: str
-    sqlite: str
-    postgresql: str
-    sqlalchemy: str
-    load_average: str  # 1, 5 and 15 minutes, at the end of the run: other work on the machine shows here
 
 
 @dataclass(frozen=True)
@@ -79,49 +59,7 @@ class BenchRun:
     wall_seconds: float
 
 
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def machine() -> Machine:
-    """The machine and the software versions the figures were measured with."""
-    return Machine(
-        date=datetime.now().isoformat(timespec="seconds"),
-        cores=os.cpu_count() or 0,
-        ram_gb=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        cpu=_cpu_model(),
-        os=platform.platform(),
-        python=platform.python_version(),
-        sqlite=sqlite3.sqlite_version,
-        postgresql=postgres.server_version(),
-        sqlalchemy=sqlalchemy.__version__,
-        load_average=" / ".join(f"{load:.2f}" for load in os.getloadavg()),
-    )
-
-
 # --- Tables as plain rows ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grid:
-    title: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-def ms(value: float) -> str:
-    return f"{value:.2f}"
-
-
-def latency_cells(latency: Latency | None) -> tuple[str, ...]:
-    if latency is None:
-        return ("-", "-", "-", "-")
-    return (ms(latency.p50_ms), ms(latency.p95_ms), ms(latency.mean_ms), ms(latency.max_ms))
 
 
 def machine_grid(run: BenchRun) -> Grid:
@@ -283,29 +221,6 @@ def grids(run: BenchRun, *, listings: bool) -> list[Grid]:
 # --- Rendering and saving ---------------------------------------------------------------------
 
 
-def to_rich(grid: Grid) -> Table:
-    table = Table(title=grid.title, title_justify="left")
-    for header in grid.headers:
-        table.add_column(header, overflow="fold")
-    for row in grid.rows:
-        table.add_row(*(_styled(cell) for cell in row))
-    return table
-
-
-def _styled(cell: str) -> str:
-    return {"PASS": "[bold green]PASS[/]", "FAIL": "[bold red]FAIL[/]"}.get(cell, cell.replace("[", r"\["))
-
-
-def to_markdown(grid: Grid) -> str:
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |"
-
-    return "\n".join(
-        [f"### {grid.title}", "", line(grid.headers), line(tuple("---" for _ in grid.headers))]
-        + [line(row) for row in grid.rows]
-    )
-
-
 def print_run(console: Console, run: BenchRun, *, listings: bool) -> None:
     for grid in grids(run, listings=listings):
         console.print(to_rich(grid))
@@ -339,16 +254,10 @@ def method(run: BenchRun) -> str:
 
 def markdown_page(run: BenchRun, *, listings: bool) -> str:
     heading = f"# Core benchmark ({run.settings.mode}), {run.machine.date}"
-    return "\n\n".join([heading, method(run), *(to_markdown(g) for g in grids(run, listings=listings))]) + "\n"
+    return results_page(heading, method(run), grids(run, listings=listings))
 
 
 def save(run: BenchRun, results_dir: Path, *, listings: bool) -> tuple[Path, Path]:
-    """Write `core_bench-<date>.json` and `core_bench-latest.md` (with `-quick` in quick mode)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
+    """Write `core_bench-latest.json` and `.md` (with `-quick` in quick mode); git keeps the earlier runs."""
     stem = "core_bench" if run.settings.mode == "full" else f"core_bench-{run.settings.mode}"
-    day = run.machine.date[:10]
-    json_path = results_dir / f"{stem}-{day}.json"
-    md_path = results_dir / f"{stem}-latest.md"
-    json_path.write_text(json.dumps(asdict(run), indent=2, default=str) + "\n")
-    md_path.write_text(markdown_page(run, listings=listings))
-    return json_path, md_path
+    return write_results(results_dir, stem, asdict(run), markdown_page(run, listings=listings))

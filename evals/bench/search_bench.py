@@ -28,7 +28,7 @@ from core import schema
 from core.db import Database
 from core.masterdata.models import Item
 from core.masterdata.service import load_actor, sku_key
-from evals.bench.measures import Latency, summarize
+from evals.common.measures import Latency, summarize
 from tools import ToolContext, default_registry
 from tools.search import LocalEmbedder, SearchIndex, open_search_index
 

@@ -10,9 +10,9 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[2] / "evals" / "results"
+from evals.common.results import RESULTS_DIR
+
 PARTS = {
     "concurrency": "16 workers on scarce items on PostgreSQL: no oversell, one execution per draft, audit intact",
     "crash": "SIGKILL in the middle of an approval: executed or pending, never half",
@@ -57,8 +57,8 @@ def _summary(rows: list[tuple[str, int, float]], arguments: str) -> None:
             for part, code, seconds in rows
         ],
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hardening-latest.md").write_text("\n".join(lines) + "\n")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "hardening-latest.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

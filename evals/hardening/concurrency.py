@@ -16,17 +16,13 @@ Writes `evals/results/hardening-concurrency-latest.md` and `.json`.
 
 import argparse
 import functools
-import json
-import os
 import random
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -37,123 +33,38 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.actor import Actor, Person, Role
+from core.actor import Actor, Person
 from core.db import Database, is_retryable
 from core.drafts import service as drafts
 from core.drafts.models import DraftAction, DraftStatus
 from core.errors import ErpError, InsufficientStock
-from core.masterdata.models import Customer, Item, Supplier, User, Warehouse
-from core.masterdata.service import get_entity, load_actor
+from core.masterdata.models import Item, Warehouse
+from core.masterdata.service import load_actor
 from core.purchasing.service import receive_purchase_order
 from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
 from core.transfers.models import Transfer, TransferStatus
 from core.transfers.service import receive_transfer, ship_transfer
-from evals.bench.datasets import DatasetSpec, PostgresStore, SqliteStore, Store, dataset
-from evals.bench.measures import Latency, summarize
-from evals.bench.report import Grid, Machine, latency_cells, machine, to_markdown, to_rich
-from evals.hardening.audit_check import AuditReport, Watermark, audit_after_run, watermark
+from evals.common.audit_check import AuditReport, Watermark, audit_after_run, watermark
+from evals.common.company import add_company_options, company_label, demo_company
+from evals.common.measures import Latency, summarize
+from evals.common.results import Check, checks_grid, results_page, write_results
+from evals.common.scene import ScarceItem, Scene, find_scene
+from evals.common.tables import Grid, Machine, latency_cells, machine, to_rich
 
 T = TypeVar("T")
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 KEPT_DIR = Path("data") / "bench"  # where `--keep` keeps the demo company (shared with the core benchmark)
 STEM = "hardening-concurrency"
-ENTITY = "NA"
 # How often each worker picks each action; approvals are frequent so that drafts race for approvers.
 WEIGHTS = {"sell": 33, "double": 4, "transfer": 20, "approve": 30, "restock": 6, "move": 7}
 REPLAY_CHANCE = 0.1  # a request sent again with the same tool call id, as a retrying client would
 LARGE_CHANCE = 0.15  # an order or transfer of the whole scarce position: often held for approval
-SCARCE_VALUE = Decimal(3000)  # about this much list value of stock per scarce position
-SCARCE_UNITS = (3, 40)
 PURCHASE_VALUE = Decimal(8000)  # below the buyer's own limit, so restocking executes at once
 HANG_GRACE_SECONDS = 120  # a worker still running this long after the deadline is stuck
 
 
 # --- The cast and the scarce stock --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScarceItem:
-    sku: str
-    list_price: Decimal
-    standard_cost: Decimal
-    units: int  # free stock set at each warehouse before the run
-
-
-@dataclass(frozen=True)
-class Scene:
-    """Who acts on what: one entity's people, two of its warehouses, a few scarce items, a few customers."""
-
-    entity: str
-    warehouses: tuple[str, str]
-    items: tuple[ScarceItem, ...]
-    customers: tuple[str, ...]
-    supplier: str
-    seller: str
-    clerk: str
-    buyer: str
-    approvers: tuple[str, ...]
-
-
-def find_scene(session: Session, *, entity: str = ENTITY, items: int = 3) -> Scene:
-    """The cast in any company: picked by role, scope and price, so the demo and the test world both serve."""
-    scope = get_entity(session, code=entity)
-    actors = [load_actor(session, username=u) for u in session.scalars(select(User.username).order_by(User.username))]
-    local = [a for a in actors if a.can_see(scope.id)]
-    seller, clerk, buyer = (_first_with(local, role) for role in (Role.SALES, Role.WAREHOUSE, Role.BUYER))
-    approvers = tuple(a.username for a in local if a.roles & {Role.MANAGER, Role.FINANCE})
-    warehouses = tuple(
-        session.scalars(select(Warehouse.code).where(Warehouse.entity_id == scope.id).order_by(Warehouse.code))
-    )
-    return Scene(
-        entity=scope.code,
-        warehouses=(warehouses[0], warehouses[1]),
-        items=_scarce_items(session, scope.id, items),
-        customers=tuple(
-            session.scalars(
-                select(Customer.code)
-                .where(Customer.entity_id == scope.id, Customer.on_credit_hold.is_(False))
-                .order_by(Customer.code)
-                .limit(4)
-            )
-        ),
-        supplier=str(
-            session.scalars(
-                select(Supplier.code)
-                .where(Supplier.entity_id == scope.id, Supplier.currency == scope.base_currency)
-                .order_by(Supplier.code)
-            ).first()
-        ),
-        seller=seller,
-        clerk=clerk,
-        buyer=buyer,
-        approvers=approvers[:4],
-    )
-
-
-def _first_with(actors: Sequence[Actor], role: Role) -> str:
-    """The first user holding `role` and no manager role (so the policy treats them as staff)."""
-    return next(a.username for a in actors if role in a.roles and Role.MANAGER not in a.roles)
-
-
-def _scarce_items(session: Session, entity_id: int, count: int) -> tuple[ScarceItem, ...]:
-    """Items in stock in the entity, spread from the cheapest to the dearest (the dear ones need approval)."""
-    rows = session.execute(
-        select(Item.sku, Item.list_price, Item.standard_cost)
-        .join(StockBalance, StockBalance.item_id == Item.id)
-        .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
-        .where(Warehouse.entity_id == entity_id, StockBalance.on_hand > 0, Item.active.is_(True), Item.list_price > 0)
-        .distinct()
-        .order_by(Item.list_price, Item.sku)
-    ).all()
-    picks = sorted({round(i * (len(rows) - 1) / max(1, count - 1)) for i in range(count)})
-    return tuple(_scarce(rows[i].sku, Decimal(rows[i].list_price), Decimal(rows[i].standard_cost)) for i in picks)
-
-
-def _scarce(sku: str, price: Decimal, cost: Decimal) -> ScarceItem:
-    low, high = SCARCE_UNITS
-    return ScarceItem(sku, price, cost, max(low, min(high, int(SCARCE_VALUE / price))))
 
 
 def make_scarce(db: Database, scene: Scene) -> None:
@@ -477,13 +388,6 @@ class ActionFigures:
 
 
 @dataclass(frozen=True)
-class Check:
-    check: str
-    measured: str
-    passed: bool
-
-
-@dataclass(frozen=True)
 class ConcurrencyRun:
     settings: Settings
     scene: Scene
@@ -689,66 +593,19 @@ def grids(run: ConcurrencyRun) -> list[Grid]:
     ]
 
 
-def checks_grid(checks: Sequence[Check]) -> Grid:
-    """The verdicts of a hardening run, the first table of its page."""
-    return Grid(
-        "Checks", ("check", "measured", "result"), tuple((c.check, c.measured, verdict(c.passed)) for c in checks)
-    )
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
-
-
 def markdown_page(run: ConcurrencyRun) -> str:
     heading = f"# Hardening: concurrency on PostgreSQL, {run.machine.date}"
     how = (
         "`python -m evals.hardening.concurrency`: worker threads, each command in its own unit of work, act as the"
         " demo company's people on a few scarce items through the drafts service (the policy gate), then the"
-        " database is checked (`evals/hardening/audit_check.py`). Every figure is in the JSON file next to this one."
+        " database is checked (`evals/common/audit_check.py`). Every figure is in the JSON file next to this one."
     )
-    return "\n\n".join([heading, how, *(to_markdown(g) for g in grids(run))]) + "\n"
-
-
-def write_results(folder: Path, stem: str, data: dict[str, Any], page: str) -> tuple[Path, Path]:
-    """Write `<stem>-latest.json` (every figure) and `<stem>-latest.md` (the tables); shared by the hardening runs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = folder / f"{stem}-latest.json", folder / f"{stem}-latest.md"
-    json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    md_path.write_text(page)
-    return json_path, md_path
+    return results_page(heading, how, grids(run))
 
 
 def save(run: ConcurrencyRun, folder: Path) -> tuple[Path, Path]:
     """Write the run's results under `folder`."""
     return write_results(folder, STEM, {**asdict(run), "passed": run.passed}, markdown_page(run))
-
-
-@contextmanager
-def demo_company(backend: str, *, items: int, months: int, seed: int, keep: bool, pool_size: int) -> Iterator[Database]:
-    """The demo company on `backend` for one run, removed afterwards (a copy of the kept one with `keep`)."""
-    spec = DatasetSpec(items=items, history_months=months, seed=seed)
-    with tempfile.TemporaryDirectory() as folder:
-        store: Store = (
-            PostgresStore(work=f"erp_hardening_{os.getpid()}")
-            if backend == "postgresql"
-            else SqliteStore(workdir=Path(folder), cache_dir=KEPT_DIR)
-        )
-        with dataset(store, spec, cache_dir=KEPT_DIR if keep else None, pool_size=pool_size) as (db, _load):
-            yield db
-
-
-def add_company_options(parser: argparse.ArgumentParser) -> None:
-    """The options that choose the demo company and where results go, shared by the hardening runs."""
-    parser.add_argument("--seed", type=int, default=7, help="seed of the demo company and of every pick")
-    parser.add_argument("--demo-items", type=int, default=500, help="items in the demo company (default 500)")
-    parser.add_argument("--demo-months", type=int, default=3, help="months of history in the demo (default 3)")
-    parser.add_argument("--keep", action="store_true", help=f"keep the demo company in {KEPT_DIR}/ and reuse it")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the results go")
-
-
-def company_label(args: argparse.Namespace) -> str:
-    return f"demo company (seed {args.seed}), {args.demo_items} items, {args.demo_months} months of history"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

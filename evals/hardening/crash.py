@@ -50,19 +50,11 @@ from core.masterdata.service import load_actor
 from core.settings import database_url
 from core.stock.models import StockBalance
 from core.stock.service import adjust_stock
-from evals.bench.report import Grid, Machine, machine, to_markdown, to_rich
-from evals.hardening.audit_check import AuditReport, Watermark, audit_after_run, watermark
-from evals.hardening.concurrency import (
-    Check,
-    ScarceItem,
-    Scene,
-    add_company_options,
-    checks_grid,
-    company_label,
-    demo_company,
-    find_scene,
-    write_results,
-)
+from evals.common.audit_check import AuditReport, Watermark, audit_after_run, watermark
+from evals.common.company import add_company_options, company_label, demo_company
+from evals.common.results import Check, checks_grid, results_page, write_results
+from evals.common.scene import ScarceItem, Scene, find_scene
+from evals.common.tables import Grid, Machine, machine, to_rich
 
 STEM = "hardening-crash"
 # after-commit first: each one times a whole approval in a child, which the timed kills then spread over.
@@ -554,7 +546,7 @@ def markdown_page(run: CrashRun) -> str:
         f" Machine: {run.machine.cores} cores, {run.machine.cpu}, PostgreSQL {run.machine.postgresql},"
         f" SQLite {run.machine.sqlite}."
     )
-    return "\n\n".join([heading, how, *(to_markdown(g) for g in grids(run))]) + "\n"
+    return results_page(heading, how, grids(run))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

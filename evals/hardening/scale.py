@@ -4,8 +4,8 @@
         [--history-months 24] [--lookups 300] [--orders 100] [--kpi-calls 5] [--out evals/results]
 
 For each size and backend, a fresh process loads the core benchmark's scale dataset
-(`evals.bench.datasets`: the demo company with N items and 24 months of history, seed 7) into a new
-database and times, on it, what `evals.bench.measures` times for the core benchmark: ATP look-ups
+(`evals.common.datasets`: the demo company with N items and 24 months of history, seed 7) into a new
+database and times, on it, what `evals.common.measures` times for the core benchmark: ATP look-ups
 (three shapes), then sales orders created and confirmed one after another, then the KPI report
 (`entity_kpis`, over its default 90 days and over a year) as a manager of every entity. Each run
 has its own process so that its peak memory (VmHWM, reset between the load and the queries) is its
@@ -14,7 +14,6 @@ own memory is not in the figures. Results: evals/results/hardening-scale-latest.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import queue
@@ -36,10 +35,14 @@ from core import clock
 from core.db import Database
 from core.masterdata.service import load_actor
 from core.reporting.service import entity_kpis
-from evals.bench.core_bench import ATP_USER, ATP_WARMUP, SALES_ENTITY, SALES_USER, load_progress
-from evals.bench.datasets import DatasetSpec, PostgresStore, Progress, SqliteStore, Store, dataset
-from evals.bench.measures import (
+from evals.common.company import BUSINESS_DATE
+from evals.common.datasets import DatasetSpec, PostgresStore, Progress, SqliteStore, Store, dataset
+from evals.common.measures import (
+    ATP_USER,
     ATP_VARIANTS,
+    ATP_WARMUP,
+    SALES_ENTITY,
+    SALES_USER,
     Latency,
     all_skus,
     confirm_command,
@@ -51,10 +54,9 @@ from evals.bench.measures import (
     timed,
     timed_run,
 )
-from evals.bench.report import Grid, machine, to_markdown, to_rich
+from evals.common.results import RESULTS_DIR, results_page, write_results
+from evals.common.tables import Grid, load_progress, machine_facts, to_rich
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
-BUSINESS_DATE = "2026-11-20"
 DEFAULT_ITEMS = (10_000, 30_000, 100_000)
 PROGRESS_EVERY_S = 0.25  # the child forwards a stage's progress at most this often
 KPI_USER = ATP_USER  # a manager over every entity: the widest report
@@ -299,17 +301,6 @@ def _receive(child: Any, messages: "Queue[tuple[Any, ...]]", report: Progress) -
             raise RuntimeError(f"the measuring process failed:\n{rest[0]}")
 
 
-def machine_facts() -> dict[str, Any]:
-    """The machine as the core benchmark records it (its PostgreSQL version only when the server answers).
-
-    Not `evals.bench.web_load.machine_facts`: importing that module imports litellm, seconds per process."""
-    try:
-        return asdict(machine())
-    except Exception as error:  # a SQLite-only run does not need the server
-        cores = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "cores": os.cpu_count() or 0}
-        return {**cores, "postgresql": f"unavailable ({type(error).__name__})", "load_average": os.getloadavg()}
-
-
 # --- Report -----------------------------------------------------------------------------------------
 
 
@@ -445,7 +436,7 @@ def method(run: ScaleRun) -> str:
         [
             f"Command: `{s.command}`",
             "",
-            "- Dataset: the core benchmark's scale dataset (`evals.bench.datasets`, `core.demo.load_demo`,"
+            "- Dataset: the core benchmark's scale dataset (`evals.common.datasets`, `core.demo.load_demo`,"
             f" seed {s.seed}, {s.history_months} months of history), loaded fresh for each point;"
             " load = migrate + load_demo; size = the SQLite file after a WAL checkpoint, or `pg_database_size`.",
             "- Load CPU s: the loading process's own CPU time (on PostgreSQL the server's work is not in it);"
@@ -454,7 +445,7 @@ def method(run: ScaleRun) -> str:
             "- Memory: VmHWM of the process that loads and queries (one fresh process per point); the peak is reset"
             " (/proc/self/clear_refs) between the load and the queries. PostgreSQL's own memory is not included.",
             f"- ATP: {s.lookups} look-ups per shape as `{ATP_USER}` (all warehouses), after a warm-up of up to"
-            f" {ATP_WARMUP}, via `evals.bench.measures.measure_atp`.",
+            f" {ATP_WARMUP}, via `evals.common.measures.measure_atp`.",
             f"- Orders: {s.orders} 3-line orders for `{SALES_USER}` ({SALES_ENTITY}), each created then confirmed"
             " (`allow_backorder=True`), one command each, one after another.",
             f"- KPIs: `entity_kpis` as `{KPI_USER}` (every entity), {s.kpi_calls} timed calls after one warm-up,"
@@ -465,15 +456,12 @@ def method(run: ScaleRun) -> str:
 
 def markdown_page(run: ScaleRun) -> str:
     heading = f"# Hardening: scale, {run.machine.get('date', '')}"
-    return "\n\n".join([heading, method(run), *(to_markdown(g) for g in grids(run))]) + "\n"
+    return results_page(heading, method(run), grids(run))
 
 
 def save(run: ScaleRun, out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "hardening-scale-latest.json", out / "hardening-scale-latest.md"
-    json_path.write_text(json.dumps(asdict(run), indent=2, default=str) + "\n")
-    md_path.write_text(markdown_page(run))
-    return json_path, md_path
+    """Write the run's results under `out`."""
+    return write_results(out, "hardening-scale", asdict(run), markdown_page(run))
 
 
 # --- Command line -------------------------------------------------------------------------------------

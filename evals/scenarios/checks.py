@@ -4,7 +4,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from evals.scenarios.state import Snapshot
+from evals.common.state import Snapshot
 from evals.scenarios.task import DraftEffect, Expect
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")

@@ -1,11 +1,11 @@
 """The results of a run, as JSON and a markdown table under evals/results/."""
 
-import json
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from evals.common.results import write_results
 from evals.scenarios.runner import Report
 from evals.scenarios.task import Task
 
@@ -63,9 +63,8 @@ def _mean(values: list[float] | list[int]) -> float:
 
 
 def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple[Path, Path]:
-    """Write `eval-<model>-latest.json` and `.md`; returns both paths."""
-    folder.mkdir(parents=True, exist_ok=True)
-    name = "eval-" + "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in report.model) + "-latest"
+    """Write `eval-<model>-latest.json` and `.md`; returns both paths (git keeps the earlier runs)."""
+    stem = "eval-" + "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in report.model)
     data = {
         "model": report.model,
         "date": f"{datetime.now():%Y-%m-%d %H:%M}",
@@ -76,9 +75,4 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
         "tags": tag_rates(report, tasks),
         "trials": [asdict(t) for t in report.trials],
     }
-    json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
-    json_path.write_text(json.dumps(data, indent=1, default=str))
-    dated = folder / f"{name.removesuffix('-latest')}-{datetime.now():%Y-%m-%d}.json"  # kept: the history
-    dated.write_text(json_path.read_text())
-    md_path.write_text(markdown(report, tasks, command))
-    return json_path, md_path
+    return write_results(folder, stem, data, markdown(report, tasks, command))

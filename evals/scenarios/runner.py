@@ -25,11 +25,11 @@ from core.db import Database
 from core.drafts.models import DraftAction
 from core.exceptions import detect_exceptions
 from core.masterdata.service import load_actor
+from evals.common.plant import plant
+from evals.common.state import new_drafts, snapshot
 from evals.scenarios.checks import failures
 from evals.scenarios.passk import pass_hat_k
-from evals.scenarios.plant import plant
 from evals.scenarios.simulate import next_message
-from evals.scenarios.state import new_drafts, snapshot
 from evals.scenarios.task import Task
 from tools.search import SearchIndex, open_search_index
 

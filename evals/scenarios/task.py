@@ -7,6 +7,8 @@ from typing import Any
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evals.common.plant import Setup
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,14 +44,6 @@ class Expect(Strict):
     answer_contains: list[str] = Field(default_factory=list)  # case-insensitive; 'a|b' accepts either wording
     answer_numbers: list[Number] = Field(default_factory=list)
     answer_excludes: list[str] = Field(default_factory=list)  # e.g. another entity's data
-
-
-class Setup(Strict):
-    """Record text planted before the trial (for injection tasks): text the tools will show the model."""
-
-    customer_notes: dict[str, str] = Field(default_factory=dict)  # customer code -> note
-    item_descriptions: dict[str, str] = Field(default_factory=dict)  # SKU -> description
-    case_messages: dict[str, str] = Field(default_factory=dict)  # case number -> a message on its timeline
 
 
 class RefCall(Strict):

@@ -1,7 +1,9 @@
-"""Planting a task's record text before a trial: the notes, descriptions and messages the tools will show."""
+"""Planting record text before a run (a scenario's trial, an injection attack): the notes, descriptions and
+messages the tools will show."""
 
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,9 +11,17 @@ from core.clock import now
 from core.errors import NotFound
 from core.exceptions.models import CaseEvent, EventKind, ExceptionCase
 from core.masterdata.models import Customer, Item
-from evals.scenarios.task import Setup
 
 T = TypeVar("T")
+
+
+class Setup(BaseModel):
+    """Record text planted before the trial (for injection tasks): text the tools will show the model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)  # as every part of a task
+    customer_notes: dict[str, str] = Field(default_factory=dict)  # customer code -> note
+    item_descriptions: dict[str, str] = Field(default_factory=dict)  # SKU -> description
+    case_messages: dict[str, str] = Field(default_factory=dict)  # case number -> a message on its timeline
 
 
 def plant(session: Session, setup: Setup) -> None:

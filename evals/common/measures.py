@@ -1,7 +1,7 @@
 """What the core benchmark measures: ATP latency, order throughput and SQL statements per order.
 
 Each measurement takes a prepared `Database` and returns plain, frozen figures; printing and
-saving them is `evals.bench.report`'s job.
+saving them is the caller's job (tables: `evals.common.tables`).
 """
 
 import math
@@ -37,6 +37,10 @@ CORE_DIR = Path(core.__file__).resolve().parent
 REPO_DIR = CORE_DIR.parent
 LINES_PER_ORDER = 3
 ATP_DAYS_AHEAD = 30
+ATP_USER = "grace"  # a manager over every entity: ATP lists all six warehouses, the widest look-up
+SALES_USER = "sam"
+SALES_ENTITY = "NA"
+ATP_WARMUP = 50
 
 
 # --- Latency figures ---------------------------------------------------------------------

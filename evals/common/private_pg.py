@@ -13,7 +13,6 @@ PostgreSQL refuses to run as root, so as root every server command runs as the `
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ from typing import Literal
 from sqlalchemy import text
 
 from core.db import make_engine
+from evals.common.served import free_port
 
 PG_LIB = Path("/usr/lib/postgresql")
 SERVER_USER = "postgres"
@@ -48,13 +48,6 @@ def postgres_bin() -> Path:
 def _major(bin_dir: Path) -> int:
     name = bin_dir.parent.name
     return int(name) if name.isdigit() else 0
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -20,7 +20,7 @@ import core.demo
 from core import clock, schema
 from core.db import Database
 from core.demo import DemoConfig, load_demo
-from evals.bench import postgres
+from evals.common import postgres
 
 Progress = Callable[[str, int, int], None]
 LOADING = "_loading"

@@ -1,0 +1,157 @@
+"""The actions every user tries on every entity's records, through the tools and over HTTP."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from core import clock
+from core.actor import Permission
+from evals.hardening.access.cells import (
+    OUT_OF_BOUNDS,
+    Cell,
+    in_scope,
+    may,
+    may_decide,
+    may_handle_case,
+    may_read_draft,
+    nobody,
+)
+from evals.hardening.access.outcomes import Web
+
+# --- The actions ---------------------------------------------------------------------------------
+
+ToolCall = Callable[[Cell], tuple[str, dict[str, Any]]]
+HttpCall = Callable[[Web, Cell], str]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    expected: Callable[[Cell], bool]
+    tool: ToolCall | None  # None: no tool does this (approving is a person's act)
+    http: HttpCall | None  # None with `chat`: the same tool call, asked for in the web chat
+    chat: bool = False
+    refusals: frozenset[str] = OUT_OF_BOUNDS  # the codes a denial must come with
+
+
+def _order_line(cell: Cell, **extra: Any) -> dict[str, Any]:
+    return {"sku": cell.place.sku, "quantity": 1, **extra}
+
+
+def _sales_order(cell: Cell) -> tuple[str, dict[str, Any]]:
+    return "draft_sales_order", {"customer": cell.place.customer, "lines": [_order_line(cell)]}
+
+
+def _transfer(cell: Cell) -> tuple[str, dict[str, Any]]:
+    place = cell.place
+    return "draft_transfer", {
+        "from_warehouse": place.warehouse,
+        "to_warehouse": place.second_warehouse,
+        "lines": [_order_line(cell)],
+    }
+
+
+def _purchase_order(cell: Cell) -> tuple[str, dict[str, Any]]:
+    place = cell.place
+    return "draft_purchase_order", {
+        "supplier": place.supplier,
+        "warehouse": place.warehouse,
+        "lines": [_order_line(cell)],
+    }
+
+
+def _order_change(cell: Cell) -> tuple[str, dict[str, Any]]:
+    later = (clock.today() + timedelta(days=30)).isoformat()
+    return "draft_order_change", {"order_number": cell.place.order, "line_no": 1, "requested_date": later}
+
+
+def _credit_release(cell: Cell) -> tuple[str, dict[str, Any]]:
+    return "request_credit_hold_release", {"customer": cell.place.held_customer, "reason": "payment received"}
+
+
+def _assign(cell: Cell) -> tuple[str, dict[str, Any]]:
+    place = cell.place
+    return "draft_exception_action", {"case_number": place.case, "action": "assign", "assignee": place.manager}
+
+
+def _comment(cell: Cell) -> tuple[str, dict[str, Any]]:
+    return "draft_exception_action", {"case_number": cell.place.case, "action": "comment", "text": "looked at"}
+
+
+def _stock(cell: Cell) -> tuple[str, dict[str, Any]]:
+    return "check_availability", {"sku": cell.place.sku, "warehouse": cell.place.warehouse}
+
+
+def _decide(verb: str) -> HttpCall:
+    body = {"comment": "not now"} if verb == "reject" else {}
+    return lambda web, cell: web.post(cell.subject.username, f"/api/drafts/{cell.drafts[verb].number}/{verb}", body)
+
+
+def _others_conversation(web: Web, cell: Cell) -> str:
+    thread = next(c for owner, c in cell.place.conversations.items() if owner != cell.subject.username)
+    return web.get(cell.subject.username, f"/api/conversations/{thread}")
+
+
+def _get(path: Callable[[Cell], str]) -> HttpCall:
+    return lambda web, cell: web.get(cell.subject.username, path(cell))
+
+
+def _post(path: Callable[[Cell], str], body: Callable[[Cell], dict[str, Any]]) -> HttpCall:
+    return lambda web, cell: web.post(cell.subject.username, path(cell), body(cell))
+
+
+ACTIONS = (
+    Action("stock", in_scope, _stock, None, chat=True),
+    Action(
+        "credit",
+        in_scope,
+        lambda c: ("get_customer_credit", {"customer": c.place.customer}),
+        _get(lambda c: f"/api/records/{c.place.customer}"),
+    ),
+    Action(
+        "order",
+        in_scope,
+        lambda c: ("get_order_status", {"order_number": c.place.order}),
+        _get(lambda c: f"/api/records/{c.place.order}"),
+    ),
+    Action("po record", in_scope, None, _get(lambda c: f"/api/records/{c.place.purchase_order}")),
+    Action(
+        "cases",
+        in_scope,
+        lambda c: ("list_exceptions", {"entity": c.place.entity}),
+        _get(lambda c: f"/api/exceptions?entity={c.place.entity}"),
+    ),
+    Action(
+        "case",
+        in_scope,
+        lambda c: ("get_exception", {"case_number": c.place.case}),
+        _get(lambda c: f"/api/exceptions/{c.place.case}"),
+    ),
+    Action(
+        "assign case",
+        may_handle_case,
+        _assign,
+        _post(lambda c: f"/api/exceptions/{c.place.case}/assign", lambda c: {"assignee": c.place.manager}),
+    ),
+    Action(
+        "comment case",
+        in_scope,
+        _comment,
+        _post(lambda c: f"/api/exceptions/{c.place.case}/comment", lambda c: {"text": "looked at"}),
+    ),
+    Action("draft SO", may(Permission.SELL), _sales_order, None, chat=True),
+    Action("draft TR", may(Permission.TRANSFER), _transfer, None, chat=True),
+    Action("draft PO", may(Permission.BUY), _purchase_order, None, chat=True),
+    Action("change SO", may(Permission.SELL), _order_change, None, chat=True),
+    Action("release hold", in_scope, _credit_release, None, chat=True),
+    Action(
+        "read draft",
+        may_read_draft,
+        lambda c: ("get_draft_status", {"draft_number": c.drafts["read"].number}),
+        _get(lambda c: f"/api/drafts/{c.drafts['read'].number}"),
+    ),
+    Action("approve", may_decide("approve"), None, _decide("approve")),
+    Action("reject", may_decide("reject"), None, _decide("reject")),
+    Action("others' chat", nobody, None, _others_conversation, refusals=frozenset({"not_found"})),
+)
