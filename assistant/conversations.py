@@ -48,7 +48,7 @@ def _postgres(conninfo: str) -> BaseCheckpointSaver[str]:
         max_size=4,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         # After the server restarts, every pooled connection is dead; without a check on checkout each one
-        # failed one chat turn after the database was back (measured by evals/hardening/faults.py).
+        # failed one chat turn after the database was back (measured by evals/hardening/faults/).
         check=ConnectionPool.check_connection,
         open=True,
     )

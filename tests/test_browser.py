@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant.http.app import create_app
+from assistant.channels.web.app import create_app
 from assistant.llm.scripted import Call, Reply, Script
 from core.db import Database
 from tests import web

@@ -89,7 +89,7 @@ def test_the_task_files_load_and_have_a_tagged_smoke_set() -> None:
 
 
 def test_shards_split_the_chosen_tasks_into_disjoint_parts_that_cover_them() -> None:
-    from assistant.eval_cli import _shard_of
+    from evals.scenarios.cli import _shard_of
 
     smoke = [t.id for t in load_tasks(TASKS, tags=["smoke"])]
     parts = [_shard_of(smoke, f"{i}/3") for i in (1, 2, 3)]

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import BaseRoute
 
-from assistant.http.auth import SESSION_COOKIE
+from assistant.channels.web.auth import SESSION_COOKIE
 from core.db import Database
 from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions

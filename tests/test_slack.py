@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from assistant.channels.slack import SlackConfig
+from assistant.channels.slack.blocks import answer_blocks
+from assistant.channels.web.app import create_app
 from assistant.cli import app
-from assistant.http.app import create_app
 from assistant.llm.scripted import Call, Reply, Script
-from assistant.slack import SlackConfig
-from assistant.slack.blocks import answer_blocks
 from core.conversations.models import Conversation
 from core.db import Database
 from core.drafts.models import DraftAction

@@ -143,7 +143,7 @@ def test_an_unexpected_failure_answers_500_with_a_reference_only(
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr("assistant.http.routes.chat.list_conversations", broken)
+    monkeypatch.setattr("assistant.channels.web.routes.chat.list_conversations", broken)
     response = client.get("/api/conversations")
     assert response.status_code == 500
     assert response.json()["code"] == "internal_error" and "secret" not in response.text

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.http.turns import ModelGate
+from assistant.channels.web.turns import ModelGate
 from assistant.llm.scripted import Call, Reply, Script
 from core.db import Database
 from tests import web

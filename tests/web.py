@@ -8,9 +8,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from assistant.agent import Assistant
+from assistant.channels.web.app import create_app
+from assistant.channels.web.services import Services, WebConfig
 from assistant.conversations import open_checkpointer
-from assistant.http.app import create_app
-from assistant.http.services import Services, WebConfig
 from assistant.llm.scripted import Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core.db import Database

@@ -22,7 +22,7 @@ def litellm() -> ModuleType:
             module.suppress_debug_info = True
             module.telemetry = False
             # We count usage and cost ourselves; litellm's per-chunk stream logging costs a third of a
-            # scripted turn's CPU in the web service (measured by evals/bench/web_load.py).
+            # scripted turn's CPU in the web service (measured by evals/bench/web_load/).
             module.disable_streaming_logging = True
             _register_providers(module)
             _litellm = module

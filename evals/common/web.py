@@ -10,12 +10,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from assistant.agent import Assistant
+from assistant.channels.slack import SlackConfig
+from assistant.channels.web.app import create_app
+from assistant.channels.web.services import Services, WebConfig
 from assistant.conversations import open_checkpointer
-from assistant.http.app import create_app
-from assistant.http.services import Services, WebConfig
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
-from assistant.slack import SlackConfig
 from core.db import Database
 from core.settings import override_settings
 from evals.common.sse import json_or_none

@@ -4,7 +4,7 @@
         [--backend postgresql|sqlite] [--think-ms 0 [10000]] [--local-model] [--local-users 4] [--out evals/results]
 
 For each worker count it loads the demo company into a fresh database, starts the real server
-(`uvicorn assistant.http.app:app_from_env --factory`) as a subprocess on a free loopback port,
+(`uvicorn assistant.channels.web.app:app_from_env --factory`) as a subprocess on a free loopback port,
 with the scripted model `evals.common.scripted_load.bench_script` (its replies cost nothing, so the figures are the
 service's own cost), and drives it with httpx from this process: `--users` staff users, each signed in
 with its own session and conversation, send `--turns` messages in sequence and read the SSE stream,

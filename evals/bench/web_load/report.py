@@ -237,9 +237,10 @@ def method(result: WebLoadRun) -> str:
             "",
             "How these figures were taken (every figure is also in web_load-latest.json):",
             "",
-            "- Server: `python -m uvicorn assistant.http.app:app_from_env --factory --workers N --log-level warning`"
-            " on a free loopback port, in its own process; the demo company (seed 7, 500 items) loaded fresh for"
-            f" each configuration into {s.backend}; ERP_TODAY={BUSINESS_DATE}; rate limit raised; no search index.",
+            "- Server: `python -m uvicorn assistant.channels.web.app:app_from_env --factory --workers N"
+            " --log-level warning` on a free loopback port, in its own process; the demo company (seed 7, 500 items)"
+            f" loaded fresh for each configuration into {s.backend}; ERP_TODAY={BUSINESS_DATE}; rate limit raised;"
+            " no search index.",
             f"- Model: `{SCRIPTED_MODEL}`: a tool call decided from the user's message, then a fixed"
             " short answer from the tool's result; its replies cost nothing, so the times are the service's own.",
             f"- Load: this process, httpx over loopback. {s.users} users round-robin over the demo's sales and"

@@ -89,13 +89,13 @@ def server_env(database_url: str, data_dir: Path, *, model: str | None) -> dict[
 
 @contextmanager
 def running_server(env: dict[str, str], workers: int, workdir: Path) -> Iterator[Server]:
-    """`uvicorn assistant.http.app:app_from_env --factory` on a free loopback port, stopped afterwards."""
+    """`uvicorn assistant.channels.web.app:app_from_env --factory` on a free loopback port, stopped afterwards."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "assistant.http.app:app_from_env",
+        "assistant.channels.web.app:app_from_env",
         "--factory",
         "--host",
         "127.0.0.1",

@@ -13,8 +13,8 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assistant.channels.web.app import create_app
 from assistant.conversations import open_checkpointer
-from assistant.http.app import create_app
 from assistant.llm.gateway import litellm
 from assistant.llm.scripted import Call, Reply, Responder, Script, scripted_model
 from assistant.llm.settings import ModelSettings

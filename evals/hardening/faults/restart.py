@@ -13,8 +13,8 @@ from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from assistant.channels.web.app import create_app
 from assistant.conversations import open_checkpointer
-from assistant.http.app import create_app
 from assistant.llm.scripted import scripted_model
 from assistant.llm.settings import ModelSettings
 from core.conversations.models import Conversation

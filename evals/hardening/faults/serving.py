@@ -16,7 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from rich.console import Console
 
 from assistant.agent import Assistant
-from assistant.http.services import Services, WebConfig
+from assistant.channels.web.services import Services, WebConfig
 from assistant.llm.settings import ModelSettings
 from core import schema
 from core.db import Database

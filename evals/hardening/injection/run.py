@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assistant.channels.slack import SlackConfig
 from assistant.llm.scripted import Call, scripted_model
-from assistant.slack import SlackConfig
 from core.db import Database
 from core.masterdata.models import LegalEntity
 from core.masterdata.service import load_actor

@@ -1,0 +1,1 @@
+"""The channels people use: the web (API, widget, inbox), Slack and the terminal."""

@@ -1,0 +1,143 @@
+"""Answers and drafts as Slack Block Kit: markdown turned into mrkdwn, tables into fields, ids into links."""
+
+import re
+from typing import Any
+
+from assistant.channels.web.schemas import DraftCard
+from core.money import format_money
+from core.numbering import DRAFT, EXCEPTION_CASE, PURCHASE_ORDER, SALES_ORDER, TRANSFER, kind_of, mention_pattern
+
+Block = dict[str, Any]
+DOCUMENT = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE])
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+MAX_TEXT = 2900  # a section's text is limited to 3,000 characters
+
+
+def mrkdwn(text: str, web: str) -> str:
+    """Markdown as Slack's mrkdwn: **bold** becomes *bold*, document numbers link to the web app."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
+    return DOCUMENT.sub(lambda m: f"<{_link(web, m.group(0))}|{m.group(0)}>", text)
+
+
+def _link(web: str, ref: str) -> str:
+    kind = kind_of(ref)
+    if kind is DRAFT:
+        return f"{web}/inbox#{ref}"
+    if kind is EXCEPTION_CASE:
+        return f"{web}/exceptions#{ref}"
+    return f"{web}/api/records/{ref}"
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _table_blocks(lines: list[str], web: str) -> list[Block]:
+    header, rows = _cells(lines[0]), [_cells(x) for x in lines[2:]]
+    if len(header) == 2 and len(rows) <= 10:
+        fields = [{"type": "mrkdwn", "text": mrkdwn(f"*{r[0]}*\n{r[1] if len(r) > 1 else ''}", web)} for r in rows]
+        return [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{header[0]}* · *{header[1]}*"}, "fields": fields}
+        ]
+    widths = [max(len(r[i]) if i < len(r) else 0 for r in [header, *rows]) for i in range(len(header))]
+    text = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in [header, *rows])
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": f"```{text[:MAX_TEXT]}```"}}]
+
+
+def answer_blocks(text: str, web: str) -> list[Block]:
+    """An answer: paragraphs as sections, a pipe table as fields (two columns) or a code block."""
+    blocks: list[Block] = []
+    lines, prose = text.splitlines(), list[str]()
+    i = 0
+    while i < len(lines):
+        if TABLE_ROW.match(lines[i]) and i + 1 < len(lines) and set(lines[i + 1].strip()) <= set("|-: "):
+            j = i
+            while j < len(lines) and TABLE_ROW.match(lines[j]):
+                j += 1
+            blocks.extend(_prose(prose, web))
+            prose = []
+            blocks.extend(_table_blocks(lines[i:j], web))
+            i = j
+            continue
+        prose.append(lines[i])
+        i += 1
+    blocks.extend(_prose(prose, web))
+    return blocks or [{"type": "section", "text": {"type": "mrkdwn", "text": "(no answer)"}}]
+
+
+def _prose(lines: list[str], web: str) -> list[Block]:
+    text = "\n".join(lines).strip()
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(text, web)[:MAX_TEXT]}}] if text else []
+
+
+def draft_blocks(card: DraftCard, web: str, *, buttons: bool) -> list[Block]:
+    """A draft as approvers see it: summary, what it changes, why it waits; Approve / Reject when asked to decide."""
+    link = f"<{web}/inbox#{card.number}|{card.number}>"
+    state = card.status.replace("_", " ")
+    if card.waiting_for:
+        state += " by " + " and ".join(card.waiting_for)
+    blocks: list[Block] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{link}* {card.summary}\n_{state}_"}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Requested by*\n{card.requester}"},
+                {"type": "mrkdwn", "text": f"*Value*\n{format_money(card.amount, card.currency)} ({card.entity})"},
+            ],
+        },
+    ]
+    if card.diff:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "```" + "\n".join(card.diff)[:MAX_TEXT] + "```"}}
+        )
+    if card.reasons:
+        reasons = "\n".join(f"• {r.text} (`{r.rule}`)" for r in card.reasons)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": reasons[:MAX_TEXT]}]})
+    if buttons:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"decide:{card.number}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "draft_approve",
+                        "style": "primary",
+                        "value": card.number,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "draft_reject",
+                        "style": "danger",
+                        "value": card.number,
+                        "text": {"type": "plain_text", "text": "Reject"},
+                    },
+                ],
+            }
+        )
+    return blocks
+
+
+def decided_block(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def reject_modal(number: str, metadata: str) -> dict[str, Any]:
+    """The modal asking why a draft is rejected (the requester reads it)."""
+    return {
+        "type": "modal",
+        "callback_id": "draft_reject_modal",
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": f"Reject {number}"[:24]},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "comment",
+                "label": {"type": "plain_text", "text": "Why? The requester will read this."},
+                "element": {"type": "plain_text_input", "action_id": "text", "multiline": True, "max_length": 1000},
+            }
+        ],
+    }

@@ -1,0 +1,1 @@
+"""The web service: FastAPI app, routes, SSE chat turns, the widget and pages."""

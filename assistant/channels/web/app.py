@@ -1,0 +1,152 @@
+"""The web service: the API, the Server-Sent-Event chat, the widget and the pages, in one FastAPI app.
+
+`create_app(services)` is what tests use; `app_from_env()` is what `erp-assistant serve` gives
+uvicorn (as a factory, so each worker process builds its own database pool and loads the model once).
+"""
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from assistant.channels.web import errors
+from assistant.channels.web.errors import HttpError, error_response
+from assistant.channels.web.routes import approvals, chat, exceptions, health, pages, records, session
+from assistant.channels.web.routes.pages import STATIC
+from assistant.channels.web.services import Services, WebConfig
+from core.settings import get_settings
+from core.text import NUL_REFUSED, has_nul
+
+if TYPE_CHECKING:
+    from assistant.channels.slack import SlackConfig
+    from tools.search import SearchIndex
+
+log = logging.getLogger("erp.http")
+PAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+}
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAPI:
+    """The app over ready-made services; with `slack`, the Slack bot answers at /slack/events."""
+    app = FastAPI(
+        title="ERP assistant",
+        version="0.1.0",
+        description="Chat with the ERP assistant, approve what it drafted, work the exception queue. "
+        "Every route runs as the signed-in user; the ERP core decides what they may see and do.",
+        lifespan=_lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (session, chat, approvals, exceptions, records, health, pages):
+        app.include_router(module.router)
+    _mount_slack(app, services, slack)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(_guard)
+    if services.config.widget_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=services.config.widget_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-CSRF-Token", "Authorization"],
+        )
+    return app
+
+
+def _mount_slack(app: FastAPI, services: Services, config: "SlackConfig | None") -> None:
+    """slack-bolt's async app at /slack/events (HTTP mode); without a token and secret the route says so."""
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    from assistant.channels.slack import SlackBot
+
+    bot = SlackBot(services, config) if config is not None else None
+    app.state.slack = bot
+    if bot is None:
+        log.warning("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer at /slack/events")
+    handler = AsyncSlackRequestHandler(bot.app) if bot is not None else None
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        if handler is None:
+            return error_response(HttpError("not_found", "Slack is not configured on this server"))
+        return await handler.handle(request)
+
+
+async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Refuse what must not reach a route, and set security headers on every answer."""
+    response = _refusal(request) or await call_next(request)
+    is_api = request.url.path.startswith("/api/")
+    for name, value in (API_HEADERS if is_api else PAGE_HEADERS).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _refusal(request: Request) -> Response | None:
+    """An oversized body, refused before it is read; a NUL character in the URL, which no database stores."""
+    limit = request.app.state.services.config.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return error_response(HttpError("too_large", f"the request body is over {limit // 1024} KB"))
+    if has_nul([request.url.path, *request.query_params.multi_items()]):
+        return error_response(HttpError("invalid_input", f"the URL is not valid: {NUL_REFUSED}"))
+    return None
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    if services.assistant.settings.is_local:
+        threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
+    yield
+    services.runner.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up(services: Services) -> None:
+    """Load the local model and its prompt prefix now, so the first question does not pay for it."""
+    from assistant.llm.local import warm_up
+
+    try:
+        warm_up(services.assistant.system, services.assistant.schemas)
+    except Exception as error:  # the chat explains a missing model to the user; the service stays up
+        log.warning("local model not ready: %s", error)
+
+
+def build_services(config: WebConfig | None = None) -> Services:
+    """Services for the configured database, with the search index when one has been built."""
+    from assistant.agent import Assistant
+    from assistant.conversations import open_checkpointer
+    from core.db import open_database
+
+    db = open_database()
+    assistant = Assistant(db, open_checkpointer(), channel="web", search=_search_index())
+    return Services(db, assistant, config)
+
+
+def _search_index() -> "SearchIndex | None":
+    """The search index when built and reachable; without it item search matches words (never a dead worker)."""
+    from tools.search import open_search_index
+
+    try:
+        search = open_search_index()
+        return search if search.is_built() else None
+    except Exception as error:  # embedded Chroma shared by several workers, or a Chroma server down
+        log.warning("search index unavailable, item search falls back to words: %s", error)
+        return None
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker."""
+    from assistant.channels.slack import slack_config
+
+    return create_app(build_services(), slack_config(get_settings()))

@@ -1,0 +1,170 @@
+"""A record named in an answer, as the widget shows it when the id is clicked.
+
+Each kind is read through the core's own function for it, so scope rules apply unchanged.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from assistant.channels.web.schemas import Fact, Record, RecordTable
+from assistant.channels.web.views import case_detail, draft_card
+from core.actor import Actor
+from core.errors import NotFound
+from core.finance.service import credit_status
+from core.masterdata.service import get_item, item_skus, warehouse_codes
+from core.money import format_money
+from core.numbering import DRAFT, EXCEPTION_CASE, PURCHASE_ORDER, SALES_ORDER, TRANSFER, DocumentKind, kind_of
+from core.purchasing.service import get_purchase_order
+from core.sales.service import order_status
+from core.stock.service import available_to_promise
+from core.transfers.service import get_transfer
+
+
+def record(session: Session, actor: Actor, ref: str) -> Record:
+    """The record `ref` names: a document number, a SKU or a customer code."""
+    ref = ref.strip()
+    kind = kind_of(ref)
+    reader = READERS.get(kind) if kind is not None else None
+    if reader is not None:
+        return reader(session, actor, ref.upper())
+    try:
+        return _item(session, actor, ref)
+    except NotFound as item_miss:
+        try:
+            return _customer(session, actor, ref)
+        except NotFound:
+            raise item_miss from None
+
+
+def _sales_order(session: Session, actor: Actor, ref: str) -> Record:
+    view = order_status(session, actor, order_number=ref)
+    fields = [
+        Fact(label="status", value=view.status.replace("_", " ")),
+        Fact(label="customer", value=view.customer),
+        Fact(label="entity", value=view.entity),
+        Fact(label="requested", value=str(view.requested_date)),
+        Fact(label="total", value=format_money(view.total, view.currency)),
+    ]
+    if view.hold_reason:
+        fields.append(Fact(label="on hold", value=view.hold_reason))
+    rows = [
+        [
+            str(ln.line_no),
+            ln.sku,
+            ln.warehouse,
+            str(ln.quantity),
+            str(ln.reserved),
+            str(ln.backordered),
+            str(ln.shipped),
+        ]
+        for ln in view.lines
+    ]
+    table = RecordTable(columns=["line", "SKU", "warehouse", "qty", "reserved", "backordered", "shipped"], rows=rows)
+    return Record(ref=view.number, kind="sales_order", title=f"Sales order {view.number}", fields=fields, table=table)
+
+
+def _transfer(session: Session, actor: Actor, ref: str) -> Record:
+    transfer = get_transfer(session, actor, transfer_number=ref)
+    places = warehouse_codes(session, warehouse_ids=[transfer.from_warehouse_id, transfer.to_warehouse_id])
+    skus = item_skus(session, item_ids=[ln.item_id for ln in transfer.lines])
+    fields = [
+        Fact(label="status", value=transfer.status),
+        Fact(label="from", value=places.get(transfer.from_warehouse_id, "?")),
+        Fact(label="to", value=places.get(transfer.to_warehouse_id, "?")),
+        Fact(label="expected", value=str(transfer.expected_date)),
+    ]
+    rows = [[skus.get(ln.item_id, "?"), str(ln.quantity)] for ln in transfer.lines]
+    table = RecordTable(columns=["SKU", "quantity"], rows=rows)
+    return Record(ref=transfer.number, kind="transfer", title=f"Transfer {transfer.number}", fields=fields, table=table)
+
+
+def _purchase_order(session: Session, actor: Actor, ref: str) -> Record:
+    order = get_purchase_order(session, actor, po_number=ref)
+    places = warehouse_codes(session, warehouse_ids=[order.warehouse_id])
+    skus = item_skus(session, item_ids=[ln.item_id for ln in order.lines])
+    fields = [
+        Fact(label="status", value=order.status.replace("_", " ")),
+        Fact(label="warehouse", value=places.get(order.warehouse_id, "?")),
+        Fact(label="ordered", value=str(order.order_date)),
+        Fact(label="expected", value=str(order.expected_date)),
+    ]
+    rows = [[skus.get(ln.item_id, "?"), str(ln.quantity), str(ln.qty_received)] for ln in order.lines]
+    table = RecordTable(columns=["SKU", "ordered", "received"], rows=rows)
+    return Record(
+        ref=order.number, kind="purchase_order", title=f"Purchase order {order.number}", fields=fields, table=table
+    )
+
+
+def _draft(session: Session, actor: Actor, ref: str) -> Record:
+    card = draft_card(session, actor, ref)
+    fields = [
+        Fact(label="status", value=card.status.replace("_", " ")),
+        Fact(label="summary", value=card.summary),
+        Fact(label="decision", value=card.explanation),
+        Fact(label="value", value=format_money(card.amount, card.currency)),
+        Fact(label="requested by", value=card.requester),
+    ]
+    if card.waiting_for:
+        fields.append(Fact(label="waiting for", value=", ".join(card.waiting_for)))
+    if card.result_ref:
+        fields.append(Fact(label="executed as", value=card.result_ref))
+    table = RecordTable(columns=["change"], rows=[[line] for line in card.diff]) if card.diff else None
+    return Record(
+        ref=card.number,
+        kind="draft",
+        title=f"Draft {card.number} ({card.kind.replace('_', ' ')})",
+        fields=fields,
+        table=table,
+        link=f"/inbox#{card.number}",
+    )
+
+
+def _exception(session: Session, actor: Actor, ref: str) -> Record:
+    case = case_detail(session, actor, ref)
+    fields = [
+        Fact(label="status", value=case.status),
+        Fact(label="type", value=case.type.replace("_", " ")),
+        Fact(label="entity", value=case.entity),
+        Fact(label="owner", value=case.owner or case.owner_role or "unassigned"),
+        Fact(label="due", value=f"{case.sla_due_at:%Y-%m-%d %H:%M}"),
+        Fact(label="detail", value=case.detail),
+    ]
+    return Record(ref=case.number, kind="exception", title=case.title, fields=fields, link=f"/exceptions#{case.number}")
+
+
+def _item(session: Session, actor: Actor, ref: str) -> Record:
+    item = get_item(session, sku=ref)
+    report = available_to_promise(session, actor, sku=item.sku)
+    fields = [
+        Fact(label="name", value=item.name),
+        Fact(label="category", value=item.category),
+        Fact(label="available now (your entities)", value=f"{sum(w.available_now for w in report.warehouses):,}"),
+    ]
+    rows = [
+        [w.warehouse, str(w.on_hand), str(w.reserved), str(w.available_now), str(sum(s.quantity for s in w.incoming))]
+        for w in report.warehouses
+    ]
+    table = RecordTable(columns=["warehouse", "on hand", "reserved", "available", "incoming"], rows=rows)
+    return Record(ref=item.sku, kind="item", title=f"{item.sku} — {item.name}", fields=fields, table=table)
+
+
+def _customer(session: Session, actor: Actor, ref: str) -> Record:
+    status = credit_status(session, actor, customer=ref)
+    fields = [
+        Fact(label="name", value=status.name),
+        Fact(label="entity", value=status.entity),
+        Fact(label="credit limit", value=format_money(status.credit_limit, status.currency)),
+        Fact(label="exposure", value=format_money(status.exposure, status.currency)),
+        Fact(label="credit hold", value=(status.hold_reason or "yes") if status.on_hold else "no"),
+    ]
+    return Record(ref=status.customer, kind="customer", title=f"Customer {status.customer}", fields=fields)
+
+
+READERS: dict[DocumentKind, Callable[[Session, Actor, str], Record]] = {
+    SALES_ORDER: _sales_order,
+    PURCHASE_ORDER: _purchase_order,
+    TRANSFER: _transfer,
+    DRAFT: _draft,
+    EXCEPTION_CASE: _exception,
+}

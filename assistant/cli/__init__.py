@@ -1,0 +1,56 @@
+"""The `erp-assistant` command: one Typer app, its command groups in the modules beside this one."""
+
+from importlib.metadata import entry_points
+
+import typer
+
+from assistant.channels.terminal.chat import chat
+from assistant.channels.terminal.console import fail
+from assistant.cli.database import audit_verify, init, migrate, password, seed, status
+from assistant.cli.gate import drafts_app, exceptions_app, policy_check
+from assistant.cli.index import index
+from assistant.cli.model import model_app
+from assistant.cli.queries import atp, credit, order
+from assistant.cli.run import run
+from assistant.cli.serve import serve
+from assistant.cli.slack import slack_app
+from core.settings import SettingsError, get_settings
+
+PLUGIN_GROUP = "erp_assistant.commands"
+app = typer.Typer(help="A conversational assistant over a deterministic ERP core.", no_args_is_help=True)
+
+
+@app.callback()
+def _check_settings() -> None:
+    # Read the configuration before any command, so a bad value is named at once rather than mid-command.
+    try:
+        get_settings()
+    except SettingsError as error:
+        raise fail(error) from None
+
+
+for command in (migrate, init, password, seed, status, atp, order, credit, run):
+    app.command()(command)
+app.command("audit-verify")(audit_verify)
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(exceptions_app, name="exceptions")
+app.command("policy-check")(policy_check)
+app.add_typer(model_app, name="model")
+app.command()(chat)
+app.command()(index)
+app.command()(serve)
+app.add_typer(slack_app, name="slack")
+
+
+def add_plugin_commands(typer_app: typer.Typer) -> None:
+    """Commands that other installed packages add under the entry point group `erp_assistant.commands`
+    (`erp-assistant eval` comes from evals, which the product itself must not import)."""
+    for entry in entry_points(group=PLUGIN_GROUP):
+        typer_app.command(entry.name)(entry.load())
+
+
+add_plugin_commands(app)
+
+
+if __name__ == "__main__":
+    app()

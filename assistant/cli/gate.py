@@ -1,0 +1,158 @@
+"""The write gate from the terminal: draft a change, see the approvals inbox, approve or reject.
+
+The web inbox and Slack buttons come with later issues; these commands run the same core functions.
+"""
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from assistant.channels.terminal.console import DEFAULT_USER, act, as_person, ask, console, fail
+from core.actor import Actor
+from core.db import open_database
+from core.drafts.models import DraftAction
+from core.drafts.service import (
+    RequestContext,
+    approvals_of,
+    approve,
+    cancel,
+    draft_action,
+    get_draft,
+    pending_for,
+    reject,
+    sweep_approvals,
+)
+from core.errors import ErpError, InvalidInput
+from core.exceptions import detect_exceptions, page_cases
+from core.money import format_money
+from core.policy import load_policy
+
+drafts_app = typer.Typer(help="Draft changes and decide on them (the write gate).", no_args_is_help=True)
+exceptions_app = typer.Typer(help="The exception queue: detect and list cases.", no_args_is_help=True)
+User = Annotated[str, typer.Option(help="Act as this user.")]
+
+
+def _show(draft: DraftAction) -> None:
+    colour = {"executed": "green", "blocked": "red", "failed": "red", "rejected": "red"}.get(draft.status, "yellow")
+    console.print(f"[bold]{draft.number}[/bold] {draft.kind} — [{colour}]{draft.status}[/{colour}]", highlight=False)
+    console.print(draft.summary, highlight=False, markup=False)
+    for line in draft.diff:
+        console.print(f"  {line}", highlight=False, markup=False)
+    console.print(draft.explanation, highlight=False, markup=False)
+    if draft.result_ref:
+        console.print(f"result: {draft.result_ref}", highlight=False)
+    if draft.failure_reason:
+        console.print(f"[red]failed:[/red] {draft.failure_reason}", highlight=False)
+
+
+@drafts_app.command("new")
+def new(
+    kind: Annotated[str, typer.Argument(help="sales_order, transfer, purchase_order, order_change, ...")],
+    payload: Annotated[str, typer.Argument(help='The request as JSON, e.g. \'{"customer": "ACME", "lines": [...]}\'')],
+    user: User = DEFAULT_USER,
+) -> None:
+    """Draft a change; the policy executes it, holds it for approval, or blocks it."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as error:
+        raise fail(InvalidInput(f"the request is not valid JSON: {error.msg} at column {error.colno}")) from None
+
+    def command(s: Session, actor: Actor) -> DraftAction:
+        return draft_action(s, RequestContext(actor, channel="cli"), kind=kind, payload=body)
+
+    _show(act(user, command))
+
+
+@drafts_app.command()
+def inbox(user: User = DEFAULT_USER) -> None:
+    """Drafts waiting for an approval you could give, oldest first."""
+    drafts = ask(user, lambda s, actor: pending_for(s, actor))
+    if not drafts:
+        console.print("nothing waits for you")
+        return
+    table = Table(title=f"Waiting for {user}")
+    for column in ("draft", "kind", "summary", "value", "since", "why"):
+        table.add_column(column)
+    for d in drafts:
+        value = format_money(d.amount, d.currency)
+        table.add_row(d.number, d.kind, d.summary, value, f"{d.created_at:%Y-%m-%d %H:%M}", d.explanation)
+    console.print(table)
+
+
+@drafts_app.command()
+def show(number: Annotated[str, typer.Argument(help="e.g. DR-12")], user: User = DEFAULT_USER) -> None:
+    """One draft: what it does, why the policy decided so, who approved."""
+
+    def query(s: Session, actor: Actor) -> tuple[DraftAction, list[str]]:
+        draft = get_draft(s, actor, draft_number=number)
+        return draft, [f"{a.verdict} by user {a.approver_id} as {a.role}: {a.comment}" for a in approvals_of(s, draft)]
+
+    draft, decisions = ask(user, query)
+    _show(draft)
+    for line in decisions:
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+@drafts_app.command("approve")
+def approve_command(
+    number: Annotated[str, typer.Argument(help="e.g. DR-12")],
+    user: User = DEFAULT_USER,
+    comment: Annotated[str, typer.Option(help="Optional note for the requester.")] = "",
+) -> None:
+    """Approve a draft (you must hold a required role, the scope and the limit; never your own)."""
+    _show(act(user, lambda s, actor: approve(s, as_person(actor), draft_number=number, comment=comment)))
+
+
+@drafts_app.command("reject")
+def reject_command(
+    number: Annotated[str, typer.Argument(help="e.g. DR-12")],
+    comment: Annotated[str, typer.Option(help="Why: the requester reads this.")],
+    user: User = DEFAULT_USER,
+) -> None:
+    """Reject a draft, saying why."""
+    _show(act(user, lambda s, actor: reject(s, as_person(actor), draft_number=number, comment=comment)))
+
+
+@drafts_app.command("cancel")
+def cancel_command(number: Annotated[str, typer.Argument(help="e.g. DR-12")], user: User = DEFAULT_USER) -> None:
+    """Withdraw your own draft while it waits."""
+    _show(act(user, lambda s, actor: cancel(s, RequestContext(actor, channel="cli"), draft_number=number)))
+
+
+@drafts_app.command()
+def sweep() -> None:
+    """Escalate drafts waiting too long and expire old ones (run it from a scheduler)."""
+    report = open_database().run(sweep_approvals)
+    console.print(f"escalated: {', '.join(report.escalated) or '-'}; expired: {', '.join(report.expired) or '-'}")
+
+
+@exceptions_app.command()
+def detect() -> None:
+    """Look for shortages, credit holds, price deviations and late suppliers; raise each case once."""
+    cases = open_database().run(lambda s: detect_exceptions(s))
+    console.print(f"{len(cases)} new case(s)" + "".join(f"\n  {c.number} {c.type}: {c.title}" for c in cases))
+
+
+@exceptions_app.command("list")
+def list_command(user: User = DEFAULT_USER, type: Annotated[str | None, typer.Option()] = None) -> None:
+    """Open cases in your entities."""
+    cases = ask(user, lambda s, actor: page_cases(s, actor, type=type).cases)
+    table = Table(title="Exception cases")
+    for column in ("case", "type", "severity", "status", "owner", "due", "title"):
+        table.add_column(column)
+    for c in cases:
+        owner = c.owner_role or "-"
+        table.add_row(c.number, c.type, c.severity, c.status, owner, f"{c.sla_due_at:%Y-%m-%d %H:%M}", c.title)
+    console.print(table)
+
+
+def policy_check() -> None:
+    """Load and validate the policy file (ERP_POLICY_FILE or the default); exit 1 with the line if broken."""
+    try:
+        policy = load_policy()
+    except ErpError as error:
+        raise fail(error) from None
+    console.print(f"policy '{policy.name}' is valid: {len(policy.rules)} rules, version {policy.version[:12]}")
