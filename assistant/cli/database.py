@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from assistant.channels.terminal.console import CLI_CHANNEL, console, fail
+from assistant.channels.terminal.console import CLI_CHANNEL, console, fail, progress_bar
 from assistant.cli.serve import DEMO_LOGINS, logins_table
 from core import schema
 from core.audit import AuditContext
@@ -27,13 +27,7 @@ def _is_empty(db: Database) -> bool:
 def _load_demo(db: Database, **config: Any) -> None:
     from core.demo import DemoConfig, load_demo
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with progress_bar() as bar:
         tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:

@@ -5,10 +5,10 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from assistant.channels.terminal.console import console
+from assistant.channels.terminal.console import console, progress_bar
 from core.db import Database, open_database
 from tools.search import SearchIndex, SyncReport, open_search_index
 
@@ -26,13 +26,7 @@ def update_index(db: Database, *, rebuild: bool = False) -> SearchIndex:
     if rebuild:
         search.reset()
     started = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with progress_bar() as bar:
         items = search.sync_items(db, progress=_bar(bar, "items"))
         documents = search.sync_documents(progress=_bar(bar, "policy passages"))
     _print(items, documents, time.perf_counter() - started, search.embedder.name)

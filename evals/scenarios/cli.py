@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from assistant.channels.terminal.console import console
+from assistant.channels.terminal.console import console, progress_bar
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -44,7 +43,7 @@ def evaluate(
     if not tasks:
         console.print(f"no task has the tags {tags}")
         raise typer.Exit(code=1)
-    with tempfile.TemporaryDirectory(prefix="erp-eval-") as work, _bar() as bar:
+    with tempfile.TemporaryDirectory(prefix="erp-eval-") as work, progress_bar() as bar:
         template = demo_template(Path(work) / "demo.db")
         search = demo_search(template)
         progress = bar.add_task(f"{len(tasks)} tasks, {trials} trial(s) each", total=len(tasks) * trials)
@@ -76,13 +75,3 @@ def _shard_of(tasks: list[T], shard: str | None) -> list[T]:
             f"write the shard as I/N with 1 <= I <= N, e.g. 1/2; got {shard!r}", param_hint="--shard"
         )
     return tasks[int(index) - 1 :: int(count)]
-
-
-def _bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    )

@@ -5,6 +5,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Person
@@ -16,6 +17,17 @@ T = TypeVar("T")
 console = Console()
 DEFAULT_USER = "grace"
 CLI_CHANNEL = "cli"
+
+
+def progress_bar() -> Progress:
+    """The progress bar long commands show: what is being done, a bar, done/total and the time taken."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def fail(error: ErpError) -> typer.Exit:
