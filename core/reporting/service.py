@@ -191,8 +191,8 @@ class _Service:
 def _service_level(session: Session, entity_ids: list[int], start: date, end: date) -> dict[int, _Service]:
     """Per entity: order lines whose first shipment fell in the period, those it filled whole, those on time.
 
-    The work grows with the shipments in the period (about 150,000 order lines in 90 days at 100k items:
-    0.4 s on SQLite, 0.6 s on PostgreSQL), not with the history before it.
+    The work grows with the shipments in the period, not with the history before it (figures at scale:
+    evals/results/hardening-scale-latest.md).
     """
     shipped_in_period = (
         select(ShipmentLine.order_line_id)
