@@ -92,7 +92,7 @@ def test_credit_and_order_answer_from_the_core(seeded: str) -> None:
 
 def test_run_prepares_a_missing_database_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[dict[str, object]] = []
-    monkeypatch.setattr("assistant.cli.run.start", lambda **options: served.append(options))
+    monkeypatch.setattr("assistant.cli.product.start", lambda **options: served.append(options))
     url = f"sqlite:///{tmp_path / 'data' / 'erp.db'}"
     first = _cli(url, "run", ERP_DATA_DIR=str(tmp_path / "data"))
     assert first.exit_code == 0, first.output

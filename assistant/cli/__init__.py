@@ -10,8 +10,8 @@ from assistant.cli.database import audit_verify, init, migrate, password, seed, 
 from assistant.cli.gate import drafts_app, exceptions_app, policy_check
 from assistant.cli.index import index
 from assistant.cli.model import model_app
+from assistant.cli.product import run
 from assistant.cli.queries import atp, credit, order
-from assistant.cli.run import run
 from assistant.cli.serve import serve
 from assistant.cli.slack import slack_app
 from core.settings import SettingsError, get_settings
