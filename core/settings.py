@@ -137,6 +137,12 @@ class Settings:
         default=None,
         metadata=_env("ERP_ROUTING_FILE", "the exception routing rules; unset, the shipped default", _path),
     )
+    preview_ttl_minutes: int = field(
+        default=30,
+        metadata=_env(
+            "ERP_PREVIEW_TTL_MINUTES", "minutes a draft's preview waits for its requester to confirm", _whole(1)
+        ),
+    )
     approval_ttl_hours: int = field(
         default=72, metadata=_env("ERP_APPROVAL_TTL_HOURS", "hours a draft waits for approval", _whole(1))
     )

@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPROVING_NAMES = {"approve", "reject", "Person", "as_person"}
+APPROVING_NAMES = {"approve", "reject", "confirm", "Person", "as_person"}  # what only a person may do
 ABOVE_CORE = {"tools", "assistant", "evals", "prompts"}
 ABOVE_TOOLS = {"assistant", "evals", "prompts"}
 PRODUCT = ("core", "tools", "assistant")

@@ -61,7 +61,7 @@ def _draft(
     world: World, username: str, kind: str, payload: dict[str, object], tool_call: str = "call-1"
 ) -> DraftAction:
     ctx = _ctx(world, username, tool_call)
-    return world.run(lambda s: draft_action(s, ctx, kind=kind, payload=payload))
+    return world.run(lambda s: draft_action(s, ctx, confirmed=True, kind=kind, payload=payload))
 
 
 def _business_rows(world: World) -> tuple[int, int]:
@@ -95,7 +95,14 @@ def test_a_large_order_waits_for_a_manager_and_changes_nothing_until_then(world:
     assert executed.status == "executed"
     assert world.balance("X-900", "DAL").reserved == 1
     actions = [e.action for e in world.read(lambda s: events_for(s, subject_type="draft", subject_id=draft.number))]
-    assert actions == ["draft.created", "policy.decided", "draft.approved", "policy.decided", "draft.executed"]
+    assert actions == [
+        "draft.created",
+        "draft.confirmed",
+        "policy.decided",
+        "draft.approved",
+        "policy.decided",
+        "draft.executed",
+    ]
     assert world.read(verify_chain).ok
 
 
@@ -168,6 +175,7 @@ def test_the_same_request_twice_is_the_same_draft(world: World) -> None:
             lambda s: draft_action(
                 s,
                 ctx,
+                confirmed=True,
                 kind="sales_order",
                 payload=_order_payload("ACME", "X-900", 3),
                 idempotency_key=first.idempotency_key,
@@ -263,8 +271,12 @@ def test_two_managers_approving_at_once_execute_the_draft_once(pg_world: World) 
 
 def test_the_same_order_requested_twice_without_a_call_id_is_two_drafts(world: World) -> None:
     ctx = RequestContext(world.actor("sam"), channel="cli")
-    first = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order_payload("ACME", "V-200", 1)))
-    second = world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=_order_payload("ACME", "V-200", 1)))
+    first = world.run(
+        lambda s: draft_action(s, ctx, confirmed=True, kind="sales_order", payload=_order_payload("ACME", "V-200", 1))
+    )
+    second = world.run(
+        lambda s: draft_action(s, ctx, confirmed=True, kind="sales_order", payload=_order_payload("ACME", "V-200", 1))
+    )
     assert first.id != second.id and first.status == second.status == "executed"
     assert world.balance("V-200", "DAL").reserved == 2
 

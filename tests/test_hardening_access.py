@@ -145,7 +145,9 @@ def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
 
     def drafted(_: str) -> str:
         return demo.run(
-            lambda s: draft_action(s, RequestContext(sam, "web"), kind="sales_order", payload=DISCOUNTED)
+            lambda s: draft_action(
+                s, RequestContext(sam, "web"), confirmed=True, kind="sales_order", payload=DISCOUNTED
+            )
         ).number
 
     case = demo.read(lambda s: s.scalars(select(ExceptionCase).where(ExceptionCase.type == "shortage")).first())

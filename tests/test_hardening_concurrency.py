@@ -60,7 +60,8 @@ def test_the_same_request_sent_eight_times_at_once_is_one_draft(pg_world: World)
     ctx = drafts.RequestContext(pg_world.actor("sam"), channel="assistant", conversation_id="c", tool_call_id="t1")
     payload = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 2, "warehouse": "DAL"}]}
     outcomes = all_at_once(
-        pg_world, [lambda s: drafts.draft_action(s, ctx, kind="sales_order", payload=payload) for _ in range(8)]
+        pg_world,
+        [lambda s: drafts.draft_action(s, ctx, confirmed=True, kind="sales_order", payload=payload) for _ in range(8)],
     )
     assert outcomes == Counter({"ok": 8})
     assert pg_world.read(lambda s: len(s.scalars(select(DraftAction.id)).all())) == 1
@@ -74,7 +75,7 @@ def _executed_order(world: World) -> DraftAction:
     """A manager-approved sales order: draft, approval, execution, all through the gate."""
     ctx = drafts.RequestContext(world.actor("sam"), channel="assistant", conversation_id="c", tool_call_id="big")
     payload = {"customer": "ACME", "lines": [{"sku": "X-900", "quantity": 1, "warehouse": "DAL"}]}
-    draft = world.run(lambda s: drafts.draft_action(s, ctx, kind="sales_order", payload=payload))
+    draft = world.run(lambda s: drafts.draft_action(s, ctx, confirmed=True, kind="sales_order", payload=payload))
     gus = Person(world.actor("gus"), channel="web")
     return world.run(lambda s: drafts.approve(s, gus, draft_number=draft.id))
 
@@ -152,7 +153,7 @@ def test_the_audit_check_finds_planted_damage(pg_world: World, damage: str) -> N
 def test_the_crash_check_finds_an_approval_stored_without_its_execution(pg_world: World) -> None:
     ctx = drafts.RequestContext(pg_world.actor("sam"), channel="assistant", conversation_id="c", tool_call_id="big")
     payload = {"customer": "ACME", "lines": [{"sku": "X-900", "quantity": 1, "warehouse": "DAL"}]}
-    draft = pg_world.run(lambda s: drafts.draft_action(s, ctx, kind="sales_order", payload=payload))
+    draft = pg_world.run(lambda s: drafts.draft_action(s, ctx, confirmed=True, kind="sales_order", payload=payload))
     assert pg_world.read(lambda s: state_problems(s, draft.id, "timed", killed=True)) == []
     gus = pg_world.actor("gus")
     pg_world.run(

@@ -46,7 +46,7 @@ def test_money_is_shown_with_its_currency_rounded_by_the_same_rule() -> None:
 
 def _draft(world: World, username: str, kind: str, payload: dict[str, object]) -> DraftAction:
     ctx = RequestContext(world.actor(username), channel="assistant", conversation_id="conv-1", tool_call_id="call-1")
-    return world.run(lambda s: draft_action(s, ctx, kind=kind, payload=payload))
+    return world.run(lambda s: draft_action(s, ctx, confirmed=True, kind=kind, payload=payload))
 
 
 def _shown(text: str, which: int = -1) -> Decimal:

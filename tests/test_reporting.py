@@ -218,7 +218,7 @@ def test_exception_aging_counts_open_cases_by_type_age_and_sla(world: World, mon
 
 def _draft(world: World, payload: Mapping[str, object], call: str) -> int:
     ctx = RequestContext(world.actor("sam"), channel="assistant", conversation_id="kpi", tool_call_id=call)
-    return world.run(lambda s: draft_action(s, ctx, kind="sales_order", payload=dict(payload)).id)
+    return world.run(lambda s: draft_action(s, ctx, confirmed=True, kind="sales_order", payload=dict(payload)).id)
 
 
 def test_approval_cycle_runs_from_draft_to_decision_over_drafts_people_decided(

@@ -28,7 +28,9 @@ def demo(demo: Database) -> Database:
 
 def _draft(db: Database, username: str, kind: str, payload: dict[str, Any]) -> str:
     actor = db.read(lambda s: load_actor(s, username=username))
-    return db.run(lambda s: draft_action(s, RequestContext(actor, "web"), kind=kind, payload=payload)).number
+    return db.run(
+        lambda s: draft_action(s, RequestContext(actor, "web"), confirmed=True, kind=kind, payload=payload)
+    ).number
 
 
 def _as(c: TestClient, username: str) -> dict[str, str]:

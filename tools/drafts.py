@@ -1,7 +1,8 @@
-"""Draft tools: every change the assistant asks for becomes a draft the core's policy judges.
+"""Draft tools: every change the assistant asks for becomes a draft, previewed for its requester to confirm.
 
-A draft tool returns the draft, what it would change, and the policy's decision in plain words:
-executed, waiting for whom, or blocked and why. There is no approve tool.
+A draft tool returns the draft, what it would change, and what the policy would decide once the user
+confirms it in their channel (a button, or "yes" in the terminal): executed, waiting for whom, or blocked
+and why. The assistant can neither confirm nor approve.
 """
 
 from collections.abc import Callable
@@ -19,35 +20,43 @@ from core.drafts.kinds import (
     SalesOrderDraft,
     TransferDraft,
 )
-from core.drafts.models import DraftAction
-from core.drafts.service import approvals_of, draft_action, get_draft, pending_for
+from core.drafts.models import DraftAction, DraftStatus
+from core.drafts.service import approvals_of, draft_action, get_draft, open_requirements, pending_for
 from core.money import round_money
 from core.policy.facts import DraftKind
 from tools.context import ToolContext
 from tools.outcome import DraftResult
 from tools.registry import Tool, ToolArgs
 
+UNCONFIRMED_NOTE = (
+    "Nothing has changed yet: this is a preview. The user confirms it with the Confirm button on the draft card"
+    " (or by answering yes in the terminal); only then does the policy decide."
+)
 
-def draft_result(draft: DraftAction) -> DraftResult:
+
+def draft_result(session: Session, draft: DraftAction) -> DraftResult:
     """A draft as the model should report it: never 'done' unless status is executed."""
-    waiting = (
-        [f"{r['role']} of {r['entity']}" for r in draft.requirements] if draft.status == "pending_approval" else []
-    )
+    waiting = [f"{role} of {entity}" for role, entity in open_requirements(session, draft)]
+    unconfirmed = draft.status == DraftStatus.UNCONFIRMED
     return DraftResult(
         draft=draft.number,
         status=draft.status,
         summary=draft.summary,
         changes=draft.diff,
-        decision=draft.explanation,
+        decision=f"If confirmed: {draft.explanation}" if unconfirmed else draft.explanation,
+        next_step=UNCONFIRMED_NOTE if unconfirmed else None,
         result=draft.result_ref,
         failure=draft.failure_reason,
-        waiting_for=waiting,
+        waiting_for=waiting if draft.status == DraftStatus.PENDING_APPROVAL else [],
     )
 
 
 def _drafter(kind: DraftKind) -> Callable[[Session, ToolContext, Any], DraftResult]:
     def run(session: Session, ctx: ToolContext, args: BaseModel) -> DraftResult:
-        return draft_result(draft_action(session, ctx.request(), kind=kind, payload=args.model_dump(mode="json")))
+        return draft_result(
+            session,
+            draft_action(session, ctx.request(), confirmed=False, kind=kind, payload=args.model_dump(mode="json")),
+        )
 
     return run
 
@@ -64,7 +73,7 @@ def get_draft_status(session: Session, ctx: ToolContext, args: DraftArgs) -> Dra
     """Where a draft stands, the policy's reasons, and who has approved or rejected it."""
     draft = get_draft(session, ctx.actor, draft_number=args.draft_number)
     decisions = [f"{a.verdict} as {a.role}: {a.comment}".rstrip(": ") for a in approvals_of(session, draft)]
-    return DraftStatusResult(**draft_result(draft).model_dump(), approvals=decisions)
+    return DraftStatusResult(**draft_result(session, draft).model_dump(), approvals=decisions)
 
 
 class PendingArgs(ToolArgs):
@@ -108,7 +117,10 @@ def list_pending_approvals(session: Session, ctx: ToolContext, args: PendingArgs
     )
 
 
-DRAFT_NOTE = " Returns the draft's status: executed, pending_approval (say who it waits for) or blocked."
+DRAFT_NOTE = (
+    " Returns a preview with status unconfirmed: nothing changes until the user confirms it themselves (never say"
+    " it is done); once confirmed it becomes executed, pending_approval (say who it waits for) or blocked."
+)
 TOOLS = [
     Tool(
         "draft_sales_order",

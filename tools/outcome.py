@@ -32,6 +32,7 @@ class DraftResult(BaseModel):
     decision: str
     result: str | None = None
     failure: str | None = None
+    next_step: str | None = None
     waiting_for: list[str] = []
 
 

@@ -1,7 +1,5 @@
-"""The write gate from the terminal: draft a change, see the approvals inbox, approve or reject.
-
-The web inbox and Slack buttons come with later issues; these commands run the same core functions.
-"""
+"""The write gate from the terminal: draft a change and confirm its preview, see the approvals inbox,
+approve or reject. The web inbox and Slack buttons run the same core functions."""
 
 import json
 from typing import Annotated
@@ -19,6 +17,7 @@ from core.drafts.service import (
     approvals_of,
     approve,
     cancel,
+    confirm,
     draft_action,
     get_draft,
     pending_for,
@@ -53,17 +52,32 @@ def new(
     kind: Annotated[str, typer.Argument(help="sales_order, transfer, purchase_order, order_change, ...")],
     payload: Annotated[str, typer.Argument(help='The request as JSON, e.g. \'{"customer": "ACME", "lines": [...]}\'')],
     user: User = DEFAULT_USER,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm the preview without being asked.")] = False,
 ) -> None:
-    """Draft a change; the policy executes it, holds it for approval, or blocks it."""
+    """Draft a change and show its preview; once you confirm it, the policy executes it, holds it for approval,
+    or blocks it. Without --yes you are asked; answering no leaves it unconfirmed (it expires)."""
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as error:
         raise fail(InvalidInput(f"the request is not valid JSON: {error.msg} at column {error.colno}")) from None
 
     def command(s: Session, actor: Actor) -> DraftAction:
-        return draft_action(s, RequestContext(actor, channel="cli"), kind=kind, payload=body)
+        return draft_action(s, RequestContext(actor, channel="cli"), confirmed=False, kind=kind, payload=body)
 
-    _show(act(user, command))
+    draft = act(user, command)
+    _show(draft)
+    if yes or typer.confirm(f"Confirm {draft.number}?", default=False):
+        _confirm(draft.number, user)
+
+
+def _confirm(number: str, user: str) -> None:
+    _show(act(user, lambda s, actor: confirm(s, as_person(actor), draft_number=number)))
+
+
+@drafts_app.command("confirm")
+def confirm_command(number: Annotated[str, typer.Argument(help="e.g. DR-12")], user: User = DEFAULT_USER) -> None:
+    """Confirm the preview of a draft you asked for (in a chat, say); then the policy decides on it."""
+    _confirm(number, user)
 
 
 @drafts_app.command()

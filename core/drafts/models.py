@@ -13,6 +13,7 @@ from core.numbering import DRAFT
 
 
 class DraftStatus(StrEnum):
+    UNCONFIRMED = "unconfirmed"  # previewed; nothing is decided until its requester confirms
     PENDING_APPROVAL = "pending_approval"
     APPROVED = "approved"
     EXECUTED = "executed"

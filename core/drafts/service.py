@@ -1,8 +1,12 @@
-"""The write gate: draft a change, let the policy decide, and let people approve what it holds.
+"""The write gate: draft a change, let its requester confirm it, let the policy decide, and let people
+approve what it holds.
 
 Drafting previews the change by running the real commands inside a savepoint that is rolled
 back, so business tables never change until the policy or the approvers let the draft through,
-and the preview is exactly what would execute. Execution re-runs the commands as the requester
+and the preview is exactly what would execute. A draft stays unconfirmed until its requester, a
+person in a channel, confirms the preview they were shown (integrations and tests confirm in the same
+call, explicitly); only then does the policy decide. The assistant holds no person, so it can draft
+but never confirm. Execution re-runs the commands as the requester
 against the state at that moment and re-asks the policy; if either refuses, the draft fails with
 the reason and nothing is written.
 """
@@ -10,7 +14,7 @@ the reason and nothing is written.
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -103,10 +107,13 @@ def draft_action(
     *,
     kind: DraftKind | str,
     payload: Payload | dict[str, Any],
+    confirmed: bool,
     idempotency_key: str | None = None,
     policy: Policy | None = None,
 ) -> DraftAction:
-    """Draft a change: preview it, ask the policy, and execute, hold for approval or block it.
+    """Draft a change and preview it, with what the policy would decide. Unconfirmed, it waits for its
+    requester to confirm that preview and nothing changes; `confirmed` (an integration's or a test's explicit
+    choice), the policy decides at once: execute, hold for approval, or block.
 
     The same request twice (same idempotency key) returns the same draft.
     """
@@ -119,9 +126,63 @@ def draft_action(
     applied, diff = preview(session, ctx.actor, draft_kind, typed)
     facts = _facts(session, ctx.actor, draft_kind, applied)
     decision = evaluate(facts, policy or current_policy())
+    _supersede(session, ctx, draft_kind)
     draft = _new_draft(session, ctx, draft_kind, typed, key, applied, diff, facts, decision)
     _log(session, ctx.audit(), draft, "draft.created", summary=draft.summary, diff=diff)
-    _settle(session, draft, decision, ctx.audit())
+    if confirmed:
+        _submit(session, draft, decision, ctx.audit())
+    return draft
+
+
+def _supersede(session: Session, ctx: RequestContext, kind: DraftKind) -> None:
+    """A changed request ("make it 30") replaces the preview of the same kind still unconfirmed in the
+    conversation, so that only the newest can be confirmed."""
+    if ctx.conversation_id is None:
+        return
+    older = session.scalars(
+        select(DraftAction).where(
+            DraftAction.requester_id == ctx.actor.user_id,
+            DraftAction.conversation_id == ctx.conversation_id,
+            DraftAction.kind == kind.value,
+            DraftAction.status == DraftStatus.UNCONFIRMED.value,
+        )
+    ).all()
+    for draft in older:
+        draft.status = DraftStatus.CANCELLED.value
+        draft.decided_at = clock.now()
+        _log(session, ctx.audit(), draft, "draft.superseded")
+
+
+def _submit(session: Session, draft: DraftAction, decision: Decision, audit: AuditContext) -> None:
+    """The requester's confirmation: the draft goes to the policy, and waits for approvers from now on."""
+    now = clock.now()
+    draft.escalate_at = now + timedelta(hours=get_settings().approval_escalate_hours)
+    draft.expires_at = now + timedelta(hours=get_settings().approval_ttl_hours)
+    draft.status = DraftStatus.PENDING_APPROVAL.value
+    _log(session, audit, draft, "draft.confirmed")
+    _settle(session, draft, decision, audit)
+
+
+def confirm(session: Session, person: Person, *, draft_number: str | int, policy: Policy | None = None) -> DraftAction:
+    """The requester confirms the preview they were shown; only then does the policy decide on it. The preview
+    is run again first: if stock, prices or credit changed it, nothing is decided and the requester must ask again."""
+    draft = get_draft(session, person.actor, draft_number=draft_number, lock=True)
+    if draft.requester_id != person.actor.user_id:
+        raise PermissionDenied(f"only the person who asked for {draft.number} can confirm it")
+    if draft.status != DraftStatus.UNCONFIRMED:
+        raise InvalidState(f"{draft.number} is {draft.status}; only an unconfirmed draft can be confirmed")
+    if clock.now() >= draft.expires_at:
+        raise InvalidState(f"the preview of {draft.number} expired at {draft.expires_at:%H:%M}; ask for it again")
+    kind, payload = parse_payload(draft.kind, draft.payload)
+    requester = _requester(session, draft)
+    applied, diff = preview(session, requester, kind, payload)
+    if diff != draft.diff or applied.summary != draft.summary:
+        raise InvalidState(
+            f"{draft.number} would no longer do what its preview showed (stock, prices or credit changed); "
+            "ask for it again to see a new preview"
+        )
+    facts = _facts(session, requester, kind, applied)
+    _submit(session, draft, evaluate(facts, policy or current_policy()), _person_audit(person))
     return draft
 
 
@@ -237,7 +298,7 @@ def _new_draft(
     now = clock.now()
     draft = DraftAction(
         kind=kind.value,
-        status=DraftStatus.PENDING_APPROVAL.value,
+        status=DraftStatus.UNCONFIRMED.value,
         payload=payload.model_dump(mode="json"),
         entity_id=applied.entity_id,
         counterparty_entity_id=applied.counterparty_entity_id,
@@ -257,8 +318,8 @@ def _new_draft(
         reasons=[r.model_dump(mode="json") for r in decision.reasons],
         explanation=decision.explain(),
         created_at=now,
-        escalate_at=now + timedelta(hours=get_settings().approval_escalate_hours),
-        expires_at=now + timedelta(hours=get_settings().approval_ttl_hours),
+        escalate_at=now + timedelta(minutes=get_settings().preview_ttl_minutes),
+        expires_at=now + timedelta(minutes=get_settings().preview_ttl_minutes),
     )
     session.add(draft)
     session.flush()
@@ -317,9 +378,15 @@ def _requester(session: Session, draft: DraftAction) -> Actor:
 
 
 def _log(session: Session, audit: AuditContext, draft: DraftAction, action: str, **data: Any) -> None:
+    """An audit event of the draft; it names the conversation and tool call that started the draft, whoever acts."""
+    started = replace(
+        audit,
+        conversation_id=audit.conversation_id or draft.conversation_id,
+        tool_call_id=audit.tool_call_id or draft.tool_call_id,
+    )
     record_event(
         session,
-        audit,
+        started,
         action=action,
         subject_type="draft",
         subject_id=draft.number,
@@ -588,7 +655,7 @@ def cancel(session: Session, ctx: RequestContext, *, draft_number: str | int) ->
     draft = get_draft(session, ctx.actor, draft_number=draft_number, lock=True)
     if draft.requester_id != ctx.actor.user_id:
         raise PermissionDenied(f"only the requester can cancel {draft.number}")
-    if draft.status != DraftStatus.PENDING_APPROVAL:
+    if draft.status not in (DraftStatus.UNCONFIRMED, DraftStatus.PENDING_APPROVAL):
         raise InvalidState(f"{draft.number} is {draft.status}; only a waiting draft can be cancelled")
     draft.status = DraftStatus.CANCELLED.value
     draft.decided_at = clock.now()
@@ -611,7 +678,10 @@ def sweep_approvals(session: Session, *, now: datetime | None = None) -> SweepRe
     now = now or clock.now()
     waiting = session.scalars(
         select(DraftAction)
-        .where(DraftAction.status == DraftStatus.PENDING_APPROVAL.value, DraftAction.escalate_at <= now)
+        .where(
+            DraftAction.status.in_([DraftStatus.PENDING_APPROVAL.value, DraftStatus.UNCONFIRMED.value]),
+            DraftAction.escalate_at <= now,
+        )
         .order_by(DraftAction.id)
         .with_for_update()
     ).all()
@@ -661,6 +731,7 @@ __all__ = [
     "approvals_of",
     "approve",
     "cancel",
+    "confirm",
     "decision_blocker",
     "draft_action",
     "explain",

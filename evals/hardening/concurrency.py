@@ -234,7 +234,9 @@ class Worker:
     def draft(self, action: str, username: str, kind: str, payload: dict[str, Any]) -> Outcome:
         """Send a draft request as a person's assistant would, with a new tool call id."""
         ctx = self.context(username)
-        outcome = self.attempt(action, lambda s: drafts.draft_action(s, ctx, kind=kind, payload=payload), draft_outcome)
+        outcome = self.attempt(
+            action, lambda s: drafts.draft_action(s, ctx, confirmed=True, kind=kind, payload=payload), draft_outcome
+        )
         if outcome.draft_id is not None:
             self.sent.append(Request(ctx, kind, payload, outcome.draft_id))
         return outcome
@@ -250,7 +252,7 @@ class Worker:
 
         self.attempt(
             "replay",
-            lambda s: drafts.draft_action(s, request.ctx, kind=request.kind, payload=request.payload),
+            lambda s: drafts.draft_action(s, request.ctx, confirmed=True, kind=request.kind, payload=request.payload),
             judge,
         )
 

@@ -288,7 +288,7 @@ def pending_draft(db: Database, cast: Cast, kind: str, attempt: int) -> tuple[Dr
     ctx = drafts.RequestContext(
         cast.actors[requester], channel="assistant", conversation_id=f"crash-{os.getpid()}", tool_call_id=str(attempt)
     )
-    draft = db.run(lambda s: drafts.draft_action(s, ctx, kind=kind, payload=payload))
+    draft = db.run(lambda s: drafts.draft_action(s, ctx, confirmed=True, kind=kind, payload=payload))
     if draft.status != DraftStatus.PENDING_APPROVAL:
         raise RuntimeError(f"{draft.number} is {draft.status}, not waiting for approval: {draft.explanation}")
     while True:

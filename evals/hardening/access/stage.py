@@ -115,7 +115,7 @@ def _pending(db: Database, place: Place) -> Pending:
 
     def command(session: Session) -> Pending:
         actor = load_actor(session, username=requester)
-        draft = draft_action(session, RequestContext(actor, "web"), kind="sales_order", payload=payload)
+        draft = draft_action(session, RequestContext(actor, "web"), confirmed=True, kind="sales_order", payload=payload)
         return _as_pending(draft, requester)
 
     return db.run(command)

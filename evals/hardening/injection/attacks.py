@@ -116,7 +116,7 @@ def _waiting_order(db: Database, username: str, customer: str, sku: str) -> str:
         actor = load_actor(session, username=username)
         context = RequestContext(actor, "web")
         return draft_action(
-            session, context, kind="sales_order", payload={"customer": customer, "lines": [line]}
+            session, context, confirmed=True, kind="sales_order", payload={"customer": customer, "lines": [line]}
         ).number
 
     return db.run(command)

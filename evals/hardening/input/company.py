@@ -47,7 +47,9 @@ def _uk(session: Session) -> tuple[str, str]:
 def sams_discounted_draft(db: Database) -> str:
     """A sales order of sam's at a discount that waits for a manager's approval; its number."""
     sam = db.read(lambda s: load_actor(s, username="sam"))
-    draft = db.run(lambda s: draft_action(s, RequestContext(sam, "web"), kind="sales_order", payload=DISCOUNTED))
+    draft = db.run(
+        lambda s: draft_action(s, RequestContext(sam, "web"), confirmed=True, kind="sales_order", payload=DISCOUNTED)
+    )
     return draft.number
 
 

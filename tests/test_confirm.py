@@ -1,0 +1,110 @@
+"""Confirm before write: a draft is a preview until its requester confirms it; only then does the policy decide."""
+
+import pytest
+
+from core import clock
+from core.actor import Person
+from core.audit import events_for
+from core.drafts.models import DraftAction
+from core.drafts.service import RequestContext, approve, confirm, draft_action, sweep_approvals
+from core.errors import InvalidState, PermissionDenied
+from core.stock.service import adjust_stock
+from tests.fake_clock import FakeClock
+from tests.world import World
+
+
+def _preview(world: World, username: str, payload: dict[str, object], conversation: str = "conv-1") -> DraftAction:
+    ctx = RequestContext(world.actor(username), channel="web", conversation_id=conversation, tool_call_id="call-7")
+    return world.run(lambda s: draft_action(s, ctx, confirmed=False, kind="sales_order", payload=payload))
+
+
+def _order(sku: str, quantity: int) -> dict[str, object]:
+    return {"customer": "ACME", "lines": [{"sku": sku, "quantity": quantity, "warehouse": "DAL"}]}
+
+
+def _confirm(world: World, username: str, draft: DraftAction) -> DraftAction:
+    return world.run(lambda s: confirm(s, Person(world.actor(username), channel="web"), draft_number=draft.number))
+
+
+def test_a_preview_changes_nothing_and_says_what_the_policy_would_decide(world: World) -> None:
+    draft = _preview(world, "sam", _order("V-200", 10))
+    assert draft.status == "unconfirmed" and draft.decision_id is None and draft.result_ref is None
+    assert draft.diff == ["V-200 @ DAL: reserved 0 → 10, available 100 → 90"]
+    assert draft.explanation  # the verdict the policy would give, shown with the preview
+    assert world.balance("V-200", "DAL").reserved == 0
+
+
+def test_the_requesters_confirmation_lets_the_policy_execute_it(world: World) -> None:
+    draft = _confirm(world, "sam", _preview(world, "sam", _order("V-200", 10)))
+    assert draft.status == "executed" and draft.decision_id is not None and draft.result_ref is not None
+    assert world.balance("V-200", "DAL").reserved == 10
+
+
+def test_a_confirmed_draft_over_the_limit_waits_for_a_manager(world: World) -> None:
+    draft = _confirm(world, "sam", _preview(world, "sam", _order("X-900", 1)))  # USD 6,000
+    assert draft.status == "pending_approval"
+    assert world.balance("X-900", "DAL").reserved == 0
+
+
+def test_nobody_but_the_requester_can_confirm(world: World) -> None:
+    draft = _preview(world, "sam", _order("V-200", 10))
+    with pytest.raises(PermissionDenied, match="only the person who asked"):
+        _confirm(world, "gus", draft)  # gus manages NA and could approve it later, but not confirm it
+    assert world.read(lambda s: s.get(DraftAction, draft.id)).status == "unconfirmed"  # type: ignore[union-attr]
+    assert world.balance("V-200", "DAL").reserved == 0
+
+
+def test_a_draft_is_confirmed_once(world: World) -> None:
+    draft = _confirm(world, "sam", _preview(world, "sam", _order("V-200", 10)))
+    with pytest.raises(InvalidState, match="only an unconfirmed draft can be confirmed"):
+        _confirm(world, "sam", draft)
+    assert world.balance("V-200", "DAL").reserved == 10
+
+
+def test_an_expired_preview_cannot_be_confirmed_and_the_sweep_expires_it(world: World, fake_clock: FakeClock) -> None:
+    draft = _preview(world, "sam", _order("V-200", 10))
+    fake_clock.advance(minutes=31)
+    with pytest.raises(InvalidState, match="expired"):
+        _confirm(world, "sam", draft)
+    assert world.run(lambda s: sweep_approvals(s, now=clock.now())).expired == [draft.number]
+    assert world.balance("V-200", "DAL").reserved == 0
+
+
+def test_a_changed_request_replaces_the_preview_still_unconfirmed(world: World) -> None:
+    first = _preview(world, "sam", _order("V-200", 10))
+    second = _preview(world, "sam", _order("V-200", 30))  # "no, make that 30"
+    assert world.read(lambda s: s.get(DraftAction, first.id)).status == "cancelled"  # type: ignore[union-attr]
+    with pytest.raises(InvalidState, match="only an unconfirmed draft"):
+        _confirm(world, "sam", first)
+    assert _confirm(world, "sam", second).status == "executed"
+    assert world.balance("V-200", "DAL").reserved == 30
+
+
+def test_a_preview_is_replaced_only_within_its_own_conversation(world: World) -> None:
+    first = _preview(world, "sam", _order("V-200", 10), conversation="conv-1")
+    _preview(world, "sam", _order("V-200", 30), conversation="conv-2")
+    assert _confirm(world, "sam", first).status == "executed"
+
+
+def test_a_preview_the_stock_no_longer_matches_is_not_confirmed(world: World) -> None:
+    draft = _preview(world, "sam", _order("V-200", 10))
+    world.run(lambda s: adjust_stock(s, world.actor("wes"), sku="V-200", warehouse="DAL", quantity=-5, reason="count"))
+    with pytest.raises(InvalidState, match="no longer do what its preview showed"):
+        _confirm(world, "sam", draft)
+    assert world.balance("V-200", "DAL").reserved == 0
+
+
+def test_every_event_of_a_draft_names_the_conversation_and_tool_call_that_started_it(world: World) -> None:
+    draft = _confirm(world, "sam", _preview(world, "sam", _order("X-900", 1)))
+    world.run(lambda s: approve(s, Person(world.actor("gus"), channel="slack"), draft_number=draft.id))
+    events = world.read(lambda s: events_for(s, subject_type="draft", subject_id=draft.number))
+    assert [e.action for e in events] == [
+        "draft.created",
+        "draft.confirmed",
+        "policy.decided",
+        "draft.approved",
+        "policy.decided",
+        "draft.executed",
+    ]
+    assert {(e.conversation_id, e.tool_call_id) for e in events} == {("conv-1", "call-7")}
+    assert [e.channel for e in events][-3:] == ["slack", "slack", "slack"]  # who acted stays who acted
