@@ -14,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from assistant.channels.slack import SlackConfig
-from assistant.channels.slack.blocks import answer_blocks
+from assistant.channels.slack.blocks import answer_blocks, card_of, decided_block, replace_card
 from assistant.channels.web.app import create_app
 from assistant.cli import app
 from assistant.llm.scripted import Call, Reply, Script
@@ -457,3 +457,14 @@ def test_answers_become_block_kit_with_tables_as_fields_and_ids_linked() -> None
 def test_socket_mode_says_which_tokens_it_needs() -> None:
     result = CliRunner().invoke(app, ["slack", "socket"], env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": ""})
     assert result.exit_code == 1 and "SLACK_APP_TOKEN (xapp-" in result.output
+
+
+def test_a_clicked_card_is_replaced_where_it_stood_and_the_rest_of_the_message_is_kept() -> None:
+    answer = {"type": "section", "text": {"type": "mrkdwn", "text": "Two previews."}}
+    first = card_of("DR-1", [{"type": "section", "text": {"type": "mrkdwn", "text": "one"}}])
+    second = card_of("DR-2", [{"type": "section", "text": {"type": "mrkdwn", "text": "two"}}])
+    buttons = [{"type": "actions", "block_id": f"confirm:DR-{n}", "elements": []} for n in (1, 2)]
+    message = [answer, *first, buttons[0], *second, buttons[1]]
+    done = card_of("DR-1", [decided_block("Confirmed")])
+    assert replace_card(message, "DR-1", done) == [answer, *done, *second, buttons[1]]
+    assert replace_card([answer], "DR-3", done) == [answer, *done]  # a message without the card: added at the end

@@ -62,6 +62,7 @@ log = logging.getLogger("erp.slack")
 CHANNEL = "slack"
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 SEEN_EVENTS = 2000
+MAX_BLOCKS = 50  # Slack refuses a message with more
 
 
 @dataclass(frozen=True)
@@ -243,9 +244,10 @@ class SlackBot:
             result, drafted = await self.services.runner.complete(
                 TurnRequest(actor, conversation.id, text, turn_id, CHANNEL)
             )
-            blocks = answer_blocks(result.answer, self.config.web_url)
-            for card in await self._db(lambda s: _previews(s, actor, drafted)):
-                blocks.extend(preview_blocks(card, self.config.web_url, slack_user))
+            cards = await self._db(lambda s: _previews(s, actor, drafted))
+            previews = [b for card in cards for b in preview_blocks(card, self.config.web_url, slack_user)]
+            said = answer_blocks(result.answer, self.config.web_url)
+            blocks = [*said[: max(1, MAX_BLOCKS - len(previews))], *previews]  # the cards, whatever the length
             await self.client.chat_update(channel=place.channel, ts=working, text=result.answer[:3000], blocks=blocks)
         except Exception:
             log.exception("Slack turn failed")
