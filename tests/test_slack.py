@@ -14,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from assistant.channels.slack import SlackConfig
-from assistant.channels.slack.blocks import answer_blocks
+from assistant.channels.slack.blocks import answer_blocks, card_of, decided_block, replace_card
 from assistant.channels.web.app import create_app
 from assistant.cli import app
 from assistant.llm.scripted import Call, Reply, Script
@@ -50,15 +50,20 @@ class Bot:
     def mention(self, user: str, text: str, ts: str, thread_ts: str | None = None) -> Any:
         return self.event(mention(user, text, "CSALES", ts, thread_ts))
 
-    def click(self, user: str, action: str, number: str, message_ts: str, channel: str) -> Any:
+    def click(
+        self, user: str, action: str, number: str, message_ts: str, channel: str, blocks: Messages | None = None
+    ) -> Any:
+        """A button click on a message (whose `blocks` Slack sends along, as it does for the bot's own messages)."""
+        block = f"confirm:{number}" if action in ("draft_confirm", "draft_cancel") else f"decide:{number}"
+        message: dict[str, Any] = {"ts": message_ts, **({"blocks": blocks} if blocks is not None else {})}
         payload = {
             "type": "block_actions",
             "team": {"id": "T1"},
             "user": {"id": user},
             "channel": {"id": channel},
-            "message": {"ts": message_ts},
+            "message": message,
             "trigger_id": "trigger-1",
-            "actions": [{"action_id": action, "value": number, "block_id": f"decide:{number}", "type": "button"}],
+            "actions": [{"action_id": action, "value": number, "block_id": block, "type": "button"}],
         }
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
@@ -179,14 +184,158 @@ def test_an_unlinked_user_is_told_how_to_be_linked_and_nothing_else(
         assert linked_demo.read(lambda s: s.scalars(select(Conversation)).first()) is None
 
 
+def _preview_by_mention(bot: Bot, text: str = "move 3 P-200 and 5 P-180 from DAL to ATL") -> dict[str, Any]:
+    """Sam asks in a channel and the turn drafts: the answer in the thread, with the draft's preview card."""
+    bot.mention("USAM", text, ts="1700000000.000400")
+    previews: Messages = bot.slack.wait_for(
+        lambda: [u for u in bot.slack.of("chat.update") if _buttons(u, "draft_confirm")]
+    )
+    return previews[0]
+
+
+def _buttons(message: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    elements = [e for b in message.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]]
+    return [e for e in elements if e["action_id"] == action]
+
+
+def _asked_approvers(slack: FakeSlack) -> Messages:
+    return [m for m in slack.of("chat.postMessage") if _buttons(m, "draft_approve")]
+
+
 def _draft_by_mention(bot: Bot) -> tuple[str, dict[str, Any]]:
-    bot.mention("USAM", "move 3 P-200 and 5 P-180 from DAL to ATL", ts="1700000000.000400")
-    request = bot.slack.wait_for(lambda: [m for m in bot.slack.of("chat.postMessage") if m["channel"] == "UMARIA"])[0]
+    """Sam asks for a transfer over his limit and confirms its preview: the approvers are asked."""
+    preview = _preview_by_mention(bot)
     number = bot.db.read(lambda s: s.scalars(select(DraftAction)).one()).number
+    bot.click("USAM", "draft_confirm", number, preview["ts"], preview["channel"], preview["blocks"])
+    request = bot.slack.wait_for(lambda: [m for m in bot.slack.of("chat.postMessage") if m["channel"] == "UMARIA"])[0]
     return number, request
 
 
 DRAFTING = [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(text="Drafted; it waits for a manager.")]
+SMALL_TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "P-200", "quantity": 1}]}
+SMALL = [Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),)), Reply(text="Here is the preview.")]
+
+
+def _status(db: Database) -> str:
+    return db.read(lambda s: s.scalars(select(DraftAction)).one()).status
+
+
+def test_a_mention_that_drafts_shows_the_preview_with_confirm_and_asks_no_approver(
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS") as bot:
+        preview = _preview_by_mention(bot)
+        number = linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).number
+        assert preview["ts"] == slack.posted[0] and preview["text"] == "Drafted; it waits for a manager."
+        assert preview["blocks"][0]["text"]["text"] == "Drafted; it waits for a manager."  # the answer stays first
+        actions = next(b for b in preview["blocks"] if b["type"] == "actions")
+        assert actions["block_id"] == f"confirm:{number}"
+        assert [(b["action_id"], b["value"]) for b in actions["elements"]] == [
+            ("draft_confirm", number),
+            ("draft_cancel", number),
+        ]
+        shown = json.dumps(preview["blocks"])
+        assert "Only <@USAM> can confirm" in shown and "If confirmed: Needs approval by a manager" in shown
+        assert "transfer.value" in shown  # the policy's reason, as the approvers will see it
+        assert _status(linked_demo) == "unconfirmed"
+        assert [m["text"] for m in slack.of("chat.postMessage")] == ["working…"]  # no approver, no channel asked
+        assert _asked_approvers(slack) == []
+
+
+def test_the_requesters_confirm_executes_a_small_draft_and_keeps_the_answer(
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(SMALL), approvals="CAPPROVALS") as bot:
+        preview = _preview_by_mention(bot, "move 1 P-200 from DAL to ATL")
+        number = linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).number
+        assert "If confirmed: Can go ahead" in json.dumps(preview["blocks"])
+        bot.click("USAM", "draft_confirm", number, preview["ts"], preview["channel"], preview["blocks"])
+        done = slack.wait_for(lambda: [u for u in slack.of("chat.update") if "Confirmed by" in u["text"]])[0]
+        assert done["ts"] == preview["ts"] and "executed as TR-" in done["text"]
+        assert done["blocks"][0] == preview["blocks"][0]  # the answer above the card is kept
+        assert not _buttons(done, "draft_confirm") and f"*<http://erp.test/inbox#{number}|{number}>*" in json.dumps(
+            done["blocks"]
+        )
+        assert _status(linked_demo) == "executed"
+        time.sleep(0.3)
+        assert _asked_approvers(slack) == [] and slack.of("chat.postEphemeral") == []
+
+
+def test_the_requesters_confirm_of_a_large_draft_asks_the_approvers_then(
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS") as bot:
+        number, request = _draft_by_mention(bot)
+        done = slack.wait_for(lambda: [u for u in slack.of("chat.update") if "Confirmed by" in u["text"]])[0]
+        assert "waiting for approval by manager of NA" in done["text"] and not _buttons(done, "draft_confirm")
+        assert _status(linked_demo) == "pending_approval"
+        assert slack.wait_for(lambda: [m for m in _asked_approvers(slack) if m["channel"] == "CAPPROVALS"])
+        assert [(b["action_id"], b["value"]) for b in _buttons(request, "draft_approve")] == [("draft_approve", number)]
+
+
+def test_someone_elses_confirm_is_refused_and_changes_nothing(
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS") as bot:
+        preview = _preview_by_mention(bot)
+        number = linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).number
+        bot.click("UMARIA", "draft_confirm", number, preview["ts"], preview["channel"], preview["blocks"])
+        refused = slack.wait_for(lambda: [e for e in slack.of("chat.postEphemeral") if e["user"] == "UMARIA"])[0]
+        assert refused["text"] == f"You can't confirm {number}: only the person who asked for {number} can confirm it"
+        bot.click("UMARIA", "draft_cancel", number, preview["ts"], preview["channel"], preview["blocks"])
+        slack.wait_for(lambda: len(slack.of("chat.postEphemeral")) == 2)
+        assert _status(linked_demo) == "unconfirmed"
+        assert [u["ts"] for u in slack.of("chat.update")] == [preview["ts"]]  # the card is as it was
+        assert _asked_approvers(slack) == []
+
+
+def test_cancel_withdraws_the_preview_and_a_later_confirm_is_refused(
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS") as bot:
+        preview = _preview_by_mention(bot)
+        number = linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).number
+        bot.click("USAM", "draft_cancel", number, preview["ts"], preview["channel"], preview["blocks"])
+        done = slack.wait_for(lambda: [u for u in slack.of("chat.update") if "Cancelled by" in u["text"]])[0]
+        assert "nothing was changed" in done["text"] and not _buttons(done, "draft_confirm")
+        assert _status(linked_demo) == "cancelled"
+        bot.click("USAM", "draft_confirm", number, preview["ts"], preview["channel"], preview["blocks"])
+        late = slack.wait_for(lambda: slack.of("chat.postEphemeral"))[0]
+        assert late["user"] == "USAM" and f"You can't confirm {number}: {number} is cancelled" in late["text"]
+        assert _status(linked_demo) == "cancelled" and _asked_approvers(slack) == []
+
+
+def test_a_second_confirm_click_is_answered_once(linked_demo: Database, tmp_path: Path, slack: FakeSlack) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(DRAFTING)) as bot:
+        number, _ = _draft_by_mention(bot)
+        preview = slack.of("chat.update")[0]
+        bot.click("USAM", "draft_confirm", number, preview["ts"], preview["channel"], preview["blocks"])
+        again = slack.wait_for(lambda: slack.of("chat.postEphemeral"))[0]
+        assert f"You can't confirm {number}: {number} is pending_approval" in again["text"]
+        assert (
+            len(_asked_approvers(slack)) == 1
+            and len([u for u in slack.of("chat.update") if "Confirmed" in u["text"]]) == 1
+        )
+
+
+def test_a_draft_asked_for_in_a_direct_message_is_confirmed_there(
+    linked_demo: Database, tmp_path: Path, slack: FakeSlack
+) -> None:
+    with _bot(linked_demo, tmp_path, slack, Script(SMALL)) as bot:
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "user": "USAM",
+            "text": "1 P-200 DAL to ATL",
+            "channel": "DSAM",
+        }
+        bot.event({**event, "ts": "2.1"})
+        preview = slack.wait_for(lambda: [u for u in slack.of("chat.update") if _buttons(u, "draft_confirm")])[0]
+        number = _buttons(preview, "draft_confirm")[0]["value"]
+        assert preview["channel"] == "DSAM" and _status(linked_demo) == "unconfirmed"
+        bot.click("USAM", "draft_confirm", number, preview["ts"], "DSAM", preview["blocks"])
+        slack.wait_for(lambda: [u for u in slack.of("chat.update") if "executed as TR-" in u["text"]])
+        assert _status(linked_demo) == "executed"
 
 
 def test_a_draft_needing_approval_asks_the_linked_approver_with_buttons(
@@ -308,3 +457,14 @@ def test_answers_become_block_kit_with_tables_as_fields_and_ids_linked() -> None
 def test_socket_mode_says_which_tokens_it_needs() -> None:
     result = CliRunner().invoke(app, ["slack", "socket"], env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": ""})
     assert result.exit_code == 1 and "SLACK_APP_TOKEN (xapp-" in result.output
+
+
+def test_a_clicked_card_is_replaced_where_it_stood_and_the_rest_of_the_message_is_kept() -> None:
+    answer = {"type": "section", "text": {"type": "mrkdwn", "text": "Two previews."}}
+    first = card_of("DR-1", [{"type": "section", "text": {"type": "mrkdwn", "text": "one"}}])
+    second = card_of("DR-2", [{"type": "section", "text": {"type": "mrkdwn", "text": "two"}}])
+    buttons = [{"type": "actions", "block_id": f"confirm:DR-{n}", "elements": []} for n in (1, 2)]
+    message = [answer, *first, buttons[0], *second, buttons[1]]
+    done = card_of("DR-1", [decided_block("Confirmed")])
+    assert replace_card(message, "DR-1", done) == [answer, *done, *second, buttons[1]]
+    assert replace_card([answer], "DR-3", done) == [answer, *done]  # a message without the card: added at the end

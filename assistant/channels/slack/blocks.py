@@ -1,6 +1,7 @@
 """Answers and drafts as Slack Block Kit: markdown turned into mrkdwn, tables into fields, ids into links."""
 
 import re
+from datetime import UTC
 from typing import Any
 
 from assistant.channels.web.schemas import DraftCard
@@ -76,6 +77,8 @@ def draft_blocks(card: DraftCard, web: str, *, buttons: bool) -> list[Block]:
     state = card.status.replace("_", " ")
     if card.waiting_for:
         state += " by " + " and ".join(card.waiting_for)
+    if card.status == "unconfirmed":
+        state = f"not confirmed: nothing has changed yet. If confirmed: {card.explanation}"
     blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{link}* {card.summary}\n_{state}_"}},
         {
@@ -117,6 +120,55 @@ def draft_blocks(card: DraftCard, web: str, *, buttons: bool) -> list[Block]:
             }
         )
     return blocks
+
+
+def preview_blocks(card: DraftCard, web: str, requester: str) -> list[Block]:
+    """An unconfirmed draft in the reply to its requester (a Slack user id): the card, then Confirm / Cancel.
+
+    Every block carries the draft's number in its id, so that a click can replace this card and keep the
+    rest of the message (the answer, other drafts)."""
+    expires = card.expires_at.replace(tzinfo=card.expires_at.tzinfo or UTC)
+    until = f"<!date^{int(expires.timestamp())}^{{time}}|{expires:%H:%M} UTC>"
+    note = f"Only <@{requester}> can confirm {card.number}; the preview expires at {until}."
+    buttons = {
+        "type": "actions",
+        "block_id": f"confirm:{card.number}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "draft_confirm",
+                "style": "primary",
+                "value": card.number,
+                "text": {"type": "plain_text", "text": "Confirm"},
+            },
+            {
+                "type": "button",
+                "action_id": "draft_cancel",
+                "value": card.number,
+                "text": {"type": "plain_text", "text": "Cancel"},
+            },
+        ],
+    }
+    return [*card_of(card.number, [*draft_blocks(card, web, buttons=False), decided_block(note)]), buttons]
+
+
+def card_of(number: str, blocks: list[Block]) -> list[Block]:
+    """The blocks of a draft's card, each named after the draft (`draft:DR-7:0`, …)."""
+    return [{**block, "block_id": block.get("block_id") or f"draft:{number}:{i}"} for i, block in enumerate(blocks)]
+
+
+def replace_card(message: list[Block], number: str, card: list[Block]) -> list[Block]:
+    """The message's blocks with the draft's card (and its buttons) replaced by `card`, where it stood."""
+    mine = {f"confirm:{number}"}
+    at = [
+        i
+        for i, b in enumerate(message)
+        if b.get("block_id") in mine or str(b.get("block_id", "")).startswith(f"draft:{number}:")
+    ]
+    if not at:
+        return [*message, *card]
+    kept = [b for i, b in enumerate(message) if i not in at]
+    return [*kept[: at[0]], *card, *kept[at[0] :]]
 
 
 def decided_block(text: str) -> Block:

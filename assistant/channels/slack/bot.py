@@ -4,6 +4,9 @@ Slack must hear back within 3 seconds, so every listener acknowledges at once an
 in a background task: a "working…" message is posted and later replaced by the answer. A Slack
 user acts only as the ERP user an admin linked them to; button clicks carry only a draft number
 and are decided by the core as the clicking user, exactly as on the web.
+
+A draft the turn made is shown in the answer as a preview with Confirm and Cancel: only its requester's
+click confirms it (core `confirm`, as that person), and only then are its approvers asked, if it needs any.
 """
 
 import asyncio
@@ -22,15 +25,34 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.concurrency import run_in_threadpool
 
-from assistant.channels.slack.blocks import answer_blocks, decided_block, draft_blocks, reject_modal
+from assistant.channels.slack.blocks import (
+    Block,
+    answer_blocks,
+    card_of,
+    decided_block,
+    draft_blocks,
+    preview_blocks,
+    reject_modal,
+    replace_card,
+)
 from assistant.channels.web import views
+from assistant.channels.web.schemas import DraftCard
 from assistant.channels.web.services import Services
 from assistant.channels.web.turns import TurnRequest
 from core.actor import Actor, Person
 from core.conversations import RateLimited, TurnInProgress, begin_turn, external_key_of, open_conversation
 from core.drafts.inbox import awaiting_approval
-from core.drafts.models import DraftAction
-from core.drafts.service import approve, decision_blocker, get_draft, reject, require_rejection_comment
+from core.drafts.models import DraftAction, DraftStatus
+from core.drafts.service import (
+    RequestContext,
+    approve,
+    cancel,
+    confirm,
+    decision_blocker,
+    get_draft,
+    reject,
+    require_rejection_comment,
+)
 from core.errors import ErpError, InvalidInput
 from core.identity import account_of, linked_accounts, linked_user, username_for_email
 from core.masterdata.service import display_names
@@ -40,6 +62,7 @@ log = logging.getLogger("erp.slack")
 CHANNEL = "slack"
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 SEEN_EVENTS = 2000
+MAX_BLOCKS = 50  # Slack refuses a message with more
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,8 @@ class SlackBot:
         self.tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._register()
+        # A draft confirmed elsewhere and told to the listeners is announced too; `announce` asks approvers
+        # only for a draft that waits for approval, never for an unconfirmed preview.
         services.runner.draft_listeners.append(self.announce)
 
     @property
@@ -105,6 +130,8 @@ class SlackBot:
         self.app.command("/erp")(self._on_command)
         self.app.action("draft_approve")(self._on_approve)
         self.app.action("draft_reject")(self._on_reject)
+        self.app.action("draft_confirm")(self._on_confirm)
+        self.app.action("draft_cancel")(self._on_cancel)
         self.app.view("draft_reject_modal")(self._on_reject_submitted)
 
     async def _skip_retries(
@@ -214,8 +241,13 @@ class SlackBot:
             return
         working = await self._say(place, "working…")
         try:
-            result, _ = await self.services.runner.complete(TurnRequest(actor, conversation.id, text, turn_id, CHANNEL))
-            blocks = answer_blocks(result.answer, self.config.web_url)
+            result, drafted = await self.services.runner.complete(
+                TurnRequest(actor, conversation.id, text, turn_id, CHANNEL)
+            )
+            cards = await self._db(lambda s: _previews(s, actor, drafted))
+            previews = [b for card in cards for b in preview_blocks(card, self.config.web_url, slack_user)]
+            said = answer_blocks(result.answer, self.config.web_url)
+            blocks = [*said[: max(1, MAX_BLOCKS - len(previews))], *previews]  # the cards, whatever the length
             await self.client.chat_update(channel=place.channel, ts=working, text=result.answer[:3000], blocks=blocks)
         except Exception:
             log.exception("Slack turn failed")
@@ -227,6 +259,48 @@ class SlackBot:
         kwargs: dict[str, Any] = {"thread_ts": place.thread_ts} if place.thread_ts else {}
         posted = await self.client.chat_postMessage(channel=place.channel, text=text, **kwargs)
         return str(posted["ts"])
+
+    # -- confirming a preview ------------------------------------------------------------------
+
+    async def _on_confirm(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        await ack()
+        self._later(self._settle_preview(body, "confirm"))
+
+    async def _on_cancel(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        await ack()
+        self._later(self._settle_preview(body, "cancel"))
+
+    async def _settle_preview(self, body: dict[str, Any], verb: str) -> None:
+        """Confirm or cancel a preview as the clicking user; the core lets only its requester do either, so
+        anyone else is told why in a message only they see, and nothing changes. A confirmed draft that
+        needs approval is announced to its approvers now, not before."""
+        slack_user, channel, ts = body["user"]["id"], body["channel"]["id"], body["message"]["ts"]
+        number = str(body["actions"][0]["value"])
+        actor = await self._actor(slack_user, channel)
+        if actor is None:
+            return
+
+        def act(s: Any) -> DraftAction:
+            if verb == "confirm":
+                return confirm(s, Person(actor, CHANNEL), draft_number=number)
+            return cancel(s, RequestContext(actor, CHANNEL), draft_number=number)
+
+        try:
+            draft = await self._db(act, write=True)
+        except ErpError as refused:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=slack_user, text=f"You can't {verb} {number}: {refused.message}"
+            )
+            return
+        card, who_name, _ = await self._db(lambda s: self._after(s, actor, draft))
+        done = "Confirmed" if verb == "confirm" else "Cancelled"
+        line = f"{done} by {who_name} at {datetime.now():%H:%M} — {_confirmed(draft, card.waiting_for)}"
+        shown: list[Block] = list(body["message"].get("blocks") or [])
+        updated = card_of(draft.number, [*draft_blocks(card, self.config.web_url, buttons=False), decided_block(line)])
+        blocks = replace_card(shown, draft.number, updated)
+        await self.client.chat_update(channel=channel, ts=ts, text=line, blocks=blocks)
+        if draft.status == DraftStatus.PENDING_APPROVAL:
+            await self.announce(draft.number)
 
     # -- approvals -----------------------------------------------------------------------------
 
@@ -325,6 +399,23 @@ class SlackBot:
                 return
         if requester:
             await self.client.chat_postMessage(channel=requester, text=text)
+
+
+def _previews(s: Any, actor: Actor, numbers: list[str]) -> list[DraftCard]:
+    """The cards of the drafts a turn made that still wait for their requester (a superseded one does not)."""
+    drafts = [get_draft(s, actor, draft_number=n) for n in numbers]
+    return views.cards(s, [d for d in drafts if d.status == DraftStatus.UNCONFIRMED])
+
+
+def _confirmed(draft: DraftAction, waiting_for: list[str]) -> str:
+    """What became of a preview once its requester confirmed or cancelled it."""
+    if draft.status == "pending_approval":
+        return "waiting for approval by " + " and ".join(waiting_for) if waiting_for else "waiting for approval"
+    if draft.status == "blocked":
+        return f"blocked: {draft.explanation}"
+    if draft.status == "cancelled":
+        return "nothing was changed"
+    return _outcome(draft, "confirm")
 
 
 def _outcome(draft: DraftAction, verdict: str) -> str:
