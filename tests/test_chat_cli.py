@@ -195,3 +195,8 @@ def test_yes_with_nothing_to_confirm_is_an_ordinary_message(demo_file: str, tmp_
     result = _interactive(demo_file, tmp_path, script, "the usual customer\nyes\n")
     assert result.exit_code == 0, result.output
     assert "Noted." in result.output and script.seen[-1][-1]["content"] == "yes"
+
+
+def test_yes_goes_only_with_one_message(demo_file: str, tmp_path: Path) -> None:
+    result = _chat(demo_file, tmp_path, "--user", "sam", "--yes", model=scripted_model(Script([])))
+    assert result.exit_code == 2 and "goes with -m" in result.output

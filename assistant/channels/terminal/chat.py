@@ -95,6 +95,8 @@ def chat(
 ) -> None:
     """Chat with the assistant as a user; answers stream, tool calls show as they run. You confirm each draft
     it previews (or not) before anything changes."""
+    if yes and message is None:
+        raise typer.BadParameter("goes with -m; in a chat you are asked about each preview", param_hint="--yes")
     db = open_database()
     try:
         actor = db.read(lambda s: load_actor(s, username=user))
