@@ -5,11 +5,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from assistant.cli import app
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from core.db import Database
+from core.drafts.models import DraftAction
+from core.sales.models import SalesOrder
 
 
 @pytest.fixture
@@ -85,3 +88,115 @@ def test_a_conversation_resumes_in_a_later_chat(demo_file: str, tmp_path: Path) 
     assert [m["content"] for m in script.seen[0][2:]] == ["remember teal", "ok", "what did I say?"]
     foreign = _chat(demo_file, tmp_path, "--user", "wes", "-c", conversation, "-m", "hi", model=scripted_model(script))
     assert "belongs to another user" in foreign.output
+
+
+# --- confirm before write: the terminal, not the model, asks the requester -----------------------------------
+
+ORDER = Call("draft_sales_order", {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 2}]})
+TRANSFER = Call(
+    "draft_transfer", {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 2}]}
+)
+
+
+def _drafts(db: Database) -> dict[str, tuple[str, str | None]]:
+    """Every draft's number, status and the record it made."""
+    return db.read(lambda s: {d.number: (d.status, d.result_ref) for d in s.scalars(select(DraftAction))})
+
+
+def _orders(db: Database) -> int:
+    return db.read(lambda s: s.query(SalesOrder).count())
+
+
+def _interactive(url: str, tmp_path: Path, script: Script, typed: str) -> Result:
+    variables = {
+        "ERP_DATABASE_URL": url,
+        "ERP_DATA_DIR": str(tmp_path / "data"),
+        "ERP_ASSISTANT_MODEL": scripted_model(script),
+        "COLUMNS": "200",
+        "CHROMA_HOST": "",
+    }
+    return CliRunner().invoke(app, ["chat", "--user", "sam"], input=typed, env=variables)
+
+
+def test_one_message_leaves_its_draft_unconfirmed_and_says_how_to_confirm_it(
+    sqlite_demo: Database, demo_file: str, tmp_path: Path
+) -> None:
+    orders = _orders(sqlite_demo)
+    script = Script([Reply(calls=(ORDER,)), Reply("Here is the preview.")])
+    result = _chat(demo_file, tmp_path, "--user", "sam", "-m", "2 V-200 for ACME", model=scripted_model(script))
+    assert result.exit_code == 0, result.output
+    [(number, (status, made))] = _drafts(sqlite_demo).items()
+    assert status == "unconfirmed" and made is None and _orders(sqlite_demo) == orders
+    assert f"{number} sales_order — unconfirmed" in result.output and "If confirmed: " in result.output
+    assert f"erp-assistant drafts confirm {number} --user sam" in result.output
+    assert "Confirm DR-" not in result.output  # one-shot mode never asks
+
+
+def test_one_message_with_yes_confirms_the_drafts_it_made(
+    sqlite_demo: Database, demo_file: str, tmp_path: Path
+) -> None:
+    orders = _orders(sqlite_demo)
+    script = Script([Reply(calls=(ORDER,)), Reply("Here is the preview.")])
+    result = _chat(
+        demo_file, tmp_path, "--user", "sam", "-m", "2 V-200 for ACME", "--yes", model=scripted_model(script)
+    )
+    assert result.exit_code == 0, result.output
+    [(number, (status, made))] = _drafts(sqlite_demo).items()
+    assert status == "executed" and made is not None and made.startswith("SO-")
+    assert _orders(sqlite_demo) == orders + 1
+    assert f"{number} sales_order — executed" in result.output and f"result: {made}" in result.output
+
+
+def test_the_chat_asks_to_confirm_each_preview_and_y_executes_it(
+    sqlite_demo: Database, demo_file: str, tmp_path: Path
+) -> None:
+    script = Script([Reply(calls=(ORDER,)), Reply("Here is the preview.")])
+    result = _interactive(demo_file, tmp_path, script, "2 V-200 for ACME\ny\n")
+    assert result.exit_code == 0, result.output
+    [(number, (status, made))] = _drafts(sqlite_demo).items()
+    assert f"Confirm {number}? [y/N]" in result.output
+    assert status == "executed" and made is not None and f"result: {made}" in result.output
+    assert len(script.seen) == 2  # the confirmation never reached the model
+
+
+def test_any_other_answer_leaves_the_preview_and_yes_next_confirms_it_without_the_model(
+    sqlite_demo: Database, demo_file: str, tmp_path: Path
+) -> None:
+    orders = _orders(sqlite_demo)
+    script = Script([Reply(calls=(ORDER,)), Reply("Here is the preview.")])
+    result = _interactive(demo_file, tmp_path, script, "2 V-200 for ACME\nsure, why not\n")
+    [(number, (status, _))] = _drafts(sqlite_demo).items()
+    assert status == "unconfirmed" and _orders(sqlite_demo) == orders
+    assert f"{number} left unconfirmed" in result.output
+
+    script = Script([Reply(calls=(ORDER,)), Reply("Here is the preview.")])
+    result = _interactive(demo_file, tmp_path, script, "2 V-200 for ACME\nn\n  Yes \n")
+    assert result.exit_code == 0, result.output
+    drafts = _drafts(sqlite_demo)
+    newest = max(drafts, key=lambda n: int(n.removeprefix("DR-")))
+    assert drafts[newest][0] == "executed" and drafts[number][0] == "unconfirmed"  # only this session's
+    assert _orders(sqlite_demo) == orders + 1
+    assert len(script.seen) == 2 and all("Yes" not in str(m) for m in script.seen[-1])
+
+
+def test_yes_with_several_previews_asks_which_one(sqlite_demo: Database, demo_file: str, tmp_path: Path) -> None:
+    script = Script([Reply(calls=(ORDER, TRANSFER)), Reply("Two previews.")])
+    result = _interactive(demo_file, tmp_path, script, "order and move\n\n\nyes\nnone\nconfirm\nDR-2\n")
+    assert result.exit_code == 0, result.output
+    drafts = _drafts(sqlite_demo)
+    assert sorted(drafts) == ["DR-1", "DR-2"]
+    assert "Which one? DR-1, DR-2" in result.output and "nothing confirmed" in result.output
+    assert drafts["DR-2"][0] in ("executed", "pending_approval") and drafts["DR-1"][0] == "unconfirmed"
+    assert len(script.seen) == 2
+
+
+def test_yes_with_nothing_to_confirm_is_an_ordinary_message(demo_file: str, tmp_path: Path) -> None:
+    script = Script([Reply("Did you mean ACME?"), Reply("Noted.")])
+    result = _interactive(demo_file, tmp_path, script, "the usual customer\nyes\n")
+    assert result.exit_code == 0, result.output
+    assert "Noted." in result.output and script.seen[-1][-1]["content"] == "yes"
+
+
+def test_yes_goes_only_with_one_message(demo_file: str, tmp_path: Path) -> None:
+    result = _chat(demo_file, tmp_path, "--user", "sam", "--yes", model=scripted_model(Script([])))
+    assert result.exit_code == 2 and "goes with -m" in result.output

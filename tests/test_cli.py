@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 from assistant.cli import app
 from core.db import Database
 from core.demo import read_demo_logins
+from core.drafts.models import DraftAction
 from core.identity import SignInFailed, authenticate
 from core.sales.models import OrderStatus, SalesOrder
 
@@ -29,9 +30,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
-def _cli(url: str, *args: str, **env: str) -> Result:
+def _cli(url: str, *args: str, input: str | None = None, **env: str) -> Result:
     return CliRunner().invoke(
-        app, list(args), env={"ERP_DATABASE_URL": url, "COLUMNS": "200", "ERP_TODAY": "2026-11-20", **env}
+        app, list(args), input=input, env={"ERP_DATABASE_URL": url, "COLUMNS": "200", "ERP_TODAY": "2026-11-20", **env}
     )
 
 
@@ -146,8 +147,9 @@ def test_a_person_drafts_and_managers_approve_through_the_gate_commands(seeded: 
         '{"customer": "ACME", "allow_backorder": true,'
         ' "lines": [{"sku": "V-200", "quantity": 600, "warehouse": "DAL"}]}'
     )
-    drafted = _cli(seeded, "drafts", "new", "sales_order", big, "--user", "sam")
+    drafted = _cli(seeded, "drafts", "new", "sales_order", big, "--user", "sam", "--yes")
     assert drafted.exit_code == 0, drafted.output
+    assert "unconfirmed" in drafted.output and "If confirmed: Needs approval" in drafted.output
     assert "pending_approval" in drafted.output and "manager" in drafted.output
     number = drafted.output.split()[0]
     own = _cli(seeded, "drafts", "approve", number, "--user", "sam")
@@ -160,6 +162,68 @@ def test_a_person_drafts_and_managers_approve_through_the_gate_commands(seeded: 
             break
     assert "executed" in decided.output and "result: SO-" in decided.output
     assert "audit chain intact" in _cli(seeded, "audit-verify").output
+
+
+SMALL_ORDER = (  # about USD 32 for a customer with credit to spare: a salesperson may commit it alone
+    '{"customer": "HIGHDESE", "allow_backorder": true, "lines": [{"sku": "V-200", "quantity": 2, "warehouse": "DAL"}]}'
+)
+
+
+def _draft_state(url: str, number: str | None = None) -> tuple[str | None, int]:
+    """A draft's status (None without a number), and how many sales orders the company has."""
+    db = Database.from_url(url)
+    draft_id = int(number.removeprefix("DR-")) if number else 0
+    state = db.read(
+        lambda s: (
+            s.scalars(select(DraftAction.status).where(DraftAction.id == draft_id)).one_or_none(),
+            s.query(SalesOrder).count(),
+        )
+    )
+    db.dispose()
+    return state
+
+
+def _drafted(output: str) -> str:
+    return output.split()[0]
+
+
+def test_drafts_new_asks_and_no_leaves_the_preview_unconfirmed_with_nothing_changed(seeded: str) -> None:
+    orders = _draft_state(seeded)[1]
+    declined = _cli(seeded, "drafts", "new", "sales_order", SMALL_ORDER, "--user", "sam", input="n\n")
+    assert declined.exit_code == 0, declined.output
+    number = _drafted(declined.output)
+    assert f"{number} sales_order — unconfirmed" in declined.output and f"Confirm {number}? [y/N]" in declined.output
+    assert "If confirmed: Can go ahead" in declined.output and "nothing has changed" in declined.output
+    assert f"erp-assistant drafts confirm {number} --user sam" in declined.output
+    assert _draft_state(seeded, number) == ("unconfirmed", orders)
+    confirmed = _cli(seeded, "drafts", "confirm", number, "--user", "sam")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert f"{number} sales_order — executed" in confirmed.output and "result: SO-" in confirmed.output
+    assert _draft_state(seeded, number) == ("executed", orders + 1)
+
+
+@pytest.mark.parametrize(("flags", "typed"), [((), "y\n"), (("--yes",), None)], ids=["answered-y", "--yes"])
+def test_drafts_new_confirmed_executes(seeded: str, flags: tuple[str, ...], typed: str | None) -> None:
+    result = _cli(seeded, "drafts", "new", "sales_order", SMALL_ORDER, "--user", "sam", *flags, input=typed)
+    assert result.exit_code == 0, result.output
+    number = _drafted(result.output)
+    assert f"{number} sales_order — unconfirmed" in result.output  # the preview, then what the policy decided
+    assert f"{number} sales_order — executed" in result.output and "result: SO-" in result.output
+    assert _draft_state(seeded, number)[0] == "executed"
+    assert (f"Confirm {number}?" in result.output) == (typed is not None)
+
+
+def test_only_the_requester_confirms_and_only_once(seeded: str) -> None:
+    declined = _cli(seeded, "drafts", "new", "sales_order", SMALL_ORDER, "--user", "sam", input="n\n")
+    number = _drafted(declined.output)
+    orders = _draft_state(seeded, number)[1]
+    other = _cli(seeded, "drafts", "confirm", number, "--user", "maria")
+    assert other.exit_code == 1 and "permission_denied" in other.output and "only the person who asked" in other.output
+    assert _draft_state(seeded, number) == ("unconfirmed", orders)
+    assert _cli(seeded, "drafts", "confirm", number, "--user", "sam").exit_code == 0
+    again = _cli(seeded, "drafts", "confirm", number, "--user", "sam")
+    assert again.exit_code == 1 and "invalid_state" in again.output and "is executed" in again.output
+    assert _draft_state(seeded, number) == ("executed", orders + 1)
 
 
 def test_a_malformed_draft_request_is_refused_plainly(seeded: str) -> None:

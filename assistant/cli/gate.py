@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from assistant.channels.terminal.console import DEFAULT_USER, act, as_person, ask, console, fail
+from assistant.channels.terminal.console import DEFAULT_USER, act, as_person, ask, console, fail, show_draft
 from core.actor import Actor
 from core.db import open_database
 from core.drafts.models import DraftAction
@@ -28,23 +28,11 @@ from core.errors import ErpError, InvalidInput
 from core.exceptions import detect_exceptions, page_cases
 from core.money import format_money
 from core.policy import load_policy
+from core.settings import get_settings
 
 drafts_app = typer.Typer(help="Draft changes and decide on them (the write gate).", no_args_is_help=True)
 exceptions_app = typer.Typer(help="The exception queue: detect and list cases.", no_args_is_help=True)
 User = Annotated[str, typer.Option(help="Act as this user.")]
-
-
-def _show(draft: DraftAction) -> None:
-    colour = {"executed": "green", "blocked": "red", "failed": "red", "rejected": "red"}.get(draft.status, "yellow")
-    console.print(f"[bold]{draft.number}[/bold] {draft.kind} — [{colour}]{draft.status}[/{colour}]", highlight=False)
-    console.print(draft.summary, highlight=False, markup=False)
-    for line in draft.diff:
-        console.print(f"  {line}", highlight=False, markup=False)
-    console.print(draft.explanation, highlight=False, markup=False)
-    if draft.result_ref:
-        console.print(f"result: {draft.result_ref}", highlight=False)
-    if draft.failure_reason:
-        console.print(f"[red]failed:[/red] {draft.failure_reason}", highlight=False)
 
 
 @drafts_app.command("new")
@@ -65,13 +53,19 @@ def new(
         return draft_action(s, RequestContext(actor, channel="cli"), confirmed=False, kind=kind, payload=body)
 
     draft = act(user, command)
-    _show(draft)
+    show_draft(draft)
     if yes or typer.confirm(f"Confirm {draft.number}?", default=False):
         _confirm(draft.number, user)
+        return
+    console.print(
+        f"{draft.number} is not confirmed: nothing has changed. To confirm it before the preview expires "
+        f"({get_settings().preview_ttl_minutes} min): erp-assistant drafts confirm {draft.number} --user {user}",
+        highlight=False,
+    )
 
 
 def _confirm(number: str, user: str) -> None:
-    _show(act(user, lambda s, actor: confirm(s, as_person(actor), draft_number=number)))
+    show_draft(act(user, lambda s, actor: confirm(s, as_person(actor), draft_number=number)))
 
 
 @drafts_app.command("confirm")
@@ -105,7 +99,7 @@ def show(number: Annotated[str, typer.Argument(help="e.g. DR-12")], user: User =
         return draft, [f"{a.verdict} by user {a.approver_id} as {a.role}: {a.comment}" for a in approvals_of(s, draft)]
 
     draft, decisions = ask(user, query)
-    _show(draft)
+    show_draft(draft)
     for line in decisions:
         console.print(f"  {line}", highlight=False, markup=False)
 
@@ -117,7 +111,7 @@ def approve_command(
     comment: Annotated[str, typer.Option(help="Optional note for the requester.")] = "",
 ) -> None:
     """Approve a draft (you must hold a required role, the scope and the limit; never your own)."""
-    _show(act(user, lambda s, actor: approve(s, as_person(actor), draft_number=number, comment=comment)))
+    show_draft(act(user, lambda s, actor: approve(s, as_person(actor), draft_number=number, comment=comment)))
 
 
 @drafts_app.command("reject")
@@ -127,13 +121,13 @@ def reject_command(
     user: User = DEFAULT_USER,
 ) -> None:
     """Reject a draft, saying why."""
-    _show(act(user, lambda s, actor: reject(s, as_person(actor), draft_number=number, comment=comment)))
+    show_draft(act(user, lambda s, actor: reject(s, as_person(actor), draft_number=number, comment=comment)))
 
 
 @drafts_app.command("cancel")
 def cancel_command(number: Annotated[str, typer.Argument(help="e.g. DR-12")], user: User = DEFAULT_USER) -> None:
     """Withdraw your own draft while it waits."""
-    _show(act(user, lambda s, actor: cancel(s, RequestContext(actor, channel="cli"), draft_number=number)))
+    show_draft(act(user, lambda s, actor: cancel(s, RequestContext(actor, channel="cli"), draft_number=number)))
 
 
 @drafts_app.command()
