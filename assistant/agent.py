@@ -2,8 +2,9 @@
 
 The graph keeps OpenAI-format messages in its state and calls the model through litellm,
 so the local model, a hosted model and the scripted test model take the same path. Tools
-run with exactly the user's rights; a write becomes a draft the core's policy judges. The
-model cannot approve anything: there is no such tool, and approving needs a Person.
+run with exactly the user's rights; a write becomes a draft, a preview that changes nothing until
+the user confirms it in their channel, and then the core's policy judges it. The model can neither
+confirm nor approve anything: there is no such tool, and both need a Person.
 """
 
 import contextlib
