@@ -2,8 +2,9 @@
 
 The graph keeps OpenAI-format messages in its state and calls the model through litellm,
 so the local model, a hosted model and the scripted test model take the same path. Tools
-run with exactly the user's rights; a write becomes a draft the core's policy judges. The
-model cannot approve anything: there is no such tool, and approving needs a Person.
+run with exactly the user's rights; a write becomes a draft, a preview that changes nothing until
+the user confirms it in their channel, and then the core's policy judges it. The model can neither
+confirm nor approve anything: there is no such tool, and both need a Person.
 """
 
 import contextlib
@@ -29,6 +30,7 @@ from assistant.prompts import persona_of, persona_prompt, system_prompt
 from core import clock
 from core.actor import Actor
 from core.db import Database
+from core.drafts.models import DraftStatus
 from core.errors import ErpError
 from tools import Registry, ToolContext, ToolOutcome, default_registry
 from tools.outcome import DraftResult
@@ -109,6 +111,8 @@ class _Turn:
     channel: str
     tools: list[ToolRun] = field(default_factory=list)
     results: list[ToolOutcome] = field(default_factory=list)
+    # What this turn's draft tools returned, by tool: a newer preview of the same kind replaces the older one.
+    drafted: dict[str, DraftResult] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     stopped: Literal["step_limit", "model_error"] | None = None
     calls_made: set[str] = field(default_factory=set)
@@ -241,7 +245,7 @@ class Assistant:
             message = self._complete(messages, turn)
         except Exception as error:  # any model failure ends the turn with a plain explanation
             turn.stopped = "model_error"
-            text = f"{model_error_text(error, self.settings)} {changes_made(turn.results)}"
+            text = f"{model_error_text(error, self.settings)} {changes_made(list(turn.drafted.values()))}"
             message = {"role": "assistant", "content": text}
         turn.usage.model_ms += (time.perf_counter() - started) * 1000
         return {"messages": [message], "steps": state.get("steps", 0) + 1}
@@ -328,6 +332,9 @@ class Assistant:
         run = ToolRun(name, _arguments(call), outcome.ok, (time.perf_counter() - started) * 1000, code)
         turn.tools.append(run)
         turn.results.append(outcome)
+        if outcome.draft is not None and self.registry.tools[name].writes:
+            turn.drafted.pop(name, None)
+            turn.drafted[name] = outcome.draft
         turn.emit(Event("tool_result", name=name, data=outcome.data, outcome=outcome))
         return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": outcome.as_json()}
 
@@ -347,7 +354,7 @@ class Assistant:
         ran = ", ".join(dict.fromkeys(t.name for t in turn.tools)) or "no tools"
         text = (
             f"I stopped after {state.get('steps', 0)} steps without finishing (I ran {ran}). "
-            "Please ask a narrower question, or name the record you mean."
+            f"Please ask a narrower question, or name the record you mean. {changes_made(list(turn.drafted.values()))}"
         )
         return {"messages": [*skipped, {"role": "assistant", "content": text}]}
 
@@ -457,13 +464,24 @@ def _causes(error: BaseException, depth: int = 10) -> list[BaseException]:
     return chain
 
 
-def changes_made(results: list[ToolOutcome]) -> str:
-    """What this turn's draft tools did before it stopped, so the user knows what stands (only drafts write)."""
-    drafts = [outcome.draft for outcome in results if outcome.draft is not None]
-    if not drafts:
-        return "Nothing was changed."
-    made = "; ".join(_draft_state(d) for d in drafts)
-    return f"Before that, this turn made {made}; it is saved, so there is no need to ask for it again."
+def changes_made(drafted: list[DraftResult]) -> str:
+    """What this turn's draft tools left, in code's words, so the user knows what stands whatever the model said.
+
+    A draft tool only previews: a preview is reported as waiting for the user's confirmation, never as done.
+    """
+    previews = [preview_line(d.draft) for d in drafted if d.status == DraftStatus.UNCONFIRMED]
+    submitted = [_draft_state(d) for d in drafted if d.status != DraftStatus.UNCONFIRMED]
+    if not submitted:
+        return " ".join(["Nothing was changed.", *previews])
+    made = "; ".join(submitted)
+    return " ".join(
+        [f"Before that, this turn made {made}; it is saved, so there is no need to ask for it again.", *previews]
+    )
+
+
+def preview_line(draft_number: str) -> str:
+    """How code reports a draft its requester has not confirmed: a preview, not a change."""
+    return f"{draft_number}: a preview; nothing changes until you confirm it."
 
 
 def _draft_state(draft: DraftResult) -> str:

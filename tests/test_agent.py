@@ -1,6 +1,7 @@
 """The LangGraph assistant with a scripted model: the loop, the step cap, parallel calls, resume, injection."""
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,16 +11,19 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from assistant.agent import Assistant, ConversationNotYours, Event
+from assistant.agent import Assistant, ConversationNotYours, Event, changes_made
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
+from core.actor import Person
 from core.drafts.models import DraftAction, DraftApproval
+from core.drafts.service import confirm
 from core.masterdata.models import Customer
 from evals.hardening.faults.model import failing
 from tests.world import World
 from tools import Registry, Tool, ToolContext, default_registry
+from tools.outcome import DraftResult
 from tools.registry import ToolArgs
 
 Messages = list[dict[str, Any]]
@@ -206,7 +210,10 @@ def test_an_instruction_inside_a_record_changes_nothing(sqlite_world: World, tmp
     context = ToolContext(sqlite_world.actor("sam"), channel="test", tool_call_id="setup")
     order = {"customer": "ACME", "lines": [{"sku": "X-900", "quantity": 1}]}
     drafted = default_registry().call(sqlite_world.db, context, "draft_sales_order", order).data
-    assert drafted["status"] == "pending_approval"
+    assert drafted["status"] == "unconfirmed"
+    person = Person(sqlite_world.actor("sam"), channel="web")  # sam confirms his preview, as on the card
+    confirmed = sqlite_world.run(lambda s: confirm(s, person, draft_number=str(drafted["draft"])).status)
+    assert confirmed == "pending_approval"
     sqlite_world.run(lambda s: s.execute(update(Customer).where(Customer.code == "ACME").values(name=INJECTION)))
 
     def obey(messages: Messages) -> Reply:
@@ -296,3 +303,88 @@ def test_a_timed_out_call_is_not_asked_again_its_time_is_spent(sqlite_world: Wor
     script = Script([failing("timeout"), Reply(text="too late")])
     result = _assistant(sqlite_world, script, tmp_path, retries=2).turn(sqlite_world.actor("sam"), "hello")
     assert result.stopped == "model_error" and "did not answer within" in result.answer and len(script.seen) == 1
+
+
+ORDER = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 10, "warehouse": "DAL"}]}
+EXECUTED = re.compile(r"\b(executed|done|placed|created|submitted|approved)\b", re.IGNORECASE)
+
+
+def test_a_draft_made_through_the_agent_is_a_preview_that_changed_nothing_until_sam_confirms_it(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), Reply("DR-1 is ready for you to confirm.")])
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "10 V-200 for ACME")
+    shown = _last_tool_result(script.seen[1])  # what the model was given
+    assert shown["status"] == "unconfirmed" and shown["decision"].startswith("If confirmed: ")
+    assert "Confirm button" in shown["next_step"]
+    assert sqlite_world.balance("V-200", "DAL").reserved == 0
+    draft = sqlite_world.read(lambda s: s.scalars(select(DraftAction)).one())
+    assert draft.status == "unconfirmed" and draft.conversation_id == result.conversation_id
+    person = Person(sqlite_world.actor("sam"), channel="web")
+    assert sqlite_world.run(lambda s: confirm(s, person, draft_number=draft.number).status) == "executed"
+    assert sqlite_world.balance("V-200", "DAL").reserved == 10
+
+
+def test_make_it_30_in_the_next_message_replaces_the_preview(sqlite_world: World, tmp_path: Path) -> None:
+    thirty = {**ORDER, "lines": [{**ORDER["lines"][0], "quantity": 30}]}  # type: ignore[index]
+    script = Script(
+        [
+            Reply(calls=(Call("draft_sales_order", ORDER),)),
+            Reply("DR-1 is a preview of 10."),
+            Reply(calls=(Call("draft_sales_order", thirty),)),
+            Reply("DR-2 is a preview of 30."),
+        ]
+    )
+    assistant = _assistant(sqlite_world, script, tmp_path)
+    first = assistant.turn(sqlite_world.actor("sam"), "10 V-200 for ACME")
+    assistant.turn(sqlite_world.actor("sam"), "no, make it 30", conversation_id=first.conversation_id)
+    drafts = sqlite_world.read(lambda s: [(d.status, d.diff) for d in s.scalars(select(DraftAction))])
+    assert drafts == [
+        ("cancelled", ["V-200 @ DAL: reserved 0 → 10, available 100 → 90"]),
+        ("unconfirmed", ["V-200 @ DAL: reserved 0 → 30, available 100 → 70"]),
+    ]
+    assert sqlite_world.balance("V-200", "DAL").reserved == 0
+
+
+def test_what_code_says_a_turn_left_calls_a_preview_a_preview_never_executed(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), failing("api_error")])
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "10 V-200 for ACME")
+    number = sqlite_world.read(lambda s: s.scalars(select(DraftAction)).one().number)
+    assert result.stopped == "model_error"
+    assert f"Nothing was changed. {number}: a preview; nothing changes until you confirm it." in result.answer
+    assert not EXECUTED.search(result.answer.split("Nothing was changed.")[1])
+
+
+def test_the_step_cap_says_what_the_turn_left_as_previews(sqlite_world: World, tmp_path: Path) -> None:
+    def another(messages: Messages) -> Reply:
+        asked = sum(1 for m in messages if m["role"] == "tool")
+        return Reply(calls=(Call("check_availability", {"sku": "V-200", "quantity": asked + 1}),))
+
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), *[another] * 5])
+    result = _assistant(sqlite_world, script, tmp_path, max_steps=3).turn(sqlite_world.actor("sam"), "go")
+    assert result.stopped == "step_limit" and result.answer.endswith(
+        "Nothing was changed. DR-1: a preview; nothing changes until you confirm it."
+    )
+
+
+def test_changes_made_names_each_preview_and_what_was_submitted() -> None:
+    def draft(number: str, status: str, **more: Any) -> DraftResult:
+        return DraftResult(draft=number, status=status, summary="s", changes=[], decision="d", **more)
+
+    assert changes_made([]) == "Nothing was changed."
+    previews = changes_made([draft("DR-4", "unconfirmed"), draft("DR-5", "unconfirmed")])
+    assert previews == (
+        "Nothing was changed. DR-4: a preview; nothing changes until you confirm it. "
+        "DR-5: a preview; nothing changes until you confirm it."
+    )
+    waiting = changes_made([draft("DR-6", "pending_approval", waiting_for=["manager of NA"])])
+    assert waiting.startswith("Before that, this turn made draft DR-6 (pending approval, waiting for manager of NA)")
+
+
+def test_the_system_prompt_says_drafts_are_previews_the_user_confirms_and_the_model_cannot() -> None:
+    prompt = system_prompt()
+    assert 'status "unconfirmed"' in prompt and "Confirm button" in prompt and '"yes"' in prompt
+    assert "never confirm or approve" in prompt and "make it 30" in prompt
+    assert len(prompt.splitlines()) <= 16  # short: the local model reads it on every turn

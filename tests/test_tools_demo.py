@@ -17,13 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import clock
+from core.actor import Person
 from core.db import Database
 from core.drafts.models import DraftAction
+from core.drafts.service import confirm
 from core.exceptions import detect_exceptions
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import load_actor
 from core.sales.models import OrderStatus, SalesOrder
 from tools import ToolContext, ToolError, ToolOutcome, default_registry
+from tools.drafts import draft_result
 
 REGISTRY = default_registry()
 TESTED_ELSEWHERE = {"search_policies"}
@@ -80,8 +83,36 @@ def expected_on(summary: str) -> date:
     return date.fromisoformat(found.group(1))
 
 
+def drafted(db: Database, user: str, tool: str, args: dict[str, Any], call_id: str = "t1") -> ToolOutcome:
+    """A draft tool's preview, then what became of it once `user` confirmed it as a person does (the card's
+    Confirm), reported the way the tool reports a draft; a refusal as it came."""
+    outcome = call(db, user, tool, args, call_id)
+    if outcome.draft is None:
+        return outcome
+    assert_preview(outcome)
+    actor = db.read(lambda s: load_actor(s, username=user))
+
+    def confirm_it(s: Session) -> ToolOutcome:
+        return ToolOutcome.of(
+            draft_result(s, confirm(s, Person(actor, channel="web"), draft_number=outcome.draft_number or ""))
+        )
+
+    return db.run(confirm_it)
+
+
+def assert_preview(outcome: ToolOutcome) -> Result:
+    """What every draft tool returns first: an unconfirmed preview with what the policy would decide, and how to
+    confirm it; nothing was created."""
+    result = ok(outcome)
+    assert outcome.draft_number == result["draft"] and re.fullmatch(r"DR-\d+", result["draft"]), result
+    assert result["status"] == "unconfirmed" and result["summary"] and isinstance(result["changes"], list), result
+    assert result["decision"].startswith("If confirmed: ") and re.search(r"\(rule [\w.]+\)", result["decision"])
+    assert "Confirm" in result["next_step"] and "result" not in result and result["waiting_for"] == [], result
+    return result
+
+
 def assert_draft(outcome: ToolOutcome, status: str) -> Result:
-    """What every draft tool returns: a DR number, a summary, its changes, the decision in words, a status."""
+    """What a confirmed draft comes to: a DR number, a summary, its changes, the decision in words, a status."""
     result = ok(outcome)
     assert outcome.draft_number == result["draft"], result
     assert re.fullmatch(r"DR-\d+", result["draft"]), result
@@ -155,7 +186,7 @@ def first_case(db: Database, user: str, case_type: str) -> Result:
 def pending_acme_order(db: Database, call_id: str = "acme-big") -> Result:
     """200 V-200 from Dallas for ACME: cheap enough for a salesperson, but over ACME's credit limit."""
     return assert_draft(
-        call(
+        drafted(
             db,
             "sam",
             "draft_sales_order",
@@ -367,7 +398,7 @@ def test_kpis_are_per_entity_in_its_currency_and_agree_with_the_other_tools(demo
 def test_a_transfer_from_dallas_covers_atlanta_and_the_atp_shows_it(demo_db: Database) -> None:
     before = by_warehouse(call(demo_db, "sam", "check_availability", {"sku": "V-200"}))
     args = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 40}]}
-    result = assert_draft(call(demo_db, "sam", "draft_transfer", args), "executed")
+    result = assert_draft(drafted(demo_db, "sam", "draft_transfer", args), "executed")
     assert re.fullmatch(r"TR-\d+", result["result"]) and "DAL → ATL: 40 x V-200" in result["summary"]
     dal, atl = before["DAL"], before["ATL"]
     incoming_atl = sum(i["quantity"] for i in atl["incoming"])
@@ -424,7 +455,7 @@ def test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet(dem
 def test_a_small_order_for_acme_executes_reserves_and_counts_against_its_credit(demo_db: Database) -> None:
     credit = ok(call(demo_db, "sam", "get_customer_credit", {"customer": "ACME"}))
     args = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 2, "warehouse": "DAL"}]}
-    draft = assert_draft(call(demo_db, "sam", "draft_sales_order", args), "executed")
+    draft = assert_draft(drafted(demo_db, "sam", "draft_sales_order", args), "executed")
     assert "rule sales.order.self_service" in draft["decision"]
     order = ok(call(demo_db, "sam", "get_order_status", {"order_number": draft["result"]}))
     assert order["status"] == "confirmed" and Decimal(order["total"]) == money(draft["summary"])
@@ -440,7 +471,7 @@ def test_an_order_for_a_held_customer_is_blocked_and_says_why(demo_db: Database)
     _, customer = held_orders(demo_db)[0]
     orders = count(demo_db, SalesOrder)
     args = {"customer": customer, "lines": [{"sku": "V-200", "quantity": 1, "warehouse": "DAL"}]}
-    draft = assert_draft(call(demo_db, "sam", "draft_sales_order", args), "blocked")
+    draft = assert_draft(drafted(demo_db, "sam", "draft_sales_order", args), "blocked")
     assert draft["decision"].startswith("Blocked") and f"{customer} is on credit hold" in draft["decision"]
     assert draft["changes"] == [] and count(demo_db, SalesOrder) == orders
     assert ok(call(demo_db, "sam", "get_draft_status", {"draft_number": draft["draft"]}))["status"] == "blocked"
@@ -450,14 +481,14 @@ def test_a_buyers_purchase_order_executes_and_a_managers_waits(demo_db: Database
     atl = by_warehouse(call(demo_db, "bea", "check_availability", {"sku": "V-200", "warehouse": "ATL"}))["ATL"]
     incoming = sum(i["quantity"] for i in atl["incoming"])
     args = {"supplier": "KEYSTONE", "warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 100}]}
-    draft = assert_draft(call(demo_db, "bea", "draft_purchase_order", args), "executed")
+    draft = assert_draft(drafted(demo_db, "bea", "draft_purchase_order", args), "executed")
     assert re.fullmatch(r"PO-\d+", draft["result"]) and "KEYSTONE into ATL: 100 x V-200" in draft["summary"]
     assert draft["changes"] == [f"V-200 @ ATL: incoming {incoming} → {incoming + 100}"]
     due = expected_on(draft["summary"]).isoformat()
     after = by_warehouse(call(demo_db, "bea", "check_availability", {"sku": "V-200", "warehouse": "ATL"}))["ATL"]
     assert [i["quantity"] for i in after["incoming"] if i["due"] == due] == [100]
 
-    by_manager = assert_draft(call(demo_db, "maria", "draft_purchase_order", args, "p2"), "pending_approval")
+    by_manager = assert_draft(drafted(demo_db, "maria", "draft_purchase_order", args, "p2"), "pending_approval")
     assert "rule purchase.not_by_buyer" in by_manager["decision"]
     unchanged = by_warehouse(call(demo_db, "bea", "check_availability", {"sku": "V-200", "warehouse": "ATL"}))
     assert unchanged["ATL"] == after
@@ -466,9 +497,9 @@ def test_a_buyers_purchase_order_executes_and_a_managers_waits(demo_db: Database
 
 def test_an_order_change_executes_and_one_that_backorders_waits(demo_db: Database) -> None:
     args = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 5, "warehouse": "DAL"}]}
-    number = assert_draft(call(demo_db, "sam", "draft_sales_order", args, "o1"), "executed")["result"]
+    number = assert_draft(drafted(demo_db, "sam", "draft_sales_order", args, "o1"), "executed")["result"]
     smaller = {"order_number": number, "line_no": 1, "quantity": 3}
-    change = assert_draft(call(demo_db, "sam", "draft_order_change", smaller, "o2"), "executed")
+    change = assert_draft(drafted(demo_db, "sam", "draft_order_change", smaller, "o2"), "executed")
     assert change["result"] == number and "quantity → 3" in change["summary"]
     line = ok(call(demo_db, "sam", "get_order_status", {"order_number": number}))["lines"][0]
     assert (line["quantity"], line["reserved"], line["backordered"]) == (3, 3, 0)
@@ -476,7 +507,7 @@ def test_an_order_change_executes_and_one_that_backorders_waits(demo_db: Databas
     before = by_warehouse(call(demo_db, "sam", "check_availability", {"sku": "V-200"}))
     wanted = before["ATL"]["available_now"] + 20  # Atlanta cannot serve it: the customer would wait
     bigger = {"order_number": number, "line_no": 1, "quantity": wanted, "warehouse": "ATL", "allow_backorder": True}
-    waits = assert_draft(call(demo_db, "sam", "draft_order_change", bigger, "o3"), "pending_approval")
+    waits = assert_draft(drafted(demo_db, "sam", "draft_order_change", bigger, "o3"), "pending_approval")
     assert waits["waiting_for"] == ["manager of NA"] and "rule order_change.shortage" in waits["decision"]
     assert any(c.startswith("V-200 @ ATL") and "backordered 0 →" in c for c in waits["changes"])
     assert ok(call(demo_db, "sam", "get_order_status", {"order_number": number}))["lines"][0] == line
@@ -486,7 +517,7 @@ def test_an_order_change_executes_and_one_that_backorders_waits(demo_db: Databas
 def test_a_hold_release_waits_for_finance_and_the_hold_stays(demo_db: Database) -> None:
     number, customer = held_orders(demo_db)[0]
     args = {"customer": customer, "reason": "paid the overdue invoices by wire today"}
-    draft = assert_draft(call(demo_db, "sam", "request_credit_hold_release", args), "pending_approval")
+    draft = assert_draft(drafted(demo_db, "sam", "request_credit_hold_release", args), "pending_approval")
     assert draft["waiting_for"] == ["finance of NA"] and "rule credit.hold_release" in draft["decision"]
     assert customer in draft["summary"] and args["reason"] in draft["summary"]
     assert draft["changes"] == [f"{customer}: credit hold on → off; its held orders go back to draft"]
@@ -505,15 +536,15 @@ def test_exception_actions_follow_who_may_handle_the_case(demo_db: Database) -> 
     assert count(demo_db, DraftAction) == drafts
 
     comment = {"case_number": case, "action": "comment", "text": "customer agrees to wait"}
-    assert assert_draft(call(demo_db, "sam", "draft_exception_action", comment, "e1"), "executed")["result"] == case
+    assert assert_draft(drafted(demo_db, "sam", "draft_exception_action", comment, "e1"), "executed")["result"] == case
     elsewhere = {"case_number": case, "action": "assign", "assignee": "wyn"}  # wyn works for UK only
     wrong_person = refused(call(demo_db, "maria", "draft_exception_action", elsewhere, "e4"), "out_of_scope")
     assert "wyn cannot see NA" in wrong_person.message and "wes" in wrong_person.message
     assign = {"case_number": case, "action": "assign", "assignee": "wes"}
-    assert_draft(call(demo_db, "maria", "draft_exception_action", assign, "e2"), "executed")
+    assert_draft(drafted(demo_db, "maria", "draft_exception_action", assign, "e2"), "executed")
     assert ok(call(demo_db, "sam", "get_exception", {"case_number": case}))["status"] == "assigned"
     resolve = {"case_number": case, "action": "resolve", "text": "transferred from Dallas"}
-    resolved = assert_draft(call(demo_db, "wes", "draft_exception_action", resolve, "e3"), "executed")
+    resolved = assert_draft(drafted(demo_db, "wes", "draft_exception_action", resolve, "e3"), "executed")
     assert "rule exception_action.execute" in resolved["decision"]
     after = ok(call(demo_db, "sam", "get_exception", {"case_number": case}))
     assert after["status"] == "resolved"
@@ -527,7 +558,7 @@ def test_exception_actions_follow_who_may_handle_the_case(demo_db: Database) -> 
 def test_pending_approvals_show_only_what_the_user_could_approve(demo_db: Database) -> None:
     acme = pending_acme_order(demo_db)["draft"]  # NA only: finance of NA
     args = {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 5}]}
-    intercompany = assert_draft(call(demo_db, "grace", "draft_transfer", args, "ic"), "pending_approval")
+    intercompany = assert_draft(drafted(demo_db, "grace", "draft_transfer", args, "ic"), "pending_approval")
     assert intercompany["waiting_for"] == ["manager of NA", "manager of UK"]
     assert [w["draft"] for w in call(demo_db, "ulrich", "list_pending_approvals", {}).data["waiting"]] == [
         intercompany["draft"]
@@ -755,7 +786,7 @@ def test_a_uk_draft_is_foreign_to_a_na_user(demo_db: Database) -> None:
     )
     assert uk_customer
     args = {"customer": uk_customer, "lines": [{"sku": "V-200", "quantity": 1, "warehouse": "BHM"}]}
-    draft = assert_draft(call(demo_db, "uma", "draft_sales_order", args), "executed")
+    draft = assert_draft(drafted(demo_db, "uma", "draft_sales_order", args), "executed")
     assert "GBP" in draft["summary"]
     foreign = refused(call(demo_db, "sam", "get_draft_status", {"draft_number": draft["draft"]}), "out_of_scope")
     assert uk_customer not in foreign.message and "GBP" not in foreign.message
@@ -789,7 +820,7 @@ def test_results_stay_within_their_limits(demo_db: Database) -> None:
 
     for call_id in ("a", "b", "c"):
         args = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 200, "warehouse": "DAL"}]}
-        assert_draft(call(demo_db, "sam", "draft_sales_order", args, call_id), "pending_approval")
+        assert_draft(drafted(demo_db, "sam", "draft_sales_order", args, call_id), "pending_approval")
     assert len(call(demo_db, "fiona", "list_pending_approvals", {}).data["waiting"]) == 3
     assert len(call(demo_db, "fiona", "list_pending_approvals", {"limit": 2}).data["waiting"]) == 2
 
@@ -819,7 +850,7 @@ def test_list_exceptions_says_when_more_cases_than_shown(demo_db: Database) -> N
 def test_list_exceptions_leaves_out_closed_cases_by_default(demo_db: Database) -> None:
     case = first_case(demo_db, "wes", "shortage")["case"]
     resolve = {"case_number": case, "action": "resolve", "text": "transferred from Dallas"}
-    assert_draft(call(demo_db, "wes", "draft_exception_action", resolve), "executed")
+    assert_draft(drafted(demo_db, "wes", "draft_exception_action", resolve), "executed")
     assert case in [c["case"] for c in cases(demo_db, "wes", status="resolved")]
     assert case not in [c["case"] for c in ok(call(demo_db, "wes", "list_exceptions", {"limit": 50}))["cases"]]
 

@@ -167,8 +167,8 @@ TOOLS = [
     ),
     Tool(
         "get_draft_status",
-        "Where a draft stands (executed, waiting for whom, blocked, failed), the policy's reasons in plain words, "
-        "and who approved or rejected it.",
+        "Where a draft stands (unconfirmed: a preview the user has not confirmed; executed, waiting for whom, "
+        "blocked, failed), the policy's reasons in plain words, and who approved or rejected it.",
         DraftArgs,
         get_draft_status,
     ),
