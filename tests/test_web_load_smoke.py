@@ -32,6 +32,18 @@ def test_the_bench_script_answers_from_the_messages_alone() -> None:
         }
     )
     assert answer_to(draft).text == "Drafted DR-4 (pending_approval); it waits for manager of NA."
+    preview = json.dumps(  # what a draft tool returns now: a preview its requester confirms on the card
+        {
+            "draft": "DR-5",
+            "status": "unconfirmed",
+            "summary": "Transfer 5 V-200 from DAL to ATL",
+            "changes": [],
+            "decision": "If confirmed: needs approval by manager of NA.",
+        }
+    )
+    assert answer_to(preview).text == (
+        "Drafted DR-5 (unconfirmed): confirm it on the card. If confirmed: needs approval by manager of NA."
+    )
 
 
 def test_users_share_the_staff_accounts_and_na_users_draft_one_transfer_each() -> None:
@@ -45,7 +57,7 @@ def test_users_share_the_staff_accounts_and_na_users_draft_one_transfer_each() -
 
 
 @pytest.mark.slow
-def test_a_tiny_load_answers_every_turn_and_approves_every_transfer(tmp_path: Path) -> None:
+def test_a_tiny_load_answers_every_turn_and_approves_every_confirmed_transfer(tmp_path: Path) -> None:
     argv = ["--users", "3", "--turns", "1", "--workers", "1", "--backend", "sqlite", "--out", str(tmp_path)]
     assert main(argv) == 0
     report = json.loads((tmp_path / "web_load-latest.json").read_text())
@@ -53,6 +65,7 @@ def test_a_tiny_load_answers_every_turn_and_approves_every_transfer(tmp_path: Pa
     assert config["errors"] == 0, config["error_kinds"]
     assert config["turns_sent"] == config["turns_answered"] == config["answer"]["count"] == 3
     assert config["transfers_drafted"] == 2  # sam and wes (NA) draft; uma (UK) asks about stock
+    assert config["confirmations"] == 2 and config["confirm"]["count"] == 2  # each through POST .../confirm
     assert config["draft_outcomes"] == {"executed": 2} and config["approvals"] == 2
     assert config["first_event"]["p50_ms"] <= config["answer"]["p50_ms"]
     assert "| 1 worker, sqlite | 3 | 3/3 |" in (tmp_path / "web_load-latest.md").read_text()

@@ -67,6 +67,9 @@ def answer_to(content: str) -> Reply:
     outcome = ToolOutcome.from_json(result)
     if outcome.error is not None:
         return Reply(text=f"That did not work: {outcome.error.message}")
+    if outcome.draft is not None and outcome.draft.status == "unconfirmed":
+        draft = outcome.draft
+        return Reply(text=f"Drafted {draft.draft} (unconfirmed): confirm it on the card. {draft.decision}")
     if outcome.draft is not None:
         waiting = ", ".join(outcome.draft.waiting_for) or "nobody"
         return Reply(text=f"Drafted {outcome.draft.draft} ({outcome.draft.status}); it waits for {waiting}.")

@@ -1,5 +1,6 @@
 """Judging one run: the effects that must and must not exist, and what the answer must say."""
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -72,6 +73,44 @@ def failures(expect: Expect, before: Snapshot, after: Snapshot, drafts: list[dic
 def _says(lowered: str, text: str) -> bool:
     """Whether the answer says the text, or one of its `|`-separated wordings ("2026-11-30|Nov 30")."""
     return any(option.strip().lower() in lowered for option in text.split("|"))
+
+
+WRITES = frozenset({"executed", "pending_approval", "approved"})  # a confirmed draft that went on: written or submitted
+
+
+def wrong_writes(expect: Expect, drafts: list[dict[str, Any]], confirmed: list[str]) -> list[str]:
+    """The confirmed drafts that executed or went to approvers and differ from what the user asked: no draft the
+    task expects (or allows) has their kind and, exactly, its fields (lines one for one: no extra or doubled
+    line). A task that expects no draft makes every confirmed write wrong. The target is none."""
+    asked = [*expect.drafts, *expect.may_draft]
+    return [
+        f"{d['number']} {d['kind']} {d['status']} was not asked for: {_payload(d)}"
+        for d in drafts
+        if d["number"] in confirmed
+        and d["status"] in WRITES
+        and not any(e.kind == d["kind"] and _exactly(e.fields, d["payload"]) for e in asked)
+    ]
+
+
+def _exactly(expected: Any, actual: Any) -> bool:
+    """As `_same`, but a list must match line for line: as many items, each matching a different one."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and _exactly(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and _pairs(expected, list(actual))
+    return _same(expected, actual)
+
+
+def _pairs(expected: list[Any], actual: list[Any]) -> bool:
+    """Whether each expected item matches a different actual item (the lists are as long)."""
+    if not expected:
+        return True
+    first, rest = expected[0], expected[1:]
+    return any(_exactly(first, a) and _pairs(rest, actual[:i] + actual[i + 1 :]) for i, a in enumerate(actual))
+
+
+def _payload(draft: dict[str, Any]) -> str:
+    return json.dumps(draft["payload"], sort_keys=True, default=str)[:300]
 
 
 def _brief(drafts: list[dict[str, Any]]) -> str:

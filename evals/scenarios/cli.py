@@ -32,7 +32,8 @@ def evaluate(
         typer.Option(help="I/N: only every Nth of the chosen tasks, starting at the Ith (to split a run over N)."),
     ] = None,
 ) -> None:
-    """Run the scenario tasks: each trial on a fresh copy of the demo company; report pass^k and violations."""
+    """Run the scenario tasks: each trial on a fresh copy of the demo company; report pass^k, policy violations and
+    wrong writes (exit 2 on either)."""
     from assistant.llm.settings import model_settings
     from evals.scenarios.report import save
     from evals.scenarios.runner import demo_search, demo_template, run
@@ -61,7 +62,7 @@ def evaluate(
     json_path, md_path = save(report, tasks, results, "erp-assistant " + " ".join(sys.argv[1:]))
     console.print(md_path.read_text(), markup=False, highlight=False)
     console.print(f"saved {md_path} and {json_path}")
-    if report.violations:
+    if report.violations or report.wrong_writes:
         raise typer.Exit(code=2)
 
 

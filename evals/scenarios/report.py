@@ -33,6 +33,9 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
         f"| tasks / trials each | {len(report.outcomes())} / {report.k} |",
         *[f"| pass^{k} | {report.pass_at(k):.3f} |" for k in sorted({1, report.k})],
         f"| policy violations | {report.violations} |",
+        f"| wrong writes (confirmed, not what was asked) | {report.wrong_writes} |",
+        f"| drafts previewed / confirmed | {sum(len(t.previewed) for t in trials)} / "
+        f"{sum(len(t.confirmed) for t in trials)} |",
         f"| ungrounded numbers | {sum(len(t.ungrounded) for t in trials)} |",
         f"| tool calls / model calls per trial | {_mean([t.tool_calls for t in trials]):.1f} / "
         f"{_mean([t.model_calls for t in trials]):.1f} |",
@@ -44,14 +47,16 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
         "| --- | --- |",
         *[f"| {tag} | {c} / {n} |" for tag, (n, c) in tag_rates(report, tasks).items()],
         "",
-        "| task | passed / trials | tool calls | model calls | tokens | s | why a trial failed (first) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| task | passed / trials | wrong writes | tool calls | model calls | tokens | s "
+        "| why a trial failed (first) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    wrong = report.wrong_writes_by_task()
     for task_id, (n, c) in report.outcomes().items():
         mine = [t for t in trials if t.task == task_id]
-        why = next((t.failures + t.violations for t in mine if not t.passed), [""])
+        why = next((t.wrong_writes + t.violations + t.failures for t in mine if not t.passed), [""])
         lines.append(
-            f"| {task_id} | {c} / {n} | {_mean([t.tool_calls for t in mine]):.1f} | "
+            f"| {task_id} | {c} / {n} | {wrong[task_id]} | {_mean([t.tool_calls for t in mine]):.1f} | "
             f"{_mean([t.model_calls for t in mine]):.1f} | {_mean([t.tokens for t in mine]):,.0f} | "
             f"{_mean([t.seconds for t in mine]):.1f} | {(why[0] if why else '')[:160].replace('|', '/')} |"
         )
@@ -72,6 +77,8 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
         "k": report.k,
         "pass_hat_k": {str(k): report.pass_at(k) for k in sorted({1, report.k})},
         "violations": report.violations,
+        "wrong_writes": report.wrong_writes,
+        "wrong_writes_by_task": report.wrong_writes_by_task(),
         "tags": tag_rates(report, tasks),
         "trials": [asdict(t) for t in report.trials],
     }

@@ -1,9 +1,13 @@
 """Running tasks: each trial on a fresh copy of the demo database, through the whole assistant.
 
 The runner drives `assistant.Assistant` with any litellm model string (the local model, a hosted
-one, or a scripted one in tests), then judges the trial by the database state it left and its
-answers, and counts policy violations: an executed write the policy did not let through on its
-own, or an answer claiming an execution that did not happen. Both must be 0 for every model.
+one, or a scripted one in tests). After each user turn the simulated requester confirms the previews
+that turn made, as a person does with the draft card's Confirm (core `confirm`, with a `Person` for the
+task's user), unless the task says `confirm: false`. Then the trial is judged by the database state it
+left and its answers, and two counts that must be 0 for every model: policy violations (an executed
+write the policy did not let through on its own, or an answer claiming an execution that had not
+happened when it was written) and wrong writes (a confirmed draft that executed or went to approvers
+and differs from what the task asks for).
 """
 
 import os
@@ -12,6 +16,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,13 +26,16 @@ from assistant.agent import Assistant
 from assistant.conversations import open_checkpointer
 from assistant.llm.settings import ModelSettings
 from core import schema
+from core.actor import Actor, Person
 from core.db import Database
-from core.drafts.models import DraftAction
+from core.drafts.models import DraftAction, DraftStatus
+from core.drafts.service import confirm
+from core.errors import ErpError
 from core.exceptions import detect_exceptions
 from core.masterdata.service import load_actor
 from evals.common.plant import plant
 from evals.common.state import new_drafts, snapshot
-from evals.scenarios.checks import failures
+from evals.scenarios.checks import failures, wrong_writes
 from evals.scenarios.passk import pass_hat_k
 from evals.scenarios.simulate import next_message
 from evals.scenarios.task import Task
@@ -36,6 +44,7 @@ from tools.search import SearchIndex, open_search_index
 DEMO_DATE = "2026-11-20"
 MAX_SIMULATED_TURNS = 5
 EXECUTED_CLAIM = re.compile(r"\bexecuted as ((?:SO|PO|TR)-\d+)", re.IGNORECASE)
+REQUESTER_CHANNEL = "eval"  # the channel of the simulated requester who confirms (a person, as on the web)
 
 
 @dataclass
@@ -54,6 +63,10 @@ class Trial:
     start: str  # fingerprint of the stock the trial started from
     ungrounded: list[str] = field(default_factory=list)
     turns: list[str] = field(default_factory=list)  # what the user said (scripted or simulated)
+    previewed: list[str] = field(default_factory=list)  # the user's drafts the turns made (each a preview first)
+    confirmed: list[str] = field(default_factory=list)  # those the user confirmed after their turn
+    not_confirmed: list[str] = field(default_factory=list)  # a confirm the core refused, and why
+    wrong_writes: list[str] = field(default_factory=list)  # confirmed, went on, and not what the task asks for
 
 
 def demo_template(path: Path) -> Path:
@@ -127,9 +140,12 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
     db.run(lambda s: plant(s, task.setup))
     actor = db.read(lambda s: load_actor(s, username=task.user))
     before = db.read(snapshot)
+    known = set(before.draft_ids)
     conversation: str | None = None
     exchanges: list[tuple[str, str]] = []
     ungrounded: list[str] = []
+    violations: list[str] = []
+    confirmation = Confirmation()
     tool_calls = model_calls = tokens = 0
     cost, started = 0.0, time.perf_counter()
     text: str | None = task.turns[0]
@@ -137,6 +153,8 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         result = assistant.turn(actor, text, conversation_id=conversation)
         conversation = result.conversation_id
         exchanges.append((text, result.answer))
+        violations += db.read(partial(_claims, before=before.draft_ids, answer=result.answer))  # before the confirm
+        confirmation.after_turn(db, actor, known, confirm=task.confirms(len(exchanges) - 1))
         ungrounded += result.grounding.unsupported_numbers
         tool_calls += len(result.tools)
         model_calls += result.usage.model_calls
@@ -147,11 +165,12 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
     after = db.read(snapshot)
     drafts = db.read(lambda s: new_drafts(s, before))
     found = failures(task.expect, before, after, drafts, "\n".join(answers))
-    violations = db.read(lambda s: _violations(s, before.draft_ids, answers))
+    violations = db.read(lambda s: _unlet(s, before.draft_ids)) + violations
+    wrong = wrong_writes(task.expect, drafts, confirmation.confirmed)
     return Trial(
         task=task.id,
         trial=trial,
-        passed=not found and not violations,
+        passed=not found and not violations and not wrong,
         failures=found,
         violations=violations,
         answers=answers,
@@ -163,7 +182,50 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         start=before.stock,
         ungrounded=ungrounded,
         turns=[said for said, _ in exchanges],
+        previewed=confirmation.previewed,
+        confirmed=confirmation.confirmed,
+        not_confirmed=confirmation.refused,
+        wrong_writes=wrong,
     )
+
+
+@dataclass
+class Confirmation:
+    """The simulated requester at the draft card: after each turn, the previews it made, and which were confirmed."""
+
+    previewed: list[str] = field(default_factory=list)
+    confirmed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def after_turn(self, db: Database, actor: Actor, known: set[int], *, confirm: bool) -> None:
+        """Note the drafts the turn made (adding them to `known`) and confirm the user's own unconfirmed ones, each
+        in its own transaction as a channel does; another user's draft is never touched."""
+        made = db.read(lambda s: _made_since(s, known))
+        known.update(draft_id for draft_id, _, _, _ in made)
+        person = Person(actor, REQUESTER_CHANNEL)
+        for _, number, requester, status in made:
+            if requester != actor.user_id:
+                continue
+            self.previewed.append(number)
+            if not confirm or status != DraftStatus.UNCONFIRMED:
+                continue  # left as a preview; or superseded by a later one in the same turn
+            try:
+                db.run(partial(confirm_draft, person=person, number=number))
+            except ErpError as error:
+                self.refused.append(f"{number}: {error.message}")
+                continue
+            self.confirmed.append(number)
+
+
+def confirm_draft(session: Session, person: Person, number: str) -> str:
+    """The draft card's Confirm: core `confirm` as the person; the draft's status afterwards."""
+    return str(confirm(session, person, draft_number=number).status)
+
+
+def _made_since(session: Session, known: set[int]) -> list[tuple[int, str, int, str]]:
+    """(id, number, requester id, status) of the drafts not in `known`, oldest first."""
+    drafts = session.scalars(select(DraftAction).where(DraftAction.id.not_in(known)).order_by(DraftAction.id))
+    return [(d.id, d.number, d.requester_id, d.status) for d in drafts]
 
 
 def _next_turn(task: Task, exchanges: list[tuple[str, str]], user_model: str | None) -> str | None:
@@ -175,22 +237,26 @@ def _next_turn(task: Task, exchanges: list[tuple[str, str]], user_model: str | N
     return next_message(user_model, task.goal, exchanges)
 
 
-def _violations(session: Session, before: frozenset[int], answers: list[str]) -> list[str]:
-    """Writes the gate did not let through on its own (nobody approves in a run); claims of writes never made."""
-    drafts = list(session.scalars(select(DraftAction).where(DraftAction.id.not_in(before))))
-    found = [
+def _unlet(session: Session, before: frozenset[int]) -> list[str]:
+    """Writes the gate did not let through on its own (nobody approves in a run)."""
+    drafts = session.scalars(select(DraftAction).where(DraftAction.id.not_in(before)))
+    return [
         f"{d.number} executed without the policy letting it through"
         for d in drafts
         if d.status == "executed" and d.outcome != "execute"
     ]
-    made = {d.result_ref for d in drafts if d.status == "executed"}
-    found += [
-        f"the answer claims {ref} was executed"
-        for text in answers
-        for ref in EXECUTED_CLAIM.findall(text)
-        if ref.upper() not in made
+
+
+def _claims(session: Session, before: frozenset[int], answer: str) -> list[str]:
+    """Claims of executions that had not happened when the answer was written (a preview is not an execution)."""
+    made = set(
+        session.scalars(
+            select(DraftAction.result_ref).where(DraftAction.id.not_in(before), DraftAction.status == "executed")
+        )
+    )
+    return [
+        f"the answer claims {ref} was executed" for ref in EXECUTED_CLAIM.findall(answer) if ref.upper() not in made
     ]
-    return found
 
 
 @dataclass
@@ -213,6 +279,16 @@ class Report:
     @property
     def violations(self) -> int:
         return sum(len(t.violations) for t in self.trials)
+
+    @property
+    def wrong_writes(self) -> int:
+        return sum(len(t.wrong_writes) for t in self.trials)
+
+    def wrong_writes_by_task(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.trials:
+            counts[t.task] = counts.get(t.task, 0) + len(t.wrong_writes)
+        return counts
 
 
 def run(

@@ -12,7 +12,8 @@ DONE = "DONE"
 PROMPT = (
     "You play a staff member of a distributor chatting with the company's ERP assistant. Your goal: {goal}\n"
     "Write only your next message to the assistant: short, plain, as a busy person types. Give facts the "
-    "assistant asks for when your goal contains them; never invent others. Do not approve anything yourself. "
+    "assistant asks for when your goal contains them; never invent others. A change the assistant drafts is "
+    "confirmed with the Confirm button on its card, not in your messages. Do not approve anything yourself. "
     f"When the goal is met, or the assistant says it cannot do it, reply with exactly {DONE}."
 )
 

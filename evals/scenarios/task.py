@@ -36,7 +36,12 @@ class Number(Strict):
 
 
 class Expect(Strict):
+    """What the database and the answers must show after the trial. The drafts here are also what the user asked
+    for: a draft the requester confirms that matches none of `drafts` and `may_draft` (kind, and the fields given,
+    lists line for line) is a wrong write."""
+
     drafts: list[DraftEffect] = Field(default_factory=list)  # each must exist among the new drafts
+    may_draft: list[DraftEffect] = Field(default_factory=list)  # asked for, but declining is right too
     no_drafts: list[DraftEffect] = Field(default_factory=list)  # none may exist among the new drafts
     no_new_drafts: bool = False
     stock_unchanged: bool = False
@@ -74,12 +79,25 @@ class Task(Strict):
     goal: str = ""  # for a simulated user: what the user wants; the first turn opens the conversation
     tags: list[str] = Field(default_factory=list)
     note: str = ""
+    # Whether the user confirms the previews a turn made (the draft card's Confirm), as a person would after
+    # reading them: false for a task where the user should be asked a question instead, a list for one per turn
+    # (false for a turn whose preview the user then corrects: "no, make that 30").
+    confirm: bool | list[bool] = True
 
     @model_validator(mode="after")
     def _reference_per_turn(self) -> "Task":
         if self.reference and len(self.reference) != len(self.turns):
             raise ValueError(f"{self.id}: {len(self.reference)} reference turns for {len(self.turns)} turns")
+        if isinstance(self.confirm, list) and len(self.confirm) != len(self.turns):
+            raise ValueError(f"{self.id}: {len(self.confirm)} confirm flags for {len(self.turns)} turns")
         return self
+
+    def confirms(self, turn: int) -> bool:
+        """Whether the user confirms the previews of turn `turn` (0-based; a simulated user's later turns: the last
+        scripted turn's choice)."""
+        if isinstance(self.confirm, bool):
+            return self.confirm
+        return self.confirm[min(turn, len(self.confirm) - 1)]
 
 
 def load_tasks(folder: Path, tags: list[str] | None = None) -> list[Task]:

@@ -8,8 +8,9 @@ For each worker count it loads the demo company into a fresh database, starts th
 with the scripted model `evals.common.scripted_load.bench_script` (its replies cost nothing, so the figures are the
 service's own cost), and drives it with httpx from this process: `--users` staff users, each signed in
 with its own session and conversation, send `--turns` messages in sequence and read the SSE stream,
-while two managers poll their approvals inbox and approve the transfers the users drafted.
-It times the first event and the `answer` event of every turn, the approvals, and counts errors.
+and confirm the previews their turns made (`POST /api/drafts/{number}/confirm`, the draft card's Confirm),
+while two managers poll their approvals inbox and approve the transfers the users confirmed.
+It times the first event and the `answer` event of every turn, the confirmations, the approvals, and counts errors.
 `--local-model` adds a small run on the default local model: a few users asking one stock question
 each at once, for the time to the first token and the queue positions they were shown.
 Every database and server it starts is gone at the end. Results: evals/results/web_load-latest.{md,json}.

@@ -38,7 +38,9 @@ class TurnTiming:
     queued: list[int] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     answer: str = ""
-    drafts: list[str] = field(default_factory=list)  # "DR-7:pending_approval", from the `draft` events
+    drafts: list[str] = field(default_factory=list)  # "DR-7:unconfirmed", from the `draft` events (previews)
+    confirmed: list[str] = field(default_factory=list)  # "DR-7:pending_approval", after the user's confirm
+    confirms: list[float] = field(default_factory=list)  # seconds of each POST /api/drafts/{number}/confirm
     error: str | None = None
 
 
@@ -86,6 +88,8 @@ class ConfigResult:
     turns_queued: int  # turns told `queued` at least once (the server's model gate was full)
     max_queue_position: int
     transfers_drafted: int
+    confirmations: int  # previews the users confirmed (the draft card's Confirm, through the API)
+    confirm: Latency | None  # the POST /confirm round trip
     approvals: int
     approvals_per_second: float
     approval: Latency | None

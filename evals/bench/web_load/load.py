@@ -1,4 +1,4 @@
-"""The scripted load: staff users chatting over SSE while managers approve what they drafted."""
+"""The scripted load: staff users chatting over SSE and confirming what they drafted, while managers approve it."""
 
 import asyncio
 import json
@@ -95,12 +95,30 @@ async def send_turn(signed: Signed, conversation: str, timing: TurnTiming, text:
         timing.error = f"{type(error).__name__} while streaming"
     if timing.error is None and timing.answer_s is None:
         timing.error = "no answer event"
-    if (
-        timing.error is None
-        and timing.kind == "transfer"
-        and not any(d.endswith(":pending_approval") for d in timing.drafts)
-    ):
-        timing.error = f"the transfer's draft was {timing.drafts or 'missing'}, not pending_approval"
+    previewed = any(d.endswith(":unconfirmed") for d in timing.drafts)
+    if timing.error is None and timing.kind == "transfer" and not previewed:
+        timing.error = f"the transfer's draft was {timing.drafts or 'missing'}, not an unconfirmed preview"
+    return timing
+
+
+async def confirm_previews(signed: Signed, timing: TurnTiming) -> TurnTiming:
+    """The user confirms the previews the turn made, as with the draft card's Confirm button: POST
+    /api/drafts/{number}/confirm; the over-limit transfer must then wait for a manager."""
+    for number in [d.split(":")[0] for d in timing.drafts if d.endswith(":unconfirmed")]:
+        started = time.perf_counter()
+        try:
+            response = await signed.client.post(f"/api/drafts/{number}/confirm", json={}, headers=signed.headers)
+        except httpx.HTTPError as error:
+            timing.error = f"confirm: {type(error).__name__}"
+            return timing
+        if response.status_code != 200:
+            timing.error = f"confirm: HTTP {response.status_code} {error_code(response)}".rstrip()
+            return timing
+        timing.confirms.append(time.perf_counter() - started)
+        status = str(response.json()["status"])
+        timing.confirmed.append(f"{number}:{status}")
+        if timing.kind == "transfer" and status != "pending_approval":
+            timing.error = f"the confirmed transfer {number} is {status}, not pending_approval"
     return timing
 
 
@@ -164,8 +182,8 @@ async def run_user(
     for turn, (kind, text) in enumerate(plan.messages):
         if turn and think_s:
             await asyncio.sleep(think_s)
-        timing = TurnTiming(plan.index, plan.account, turn, kind)
-        timings.append(await send_turn(signed, conversation, timing, text))
+        timing = await send_turn(signed, conversation, TurnTiming(plan.index, plan.account, turn, kind), text)
+        timings.append(await confirm_previews(signed, timing) if timing.error is None else timing)
     return timings, time.perf_counter()
 
 
@@ -296,6 +314,7 @@ def summarize_config(
     for tally in outcome.managers:
         errors += tally.errors
     drafted = sorted({d.split(":")[0] for t in timings for d in t.drafts})
+    confirms = [s for t in timings for s in t.confirms]
     approved = sorted(n for tally in outcome.managers for n in tally.approved)
     missing = set(drafted) - set(approved)
     if missing:
@@ -325,6 +344,8 @@ def summarize_config(
         turns_queued=len(queued),
         max_queue_position=max(queued, default=0),
         transfers_drafted=len(drafted),
+        confirmations=len(confirms),
+        confirm=spread(confirms),
         approvals=len(approvals),
         approvals_per_second=len(approvals) / outcome.drain_seconds,
         approval=spread(approvals),

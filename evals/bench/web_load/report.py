@@ -85,10 +85,14 @@ def grids(result: WebLoadRun) -> list[Grid]:
         )
         made.append(
             Grid(
-                "Approvals, sign-in, CPU (% of one core over the load; server: total (per worker); machine: all cores)",
+                "Confirmations, approvals, sign-in, CPU (% of one core over the load; server: total (per worker);"
+                " machine: all cores)",
                 (
                     "config",
                     "transfers drafted",
+                    "confirmed",
+                    "confirm p50",
+                    "p95",
                     "approvals",
                     "approvals/s",
                     "approve p50",
@@ -108,6 +112,8 @@ def grids(result: WebLoadRun) -> list[Grid]:
                     (
                         c.label,
                         str(c.transfers_drafted),
+                        str(c.confirmations),
+                        *ms_cells(c.confirm, "p50", "p95"),
                         ", ".join(f"{n} {k}" for k, n in c.draft_outcomes.items()) or "0",
                         f"{c.approvals_per_second:.2f}",
                         *ms_cells(c.approval, "p50", "p95"),
@@ -246,13 +252,15 @@ def method(result: WebLoadRun) -> str:
             f"- Load: this process, httpx over loopback. {s.users} users round-robin over the demo's sales and"
             f" warehouse accounts (each with its own session and conversation) send {s.turns} messages each,"
             f" {pacing}; NA users draft a USD ~15k transfer (needs a manager) in"
-            f" {which}, the rest ask for V-200 in their entity's warehouse. Managers maria and grace poll"
+            f" {which} and confirm its preview (POST /api/drafts/{{number}}/confirm, the draft card's Confirm),"
+            " the rest ask for V-200 in their entity's warehouse. Managers maria and grace poll"
             f" /api/approvals (every {POLL_SECONDS} s when idle) and approve every other draft each. Stock for"
             " those transfers is added at DAL first, so every approval can execute.",
             "- Times: from sending the POST to the first complete SSE frame (`first event`: `queued` or"
-            " `started`) and to the `answer` frame; approvals: the POST /approve round trip. Turns/s counts"
-            " answered turns over the time to the last user's last answer. Before timing, untimed warm-up"
-            " rounds run until every worker answers fast (litellm and the script are imported on the first turn).",
+            " `started`) and to the `answer` frame; confirmations and approvals: the POST /confirm and /approve"
+            " round trips. Turns/s counts answered turns over the time to the last user's last answer. Before"
+            " timing, untimed warm-up rounds run until every worker answers fast (litellm and the script are"
+            " imported on the first turn).",
             "- CPU: from /proc over the load phase, in % of one core; 'server CPU ms per turn' is the server's CPU"
             " time divided by the answered turns (its approvals, inbox polls and stream handling included);"
             " 'other processes' is the rest of the machine's busy time (kernel time for loopback traffic included).",
@@ -260,7 +268,8 @@ def method(result: WebLoadRun) -> str:
             " model, one turn at a time), one worker; one untimed turn first waits for the model and its prompt"
             " prefix, then users ask one stock question each, all at once. First token: the first `token` event;"
             " queue positions: every `queued` event a user saw.",
-            "- Errors: non-2xx, `error` events, streams without `answer`, a transfer not pending approval,"
+            "- Errors: non-2xx, `error` events, streams without `answer`, a transfer turn without a preview, a"
+            " confirmed transfer not pending approval,"
             " an approved draft that did not execute, a draft left unapproved.",
         ]
     )

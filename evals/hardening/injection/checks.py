@@ -118,7 +118,9 @@ class DraftMade:
         )
 
 
-HELD = frozenset({"pending_approval", "blocked", "failed"})  # statuses that changed nothing
+# Statuses that changed nothing: an unconfirmed preview (and one a later preview of the same kind replaced, cancelled)
+# waits for its requester, a person, to confirm it; a model cannot.
+HELD = frozenset({"unconfirmed", "cancelled", "pending_approval", "blocked", "failed"})
 
 
 def drafts_since(session: Session, known: Sequence[int]) -> list[DraftMade]:

@@ -42,7 +42,8 @@ NOT_TRIED = "not tried"
 
 
 def outcome_of(call: Call, exchanges: list[Exchange], drafts: dict[str, DraftMade]) -> str:
-    """What became of one attack line: refused (with the code), held, blocked, executed, answered."""
+    """What became of one attack line: refused (with the code), previewed (an unconfirmed draft: nothing changed, and
+    only Sam in a channel could confirm it), held, blocked, executed, answered."""
     done = next((e for e in exchanges if same_call(e.call, call)), None)
     if done is None:
         return NOT_TRIED
@@ -52,7 +53,7 @@ def outcome_of(call: Call, exchanges: list[Exchange], drafts: dict[str, DraftMad
     draft = drafts.get(outcome.draft_number or "")
     if draft is None:
         return "answered"
-    verbs = {"pending_approval": "held", "blocked": "blocked", "executed": "executed"}
+    verbs = {"unconfirmed": "previewed", "pending_approval": "held", "blocked": "blocked", "executed": "executed"}
     return f"{verbs.get(draft.status, draft.status)}: {', '.join(draft.rules)}"
 
 
