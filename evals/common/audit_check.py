@@ -227,13 +227,21 @@ def draft_event_problems(session: Session, drafts: Sequence[DraftAction]) -> lis
 
 
 def trail_problems(draft: DraftAction, trail: _Trail) -> list[str]:
-    """What is missing or doubled in one draft's trail: created once, each decision logged, approvals, execution."""
+    """What is missing or doubled in one draft's trail: created once, confirmed at most once, each decision logged
+    (none before the confirmation), approvals, execution."""
     name, count = draft.number, Counter(trail.actions)
     problems = []
     if not trail.actions or trail.actions[0] != "draft.created" or count["draft.created"] != 1:
         problems.append(f"{name}: the trail does not start with exactly one draft.created")
-    if count["policy.decided"] != len(trail.decisions) or not trail.decisions:
-        problems.append(f"{name}: {count['policy.decided']} policy.decided events for {len(trail.decisions)} decisions")
+    confirmed = count["draft.confirmed"]
+    if confirmed > 1:
+        problems.append(f"{name}: confirmed {confirmed} times")
+    if count["policy.decided"] != len(trail.decisions) or bool(trail.decisions) != bool(confirmed):
+        # The policy decides only once the requester has confirmed; a preview never confirmed has no decision.
+        problems.append(
+            f"{name}: {count['policy.decided']} policy.decided events for {len(trail.decisions)} decisions"
+            f" after {confirmed} confirmation(s)"
+        )
     if count["draft.approved"] != trail.approvals:
         problems.append(f"{name}: {count['draft.approved']} draft.approved events for {trail.approvals} approvals")
     expected_executions = 1 if draft.status == DraftStatus.EXECUTED else 0
