@@ -50,7 +50,8 @@ def test_an_unconfirmed_draft_changed_nothing_and_its_requester_confirms_it(clie
         True,
         None,
     )
-    assert card["note"].startswith("Nothing has changed yet") and "If confirmed: Can go ahead" in card["note"]
+    assert card["note"].startswith("Nothing has changed yet: this is a preview until you confirm it.")
+    assert "If confirmed: Can go ahead" in card["note"]
     assert _available(demo, "V-200", "DAL") == before  # the preview reserved nothing
     confirmed = client.post(f"/api/drafts/{number}/confirm", headers=sam)
     assert confirmed.status_code == 200, confirmed.text
@@ -255,3 +256,4 @@ def test_the_chat_card_of_a_draft_offers_confirm_to_its_requester_only(demo: Dat
         _as(c, "maria")
         theirs = c.get(f"/api/drafts/{card['number']}").json()
         assert (theirs["can_confirm"], theirs["can_cancel"]) == (False, False)
+        assert "until Sam Carter confirms it" in theirs["note"]

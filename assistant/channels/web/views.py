@@ -62,8 +62,9 @@ def cards(session: Session, drafts: list[DraftAction], *, viewer: Actor | None =
     return [_card(session, d, names, codes, viewer) for d in drafts]
 
 
-def preview_note(draft: DraftAction) -> str | None:
-    """For an unconfirmed draft, in plain words: nothing has changed, and what the policy would decide."""
+def preview_note(draft: DraftAction, requester: str) -> str | None:
+    """For an unconfirmed draft, in plain words: nothing has changed, and what the policy would decide
+    (`requester`: who must confirm it, "you" on the requester's own card)."""
     if draft.status != DraftStatus.UNCONFIRMED:
         return None
     if clock.now() >= draft.expires_at:
@@ -71,9 +72,8 @@ def preview_note(draft: DraftAction) -> str | None:
             f"This preview expired at {draft.expires_at:%H:%M} UTC without being confirmed; nothing was changed. "
             "Ask again for a new preview."
         )
-    return (
-        f"Nothing has changed yet: this is a preview until its requester confirms it. If confirmed: {draft.explanation}"
-    )
+    confirms = "you confirm" if requester == "you" else f"{requester} confirms"
+    return f"Nothing has changed yet: this is a preview until {confirms} it. If confirmed: {draft.explanation}"
 
 
 def _card(
@@ -82,6 +82,7 @@ def _card(
     waiting = open_requirements(session, draft)
     mine = viewer is not None and viewer.user_id == draft.requester_id
     unconfirmed = draft.status == DraftStatus.UNCONFIRMED
+    requester = names.get(draft.requester_id, f"user {draft.requester_id}")
     return DraftCard(
         number=draft.number,
         kind=draft.kind,
@@ -91,7 +92,7 @@ def _card(
         amount=round_money(draft.amount),
         currency=draft.currency,
         amount_usd=round_money(draft.amount_usd),
-        requester=names.get(draft.requester_id, f"user {draft.requester_id}"),
+        requester=requester,
         created_at=draft.created_at,
         age_hours=round(_hours_since(draft.created_at), 2),
         escalate_at=draft.escalate_at,
@@ -105,7 +106,7 @@ def _card(
         failure_reason=draft.failure_reason,
         low_risk=len(waiting) == 1 and Decimal(draft.amount_usd) <= get_settings().low_risk_usd,
         urgency=urgency(draft),
-        note=preview_note(draft),
+        note=preview_note(draft, "you" if mine else requester),
         can_confirm=mine and unconfirmed and clock.now() < draft.expires_at,
         can_cancel=mine and draft.status in (DraftStatus.UNCONFIRMED, DraftStatus.PENDING_APPROVAL),
     )
