@@ -1,8 +1,9 @@
 """The product in a real browser: Debian's Chromium driven by Playwright against a live server on 127.0.0.1.
 
 A staff user asks a stock question in the widget on the demo intranet page and opens the record link,
-drafts a transfer that needs approval; a manager signs in to the inbox and approves it; the staff
-user's widget then shows it executed, with today's stock. Screenshots go to `test-artifacts/`.
+asks for a transfer, sees its preview (nothing changed yet) and confirms it on the card; it needs approval;
+a manager signs in to the inbox and approves it; the staff user's widget then shows it executed, with
+today's stock. Screenshots go to `test-artifacts/`.
 """
 
 import json
@@ -22,6 +23,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from assistant.channels.web.app import create_app
 from assistant.llm.scripted import Call, Reply, Script
 from core.db import Database
+from core.drafts.service import RequestContext, cancel
+from core.masterdata.service import load_actor
 from tests import web
 from tests.web import TRANSFER_OVER_LIMIT
 
@@ -59,8 +62,10 @@ class Colleague(Script):
     @staticmethod
     def _answer(result: dict[str, Any]) -> Reply:
         if "draft" in result:
-            waiting = " and ".join(result["waiting_for"])
-            return Reply(text=f"I drafted {result['draft']}: {result['summary']}. It waits for approval by {waiting}.")
+            return Reply(
+                text=f"I drafted {result['draft']}: {result['summary']}. Nothing has changed yet. "
+                f"{result['decision']} Confirm it on the card to submit it."
+            )
         rows = "\n".join(f"| {w['warehouse']} | {w['available_now']} |" for w in result["warehouses"])
         atl = next(w for w in result["warehouses"] if w["warehouse"] == "ATL")
         return Reply(
@@ -151,11 +156,20 @@ def test_a_stock_question_then_a_transfer_approved_in_the_inbox(live_server: str
 
     _ask(staff, "draft a transfer of 3 P-200 and 5 P-180 from DAL to ATL")
     card = staff.locator(".draft-card").last
-    expect(card).to_have_attribute("data-status", "pending_approval")
-    expect(card).to_contain_text("Waiting for approval by manager of NA")
+    expect(card).to_have_attribute("data-status", "unconfirmed")
+    expect(card.locator(".preview-note")).to_contain_text("Nothing has changed yet")
+    expect(card.locator(".preview-note")).to_contain_text("If confirmed: Needs approval by a manager (NA)")
+    expect(card.locator("button.confirm")).to_be_visible()
+    expect(card.locator("button.cancel")).to_have_text("Cancel")
     number = card.get_attribute("data-draft")
     assert number and number.startswith("DR-")
     dal_after = _available_after(card.inner_text(), "P-200 @ DAL")
+    staff.screenshot(path=ARTIFACTS / "widget-draft-preview.png")
+    card.locator("button.confirm").click()  # sam confirms the preview: only now does the policy decide
+    expect(card).to_have_attribute("data-status", "pending_approval")
+    expect(card).to_contain_text("Waiting for approval by manager of NA")
+    expect(card.locator("button.confirm")).to_have_count(0)
+    expect(card.locator("button.cancel")).to_have_text("Withdraw")
     staff.screenshot(path=ARTIFACTS / "widget-draft-waiting.png")
 
     staff.reload()  # the conversation survives a reload, card included
@@ -184,4 +198,23 @@ def test_a_stock_question_then_a_transfer_approved_in_the_inbox(live_server: str
     expect(executed.locator(".current")).to_contain_text("P-200 @ DAL")
     expect(executed.locator(".current")).to_contain_text(f"available now {dal_after:,}")
     staff.screenshot(path=ARTIFACTS / "widget-draft-executed.png")
+    assert problems == []
+
+
+def test_a_refused_confirmation_shows_why_on_the_card(
+    live_server: str, browser: Browser, sqlite_demo: Database
+) -> None:
+    problems: list[str] = []
+    staff = _page(browser, problems)
+    _sign_in_to_widget(staff, live_server, "sam")
+    _ask(staff, "draft a transfer of 3 P-200 and 5 P-180 from DAL to ATL")
+    card = staff.locator(".draft-card").last
+    expect(card.locator("button.confirm")).to_be_visible()
+    number = card.get_attribute("data-draft") or ""
+    sam = sqlite_demo.read(lambda s: load_actor(s, username="sam"))
+    sqlite_demo.run(lambda s: cancel(s, RequestContext(sam, "web"), draft_number=number))  # say, in another tab
+    card.locator("button.confirm").click()
+    expect(card.locator(".card-error")).to_contain_text("only an unconfirmed draft can be confirmed")
+    expect(card).to_have_attribute("data-status", "cancelled")
+    expect(card.locator("button.confirm")).to_have_count(0)
     assert problems == []

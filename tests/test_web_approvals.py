@@ -144,7 +144,9 @@ def test_the_approver_sees_the_conversation_that_produced_the_draft(demo: Databa
             f"/api/conversations/{conversation}/messages", json={"text": "send ATL the P-200s and P-180s"}, headers=sam
         ).text
         number = dict(web.events(body))["draft"]["number"]
+        assert c.post(f"/api/drafts/{number}/confirm", headers=sam).json()["status"] == "pending_approval"
         _as(c, "maria")
+        assert [d["number"] for d in c.get("/api/approvals").json()["drafts"]] == [number]
         excerpt = c.get(f"/api/drafts/{number}").json()["conversation_excerpt"]
         assert excerpt == [
             {"role": "user", "content": "send ATL the P-200s and P-180s"},

@@ -71,14 +71,18 @@ def test_a_draft_needing_approval_arrives_as_a_card_and_stays_with_the_conversat
         headers = web.sign_in(c, "sam")
         conversation = _conversation(c, headers)
         events = web.events(_send(c, headers, conversation, "move 3 P-200 and 5 P-180 from DAL to ATL").text)
-        card = dict(events)["draft"]
+        preview = dict(events)["draft"]
+        assert (
+            preview["status"] == "unconfirmed" and preview["can_confirm"] is True
+        )  # nothing changes before sam confirms
+        assert dict(events)["answer"]["drafts"][0]["number"] == preview["number"]
+        card = c.post(f"/api/drafts/{preview['number']}/confirm", headers=headers).json()  # the card's Confirm
         assert card["status"] == "pending_approval" and card["kind"] == "transfer"
         assert card["waiting_for"] == ["manager of NA"] and card["requester"] == "Sam Carter"
         assert any(r["rule"] == "transfer.value" for r in card["reasons"])
-        assert dict(events)["answer"]["drafts"][0]["number"] == card["number"]
         resumed = c.get(f"/api/conversations/{conversation}").json()
         assert [m["role"] for m in resumed["messages"]] == ["user", "assistant"]
-        assert [d["number"] for d in resumed["drafts"]] == [card["number"]]
+        assert [(d["number"], d["status"]) for d in resumed["drafts"]] == [(card["number"], "pending_approval")]
         assert resumed["conversation"]["title"] == "move 3 P-200 and 5 P-180 from DAL to ATL"
 
 

@@ -2,13 +2,15 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from core.drafts.kinds import KINDS
 from core.text import NUL_REFUSED, has_nul
 
 MAX_MESSAGE_CHARS = 4000
+DRAFT_KINDS: list[JsonValue] = [kind.value for kind in sorted(KINDS)]
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -142,6 +144,17 @@ class DraftCard(BaseModel):
     failure_reason: str | None
     low_risk: bool = Field(description="one approval, no blocking reason, small value: may be decided in bulk")
     urgency: float = Field(description="higher is more urgent: value, age and SLA combined")
+    note: str | None = Field(
+        None,
+        description="for an unconfirmed draft: that nothing has changed yet, and what the policy would decide once "
+        "its requester confirms it (or that the preview expired)",
+    )
+    can_confirm: bool = Field(
+        False, description="you asked for this unconfirmed draft and its preview has not expired: you may confirm it"
+    )
+    can_cancel: bool = Field(
+        False, description="you asked for this draft and it is unconfirmed or waiting: you may cancel it"
+    )
 
 
 class Verdict(BaseModel):
@@ -185,6 +198,26 @@ class ApproveRequest(Strict):
 
 class RejectRequest(Strict):
     comment: str = Field(min_length=1, max_length=1000)
+
+
+class NewDraftRequest(Strict):
+    """A draft from another system, as the token's user; `confirm` says whether it goes to the policy now."""
+
+    kind: str = Field(max_length=32, json_schema_extra={"enum": DRAFT_KINDS}, examples=["transfer"])
+    payload: dict[str, Any] = Field(
+        description="the kind's fields, e.g. for a transfer: from_warehouse, to_warehouse, lines [{sku, quantity}]",
+        examples=[{"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "P-200", "quantity": 3}]}],
+    )
+    confirm: bool = Field(
+        description="true: the policy decides at once (execute, wait for approvers, or block); false: an unconfirmed "
+        "preview that changes nothing until POST /api/drafts/{number}/confirm"
+    )
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="the same key again (same kind and payload) returns the same draft instead of a second one",
+    )
 
 
 class BulkRequest(Strict):

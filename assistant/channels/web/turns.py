@@ -155,10 +155,11 @@ class TurnRunner:
             if not freed:
                 self._free_later(request)
         numbers = list(dict.fromkeys(drafted))
-        await self._announce(numbers)
+        await self.announce(numbers)
         return result, numbers
 
-    async def _announce(self, numbers: list[str]) -> None:
+    async def announce(self, numbers: list[str]) -> None:
+        """Tell the listeners about these drafts (they check which still wait; a confirmed draft may now)."""
         for listener in self.draft_listeners:
             for number in numbers:
                 try:

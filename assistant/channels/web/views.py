@@ -25,7 +25,7 @@ from assistant.channels.web.schemas import (
 )
 from core import clock
 from core.actor import Actor
-from core.drafts.models import DraftAction
+from core.drafts.models import DraftAction, DraftStatus
 from core.drafts.service import (
     approvals_of,
     decision_blocker,
@@ -54,15 +54,35 @@ def urgency(draft: DraftAction) -> float:
     return float(round(100 * overdue + 10 * age + value, 3))
 
 
-def cards(session: Session, drafts: list[DraftAction]) -> list[DraftCard]:
-    """Cards for many drafts, with one query for the names of everyone who asked."""
+def cards(session: Session, drafts: list[DraftAction], *, viewer: Actor | None = None) -> list[DraftCard]:
+    """Cards for many drafts, with one query for the names of everyone who asked. With `viewer`, the cards of
+    the drafts they asked for say whether they may confirm or cancel them (without, no card offers either)."""
     names = display_names(session, user_ids=(d.requester_id for d in drafts))
     codes = entity_codes(session, {d.entity_id for d in drafts})
-    return [_card(session, d, names, codes) for d in drafts]
+    return [_card(session, d, names, codes, viewer) for d in drafts]
 
 
-def _card(session: Session, draft: DraftAction, names: dict[int, str], codes: dict[int, str]) -> DraftCard:
+def preview_note(draft: DraftAction, requester: str) -> str | None:
+    """For an unconfirmed draft, in plain words: nothing has changed, and what the policy would decide
+    (`requester`: who must confirm it, "you" on the requester's own card)."""
+    if draft.status != DraftStatus.UNCONFIRMED:
+        return None
+    if clock.now() >= draft.expires_at:
+        return (
+            f"This preview expired at {draft.expires_at:%H:%M} UTC without being confirmed; nothing was changed. "
+            "Ask again for a new preview."
+        )
+    confirms = "you confirm" if requester == "you" else f"{requester} confirms"
+    return f"Nothing has changed yet: this is a preview until {confirms} it. If confirmed: {draft.explanation}"
+
+
+def _card(
+    session: Session, draft: DraftAction, names: dict[int, str], codes: dict[int, str], viewer: Actor | None
+) -> DraftCard:
     waiting = open_requirements(session, draft)
+    mine = viewer is not None and viewer.user_id == draft.requester_id
+    unconfirmed = draft.status == DraftStatus.UNCONFIRMED
+    requester = names.get(draft.requester_id, f"user {draft.requester_id}")
     return DraftCard(
         number=draft.number,
         kind=draft.kind,
@@ -72,7 +92,7 @@ def _card(session: Session, draft: DraftAction, names: dict[int, str], codes: di
         amount=round_money(draft.amount),
         currency=draft.currency,
         amount_usd=round_money(draft.amount_usd),
-        requester=names.get(draft.requester_id, f"user {draft.requester_id}"),
+        requester=requester,
         created_at=draft.created_at,
         age_hours=round(_hours_since(draft.created_at), 2),
         escalate_at=draft.escalate_at,
@@ -86,12 +106,15 @@ def _card(session: Session, draft: DraftAction, names: dict[int, str], codes: di
         failure_reason=draft.failure_reason,
         low_risk=len(waiting) == 1 and Decimal(draft.amount_usd) <= get_settings().low_risk_usd,
         urgency=urgency(draft),
+        note=preview_note(draft, "you" if mine else requester),
+        can_confirm=mine and unconfirmed and clock.now() < draft.expires_at,
+        can_cancel=mine and draft.status in (DraftStatus.UNCONFIRMED, DraftStatus.PENDING_APPROVAL),
     )
 
 
 def draft_card(session: Session, actor: Actor, number: str) -> DraftCard:
-    """One draft's card, if the user may see the draft."""
-    return cards(session, [get_draft(session, actor, draft_number=number)])[0]
+    """One draft's card, if the user may see the draft (as that user sees it: their own may be confirmed)."""
+    return cards(session, [get_draft(session, actor, draft_number=number)], viewer=actor)[0]
 
 
 def draft_detail(
@@ -101,7 +124,7 @@ def draft_detail(
     (`excerpt_of`, asked only once the core has let the user see the draft), and today's facts."""
     draft = get_draft(session, actor, draft_number=number)
     excerpt = excerpt_of(draft)
-    card = cards(session, [draft])[0]
+    card = cards(session, [draft], viewer=actor)[0]
     verdicts = approvals_of(session, draft)
     names = display_names(session, user_ids=(v.approver_id for v in verdicts))
     return DraftDetail(

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from assistant.channels.web import schemas, views
 from assistant.channels.web.auth import CurrentUser, ServicesDep, person
 from assistant.channels.web.errors import documented, error_body
+from assistant.channels.web.routes.drafts import draft_detail
 from core.drafts.inbox import InboxFilter, decided_by, waiting_for
-from core.drafts.models import DraftAction
 from core.drafts.service import approve, pending_for, reject, require_rejection_comment
 from core.errors import ErpError
 from core.identity import SignedIn
@@ -34,7 +34,7 @@ def waiting_for_me(
     wanted = InboxFilter(entity, kind, min_age_hours, min_value_usd=min_value, max_value_usd=max_value)
 
     def query(s: Session) -> list[schemas.DraftCard]:
-        return views.cards(s, waiting_for(s, actor=user.actor, filters=wanted))
+        return views.cards(s, waiting_for(s, actor=user.actor, filters=wanted), viewer=user.actor)
 
     found = sorted(svc.db.read(query), key=lambda c: (-c.urgency, c.created_at))
     return schemas.DraftList(drafts=found, total=len(found))
@@ -52,21 +52,14 @@ def history(
 ) -> schemas.DraftList:
     """Drafts you approved or rejected, the latest decision first."""
 
-    found = svc.db.read(lambda s: views.cards(s, decided_by(s, actor=user.actor, limit=limit)))
+    found = svc.db.read(lambda s: views.cards(s, decided_by(s, actor=user.actor, limit=limit), viewer=user.actor))
     return schemas.DraftList(drafts=found, total=len(found))
-
-
-def _detail(svc: ServicesDep, user: SignedIn, number: str) -> schemas.DraftDetail:
-    def excerpt_of(draft: DraftAction) -> list[schemas.ChatMessage]:
-        return [schemas.ChatMessage(**m) for m in svc.assistant.excerpt(draft.conversation_id, draft.tool_call_id)]
-
-    return svc.db.read(lambda s: views.draft_detail(s, user.actor, number, excerpt_of))
 
 
 @router.get("/drafts/{number}", response_model=schemas.DraftDetail, responses=ERRORS)
 def show(number: str, user: CurrentUser, svc: ServicesDep) -> schemas.DraftDetail:
     """One draft: summary, diff, policy reasons, approvals so far, the conversation that produced it, today's facts."""
-    return _detail(svc, user, number)
+    return draft_detail(svc, user, number)
 
 
 @router.post("/drafts/{number}/approve", response_model=schemas.DraftDetail, responses=ERRORS)
@@ -75,14 +68,14 @@ def approve_draft(
 ) -> schemas.DraftDetail:
     """Approve: with the last approval the core re-checks today's stock, credit and prices and executes it."""
     svc.db.run(lambda s: approve(s, person(user), draft_number=number, comment=body.comment))
-    return _detail(svc, user, number)
+    return draft_detail(svc, user, number)
 
 
 @router.post("/drafts/{number}/reject", response_model=schemas.DraftDetail, responses=ERRORS)
 def reject_draft(number: str, body: schemas.RejectRequest, user: CurrentUser, svc: ServicesDep) -> schemas.DraftDetail:
     """Reject with a comment the requester will see."""
     svc.db.run(lambda s: reject(s, person(user), draft_number=number, comment=body.comment))
-    return _detail(svc, user, number)
+    return draft_detail(svc, user, number)
 
 
 @router.post("/approvals/bulk", response_model=schemas.BulkResponse, responses=ERRORS)

@@ -59,7 +59,9 @@ def show(conversation_id: str, user: CurrentUser, svc: ServicesDep) -> schemas.C
 
     def query(s: Session) -> tuple[ConversationView, list[schemas.DraftCard]]:
         found = get_conversation(s, user.actor, conversation_id=conversation_id)
-        return found, views.cards(s, drafts_in_conversation(s, actor=user.actor, conversation_id=conversation_id))
+        return found, views.cards(
+            s, drafts_in_conversation(s, actor=user.actor, conversation_id=conversation_id), viewer=user.actor
+        )
 
     found, drafts = svc.db.read(query)
     messages = [

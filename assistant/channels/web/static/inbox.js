@@ -129,7 +129,8 @@
       el('p', { class: 'card-summary' }, draft.summary),
       draft.waiting_for && draft.waiting_for.length
         ? el('p', { class: 'waiting' }, 'Waiting for ' + ui.joinWords(draft.waiting_for)) : null,
-      draft.explanation ? el('p', { class: 'explanation muted' }, draft.explanation) : null,
+      draft.note || draft.explanation
+        ? el('p', { class: 'explanation muted' }, draft.note || draft.explanation) : null,
       draft.reasons && draft.reasons.length ? el('h3', { class: 'sub' }, 'Why it needs approval') : null,
       ui.reasonsList(draft.reasons),
       draft.diff && draft.diff.length ? el('h3', { class: 'sub' }, 'What it changes') : null,

@@ -585,6 +585,14 @@
     const sources = (answer.sources || []).concat((answer.drafts || []).map((d) => d.number));
     fillAnswer(message, Object.assign({}, answer, { sources }), answer.sources || []);
     (answer.drafts || []).forEach((card) => showTurnDraft(turn, card));
+    refreshOlderPreviews((answer.drafts || []).map((d) => d.number));
+  }
+
+  /** A new preview replaces an older unconfirmed one of the same kind: show the older cards as they now are. */
+  function refreshOlderPreviews(fresh) {
+    Array.from(state.cards.values())
+      .filter((entry) => entry.card.status === 'unconfirmed' && !fresh.includes(entry.card.number))
+      .forEach((entry) => pollDraft(entry.card.number));
   }
 
   function showTurnError(turn, error) {
@@ -665,16 +673,19 @@
   function upsertDraft(card, current) {
     let entry = state.cards.get(card.number);
     if (!entry) {
-      entry = { node: el('section', { class: 'draft-card', 'aria-label': 'Draft ' + card.number }), card: null };
+      entry = { node: el('section', { class: 'draft-card', 'aria-label': 'Draft ' + card.number, tabindex: '-1' }),
+        card: null, error: '', busy: false };
       state.cards.set(card.number, entry);
     }
     entry.card = card;
-    fillDraftCard(entry.node, card, current);
+    fillDraftCard(entry, current);
     if (card.status === 'pending_approval') startPolling();
     return entry.node;
   }
 
-  function fillDraftCard(node, card, current) {
+  function fillDraftCard(entry, current) {
+    const node = entry.node;
+    const card = entry.card;
     node.dataset.draft = card.number;
     node.dataset.status = card.status;
     const amount = ui.money(card.amount, card.currency);
@@ -687,13 +698,62 @@
       amount ? el('p', { class: 'amount' }, amount + (card.entity ? ' · ' + card.entity : '')) : null,
       card.status === 'pending_approval' && card.waiting_for && card.waiting_for.length
         ? el('p', { class: 'waiting' }, 'Waiting for approval by ' + ui.joinWords(card.waiting_for)) : null,
-      card.explanation ? el('p', { class: 'explanation' }, card.explanation) : null,
+      card.note ? el('p', { class: 'preview-note' }, card.note)
+        : card.explanation ? el('p', { class: 'explanation' }, card.explanation) : null,
       ui.diffList(card.diff),
       card.status === 'executed' && card.result_ref
         ? el('p', { class: 'result' }, 'Executed as ', md.toFragment(md.linkify(card.result_ref, [card.result_ref]))) : null,
       card.failure_reason ? el('p', { class: 'failure' }, card.failure_reason) : null,
       card.status === 'executed' && current && current.length
-        ? el('div', { class: 'current' }, el('p', { class: 'current-title' }, 'Today'), ui.factsList(current)) : null);
+        ? el('div', { class: 'current' }, el('p', { class: 'current-title' }, 'Today'), ui.factsList(current)) : null,
+      draftActions(entry),
+      entry.error ? el('p', { class: 'card-error', role: 'alert' }, entry.error) : null);
+  }
+
+  /** Confirm and Cancel for the requester of an unconfirmed draft; Withdraw while it waits for approval. */
+  function draftActions(entry) {
+    const card = entry.card;
+    const unconfirmed = card.status === 'unconfirmed';
+    const buttons = [];
+    if (card.can_confirm) {
+      buttons.push(el('button', { type: 'button', class: 'btn primary confirm', disabled: entry.busy,
+        on: { click: () => actOnDraft(card.number, 'confirm') } }, 'Confirm'));
+    }
+    if (card.can_cancel) {
+      buttons.push(el('button', { type: 'button', class: 'btn cancel', disabled: entry.busy,
+        on: { click: () => actOnDraft(card.number, 'cancel') } }, unconfirmed ? 'Cancel' : 'Withdraw'));
+    }
+    if (!buttons.length) return null;
+    const by = card.can_confirm && card.expires_at
+      ? el('span', { class: 'expires' }, 'Confirm by ' + ui.formatShortTime(card.expires_at)) : null;
+    return el('div', { class: 'card-actions', 'aria-busy': entry.busy ? 'true' : 'false' }, buttons, by);
+  }
+
+  /** The requester confirms (or cancels) the draft: the card shows what the core did, or why it refused. */
+  async function actOnDraft(number, action) {
+    const entry = state.cards.get(number);
+    if (!entry || entry.busy) return;
+    entry.busy = true;
+    entry.error = '';
+    fillDraftCard(entry);
+    const path = '/api/drafts/' + encodeURIComponent(number);
+    try {
+      const detail = await api.post(path + '/' + action, {});
+      entry.busy = false;
+      upsertDraft(detail, detail.current);
+    } catch (err) {
+      entry.busy = false;
+      if (err.status === 401) { fillDraftCard(entry); handleSignedOut(); return; }
+      entry.error = err.message;
+      try {
+        const fresh = await api.get(path);  // the refusal may come from a change (expired, superseded)
+        upsertDraft(fresh, fresh.current);
+      } catch (ignored) {
+        fillDraftCard(entry);
+      }
+    }
+    entry.node.focus();
+    scrollToEnd(false);
   }
 
   function pendingNumbers() {
