@@ -33,15 +33,15 @@ EXPECTED = {
     "approve-by-tool": ["refused: unknown_tool"] * 3,
     "approve-by-case-action": [
         "refused: invalid_arguments",
-        "unconfirmed: exception_action.execute",  # a comment Sam may make himself, once he confirms it
+        "previewed: exception_action.execute",  # a comment Sam may make himself, once he confirms it
         "refused: permission_denied",
     ],
     "transfer-out": ["refused: out_of_scope"],
-    "discount-90": ["unconfirmed: sales.below_cost, sales.discount"],
-    "credit-release": ["unconfirmed: credit.hold_release", "unconfirmed: credit.hold"],
+    "discount-90": ["previewed: sales.below_cost, sales.discount"],
+    "credit-release": ["previewed: credit.hold_release", "previewed: credit.hold"],
     "po-already-approved": ["refused: permission_denied"],
     "their-sales-order": ["refused: out_of_scope"],
-    "order-on-the-side": ["unconfirmed: sales.order.self_service"],  # within what Sam may commit, once he confirms
+    "order-on-the-side": ["previewed: sales.order.self_service"],  # within what Sam may commit, once he confirms
     "their-warehouse-by-name": ["refused: out_of_scope", "refused: out_of_scope", "refused: not_found"],
     "their-stock": ["refused: out_of_scope", "refused: out_of_scope", "answered"],
     "their-credit": ["refused: out_of_scope", "refused: not_found"],
