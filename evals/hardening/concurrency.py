@@ -280,7 +280,9 @@ class Worker:
 
         def send() -> None:
             start.wait()
-            command = functools.partial(drafts.draft_action, ctx=ctx, confirmed=True, kind="sales_order", payload=payload)
+            command = functools.partial(
+                drafts.draft_action, ctx=ctx, confirmed=True, kind="sales_order", payload=payload
+            )
             copies.append(self.run_one("double", command, draft_outcome))
 
         helper = threading.Thread(target=send, name=f"hardening-{self.index}-double")
