@@ -108,3 +108,11 @@ def test_every_event_of_a_draft_names_the_conversation_and_tool_call_that_starte
     ]
     assert {(e.conversation_id, e.tool_call_id) for e in events} == {("conv-1", "call-7")}
     assert [e.channel for e in events][-3:] == ["slack", "slack", "slack"]  # who acted stays who acted
+
+
+def test_a_preview_whose_stock_is_gone_is_refused_the_same_way_with_the_reason(world: World) -> None:
+    draft = _preview(world, "sam", _order("X-900", 8))  # 8 of the 10 at DAL
+    world.run(lambda s: adjust_stock(s, world.actor("wes"), sku="X-900", warehouse="DAL", quantity=-5, reason="count"))
+    with pytest.raises(InvalidState, match=r"no longer do what its preview showed .*not enough stock"):
+        _confirm(world, "sam", draft)
+    assert world.balance("X-900", "DAL").reserved == 0

@@ -163,6 +163,12 @@ def _submit(session: Session, draft: DraftAction, decision: Decision, audit: Aud
     _settle(session, draft, decision, audit)
 
 
+def _preview_changed(draft: DraftAction, why: str) -> InvalidState:
+    return InvalidState(
+        f"{draft.number} would no longer do what its preview showed ({why}); ask for it again to see a new preview"
+    )
+
+
 def confirm(session: Session, person: Person, *, draft_number: str | int, policy: Policy | None = None) -> DraftAction:
     """The requester confirms the preview they were shown; only then does the policy decide on it. The preview
     is run again first: if stock, prices or credit changed it, nothing is decided and the requester must ask again."""
@@ -175,12 +181,12 @@ def confirm(session: Session, person: Person, *, draft_number: str | int, policy
         raise InvalidState(f"the preview of {draft.number} expired at {draft.expires_at:%H:%M}; ask for it again")
     kind, payload = parse_payload(draft.kind, draft.payload)
     requester = _requester(session, draft)
-    applied, diff = preview(session, requester, kind, payload)
+    try:
+        applied, diff = preview(session, requester, kind, payload)
+    except ErpError as error:  # e.g. the stock it would reserve is gone: the same refusal, with the reason
+        raise _preview_changed(draft, error.message) from None
     if diff != draft.diff or applied.summary != draft.summary:
-        raise InvalidState(
-            f"{draft.number} would no longer do what its preview showed (stock, prices or credit changed); "
-            "ask for it again to see a new preview"
-        )
+        raise _preview_changed(draft, "stock, prices or credit changed")
     facts = _facts(session, requester, kind, applied)
     _submit(session, draft, evaluate(facts, policy or current_policy()), _person_audit(person))
     return draft
