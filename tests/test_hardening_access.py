@@ -150,11 +150,21 @@ def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
             )
         ).number
 
+    def own_preview(_: str) -> str:  # maria's own unconfirmed draft: only she may confirm or cancel it
+        return demo.run(
+            lambda s: draft_action(
+                s, RequestContext(maria, "web"), confirmed=False, kind="sales_order", payload=DISCOUNTED
+            )
+        ).number
+
+    maria = demo.read(lambda s: load_actor(s, username="maria"))
     case = demo.read(lambda s: s.scalars(select(ExceptionCase).where(ExceptionCase.type == "shortage")).first())
     assert case is not None
     conversation = c.post("/api/conversations", json={}, headers=headers).json()["id"]
     token = c.post("/api/tokens", json={"name": "to revoke"}, headers=headers).json()["id"]
-    return Ids({verb: drafted(verb) for verb in ("approve", "reject", "bulk")}, case.number, conversation, token)
+    drafts = {verb: drafted(verb) for verb in ("approve", "reject", "bulk")}
+    drafts |= {verb: own_preview(verb) for verb in ("confirm", "cancel")}
+    return Ids(drafts, case.number, conversation, token)
 
 
 def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
@@ -167,6 +177,9 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
             f"/api/conversations/{ids.conversation}/messages",
             {"text": chat_text("find_items", {"query": "valve"})},
         ),
+        "/api/drafts": ("/api/drafts", {"kind": "sales_order", "payload": DISCOUNTED, "confirm": False}),
+        "/api/drafts/{number}/confirm": (f"/api/drafts/{ids.drafts['confirm']}/confirm", None),
+        "/api/drafts/{number}/cancel": (f"/api/drafts/{ids.drafts['cancel']}/cancel", None),
         "/api/drafts/{number}/approve": (f"/api/drafts/{ids.drafts['approve']}/approve", {}),
         "/api/drafts/{number}/reject": (f"/api/drafts/{ids.drafts['reject']}/reject", {"comment": "no"}),
         "/api/approvals/bulk": ("/api/approvals/bulk", {"action": "approve", "numbers": [ids.drafts["bulk"]]}),
@@ -211,7 +224,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 11 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 14 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

@@ -13,6 +13,7 @@ the reason and nothing is written.
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -185,8 +186,9 @@ def confirm(session: Session, person: Person, *, draft_number: str | int, policy
         applied, diff = preview(session, requester, kind, payload)
     except ErpError as error:  # e.g. the stock it would reserve is gone: the same refusal, with the reason
         raise _preview_changed(draft, error.message) from None
-    if diff != draft.diff or applied.summary != draft.summary:
+    if effect_of(diff) != effect_of(draft.diff) or applied.summary != draft.summary:
         raise _preview_changed(draft, "stock, prices or credit changed")
+    draft.diff = diff  # the same change, shown to approvers on today's figures
     facts = _facts(session, requester, kind, applied)
     _submit(session, draft, evaluate(facts, policy or current_policy()), _person_audit(person))
     return draft
@@ -266,6 +268,22 @@ def _diff_lines(before: Snapshot, after: Snapshot) -> list[str]:
             changes.append(f"available {max(0, free_old)} → {max(0, free_new)}")
         lines.append(f"{label}: " + ", ".join(changes))
     return lines
+
+
+_CHANGE = re.compile(r"([a-z][a-z ]*?) (-?\d+) → (-?\d+)")
+
+
+def effect_of(diff: list[str]) -> list[str]:
+    """What a preview does, without the figures around it: "V-200 @ DAL: reserved +40" for each stock line (other
+    lines as they are). Other orders moving the same stock change the figures, not what this draft does."""
+    effect = []
+    for line in diff:
+        label, colon, rest = line.partition(": ")
+        changes = [(name, int(b) - int(a)) for name, a, b in _CHANGE.findall(rest) if name != "available"]
+        effect.append(
+            f"{label}: " + ", ".join(f"{name} {delta:+d}" for name, delta in changes) if colon and changes else line
+        )
+    return effect
 
 
 def _entity_code(session: Session, entity_id: int | None) -> str | None:
