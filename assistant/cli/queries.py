@@ -1,6 +1,6 @@
 """Commands that ask the core as a user: available-to-promise, an order, a customer's credit."""
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
@@ -14,17 +14,15 @@ def atp(
     user: Annotated[str, typer.Option(help="Act as this user (their entities only).")] = DEFAULT_USER,
     warehouse: Annotated[str | None, typer.Option(help="One warehouse code, e.g. DAL.")] = None,
     entity: Annotated[str | None, typer.Option(help="All warehouses of one entity, e.g. NA.")] = None,
-    on: Annotated[str | None, typer.Option(help="Promise date (YYYY-MM-DD); default today.")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="Promise date: YYYY-MM-DD, or +N for N days from today; default today.")
+    ] = None,
     quantity: Annotated[int | None, typer.Option(help="Also say when this many can be promised.")] = None,
 ) -> None:
     """Available-to-promise for an item, by warehouse, with how it was computed."""
     from core.stock.service import available_to_promise
 
-    try:
-        on_date = date.fromisoformat(on) if on else None
-    except ValueError:
-        console.print(f"[red]invalid_input[/red]: '{on}' is not a date; use YYYY-MM-DD")
-        raise typer.Exit(code=1) from None
+    on_date = _promise_date(on)
     report = ask(
         user,
         lambda s, actor: available_to_promise(
@@ -63,6 +61,21 @@ def atp(
         table.add_row(*cells)
     console.print(table)
     console.print(f"total available on {report.on_date}: {report.total_available}")
+
+
+def _promise_date(on: str | None) -> date | None:
+    """`--on` as a date: ISO, or "+N" days from the business date (so an example works on any day)."""
+    from core import clock
+
+    if not on:
+        return None
+    try:
+        if on.startswith("+") and on[1:].isdigit():
+            return clock.today() + timedelta(days=int(on[1:]))
+        return date.fromisoformat(on)
+    except (ValueError, OverflowError):
+        console.print(f"[red]invalid_input[/red]: '{on}' is not a date; use YYYY-MM-DD or +N (days from today)")
+        raise typer.Exit(code=1) from None
 
 
 def order(
