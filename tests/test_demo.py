@@ -15,6 +15,7 @@ from core.actor import Actor, Role
 from core.db import Database
 from core.demo import DemoConfig, DemoSummary, load_demo
 from core.demo.catalog import build_catalog
+from core.demo.walkthrough import WALKTHROUGH_STOCK
 from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice, Payment
 from core.finance.service import credit_status, customers_near_limit
@@ -389,3 +390,18 @@ def test_a_larger_company_loads_and_agrees_with_its_ledger(db: Database) -> None
     assert summary.items == 2_000 and summary.ledger_rows > 5_000
     assert db.read(stock_disagreements) == []
     assert 10 <= _atp(db, "V-200")["ATL"] <= 15
+
+
+def test_the_readme_walkthrough_stock_is_there_and_on_2026_11_20_came_without_a_delivery(demo_db: Database) -> None:
+    for guarantee in WALKTHROUGH_STOCK:
+        assert _atp(demo_db, guarantee.sku)[guarantee.warehouse] >= guarantee.free, guarantee
+
+    def received_today(s: Session) -> int:
+        return _count(
+            s,
+            PurchaseOrder,
+            PurchaseOrder.order_date == clock.today(),
+            PurchaseOrder.status == PurchaseOrderStatus.RECEIVED.value,
+        )
+
+    assert demo_db.read(received_today) == 0  # 2026-11-20 met every guarantee: its company is as it always was
