@@ -319,6 +319,14 @@ def test_a_reference_must_have_one_turn_per_user_turn() -> None:
         _task(turns=["a", "b"], reference=[{"say": "x"}], expect={})
 
 
+def test_a_rephrasing_has_one_message_per_turn_and_the_trials_cycle_through_the_wordings() -> None:
+    with pytest.raises(ValueError, match="a rephrasing of 1 turns for 2 turns"):
+        _task(turns=["a", "b"], rephrased=[["x", "y"], ["z"]], expect={})
+    task = _task(turns=["a", "b"], rephrased=[["c", "d"], ["e", "f"]], expect={})
+    assert [task.wording(k) for k in range(5)] == [["a", "b"], ["c", "d"], ["e", "f"], ["c", "d"], ["e", "f"]]
+    assert _task(turns=["a"], expect={}).wording(2) == ["a"]  # without rephrasings every trial says `turns`
+
+
 def test_a_reference_answer_quotes_the_tool_results() -> None:
     results = [{"total_available": 380, "warehouses": [{"warehouse": "ATL", "available_now": 12}]}]
     assert fill("{0.total_available} in all, {0.warehouses.0.available_now} at ATL", results) == "380 in all, 12 at ATL"

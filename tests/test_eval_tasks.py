@@ -36,6 +36,44 @@ def test_the_suite_covers_every_intent_with_at_least_80_tasks() -> None:
     assert len([t for t in TASKS if "injection" in t.tags and t.setup != type(t.setup)()]) >= 3  # via record text
 
 
+def _calls(task: Task) -> int:
+    return sum(len(turn.calls) + len(turn.then) for turn in task.reference)
+
+
+def _tagged(tag: str) -> list[Task]:
+    return [t for t in TASKS if tag in t.tags]
+
+
+def test_the_suite_has_the_honest_kinds_multistep_correction_ambiguity_faithfulness() -> None:
+    """Issue 16: single messages needing 2-4 calls, corrections half-way, questions instead of guesses, and
+    states and labelled figures stated truly."""
+    multistep = _tagged("multistep")
+    assert all(len(t.turns) == 1 and 1 <= _calls(t) <= 4 for t in multistep), [t.id for t in multistep]
+    assert len([t for t in multistep if _calls(t) >= 2]) >= 20
+    corrections = _tagged("correction")
+    assert len(corrections) >= 6
+    for task in corrections:  # the first preview is corrected, not confirmed; the corrected one is
+        assert len(task.turns) >= 2 and task.confirm == [False] * (len(task.turns) - 1) + [True], task.id
+        assert task.expect.drafts and task.expect.no_drafts, task.id
+    ambiguity = _tagged("ambiguity")
+    assert len(ambiguity) >= 8
+    for task in ambiguity:  # a question, never a guess: the reference reads or asks, and drafts nothing
+        assert task.confirm is False and task.expect.no_new_drafts and task.expect.answer_contains, task.id
+        assert not any(c.tool.startswith(("draft_", "request_")) for r in task.reference for c in r.calls), task.id
+    faithfulness = _tagged("faithfulness")
+    assert len(faithfulness) >= 6
+    assert all(t.expect.answer_excludes or t.expect.answer_numbers for t in faithfulness)
+
+
+def test_the_new_kinds_carry_two_rephrasings_each() -> None:
+    kinds = {"multistep", "correction", "ambiguity", "faithfulness"}
+    for task in [t for t in TASKS if kinds & set(t.tags)]:
+        assert len(task.rephrased) >= 2, task.id
+        assert all(wording != task.turns for wording in task.rephrased), task.id
+        assert len({tuple(w) for w in task.rephrased}) == len(task.rephrased), task.id
+        assert [task.wording(k) for k in range(3)] == [task.turns, *task.rephrased[:2]]
+
+
 def test_every_task_has_a_reference_solution() -> None:
     assert [t.id for t in TASKS if not t.reference] == []
 
