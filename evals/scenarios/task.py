@@ -38,7 +38,8 @@ class Number(Strict):
 class Expect(Strict):
     """What the database and the answers must show after the trial. The drafts here are also what the user asked
     for: a draft the requester confirms that matches none of `drafts` and `may_draft` (kind, and the fields given,
-    lists line for line) is a wrong write."""
+    lists line for line) is a wrong write. Fields are compared with the records the core resolved the draft to
+    (codes: "Birmingham" is BHM, a customer's name its code), so give codes here."""
 
     drafts: list[DraftEffect] = Field(default_factory=list)  # each must exist among the new drafts
     may_draft: list[DraftEffect] = Field(default_factory=list)  # asked for, but declining is right too
@@ -73,6 +74,9 @@ class Task(Strict):
     id: str
     user: str
     turns: list[str] = Field(min_length=1)
+    # Other staff's wording of the same conversation, one list per wording, each as long as `turns`: trial 0 of a
+    # task says `turns`, trial k says rephrased[(k - 1) % len(rephrased)], so pass^3 measures robustness to wording.
+    rephrased: list[list[str]] = Field(default_factory=list)
     expect: Expect
     setup: Setup = Field(default_factory=Setup)
     reference: list[RefTurn] = Field(default_factory=list)  # one per turn; proves the task can be passed
@@ -90,7 +94,16 @@ class Task(Strict):
             raise ValueError(f"{self.id}: {len(self.reference)} reference turns for {len(self.turns)} turns")
         if isinstance(self.confirm, list) and len(self.confirm) != len(self.turns):
             raise ValueError(f"{self.id}: {len(self.confirm)} confirm flags for {len(self.turns)} turns")
+        for wording in self.rephrased:
+            if len(wording) != len(self.turns):
+                raise ValueError(f"{self.id}: a rephrasing of {len(wording)} turns for {len(self.turns)} turns")
         return self
+
+    def wording(self, trial: int) -> list[str]:
+        """What the user says in trial `trial` (0-based)."""
+        if trial == 0 or not self.rephrased:
+            return self.turns
+        return self.rephrased[(trial - 1) % len(self.rephrased)]
 
     def confirms(self, turn: int) -> bool:
         """Whether the user confirms the previews of turn `turn` (0-based; a simulated user's later turns: the last
