@@ -28,7 +28,10 @@ def resolved_payload(session: Session, draft: DraftAction) -> dict[str, Any]:
     resolve, which a previewed draft should not hold, is left as typed). A sales order line without a warehouse
     gets the one its preview reserved at."""
     names = usernames(session, user_ids=[draft.requester_id])
-    actor = load_actor(session, username=names[draft.requester_id])
+    try:
+        actor = load_actor(session, username=names.get(draft.requester_id, ""))
+    except ErpError:  # a requester who left: nothing to resolve as
+        return dict(draft.payload)
     payload = dict(draft.payload)
     for name in WAREHOUSE_FIELDS:
         payload[name] = _code(payload.get(name), lambda v: get_warehouse(session, code=v).code)
