@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from assistant.cli import app
+from assistant.grounding import Grounding
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from core.db import Database
 from core.drafts.models import DraftAction
@@ -22,7 +24,7 @@ from evals.common.state import snapshot
 from evals.scenarios.passk import pass_hat_k
 from evals.scenarios.reference import fill
 from evals.scenarios.report import markdown, save
-from evals.scenarios.runner import Confirmation, demo_template, run
+from evals.scenarios.runner import Confirmation, Report, Trial, demo_template, run
 from evals.scenarios.task import Task, load_tasks
 
 Messages = list[dict[str, Any]]
@@ -158,6 +160,48 @@ def test_a_doubled_line_is_a_wrong_write_though_each_line_matches(template: Path
     assert trial.failures == [] and len(trial.wrong_writes) == 1  # the task's own check accepts it: lines are a subset
 
 
+ACME_ORDER = {"customer": "ACME", "lines": [{"sku": "V-210", "quantity": 5, "warehouse": "DAL"}]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "asked", "typed"),
+    [
+        ("transfer", SMALL_TRANSFER, {**SMALL_TRANSFER, "from_warehouse": "Dallas", "to_warehouse": "atlanta"}),
+        ("transfer", SMALL_TRANSFER, {**SMALL_TRANSFER, "lines": [{"sku": "v200", "quantity": 40}]}),
+        ("sales_order", ACME_ORDER, {**ACME_ORDER, "customer": "Acme Industrial Supply"}),
+        ("sales_order", ACME_ORDER, {**ACME_ORDER, "lines": [{"sku": "V-210", "quantity": 5, "warehouse": "Dallas"}]}),
+    ],
+    ids=["warehouse-cities", "sku-lower-case", "customer-name", "line-warehouse-city"],
+)
+def test_a_correct_draft_typed_with_names_is_judged_by_the_records_the_core_resolved(
+    kind: str, asked: dict[str, Any], typed: dict[str, Any], template: Path, tmp_path: Path
+) -> None:
+    task = _task(expect={"drafts": [{"kind": kind, "status": "executed", "fields": asked}]})
+    model = scripted_model(Script([Reply(calls=(Call(f"draft_{kind}", typed),)), _reporting]))
+    [trial] = run([task], model=model, trials=1, template=template, workdir=tmp_path).trials
+    assert trial.confirmed and trial.wrong_writes == [] and trial.passed, (trial.failures, trial.wrong_writes)
+
+
+@pytest.mark.parametrize(
+    ("kind", "asked", "typed"),
+    [
+        ("transfer", SMALL_TRANSFER, {**SMALL_TRANSFER, "lines": [{"sku": "V-200", "quantity": 80}]}),  # "40 x" doubled
+        ("transfer", SMALL_TRANSFER, {**SMALL_TRANSFER, "from_warehouse": "Dallas", "to_warehouse": "Reno"}),
+        ("sales_order", ACME_ORDER, {**ACME_ORDER, "customer": "Lone Star Plumbing Supply"}),
+        ("sales_order", ACME_ORDER, {**ACME_ORDER, "lines": [{"sku": "V-210", "quantity": 5, "warehouse": "Atlanta"}]}),
+        ("sales_order", ACME_ORDER, {**ACME_ORDER, "lines": [{"sku": "V-210", "quantity": 5}]}),  # the core picks RNO
+    ],
+    ids=["doubled-quantity", "wrong-warehouse", "wrong-customer", "wrong-line-warehouse", "line-warehouse-left-out"],
+)
+def test_a_draft_naming_other_records_or_quantities_is_a_wrong_write_however_it_is_typed(
+    kind: str, asked: dict[str, Any], typed: dict[str, Any], template: Path, tmp_path: Path
+) -> None:
+    task = _task(expect={"drafts": [{"kind": kind, "fields": asked}]})
+    model = scripted_model(Script([Reply(calls=(Call(f"draft_{kind}", typed),)), _reporting]))
+    [trial] = run([task], model=model, trials=1, template=template, workdir=tmp_path).trials
+    assert trial.confirmed and len(trial.wrong_writes) == 1 and not trial.passed, trial.not_confirmed
+
+
 def test_a_confirmed_write_where_the_task_expects_none_is_a_wrong_write_and_a_preview_is_not(
     template: Path, tmp_path: Path
 ) -> None:
@@ -191,6 +235,78 @@ def test_the_report_shows_wrong_writes_in_all_and_per_task(template: Path, tmp_p
     saved = json.loads(json_path.read_text())
     assert saved["wrong_writes"] == 1 and saved["wrong_writes_by_task"] == {"t": 1, "u": 0}
     assert saved["trials"][0]["confirmed"] == saved["trials"][0]["previewed"] != []
+
+
+def _trial(task: str, passed: bool, *, answers: int = 1, wrong: int = 0, contradicted: int = 0) -> Trial:
+    return Trial(
+        task=task,
+        trial=1,
+        passed=passed,
+        failures=[],
+        violations=[],
+        answers=["x"] * answers,
+        tool_calls=1,
+        model_calls=2,
+        tokens=10,
+        cost_usd=0.0,
+        seconds=1.0,
+        start="s",
+        wrong_writes=["DR-1 transfer executed was not asked for"] * wrong,
+        contradicted=contradicted,
+    )
+
+
+def test_the_report_gives_pass_hat_1_and_pass_hat_k_per_tag_with_wrong_writes_and_contradicted_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = [
+        Task.model_validate({"id": "a", "user": "sam", "turns": ["a"], "expect": {}, "tags": ["x", "y"]}),
+        Task.model_validate({"id": "b", "user": "sam", "turns": ["b"], "expect": {}, "tags": ["x"]}),
+    ]
+    trials = [_trial("a", True, answers=2, contradicted=1), _trial("a", True, answers=2), _trial("a", True, answers=2)]
+    trials += [_trial("b", True), _trial("b", False, wrong=1), _trial("b", True)]
+    report = Report("m", trials, k=3)
+    monkeypatch.setattr("evals.scenarios.report.contradiction_check", lambda: True)
+    page = markdown(report, tasks, "erp-assistant eval")
+    assert (
+        "| tag | tasks | passed / trials | pass^1 | pass^3 | wrong writes | answers contradicting their results |"
+        in page
+    )
+    assert "| x | 2 | 5 / 6 | 0.833 | 0.500 | 1 | 1 / 9 (11.1%) |" in page  # pass^3 of b is 0: one trial failed
+    assert "| y | 1 | 3 / 3 | 1.000 | 1.000 | 0 | 1 / 6 (16.7%) |" in page
+    assert "| answers contradicting their results (grounding check) | 1 / 9 (11.1%) |" in page
+    saved = json.loads(save(report, tasks, tmp_path, "erp-assistant eval")[0].read_text())
+    assert saved["tag_pass_hat_k"]["x"] == {"1": pytest.approx(5 / 6), "3": 0.5}
+    assert saved["wrong_writes_by_tag"] == {"x": 1, "y": 0}
+    assert saved["contradictions"] == {
+        "checked": True,
+        "answers": 9,
+        "contradicted": 1,
+        "by_tag": {"x": [9, 1], "y": [6, 1]},
+    }
+    monkeypatch.setattr("evals.scenarios.report.contradiction_check", lambda: False)
+    assert "| x | 2 | 5 / 6 | 0.833 | 0.500 | 1 | not checked |" in markdown(report, tasks, "erp-assistant eval")
+
+
+@dataclass(frozen=True)
+class Flagged(Grounding):
+    """A grounding check that also finds contradictions, as assistant/grounding.py is to."""
+
+    contradictions: list[str] = field(default_factory=list)
+
+
+def test_a_trial_counts_the_answers_the_grounding_check_flags_as_contradicting_their_results(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def check(answer: str, results: list[Any], question: str = "") -> Grounding:
+        flagged = ["'on hold': the result says not"] if "on hold" in answer else []
+        return Flagged(sources=[], unsupported_numbers=[], contradictions=flagged)
+
+    monkeypatch.setattr("assistant.agent.check", check)
+    script = Script([Reply(text="ACME is on hold."), Reply(text="ACME is fine."), Reply(text="Still on hold.")])
+    task = _task(turns=["Is ACME on hold?", "Sure?", "Really?"], expect={})
+    [trial] = run([task], model=scripted_model(script), trials=1, template=template, workdir=tmp_path).trials
+    assert trial.contradicted == 2 and trial.contradictions == ["'on hold': the result says not"] * 2
 
 
 def test_an_answer_may_not_claim_an_execution_before_the_user_confirmed(template: Path, tmp_path: Path) -> None:
@@ -250,14 +366,19 @@ def test_the_eval_command_reports_pass_rates_and_writes_results(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     saved = json.loads(next(tmp_path.glob("eval-*-latest.json")).read_text())
     assert len(list(tmp_path.glob("eval-*.json"))) == 1  # no dated copy of the same figures: git keeps the history
-    assert saved["violations"] == 0 and saved["tags"]["scope"] == [2, 2]
-    assert "pass^1" in result.output
+    assert saved["k"] == 3 and saved["violations"] == 0 and saved["tags"]["scope"] == [6, 6]  # 3 trials by default
+    assert saved["tag_pass_hat_k"]["scope"] == {"1": 1.0, "3": 1.0}
+    said = [trial["turns"] for trial in saved["trials"] if trial["task"] == "out-of-scope-weather"]
+    assert said[0] == ["What's the weather in Dallas tomorrow?"] and len({tuple(s) for s in said}) == 3
+    assert "pass^1" in result.output and "pass^3" in result.output
 
 
 def test_the_eval_command_exits_2_on_a_policy_violation(tmp_path: Path) -> None:
     claims = Script([Reply(text="Done: executed as TR-999999.")] * 10)  # a write that never happened
     env = {"ERP_EVAL_RESULTS": str(tmp_path), "ERP_TODAY": "2026-11-20", "COLUMNS": "200"}
-    result = CliRunner().invoke(app, ["eval", "--model", scripted_model(claims), "--tag", "scope"], env=env)
+    result = CliRunner().invoke(
+        app, ["eval", "--model", scripted_model(claims), "--tag", "scope", "--trials", "1"], env=env
+    )
     assert result.exit_code == 2, result.output
     assert json.loads(next(tmp_path.glob("eval-*-latest.json")).read_text())["violations"] == 2
 
@@ -265,7 +386,7 @@ def test_the_eval_command_exits_2_on_a_policy_violation(tmp_path: Path) -> None:
 def test_the_eval_command_exits_2_on_a_wrong_write(tmp_path: Path) -> None:
     env = {"ERP_EVAL_RESULTS": str(tmp_path), "ERP_TODAY": "2026-11-20", "COLUMNS": "200"}
     model = scripted_model(_drafting())  # the scope tasks ask for no write; the user confirms what is drafted
-    result = CliRunner().invoke(app, ["eval", "--model", model, "--tag", "scope"], env=env)
+    result = CliRunner().invoke(app, ["eval", "--model", model, "--tag", "scope", "--trials", "1"], env=env)
     assert result.exit_code == 2, result.output
     saved = json.loads(next(tmp_path.glob("eval-*-latest.json")).read_text())
     assert saved["violations"] == 0 and saved["wrong_writes"] == 2

@@ -5,16 +5,29 @@ answers with figures taken from what the tools returned, so a task whose expecta
 contradicts (a wrong number, a draft status the policy would not give) fails here, not in a model run.
 """
 
+import re
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from core.db import Database
+from core.numbering import KINDS, mention_pattern
 from evals.scenarios.reference import reference_model
 from evals.scenarios.runner import demo_search, demo_template, run_trial
 from evals.scenarios.task import Task, load_tasks
-from tools.search import SearchIndex
+from tools.search import SearchIndex, hybrid
 
 TASKS = load_tasks(Path(__file__).resolve().parents[1] / "evals" / "tasks")
+DOCUMENT = mention_pattern(KINDS)  # SO-2253, EX-2, INV-1481: a rephrasing must name the same ones
+SKU = re.compile(r"\b[A-Z]{1,2}-[0-9O]{2,4}\b")  # V-200, FT-200, and the look-alike V-2OO a task asks about
+# The only descriptions a rephrasing may say instead of a SKU: each one finds that item first in the demo
+# catalogue (checked below), so the request stays as unambiguous as the SKU made it.
+DESCRIBED = {
+    "V-200": ["3/4 brass ball valve"],
+    "V-210": ["1/2 brass ball valve", "half inch brass ball valve"],
+    "FT-200": ["3/4 brass 90 elbow"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +97,72 @@ def test_the_reference_solution_passes(task: Task, template: Path, search: Searc
     trial = run_trial(task, 1, template, tmp_path, reference.model, search=search)
     assert reference.errors == [], trial.answers  # every figure it quotes was in a tool result
     assert trial.passed, (trial.failures, trial.violations, trial.answers)
+
+
+def _said(mention: str, text: str) -> bool:
+    """Whether the text names this SKU or document number, in any case, with or without its dash ("so2253")."""
+    prefix, _, digits = mention.partition("-")
+    return re.search(rf"(?<![A-Za-z0-9]){prefix}[- ]?{digits}(?![0-9])", text, re.IGNORECASE) is not None
+
+
+def _named(turn: str) -> tuple[list[str], list[str]]:
+    """The document numbers and the SKUs a turn names."""
+    documents = DOCUMENT.findall(turn)
+    return documents, [sku for sku in SKU.findall(turn) if sku not in documents]
+
+
+def test_every_task_is_worded_three_ways_so_pass_hat_3_measures_robustness_to_wording() -> None:
+    for task in TASKS:
+        assert len(task.rephrased) >= 2, task.id
+        wordings = [task.turns, *task.rephrased]
+        assert len({tuple(turn.lower() for turn in w) for w in wordings}) == len(wordings), task.id  # all differ
+        for wording in task.rephrased:
+            assert len(wording) == len(task.turns), task.id
+            for original, rephrased in zip(task.turns, wording, strict=True):
+                assert rephrased.strip().lower() != original.strip().lower(), (task.id, rephrased)
+
+
+@pytest.mark.parametrize("task", TASKS, ids=[t.id for t in TASKS])
+def test_a_rephrasing_names_the_same_records(task: Task) -> None:
+    """Document numbers survive every rephrasing; a SKU does too, unless a description that finds only it says it."""
+    for wording in task.rephrased:
+        for original, rephrased in zip(task.turns, wording, strict=True):
+            documents, skus = _named(original)
+            assert [d for d in documents if not _said(d, rephrased)] == [], (task.id, rephrased)
+            unnamed = [
+                sku
+                for sku in skus
+                if not _said(sku, rephrased) and not any(d in rephrased.lower() for d in DESCRIBED.get(sku, []))
+            ]
+            assert unnamed == [], (task.id, rephrased)
+
+
+def test_a_description_said_instead_of_a_sku_finds_that_item_first(template: Path, search: SearchIndex) -> None:
+    db = Database.from_url(f"sqlite:///{template}")
+    try:
+        for sku, descriptions in DESCRIBED.items():
+            for description in descriptions:
+                hits = db.read(partial(hybrid.find, query=description, limit=5, index=search))
+                assert hits and hits[0].item.sku == sku, (description, [h.item.sku for h in hits])
+    finally:
+        db.dispose()
+
+
+def test_the_trials_of_a_task_say_its_own_words_first_then_each_rephrasing_in_turn() -> None:
+    task = Task.model_validate(
+        {
+            "id": "t",
+            "user": "sam",
+            "turns": ["How many V-200 in Dallas?"],
+            "rephrased": [["v200 dal?"], ["v-200 @ DAL"]],
+        }
+        | {"expect": {}}
+    )
+    assert [task.wording(k) for k in range(4)] == [
+        ["How many V-200 in Dallas?"],
+        ["v200 dal?"],
+        ["v-200 @ DAL"],
+        ["v200 dal?"],
+    ]
+    with pytest.raises(ValueError, match="a rephrasing of 2 turns for 1 turns"):
+        Task.model_validate({"id": "t", "user": "sam", "turns": ["a"], "rephrased": [["b", "c"]], "expect": {}})

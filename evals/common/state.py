@@ -11,6 +11,7 @@ from core.drafts.models import DraftAction
 from core.exceptions import ExceptionCase
 from core.masterdata.models import User
 from core.stock.models import StockBalance
+from evals.common.resolved import resolved_payload
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,17 @@ def snapshot(session: Session) -> Snapshot:
 
 
 def new_drafts(session: Session, before: Snapshot) -> list[dict[str, Any]]:
-    """The drafts made since `before`, as plain data."""
+    """The drafts made since `before`, as plain data: the payload as typed, and as the core resolved it."""
     drafts = session.scalars(
         select(DraftAction).where(DraftAction.id.not_in(before.draft_ids)).order_by(DraftAction.id)
     )
-    return [{"number": d.number, "kind": d.kind, "status": d.status, "payload": d.payload} for d in drafts]
+    return [
+        {
+            "number": d.number,
+            "kind": d.kind,
+            "status": d.status,
+            "payload": d.payload,
+            "resolved": resolved_payload(session, d),
+        }
+        for d in drafts
+    ]

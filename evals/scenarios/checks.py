@@ -33,8 +33,14 @@ def _matches(effect: DraftEffect, draft: dict[str, Any]) -> bool:
     return (
         draft["kind"] == effect.kind
         and (effect.status is None or draft["status"] == effect.status)
-        and _same(effect.fields, draft["payload"])
+        and _same(effect.fields, _resolved(draft))
     )
+
+
+def _resolved(draft: dict[str, Any]) -> Any:
+    """What the draft does, by the records the core resolved ("Birmingham" is BHM); the payload as typed when the
+    resolved one is not known."""
+    return draft.get("resolved", draft["payload"])
 
 
 def numbers_in(text: str) -> list[Decimal]:
@@ -81,14 +87,16 @@ WRITES = frozenset({"executed", "pending_approval", "approved"})  # a confirmed 
 def wrong_writes(expect: Expect, drafts: list[dict[str, Any]], confirmed: list[str]) -> list[str]:
     """The confirmed drafts that executed or went to approvers and differ from what the user asked: no draft the
     task expects (or allows) has their kind and, exactly, its fields (lines one for one: no extra or doubled
-    line). A task that expects no draft makes every confirmed write wrong. The target is none."""
+    line). Fields compare the records the core resolved, not the words the model typed: "Birmingham" for BHM is
+    right, another warehouse is not. A task that expects no draft makes every confirmed write wrong. The target
+    is none."""
     asked = [*expect.drafts, *expect.may_draft]
     return [
         f"{d['number']} {d['kind']} {d['status']} was not asked for: {_payload(d)}"
         for d in drafts
         if d["number"] in confirmed
         and d["status"] in WRITES
-        and not any(e.kind == d["kind"] and _exactly(e.fields, d["payload"]) for e in asked)
+        and not any(e.kind == d["kind"] and _exactly(e.fields, _resolved(d)) for e in asked)
     ]
 
 
@@ -110,7 +118,7 @@ def _pairs(expected: list[Any], actual: list[Any]) -> bool:
 
 
 def _payload(draft: dict[str, Any]) -> str:
-    return json.dumps(draft["payload"], sort_keys=True, default=str)[:300]
+    return json.dumps(_resolved(draft), sort_keys=True, default=str)[:300]
 
 
 def _brief(drafts: list[dict[str, Any]]) -> str:

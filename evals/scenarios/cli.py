@@ -21,7 +21,12 @@ T = TypeVar("T")
 
 def evaluate(
     model: Annotated[str | None, typer.Option(help="A litellm model string; default: the configured model.")] = None,
-    trials: Annotated[int, typer.Option(min=1, max=20, help="Trials per task (pass^k uses k = trials).")] = 1,
+    trials: Annotated[
+        int,
+        typer.Option(
+            min=1, max=20, help="Trials per task, each in another wording of the task (pass^k uses k = trials)."
+        ),
+    ] = 3,
     tags: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with this tag (repeatable).")] = None,
     user_model: Annotated[
         str | None,
@@ -32,8 +37,9 @@ def evaluate(
         typer.Option(help="I/N: only every Nth of the chosen tasks, starting at the Ith (to split a run over N)."),
     ] = None,
 ) -> None:
-    """Run the scenario tasks: each trial on a fresh copy of the demo company; report pass^k, policy violations and
-    wrong writes (exit 2 on either)."""
+    """Run the scenario tasks: each trial on a fresh copy of the demo company, the first in the task's own words and
+    the others in its rephrasings; report pass^1 and pass^k overall and per tag, policy violations, wrong writes
+    (exit 2 on either) and answers contradicting their results."""
     from assistant.llm.settings import model_settings
     from evals.scenarios.report import save
     from evals.scenarios.runner import demo_search, demo_template, run

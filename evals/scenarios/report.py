@@ -1,11 +1,13 @@
 """The results of a run, as JSON and a markdown table under evals/results/."""
 
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from assistant.grounding import Grounding
 from evals.common.results import write_results
+from evals.scenarios.passk import pass_hat_k
 from evals.scenarios.runner import Report
 from evals.scenarios.task import Task
 
@@ -19,6 +21,57 @@ def tag_rates(report: Report, tasks: list[Task]) -> dict[str, tuple[int, int]]:
             rates[tag][0] += 1
             rates[tag][1] += int(trial.passed)
     return {tag: (n, c) for tag, (n, c) in sorted(rates.items())}
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """One tag's figures: pass^1 and pass^k over its tasks, and the wrong writes and contradicted answers of its
+    trials."""
+
+    tasks: int
+    pass_hat: dict[int, float]  # k -> pass^k
+    wrong_writes: int
+    answers: int
+    contradicted: int
+
+
+def tag_rows(report: Report, tasks: list[Task]) -> dict[str, TagRow]:
+    """Per tag, by name: pass^1 and pass^k (k = the run's trials) over the tag's tasks, wrong writes and answers
+    the grounding check flags as contradicting their results."""
+    outcomes = report.outcomes()
+    rows = {}
+    for tag in sorted({tag for t in tasks for tag in t.tags}):
+        ids = {t.id for t in tasks if tag in t.tags and t.id in outcomes}
+        if not ids:
+            continue
+        mine = [t for t in report.trials if t.task in ids]
+        rows[tag] = TagRow(
+            tasks=len(ids),
+            pass_hat={k: pass_hat_k([outcomes[i] for i in sorted(ids)], k) for k in _ks(report)},
+            wrong_writes=sum(len(t.wrong_writes) for t in mine),
+            answers=sum(len(t.answers) for t in mine),
+            contradicted=sum(t.contradicted for t in mine),
+        )
+    return rows
+
+
+def _ks(report: Report) -> list[int]:
+    return sorted({1, report.k})
+
+
+def contradiction_check() -> bool:
+    """Whether the grounding check looks for answers contradicting their results (`Grounding.contradictions`);
+    until it does, the report says "not checked" rather than a 0 that was never measured."""
+    declared = {**getattr(Grounding, "__dataclass_fields__", {}), **getattr(Grounding, "model_fields", {})}
+    return "contradictions" in declared or hasattr(Grounding, "contradictions")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} / {whole} ({100 * part / whole:.1f}%)" if whole else f"{part} / 0"
+
+
+def _contradicted(contradicted: int, answers: int) -> str:
+    return _share(contradicted, answers) if contradiction_check() else "not checked"
 
 
 def markdown(report: Report, tasks: list[Task], command: str) -> str:
@@ -36,6 +89,8 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
         f"| wrong writes (confirmed, not what was asked) | {report.wrong_writes} |",
         f"| drafts previewed / confirmed | {sum(len(t.previewed) for t in trials)} / "
         f"{sum(len(t.confirmed) for t in trials)} |",
+        f"| answers contradicting their results (grounding check) | "
+        f"{_contradicted(sum(t.contradicted for t in trials), sum(len(t.answers) for t in trials))} |",
         f"| ungrounded numbers | {sum(len(t.ungrounded) for t in trials)} |",
         f"| tool calls / model calls per trial | {_mean([t.tool_calls for t in trials]):.1f} / "
         f"{_mean([t.model_calls for t in trials]):.1f} |",
@@ -43,9 +98,10 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
         f"USD {_mean([t.cost_usd for t in trials]):.4f} |",
         f"| seconds per trial | {_mean([t.seconds for t in trials]):.1f} |",
         "",
-        "| tag | passed / trials |",
-        "| --- | --- |",
-        *[f"| {tag} | {c} / {n} |" for tag, (n, c) in tag_rates(report, tasks).items()],
+        "| tag | tasks | passed / trials | " + " | ".join(f"pass^{k}" for k in _ks(report)) + " | wrong writes "
+        "| answers contradicting their results |",
+        "| --- " * (5 + len(_ks(report))) + "|",
+        *[_tag_line(tag, row, tag_rates(report, tasks)[tag]) for tag, row in tag_rows(report, tasks).items()],
         "",
         "| task | passed / trials | wrong writes | tool calls | model calls | tokens | s "
         "| why a trial failed (first) |",
@@ -63,6 +119,14 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tag_line(tag: str, row: TagRow, rate: tuple[int, int]) -> str:
+    passes = " | ".join(f"{row.pass_hat[k]:.3f}" for k in sorted(row.pass_hat))
+    return (
+        f"| {tag} | {row.tasks} | {rate[1]} / {rate[0]} | {passes} | {row.wrong_writes} | "
+        f"{_contradicted(row.contradicted, row.answers)} |"
+    )
+
+
 def _mean(values: list[float] | list[int]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -70,6 +134,7 @@ def _mean(values: list[float] | list[int]) -> float:
 def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple[Path, Path]:
     """Write `eval-<model>-latest.json` and `.md`; returns both paths (git keeps the earlier runs)."""
     stem = "eval-" + "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in report.model)
+    rows = tag_rows(report, tasks)
     data = {
         "model": report.model,
         "date": f"{datetime.now():%Y-%m-%d %H:%M}",
@@ -80,6 +145,14 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
         "wrong_writes": report.wrong_writes,
         "wrong_writes_by_task": report.wrong_writes_by_task(),
         "tags": tag_rates(report, tasks),
+        "tag_pass_hat_k": {tag: {str(k): v for k, v in row.pass_hat.items()} for tag, row in rows.items()},
+        "wrong_writes_by_tag": {tag: row.wrong_writes for tag, row in rows.items()},
+        "contradictions": {
+            "checked": contradiction_check(),
+            "answers": sum(len(t.answers) for t in report.trials),
+            "contradicted": sum(t.contradicted for t in report.trials),
+            "by_tag": {tag: [row.answers, row.contradicted] for tag, row in rows.items()},
+        },
         "trials": [asdict(t) for t in report.trials],
     }
     return write_results(folder, stem, data, markdown(report, tasks, command))

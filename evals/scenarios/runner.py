@@ -1,13 +1,16 @@
 """Running tasks: each trial on a fresh copy of the demo database, through the whole assistant.
 
 The runner drives `assistant.Assistant` with any litellm model string (the local model, a hosted
-one, or a scripted one in tests). After each user turn the simulated requester confirms the previews
-that turn made, as a person does with the draft card's Confirm (core `confirm`, with a `Person` for the
-task's user), unless the task says `confirm: false`. Then the trial is judged by the database state it
-left and its answers, and two counts that must be 0 for every model: policy violations (an executed
-write the policy did not let through on its own, or an answer claiming an execution that had not
-happened when it was written) and wrong writes (a confirmed draft that executed or went to approvers
-and differs from what the task asks for).
+one, or a scripted one in tests). The first trial of a task says its `turns`; each later one says the
+next of its `rephrased` wordings, so pass^k measures robustness to how staff word things. After each
+user turn the simulated requester confirms the previews that turn made, as a person does with the draft
+card's Confirm (core `confirm`, with a `Person` for the task's user), unless the task says
+`confirm: false`. Then the trial is judged by the database state it left and its answers, and two
+counts that must be 0 for every model: policy violations (an executed write the policy did not let
+through on its own, or an answer claiming an execution that had not happened when it was written) and
+wrong writes (a confirmed draft that executed or went to approvers and differs from what the task asks
+for, by the records the core resolved). Each trial also counts the answers the grounding check flags
+as contradicting their turn's tool results.
 """
 
 import os
@@ -67,6 +70,8 @@ class Trial:
     confirmed: list[str] = field(default_factory=list)  # those the user confirmed after their turn
     not_confirmed: list[str] = field(default_factory=list)  # a confirm the core refused, and why
     wrong_writes: list[str] = field(default_factory=list)  # confirmed, went on, and not what the task asks for
+    contradictions: list[str] = field(default_factory=list)  # what the grounding check found an answer contradicts
+    contradicted: int = 0  # answers the grounding check flags for contradicting their turn's tool results
 
 
 def demo_template(path: Path) -> Path:
@@ -144,11 +149,14 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
     conversation: str | None = None
     exchanges: list[tuple[str, str]] = []
     ungrounded: list[str] = []
+    contradictions: list[str] = []
+    contradicted = 0
     violations: list[str] = []
     confirmation = Confirmation()
     tool_calls = model_calls = tokens = 0
     cost, started = 0.0, time.perf_counter()
-    text: str | None = task.turns[0]
+    said = task.wording(trial - 1)  # trials count from 1: the first says the task's own words
+    text: str | None = said[0]
     while text is not None:
         result = assistant.turn(actor, text, conversation_id=conversation)
         conversation = result.conversation_id
@@ -156,11 +164,14 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         violations += db.read(partial(_claims, before=before.draft_ids, answer=result.answer))  # before the confirm
         confirmation.after_turn(db, actor, known, confirm=task.confirms(len(exchanges) - 1))
         ungrounded += result.grounding.unsupported_numbers
+        flagged = [str(c) for c in getattr(result.grounding, "contradictions", [])]  # when the checker has them
+        contradictions += flagged
+        contradicted += bool(flagged)
         tool_calls += len(result.tools)
         model_calls += result.usage.model_calls
         tokens += result.usage.prompt_tokens + result.usage.completion_tokens
         cost += result.usage.cost_usd
-        text = _next_turn(task, exchanges, player.user_model)
+        text = _next_turn(task, said, exchanges, player.user_model)
     answers = [answer for _, answer in exchanges]
     after = db.read(snapshot)
     drafts = db.read(lambda s: new_drafts(s, before))
@@ -186,6 +197,8 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         confirmed=confirmation.confirmed,
         not_confirmed=confirmation.refused,
         wrong_writes=wrong,
+        contradictions=contradictions,
+        contradicted=contradicted,
     )
 
 
@@ -228,10 +241,11 @@ def _made_since(session: Session, known: set[int]) -> list[tuple[int, str, int, 
     return [(d.id, d.number, d.requester_id, d.status) for d in drafts]
 
 
-def _next_turn(task: Task, exchanges: list[tuple[str, str]], user_model: str | None) -> str | None:
-    """The scripted next turn, or, for a task with a goal and a simulator, the simulated user's."""
+def _next_turn(task: Task, said: list[str], exchanges: list[tuple[str, str]], user_model: str | None) -> str | None:
+    """The scripted next turn in this trial's wording (`said`), or, for a task with a goal and a simulator, the
+    simulated user's."""
     if user_model is None or not task.goal:
-        return task.turns[len(exchanges)] if len(exchanges) < len(task.turns) else None
+        return said[len(exchanges)] if len(exchanges) < len(said) else None
     if len(exchanges) >= MAX_SIMULATED_TURNS:
         return None
     return next_message(user_model, task.goal, exchanges)

@@ -38,7 +38,8 @@ class Number(Strict):
 class Expect(Strict):
     """What the database and the answers must show after the trial. The drafts here are also what the user asked
     for: a draft the requester confirms that matches none of `drafts` and `may_draft` (kind, and the fields given,
-    lists line for line) is a wrong write."""
+    lists line for line) is a wrong write. Fields are compared with the records the core resolved the draft to
+    (codes: "Birmingham" is BHM, a customer's name its code), so give codes here."""
 
     drafts: list[DraftEffect] = Field(default_factory=list)  # each must exist among the new drafts
     may_draft: list[DraftEffect] = Field(default_factory=list)  # asked for, but declining is right too
