@@ -37,6 +37,8 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
         f"| drafts previewed / confirmed | {sum(len(t.previewed) for t in trials)} / "
         f"{sum(len(t.confirmed) for t in trials)} |",
         f"| ungrounded numbers | {sum(len(t.ungrounded) for t in trials)} |",
+        f"| contradictions (answers with one / answers) | {sum(len(t.contradictions) for t in trials)} "
+        f"({_share(sum(t.contradicted_answers for t in trials), sum(len(t.answers) for t in trials))}) |",
         f"| tool calls / model calls per trial | {_mean([t.tool_calls for t in trials]):.1f} / "
         f"{_mean([t.model_calls for t in trials]):.1f} |",
         f"| tokens / cost per trial | {_mean([t.tokens for t in trials]):,.0f} / "
@@ -63,6 +65,10 @@ def markdown(report: Report, tasks: list[Task], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{part} / {whole} = {part / whole:.1%}" if whole else "0 / 0"
+
+
 def _mean(values: list[float] | list[int]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -78,6 +84,8 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
         "pass_hat_k": {str(k): report.pass_at(k) for k in sorted({1, report.k})},
         "violations": report.violations,
         "wrong_writes": report.wrong_writes,
+        "contradictions": sum(len(t.contradictions) for t in report.trials),
+        "contradicted_answers": sum(t.contradicted_answers for t in report.trials),
         "wrong_writes_by_task": report.wrong_writes_by_task(),
         "tags": tag_rates(report, tasks),
         "trials": [asdict(t) for t in report.trials],

@@ -62,6 +62,8 @@ class Trial:
     seconds: float
     start: str  # fingerprint of the stock the trial started from
     ungrounded: list[str] = field(default_factory=list)
+    contradictions: list[str] = field(default_factory=list)  # what the checker found, answer by answer
+    contradicted_answers: int = 0  # answers with at least one
     turns: list[str] = field(default_factory=list)  # what the user said (scripted or simulated)
     previewed: list[str] = field(default_factory=list)  # the user's drafts the turns made (each a preview first)
     confirmed: list[str] = field(default_factory=list)  # those the user confirmed after their turn
@@ -144,6 +146,7 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
     conversation: str | None = None
     exchanges: list[tuple[str, str]] = []
     ungrounded: list[str] = []
+    contradicted: list[list[str]] = []
     violations: list[str] = []
     confirmation = Confirmation()
     tool_calls = model_calls = tokens = 0
@@ -156,6 +159,7 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         violations += db.read(partial(_claims, before=before.draft_ids, answer=result.answer))  # before the confirm
         confirmation.after_turn(db, actor, known, confirm=task.confirms(len(exchanges) - 1))
         ungrounded += result.grounding.unsupported_numbers
+        contradicted.append([str(c) for c in result.grounding.contradictions])
         tool_calls += len(result.tools)
         model_calls += result.usage.model_calls
         tokens += result.usage.prompt_tokens + result.usage.completion_tokens
@@ -181,6 +185,8 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         seconds=time.perf_counter() - started,
         start=before.stock,
         ungrounded=ungrounded,
+        contradictions=[c for found in contradicted for c in found],
+        contradicted_answers=sum(1 for found in contradicted if found),
         turns=[said for said, _ in exchanges],
         previewed=confirmation.previewed,
         confirmed=confirmation.confirmed,
