@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from core.numbering import DRAFT, SALES_ORDER, mention_pattern
+from core.numbering import (
+    DRAFT,
+    EXCEPTION_CASE,
+    INVOICE,
+    PURCHASE_ORDER,
+    SALES_ORDER,
+    SHIPMENT,
+    TRANSFER,
+    mention_pattern,
+)
 from tools import facts as fact
 
 Kind = Literal["state", "figure", "none"]
@@ -83,11 +92,17 @@ STATUS_WORDS = (
     ),
     _word(
         r"\bunconfirmed\b|\bnot\s+(?:yet\s+)?(?:been\s+)?confirmed\b|\bawaiting\s+(?:your\s+)?confirmation\b"
-        r"|\b(?:only|still|just)\s+a\s+preview\b",
+        r"|\b(?:is|it's|remains|only|still|just)\s+(?:only\s+|still\s+|just\s+)?a\s+preview\b",
         "preview, not confirmed",
         "draft",
         {"unconfirmed"},
         negatable=False,
+    ),
+    _word(
+        r"\bconfirmed\b(?!\s+that)",
+        "confirmed",
+        "draft",
+        {"pending_approval", "approved", "executed", "rejected", "blocked", "failed", "expired", "cancelled"},
     ),
     _word(r"\brejected\b", "rejected", "draft", {"rejected"}),
     _word(r"\bblocked\b", "blocked", "draft", {"blocked"}),
@@ -198,8 +213,7 @@ WORD = re.compile(r"[A-Za-z$€£%]+|\d[\d,.]*")
 CLAUSE = re.compile(r"[;()\n]|,\s|\.\s|\s[-\u2013\u2014]\s|\bbut\b|\bwhile\b|\bwhereas\b", re.IGNORECASE)
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 WINDOW = 3  # at most this many words between a figure and its label
-DRAFTS = mention_pattern([DRAFT])
-ORDERS = mention_pattern([SALES_ORDER])
+RECORD_ID = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SHIPMENT, DRAFT, EXCEPTION_CASE])
 FACT = re.compile(r"^(?P<head>[^:]+):\s(?P<value>.+)$")
 NumberKind = Literal["money", "percent", "plain"]
 
@@ -286,7 +300,7 @@ def _read_record(out: Results, parent: str, node: dict[str, Any]) -> None:
         names = tuple(n for n in (node["customer"], node.get("name")) if isinstance(n, str) and n)
         _record(out, Record(node["customer"], "customer", names, on_hold=node["on_hold"]))
     elif isinstance(node.get("order"), str) and isinstance(node.get("status"), str):
-        lines = node.get("lines") if isinstance(node.get("lines"), list) else []
+        lines: list[Any] = node["lines"] if isinstance(node.get("lines"), list) else []
         backordered = any(isinstance(ln, dict) and (ln.get("backordered") or 0) > 0 for ln in lines)
         status = node["status"]
         _record(out, Record(node["order"], "order", (node["order"],), status, status == "on_hold", backordered))
@@ -487,7 +501,8 @@ def _targets(sentence: str, at: int, candidates: list[Record]) -> list[Record]:
     candidates this turn (the caller decides whether several is too many)."""
     named = [(pos, r) for r in candidates for pos in _mentions(sentence, r)]
     if not named:
-        return candidates
+        others = [m for m in RECORD_ID.findall(sentence) if m not in {r.id for r in candidates}]
+        return [] if others else candidates  # a sentence about another record is not about the only one here
     before = [(pos, r) for pos, r in named if pos < at]
     _, record = max(before, key=lambda p: p[0]) if before else min(named, key=lambda p: p[0])
     return [record]

@@ -15,19 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from assistant.faithfulness import Contradiction, contradictions
-from core.numbering import (
-    DRAFT,
-    EXCEPTION_CASE,
-    INVOICE,
-    PURCHASE_ORDER,
-    SALES_ORDER,
-    SHIPMENT,
-    TRANSFER,
-    mention_pattern,
-)
+from assistant.faithfulness import RECORD_ID, Contradiction, contradictions
 
-RECORD_ID = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SHIPMENT, DRAFT, EXCEPTION_CASE])
 SKU_KEYS = ("sku",)
 NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")
 DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?!\d)")
