@@ -212,6 +212,8 @@ LINE_NUMBER = re.compile(r"\b(?:line|lines|#)\s*\d+\b", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z$€£%]+|\d[\d,.]*")
 CLAUSE = re.compile(r"[;()\n]|,\s|\.\s|\s[-\u2013\u2014]\s|\bbut\b|\bwhile\b|\bwhereas\b", re.IGNORECASE)
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+PART_OF = re.compile(r"\d[\d,.]*\s+of\s+(?:the\s+|them\s+|all\s+)?(\d[\d,.]*)", re.IGNORECASE)
+BLOCKED_IF_CONFIRMED = "If confirmed: Blocked"
 WINDOW = 3  # at most this many words between a figure and its label
 RECORD_ID = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SHIPMENT, DRAFT, EXCEPTION_CASE])
 FACT = re.compile(r"^(?P<head>[^:]+):\s(?P<value>.+)$")
@@ -231,6 +233,7 @@ class Record:
     status: str | None = None
     on_hold: bool | None = None
     backordered: bool = False
+    blocked_if_confirmed: bool = False  # a preview the policy would block: "it is blocked" is fair
 
 
 @dataclass
@@ -306,7 +309,8 @@ def _read_record(out: Results, parent: str, node: dict[str, Any]) -> None:
         _record(out, Record(node["order"], "order", (node["order"],), status, status == "on_hold", backordered))
     elif isinstance(node.get("draft"), str) and (isinstance(node.get("status"), str) or parent == "waiting"):
         status = node["status"] if isinstance(node.get("status"), str) else "pending_approval"
-        _record(out, Record(node["draft"], "draft", (node["draft"],), status))
+        would_block = str(node.get("decision", "")).startswith(BLOCKED_IF_CONFIRMED)
+        _record(out, Record(node["draft"], "draft", (node["draft"],), status, blocked_if_confirmed=would_block))
 
 
 def _record(out: Results, record: Record) -> None:
@@ -487,6 +491,8 @@ def _status_claims(sentence: str, seen: Results) -> list[Contradiction]:
 def _agrees(word: StatusWord, record: Record) -> bool:
     if word.name == "backordered":
         return record.backordered
+    if word.name == "blocked" and record.blocked_if_confirmed:
+        return True
     return record.status in word.agrees
 
 
@@ -567,7 +573,8 @@ def _pairs(clause: str) -> list[tuple[Term, Decimal, NumberKind, str]]:
             for _, n in labels
         )
     ]
-    numbers = [(m, kind) for m in NUMBER.finditer(clause) for kind in [_number_kind(clause, m)]]
+    wholes = {m.start(1) for m in PART_OF.finditer(clause)}  # "2 of 4 shipped": 4 is the whole, 2 the figure
+    numbers = [(m, _number_kind(clause, m)) for m in NUMBER.finditer(clause) if m.start() not in wholes]
     gap: dict[tuple[int, int], int] = {}
     for i, (_, lm) in enumerate(labels):
         for j, (nm, _) in enumerate(numbers):

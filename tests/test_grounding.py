@@ -166,6 +166,8 @@ def test_status_words_that_agree_or_are_hedged_pass() -> None:
     assert _said("DR-8 has not been executed; it is unconfirmed.", PREVIEW) == []
     assert _said("DR-7 is pending approval; DR-8 is still a preview.", PENDING_DRAFT, PREVIEW) == []
     assert _said("SO-2290 is confirmed; I have confirmed that V-200 is in stock.", PREVIEW) == []  # not the draft
+    blocked_preview = {**PREVIEW, "decision": "If confirmed: Blocked: HOLDCO is on credit hold."}
+    assert _said("DR-8 is blocked because HOLDCO is on credit hold.", blocked_preview) == []
 
 
 def test_an_order_said_to_be_on_hold_or_shipped_against_its_status_is_a_contradiction() -> None:
@@ -204,6 +206,7 @@ def test_figures_quoted_with_their_own_labels_pass() -> None:
     assert _said("V-200 at ATL: 30 on hand, 18 reserved, 5 incoming; 12 available now.", ATP) == []
     assert _said("ACME has 2 open orders.", ACME) == []  # a count beside an amount's label is not that amount
     assert _said("EX-3: 1 unit short at ATL for SO-2290 line 1.", SHORTAGES) == []
+    assert _said("V-200 at ATL: 18 of 30 reserved.", ATP) == []  # the whole is not the figure
 
 
 def test_the_users_own_number_beside_a_label_is_not_the_results_figure() -> None:
