@@ -534,9 +534,11 @@ def _facts_about(seen: Results, record: Record, label: str) -> str:
 
 def _figure_claims(sentence: str, seen: Results, asked: set[Decimal]) -> list[Contradiction]:
     found = []
-    cleaned = LINE_NUMBER.sub(" # ", DATE_OR_TIME.sub(" DATE ", _without_ids(sentence, seen)))
-    for clause in CLAUSE.split(cleaned):
-        for term, number, kind, said in _pairs(clause):
+    cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER)
+    cuts = [0, *(p for m in CLAUSE.finditer(cleaned) for p in m.span()), len(cleaned)]
+    for start, end in zip(cuts[::2], cuts[1::2], strict=True):
+        for term, number, kind, (lo, hi) in _pairs(cleaned[start:end]):
+            said = sentence[start + lo : start + hi]
             values = seen.values.get(term.label, set())
             if not values or number in asked or _matches(number, kind, values):
                 continue
@@ -555,13 +557,18 @@ def _head(sentence: str) -> str:
     return parsed["head"].lower() if parsed else ""
 
 
-def _without_ids(sentence: str, seen: Results) -> str:
-    """Record ids and SKUs carry digits that are not figures."""
-    text = re.sub(r"\b[A-Z]{1,4}-\d+[A-Z0-9-]*\b", " ID ", sentence)
-    return text
+RECORD_OR_SKU = re.compile(r"\b[A-Z]{1,4}-\d+[A-Z0-9-]*\b")
 
 
-def _pairs(clause: str) -> list[tuple[Term, Decimal, NumberKind, str]]:
+def _blanked(sentence: str, *patterns: re.Pattern[str]) -> str:
+    """The sentence with record ids, SKUs, dates and line numbers (digits that are not figures) blanked out as one
+    letter-word each, keeping every position, so that what was said can be quoted from the sentence itself."""
+    for pattern in patterns:
+        sentence = pattern.sub(lambda m: "X" * len(m.group()), sentence)
+    return sentence
+
+
+def _pairs(clause: str) -> list[tuple[Term, Decimal, NumberKind, tuple[int, int]]]:
     """Each figure with its label, when each is the other's nearest within a few words."""
     words = [(m.start(), m.end()) for m in WORD.finditer(clause)]
     labels = [(term, m) for term in TERMS for m in term.pattern.finditer(clause)]
@@ -591,8 +598,7 @@ def _pairs(clause: str) -> list[tuple[Term, Decimal, NumberKind, str]]:
             value = _number(nm.group().strip("$€£% "))
             if value is not None:
                 lm = labels[i][1]
-                said = clause[min(lm.start(), nm.start()) : max(lm.end(), nm.end())]
-                pairs.append((labels[i][0], value, kind, said))
+                pairs.append((labels[i][0], value, kind, (min(lm.start(), nm.start()), max(lm.end(), nm.end()))))
     return pairs
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from assistant.agent import Assistant
+from assistant.agent import Assistant, TurnResult, Usage
+from assistant.channels.terminal.chat import turn_footer
 from assistant.conversations import open_checkpointer
 from assistant.faithfulness import contradictions, correction
 from assistant.grounding import check
@@ -294,3 +295,10 @@ def test_a_faithful_turn_is_left_as_the_model_said_it(sqlite_world: World, tmp_p
 )
 def test_answers_without_claims_are_not_flagged(answer: str) -> None:
     assert contradictions(answer, [ACME, ATP, PENDING_DRAFT, SHORTAGES]) == []
+
+
+def test_the_terminal_shows_a_contradiction_under_a_streamed_answer() -> None:
+    grounding = check("ACME is on credit hold.", [ACME])
+    result = TurnResult("c1", "ACME is on credit hold.", [], grounding, Usage(model_calls=2), steps=2)
+    footer = "\n".join(turn_footer(result, 1.0))
+    assert "contradicts this turn's records" in footer and "ACME is not on credit hold" in footer
