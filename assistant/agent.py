@@ -23,6 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from assistant.faithfulness import correction
 from assistant.grounding import Grounding, check
 from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
@@ -92,7 +93,8 @@ class Usage:
 @dataclass
 class TurnResult:
     conversation_id: str
-    answer: str
+    answer: str  # what the user is shown: the model's words and, under a contradiction, the records' correction
+    said: str  # the model's words alone, which an evaluation judges
     tools: list[ToolRun]
     grounding: Grounding
     usage: Usage
@@ -193,11 +195,16 @@ class Assistant:
             _turn.reset(token)
         answer = str(state["messages"][-1].get("content") or "")
         shown = [outcome.data for outcome in turn.results]
+        grounding = check(answer, shown, text) if turn.stopped is None else check("", shown)
+        said = answer
+        if grounding.contradictions:  # what the records say, in code's words, under an answer that contradicts them
+            answer = f"{answer}\n\n{correction(grounding.contradictions)}"
         return TurnResult(
             conversation_id=conversation_id,
             answer=answer,
+            said=said,
             tools=turn.tools,
-            grounding=check(answer, shown, text) if turn.stopped is None else check("", shown),
+            grounding=grounding,
             usage=turn.usage,
             steps=state.get("steps", 0),
             stopped=turn.stopped,

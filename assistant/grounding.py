@@ -1,42 +1,36 @@
-"""Grounding: which records an answer relied on, and which of its numbers no tool result supports.
+"""Grounding: which records an answer relied on, which of its numbers no tool result supports, and which of
+its statements the results contradict.
 
 The check is mechanical on purpose. Every number in an answer must appear in a tool result of
 the same turn (or in the user's own message); an answer that quotes "40 available" when the
-tool said 12 is flagged, whoever wrote it.
+tool said 12 is flagged, whoever wrote it. A date supports only the same date, not the numbers
+it is written with. A number that appears somewhere but under another label, or a state the results
+deny, is a contradiction (assistant/faithfulness.py).
 """
 
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.numbering import (
-    DRAFT,
-    EXCEPTION_CASE,
-    INVOICE,
-    PURCHASE_ORDER,
-    SALES_ORDER,
-    SHIPMENT,
-    TRANSFER,
-    mention_pattern,
-)
+from assistant.faithfulness import RECORD_ID, Contradiction, contradictions
 
-RECORD_ID = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SHIPMENT, DRAFT, EXCEPTION_CASE])
 SKU_KEYS = ("sku",)
 NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")
-DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?!\d)")
 
 
 @dataclass(frozen=True)
 class Grounding:
-    sources: list[str]
+    sources: list[str]  # the records the answer names (none when it names none)
     unsupported_numbers: list[str]
+    contradictions: list[Contradiction] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.unsupported_numbers
+        return not self.unsupported_numbers and not self.contradictions
 
 
 def record_ids(results: Iterable[Any]) -> list[str]:
@@ -53,19 +47,26 @@ def record_ids(results: Iterable[Any]) -> list[str]:
 
 
 def check(answer: str, results: list[Any], question: str = "") -> Grounding:
-    """The records the answer relied on, and the numbers in it that nothing this turn supports."""
+    """The records the answer names, the numbers and dates in it that nothing this turn supports, and what in it
+    the results contradict."""
     ids = record_ids(results)
-    cited = [i for i in ids if i in answer]
-    known = _numbers_in(json.dumps(results, default=str)) | _numbers_in(question)
-    text = DATE.sub(" ", RECORD_ID.sub(" ", answer))
+    cited = [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", answer)]
+    shown = json.dumps(results, default=str)
+    known_dates = set(DATE.findall(shown)) | set(DATE.findall(question))
+    known = _numbers_in(shown) | _numbers_in(question)
+    text = RECORD_ID.sub(" ", answer)
     for sku in ids:
         text = text.replace(sku, " ")
-    unsupported = [n for n in dict.fromkeys(NUMBER.findall(text)) if _value(n) not in known]
-    return Grounding(sources=cited or ids, unsupported_numbers=unsupported)
+    dates = [d for d in dict.fromkeys(DATE.findall(text)) if d not in known_dates]
+    unsupported = dates + [n for n in dict.fromkeys(NUMBER.findall(DATE.sub(" ", text))) if _value(n) not in known]
+    return Grounding(
+        sources=cited, unsupported_numbers=unsupported, contradictions=contradictions(answer, results, question)
+    )
 
 
 def _numbers_in(text: str) -> set[Decimal]:
-    values = {_value(n) for n in NUMBER.findall(DATE.sub(lambda m: " ".join(m.group().split("-")), text))}
+    """The numbers of a text, dates left out: a date supports only itself, not "20" by 2026-11-20."""
+    values = {_value(n) for n in NUMBER.findall(DATE.sub(" ", text))}
     return {v for v in values if v is not None}
 
 

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from assistant.cli import app
+from assistant.faithfulness import Contradiction
 from assistant.grounding import Grounding
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from core.db import Database
@@ -266,7 +266,6 @@ def test_the_report_gives_pass_hat_1_and_pass_hat_k_per_tag_with_wrong_writes_an
     trials = [_trial("a", True, answers=2, contradicted=1), _trial("a", True, answers=2), _trial("a", True, answers=2)]
     trials += [_trial("b", True), _trial("b", False, wrong=1), _trial("b", True)]
     report = Report("m", trials, k=3)
-    monkeypatch.setattr("evals.scenarios.report.contradiction_check", lambda: True)
     page = markdown(report, tasks, "erp-assistant eval")
     assert (
         "| tag | tasks | passed / trials | pass^1 | pass^3 | wrong writes | answers contradicting their results |"
@@ -279,34 +278,30 @@ def test_the_report_gives_pass_hat_1_and_pass_hat_k_per_tag_with_wrong_writes_an
     assert saved["tag_pass_hat_k"]["x"] == {"1": pytest.approx(5 / 6), "3": 0.5}
     assert saved["wrong_writes_by_tag"] == {"x": 1, "y": 0}
     assert saved["contradictions"] == {
-        "checked": True,
+        "found": 0,
         "answers": 9,
         "contradicted": 1,
         "by_tag": {"x": [9, 1], "y": [6, 1]},
     }
-    monkeypatch.setattr("evals.scenarios.report.contradiction_check", lambda: False)
-    assert "| x | 2 | 5 / 6 | 0.833 | 0.500 | 1 | not checked |" in markdown(report, tasks, "erp-assistant eval")
-
-
-@dataclass(frozen=True)
-class Flagged(Grounding):
-    """A grounding check that also finds contradictions, as assistant/grounding.py is to."""
-
-    contradictions: list[str] = field(default_factory=list)
 
 
 def test_a_trial_counts_the_answers_the_grounding_check_flags_as_contradicting_their_results(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def check(answer: str, results: list[Any], question: str = "") -> Grounding:
-        flagged = ["'on hold': the result says not"] if "on hold" in answer else []
-        return Flagged(sources=[], unsupported_numbers=[], contradictions=flagged)
+        flagged = (
+            [Contradiction("state", "on hold", "not on credit hold", "credit hold")] if "on hold" in answer else []
+        )
+        return Grounding(sources=[], unsupported_numbers=[], contradictions=flagged)
 
     monkeypatch.setattr("assistant.agent.check", check)
     script = Script([Reply(text="ACME is on hold."), Reply(text="ACME is fine."), Reply(text="Still on hold.")])
     task = _task(turns=["Is ACME on hold?", "Sure?", "Really?"], expect={})
     [trial] = run([task], model=scripted_model(script), trials=1, template=template, workdir=tmp_path).trials
-    assert trial.contradicted == 2 and trial.contradictions == ["'on hold': the result says not"] * 2
+    assert (
+        trial.contradicted == 2
+        and trial.contradictions == ["credit hold: said 'on hold'; the records say not on credit hold"] * 2
+    )
 
 
 def test_an_answer_may_not_claim_an_execution_before_the_user_confirmed(template: Path, tmp_path: Path) -> None:

@@ -99,6 +99,7 @@ def test_the_reference_solution_passes(task: Task, template: Path, search: Searc
     trial = run_trial(task, 1, template, tmp_path, reference.model, search=search)
     assert reference.errors == [], trial.answers  # every figure it quotes was in a tool result
     assert trial.passed, (trial.failures, trial.violations, trial.answers)
+    assert trial.contradictions == [], trial.answers  # a faithful answer is not flagged by the checker
 
 
 def _said(mention: str, text: str) -> bool:

@@ -58,6 +58,7 @@ def test_an_answer_streams_as_events_with_the_tool_call_and_its_sources(demo: Da
         assert answer["text"] == "**V-200**: 12 available at ATL now."
         assert "".join(d["text"] for n, d in events if n == "token") == answer["text"]
         assert answer["sources"] == ["V-200"] and answer["unsupported_numbers"] == [] and answer["drafts"] == []
+        assert answer["contradictions"] == []
         assert answer["usage"]["model_calls"] == 2
 
 

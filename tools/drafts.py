@@ -24,6 +24,7 @@ from core.drafts.models import DraftAction, DraftStatus
 from core.drafts.service import approvals_of, draft_action, get_draft, open_requirements, pending_for
 from core.money import round_money
 from core.policy.facts import DraftKind
+from tools import facts as fact
 from tools.context import ToolContext
 from tools.outcome import DraftResult
 from tools.registry import Tool, ToolArgs
@@ -34,10 +35,20 @@ UNCONFIRMED_NOTE = (
 )
 
 
+def draft_facts(number: str, status: str, waiting: list[str], result: str | None, failure: str | None) -> list[str]:
+    """Where the draft stands, in one sentence: its status and what goes with it (whom it waits for, what it made)."""
+    details = [f"waiting for {', '.join(waiting)}"] if waiting else []
+    details += [f"result {result}"] if result else []
+    details += [failure] if failure else []
+    said = fact.status_words(status) + (f" ({'; '.join(details)})" if details else "")
+    return [fact.figure(number, fact.STATUS, said)]
+
+
 def draft_result(session: Session, draft: DraftAction) -> DraftResult:
     """A draft as the model should report it: never 'done' unless status is executed."""
     waiting = [f"{role} of {entity}" for role, entity in open_requirements(session, draft)]
     unconfirmed = draft.status == DraftStatus.UNCONFIRMED
+    pending = draft.status == DraftStatus.PENDING_APPROVAL
     return DraftResult(
         draft=draft.number,
         status=draft.status,
@@ -47,7 +58,10 @@ def draft_result(session: Session, draft: DraftAction) -> DraftResult:
         next_step=UNCONFIRMED_NOTE if unconfirmed else None,
         result=draft.result_ref,
         failure=draft.failure_reason,
-        waiting_for=waiting if draft.status == DraftStatus.PENDING_APPROVAL else [],
+        waiting_for=waiting if pending else [],
+        facts=draft_facts(
+            draft.number, draft.status, waiting if pending else [], draft.result_ref, draft.failure_reason
+        ),
     )
 
 
@@ -94,26 +108,40 @@ class PendingResult(BaseModel):
     total: int
     more: int = 0
     note: str = "approving is done by the user in the approvals inbox or Slack, never by the assistant"
+    facts: list[str] = []
+
+
+def _pending_facts(total: int, items: list[PendingItem]) -> list[str]:
+    """How many drafts wait for this user, and each one's status with its kind and value."""
+    each = [
+        fact.figure(
+            d.draft, fact.STATUS, f"pending approval ({d.kind.replace('_', ' ')}, {fact.money(d.value, d.currency)})"
+        )
+        for d in items
+    ]
+    return [fact.count(fact.WAITING_FOR_YOU, total), *each]
 
 
 def list_pending_approvals(session: Session, ctx: ToolContext, args: PendingArgs) -> PendingResult:
     """Drafts waiting for an approval this user could give."""
     everything = pending_for(session, ctx.actor)
     drafts = everything[: args.limit]
+    waiting = [
+        PendingItem(
+            draft=d.number,
+            kind=d.kind,
+            summary=d.summary,
+            value=round_money(d.amount),
+            currency=d.currency,
+            decision=d.explanation,
+        )
+        for d in drafts
+    ]
     return PendingResult(
         total=len(everything),
         more=len(everything) - len(drafts),
-        waiting=[
-            PendingItem(
-                draft=d.number,
-                kind=d.kind,
-                summary=d.summary,
-                value=round_money(d.amount),
-                currency=d.currency,
-                decision=d.explanation,
-            )
-            for d in drafts
-        ],
+        waiting=waiting,
+        facts=_pending_facts(len(everything), waiting),
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.exceptions import get_case, page_cases
 from core.masterdata.service import entity_codes
+from tools import facts as fact
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
 
@@ -36,6 +37,26 @@ class ListExceptionsResult(BaseModel):
     cases: list[CaseLine]
     total: int
     more: int = 0
+    facts: list[str] = []
+
+
+def _list_facts(args: ListExceptionsArgs, total: int, cases: list[Any]) -> list[str]:
+    """How many cases match the filter (the filter named, so "no shortages" can be told apart from "not
+    looked"), and each shortage's missing quantity."""
+    kind = f"{args.type.replace('_', ' ')} cases" if args.type else "exception cases"
+    status = args.status or "open"
+    where = f" in {args.entity}" if args.entity else ""
+    counted = fact.count(f"{status} {kind}{where}", total)
+    return [counted, *[_shortage_fact(c.number, c.related) for c in cases if c.type == "shortage"]]
+
+
+def _shortage_fact(case: str, related: dict[str, Any]) -> str:
+    """A shortage case's figure: how many units are short, of what, where, for which order line."""
+    short = related.get("short")
+    line = f"{related.get('sales_order')} line {related.get('line_no')}"
+    what = f"{related.get('sku')} at {related.get('warehouse')} for {line}"
+    value = fact.units(int(short)) if isinstance(short, int) else "unknown"
+    return fact.figure(case, fact.SHORTAGE, f"{value} of {what}")
 
 
 def list_exceptions(session: Session, ctx: ToolContext, args: ListExceptionsArgs) -> ListExceptionsResult:
@@ -51,6 +72,7 @@ def list_exceptions(session: Session, ctx: ToolContext, args: ListExceptionsArgs
     )
     codes = entity_codes(session, {c.entity_id for c in page.cases})
     return ListExceptionsResult(
+        facts=_list_facts(args, page.total, page.cases),
         total=page.total,
         more=page.total - len(page.cases),
         cases=[
@@ -86,6 +108,16 @@ class CaseDetail(BaseModel):
     due: datetime
     routing_reason: str | None
     history: list[str]
+    facts: list[str] = []
+
+
+def _case_facts(c: Any) -> list[str]:
+    """The case's status with its type, severity, owner and due time, and a shortage's missing quantity."""
+    owner = f", owner {c.owner_role}" if c.owner_role else ""
+    kind = c.type.replace("_", " ")
+    said = f"{fact.status_words(c.status)} ({kind}, {c.severity} severity{owner}, due {c.sla_due_at:%Y-%m-%d %H:%M})"
+    out = [fact.figure(c.number, fact.STATUS, said)]
+    return out + ([_shortage_fact(c.number, c.related)] if c.type == "shortage" else [])
 
 
 def get_exception(session: Session, ctx: ToolContext, args: CaseArgs) -> CaseDetail:
@@ -105,6 +137,7 @@ def get_exception(session: Session, ctx: ToolContext, args: CaseArgs) -> CaseDet
         due=c.sla_due_at,
         routing_reason=c.routing_reason,
         history=history,
+        facts=_case_facts(c),
     )
 
 

@@ -37,6 +37,13 @@ class PolicyPassage(BaseModel):
 
 class SearchPoliciesResult(BaseModel):
     passages: list[PolicyPassage]
+    facts: list[str] = []
+
+
+def _passage_facts(passages: list[PolicyPassage]) -> list[str]:
+    """Which passage answers best, so the answer can name its source."""
+    best = passages[0] if passages else None
+    return [f"Best matching passage: {best.title}, {best.section} ({best.doc})."] if best else ["No passage matches."]
 
 
 def _trim(text: str, limit: int = MAX_TEXT) -> str:
@@ -53,9 +60,8 @@ def search_policies(session: Session, ctx: ToolContext, args: SearchPoliciesArgs
     passages = ctx.search.search_documents(args.query, args.limit)
     if not passages and not ctx.search.counts()["documents"]:
         raise SearchUnavailable()
-    return SearchPoliciesResult(
-        passages=[PolicyPassage(doc=p.doc, title=p.title, section=p.section, text=_trim(p.text)) for p in passages]
-    )
+    found = [PolicyPassage(doc=p.doc, title=p.title, section=p.section, text=_trim(p.text)) for p in passages]
+    return SearchPoliciesResult(passages=found, facts=_passage_facts(found))
 
 
 TOOLS = [

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.finance.service import credit_status
 from core.sales.service import order_status
+from tools import facts as fact
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
 
@@ -40,6 +41,29 @@ class OrderResult(BaseModel):
     lines: list[OrderLineView]
     shipments: list[str]
     invoices: list[str]
+    facts: list[str] = []
+
+
+MAX_LINE_FACTS = 5
+
+
+def _order_facts(order: OrderResult) -> list[str]:
+    """The order's status (with why it is held), total, requested date, and each line's quantities."""
+    held = f" ({order.hold_reason})" if order.hold_reason else ""
+    out = [
+        fact.figure(order.order, fact.STATUS, fact.status_words(order.status) + held),
+        fact.figure(order.order, fact.TOTAL, fact.money(order.total, order.currency)),
+        fact.figure(order.order, "requested date", order.requested_date.isoformat()),
+    ]
+    return out + [_line_fact(order.order, ln) for ln in order.lines[:MAX_LINE_FACTS]]
+
+
+def _line_fact(order: str, ln: OrderLineView) -> str:
+    promised = f"; promised {ln.promise_date}" if ln.promise_date else ""
+    return (
+        f"{order} line {ln.line} {ln.sku} at {ln.warehouse}: {fact.units(ln.quantity)} ordered, {ln.reserved} "
+        f"{fact.RESERVED}, {ln.backordered} {fact.BACKORDERED}, {ln.shipped} shipped{promised}."
+    )
 
 
 def get_order_status(session: Session, ctx: ToolContext, args: OrderArgs) -> OrderResult:
@@ -59,7 +83,7 @@ def get_order_status(session: Session, ctx: ToolContext, args: OrderArgs) -> Ord
         )
         for ln in view.lines[:50]
     ]
-    return OrderResult(
+    result = OrderResult(
         order=view.number,
         status=view.status,
         customer=view.customer,
@@ -72,6 +96,7 @@ def get_order_status(session: Session, ctx: ToolContext, args: OrderArgs) -> Ord
         shipments=view.shipments[:20],
         invoices=view.invoices[:20],
     )
+    return result.model_copy(update={"facts": _order_facts(result)})
 
 
 class CustomerArgs(ToolArgs):
@@ -92,12 +117,26 @@ class CreditResult(BaseModel):
     hold_reason: str | None = None
     note: str | None = None  # the customer's standing note, as typed by staff
     how_computed: str = "exposure = open receivables + confirmed orders not yet invoiced"
+    facts: list[str] = []
+
+
+def _credit_facts(c: CreditResult) -> list[str]:
+    """Limit, receivables, open orders, exposure, what is left, and the hold, each a sentence."""
+    hold = f"is on {fact.CREDIT_HOLD}" + (f" ({c.hold_reason})" if c.hold_reason else "")
+    return [
+        fact.figure(c.customer, fact.CREDIT_LIMIT, fact.money(c.credit_limit, c.currency)),
+        fact.figure(c.customer, fact.OPEN_RECEIVABLES, fact.money(c.open_receivables, c.currency)),
+        fact.figure(c.customer, fact.OPEN_ORDERS, fact.money(c.open_orders, c.currency)),
+        fact.figure(c.customer, fact.EXPOSURE, fact.money(c.exposure, c.currency)),
+        fact.figure(c.customer, fact.CREDIT_AVAILABLE, fact.money(c.available, c.currency)),
+        fact.state(c.customer, hold if c.on_hold else f"is not on {fact.CREDIT_HOLD}"),
+    ]
 
 
 def get_customer_credit(session: Session, ctx: ToolContext, args: CustomerArgs) -> CreditResult:
     """A customer's credit limit, exposure and hold."""
     c = credit_status(session, ctx.actor, customer=args.customer)
-    return CreditResult(
+    result = CreditResult(
         customer=c.customer,
         name=c.name,
         entity=c.entity,
@@ -111,6 +150,7 @@ def get_customer_credit(session: Session, ctx: ToolContext, args: CustomerArgs) 
         hold_reason=c.hold_reason,
         note=c.note or None,
     )
+    return result.model_copy(update={"facts": _credit_facts(result)})
 
 
 TOOLS = [

@@ -34,6 +34,7 @@ class DraftResult(BaseModel):
     failure: str | None = None
     next_step: str | None = None
     waiting_for: list[str] = []
+    facts: list[str] = []
 
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from core.reporting import approval_stats, entity_kpis, exception_aging
+from tools import facts as fact
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
 
@@ -37,8 +38,25 @@ class EntityFigures(BaseModel):
     basis: dict[str, str]
 
 
+def _kpi_facts(k: EntityFigures, period_end: str) -> list[str]:
+    """The figures people ask for, each with its period (a stock figure with its date)."""
+    within = f"in {k.period}"
+    return [
+        fact.figure(k.entity, fact.FILL_RATE, fact.percent(k.fill_rate_pct), within),
+        fact.figure(k.entity, fact.ON_TIME, fact.percent(k.on_time_pct), within),
+        fact.figure(k.entity, fact.REVENUE, fact.money(k.revenue, k.currency), within),
+        fact.figure(k.entity, fact.MARGIN, fact.percent(k.margin_pct), within),
+        fact.figure(k.entity, fact.BACKLOG, f"{fact.money(k.backlog_value, k.currency)} in {k.backlog_lines} lines"),
+        fact.figure(k.entity, fact.BACKORDERED, fact.units(k.backordered_units)),
+        fact.figure(k.entity, fact.INVENTORY_VALUE, fact.money(k.inventory_value, k.currency), f"on {period_end}"),
+        fact.figure(k.entity, fact.OPEN_CASES, f"{k.open_exceptions} ({k.exceptions_past_sla} past SLA)"),
+        fact.figure(k.entity, fact.APPROVALS_PENDING, str(k.approvals_pending)),
+    ]
+
+
 class KpiResult(BaseModel):
     entities: list[EntityFigures]
+    facts: list[str] = []
 
 
 def get_kpis(session: Session, ctx: ToolContext, args: KpiArgs) -> KpiResult:
@@ -46,30 +64,30 @@ def get_kpis(session: Session, ctx: ToolContext, args: KpiArgs) -> KpiResult:
     kpis = entity_kpis(session, ctx.actor, since=args.since, until=args.until, entity=args.entity)
     aging = {a.entity: a for a in exception_aging(session, ctx.actor, entity=args.entity)}
     approvals = {a.entity: a for a in approval_stats(session, ctx.actor, since=args.since, entity=args.entity)}
-    return KpiResult(
-        entities=[
-            EntityFigures(
-                entity=k.entity,
-                currency=k.currency,
-                period=f"{k.period_start}..{k.period_end}",
-                fill_rate_pct=k.fill_rate_pct,
-                on_time_pct=k.on_time_pct,
-                backlog_value=k.backlog_value,
-                backlog_lines=k.backlog_lines,
-                backordered_units=k.backordered_units,
-                inventory_value=k.inventory_value,
-                inventory_turns=k.inventory_turns,
-                revenue=k.revenue,
-                margin_pct=k.margin_pct,
-                open_exceptions=aging[k.entity].open_cases,
-                exceptions_past_sla=aging[k.entity].overdue_sla,
-                approvals_pending=approvals[k.entity].pending,
-                approval_median_hours=approvals[k.entity].median_cycle_hours,
-                basis=k.basis,
-            )
-            for k in kpis
-        ]
-    )
+    figures = [
+        EntityFigures(
+            entity=k.entity,
+            currency=k.currency,
+            period=f"{k.period_start}..{k.period_end}",
+            fill_rate_pct=k.fill_rate_pct,
+            on_time_pct=k.on_time_pct,
+            backlog_value=k.backlog_value,
+            backlog_lines=k.backlog_lines,
+            backordered_units=k.backordered_units,
+            inventory_value=k.inventory_value,
+            inventory_turns=k.inventory_turns,
+            revenue=k.revenue,
+            margin_pct=k.margin_pct,
+            open_exceptions=aging[k.entity].open_cases,
+            exceptions_past_sla=aging[k.entity].overdue_sla,
+            approvals_pending=approvals[k.entity].pending,
+            approval_median_hours=approvals[k.entity].median_cycle_hours,
+            basis=k.basis,
+        )
+        for k in kpis
+    ]
+    ends = {k.entity: str(k.period_end) for k in kpis}
+    return KpiResult(entities=figures, facts=[line for f in figures for line in _kpi_facts(f, ends[f.entity])])
 
 
 TOOLS = [

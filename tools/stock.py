@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from core.errors import NotFound
 from core.masterdata.service import is_entity_code, suggest_skus
 from core.stock.service import available_to_promise
+from tools import facts as fact
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
 from tools.search import hybrid
@@ -37,6 +38,12 @@ def _shortened(text: str) -> str | None:
 
 class FindItemsResult(BaseModel):
     items: list[ItemHit]
+    facts: list[str] = []
+
+
+def _item_facts(query: str, hits: list[ItemHit]) -> list[str]:
+    best = hits[0]
+    return [f"{len(hits)} item(s) match '{query}'; the best match is {best.sku} ({best.name}, unit {best.uom})."]
 
 
 def find_items(session: Session, ctx: ToolContext, args: FindItemsArgs) -> FindItemsResult:
@@ -44,19 +51,18 @@ def find_items(session: Session, ctx: ToolContext, args: FindItemsArgs) -> FindI
     hits = hybrid.find(session, args.query, args.limit, ctx.search)
     if not hits:
         raise NotFound("item", args.query, suggest_skus(session, args.query))
-    return FindItemsResult(
-        items=[
-            ItemHit(
-                sku=h.item.sku,
-                name=h.item.name,
-                category=h.item.category,
-                uom=h.item.uom,
-                match=h.match,
-                description=_shortened(h.item.description),
-            )
-            for h in hits
-        ]
-    )
+    items = [
+        ItemHit(
+            sku=h.item.sku,
+            name=h.item.name,
+            category=h.item.category,
+            uom=h.item.uom,
+            match=h.match,
+            description=_shortened(h.item.description),
+        )
+        for h in hits
+    ]
+    return FindItemsResult(items=items, facts=_item_facts(args.query, items))
 
 
 class AvailabilityArgs(ToolArgs):
@@ -92,6 +98,41 @@ class AvailabilityResult(BaseModel):
     total_available: int
     warehouses: list[WarehouseAvailability]
     how_computed: str = "available = on hand - reserved - backordered + incoming due by the date"
+    facts: list[str] = []
+
+
+MAX_WAREHOUSE_FACTS = 8
+
+
+def _availability_facts(
+    sku: str, on_date: date, total: int, rows: list[WarehouseAvailability], quantity: int | None
+) -> list[str]:
+    """Available to promise per warehouse (and in all), and the parts of it when one warehouse was asked."""
+    when = fact.on(on_date)
+    out = [fact.figure(sku, fact.AVAILABLE, fact.units(w.available_on_date), f"at {w.warehouse} {when}") for w in rows]
+    out = out[:MAX_WAREHOUSE_FACTS]
+    if len(rows) > 1:
+        out.append(fact.figure(sku, fact.AVAILABLE, fact.units(total), f"in all {len(rows)} warehouses {when}"))
+    if len(rows) == 1:
+        out += _parts(sku, rows[0])
+    return out + [_earliest(sku, w, quantity) for w in rows[:MAX_WAREHOUSE_FACTS] if quantity]
+
+
+def _parts(sku: str, w: WarehouseAvailability) -> list[str]:
+    at = f"at {w.warehouse}"
+    incoming = sum(s.quantity for s in w.incoming)
+    return [
+        fact.figure(sku, fact.ON_HAND, fact.units(w.on_hand), at),
+        fact.figure(sku, fact.RESERVED, fact.units(w.reserved), at),
+        fact.figure(sku, fact.BACKORDERED, fact.units(w.backordered), at),
+        fact.figure(sku, fact.INCOMING, fact.units(incoming), at + (f" by {w.incoming[-1].due}" if w.incoming else "")),
+    ]
+
+
+def _earliest(sku: str, w: WarehouseAvailability, quantity: int) -> str:
+    if w.earliest_date_for_quantity is None:
+        return f"{sku} at {w.warehouse}: {fact.units(quantity)} cannot be promised from the supply known today."
+    return f"{sku} at {w.warehouse}: {fact.units(quantity)} can be promised from {w.earliest_date_for_quantity}."
 
 
 def _place(session: Session, warehouse: str | None, entity: str | None) -> tuple[str | None, str | None]:
@@ -136,6 +177,7 @@ def check_availability(session: Session, ctx: ToolContext, args: AvailabilityArg
         on_date=report.on_date,
         total_available=report.total_available,
         warehouses=rows,
+        facts=_availability_facts(report.sku, report.on_date, report.total_available, rows, args.quantity),
     )
 
 

@@ -5,7 +5,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from assistant.grounding import Grounding
 from evals.common.results import write_results
 from evals.scenarios.passk import pass_hat_k
 from evals.scenarios.runner import Report
@@ -59,19 +58,12 @@ def _ks(report: Report) -> list[int]:
     return sorted({1, report.k})
 
 
-def contradiction_check() -> bool:
-    """Whether the grounding check looks for answers contradicting their results (`Grounding.contradictions`);
-    until it does, the report says "not checked" rather than a 0 that was never measured."""
-    declared = {**getattr(Grounding, "__dataclass_fields__", {}), **getattr(Grounding, "model_fields", {})}
-    return "contradictions" in declared or hasattr(Grounding, "contradictions")
-
-
 def _share(part: int, whole: int) -> str:
     return f"{part} / {whole} ({100 * part / whole:.1f}%)" if whole else f"{part} / 0"
 
 
 def _contradicted(contradicted: int, answers: int) -> str:
-    return _share(contradicted, answers) if contradiction_check() else "not checked"
+    return _share(contradicted, answers)
 
 
 def markdown(report: Report, tasks: list[Task], command: str) -> str:
@@ -148,7 +140,7 @@ def save(report: Report, tasks: list[Task], folder: Path, command: str) -> tuple
         "tag_pass_hat_k": {tag: {str(k): v for k, v in row.pass_hat.items()} for tag, row in rows.items()},
         "wrong_writes_by_tag": {tag: row.wrong_writes for tag, row in rows.items()},
         "contradictions": {
-            "checked": contradiction_check(),
+            "found": sum(len(t.contradictions) for t in report.trials),
             "answers": sum(len(t.answers) for t in report.trials),
             "contradicted": sum(t.contradicted for t in report.trials),
             "by_tag": {tag: [row.answers, row.contradicted] for tag, row in rows.items()},

@@ -160,11 +160,11 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
     while text is not None:
         result = assistant.turn(actor, text, conversation_id=conversation)
         conversation = result.conversation_id
-        exchanges.append((text, result.answer))
-        violations += db.read(partial(_claims, before=before.draft_ids, answer=result.answer))  # before the confirm
+        exchanges.append((text, result.said))  # the model's words: code's correction under them is not its answer
+        violations += db.read(partial(_claims, before=before.draft_ids, answer=result.said))  # before the confirm
         confirmation.after_turn(db, actor, known, confirm=task.confirms(len(exchanges) - 1))
         ungrounded += result.grounding.unsupported_numbers
-        flagged = [str(c) for c in getattr(result.grounding, "contradictions", [])]  # when the checker has them
+        flagged = [str(c) for c in result.grounding.contradictions]
         contradictions += flagged
         contradicted += bool(flagged)
         tool_calls += len(result.tools)

@@ -65,13 +65,17 @@ class TerminalView:
 
 
 def turn_footer(result: "TurnResult", seconds: float) -> list[str]:
-    """What a user may want to know under an answer: its sources, a grounding warning, the cost."""
+    """What a user may want to know under an answer: its sources, grounding warnings, the cost.
+
+    A streamed answer was printed before the check ran, so each contradiction is shown here as well."""
     lines = []
     if result.grounding.unsupported_numbers:
         numbers = ", ".join(result.grounding.unsupported_numbers)
         lines.append(
             f"[yellow]  ⚠ not found in this turn's tool results: {escape(numbers)} — check before relying on it[/]"
         )
+    for said in result.grounding.contradictions:
+        lines.append(f"[yellow]  ⚠ contradicts this turn's records: {escape(str(said))}[/]")
     usage = result.usage
     sources = f"sources: {', '.join(result.grounding.sources)} · " if result.grounding.sources else ""
     cost = f" · ${usage.cost_usd:.4f}" if usage.cost_usd else ""

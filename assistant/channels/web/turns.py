@@ -276,6 +276,10 @@ class TurnRunner:
             "text": result.answer,
             "sources": result.grounding.sources,
             "unsupported_numbers": result.grounding.unsupported_numbers,
+            "contradictions": [
+                {"said": c.said, "records_say": c.records_say, "label": c.label, "record": c.record}
+                for c in result.grounding.contradictions
+            ],
             "drafts": drafts,
             "usage": {
                 "model_calls": result.usage.model_calls,

@@ -623,7 +623,7 @@
     return el('div', { class: 'msg assistant' }, el('div', { class: 'msg-body' }));
   }
 
-  /** Final answer: markdown with record links, then sources, unchecked numbers and stop notes. */
+  /** Final answer: markdown with record links, then sources, unchecked numbers, contradictions and stop notes. */
   function fillAnswer(message, answer, shownSources) {
     const body = message.querySelector('.msg-body');
     body.replaceChildren(md.toFragment(md.render(answer.text || '', { sources: answer.sources })));
@@ -643,6 +643,11 @@
     if (unchecked.length) {
       lines.push(el('p', { class: 'warn', title: 'These numbers were not found in what the tools returned: check them before relying on them.' },
         'could not check: ' + unchecked.join(', ')));
+    }
+    const contradicted = answer.contradictions || [];
+    if (contradicted.length) {
+      lines.push(el('p', { class: 'warn', title: 'The answer says something this turn\'s records contradict; the correction under the answer quotes the records.' },
+        'contradicts the records: ' + contradicted.map((c) => c.label + (c.record ? ' (' + c.record + ')' : '')).join(', ')));
     }
     if (answer.stopped) {
       const why = answer.stopped === 'step_limit' ? 'it took too many steps' : 'the model failed';

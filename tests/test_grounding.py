@@ -1,0 +1,306 @@
+"""Grounding and faithfulness: the facts the read tools render, and the checker that flags an answer the turn's
+results contradict (a state, a figure under the wrong label, a claim of none) without flagging faithful ones."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.agent import Assistant, TurnResult, Usage
+from assistant.channels.terminal.chat import turn_footer
+from assistant.conversations import open_checkpointer
+from assistant.faithfulness import contradictions, correction
+from assistant.grounding import check
+from assistant.llm.scripted import Call, Reply, Script, scripted_model
+from assistant.llm.settings import ModelSettings
+from core import clock
+from core.sales.service import LineRequest
+from tests.world import World
+from tools import ToolContext, default_registry
+
+REGISTRY = default_registry()
+
+
+def _data(world: World, user: str, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    ctx = ToolContext(world.actor(user), channel="web", conversation_id="c1", tool_call_id="t1")
+    outcome = REGISTRY.call(world.db, ctx, tool, args)
+    assert outcome.ok, outcome.data
+    return outcome.data
+
+
+# Results as the tools show them to the model (shapes of tools/*.py, figures chosen for the tests).
+ACME = {
+    "customer": "ACME",
+    "name": "Acme Industrial Supply",
+    "currency": "USD",
+    "credit_limit": "20000.00",
+    "open_receivables": "68.18",
+    "open_orders": "1500.00",
+    "exposure": "1568.18",
+    "available": "18431.82",
+    "on_hold": False,
+    "facts": [
+        "ACME credit limit: USD 20,000.00.",
+        "ACME open receivables: USD 68.18.",
+        "ACME open orders: USD 1,500.00.",
+        "ACME exposure: USD 1,568.18.",
+        "ACME credit available: USD 18,431.82.",
+        "ACME is not on credit hold.",
+    ],
+}
+HOLDCO = {
+    "customer": "HOLDCO",
+    "name": "Holdco Plumbing",
+    "currency": "USD",
+    "credit_limit": "5000.00",
+    "on_hold": True,
+    "facts": ["HOLDCO credit limit: USD 5,000.00.", "HOLDCO is on credit hold (invoices 90 days overdue)."],
+}
+ATP = {
+    "sku": "V-200",
+    "on_date": "2026-11-20",
+    "total_available": 12,
+    "warehouses": [
+        {
+            "warehouse": "ATL",
+            "on_hand": 30,
+            "reserved": 18,
+            "backordered": 0,
+            "incoming": [{"due": "2026-11-25", "quantity": 5, "source": "PO-1"}],
+            "available_now": 12,
+            "available_on_date": 12,
+        }
+    ],
+    "facts": [
+        "V-200 available to promise at ATL on 2026-11-20: 12 units.",
+        "V-200 on hand at ATL: 30 units.",
+        "V-200 reserved at ATL: 18 units.",
+        "V-200 incoming at ATL by 2026-11-25: 5 units.",
+    ],
+}
+PENDING_DRAFT = {
+    "draft": "DR-7",
+    "status": "pending_approval",
+    "waiting_for": ["manager of NA"],
+    "facts": ["DR-7 status: pending approval (waiting for manager of NA)."],
+}
+PREVIEW = {"draft": "DR-8", "status": "unconfirmed", "facts": ["DR-8 status: preview, not confirmed."]}
+SHORTAGES = {
+    "cases": [{"case": "EX-3", "type": "shortage", "status": "open", "title": "SO-2290 line 1: 1 V-200 short at ATL"}],
+    "total": 1,
+    "facts": ["Open exception cases: 1.", "EX-3 shortage: 1 unit of V-200 at ATL for SO-2290 line 1."],
+}
+NO_CASES = {"cases": [], "total": 0, "facts": ["Open exception cases: 0."]}
+KPIS = {
+    "entities": [{"entity": "NA", "currency": "USD", "backlog_value": "1000.00", "inventory_value": "1500.00"}],
+    "facts": ["NA backlog: USD 1,000.00 in 4 lines.", "NA inventory value on 2026-11-20: USD 1,500.00."],
+}
+
+
+def _said(answer: str, *results: dict[str, Any], question: str = "") -> list[tuple[str, str | None]]:
+    return [(c.label, c.record) for c in contradictions(answer, list(results), question)]
+
+
+# -- facts rendered by code -------------------------------------------------------------------------------------
+
+
+def test_credit_facts_say_the_limit_in_money_and_the_hold_in_words(sqlite_world: World) -> None:
+    acme = _data(sqlite_world, "sam", "get_customer_credit", {"customer": "ACME"})["facts"]
+    holdco = _data(sqlite_world, "sam", "get_customer_credit", {"customer": "HOLDCO"})["facts"]
+    assert "ACME credit limit: USD 50,000.00." in acme and "ACME is not on credit hold." in acme
+    assert "HOLDCO is on credit hold (invoices 90 days overdue)." in holdco
+
+
+def test_availability_facts_give_one_warehouse_its_parts_and_several_their_total(sqlite_world: World) -> None:
+    one = _data(sqlite_world, "sam", "check_availability", {"sku": "V-200", "warehouse": "ATL"})["facts"]
+    today = clock.today().isoformat()
+    assert f"V-200 available to promise at ATL on {today}: 12 units." in one
+    assert "V-200 on hand at ATL: 12 units." in one and "V-200 reserved at ATL: 0 units." in one
+    both = _data(sqlite_world, "sam", "check_availability", {"sku": "V-200", "quantity": 50})["facts"]
+    assert f"V-200 available to promise in all 2 warehouses on {today}: 112 units." in both
+    assert not any("on hand" in f for f in both)  # few facts: the parts only when one warehouse was asked
+    assert "V-200 at ATL: 50 units cannot be promised from the supply known today." in both
+
+
+def test_order_draft_and_queue_facts_state_status_and_counts(sqlite_world: World) -> None:
+    order = sqlite_world.place_order("ACME", LineRequest("V-200", 10, "DAL"), confirm=True)
+    facts = _data(sqlite_world, "sam", "get_order_status", {"order_number": order})["facts"]
+    assert f"{order} status: confirmed." in facts
+    assert any(f.startswith(f"{order} total: USD ") for f in facts)
+    drafted = _data(
+        sqlite_world,
+        "sam",
+        "draft_transfer",
+        {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 5}]},
+    )
+    assert drafted["facts"] == [f"{drafted['draft']} status: preview, not confirmed (nothing has changed)."]
+    assert _data(sqlite_world, "gus", "list_pending_approvals", {})["facts"] == ["Drafts waiting for your approval: 0."]
+    assert _data(sqlite_world, "sam", "list_exceptions", {"type": "shortage"})["facts"][0] == "Open shortage cases: 0."
+    kpis = _data(sqlite_world, "sam", "get_kpis", {})["facts"]
+    assert any(f.startswith("NA inventory value on ") and ": USD " in f for f in kpis)
+
+
+# -- (a) states ---------------------------------------------------------------------------------------------------
+
+
+def test_on_hold_said_of_a_customer_the_result_says_is_not_is_a_contradiction() -> None:
+    assert _said("ACME is on credit hold, so new orders wait.", ACME) == [("credit hold", "ACME")]
+    assert _said("They are not on hold.", HOLDCO) == [("credit hold", "HOLDCO")]
+
+
+def test_hold_states_said_rightly_of_two_customers_in_one_answer_pass() -> None:
+    answer = "ACME is not on credit hold, but HOLDCO is on credit hold (invoices 90 days overdue)."
+    assert _said(answer, ACME, HOLDCO) == []
+    assert _said("Acme Industrial Supply has no credit hold.", ACME) == []
+
+
+def test_a_status_word_other_than_the_drafts_status_is_a_contradiction() -> None:
+    assert _said("DR-7 was executed and is pending approval.", PENDING_DRAFT) == [("status", "DR-7")]
+    assert _said("Done: the transfer was executed.", PREVIEW) == [("status", "DR-8")]  # the only draft this turn
+    assert _said("DR-8 is pending approval by a manager.", PREVIEW) == [("status", "DR-8")]
+    assert _said("The draft has been created and confirmed.", PREVIEW) == [("status", "DR-8")]
+
+
+def test_status_words_that_agree_or_are_hedged_pass() -> None:
+    assert _said("DR-7 is pending approval, waiting for the manager of NA.", PENDING_DRAFT) == []
+    assert _said("DR-8 is a preview. Once you confirm it, it will be executed.", PREVIEW) == []
+    assert _said("DR-8 has not been executed; it is unconfirmed.", PREVIEW) == []
+    assert _said("DR-7 is pending approval; DR-8 is still a preview.", PENDING_DRAFT, PREVIEW) == []
+    assert _said("SO-2290 is confirmed; I have confirmed that V-200 is in stock.", PREVIEW) == []  # not the draft
+    blocked_preview = {**PREVIEW, "decision": "If confirmed: Blocked: HOLDCO is on credit hold."}
+    assert _said("DR-8 is blocked because HOLDCO is on credit hold.", blocked_preview) == []
+
+
+def test_an_order_said_to_be_on_hold_or_shipped_against_its_status_is_a_contradiction() -> None:
+    order = {"order": "SO-2290", "status": "confirmed", "lines": [{"backordered": 0}], "facts": []}
+    assert _said("SO-2290 is on hold.", order) == [("status", "SO-2290")]
+    assert _said("SO-2290 has been shipped.", order) == [("status", "SO-2290")]
+    assert _said("SO-2290 is confirmed and not on hold.", order) == []
+
+
+# -- (b) figures under labels ------------------------------------------------------------------------------------
+
+
+def test_a_figure_of_the_result_under_another_label_is_a_contradiction() -> None:
+    found = contradictions("ACME's credit limit is $68.18.", [ACME])
+    assert [(c.kind, c.label) for c in found] == [("figure", "credit limit")]
+    assert found[0].facts == ("ACME credit limit: USD 20,000.00.",)
+    assert check("ACME's credit limit is $68.18.", [ACME]).unsupported_numbers == []  # the number check alone passes
+
+
+def test_stock_parts_under_the_wrong_labels_are_each_caught() -> None:
+    said = _said("V-200 at ATL: 12 on hand, 11 reserved and 12 incoming.", ATP)
+    assert said == [("on hand", None), ("reserved", None), ("incoming", None)]
+
+
+def test_a_shortage_restated_as_another_quantity_is_caught() -> None:
+    assert _said("We need 5 more units for SO-2290.", SHORTAGES) == [("shortage", None)]
+
+
+def test_a_percentage_under_an_amounts_label_is_caught() -> None:
+    assert _said("The backlog is 66.7% of the inventory value.", KPIS) != []
+
+
+def test_figures_quoted_with_their_own_labels_pass() -> None:
+    assert _said("ACME has a credit limit of USD 20,000.00 and an exposure of USD 1,568.18.", ACME) == []
+    assert _said("ACME credit limit: USD 20,000.00. ACME open receivables: USD 68.18.", ACME) == []
+    assert _said("V-200 at ATL: 30 on hand, 18 reserved, 5 incoming; 12 available now.", ATP) == []
+    assert _said("ACME has 2 open orders.", ACME) == []  # a count beside an amount's label is not that amount
+    assert _said("EX-3: 1 unit short at ATL for SO-2290 line 1.", SHORTAGES) == []
+    assert _said("V-200 at ATL: 18 of 30 reserved.", ATP) == []  # the whole is not the figure
+
+
+def test_the_users_own_number_beside_a_label_is_not_the_results_figure() -> None:
+    assert _said("30 units are not available at ATL; 12 are.", ATP, question="do we have 30 V-200 at ATL?") == []
+
+
+# -- (c) claims of none ------------------------------------------------------------------------------------------
+
+
+def test_no_shortages_said_while_the_results_list_one_is_a_contradiction() -> None:
+    found = contradictions("There are no shortages right now.", [SHORTAGES])
+    assert [c.kind for c in found] == ["none"] and "EX-3 shortage" in correction(found)
+
+
+def test_a_claim_of_none_without_looking_is_a_contradiction() -> None:
+    assert _said("There are no shortages.", ACME) == [("shortage cases", None)]
+    assert _said("Nothing pending for you.") == [("drafts waiting for your approval", None)]
+    assert correction(contradictions("Nothing pending for you.", [])) == (
+        "Check: Not looked up this turn: drafts waiting for approval."
+    )
+
+
+def test_a_claim_of_none_the_results_bear_out_passes() -> None:
+    assert _said("There are no open exception cases.", NO_CASES) == []
+    assert _said("No drafts are waiting for you.", {"waiting": [], "total": 0, "facts": []}) == []
+
+
+# -- grounding defects -------------------------------------------------------------------------------------------
+
+
+def test_a_date_supports_only_itself_not_the_numbers_it_is_written_with() -> None:
+    result = {"sku": "V-200", "promise_date": "2026-11-20", "facts": []}
+    assert check("V-200: 20 units by 2026-11-20.", [result]).unsupported_numbers == ["20"]
+    assert check("V-200 can ship on 2026-11-20.", [result]).unsupported_numbers == []
+    assert check("V-200 can ship on 2026-11-21.", [result]).unsupported_numbers == ["2026-11-21"]
+    assert check("Due 2026-11-21.", [{"due": "2026-11-21T09:00:00"}]).unsupported_numbers == []
+
+
+def test_an_answer_that_names_no_record_has_no_sources() -> None:
+    results = [ATP, {"order": "SO-2290", "status": "confirmed"}]
+    assert check("Hello! What do you need?", results).sources == []
+    assert check("SO-2290 is confirmed.", results).sources == ["SO-2290"]
+
+
+def test_grounding_is_not_ok_when_the_answer_contradicts_its_results() -> None:
+    grounding = check("ACME is on credit hold.", [ACME])
+    assert grounding.unsupported_numbers == [] and not grounding.ok
+    assert grounding.contradictions[0].records_say == "ACME is not on credit hold"
+
+
+# -- the turn -----------------------------------------------------------------------------------------------------
+
+
+def _assistant(world: World, script: Script, tmp_path: Path) -> Assistant:
+    checkpointer = open_checkpointer("sqlite://", sqlite_path=tmp_path / "conversations.db")
+    return Assistant(
+        world.db, checkpointer, channel="test", settings=ModelSettings(model=scripted_model(script), retries=0)
+    )
+
+
+def test_a_turn_whose_answer_contradicts_a_tool_result_gets_the_records_sentences_appended(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    script = Script(
+        [Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)), Reply(text="ACME is on credit hold.")]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "is ACME on hold?")
+    assert result.answer == "ACME is on credit hold.\n\nCheck: the records say: ACME is not on credit hold."
+    assert [(c.kind, c.record) for c in result.grounding.contradictions] == [("state", "ACME")]
+
+
+def test_a_faithful_turn_is_left_as_the_model_said_it(sqlite_world: World, tmp_path: Path) -> None:
+    answer = "ACME credit limit: USD 50,000.00. ACME is not on credit hold."
+    script = Script([Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)), Reply(text=answer)])
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "ACME's credit?")
+    assert result.answer == answer and result.grounding.ok
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Hello! I can look up stock, orders, credit and exceptions.",
+        "Which item, how many, and from which warehouse to which?",
+    ],
+)
+def test_answers_without_claims_are_not_flagged(answer: str) -> None:
+    assert contradictions(answer, [ACME, ATP, PENDING_DRAFT, SHORTAGES]) == []
+
+
+def test_the_terminal_shows_a_contradiction_under_a_streamed_answer() -> None:
+    grounding = check("ACME is on credit hold.", [ACME])
+    result = TurnResult(
+        "c1", "ACME is on credit hold.", "ACME is on credit hold.", [], grounding, Usage(model_calls=2), steps=2
+    )
+    footer = "\n".join(turn_footer(result, 1.0))
+    assert "contradicts this turn's records" in footer and "ACME is not on credit hold" in footer
