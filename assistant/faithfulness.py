@@ -247,6 +247,9 @@ class Results:
     case_counts: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (status, type) -> count facts
     open_case_figures: list[int] = field(default_factory=list)  # open exceptions from KPIs
     approvals: list[int] = field(default_factory=list)  # how many wait, each time a tool looked
+    # (label, figure) pairs the tools' own texts state, e.g. a decision's "exposure would reach USD 3,361.39":
+    # an answer quoting one is quoting, not mislabelling
+    stated: set[tuple[str, Decimal]] = field(default_factory=set)
 
     def of_kind(self, kind: str) -> list[Record]:
         return [r for r in self.records.values() if r.kind == kind]
@@ -282,6 +285,8 @@ def _read_node(out: Results, parent: str, node: dict[str, Any]) -> None:
             quantities = [q["quantity"] for q in value if isinstance(q, dict) and isinstance(q.get("quantity"), int)]
             for q in [*quantities, sum(quantities)]:
                 _add(out, "incoming", "plain", Decimal(q))
+        elif isinstance(value, str) and not _is_decimal(value):
+            _read_text(out, value)
         elif isinstance(value, (int, str)) and not isinstance(value, bool):
             number = _number(value) if isinstance(value, int) or _is_decimal(value) else None
             if number is not None:
@@ -334,6 +339,15 @@ def _read_fact(out: Results, sentence: str) -> None:
         if term.label in head.lower():
             for kind, number in _numbers(LINE_NUMBER.sub(" ", DATE_OR_TIME.sub(" ", value))):
                 out.values.setdefault(term.label, set()).add((kind, number))
+
+
+def _read_text(out: Results, text: str) -> None:
+    """The labelled figures a tool's sentence states (a decision, a summary), read as the checker reads answers."""
+    if not NUMBER.search(text):
+        return
+    for sentence in _sentences(text):
+        cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER)
+        out.stated |= {(term.label, number) for term, number, _, _ in _pairs(cleaned)}
 
 
 def _add(out: Results, key: str, kind: NumberKind, number: Decimal) -> None:
@@ -497,8 +511,10 @@ def _agrees(word: StatusWord, record: Record) -> bool:
 
 
 def _negated(sentence: str, at: int) -> bool:
-    """A negation among the few words before a claim: "is not on hold", "has not been executed yet"."""
-    before = " ".join(sentence[:at].split()[-4:])
+    """A negation among the few words before a claim, in its own clause: "is not on hold", "has not been executed
+    yet" — not an answer's "No:" or "No," before it ("No: FRONTIER5 is on credit hold")."""
+    clause = re.split(r"[:;,()\n]|\.\s", sentence[:at])[-1]
+    before = " ".join(clause.split()[-4:])
     return bool(NEGATION.search(before))
 
 
@@ -540,7 +556,7 @@ def _figure_claims(sentence: str, seen: Results, asked: set[Decimal]) -> list[Co
         for term, number, kind, (lo, hi) in _pairs(cleaned[start:end]):
             said = sentence[start + lo : start + hi]
             values = seen.values.get(term.label, set())
-            if not values or number in asked or _matches(number, kind, values):
+            if not values or number in asked or _matches(number, kind, values) or (term.label, number) in seen.stated:
                 continue
             if kind == "plain" and not any(k == "plain" for k, _ in values):
                 continue  # a count next to an amount's label ("2 open orders") is not that amount

@@ -148,6 +148,11 @@ def test_on_hold_said_of_a_customer_the_result_says_is_not_is_a_contradiction() 
     assert _said("They are not on hold.", HOLDCO) == [("credit hold", "HOLDCO")]
 
 
+def test_an_answers_leading_no_is_not_a_negation_of_the_state_it_then_states() -> None:
+    assert _said("No: HOLDCO is on credit hold, so it gets no new orders.", HOLDCO) == []
+    assert _said("No, ACME is on credit hold.", ACME) == [("credit hold", "ACME")]
+
+
 def test_hold_states_said_rightly_of_two_customers_in_one_answer_pass() -> None:
     answer = "ACME is not on credit hold, but HOLDCO is on credit hold (invoices 90 days overdue)."
     assert _said(answer, ACME, HOLDCO) == []
@@ -208,6 +213,13 @@ def test_figures_quoted_with_their_own_labels_pass() -> None:
     assert _said("ACME has 2 open orders.", ACME) == []  # a count beside an amount's label is not that amount
     assert _said("EX-3: 1 unit short at ATL for SO-2290 line 1.", SHORTAGES) == []
     assert _said("V-200 at ATL: 18 of 30 reserved.", ATP) == []  # the whole is not the figure
+
+
+def test_a_figure_quoted_with_its_label_from_a_tools_own_sentence_passes() -> None:
+    decision = "If confirmed: Needs approval: ACME's exposure would reach USD 3,361.39 against a USD 2,000.00 limit."
+    quoted = "Once you confirm DR-8, it waits for finance: ACME's exposure would reach USD 3,361.39."
+    assert _said(quoted, ACME, {**PREVIEW, "decision": decision}) == []
+    assert _said("ACME's exposure is USD 3,361.39.", ACME) == [("exposure", None)]  # no tool said it
 
 
 def test_the_users_own_number_beside_a_label_is_not_the_results_figure() -> None:
