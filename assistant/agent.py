@@ -113,7 +113,8 @@ class _Turn:
     channel: str
     tools: list[ToolRun] = field(default_factory=list)
     results: list[ToolOutcome] = field(default_factory=list)
-    # What this turn's draft tools returned, by tool: a newer preview of the same kind replaces the older one.
+    # What this turn's draft tools returned, by draft: one message may ask for two transfers, and both stand (which
+    # preview a newer one replaces is the core's rule, not the turn's).
     drafted: dict[str, DraftResult] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     stopped: Literal["step_limit", "model_error"] | None = None
@@ -340,8 +341,7 @@ class Assistant:
         turn.tools.append(run)
         turn.results.append(outcome)
         if outcome.draft is not None and self.registry.tools[name].writes:
-            turn.drafted.pop(name, None)
-            turn.drafted[name] = outcome.draft
+            turn.drafted[outcome.draft.draft] = outcome.draft
         turn.emit(Event("tool_result", name=name, data=outcome.data, outcome=outcome))
         return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": outcome.as_json()}
 

@@ -3,6 +3,7 @@
 import json
 import re
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,31 @@ def test_make_it_30_in_the_next_message_replaces_the_preview(sqlite_world: World
         ("unconfirmed", ["V-200 @ DAL: reserved 0 → 30, available 100 → 70"]),
     ]
     assert sqlite_world.balance("V-200", "DAL").reserved == 0
+
+
+TO_ATLANTA = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 10}]}
+BACK_TO_DALLAS = {"from_warehouse": "ATL", "to_warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]}
+
+
+@pytest.mark.parametrize("then", ["answer", "model_error"])
+def test_one_message_asking_for_two_transfers_leaves_both_previews_to_confirm(
+    sqlite_world: World, tmp_path: Path, then: str
+) -> None:
+    both = Reply(calls=(Call("draft_transfer", TO_ATLANTA), Call("draft_transfer", BACK_TO_DALLAS)))
+    script = Script([both, Reply("DR-1 and DR-2 are previews.") if then == "answer" else failing("api_error")])
+    result = _assistant(sqlite_world, script, tmp_path).turn(
+        sqlite_world.actor("sam"), "move 10 V-200 DAL to ATL and 5 ATL to DAL"
+    )
+    drafts = sqlite_world.read(lambda s: [(d.number, d.status) for d in s.scalars(select(DraftAction))])
+    assert [status for _, status in drafts] == ["unconfirmed", "unconfirmed"]
+    if then == "model_error":  # what code says the turn left names both previews
+        assert all(
+            f"{number}: a preview; nothing changes until you confirm it." in result.answer for number, _ in drafts
+        )
+    person = Person(sqlite_world.actor("sam"), channel="web")
+    for number, _ in drafts:
+        assert sqlite_world.run(partial(confirm, person=person, draft_number=number)).status == "executed"
+    assert (sqlite_world.balance("V-200", "DAL").reserved, sqlite_world.balance("V-200", "ATL").reserved) == (10, 5)
 
 
 def test_what_code_says_a_turn_left_calls_a_preview_a_preview_never_executed(

@@ -5,21 +5,42 @@ import pytest
 from core import clock
 from core.actor import Person
 from core.audit import events_for
+from core.drafts.kinds import KINDS
 from core.drafts.models import DraftAction
 from core.drafts.service import RequestContext, approve, confirm, draft_action, effect_of, sweep_approvals
 from core.errors import InvalidState, PermissionDenied
+from core.policy.facts import DraftKind
 from core.stock.service import adjust_stock
 from tests.fake_clock import FakeClock
 from tests.world import World
 
 
-def _preview(world: World, username: str, payload: dict[str, object], conversation: str = "conv-1") -> DraftAction:
+def _preview(
+    world: World, username: str, payload: dict[str, object], conversation: str = "conv-1", kind: str = "sales_order"
+) -> DraftAction:
     ctx = RequestContext(world.actor(username), channel="web", conversation_id=conversation, tool_call_id="call-7")
-    return world.run(lambda s: draft_action(s, ctx, confirmed=False, kind="sales_order", payload=payload))
+    return world.run(lambda s: draft_action(s, ctx, confirmed=False, kind=kind, payload=payload))
 
 
-def _order(sku: str, quantity: int) -> dict[str, object]:
-    return {"customer": "ACME", "lines": [{"sku": sku, "quantity": quantity, "warehouse": "DAL"}]}
+def _order(sku: str, quantity: int, customer: str = "ACME") -> dict[str, object]:
+    return {"customer": customer, "lines": [{"sku": sku, "quantity": quantity, "warehouse": "DAL"}]}
+
+
+def _transfer(from_warehouse: str, to_warehouse: str, quantity: int) -> dict[str, object]:
+    return {
+        "from_warehouse": from_warehouse,
+        "to_warehouse": to_warehouse,
+        "lines": [{"sku": "V-200", "quantity": quantity}],
+    }
+
+
+def _status(world: World, draft: DraftAction) -> str:
+    return world.read(lambda s: s.get(DraftAction, draft.id)).status  # type: ignore[union-attr]
+
+
+def _events(world: World, draft: DraftAction) -> list[tuple[str, object]]:
+    events = world.read(lambda s: events_for(s, subject_type="draft", subject_id=draft.number))
+    return [(e.action, e.data.get("by")) for e in events]
 
 
 def _confirm(world: World, username: str, draft: DraftAction) -> DraftAction:
@@ -84,6 +105,76 @@ def test_a_preview_is_replaced_only_within_its_own_conversation(world: World) ->
     first = _preview(world, "sam", _order("V-200", 10), conversation="conv-1")
     _preview(world, "sam", _order("V-200", 30), conversation="conv-2")
     assert _confirm(world, "sam", first).status == "executed"
+
+
+def test_two_transfers_on_different_routes_in_one_message_both_stay_confirmable(world: World) -> None:
+    to_atlanta = _preview(world, "sam", _transfer("DAL", "ATL", 10), kind="transfer")
+    to_dallas = _preview(world, "sam", _transfer("ATL", "DAL", 5), kind="transfer")  # "... and 5 back to Dallas"
+    assert (_status(world, to_atlanta), _status(world, to_dallas)) == ("unconfirmed", "unconfirmed")
+    assert _confirm(world, "sam", to_atlanta).status == "executed"
+    assert _confirm(world, "sam", to_dallas).status == "executed"
+    assert (world.balance("V-200", "DAL").reserved, world.balance("V-200", "ATL").reserved) == (10, 5)
+    assert ("draft.superseded", None) not in _events(world, to_atlanta)
+
+
+def test_a_corrected_transfer_on_the_same_route_supersedes_the_old_one(world: World) -> None:
+    forty = _preview(world, "sam", _transfer("DAL", "ATL", 40), kind="transfer")
+    thirty = _preview(world, "sam", _transfer("dal", "Atl", 30), kind="transfer")  # "no, make that 30"
+    assert _status(world, forty) == "cancelled"
+    assert _events(world, forty)[-1] == ("draft.superseded", thirty.number)
+    with pytest.raises(InvalidState, match="is cancelled; only an unconfirmed draft can be confirmed"):
+        _confirm(world, "sam", forty)
+    assert _confirm(world, "sam", thirty).status == "executed"
+    assert world.balance("V-200", "DAL").reserved == 30
+
+
+def test_a_sales_order_preview_is_replaced_only_by_one_for_the_same_customer(world: World) -> None:
+    acme = _preview(world, "sam", _order("V-200", 10))
+    bolt = _preview(world, "sam", _order("V-200", 2, customer="BOLT"))  # another order in the same message
+    acme_again = _preview(world, "sam", _order("V-200", 30, customer="acme"))  # "no, 30 for ACME"
+    assert [_status(world, d) for d in (acme, bolt, acme_again)] == ["cancelled", "unconfirmed", "unconfirmed"]
+    with pytest.raises(InvalidState, match="only an unconfirmed draft"):
+        _confirm(world, "sam", acme)
+    assert _confirm(world, "sam", bolt).status == "executed"
+    assert _confirm(world, "sam", acme_again).status == "executed"
+    assert world.balance("V-200", "DAL").reserved == 32
+
+
+def test_what_a_draft_restates_is_its_subject_per_kind() -> None:
+    change = {"order_number": "SO-7", "line_no": 1, "quantity": 5}
+    case = {"case_number": "EX-3", "action": "resolve", "text": "supplier shipped"}
+    restated = [
+        (
+            DraftKind.PURCHASE_ORDER,
+            {"supplier": "VALVECO", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]},
+            {"supplier": "valveco", "warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 9}]},
+        ),
+        (DraftKind.ORDER_CHANGE, change, {**change, "quantity": 8}),
+        (
+            DraftKind.CREDIT_HOLD_RELEASE,
+            {"customer": "HOLDCO", "reason": "paid"},
+            {"customer": "HOLDCO", "reason": "wired"},
+        ),
+        (DraftKind.EXCEPTION_ACTION, case, {**case, "action": "dismiss"}),
+    ]
+    another = [
+        (
+            DraftKind.PURCHASE_ORDER,
+            {"supplier": "VALVECO", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]},
+            {"supplier": "UKSUP", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]},
+        ),
+        (DraftKind.ORDER_CHANGE, change, {**change, "line_no": 2}),  # two lines changed in one message
+        (
+            DraftKind.CREDIT_HOLD_RELEASE,
+            {"customer": "HOLDCO", "reason": "paid"},
+            {"customer": "BOLT", "reason": "paid"},
+        ),
+        (DraftKind.EXCEPTION_ACTION, {**case, "action": "assign", "assignee": "wes"}, {**case, "action": "comment"}),
+        (DraftKind.TRANSFER, _transfer("DAL", "ATL", 5), _transfer("ATL", "DAL", 5)),
+    ]
+    for kind, older, newer in restated + another:
+        model = KINDS[kind][0]
+        assert model.model_validate(newer).replaces(model.model_validate(older)) == ((kind, older, newer) in restated)
 
 
 def test_every_event_of_a_draft_names_the_conversation_and_tool_call_that_started_it(world: World) -> None:

@@ -43,6 +43,25 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _same(*names: str) -> tuple[str, ...]:
+    """Codes as people type them: "dal", " DAL" and "DAL" name the same warehouse."""
+    return tuple(name.strip().casefold() for name in names)
+
+
+class DraftPayload(Payload):
+    """A whole draft's payload (not one of its lines)."""
+
+    def subject(self) -> tuple[str, ...]:
+        """What the draft is about: the route of a transfer, the customer of an order. Within one conversation a
+        newer preview with the same subject replaces the older unconfirmed one ("no, make that 30"); one with
+        another subject is another request ("... and 5 from Dallas to Reno") and stands beside it."""
+        raise NotImplementedError
+
+    def replaces(self, older: "DraftPayload") -> bool:
+        """Whether this request restates `older`, a draft of the same kind, so only this one may be confirmed."""
+        return older.subject() == self.subject()
+
+
 class OrderLineDraft(Payload):
     sku: str = Field(min_length=1, max_length=40)
     quantity: int = Quantity
@@ -50,12 +69,15 @@ class OrderLineDraft(Payload):
     discount_pct: Decimal = Field(Decimal(0), ge=0, le=100)
 
 
-class SalesOrderDraft(Payload):
+class SalesOrderDraft(DraftPayload):
     customer: str = Field(min_length=1, max_length=160)
     lines: list[OrderLineDraft] = Field(min_length=1, max_length=200)
     requested_date: date | None = None
     allow_backorder: bool = False
     customer_reference: str = Field("", max_length=64)
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.customer)
 
 
 class StockLineDraft(Payload):
@@ -63,25 +85,31 @@ class StockLineDraft(Payload):
     quantity: int = Quantity
 
 
-class TransferDraft(Payload):
+class TransferDraft(DraftPayload):
     from_warehouse: str = Field(min_length=1, max_length=40)
     to_warehouse: str = Field(min_length=1, max_length=40)
     lines: list[StockLineDraft] = Field(min_length=1, max_length=200)
     expected_date: date | None = None
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.from_warehouse, self.to_warehouse)
 
 
 class PurchaseLineDraft(StockLineDraft):
     unit_cost: Decimal | None = Field(None, ge=0)
 
 
-class PurchaseOrderDraft(Payload):
+class PurchaseOrderDraft(DraftPayload):
     supplier: str = Field(min_length=1, max_length=32)
     warehouse: str = Field(min_length=1, max_length=40)
     lines: list[PurchaseLineDraft] = Field(min_length=1, max_length=200)
     expected_date: date | None = None
 
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.supplier)
 
-class OrderChangeDraft(Payload):
+
+class OrderChangeDraft(DraftPayload):
     order_number: str = Field(min_length=1, max_length=24)
     line_no: int = Field(ge=1)
     quantity: int | None = Field(None, gt=0, le=1_000_000)
@@ -89,24 +117,38 @@ class OrderChangeDraft(Payload):
     requested_date: date | None = None
     allow_backorder: bool = False
 
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.order_number, str(self.line_no))  # two lines of one order changed at once are two changes
 
-class CreditHoldReleaseDraft(Payload):
+
+class CreditHoldReleaseDraft(DraftPayload):
     customer: str = Field(min_length=1, max_length=160)
     reason: str = Field(min_length=3, max_length=500)
 
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.customer)
 
-class PriceOverrideDraft(Payload):
+
+class PriceOverrideDraft(DraftPayload):
     order_number: str = Field(min_length=1, max_length=24)
     line_no: int = Field(ge=1)
     unit_price: Decimal = Field(ge=0)
     reason: str = Field(min_length=3, max_length=500)
 
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.order_number, str(self.line_no))
 
-class ExceptionActionDraft(Payload):
+
+class ExceptionActionDraft(DraftPayload):
     case_number: str = Field(min_length=1, max_length=24)
     action: Literal["assign", "comment", "resolve", "dismiss"]
     assignee: str | None = Field(None, max_length=64)
     text: str = Field("", max_length=2000)
+
+    def subject(self) -> tuple[str, ...]:
+        # "assign EX-3 to Wes and note the supplier's date" is two actions; "resolve it, no, dismiss it" is one.
+        closing = self.action in ("resolve", "dismiss")
+        return _same(self.case_number, "close" if closing else self.action)
 
 
 @dataclass
@@ -339,7 +381,7 @@ def _entity_currency(session: Session, entity_id: int) -> str:
 
 
 Applier = Callable[[Session, Actor, Any], Applied]
-KINDS: dict[DraftKind, tuple[type[Payload], Applier]] = {
+KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.SALES_ORDER: (SalesOrderDraft, apply_sales_order),
     DraftKind.TRANSFER: (TransferDraft, apply_transfer),
     DraftKind.PURCHASE_ORDER: (PurchaseOrderDraft, apply_purchase_order),

@@ -28,7 +28,7 @@ from core import clock
 from core.actor import Actor, Person
 from core.audit import AuditContext, record_event
 from core.documents import load_document
-from core.drafts.kinds import KINDS, Applied, Payload
+from core.drafts.kinds import KINDS, Applied, DraftPayload, Payload
 from core.drafts.models import DraftAction, DraftApproval, DraftStatus
 from core.errors import ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.exceptions import ExceptionType, detect_exceptions, raise_case
@@ -72,7 +72,7 @@ def _person_audit(person: Person) -> AuditContext:
 # --- Drafting -------------------------------------------------------------------------
 
 
-def parse_payload(kind: DraftKind | str, payload: Payload | dict[str, Any]) -> tuple[DraftKind, Payload]:
+def parse_payload(kind: DraftKind | str, payload: Payload | dict[str, Any]) -> tuple[DraftKind, DraftPayload]:
     """The typed payload for a kind, or a clear refusal naming the fields that are wrong."""
     try:
         draft_kind = DraftKind(kind)
@@ -127,31 +127,47 @@ def draft_action(
     applied, diff = preview(session, ctx.actor, draft_kind, typed)
     facts = _facts(session, ctx.actor, draft_kind, applied)
     decision = evaluate(facts, policy or current_policy())
-    _supersede(session, ctx, draft_kind)
+    replaced = _restated_previews(session, ctx, draft_kind, typed)  # locked before the audit chain, as stock is
     draft = _new_draft(session, ctx, draft_kind, typed, key, applied, diff, facts, decision)
     _log(session, ctx.audit(), draft, "draft.created", summary=draft.summary, diff=diff)
+    _supersede(session, ctx, replaced, by=draft)
     if confirmed:
         _submit(session, draft, decision, ctx.audit())
     return draft
 
 
-def _supersede(session: Session, ctx: RequestContext, kind: DraftKind) -> None:
-    """A changed request ("make it 30") replaces the preview of the same kind still unconfirmed in the
-    conversation, so that only the newest can be confirmed."""
+def _restated_previews(
+    session: Session, ctx: RequestContext, kind: DraftKind, payload: DraftPayload
+) -> list[DraftAction]:
+    """The requester's previews, still unconfirmed in this conversation, that this request restates.
+
+    A changed request ("no, make that 30") replaces the preview it restates, so that only the newest can be
+    confirmed. Which one it restates the kind says (the same route, the same customer: `DraftPayload.subject`); a
+    second request in the same breath ("... and 5 from Dallas to Reno") replaces nothing. A retried tool call never
+    gets here: its idempotency key returns the draft it made."""
     if ctx.conversation_id is None:
-        return
-    older = session.scalars(
-        select(DraftAction).where(
+        return []
+    waiting = session.scalars(
+        select(DraftAction)
+        .where(
             DraftAction.requester_id == ctx.actor.user_id,
             DraftAction.conversation_id == ctx.conversation_id,
             DraftAction.kind == kind.value,
             DraftAction.status == DraftStatus.UNCONFIRMED.value,
         )
+        .order_by(DraftAction.id)
+        .with_for_update()
     ).all()
-    for draft in older:
+    return [d for d in waiting if payload.replaces(parse_payload(kind, d.payload)[1])]
+
+
+def _supersede(session: Session, ctx: RequestContext, replaced: list[DraftAction], *, by: DraftAction) -> None:
+    """Cancel the previews the newer draft `by` restates; confirming one now says it is cancelled."""
+    for draft in replaced:
         draft.status = DraftStatus.CANCELLED.value
         draft.decided_at = clock.now()
-        _log(session, ctx.audit(), draft, "draft.superseded")
+        _log(session, ctx.audit(), draft, "draft.superseded", by=by.number)
+    session.flush()
 
 
 def _submit(session: Session, draft: DraftAction, decision: Decision, audit: AuditContext) -> None:
