@@ -45,108 +45,16 @@ MAX_CANDIDATES = 5  # an ambiguous mention lists at most this many; beyond that 
 PLAIN_WORDS = frozenset({"MAN", "SIN", "SEA", "ALL", "ANY", "CAN", "NOW", "DUE", "ONE", "NEW", "OLD", "US"})
 NAME_SUFFIXES = frozenset({"inc", "llc", "co", "ltd", "pte", "sdn", "bhd", "corp", "plc", "gmbh"})
 # Words that say what to do, not which product: never taken as an item description.
-NOT_PRODUCT_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "for",
-        "to",
-        "from",
-        "in",
-        "on",
-        "at",
-        "by",
-        "with",
-        "and",
-        "or",
-        "please",
-        "pls",
-        "can",
-        "could",
-        "we",
-        "you",
-        "i",
-        "me",
-        "my",
-        "our",
-        "us",
-        "do",
-        "does",
-        "did",
-        "is",
-        "are",
-        "be",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "what",
-        "which",
-        "who",
-        "how",
-        "many",
-        "much",
-        "any",
-        "some",
-        "there",
-        "here",
-        "have",
-        "has",
-        "need",
-        "needs",
-        "want",
-        "order",
-        "orders",
-        "ordered",
-        "transfer",
-        "transfers",
-        "move",
-        "moves",
-        "send",
-        "ship",
-        "shipped",
-        "check",
-        "stock",
-        "stocks",
-        "available",
-        "availability",
-        "promise",
-        "draft",
-        "status",
-        "where",
-        "when",
-        "why",
-        "show",
-        "find",
-        "search",
-        "look",
-        "up",
-        "more",
-        "than",
-        "unit",
-        "units",
-        "pcs",
-        "each",
-        "make",
-        "change",
-        "set",
-        "customer",
-        "supplier",
-        "warehouse",
-        "item",
-        "items",
-        "sku",
-        "skus",
-        "today",
-        "tomorrow",
-        "week",
-        "month",
-    ]
-)
+NOT_PRODUCT_WORDS = frozenset({
+    "a", "an", "the", "of", "for", "to", "from", "in", "on", "at", "by", "with", "and", "or", "please", "pls", "can",
+    "could", "we", "you", "i", "me", "my", "our", "us", "do", "does", "did", "is", "are", "be", "it", "its", "this",
+    "that", "these", "those", "what", "which", "who", "how", "many", "much", "any", "some", "there", "here", "have",
+    "has", "need", "needs", "want", "order", "orders", "ordered", "transfer", "transfers", "move", "moves", "send",
+    "ship", "shipped", "check", "stock", "stocks", "available", "availability", "promise", "draft", "status",
+    "where", "when", "why", "show", "find", "search", "look", "up", "more", "than", "unit", "units", "pcs", "each",
+    "make", "change", "set", "customer", "supplier", "warehouse", "item", "items", "sku", "skus", "today",
+    "tomorrow", "week", "month",
+})  # fmt: skip
 
 
 class MentionKind(StrEnum):
@@ -226,7 +134,7 @@ class _Text:
         """The free words, with their spans, lower-cased."""
         return [
             (m.start(), m.end(), m.group().lower())
-            for m in re.finditer(r"[A-Za-z0-9][A-Za-z0-9&'/.-]*[A-Za-z0-9]|[A-Za-z0-9]", self.text)
+            for m in re.finditer(r"[A-Za-z0-9][A-Za-z0-9&/.-]*[A-Za-z0-9]|[A-Za-z0-9]", self.text)
             if self.free(m.start(), m.end())
         ]
 
@@ -254,7 +162,12 @@ _DOCUMENT = re.compile(
     + rf")(?P<sep>[\s\-_#]?)(?P<digits>\d{{1,{MAX_DIGITS}}})(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_BARE_ORDER = re.compile(rf"\border\s*(?:no\.?|number|#)?\s*(?P<digits>\d{{3,{MAX_DIGITS}}})\b", re.IGNORECASE)
+# "order 2301" is a sales order; "order 100 V-200" or "order 100 units" is a count.
+_BARE_ORDER = re.compile(
+    rf"\border\s*(?:no\.?|number|#)?\s*(?P<digits>\d{{3,{MAX_DIGITS}}})\b"
+    r"(?!\s*(?:x\b|\u00d7|units?\b|pcs\b|pieces\b|of\b|[A-Za-z]{1,4}-?\d))",
+    re.IGNORECASE,
+)
 _KIND_BY_PREFIX = {k.prefix: k for k in DOCUMENT_KINDS}
 
 
@@ -440,6 +353,21 @@ def _link_names(
             message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,)))
 
 
+def warehouses_written(session: Session, text: str) -> set[str]:
+    """The codes of every warehouse, of any entity, that `text` names by code, city or name.
+
+    Not a look-up for the user: it only tells whether a warehouse a model put in a call was named by the user
+    ("Dallas" for DAL), so that asking about another entity's warehouse is refused by the core in the user's
+    own words instead of being quietly answered for another warehouse. Nothing it finds is shown."""
+    words = {w.upper() for w in re.findall(r"[A-Za-z0-9]+", text)}
+    written = set()
+    for code, name, city in session.execute(select(Warehouse.code, Warehouse.name, Warehouse.city)):
+        names = [n.upper() for n in (name, city)]
+        if code.upper() in words or any(re.search(rf"\b{re.escape(n)}\b", text.upper()) for n in names):
+            written.add(code)
+    return written
+
+
 # -- customers and suppliers -------------------------------------------------------------------------------
 
 
@@ -511,7 +439,7 @@ def _best_name_match(
 
 def _prefix_length(text: str, words: list[tuple[int, int, str]], position: int, name: list[str]) -> int:
     """How many of the name's words are written from `position` on, consecutively; one word counts only when
-    capitalised ("Brazos", not "brazos" or "peak season") or when it is the whole name."""
+    capitalised ("Brazos", not "brazos", "peak season" or "valve" for Valve Co)."""
     count = 0
     while count < len(name) and position + count < len(words):
         start, _, word = words[position + count]
@@ -521,7 +449,7 @@ def _prefix_length(text: str, words: list[tuple[int, int, str]], position: int, 
         if count > 0 and words[position + count - 1][1] + 3 < start:
             break  # not consecutive
         count += 1
-    if count == 1 and len(name) > 1 and not text[words[position][0]].isupper():
+    if count == 1 and not text[words[position][0]].isupper():
         return 0
     return count
 
