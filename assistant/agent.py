@@ -245,7 +245,8 @@ class Assistant:
         turn = _turn.get()
         asked = questions(turn.held)
         if asked is not None:  # a value the user never gave: code asks for it, the model does not guess
-            return {"messages": [{"role": "assistant", "content": asked}], "steps": state.get("steps", 0) + 1}
+            text = f"{asked} {changes_made(list(turn.drafted.values()))}" if turn.drafted else asked
+            return {"messages": [{"role": "assistant", "content": text}], "steps": state.get("steps", 0) + 1}
         messages = [
             {"role": "system", "content": self.system},
             {"role": "system", "content": turn.persona},

@@ -23,6 +23,9 @@ NOTE_MENTIONS = 8  # a note names at most this many mentions: the model needs th
 COUNT_FIELDS = re.compile(r"quantity|backordered|reserved|on_hand|available|short|incoming|needed|open|qty|total")
 
 
+SIGNED_NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")  # "-5", "1,200", "12.50"; not the 200 of V-200
+
+
 def key(value: object) -> str:
     """A value as it is compared: upper case, letters and digits only ("so-1042" = "SO1042", "v 200" = "V200")."""
     return re.sub(r"[^0-9A-Z]", "", str(value).upper())
@@ -135,10 +138,11 @@ def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> N
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9\-_#/.]*", text)
     evidence.user_text.append(key(text))
     evidence.keys |= {key(w) for w in words} | {key(a + b) for a, b in itertools.pairwise(words)}
-    numbers = {int(w.replace(",", "")) for w in re.findall(r"\d[\d,]*", text) if w.replace(",", "").isdigit()}
+    written = [Decimal(n.replace(",", "")) for n in SIGNED_NUMBER.findall(text)]
+    numbers = {int(n) for n in written if n == n.to_integral_value()}
     evidence.numbers |= numbers
-    evidence.counts |= numbers
-    evidence.amounts |= {Decimal(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+    evidence.counts |= numbers  # "-5" too: the core refuses it in its own words, better than a question
+    evidence.amounts |= set(written)
     linked = link(text)
     for mention in linked.mentions:
         if mention.kind == MentionKind.QUANTITY and mention.number is not None:
@@ -147,8 +151,9 @@ def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> N
         elif mention.kind == MentionKind.DATE:
             evidence.dates |= set(_days(mention.ids))
         if not mention.ambiguous and mention.kind != MentionKind.DATE:
-            evidence.keys |= {key(i) for i in mention.ids}
-            evidence.firm |= {key(i) for i in mention.ids}
+            resolved = {key(i) for i in mention.ids} | ({key(mention.within)} if mention.within else set())
+            evidence.keys |= resolved
+            evidence.firm |= resolved
     evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", text))
 
 

@@ -77,13 +77,23 @@ def test_a_source_left_out_is_asked_for_too(sqlite_world: World, tmp_path: Path)
 def test_idle_arguments_the_user_never_gave_are_dropped_before_the_call_and_not_shown(
     sqlite_world: World, tmp_path: Path
 ) -> None:
-    idle = {"sku": "V-200", "warehouse": "ATL", "quantity": 1000000, "on_date": "2026-11-20", "entity": "NA"}
-    script = Script([Reply(calls=(Call("check_availability", idle),)), Reply(text="12 at ATL.")])
-    result, events = _turn(sqlite_world, script, tmp_path, "how many V-200 in Atlanta?")
-    assert _shown_calls(events) == [{"sku": "V-200", "warehouse": "ATL"}]
-    assert result.tools[0].arguments == {"sku": "V-200", "warehouse": "ATL"} and result.tools[0].ok
+    idle = {"sku": "V-200", "warehouse": "NA", "quantity": 1000000, "on_date": "2026-11-20"}
+    script = Script([Reply(calls=(Call("check_availability", idle),)), Reply(text="112 in all.")])
+    result, events = _turn(sqlite_world, script, tmp_path, "how many V-200 do we have?")
+    assert _shown_calls(events) == [{"sku": "V-200"}]
+    assert result.tools[0].arguments == {"sku": "V-200"} and result.tools[0].ok
     shown = json.loads(script.seen[1][-1]["content"])
-    assert [w["warehouse"] for w in shown["warehouses"]] == ["ATL"] and "earliest_date_for_quantity" not in str(shown)
+    assert [w["warehouse"] for w in shown["warehouses"]] == ["ATL", "DAL"]
+    assert "earliest_date_for_quantity" not in str(shown)
+
+
+def test_idle_values_beside_what_the_user_gave_are_dropped_and_the_rest_kept(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    idle = {"sku": "V-200", "warehouse": "ATL", "quantity": 1, "on_date": "2026-11-20", "entity": "UK"}
+    script = Script([Reply(calls=(Call("check_availability", idle),)), Reply(text="12 at ATL.")])
+    _, events = _turn(sqlite_world, script, tmp_path, "how many V-200 in Atlanta?")
+    assert _shown_calls(events) == [{"sku": "V-200", "warehouse": "ATL"}]
 
 
 def test_a_record_no_one_named_is_not_looked_up(sqlite_world: World, tmp_path: Path) -> None:
@@ -193,3 +203,36 @@ def test_the_rules_come_from_each_tools_schema() -> None:
     }
     availability = {(".".join(r.path), r.role, r.required) for r in rules_for(tools["check_availability"])}
     assert ("quantity", Role.COUNT, False) in availability and ("on_date", Role.DATE, False) in availability
+
+
+def test_the_answer_to_the_question_drafts_in_the_next_turn(sqlite_world: World, tmp_path: Path) -> None:
+    guessed = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 1}]}
+    answered = {**guessed, "lines": [{"sku": "V-200", "quantity": 40}]}
+    script = Script(
+        [Reply(calls=(Call("draft_transfer", guessed),)), Reply(calls=(Call("draft_transfer", answered),)), Reply("ok")]
+    )
+    assistant = _assistant(sqlite_world, script, tmp_path)
+    sam = sqlite_world.actor("sam")
+    asked = assistant.turn(sam, "transfer V-200 to Atlanta")
+    assert asked.answer.startswith("Before I draft the transfer to ATL: how many V-200")
+    answer = assistant.turn(sam, "40, from Dallas", conversation_id=asked.conversation_id)
+    assert answer.tools[0].ok and [d["lines"] for d in _drafts(sqlite_world)] == [[{"sku": "V-200", "quantity": 40}]]
+
+
+def test_a_sku_an_earlier_result_returned_may_be_used(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("find_items", {"query": "chiller"}),)),
+            Reply(calls=(Call("check_availability", {"sku": "X-900", "warehouse": "DAL"}),)),
+            Reply(text="10 at DAL."),
+        ]
+    )
+    result, _ = _turn(sqlite_world, script, tmp_path, "any chillers in Dallas?")
+    assert [(t.name, t.ok) for t in result.tools] == [("find_items", True), ("check_availability", True)]
+
+
+def test_an_entity_the_named_warehouses_belong_to_is_kept(sqlite_world: World, tmp_path: Path) -> None:
+    call = {"sku": "V-200", "entity": "NA"}
+    script = Script([Reply(calls=(Call("check_availability", call),)), Reply(text="12 and 100.")])
+    result, events = _turn(sqlite_world, script, tmp_path, "How many V-200 are free in Atlanta and in Dallas?")
+    assert _shown_calls(events) == [call] and result.tools[0].ok

@@ -127,6 +127,9 @@ def test_entities_and_plain_word_codes(world: World) -> None:
         ("Jan 10", "2027-01-10", "2027-01-10"),
         ("2026-12-01", "2026-12-01", "2026-12-01"),
         ("in 2 weeks", "2026-12-04", "2026-12-04"),
+        ("last month", "2026-10-01", "2026-10-31"),
+        ("last week", "2026-11-09", "2026-11-15"),
+        ("the last 30 days", "2026-10-21", "2026-11-20"),
     ],
 )
 def test_dates_are_read_relative_to_today(phrase: str, first: str, last: str) -> None:

@@ -74,7 +74,8 @@ class Mention:
 
     `ids` holds the resolved key (a date range holds its first and last day); `candidates` the keys it could
     be when ambiguous, with `labels` naming them for a question; neither: not found in the user's scope.
-    A quantity carries its `number`, its unit word and the SKU it counts (`of_sku`) when one follows it."""
+    A quantity carries its `number`, its unit word and the SKU it counts (`of_sku`) when one follows it; a
+    warehouse the entity it belongs to (`within`), so that "Atlanta and Dallas" supports entity NA."""
 
     text: str
     start: int
@@ -86,6 +87,7 @@ class Mention:
     number: int | None = None
     unit: str = ""
     of_sku: str | None = None
+    within: str | None = None  # a warehouse's legal entity ("Dallas": NA)
 
     @property
     def resolved(self) -> bool:
@@ -333,24 +335,31 @@ def _link_places(session: Session, actor: Actor, message: _Text) -> None:
     scope = list(actor.entity_ids)
     warehouses = session.scalars(select(Warehouse).where(Warehouse.entity_id.in_(scope)).order_by(Warehouse.code))
     for warehouse in warehouses:
-        _link_names(message, MentionKind.WAREHOUSE, warehouse.code, [warehouse.name, warehouse.city])
+        names = [warehouse.name, warehouse.city]
+        _link_names(message, MentionKind.WAREHOUSE, warehouse.code, names, within=warehouse.entity.code)
     entities = session.scalars(select(LegalEntity).where(LegalEntity.id.in_(scope)).order_by(LegalEntity.code))
     for entity in entities:
         _link_names(message, MentionKind.ENTITY, entity.code, [entity.name], code_in_capitals=True)
 
 
 def _link_names(
-    message: _Text, kind: MentionKind, code: str, names: Iterable[str], *, code_in_capitals: bool = False
+    message: _Text,
+    kind: MentionKind,
+    code: str,
+    names: Iterable[str],
+    *,
+    code_in_capitals: bool = False,
+    within: str | None = None,
 ) -> None:
     """Every free place where the code or one of the names is written as whole words."""
     for name in sorted(names, key=len, reverse=True):
         for match in re.finditer(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])", message.text, re.IGNORECASE):
             if message.free(match.start(), match.end()):
-                message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,)))
+                message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,), within=within))
     for match in re.finditer(rf"(?<![A-Za-z0-9-]){re.escape(code)}(?![A-Za-z0-9-])", message.text, re.IGNORECASE):
         capitals = match.group().isupper()
         if (capitals or not (code_in_capitals or code.upper() in PLAIN_WORDS)) and message.free(*match.span()):
-            message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,)))
+            message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,), within=within))
 
 
 def warehouses_written(session: Session, text: str) -> set[str]:

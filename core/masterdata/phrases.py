@@ -86,6 +86,10 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:(?:this|next|coming)\s+)?(" + "|".join(WEEKDAYS) + r")\b", re.I), "weekday"),
     (re.compile(r"\b(next|this)\s+week\b", re.I), "week"),
     (re.compile(r"\bnext\s+month\b", re.I), "next_month"),
+    (re.compile(r"\blast\s+month\b", re.I), "last_month"),
+    (re.compile(r"\b(?:this\s+month|month\s+to\s+date|mtd)\b", re.I), "this_month"),
+    (re.compile(r"\blast\s+week\b", re.I), "last_week"),
+    (re.compile(rf"\b(?:last|past)\s+({_NUMBER})\s+days\b", re.I), "last_days"),
     (re.compile(r"\b(?:(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?month|month[-\s]end)\b", re.I), "month_end"),
     (re.compile(r"\b(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?week\b", re.I), "week_end"),
     (re.compile(rf"\bin\s+(a|{_NUMBER})\s+(days?|weeks?)\b", re.I), "in"),
@@ -123,6 +127,17 @@ def _date_of(kind: str, match: re.Match[str], today: date) -> tuple[date, date] 
     if kind == "next_month":
         first = _month_end(today) + timedelta(days=1)
         return first, _month_end(first)
+    if kind == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if kind == "this_month":
+        return today.replace(day=1), today
+    if kind == "last_week":
+        monday = today - timedelta(days=today.weekday() + 7)
+        return monday, monday + timedelta(days=6)
+    if kind == "last_days":
+        count = number_of(groups[0])
+        return (today - timedelta(days=count), today) if count else None
     if kind == "month_end":
         return _month_end(today), _month_end(today)
     if kind == "week_end":
