@@ -30,7 +30,7 @@ from core import clock
 from core.actor import Actor
 from core.db import Database
 from core.errors import ErpError
-from core.masterdata.mentions import Linked, Mention, link_mentions, warehouses_written
+from core.masterdata.mentions import Linked, Mention, MentionKind, link_mentions, warehouses_written
 from core.stock.service import available_to_promise
 from tools.outcome import ToolError, ToolOutcome
 from tools.registry import Registry, Tool
@@ -237,16 +237,20 @@ def _whole(value: Any) -> int | None:
 
 def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
     """Lines of an item the user gave one count for ("5 x V-200") become one line of that count: a model that
-    wrote two lines of 5, or 10, is corrected to what the user said. Lines that differ otherwise are left for
-    the user's question. Returns what was corrected."""
+    wrote two lines of 5, or 10, is corrected to what the user said; identical lines of an item the user named
+    once become one. Lines that differ otherwise are left as they are. Returns what was corrected."""
     lines = arguments.get("lines")
     if evidence.current is None or not isinstance(lines, list) or not all(isinstance(ln, dict) for ln in lines):
         return []
     corrected: list[str] = []
     for sku in dict.fromkeys(str(ln.get("sku")) for ln in lines):
-        counts = set(evidence.current.quantities_of(_catalogue_sku(sku, evidence)))
+        catalogue = _catalogue_sku(sku, evidence)
+        counts = evidence.current.quantities_of(catalogue)
         same = [ln for ln in lines if str(ln.get("sku")) == sku]
         rest = [{k: v for k, v in ln.items() if k != "quantity"} for ln in same]
+        named_once = sum(1 for m in evidence.current.of(MentionKind.ITEM) if catalogue in m.ids) == 1
+        if not counts and named_once and all(ln == same[0] for ln in same):
+            counts = [same[0].get("quantity")]  # one mention, identical lines: the model wrote it twice
         if len(counts) != 1 or any(r != rest[0] for r in rest):
             continue
         (count,) = counts

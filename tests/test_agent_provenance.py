@@ -236,3 +236,10 @@ def test_an_entity_the_named_warehouses_belong_to_is_kept(sqlite_world: World, t
     script = Script([Reply(calls=(Call("check_availability", call),)), Reply(text="12 and 100.")])
     result, events = _turn(sqlite_world, script, tmp_path, "How many V-200 are free in Atlanta and in Dallas?")
     assert _shown_calls(events) == [call] and result.tools[0].ok
+
+
+def test_identical_lines_of_an_item_named_once_are_one_line(sqlite_world: World, tmp_path: Path) -> None:
+    doubled = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 40}] * 2}
+    script = Script([Reply(calls=(Call("draft_transfer", doubled),)), Reply(text="a preview")])
+    _turn(sqlite_world, script, tmp_path, "V-200 from DAL to ATL please, 40 of them")
+    assert [d["lines"] for d in _drafts(sqlite_world)] == [[{"sku": "V-200", "quantity": 40}]]

@@ -151,7 +151,13 @@ def test_dates_are_read_relative_to_today(phrase: str, first: str, last: str) ->
     ],
 )
 def test_sizes_line_numbers_and_articles_are_no_counts(text: str, counts: list[int]) -> None:
-    assert [f.number for f in find_quantities(text)] == counts
+    assert [f.number for f in find_quantities(text) if not f.weak] == counts
+
+
+def test_one_is_a_count_only_before_an_item(world: World) -> None:
+    assert _link(world, "sam", "one X-900 for ACME").quantities_of("X-900") == [1]
+    assert _link(world, "sam", "the one in Dallas, a V-200").of(MentionKind.QUANTITY)[0].of_sku == "V-200"
+    assert len(_link(world, "sam", "the one in Dallas").of(MentionKind.QUANTITY)) == 0
 
 
 def test_number_words() -> None:

@@ -249,6 +249,8 @@ def _link_quantities(message: _Text) -> None:
             continue
         text = message.text[found.start : found.end]
         counted = _counted_item(message.text, found.start, found.end, items)
+        if found.weak and counted is None:
+            continue  # "a valve", "the one in Dallas": no count
         message.add(
             Mention(
                 text, found.start, found.end, MentionKind.QUANTITY, number=found.number, unit=found.unit, of_sku=counted

@@ -55,6 +55,7 @@ class Found:
     last: date | None = None
     number: int | None = None
     unit: str = ""
+    weak: bool = False  # "a", "one": a count only when an item follows ("one X-900"), not in "the one in Dallas"
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -211,23 +212,23 @@ _WORD_NUMBER = (
 )
 _QUANTITY = re.compile(
     rf"(?<![\w./#-])(?P<n>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\s+dozen)?|{_WORD_NUMBER})"
-    rf"(?:(?P<unit>\s*(?:{COUNT_UNITS}))(?!\w)|(?![\w/]|\.\d))",
+    rf"(?:(?P<unit>\s*(?:{COUNT_UNITS}))(?![\w-])|(?![\w/]|\.\d))",
     re.IGNORECASE,
 )
 _NOT_A_QUANTITY_BEFORE = re.compile(r"(?:line|lines|no\.?|number|#|top|step|version|v|id)\s*$", re.IGNORECASE)
 
 
 def find_quantities(text: str) -> Iterator[Found]:
-    """Counts of things in `text` ("40", "40 pcs", "5 x", "forty", "a dozen"), skipping sizes ("3/4 in", "20 kW"),
-    line numbers ("line 2") and number words that say no count ("one of them", "a valve")."""
+    """Counts of things in `text` ("40", "40 pcs", "5 x", "forty", "a dozen"), skipping sizes ("3/4 in", "20 kW")
+    and line numbers ("line 2"); "a" and "one" come marked weak: a count only before an item."""
     for match in _QUANTITY.finditer(text):
         written, unit = match.group("n"), (match.group("unit") or "").strip().lower()
         if SIZE_UNITS.match(text, match.end("n")) and not unit:
             continue
         if _NOT_A_QUANTITY_BEFORE.search(text, 0, match.start()):
             continue
-        if not written[0].isdigit() and not unit and written.lower() in ("a", "an", "one", "dozen"):
-            continue  # "a valve", "the one in Dallas": words that are no count unless a unit follows
+        weak = not written[0].isdigit() and not unit and written.lower() in ("a", "an", "one", "dozen")
         number = number_of(written)
         if number is not None:
-            yield Found(match.start(), match.end(), number=number, unit="x" if unit in ("\u00d7", "*") else unit)
+            unit = "x" if unit in ("\u00d7", "*") else unit
+            yield Found(match.start(), match.end(), number=number, unit=unit, weak=weak)
