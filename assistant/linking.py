@@ -41,8 +41,9 @@ def _said(mention: Mention) -> str | None:
             return f"{quoted} = {mention.number} of {mention.of_sku} (one line)"
         return None if mention.text[:1].isdigit() else f"{quoted} = {mention.number}"
     if not mention.ids:
-        found = mention.kind in (MentionKind.ITEM, MentionKind.DOCUMENT)
-        return f"{quoted}: no such {mention.kind.value} found" if found else None
+        if mention.kind == MentionKind.ITEM:
+            return f"{quoted} is no SKU of ours"  # a typo, or a word like a refrigerant "R-410A": not a guess
+        return f"{quoted}: no such {mention.kind.value} found" if mention.kind == MentionKind.DOCUMENT else None
     if mention.kind == MentionKind.DATE:
         return f"{quoted} = {' to '.join(mention.ids)}"
     if key(mention.text) == key(mention.ids[0]):

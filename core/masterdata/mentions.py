@@ -149,7 +149,7 @@ def link_mentions(session: Session, actor: Actor, text: str, today: date) -> Lin
     _link_skus(session, message)
     _link_places(session, actor, message)
     _link_parties(session, actor, message)
-    if not message.found or all(m.kind != MentionKind.ITEM for m in message.found):
+    if not any(m.kind == MentionKind.ITEM and m.ids for m in message.found):  # "R-410A" is no SKU: still read on
         _link_item_description(session, message)
     _link_quantities(message)
     return Linked(text, tuple(sorted(message.found, key=lambda m: m.start)))
