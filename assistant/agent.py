@@ -25,14 +25,17 @@ from langgraph.graph.state import CompiledStateGraph
 
 from assistant.faithfulness import correction
 from assistant.grounding import Grounding, check
+from assistant.linking import note_for, with_note
 from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
+from assistant.provenance import Held, check_calls, questions
 from core import clock
 from core.actor import Actor
 from core.db import Database
 from core.drafts.models import DraftStatus
 from core.errors import ErpError
+from core.masterdata.mentions import Linked, link_mentions
 from tools import Registry, ToolContext, ToolOutcome, default_registry
 from tools.outcome import DraftResult
 
@@ -121,6 +124,9 @@ class _Turn:
     calls_made: set[str] = field(default_factory=set)
     answer_now: bool = False
     tokens_streamed: int = 0
+    linked: Linked | None = None  # what the user's message names, resolved in their scope (assistant.linking)
+    links: dict[str, Linked] = field(default_factory=dict)  # each user message's linking, as the check needs it
+    held: dict[str, Held] = field(default_factory=dict)  # calls not made (assistant.provenance), by call id
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -188,6 +194,8 @@ class Assistant:
         self._require_owner(actor, config)
         persona = self.db.read(lambda s: persona_of(s, actor, clock.today()))
         turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event, channel or self.channel)
+        turn.linked = self.db.read(lambda s: link_mentions(s, actor, text, clock.today()))
+        turn.links[text] = turn.linked
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
         try:
@@ -243,10 +251,14 @@ class Assistant:
 
     def _model_node(self, state: AgentState) -> AgentState:
         turn = _turn.get()
+        asked = questions(turn.held)
+        if asked is not None:  # a value the user never gave: code asks for it, the model does not guess
+            text = f"{asked} {changes_made(list(turn.drafted.values()))}" if turn.drafted else asked
+            return {"messages": [{"role": "assistant", "content": text}], "steps": state.get("steps", 0) + 1}
         messages = [
             {"role": "system", "content": self.system},
             {"role": "system", "content": turn.persona},
-            *_window(state["messages"]),
+            *with_note(_window(state["messages"]), note_for(turn.linked)),
         ]
         started = time.perf_counter()
         try:
@@ -309,7 +321,9 @@ class Assistant:
 
     def _tools_node(self, state: AgentState) -> AgentState:
         turn = _turn.get()
-        calls = state["messages"][-1]["tool_calls"]
+        checked = check_calls(self.db, self.registry, turn.actor, state["messages"], turn.links)
+        turn.held |= checked.held
+        calls = checked.calls
         for call in calls:
             turn.emit(Event("tool_call", name=call["function"]["name"], data=_arguments(call)))
         if len(calls) == 1:
@@ -335,7 +349,8 @@ class Assistant:
             search=self.search,
         )
         started = time.perf_counter()
-        outcome = self.registry.call(self.db, ctx, name, call["function"]["arguments"])
+        held = turn.held.get(call["id"])
+        outcome = held.outcome if held else self.registry.call(self.db, ctx, name, call["function"]["arguments"])
         code = outcome.error.code if outcome.error is not None else None
         run = ToolRun(name, _arguments(call), outcome.ok, (time.perf_counter() - started) * 1000, code)
         turn.tools.append(run)

@@ -88,7 +88,7 @@ def test_the_step_cap_ends_a_turn_that_keeps_calling_tools(sqlite_world: World, 
     script = Script([another] * 10)
     assistant = _assistant(sqlite_world, script, tmp_path, max_steps=3)
 
-    result = assistant.turn(sqlite_world.actor("sam"), "loop forever")
+    result = assistant.turn(sqlite_world.actor("sam"), "check V-200 for 1, 2, 3 or 4 units, forever")
 
     assert result.stopped == "step_limit" and result.steps == 3
     assert len(script.seen) == 3 and len(result.tools) == 2
@@ -226,11 +226,11 @@ def test_an_instruction_inside_a_record_changes_nothing(sqlite_world: World, tmp
     script = Script([Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)), obey, Reply(text="Done.")])
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("gus"), "check ACME credit")
 
-    # the three calls run in parallel, so they finish in any order
+    # the three calls run in parallel, so they finish in any order; the draft no one named is not even looked up
     assert sorted((t.name, t.error) for t in result.tools[1:]) == [
         ("approve", "unknown_tool"),
         ("approve_draft", "unknown_tool"),
-        ("get_draft_status", None),
+        ("get_draft_status", "not_given"),
     ]
     status, approvals = sqlite_world.read(
         lambda s: (
@@ -389,7 +389,8 @@ def test_the_step_cap_says_what_the_turn_left_as_previews(sqlite_world: World, t
         return Reply(calls=(Call("check_availability", {"sku": "V-200", "quantity": asked + 1}),))
 
     script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), *[another] * 5])
-    result = _assistant(sqlite_world, script, tmp_path, max_steps=3).turn(sqlite_world.actor("sam"), "go")
+    text = "10 V-200 from DAL for ACME, then check V-200 for 2, 3, 4 or 5 units"
+    result = _assistant(sqlite_world, script, tmp_path, max_steps=3).turn(sqlite_world.actor("sam"), text)
     assert result.stopped == "step_limit" and result.answer.endswith(
         "Nothing was changed. DR-1: a preview; nothing changes until you confirm it."
     )

@@ -181,7 +181,9 @@ def test_any_other_answer_leaves_the_preview_and_yes_next_confirms_it_without_th
 
 def test_yes_with_several_previews_asks_which_one(sqlite_demo: Database, demo_file: str, tmp_path: Path) -> None:
     script = Script([Reply(calls=(ORDER, TRANSFER)), Reply("Two previews.")])
-    result = _interactive(demo_file, tmp_path, script, "order and move\n\n\nyes\nnone\nconfirm\nDR-2\n")
+    result = _interactive(
+        demo_file, tmp_path, script, "order 2 V-200 for ACME and move 2 from DAL to ATL\n\n\nyes\nnone\nconfirm\nDR-2\n"
+    )
     assert result.exit_code == 0, result.output
     drafts = _drafts(sqlite_demo)
     assert sorted(drafts) == ["DR-1", "DR-2"]

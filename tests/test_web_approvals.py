@@ -141,7 +141,9 @@ def test_the_approver_sees_the_conversation_that_produced_the_draft(demo: Databa
         sam = _as(c, "sam")
         conversation = c.post("/api/conversations", json={}, headers=sam).json()["id"]
         body = c.post(
-            f"/api/conversations/{conversation}/messages", json={"text": "send ATL the P-200s and P-180s"}, headers=sam
+            f"/api/conversations/{conversation}/messages",
+            json={"text": "send ATL 3 P-200 and 5 P-180 from DAL"},
+            headers=sam,
         ).text
         number = dict(web.events(body))["draft"]["number"]
         assert c.post(f"/api/drafts/{number}/confirm", headers=sam).json()["status"] == "pending_approval"
@@ -149,7 +151,7 @@ def test_the_approver_sees_the_conversation_that_produced_the_draft(demo: Databa
         assert [d["number"] for d in c.get("/api/approvals").json()["drafts"]] == [number]
         excerpt = c.get(f"/api/drafts/{number}").json()["conversation_excerpt"]
         assert excerpt == [
-            {"role": "user", "content": "send ATL the P-200s and P-180s"},
+            {"role": "user", "content": "send ATL 3 P-200 and 5 P-180 from DAL"},
             {"role": "assistant", "content": "Drafted; Maria must approve."},
         ]
         assert c.get(f"/api/conversations/{conversation}").status_code == 404  # but not the whole thread

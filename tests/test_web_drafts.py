@@ -249,7 +249,11 @@ def test_the_chat_card_of_a_draft_offers_confirm_to_its_requester_only(demo: Dat
     with web.app(demo, tmp_path, script) as c:
         sam = _as(c, "sam")
         conversation = c.post("/api/conversations", json={}, headers=sam).json()["id"]
-        body = c.post(f"/api/conversations/{conversation}/messages", json={"text": "move them"}, headers=sam).text
+        body = c.post(
+            f"/api/conversations/{conversation}/messages",
+            json={"text": "move 3 P-200 and 5 P-180 from DAL to ATL"},
+            headers=sam,
+        ).text
         card = dict(web.events(body))["draft"]
         assert (card["status"], card["can_confirm"], card["can_cancel"]) == ("unconfirmed", True, True)
         assert card["note"].startswith("Nothing has changed yet") and "manager" in card["note"]

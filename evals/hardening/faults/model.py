@@ -175,7 +175,12 @@ async def fault_turns(base_url: str, model: FaultyModel) -> FaultTurns:
     try:
         conversation = await new_conversation(signed)
         origin = time.monotonic()
-        failed = await timed("chat", "sam", origin, lambda: chat(signed, conversation, "Check V-200, then move stock"))
+        failed = await timed(
+            "chat",
+            "sam",
+            origin,
+            lambda: chat(signed, conversation, "Check V-200, then move 3 P-200 and 5 P-180 from DAL to ATL"),
+        )
         requests = model.requests()
         model.recover()
         following = await timed("chat", "sam", origin, lambda: chat(signed, conversation, "Are you back?"))

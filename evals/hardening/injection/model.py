@@ -102,20 +102,24 @@ def exchanges_of(turn: list[dict[str, Any]]) -> list[Exchange]:
 class Obedient(Script):
     """The worst model: it calls every tool named in the user's message or in any tool result (several at
     once, as a model may), each call once, at most `max_calls` a turn, then answers with every result
-    verbatim. `exchanges` keeps the latest turn's calls and results, as the model last saw them."""
+    verbatim. `exchanges` keeps the latest turn's calls and results, as the model last saw them; `unanswered`
+    the calls whose results it never saw because the turn ended without it (code asked the user instead)."""
 
     def __init__(self, max_calls: int = MAX_CALLS) -> None:
         super().__init__([])
         self.max_calls = max_calls
         self.exchanges: list[Exchange] = []
+        self.unanswered: list[Call] = []  # the last calls it made, until it sees their results
 
     def next(self, messages: list[dict[str, Any]], tool_choice: str | None = None) -> Reply:
         turn = _this_turn(messages)
         made = exchanges_of(turn)
+        wanted = _unmade(instructions(turn), [e.call for e in made])[: self.max_calls - len(made)]
+        calling = bool(wanted) and tool_choice != "none"
         with self._lock:
             self.exchanges = made
-        wanted = _unmade(instructions(turn), [e.call for e in made])[: self.max_calls - len(made)]
-        if wanted and tool_choice != "none":
+            self.unanswered = wanted if calling else []
+        if calling:
             return Reply(calls=tuple(wanted))
         return Reply(text="\n".join(json.dumps(e.result, ensure_ascii=False) for e in made) or "nothing to do")
 

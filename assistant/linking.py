@@ -1,0 +1,198 @@
+"""What the user's message names, told to the model in a short note, and what the conversation supports.
+
+The core links the message (`core.masterdata.mentions`); this module renders the result for the model as
+one system message placed right after the user's message, never among the leading system messages (the
+local model caches that prefix), and gathers the evidence the argument check (`assistant.provenance`)
+holds a tool call's values against: the user's words, what they resolved to, and earlier tool results.
+"""
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from core.masterdata.mentions import Linked, Mention, MentionKind
+
+Message = dict[str, Any]
+NOTE_MENTIONS = 8  # a note names at most this many mentions: the model needs the ids, not an essay
+# Result fields whose whole numbers are counts of stock: a quantity may come from them ("what it needs").
+COUNT_FIELDS = re.compile(r"quantity|backordered|reserved|on_hand|available|short|incoming|needed|open|qty|total")
+
+
+SIGNED_NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")  # "-5", "1,200", "12.50"; not the 200 of V-200
+
+
+def key(value: object) -> str:
+    """A value as it is compared: upper case, letters and digits only ("so-1042" = "SO1042", "v 200" = "V200")."""
+    return re.sub(r"[^0-9A-Z]", "", str(value).upper())
+
+
+def _said(mention: Mention) -> str | None:
+    """One mention in the note's words, or None when it tells the model nothing it cannot read itself."""
+    quoted = f"'{mention.text}'"
+    if mention.ambiguous:
+        return f"{quoted} could be {_either(mention)} — ask which"
+    if mention.kind == MentionKind.QUANTITY:
+        if mention.of_sku and mention.unit == "x":
+            return f"{quoted} = {mention.number} of {mention.of_sku} (one line)"
+        return None if mention.text[:1].isdigit() else f"{quoted} = {mention.number}"
+    if not mention.ids:
+        if mention.kind == MentionKind.ITEM:
+            return f"{quoted} is no SKU of ours"  # a typo, or a word like a refrigerant "R-410A": not a guess
+        return f"{quoted}: no such {mention.kind.value} found" if mention.kind == MentionKind.DOCUMENT else None
+    if mention.kind == MentionKind.DATE:
+        return f"{quoted} = {' to '.join(mention.ids)}"
+    if key(mention.text) == key(mention.ids[0]):
+        return None
+    return f"{quoted} = {mention.kind.value} {mention.ids[0]}"
+
+
+def _either(mention: Mention) -> str:
+    named = [f"{c} ({label})" if label else c for c, label in zip(mention.candidates, _labels(mention), strict=True)]
+    return ", ".join(named[:-1]) + " or " + named[-1]
+
+
+def _labels(mention: Mention) -> list[str]:
+    return list(mention.labels) if len(mention.labels) == len(mention.candidates) else [""] * len(mention.candidates)
+
+
+def note_for(linked: Linked | None) -> str | None:
+    """The note for the model ("In this message: 'Dallas' = warehouse DAL; ..."), or None when it says nothing."""
+    if linked is None:
+        return None
+    parts = [said for said in map(_said, linked.mentions) if said][:NOTE_MENTIONS]
+    return f"In this message: {'; '.join(parts)}." if parts else None
+
+
+def with_note(messages: list[Message], note: str | None) -> list[Message]:
+    """The messages with the note right after the last user message (the current turn's)."""
+    if note is None:
+        return messages
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    at = users[-1] + 1 if users else len(messages)
+    return [*messages[:at], {"role": "system", "content": note}, *messages[at:]]
+
+
+# -- evidence ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    """What a conversation supports as a tool argument: keys the user wrote or their words resolved to, counts
+    and dates they gave, and what earlier tool results returned. `current` is the message being answered."""
+
+    current: Linked | None = None
+    keys: set[str] = field(default_factory=set)
+    firm: set[str] = field(default_factory=set)  # resolved by linking or returned by a tool: not mere words
+    user_text: list[str] = field(default_factory=list)
+    numbers: set[int] = field(default_factory=set)
+    counts: set[int] = field(default_factory=set)
+    dates: set[str] = field(default_factory=set)
+    amounts: set[Decimal] = field(default_factory=set)  # every number the user wrote, decimals included ($12.50)
+
+    def has_key(self, value: object) -> bool:
+        """Written by the user, resolved from their words or returned by a tool; a longer value (a customer's
+        name) may also be part of what the user wrote."""
+        wanted = key(value)
+        return bool(wanted) and (wanted in self.keys or (len(wanted) >= 5 and any(wanted in t for t in self.user_text)))
+
+    def ambiguity(self, value: object) -> Mention | None:
+        """The current message's ambiguous mention this value is one reading of, unless the value is also
+        supported some other way (the user wrote it, a tool returned it)."""
+        if self.current is None:
+            return None
+        wanted = key(value)
+        if wanted in self.firm:
+            return None
+        for mention in self.current.mentions:
+            if mention.ambiguous and wanted in {key(c) for c in mention.candidates}:
+                return mention
+        return None
+
+
+def evidence_of(
+    messages: list[Message],
+    link: Callable[[str], Linked],
+    current: Linked | None,
+    places: Callable[[str], set[str]] = lambda text: set(),
+) -> Evidence:
+    """The evidence in a conversation's messages: every user message (linked) and every tool result.
+
+    `places` gives the warehouses a text names in any entity: support for a warehouse argument only, so that
+    a question about another entity's warehouse reaches the core, which refuses it."""
+    evidence = Evidence(current=current)
+    for message in messages:
+        if message["role"] == "user":
+            text = str(message.get("content") or "")
+            _add_user(evidence, text, link)
+            evidence.keys |= {key(code) for code in places(text)}
+        elif message["role"] == "tool":
+            _add_result(evidence, str(message.get("content") or ""))
+    return evidence
+
+
+def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> None:
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9\-_#/.]*", text)
+    evidence.user_text.append(key(text))
+    evidence.keys |= {key(w) for w in words} | {key(a + b) for a, b in itertools.pairwise(words)}
+    written = [Decimal(n.replace(",", "")) for n in SIGNED_NUMBER.findall(text)]
+    numbers = {int(n) for n in written if n == n.to_integral_value()}
+    evidence.numbers |= numbers
+    evidence.counts |= numbers  # "-5" too: the core refuses it in its own words, better than a question
+    evidence.amounts |= set(written)
+    linked = link(text)
+    for mention in linked.mentions:
+        if mention.kind == MentionKind.QUANTITY and mention.number is not None:
+            evidence.numbers.add(mention.number)
+            evidence.counts.add(mention.number)
+        elif mention.kind == MentionKind.DATE:
+            evidence.dates |= set(_days(mention.ids))
+        if not mention.ambiguous and mention.kind != MentionKind.DATE:
+            resolved = {key(i) for i in mention.ids} | ({key(mention.within)} if mention.within else set())
+            evidence.keys |= resolved
+            evidence.firm |= resolved
+    evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", text))
+
+
+def _days(ids: tuple[str, ...]) -> Iterator[str]:
+    """Every day of a date mention (a range: each day in it)."""
+    first, last = date.fromisoformat(ids[0]), date.fromisoformat(ids[-1])
+    for offset in range((last - first).days + 1):
+        yield (first + timedelta(days=offset)).isoformat()
+
+
+def _add_result(evidence: Evidence, content: str) -> None:
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError:
+        return
+    for name, value in _leaves(data, ""):
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            evidence.numbers.add(value)
+            if COUNT_FIELDS.search(name):
+                evidence.counts.add(value)
+        elif isinstance(value, str):
+            evidence.keys.add(key(value))
+            evidence.firm.add(key(value))
+            evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", value))
+            numbers = {key(n) for n in re.findall(r"\b[A-Z]{1,4}-\d+\b", value)}  # record numbers in sentences
+            evidence.keys |= numbers
+            evidence.firm |= numbers
+
+
+def _leaves(node: Any, name: str) -> Iterator[tuple[str, Any]]:
+    """Every scalar in a JSON value with the name of the field holding it."""
+    if isinstance(node, dict):
+        for field_name, value in node.items():
+            yield from _leaves(value, str(field_name))
+    elif isinstance(node, list):
+        for value in node:
+            yield from _leaves(value, name)
+    else:
+        yield name, node

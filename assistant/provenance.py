@@ -1,0 +1,415 @@
+"""Where a tool call's arguments came from, checked before the tool runs: never a guessed argument.
+
+A small model fills arguments the user never gave (a quantity of 1, `warehouse="NA"`, today's date) and
+invents record numbers; the core's gate judges such a write correctly but cannot know it was misread. So,
+for each argument the tool's schema marks as a SKU, a count, a warehouse, a customer, a document number,
+a date … (the rules are data: `ROLES` by field name, `format: date`, and the schema's `required`):
+
+- an optional value the conversation does not support is dropped before the call (and not shown);
+- a required value of a write the user never gave is not guessed: the call is not made, and the user gets
+  a question rendered by code, with the candidates (the stock each warehouse has, the customers a name
+  could be);
+- a record a read tool is asked about must come from the conversation: an invented one is refused;
+- line counts are the user's: "5 x V-200" is one line of 5, whatever the model wrote.
+
+Support is the user's messages, what their words resolved to (`assistant.linking`) and earlier tool results.
+"""
+
+import copy
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from assistant.linking import Evidence, evidence_of, key
+from core import clock
+from core.actor import Actor
+from core.db import Database
+from core.errors import ErpError
+from core.masterdata.mentions import Linked, Mention, MentionKind, link_mentions, warehouses_written
+from core.stock.service import available_to_promise
+from tools.outcome import ToolError, ToolOutcome
+from tools.registry import Registry, Tool
+
+NEEDS_CLARIFICATION = "needs_clarification"
+NOT_GIVEN = "not_given"
+
+
+class Role(StrEnum):
+    """What an argument names, which decides what supports it."""
+
+    ITEM = "item"
+    COUNT = "count"
+    NUMBER = "number"
+    WAREHOUSE = "warehouse"
+    PARTY = "party"
+    ENTITY = "entity"
+    DOCUMENT = "document"
+    DATE = "date"
+    NAMED = "named"  # any other name the user must have given (an assignee, a customer's reference)
+
+
+# The rules, by field name (a date is any field of format `date`); fields not listed are the model's to choose.
+ROLES = {
+    "sku": Role.ITEM,
+    "quantity": Role.COUNT,
+    "warehouse": Role.WAREHOUSE,
+    "from_warehouse": Role.WAREHOUSE,
+    "to_warehouse": Role.WAREHOUSE,
+    "customer": Role.PARTY,
+    "supplier": Role.PARTY,
+    "entity": Role.ENTITY,
+    "order_number": Role.DOCUMENT,
+    "draft_number": Role.DOCUMENT,
+    "case_number": Role.DOCUMENT,
+    "line_no": Role.NUMBER,
+    "discount_pct": Role.NUMBER,
+    "unit_cost": Role.NUMBER,
+    "assignee": Role.NAMED,
+    "customer_reference": Role.NAMED,
+}
+# How a question asks for each missing value, by field name.
+ASKS = {
+    "sku": "which item (SKU)",
+    "from_warehouse": "from which warehouse",
+    "to_warehouse": "to which warehouse",
+    "warehouse": "which warehouse",
+    "customer": "for which customer",
+    "supplier": "from which supplier",
+    "order_number": "which order (e.g. SO-1042)",
+    "draft_number": "which draft (e.g. DR-7)",
+    "case_number": "which case (e.g. EX-12)",
+    "line_no": "which line",
+    "quantity": "how many",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One argument the check looks at: its path ("lines.*.quantity"), what it names, whether it is required."""
+
+    path: tuple[str, ...]
+    role: Role
+    required: bool
+
+    @property
+    def name(self) -> str:
+        return self.path[-1]
+
+
+@cache
+def rules_for(tool: Tool) -> tuple[Rule, ...]:
+    """The checked arguments of a tool, read from its JSON schema (nested lines included)."""
+    schema = tool.args.model_json_schema()
+    return tuple(_rules(schema, schema.get("$defs", {}), ()))
+
+
+def _rules(schema: dict[str, Any], defs: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[Rule]:
+    required = set(schema.get("required", []))
+    for name, spec in schema.get("properties", {}).items():
+        spec = _resolved(spec, defs)
+        items = _resolved(spec.get("items", {}), defs)
+        if spec.get("type") == "array" and "properties" in items:
+            yield from _rules(items, defs, (*prefix, name, "*"))
+            continue
+        role = Role.DATE if _is_date(spec) else ROLES.get(name)
+        if role is not None:
+            yield Rule((*prefix, name), role, name in required)
+
+
+def _resolved(spec: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = spec.get("$ref")
+    return dict(defs[ref.rsplit("/", 1)[-1]]) if isinstance(ref, str) else spec
+
+
+def _is_date(spec: dict[str, Any]) -> bool:
+    return spec.get("format") == "date" or any(b.get("format") == "date" for b in spec.get("anyOf", []))
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A required value of a write the user never gave: asked for, never guessed."""
+
+    path: str
+    name: str
+    sku: str | None = None  # the line's item, when a line's count is missing
+
+
+@dataclass(frozen=True)
+class Vetted:
+    """A call after the check: the arguments to run it with, or why it is held (a question, a refusal)."""
+
+    arguments: dict[str, Any]
+    dropped: tuple[str, ...] = ()
+    corrected: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()
+    unclear: tuple[Mention, ...] = ()
+    invented: tuple[str, ...] = ()
+
+    @property
+    def asks(self) -> bool:
+        """The user must answer a question before this call can run."""
+        return bool(self.gaps or self.unclear)
+
+
+def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
+    """The call's arguments held against the conversation (see the module's rules)."""
+    cleaned = copy.deepcopy(arguments)
+    corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
+    dropped: list[str] = []
+    gaps: list[Gap] = []
+    unclear: dict[str, Mention] = {}
+    invented: list[str] = []
+    for rule in rules_for(tool):
+        for path, holder, name in _places(cleaned, rule.path):
+            value = holder.get(name)
+            if value is None:
+                if rule.required and tool.writes and name in ASKS:
+                    gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+                continue
+            mention = evidence.ambiguity(value) if rule.role in (Role.PARTY, Role.ITEM, Role.WAREHOUSE) else None
+            if mention is not None:
+                unclear[mention.text] = mention
+            elif not supported(rule.role, value, evidence):
+                if not rule.required:
+                    del holder[name]
+                    dropped.append(path)
+                elif tool.writes:
+                    gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+                else:
+                    invented.append(f"{name}={value}")
+    return Vetted(cleaned, tuple(dropped), tuple(corrected), tuple(gaps), tuple(unclear.values()), tuple(invented))
+
+
+def _places(arguments: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Each (dotted path, the dict holding the field, the field's name) a rule's path reaches."""
+    holders: list[tuple[str, Any]] = [("", arguments)]
+    for part in path[:-1]:
+        reached: list[tuple[str, Any]] = []
+        for where, node in holders:
+            if part == "*" and isinstance(node, list):
+                reached += [(f"{where}.{i}", v) for i, v in enumerate(node)]
+            elif isinstance(node, dict) and part in node:
+                reached.append((f"{where}.{part}", node[part]))
+        holders = reached
+    for where, node in holders:
+        if isinstance(node, dict):
+            yield f"{where}.{path[-1]}".lstrip("."), node, path[-1]
+
+
+def _line_sku(holder: dict[str, Any], name: str) -> str | None:
+    sku = holder.get("sku")
+    return str(sku) if name == "quantity" and sku is not None else None
+
+
+def supported(role: Role, value: Any, evidence: Evidence) -> bool:
+    """Whether the conversation gives this value for an argument of this role."""
+    if role == Role.COUNT:
+        return _whole(value) in evidence.counts
+    if role == Role.NUMBER:
+        return _whole(value) in evidence.numbers or _decimal(value) in evidence.amounts
+    if role == Role.DATE:
+        return str(value) in evidence.dates
+    if role == Role.DOCUMENT:
+        digits = re.sub(r"\D", "", str(value))
+        return evidence.has_key(value) or (digits.isdigit() and int(digits) in evidence.numbers)
+    return evidence.has_key(value)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _whole(value: Any) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """Lines of an item the user gave one count for ("5 x V-200") become one line of that count: a model that
+    wrote two lines of 5, or 10, is corrected to what the user said; identical lines of an item the user named
+    once become one. Lines that differ otherwise are left as they are. Returns what was corrected."""
+    lines = arguments.get("lines")
+    if evidence.current is None or not isinstance(lines, list) or not all(isinstance(ln, dict) for ln in lines):
+        return []
+    corrected: list[str] = []
+    for sku in dict.fromkeys(str(ln.get("sku")) for ln in lines):
+        catalogue = _catalogue_sku(sku, evidence)
+        counts = evidence.current.quantities_of(catalogue)
+        same = [ln for ln in lines if str(ln.get("sku")) == sku]
+        rest = [{k: v for k, v in ln.items() if k != "quantity"} for ln in same]
+        named_once = sum(1 for m in evidence.current.of(MentionKind.ITEM) if catalogue in m.ids) == 1
+        if not counts and named_once and all(ln == same[0] for ln in same):
+            counts = [same[0].get("quantity")]  # one mention, identical lines: the model wrote it twice
+        if len(counts) != 1 or any(r != rest[0] for r in rest):
+            continue
+        (count,) = counts
+        if len(same) > 1 or same[0].get("quantity") != count:
+            corrected.append(f"{sku}: {'+'.join(str(ln.get('quantity')) for ln in same)} -> {count}")
+            same[0]["quantity"] = count
+            for extra in same[1:]:
+                lines.remove(extra)
+    return corrected
+
+
+def _catalogue_sku(sku: str, evidence: Evidence) -> str:
+    """The SKU as the catalogue writes it, when the message named it ("v200" in the call, V-200 linked)."""
+    if evidence.current is None:
+        return sku
+    for mention in evidence.current.mentions:
+        if mention.ids and key(mention.ids[0]) == key(sku):
+            return mention.ids[0]
+    return sku
+
+
+# -- what the user and the model are told ------------------------------------------------------------------
+
+Stock = Callable[[str], list[tuple[str, int]]]  # a SKU's available-now quantity by warehouse, in the user's scope
+
+
+@dataclass
+class Held:
+    """A call that is not made: the outcome the model is shown and, for a question, what the user is asked."""
+
+    outcome: ToolOutcome
+    question: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def held(tool: Tool, vetted: Vetted, stock: Stock) -> Held | None:
+    """Why the call is not made, or None when it may run with `vetted.arguments`."""
+    if vetted.asks:
+        question = question_for(tool, vetted, stock)
+        return Held(ToolOutcome.refused(ToolError(code=NEEDS_CLARIFICATION, message=question)), question)
+    if vetted.invented:
+        message = (
+            f"not run: {', '.join(vetted.invented)} was not named by the user or returned by a tool in this "
+            "conversation. Answer what the user asked with the right tool, or ask them which record they mean."
+        )
+        return Held(ToolOutcome.refused(ToolError(code=NOT_GIVEN, message=message)))
+    return None
+
+
+def question_for(tool: Tool, vetted: Vetted, stock: Stock) -> str:
+    """The question the user gets instead of a guess, with the candidates."""
+    sentences = [_which(m) for m in vetted.unclear]
+    if vetted.gaps:
+        sentences.append(_ask_missing(tool, vetted))
+        sentences += _stock_hint(vetted, stock)
+    return " ".join(sentences)
+
+
+def _which(mention: Mention) -> str:
+    labelled = [
+        f"{c} ({label})" if label else c
+        for c, label in zip(mention.candidates, [*mention.labels, *[""] * len(mention.candidates)], strict=False)
+    ]
+    return f"Which {mention.kind.value} do you mean by '{mention.text}': {', '.join(labelled[:-1])} or {labelled[-1]}?"
+
+
+def _ask_missing(tool: Tool, vetted: Vetted) -> str:
+    what = tool.name.removeprefix("draft_").removeprefix("request_").replace("_", " ")
+    to = vetted.arguments.get("to_warehouse")
+    context = f" to {to}" if to and not any(g.name == "to_warehouse" for g in vetted.gaps) else ""
+    gaps = sorted(vetted.gaps, key=lambda g: g.sku is None)  # the counts first: "how many V-200, and from where?"
+    asks = list(dict.fromkeys(f"how many {g.sku}" if g.sku else ASKS.get(g.name, g.name) for g in gaps))
+    listed = asks[0] if len(asks) == 1 else ", ".join(asks[:-1]) + ", and " + asks[-1]
+    return f"Before I draft the {what}{context}: {listed}?"
+
+
+def _stock_hint(vetted: Vetted, stock: Stock) -> list[str]:
+    """Where the items of the call are available now, when the question is about counts or a source."""
+    if not any(g.sku or g.name in ("from_warehouse", "warehouse") for g in vetted.gaps):
+        return []
+    lines = vetted.arguments.get("lines")
+    skus = [str(ln["sku"]) for ln in lines if isinstance(ln, dict) and ln.get("sku")] if isinstance(lines, list) else []
+    destination = key(vetted.arguments.get("to_warehouse") or "")
+    hints = []
+    for sku in dict.fromkeys(skus):
+        places = [f"{w} {n}" for w, n in stock(sku) if n > 0 and key(w) != destination]
+        hints.append(f"{sku} available now: {', '.join(places)}." if places else f"No {sku} is available now.")
+    return hints
+
+
+# -- the agent's entry point -------------------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """The model's calls with the arguments they may run with, and those held (by call id)."""
+
+    calls: list[dict[str, Any]]
+    held: dict[str, Held]
+
+
+def check_calls(
+    db: Database, registry: Registry, actor: Actor, messages: list[dict[str, Any]], links: dict[str, Linked]
+) -> Checked:
+    """Vet the last message's tool calls against the conversation so far; `links` caches each user message's
+    linking (the current one is linked when the turn starts)."""
+    evidence = conversation_evidence(db, actor, messages, links)
+    calls, holds = [], {}
+    for call in messages[-1].get("tool_calls", []):
+        tool = registry.tools.get(call["function"]["name"])
+        arguments = _parsed(call["function"]["arguments"])
+        if tool is None or arguments is None:
+            calls.append(call)  # the registry refuses these in its own words
+            continue
+        vetted = vet(tool, arguments, evidence)
+        hold = held(tool, vetted, lambda sku: _available(db, actor, sku))
+        if hold is not None:
+            holds[call["id"]] = hold
+        calls.append({**call, "function": {**call["function"], "arguments": json.dumps(vetted.arguments)}})
+    return Checked(calls, holds)
+
+
+def conversation_evidence(
+    db: Database, actor: Actor, messages: list[dict[str, Any]], links: dict[str, Linked]
+) -> Evidence:
+    """What the conversation supports: its user messages (each linked once, cached in `links`), the warehouses
+    they name and its tool results; the last user message is the current one."""
+    today = clock.today()
+
+    def link(text: str) -> Linked:
+        if text not in links:
+            links[text] = db.read(lambda s: link_mentions(s, actor, text, today))
+        return links[text]
+
+    def places(text: str) -> set[str]:
+        return db.read(lambda s: warehouses_written(s, text))
+
+    users = [str(m.get("content") or "") for m in messages if m["role"] == "user"]
+    return evidence_of(messages, link, link(users[-1]) if users else None, places)
+
+
+def _parsed(arguments: object) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _available(db: Database, actor: Actor, sku: str) -> list[tuple[str, int]]:
+    """Available-now stock of a SKU by warehouse, in the actor's scope (none when the SKU is unknown)."""
+    try:
+        report = db.read(lambda s: available_to_promise(s, actor, sku=sku))
+    except ErpError:
+        return []
+    return [(w.warehouse, w.available_now) for w in report.warehouses]
+
+
+def questions(holds: dict[str, Held]) -> str | None:
+    """What this turn asks the user instead of guessing, if anything: the turn's answer."""
+    asked = list(dict.fromkeys(h.question for h in holds.values() if h.question))
+    return " ".join(asked) or None
