@@ -93,6 +93,12 @@ class Evidence:
     counts: set[int] = field(default_factory=set)
     dates: set[str] = field(default_factory=set)
     amounts: set[Decimal] = field(default_factory=set)  # every number the user wrote, decimals included ($12.50)
+    # The records a value names ("Dallas" -> DAL): a model may name what the user wrote as a code by its name.
+    resolve: Callable[[str], tuple[str, ...]] = field(default=lambda text: ())
+
+    def names_a_given_record(self, value: object) -> bool:
+        """The value resolves to a record the conversation gave: "Dallas" when the user wrote DAL."""
+        return isinstance(value, str) and any(self.has_key(found) for found in self.resolve(value))
 
     def has_key(self, value: object) -> bool:
         """Written by the user, resolved from their words or returned by a tool; a longer value (a customer's
@@ -119,12 +125,13 @@ def evidence_of(
     link: Callable[[str], Linked],
     current: Linked | None,
     places: Callable[[str], set[str]] = lambda text: set(),
+    resolve: Callable[[str], tuple[str, ...]] = lambda text: (),
 ) -> Evidence:
     """The evidence in a conversation's messages: every user message (linked) and every tool result.
 
     `places` gives the warehouses a text names in any entity: support for a warehouse argument only, so that
     a question about another entity's warehouse reaches the core, which refuses it."""
-    evidence = Evidence(current=current)
+    evidence = Evidence(current=current, resolve=resolve)
     for message in messages:
         if message["role"] == "user":
             text = str(message.get("content") or "")

@@ -10,7 +10,7 @@ a date … (the rules are data: `ROLES` by field name, `format: date`, and the s
   a question rendered by code, with the candidates (the stock each warehouse has, the customers a name
   could be);
 - a record a read tool is asked about must come from the conversation: an invented one is refused;
-- line counts are the user's: "5 x V-200" is one line of 5, whatever the model wrote.
+- line counts are the user's: "5 x V-200" is one line of 5, not two lines of 5.
 
 Support is the user's messages, what their words resolved to (`assistant.linking`) and earlier tool results.
 """
@@ -217,7 +217,7 @@ def supported(role: Role, value: Any, evidence: Evidence) -> bool:
     if role == Role.DOCUMENT:
         digits = re.sub(r"\D", "", str(value))
         return evidence.has_key(value) or (digits.isdigit() and int(digits) in evidence.numbers)
-    return evidence.has_key(value)
+    return evidence.has_key(value) or evidence.names_a_given_record(value)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -236,9 +236,9 @@ def _whole(value: Any) -> int | None:
 
 
 def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
-    """Lines of an item the user gave one count for ("5 x V-200") become one line of that count: a model that
-    wrote two lines of 5, or 10, is corrected to what the user said; identical lines of an item the user named
-    once become one. Lines that differ otherwise are left as they are. Returns what was corrected."""
+    """Several lines of an item the user gave one count for ("5 x V-200") become one line of that count: a model
+    that wrote two lines of 5 is corrected to what the user said; identical lines of an item the user named once
+    become one. A single line, and lines that differ otherwise, are left as they are. Returns what was corrected."""
     lines = arguments.get("lines")
     if evidence.current is None or not isinstance(lines, list) or not all(isinstance(ln, dict) for ln in lines):
         return []
@@ -254,7 +254,9 @@ def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> l
         if len(counts) != 1 or any(r != rest[0] for r in rest):
             continue
         (count,) = counts
-        if len(same) > 1 or same[0].get("quantity") != count:
+        # One line is left as the model wrote it: its count is supported or not (a question then), never rewritten
+        # to another count the user said, which may belong to another line or call ("10 V-200 … and 5 back").
+        if len(same) > 1:
             corrected.append(f"{sku}: {'+'.join(str(ln.get('quantity')) for ln in same)} -> {count}")
             same[0]["quantity"] = count
             for extra in same[1:]:
@@ -388,8 +390,14 @@ def conversation_evidence(
     def places(text: str) -> set[str]:
         return db.read(lambda s: warehouses_written(s, text))
 
+    def resolve(text: str) -> tuple[str, ...]:
+        """The records a value names without doubt (ambiguous readings support nothing)."""
+        return tuple(
+            i for m in link(text).mentions if not m.ambiguous and m.kind != MentionKind.QUANTITY for i in m.ids
+        )
+
     users = [str(m.get("content") or "") for m in messages if m["role"] == "user"]
-    return evidence_of(messages, link, link(users[-1]) if users else None, places)
+    return evidence_of(messages, link, link(users[-1]) if users else None, places, resolve)
 
 
 def _parsed(arguments: object) -> dict[str, Any] | None:

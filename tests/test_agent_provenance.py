@@ -120,6 +120,18 @@ def test_a_correct_transfer_in_city_names_drafts_unchanged(sqlite_world: World, 
     assert [d["lines"] for d in _drafts(sqlite_world)] == [[{"sku": "V-200", "quantity": 40}]]
 
 
+def test_records_the_user_named_by_code_may_be_named_by_the_model_by_name(sqlite_world: World, tmp_path: Path) -> None:
+    call = {"from_warehouse": "Dallas", "to_warehouse": "Atlanta", "lines": [{"sku": "V-200", "quantity": 40}]}
+    script = Script([Reply(calls=(Call("draft_transfer", call),)), Reply(text="DR-1 is a preview.")])
+    result, events = _turn(sqlite_world, script, tmp_path, "transfer 40 V-200 from DAL to ATL")
+    assert _shown_calls(events) == [call] and result.tools[0].ok
+    assert len(_drafts(sqlite_world)) == 1
+    wrong = {**call, "from_warehouse": "Reno"}  # a record the user never named, by name, is still not theirs
+    script = Script([Reply(calls=(Call("draft_transfer", wrong),)), Reply(text="DR-2 is a preview.")])
+    _turn(sqlite_world, script, tmp_path, "transfer 40 V-200 from DAL to ATL")
+    assert len(_drafts(sqlite_world)) == 1
+
+
 def test_counts_in_words_and_with_units_are_the_users(sqlite_world: World, tmp_path: Path) -> None:
     for text, count in [("send forty V-200 from DAL to ATL", 40), ("send 12 pcs of v200 from DAL to ATL", 12)]:
         call = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": count}]}

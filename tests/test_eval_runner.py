@@ -183,6 +183,7 @@ ACME_ORDER = {"customer": "ACME", "lines": [{"sku": "V-210", "quantity": 5, "war
     ],
     ids=["warehouse-cities", "sku-lower-case", "customer-name", "line-warehouse-city"],
 )
+@pytest.mark.usefixtures("unchecked_arguments")  # the judge alone: the task's words are not the order's
 def test_a_correct_draft_typed_with_names_is_judged_by_the_records_the_core_resolved(
     kind: str, asked: dict[str, Any], typed: dict[str, Any], template: Path, tmp_path: Path
 ) -> None:
@@ -203,6 +204,7 @@ def test_a_correct_draft_typed_with_names_is_judged_by_the_records_the_core_reso
     ],
     ids=["doubled-quantity", "wrong-warehouse", "wrong-customer", "wrong-line-warehouse", "line-warehouse-left-out"],
 )
+@pytest.mark.usefixtures("unchecked_arguments")  # misread calls the argument check would hold: the judge alone
 def test_a_draft_naming_other_records_or_quantities_is_a_wrong_write_however_it_is_typed(
     kind: str, asked: dict[str, Any], typed: dict[str, Any], template: Path, tmp_path: Path
 ) -> None:
