@@ -51,9 +51,21 @@ TWO_STEP = "see whether Reno has 20 V-200 and if so order them for BRAZOSHV"
 
 
 def test_before_any_tool_every_rule_offers_every_tool_and_words() -> None:
-    for rule in RULES:
+    for rule in [r for r, chosen in RULES.items() if not chosen.look_first]:
         chosen = _plan(_turn(TWO_STEP), rule)
         assert (_names(chosen), chosen.answer, chosen.note) == (NAMES, True, None), rule
+
+
+def test_a_request_that_asks_to_look_first_gets_no_draft_tool_in_its_first_round() -> None:
+    first = _plan(_turn(TWO_STEP), "parts-note-look")
+    assert "check_availability" in _names(first) and first.answer
+    assert not any(name.startswith(("draft_", "request_")) for name in _names(first))
+    plain_draft = _plan(_turn("draft an order for LONESTAR: 6 FT-200 from Dallas"), "parts-note-look")
+    assert "draft_sales_order" in _names(plain_draft)  # one part: drafted at once
+    no_look_up = _plan(_turn("comment on EX-3: carrier delayed, new ETA Tuesday"), "parts-note-look")
+    assert "draft_exception_action" in _names(no_look_up)  # two parts, but nothing to look up
+    after = _plan(_turn(TWO_STEP, ("check_availability", STOCK, AVAILABLE)), "parts-note-look")
+    assert "draft_sales_order" in _names(after)
 
 
 def test_one_round_then_words_only_is_todays_rule() -> None:
@@ -89,7 +101,7 @@ def test_the_parts_rule_allows_one_round_per_part_of_the_request() -> None:
     assert request_parts("How many V-210 can Reno promise?") == 1
     assert request_parts(TWO_STEP) == 2  # "and if so"
     assert request_parts("open cases and my approvals, please") == 3  # a ceiling, not a plan
-    assert request_parts("find the valve, check Dallas stock, then move 10 to Reno") == 4
+    assert request_parts("find the valve, check Dallas stock, then move 10 to Reno") == 3
     single = _turn("How many V-210 can Reno promise?", ("check_availability", STOCK, AVAILABLE))
     assert _plan(single, "parts").tools == []
     two = _turn("open cases and my approvals", ("list_exceptions", {}, '{"cases":[]}'))

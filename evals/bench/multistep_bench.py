@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -116,7 +116,14 @@ class Outcome:
     answer: str
 
 
-def run_rule(rule: str, requests: Sequence[Request], template: Path, work: Path, search: Any) -> list[Outcome]:
+def run_rule(
+    rule: str,
+    requests: Sequence[Request],
+    template: Path,
+    work: Path,
+    search: Any,
+    on_turn: Callable[[list[Outcome]], None] = lambda _: None,
+) -> list[Outcome]:
     from assistant.agent import REPEATED_CALL, Assistant
     from assistant.conversations import open_checkpointer
     from assistant.llm.local import steps
@@ -165,6 +172,7 @@ def run_rule(rule: str, requests: Sequence[Request], template: Path, work: Path,
         calls = " -> ".join(name for name, _ in made) or "(no tool)"
         print(f"{rule:>18} {n:3} {mark} {seconds:5.1f}s {request.text[:56]:56} {calls}", flush=True)
         out.append(outcome)
+        on_turn(out)
     return out
 
 
@@ -215,7 +223,8 @@ def page(runs: dict[str, list[Outcome]], context: dict[str, str]) -> str:
         "# Multi-step turns with the local model",
         "",
         f"{context['when']}; {context['cpu']}, {context['cores']} cores; load average {context['load_before']} "
-        f"before, {context['load_after']} after (other work shared the machine: see the note below).",
+        f"before, {context['load_after']} after. Seconds are wall-clock: on a machine shared with other work (a "
+        "load average above the core count) they measure the load as much as the model.",
         f"Model: `{context['model']}`; step cap (ERP_ASSISTANT_MAX_STEPS) {context['max_steps']}.",
         f"Command: `{context['command']}`",
         f"Dev set: evals/datasets/multistep_dev.yaml ({context['multi']} multi-step, {context['single']} "
@@ -273,7 +282,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=("multi", "single"), help="only multi-step or single-step requests")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the folder the results go to")
     parser.add_argument("--stem", default="multistep_bench", help="the results' file name stem")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", help="no model: one page from these runs' JSON files (rules in their order)"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        runs, context = merged(args.merge)
+        print(save(runs, context, args.output, args.stem).split("\n## ")[0])
+        return 0
     os.environ.setdefault("ERP_TODAY", "2026-11-20")
 
     from assistant.llm import local
@@ -310,9 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: dict[str, list[Outcome]] = {}
     with tempfile.TemporaryDirectory(prefix="erp-multistep-") as work:
         for rule in rules:
-            runs[rule] = run_rule(rule, requests, template, Path(work), search)
+
+            def saved(so_far: list[Outcome], rule: str = rule) -> None:  # a long run stopped keeps what it did
+                context["load_after"] = _load()
+                save({**runs, rule: so_far}, context, args.output, args.stem)
+
+            runs[rule] = run_rule(rule, requests, template, Path(work), search, on_turn=saved)
             print(json.dumps({rule: summary(runs[rule])}, indent=1), flush=True)
-            text = save(runs, context, args.output, args.stem)  # after each rule: a long run stopped keeps its part
+        text = save(runs, context, args.output, args.stem)
     print(text.split("\n## ")[0])
     print(f"written to {args.output / args.stem}-latest.md and .json")
     return 0
@@ -320,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def save(runs: dict[str, list[Outcome]], context: dict[str, str], folder: Path, stem: str) -> str:
     """Write the page and the JSON of the rules run so far; returns the page."""
-    context["load_after"] = _load()
+    context.setdefault("load_after", _load())
     text = page(runs, context)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{stem}-latest.md").write_text(text, encoding="utf-8")
@@ -331,6 +352,23 @@ def save(runs: dict[str, list[Outcome]], context: dict[str, str], folder: Path, 
     }
     (folder / f"{stem}-latest.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return text
+
+
+def merged(paths: Sequence[Path]) -> tuple[dict[str, list[Outcome]], dict[str, str]]:
+    """The rules of several runs, as one run: each run's context is kept in the commands and load figures."""
+    runs: dict[str, list[Outcome]] = {}
+    contexts = []
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        contexts.append(data["context"])
+        for rule, turns in data["turns"].items():
+            runs[rule] = [Outcome(**t) for t in turns]
+    context = {**contexts[0]}
+    context["command"] = "`; `".join(c["command"] for c in contexts)
+    context["load_before"] = ", ".join(c["load_before"] for c in contexts)
+    context["load_after"] = ", ".join(c.get("load_after", "?") for c in contexts)
+    context["when"] = ", ".join(c["when"] for c in contexts)
+    return runs, context
 
 
 def chosen(requests: list[Request], only: str | None, limit: int | None) -> list[Request]:

@@ -41,6 +41,7 @@ class StepRule:
     note: bool = False
     exclude: Exclude = "repeat"
     decide: bool = False
+    look_first: bool = False  # a request of several parts that asks to look something up: no draft in round one
 
 
 # The rules the benchmark compares (evals/bench/multistep_bench.py --rule NAME).
@@ -57,6 +58,7 @@ RULES: dict[str, StepRule] = {
     "decide": StepRule(rounds="free", decide=True),
     "decide-called": StepRule(rounds="free", exclude="called", decide=True),
     "decide-note-called": StepRule(rounds="free", note=True, exclude="called", decide=True),
+    "parts-note-look": StepRule(rounds="parts", note=True, look_first=True),
 }
 RULE = RULES["one"]
 
@@ -94,8 +96,11 @@ def plan(
     rule = rule or RULE
     allowed, answer = offered
     calls = calls_since_user(messages)
-    if tool_choice not in (None, "auto") or not calls or not tools:
+    if tool_choice not in (None, "auto") or not tools:
         return Plan(allowed, answer)
+    if not calls:
+        looking = rule.look_first and looks_first(messages)
+        return Plan([t for t in allowed if not writes(t)] if looking else allowed, answer)
     rounds = tool_rounds(messages)
     budget = {"one": 1, "parts": request_parts(last_request(messages)), "free": 10**6}[rule.rounds]
     if rounds >= budget or previewed(messages):
@@ -132,6 +137,20 @@ CHANGE_WORDS = re.compile(
     re.IGNORECASE,
 )
 WRITE_PREFIXES = ("draft_", "request_")  # the registry's write tools: draft_*, request_credit_hold_release
+
+
+# The words of a look-up that a later part of the request depends on ("see whether ... and if so order").
+LOOKUP_WORDS = re.compile(
+    r"\b(?:check|see whether|see if|whether|find|look up|look at|look it up|how many|how much|if|is there|are there)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_first(messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether the request has several parts, one of them a look-up: its first round looks, a draft comes after
+    (the 1.5B model otherwise drafts at once, skipping the check the user asked for, and guesses its figures)."""
+    request = last_request(messages)
+    return request_parts(request) > 1 and LOOKUP_WORDS.search(request) is not None
 
 
 def asks_for_change(text: str) -> bool:
