@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def run_rule(
                 model="local/qwen2.5-coder-1.5b", retries=0, max_steps=model_settings().max_steps, timeout_s=TIMEOUT_S
             )
             assistant = Assistant(db, checkpointer, channel="eval", settings=settings, search=search)
-            actor = db.read(lambda s, user=request.user: load_actor(s, username=user))
+            actor = db.read(partial(load_actor, username=request.user))
             answered_before = steps.TALLY.repeats_answered
             began = time.perf_counter()
             result = assistant.turn(actor, request.text)
@@ -287,8 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.merge:
-        runs, context = merged(args.merge)
-        print(save(runs, context, args.output, args.stem).split("\n## ")[0])
+        together, contexts = merged(args.merge)
+        print(save(together, contexts, args.output, args.stem).split("\n## ")[0])
         return 0
     os.environ.setdefault("ERP_TODAY", "2026-11-20")
 
