@@ -209,7 +209,7 @@ FIGURES = (
     ("multi-step completed (exact sequence)", "multi_completed"),
     ("multi-step: every expected call made (extras allowed)", "multi_covered_rate"),
     ("single-step completed (one call, then the answer)", "single_completed"),
-    ("repeated calls", "repeated_calls"),
+    ("repeated calls (none ran twice: refused by the agent, or answered in their place)", "repeated_calls"),
     ("turns stopped by the step cap", "step_limit_stops"),
     ("steps (model calls) per turn", "steps_per_turn"),
     ("tool calls per turn", "tool_calls_per_turn"),
@@ -363,13 +363,24 @@ def merged(paths: Sequence[Path]) -> tuple[dict[str, list[Outcome]], dict[str, s
         data = json.loads(path.read_text(encoding="utf-8"))
         contexts.append(data["context"])
         for rule, turns in data["turns"].items():
-            runs[rule] = [Outcome(**t) for t in turns]
+            runs[rule] = [rejudged(Outcome(**t)) for t in turns]
     context = {**contexts[0]}
     context["command"] = "`; `".join(c["command"] for c in contexts)
     context["load_before"] = ", ".join(c["load_before"] for c in contexts)
     context["load_after"] = ", ".join(c.get("load_after", "?") for c in contexts)
     context["when"] = ", ".join(c["when"] for c in contexts)
     return runs, context
+
+
+def rejudged(outcome: Outcome, requests: Sequence[Request] | None = None) -> Outcome:
+    """The outcome judged against the dev set as it is now (a corrected expectation applies to every run alike)."""
+    request = next((r for r in requests or load() if r.text == outcome.text), None)
+    if request is None:
+        return outcome
+    made = [(m.split(" ", 1)[0], json.loads(m.split(" ", 1)[1])) for m in outcome.made]
+    outcome.expected = [f"{s.tool} {json.dumps(s.args)}" for s in request.steps]
+    outcome.completed, outcome.covered = completed(request, made), covered(request, made)
+    return outcome
 
 
 def chosen(requests: list[Request], only: str | None, limit: int | None) -> list[Request]:
