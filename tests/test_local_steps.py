@@ -214,3 +214,24 @@ def test_the_decision_picks_words_only_or_tools_only(
     reply = local_call.complete(messages, TOOLS)
     assert reply.tool_call is not None and reply.tool_call.name == "draft_sales_order"
     assert '"reply"' not in str(engine.grammars[1])  # a tool only
+
+
+# --- The benchmark's judge ------------------------------------------------------------------------------------
+
+
+def test_the_bench_judges_the_exact_sequence_and_the_looser_cover() -> None:
+    from evals.bench.multistep_bench import Request, Step, completed, covered, load
+
+    check = Step("check_availability", {"sku": "V-200", "warehouse": "RNO|Reno"})
+    request = Request(TWO_STEP, "sam", (check, Step("draft_sales_order")))
+    both = [("check_availability", {"sku": "v200", "warehouse": "RNO"}), ("draft_sales_order", ORDER)]
+    assert completed(request, both) and covered(request, both)
+    assert not completed(request, both[::-1])  # in order
+    extra = [both[0], ("get_kpis", {}), both[1]]
+    assert not completed(request, extra) and covered(request, extra)
+    assert not completed(request, both[:1]) and not covered(request, both[:1])
+    either = Request("a and b", "sam", (Step("get_kpis"), Step("list_exceptions")), any_order=True)
+    assert completed(either, [("list_exceptions", {}), ("get_kpis", {})])
+    rows = load()
+    assert sum(r.multi for r in rows) >= 20 and sum(not r.multi for r in rows) >= 15
+    assert all(s.tool in NAMES for r in rows for s in r.steps)
