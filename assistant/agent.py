@@ -48,6 +48,8 @@ IN_PROCESS_PROVIDERS = ("local/", "scripted/")
 RETRY_PAUSE_S = 0.5  # before the first retry of a failed model call; doubled for each one after
 MIN_TIMEOUT_S = 0.1  # what a last attempt gets when the deadline is all but used up
 REPEATED_CALL = '{"note":"you already made this call in this turn; its result is above. Answer the user now."}'
+# No figure in it: the grounding check would look for the figure in the tool results.
+AT_STEP_CAP = "(I reached the step limit for one message, so this answer uses only what I looked up so far.)"
 
 
 class ConversationNotYours(ErpError):
@@ -123,6 +125,7 @@ class _Turn:
     stopped: Literal["step_limit", "model_error"] | None = None
     calls_made: set[str] = field(default_factory=set)
     answer_now: bool = False
+    at_cap: bool = False  # the last step the cap allows: words only
     tokens_streamed: int = 0
     linked: Linked | None = None  # what the user's message names, resolved in their scope (assistant.linking)
     links: dict[str, Linked] = field(default_factory=dict)  # each user message's linking, as the check needs it
@@ -261,8 +264,12 @@ class Assistant:
             *with_note(_window(state["messages"]), note_for(turn.linked)),
         ]
         started = time.perf_counter()
+        steps = state.get("steps", 0)
+        turn.at_cap = steps > 0 and steps + 1 >= self.settings.max_steps  # after tool rounds, the last step answers
         try:
             message = self._complete(messages, turn)
+            if turn.at_cap and not message.get("tool_calls"):
+                message = self._capped(message, turn)
         except Exception as error:  # any model failure ends the turn with a plain explanation
             turn.stopped = "model_error"
             text = f"{model_error_text(error, self.settings)} {changes_made(list(turn.drafted.values()))}"
@@ -295,7 +302,7 @@ class Assistant:
             model=self.settings.model,
             messages=messages,
             tools=self.schemas,
-            tool_choice="none" if turn.answer_now else "auto",
+            tool_choice="none" if turn.answer_now or turn.at_cap else "auto",
             timeout=timeout_s,
             num_retries=0,  # retries are _complete's, within one deadline (0 also stops the provider SDK's)
             fallbacks=[self.settings.fallback] if self.settings.fallback else None,
@@ -313,6 +320,11 @@ class Assistant:
             response = llm.stream_chunk_builder(chunks, messages=messages)
         _account(turn.usage, response, llm)
         return _assistant_message(response.choices[0].message)
+
+    def _capped(self, message: Message, turn: _Turn) -> Message:
+        """The answer the step cap forced, saying so: the request may need more than was looked up."""
+        turn.emit(Event("token", text=f" {AT_STEP_CAP}"))
+        return {**message, "content": f"{message.get('content') or ''} {AT_STEP_CAP}".strip()}
 
     def _after_model(self, state: AgentState) -> str:
         if not state["messages"][-1].get("tool_calls"):

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from assistant.agent import Assistant, ConversationNotYours, Event, changes_made
+from assistant.agent import AT_STEP_CAP, Assistant, ConversationNotYours, Event, changes_made
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
@@ -92,6 +92,7 @@ def test_the_step_cap_ends_a_turn_that_keeps_calling_tools(sqlite_world: World, 
 
     assert result.stopped == "step_limit" and result.steps == 3
     assert len(script.seen) == 3 and len(result.tools) == 2
+    assert script.tool_choices == ["auto", "auto", "none"]  # the last step was asked for words; this model ignored it
     assert "stopped after 3 steps" in result.answer and result.grounding.unsupported_numbers == []
     # the conversation is still well-formed: the next turn works and every tool call has its reply
     script2 = Script([Reply(text="ok")])
@@ -100,6 +101,40 @@ def test_the_step_cap_ends_a_turn_that_keeps_calling_tools(sqlite_world: World, 
     sent = script2.seen[0]
     call_ids = {c["id"] for m in sent if m["role"] == "assistant" for c in m.get("tool_calls", [])}
     assert call_ids == {m["tool_call_id"] for m in sent if m["role"] == "tool"}
+
+
+def test_at_the_step_cap_the_model_answers_from_what_it_found_and_says_so(sqlite_world: World, tmp_path: Path) -> None:
+    def keeps_looking(messages: Messages) -> Reply:  # calls tools for as long as it is allowed to
+        if script.tool_choices[-1] == "none":
+            return _answer_from_atp(messages)
+        asked = sum(1 for m in messages if m["role"] == "tool")
+        return Reply(calls=(Call("check_availability", {"sku": "V-200", "quantity": asked + 1}),))
+
+    script = Script([keeps_looking] * 10)
+    tokens: list[str] = []
+    result = _assistant(sqlite_world, script, tmp_path, max_steps=3).turn(
+        sqlite_world.actor("sam"), "keep looking", on_event=lambda e: tokens.append(e.text)
+    )
+
+    assert script.tool_choices == ["auto", "auto", "none"] and len(result.tools) == 2
+    assert result.stopped is None and result.steps == 3
+    assert result.answer == f"V-200: 12 available at ATL now. {AT_STEP_CAP}"
+    assert "".join(tokens) == result.answer  # a channel that streams shows the same words
+    assert result.grounding.unsupported_numbers == []
+
+
+def test_a_turn_may_chain_tool_rounds_up_to_the_cap(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("find_items", {"query": "brass ball valve 3/4"}),)),
+            Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "ATL"}),)),
+            _answer_from_atp,
+        ]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "find it, then ATL stock")
+    assert [t.name for t in result.tools] == ["find_items", "check_availability"]
+    assert script.tool_choices == ["auto", "auto", "auto"] and result.stopped is None
+    assert result.answer == "V-200: 12 available at ATL now."
 
 
 def test_a_repeated_call_is_not_run_again_and_the_model_is_told_to_answer(sqlite_world: World, tmp_path: Path) -> None:

@@ -84,7 +84,10 @@ def test_tool_choice_and_a_round_of_tool_calls_decide_what_is_offered() -> None:
         {"role": "assistant", "content": "", "tool_calls": [_call("check_availability", {"sku": "V-200"})]},
         {"role": "tool", "content": "{}"},
     ]
-    assert local.offered(called, TOOLS, "auto") == ([], True)  # after a tool's result: words only
+    assert local.offered(called, TOOLS, "auto") == ([], True)  # one part, answered by a tool: words only
+    two_parts: list[dict[str, Any]] = [{"role": "user", "content": "V-200 stock, then SO-2289"}, *called[1:]]
+    allowed, answer = local.offered(two_parts, TOOLS, "auto")
+    assert _tool("get_order_status") in allowed and answer  # a second part: another round
 
 
 def _call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,10 @@ description (a separate `{"answer": ...}` branch, tried first, answered greeting
 made up answers to lookups more often). The prompt is the model's own chat template with the tools, then a
 short note on this format with examples (`prompt`, its text in prompts/local/); the system prompt, tools and
 note are a prefix that stays byte-identical, so only each new turn is processed, and its state is saved on
-disk (data/models/prefix-cache/) for the next start (`model`). Once a round of tools has answered the user's
-message, the next call may only reply (asked again, the 1.5B model calls a tool again instead of answering).
+disk (data/models/prefix-cache/) for the next start (`model`). After tool results, a step rule decides what the
+next call may do (`steps`: one round per part of the request as code splits it, a progress note written by code,
+no draft before the look-up a request asks for, a draft preview ends the chain); a call that would repeat one
+made since the user spoke is never returned: the answer is generated in its place, from the same cached prompt.
 Text certain to come (`{"name": "`, the rest of a name once it can only be one tool, the first required key)
 is evaluated in a batch rather than generated (`choice`). An answer streams as the model writes it; a tool
 call arrives as one chunk (`parsing`, `call`, `provider`).

@@ -1,17 +1,19 @@
 """One model call: the tools it may use, the prompt, generation under the model's lock, the parsed reply."""
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from assistant.llm.local.choice import NAME_OPENING, REPLY_OPENING, certain_after, offered, openers
+from assistant.llm.local.choice import NAME_OPENING, REPLY_OPENING, call_plan, certain_after, openers
 from assistant.llm.local.grammar import output_grammar, tool_name, tool_parameters
-from assistant.llm.local.model import Deadline, LocalModelTimeout, WarmUp, engine
+from assistant.llm.local.model import Deadline, Engine, LocalModelTimeout, WarmUp, engine
 from assistant.llm.local.parsing import AnswerStream, Reply, ToolCall, parse_output, tidy_arguments
 from assistant.llm.local.prompt import conversation, template_message
+from assistant.llm.local.steps import DECISION_GRAMMAR, DECISION_OPENING, NEXT_STEP, TALLY, call_key
 
 ANSWER_MAX_TOKENS = 256  # a reply: one to three sentences are asked for
 CALL_MAX_TOKENS = 512  # a tool call or a reply: a sales order of 20 lines takes about 400
+DECISION_TOKENS = 4  # {"next": "tool"} after its opening
 
 
 def run(
@@ -24,49 +26,97 @@ def run(
 ) -> Iterator[str | Reply]:
     """One model call: the answer's text as it is written (str), then the whole `Reply`. It holds the model
     until it ends: close it if you stop reading early. With `timeout_s`, waiting for the model (another
-    call holds it) and generating must end within that time, or `LocalModelTimeout` is raised."""
+    call holds it) and generating must end within that time, or `LocalModelTimeout` is raised.
+
+    After tool results, what the call may output follows the step rule (`steps`): a call that repeats one
+    made since the user spoke is never returned; the answer is generated instead, from the same prompt."""
     deadline = Deadline.after(timeout_s) if timeout_s is not None else None
     plain = [template_message(m) for m in messages]
-    allowed, answer = offered(plain, tools, tool_choice)
+    chosen = call_plan(plain, tools, tool_choice)
     messages, shared = conversation(plain, tools)
+    if chosen.note:
+        messages.append({"role": "system", "content": chosen.note})
     model = engine()
-    limit = max_tokens or (CALL_MAX_TOKENS if allowed else ANSWER_MAX_TOKENS)
-    grammar = output_grammar(allowed, answer=answer) if tools else None
-    opening = "" if not tools else NAME_OPENING if allowed else REPLY_OPENING
-    names = openers(allowed, answer=answer)
     if not model.lock.acquire(timeout=max(deadline.left_s(), 0) if deadline else -1):
         raise LocalModelTimeout(deadline.timeout_s if deadline else 0)
     try:
         if shared and tools:
             model.ensure_prefix(model.prefix(messages[:shared], tools))
+        allowed, answer, spent = chosen.tools, chosen.answer, 0
+        if chosen.decide:
+            wants_tool, spent = decide(model, messages, tools, deadline)
+            allowed, answer = (allowed, False) if wants_tool else ([], True)
+        limit = max_tokens or (CALL_MAX_TOKENS if allowed else ANSWER_MAX_TOKENS)
         prompt = model.prompt(messages, tools, limit)
-        stream = AnswerStream() if grammar else None
-        text: list[str] = []
-        pieces = model.generate(
-            prompt, grammar, limit, opening=opening, certain=lambda out: certain_after(out, names), deadline=deadline
-        )
-        for piece in pieces:
-            text.append(piece)
-            delta = stream.feed(piece) if stream else piece
-            if delta:
-                yield delta
+        output, truncated = yield from _output(model, prompt, tools, allowed, answer, limit, deadline)
+        spent += model.last.completion_tokens
+        content, call = parse_output(output, truncated=truncated) if tools else (output.strip(), None)
+        call = _tidied(call, allowed)
+        if call and call_key(call.name, call.arguments) in chosen.made:  # asked again: the answer instead
+            TALLY.repeats_answered += 1
+            output, truncated = yield from _output(model, prompt, tools, [], True, limit, deadline)
+            spent += model.last.completion_tokens
+            content, call = parse_output(output, truncated=truncated)
         stats = model.last
     finally:
         model.lock.release()
-    truncated = stats.completion_tokens >= limit
-    output = "".join(text)
-    content, call = parse_output(output, truncated=truncated) if grammar else (output.strip(), None)
-    schema = next((tool_parameters(t) for t in allowed if call and tool_name(t) == call.name), None)
-    if call and schema:
-        call = ToolCall(call.name, json.dumps(tidy_arguments(json.loads(call.arguments), schema), ensure_ascii=False))
     yield Reply(
         content=content,
         tool_call=call,
         finish_reason="tool_calls" if call else ("length" if truncated else "stop"),
         prompt_tokens=stats.prompt_tokens,
-        completion_tokens=stats.completion_tokens,
+        completion_tokens=spent,
         cached_tokens=stats.cached_tokens,
     )
+
+
+def _output(
+    model: Engine,
+    prompt: list[int],
+    tools: Sequence[dict[str, Any]],
+    allowed: Sequence[dict[str, Any]],
+    answer: bool,
+    limit: int,
+    deadline: Deadline | None,
+) -> Generator[str, None, tuple[str, bool]]:
+    """One generation within the output grammar of `allowed` (and `reply` if `answer`): the answer's text as
+    it is written; returns the whole output and whether it was cut off at `limit`."""
+    grammar = output_grammar(allowed, answer=answer) if tools else None
+    opening = "" if not tools else NAME_OPENING if allowed else REPLY_OPENING
+    names = openers(allowed, answer=answer)
+    stream = AnswerStream() if grammar else None
+    text: list[str] = []
+    pieces = model.generate(
+        prompt, grammar, limit, opening=opening, certain=lambda out: certain_after(out, names), deadline=deadline
+    )
+    for piece in pieces:
+        text.append(piece)
+        delta = stream.feed(piece) if stream else piece
+        if delta:
+            yield delta
+    return "".join(text), model.last.completion_tokens >= limit
+
+
+def _tidied(call: ToolCall | None, allowed: Sequence[dict[str, Any]]) -> ToolCall | None:
+    """The call without the idle optional arguments small models fill in (`tidy_arguments`)."""
+    schema = next((tool_parameters(t) for t in allowed if call and tool_name(t) == call.name), None)
+    if call is None or schema is None:
+        return call
+    return ToolCall(call.name, json.dumps(tidy_arguments(json.loads(call.arguments), schema), ensure_ascii=False))
+
+
+def decide(
+    model: Engine, messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]], deadline: Deadline | None
+) -> tuple[bool, int]:
+    """The one-token decision after tool results: whether the request needs another tool (else the answer),
+    and the tokens it generated. The question is asked after the conversation and then dropped from it."""
+    prompt = model.prompt([*messages, {"role": "system", "content": NEXT_STEP}], tools, DECISION_TOKENS)
+    said = ""
+    for piece in model.generate(prompt, DECISION_GRAMMAR, DECISION_TOKENS, opening=DECISION_OPENING, deadline=deadline):
+        said += piece
+        if "tool" in said or "answer" in said:
+            break
+    return "tool" in said, model.last.completion_tokens
 
 
 def complete(

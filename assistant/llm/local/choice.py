@@ -4,10 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from assistant.llm.local.grammar import REPLY, converts, grammar_schema, tool_name, tool_parameters
+from assistant.llm.local.steps import Plan, plan
 
-# After this many rounds of tool calls the model may only reply, until the user speaks again. Asked again after a
-# tool's result, the 1.5B model calls a tool again (often the same) far more often than it answers.
-TOOL_ROUNDS = 1
 # Text the output is certain to start with: evaluated with the prompt in one batch, not generated token by token.
 NAME_OPENING = '{"name": "'
 REPLY_OPENING = '{"name": "reply", "arguments": {"text":'  # stops before a space: the model writes ' "' as one token
@@ -55,18 +53,12 @@ def certain_after(text: str, names: dict[str, str]) -> str:
 def offered(
     messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], tool_choice: Any
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The tools this call may use and whether it may reply in words: `tool_choice`, and words only once
-    TOOL_ROUNDS rounds of tool calls have answered the user's message."""
-    if tool_choice in (None, "auto") and tool_rounds(messages) >= TOOL_ROUNDS:
-        return [], True
-    return choose_tools(tools, tool_choice)
+    """The tools this call may use and whether it may reply in words: `tool_choice`, and after tool results the
+    step rule (`steps.RULE`)."""
+    chosen = call_plan(messages, tools, tool_choice)
+    return chosen.tools, chosen.answer
 
 
-def tool_rounds(messages: Sequence[dict[str, Any]]) -> int:
-    """How many times tools were called since the user last spoke."""
-    rounds = 0
-    for message in reversed(messages):
-        if message["role"] == "user":
-            break
-        rounds += bool(message.get("tool_calls"))
-    return rounds
+def call_plan(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], tool_choice: Any) -> Plan:
+    """What this call may output and what code adds to its prompt (`steps.plan`)."""
+    return plan(messages, tools, choose_tools(tools, tool_choice), tool_choice)
