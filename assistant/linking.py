@@ -23,6 +23,10 @@ NOTE_MENTIONS = 8  # a note names at most this many mentions: the model needs th
 COUNT_FIELDS = re.compile(r"quantity|backordered|reserved|on_hand|available|short|incoming|needed|open|qty|total")
 
 
+# Result fields that name a record by its code, sometimes followed by its name: the code is given as a value.
+CODE_FIELDS = frozenset({"customer", "supplier", "warehouse", "from_warehouse", "to_warehouse", "sku", "entity"})
+
+
 SIGNED_NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")  # "-5", "1,200", "12.50"; not the 200 of V-200
 
 
@@ -187,6 +191,9 @@ def _add_result(evidence: Evidence, content: str) -> None:
         elif isinstance(value, str):
             evidence.keys.add(key(value))
             evidence.firm.add(key(value))
+            if name in CODE_FIELDS and value.split():  # "MAGNOLIA2 Magnolia Mechanical Co.": the code, then the name
+                evidence.keys.add(key(value.split()[0]))
+                evidence.firm.add(key(value.split()[0]))
             evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", value))
             numbers = {key(n) for n in re.findall(r"\b[A-Z]{1,4}-\d+\b", value)}  # record numbers in sentences
             evidence.keys |= numbers

@@ -113,7 +113,7 @@ def test_at_the_step_cap_the_model_answers_from_what_it_found_and_says_so(sqlite
     script = Script([keeps_looking] * 10)
     tokens: list[str] = []
     result = _assistant(sqlite_world, script, tmp_path, max_steps=3).turn(
-        sqlite_world.actor("sam"), "keep looking", on_event=lambda e: tokens.append(e.text)
+        sqlite_world.actor("sam"), "keep looking at V-200 for 1 or 2 units", on_event=lambda e: tokens.append(e.text)
     )
 
     assert script.tool_choices == ["auto", "auto", "none"] and len(result.tools) == 2
