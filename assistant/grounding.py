@@ -37,7 +37,7 @@ def record_ids(results: Iterable[Any]) -> list[str]:
     """Ids of the records the tool results came from, in order of first appearance."""
     found: dict[str, None] = {}
     for result in results:
-        for key, value in _leaves(result):
+        for key, value in leaves(result):
             if key in SKU_KEYS and isinstance(value, str):
                 found.setdefault(value)
             if isinstance(value, str):
@@ -77,12 +77,13 @@ def _value(token: str) -> Decimal | None:
         return None
 
 
-def _leaves(node: Any, key: str = "") -> Iterable[tuple[str, Any]]:
+def leaves(node: Any, key: str = "") -> Iterable[tuple[str, Any]]:
+    """Every scalar in a JSON value with the name of the field holding it (a list's items: the list's name)."""
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _leaves(v, str(k))
+            yield from leaves(v, str(k))
     elif isinstance(node, list):
         for v in node:
-            yield from _leaves(v, key)
+            yield from leaves(v, key)
     else:
         yield key, node

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from assistant.grounding import leaves
 from core.masterdata.mentions import Linked, Mention, MentionKind
 
 Message = dict[str, Any]
@@ -181,7 +182,7 @@ def _add_result(evidence: Evidence, content: str) -> None:
         data = json.loads(content)
     except json.JSONDecodeError:
         return
-    for name, value in _leaves(data, ""):
+    for name, value in leaves(data):
         if isinstance(value, bool):
             continue
         if isinstance(value, int):
@@ -198,15 +199,3 @@ def _add_result(evidence: Evidence, content: str) -> None:
             numbers = {key(n) for n in re.findall(r"\b[A-Z]{1,4}-\d+\b", value)}  # record numbers in sentences
             evidence.keys |= numbers
             evidence.firm |= numbers
-
-
-def _leaves(node: Any, name: str) -> Iterator[tuple[str, Any]]:
-    """Every scalar in a JSON value with the name of the field holding it."""
-    if isinstance(node, dict):
-        for field_name, value in node.items():
-            yield from _leaves(value, str(field_name))
-    elif isinstance(node, list):
-        for value in node:
-            yield from _leaves(value, name)
-    else:
-        yield name, node
