@@ -24,7 +24,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from assistant.faithfulness import correction
-from assistant.grounding import Grounding, check
+from assistant.grounding import Grounding, check, recap
 from assistant.linking import note_for, with_note
 from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
@@ -47,6 +47,7 @@ HISTORY_WINDOW = 24
 IN_PROCESS_PROVIDERS = ("local/", "scripted/")
 RETRY_PAUSE_S = 0.5  # before the first retry of a failed model call; doubled for each one after
 MIN_TIMEOUT_S = 0.1  # what a last attempt gets when the deadline is all but used up
+RECAP_OPENING = "From the records:"
 REPEATED_CALL = '{"note":"you already made this call in this turn; its result is above. Answer the user now."}'
 # No figure in it: the grounding check would look for the figure in the tool results.
 AT_STEP_CAP = "(I reached the step limit for one message, so this answer uses only what I looked up so far.)"
@@ -99,7 +100,7 @@ class Usage:
 class TurnResult:
     conversation_id: str
     answer: str  # what the user is shown: the model's words and, under a contradiction, the records' correction
-    said: str  # the model's words alone, which an evaluation judges
+    said: str  # what the assistant answered: the model's words and what code recapped from the records; no correction
     tools: list[ToolRun]
     grounding: Grounding
     usage: Usage
@@ -208,6 +209,12 @@ class Assistant:
         answer = str(state["messages"][-1].get("content") or "")
         shown = [outcome.data for outcome in turn.results]
         grounding = check(answer, shown, text) if turn.stopped is None else check("", shown)
+        several = len(turn.results) > 1  # a turn of several steps: its answer tends to speak of the last one only
+        looked_up = recap([o.data for o in turn.results if o.ok and o.draft is None], answer) if several else []
+        if looked_up and turn.stopped is None:  # what the turn found and the model left out, as the records say it
+            added = f"{RECAP_OPENING} {' '.join(looked_up)}"
+            turn.emit(Event("token", text=f"\n\n{added}"))
+            answer = f"{answer}\n\n{added}" if answer else added
         said = answer
         if grounding.contradictions:  # what the records say, in code's words, under an answer that contradicts them
             answer = f"{answer}\n\n{correction(grounding.contradictions)}"

@@ -87,3 +87,29 @@ def leaves(node: Any, key: str = "") -> Iterable[tuple[str, Any]]:
             yield from leaves(v, key)
     else:
         yield key, node
+
+
+RECAP_PER_RESULT = 3  # a result's first facts are its headline ones (tools/facts.py orders them so)
+RECAP_MOST = 6
+
+
+def recap(results: list[dict[str, Any]], answer: str) -> list[str]:
+    """The read results' headline facts that the answer does not already state, in code's words, so that what a
+    turn of several steps looked up reaches the user as the records say it, whatever the model left out.
+
+    A fact is already stated when the answer has every figure in it (its record ids and dates aside) and, for a
+    fact without figures, the fact's sentence itself."""
+    said = {_value(n) for n in NUMBER.findall(DATE.sub(" ", RECORD_ID.sub(" ", answer)))}
+    out: list[str] = []
+    for result in results:
+        for fact in [str(f) for f in result.get("facts") or []][:RECAP_PER_RESULT]:
+            bare = SKU_IN_TEXT.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
+            figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
+            stated = figures <= said if figures else fact.rstrip(".").lower() in answer.lower()
+            nothing = bool(figures) and figures <= {Decimal(0)}  # "reserved at ATL: 0 units" tells nothing
+            if not stated and not nothing and fact not in out:
+                out.append(fact)
+    return out[:RECAP_MOST]
+
+
+SKU_IN_TEXT = re.compile(r"\b[A-Z]{1,4}-\d+[A-Z0-9-]*\b")

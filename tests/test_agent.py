@@ -118,7 +118,12 @@ def test_at_the_step_cap_the_model_answers_from_what_it_found_and_says_so(sqlite
 
     assert script.tool_choices == ["auto", "auto", "none"] and len(result.tools) == 2
     assert result.stopped is None and result.steps == 3
-    assert result.answer == f"V-200: 12 available at ATL now. {AT_STEP_CAP}"
+    # the model's words, the cap's sentence, then what the two look-ups found that the words left out, in code's words
+    assert result.answer == (
+        f"V-200: 12 available at ATL now. {AT_STEP_CAP}\n\nFrom the records: "
+        "V-200 available to promise at DAL on 2026-11-20: 100 units. "
+        "V-200 available to promise in all 2 warehouses on 2026-11-20: 112 units."
+    )
     assert "".join(tokens) == result.answer  # a channel that streams shows the same words
     assert result.grounding.unsupported_numbers == []
 
@@ -134,7 +139,12 @@ def test_a_turn_may_chain_tool_rounds_up_to_the_cap(sqlite_world: World, tmp_pat
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "find it, then ATL stock")
     assert [t.name for t in result.tools] == ["find_items", "check_availability"]
     assert script.tool_choices == ["auto", "auto", "auto"] and result.stopped is None
-    assert result.answer == "V-200: 12 available at ATL now."
+    # the first step's finding, which the model's answer left out, is recapped by code; the stated figure is not
+    assert result.answer == (
+        "V-200: 12 available at ATL now.\n\nFrom the records: 2 item(s) match 'brass ball valve 3/4'; "
+        "the best match is V-200 (Brass ball valve 3/4in, unit EA)."
+    )
+    assert result.said == result.answer and result.grounding.contradictions == []
 
 
 def test_a_repeated_call_is_not_run_again_and_the_model_is_told_to_answer(sqlite_world: World, tmp_path: Path) -> None:

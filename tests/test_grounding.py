@@ -10,7 +10,7 @@ from assistant.agent import Assistant, TurnResult, Usage
 from assistant.channels.terminal.chat import turn_footer
 from assistant.conversations import open_checkpointer
 from assistant.faithfulness import contradictions, correction
-from assistant.grounding import check
+from assistant.grounding import check, recap
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core import clock
@@ -316,3 +316,19 @@ def test_the_terminal_shows_a_contradiction_under_a_streamed_answer() -> None:
     )
     footer = "\n".join(turn_footer(result, 1.0))
     assert "contradicts this turn's records" in footer and "ACME is not on credit hold" in footer
+
+
+def test_a_recap_gives_the_looked_up_facts_the_answer_left_out_and_not_those_it_stated() -> None:
+    answer = "V-200 at ATL: 12 available now."
+    assert recap([ATP, ACME], answer) == [
+        "V-200 on hand at ATL: 30 units.",
+        "V-200 reserved at ATL: 18 units.",
+        "ACME credit limit: USD 20,000.00.",
+        "ACME open receivables: USD 68.18.",
+        "ACME open orders: USD 1,500.00.",
+    ]
+    stated = "ACME: limit USD 20,000, receivables 68.18, open orders 1,500.00. V-200: 12 free, 30 on hand, 18 held."
+    assert recap([ATP, ACME], stated) == []
+    assert recap([{"facts": ["V-200 reserved at ATL: 0 units.", "HOLDCO is on credit hold."]}], "") == [
+        "HOLDCO is on credit hold."  # a zero tells nothing; a state without figures is recapped unless quoted
+    ]
