@@ -97,6 +97,7 @@ class Evidence:
     numbers: set[int] = field(default_factory=set)
     counts: set[int] = field(default_factory=set)
     dates: set[str] = field(default_factory=set)
+    today: str = ""  # a tool's result carries today's date everywhere ("available on 2026-12-06"): not a date given
     amounts: set[Decimal] = field(default_factory=set)  # every number the user wrote, decimals included ($12.50)
     # The records a value names ("Dallas" -> DAL): a model may name what the user wrote as a code by its name.
     resolve: Callable[[str], tuple[str, ...]] = field(default=lambda text: ())
@@ -131,12 +132,13 @@ def evidence_of(
     current: Linked | None,
     places: Callable[[str], set[str]] = lambda text: set(),
     resolve: Callable[[str], tuple[str, ...]] = lambda text: (),
+    today: str = "",
 ) -> Evidence:
     """The evidence in a conversation's messages: every user message (linked) and every tool result.
 
     `places` gives the warehouses a text names in any entity: support for a warehouse argument only, so that
     a question about another entity's warehouse reaches the core, which refuses it."""
-    evidence = Evidence(current=current, resolve=resolve)
+    evidence = Evidence(current=current, resolve=resolve, today=today)
     for message in messages:
         if message["role"] == "user":
             text = str(message.get("content") or "")
@@ -195,7 +197,7 @@ def _add_result(evidence: Evidence, content: str) -> None:
             if name in CODE_FIELDS and value.split():  # "MAGNOLIA2 Magnolia Mechanical Co.": the code, then the name
                 evidence.keys.add(key(value.split()[0]))
                 evidence.firm.add(key(value.split()[0]))
-            evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", value))
+            evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", value)) - {evidence.today}
             numbers = {key(n) for n in re.findall(r"\b[A-Z]{1,4}-\d+\b", value)}  # record numbers in sentences
             evidence.keys |= numbers
             evidence.firm |= numbers

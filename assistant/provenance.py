@@ -397,7 +397,7 @@ def conversation_evidence(
         )
 
     users = [str(m.get("content") or "") for m in messages if m["role"] == "user"]
-    return evidence_of(messages, link, link(users[-1]) if users else None, places, resolve)
+    return evidence_of(messages, link, link(users[-1]) if users else None, places, resolve, today.isoformat())
 
 
 def _parsed(arguments: object) -> dict[str, Any] | None:

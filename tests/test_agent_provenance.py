@@ -14,6 +14,7 @@ from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
 from assistant.provenance import Role, rules_for
+from core import clock
 from core.drafts.models import DraftAction
 from core.masterdata.mentions import link_mentions
 from core.masterdata.models import Customer
@@ -255,3 +256,21 @@ def test_identical_lines_of_an_item_named_once_are_one_line(sqlite_world: World,
     script = Script([Reply(calls=(Call("draft_transfer", doubled),)), Reply(text="a preview")])
     _turn(sqlite_world, script, tmp_path, "V-200 from DAL to ATL please, 40 of them")
     assert [d["lines"] for d in _drafts(sqlite_world)] == [[{"sku": "V-200", "quantity": 40}]]
+
+
+def test_todays_date_a_look_up_carried_is_not_a_date_the_user_gave(sqlite_world: World, tmp_path: Path) -> None:
+    today = clock.today().isoformat()
+    order = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 5, "warehouse": "DAL"}]}
+    script = Script(
+        [
+            Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "DAL"}),)),
+            Reply(calls=(Call("draft_sales_order", {**order, "requested_date": today}),)),
+            Reply(text="DR-1 is a preview."),
+        ]
+    )
+    _, events = _turn(sqlite_world, script, tmp_path, "check V-200 at Dallas, then order 5 from Dallas for ACME")
+    assert _shown_calls(events)[1] == order  # the availability result says today's date; the user never did
+    assert [d["requested_date"] for d in _drafts(sqlite_world)] == [None]
+    script = Script([Reply(calls=(Call("draft_sales_order", {**order, "requested_date": today}),)), Reply(text="ok")])
+    _, events = _turn(sqlite_world, script, tmp_path, "order 5 V-200 from Dallas for ACME for delivery today")
+    assert _shown_calls(events)[0]["requested_date"] == today  # said by the user: kept
