@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from assistant.faithfulness import RECORD_ID, Contradiction, contradictions
+from assistant.faithfulness import RECORD_ID, RECORD_OR_SKU, Contradiction, contradictions
 
 SKU_KEYS = ("sku",)
 NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")
@@ -103,13 +103,10 @@ def recap(results: list[dict[str, Any]], answer: str) -> list[str]:
     out: list[str] = []
     for result in results:
         for fact in [str(f) for f in result.get("facts") or []][:RECAP_PER_RESULT]:
-            bare = SKU_IN_TEXT.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
+            bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
             figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
             stated = figures <= said if figures else fact.rstrip(".").lower() in answer.lower()
             nothing = bool(figures) and figures <= {Decimal(0)}  # "reserved at ATL: 0 units" tells nothing
             if not stated and not nothing and fact not in out:
                 out.append(fact)
     return out[:RECAP_MOST]
-
-
-SKU_IN_TEXT = re.compile(r"\b[A-Z]{1,4}-\d+[A-Z0-9-]*\b")

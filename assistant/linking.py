@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from assistant.grounding import leaves
+from assistant.grounding import NUMBER, leaves
 from core.masterdata.mentions import Linked, Mention, MentionKind
 
 Message = dict[str, Any]
@@ -26,9 +26,6 @@ COUNT_FIELDS = re.compile(r"quantity|backordered|reserved|on_hand|available|shor
 
 # Result fields that name a record by its code, sometimes followed by its name: the code is given as a value.
 CODE_FIELDS = frozenset({"customer", "supplier", "warehouse", "from_warehouse", "to_warehouse", "sku", "entity"})
-
-
-SIGNED_NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")  # "-5", "1,200", "12.50"; not the 200 of V-200
 
 
 def key(value: object) -> str:
@@ -153,7 +150,8 @@ def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> N
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9\-_#/.]*", text)
     evidence.user_text.append(key(text))
     evidence.keys |= {key(w) for w in words} | {key(a + b) for a, b in itertools.pairwise(words)}
-    written = [Decimal(n.replace(",", "")) for n in SIGNED_NUMBER.findall(text)]
+    # "-5", "1,200", "12.50"; not the 200 of V-200
+    written = [Decimal(n.replace(",", "")) for n in NUMBER.findall(text)]
     numbers = {int(n) for n in written if n == n.to_integral_value()}
     evidence.numbers |= numbers
     evidence.counts |= numbers  # "-5" too: the core refuses it in its own words, better than a question
