@@ -12,6 +12,7 @@ from assistant.llm.local import steps
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core.drafts.models import DraftAction
+from core.sales.service import LineRequest
 from tests.world import World
 from tools import default_registry
 
@@ -104,6 +105,32 @@ def test_a_stock_condition_on_a_line_without_a_source_is_left_as_today(sqlite_wo
     assert len(_drafts(sqlite_world)) == 1
 
 
+# -- an order line moved only if the other warehouse can cover it ------------------------------------------------
+
+
+def _move_line(world: World, tmp_path: Path, quantity: int, source: str, target: str, city: str) -> TurnResult:
+    order = world.place_order("ACME", LineRequest("V-200", quantity, warehouse=source), confirm=True)
+    change = Call("draft_order_change", {"order_number": order, "line_no": 1, "warehouse": target})
+    script = _script(change, Call("get_order_status", {"order_number": order}), _check("V-200", target), change)
+    text = f"Can {city} cover {order} line 1? If so, switch that line to ship from {city}"
+    return _turn(world, script, tmp_path, text)
+
+
+def test_an_order_line_is_moved_when_the_other_warehouse_covers_it(sqlite_world: World, tmp_path: Path) -> None:
+    result = _move_line(sqlite_world, tmp_path, 5, "ATL", "DAL", "Dallas")
+    assert [t.error for t in result.tools] == ["look_first", None, None, None]  # the line and the stock come first
+    assert [d["warehouse"] for d in _drafts(sqlite_world)] == ["DAL"]
+
+
+def test_an_order_line_is_not_moved_to_a_warehouse_that_cannot_cover_it(sqlite_world: World, tmp_path: Path) -> None:
+    result = _move_line(sqlite_world, tmp_path, 50, "DAL", "ATL", "Atlanta")
+    assert _drafts(sqlite_world) == []
+    assert result.answer.startswith(
+        "Atlanta has 12 V-200 free, fewer than the 50 needed, so I did not draft the order change."
+    )
+    assert result.grounding.unsupported_numbers == []
+
+
 # -- a comparison: the source it picks, or a refusal of the other --------------------------------------------------
 
 
@@ -141,11 +168,13 @@ def test_one_transfer_for_two_routes_the_user_gave_apart_is_sent_back_then_two_p
     }
     first = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-220", "quantity": 10}]}
     second = {"from_warehouse": "ATL", "to_warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]}
-    script = Script([
-        Reply(calls=(Call("draft_transfer", merged),)),
-        Reply(calls=(Call("draft_transfer", first), Call("draft_transfer", second))),
-        Reply(text="Two previews."),
-    ])
+    script = Script(
+        [
+            Reply(calls=(Call("draft_transfer", merged),)),
+            Reply(calls=(Call("draft_transfer", first), Call("draft_transfer", second))),
+            Reply(text="Two previews."),
+        ]
+    )
     text = "Move 10 V-220 from Dallas to Atlanta and 5 V-200 from Atlanta to Dallas"
     _turn(sqlite_world, script, tmp_path, text)
     refusal = json.loads(script.seen[1][-1]["content"])
@@ -234,7 +263,8 @@ def test_write_parts_count_separate_writes_with_their_own_counts() -> None:
     assert (
         len(
             write_parts(
-                "Please send 10 of the 3/4in valves from the Dallas DC to Atlanta, and 5 of the 1/2in ones from Dallas to Reno"
+                "Please send 10 of the 3/4in valves from the Dallas DC to Atlanta, "
+                "and 5 of the 1/2in ones from Dallas to Reno"
             )
         )
         == 2
