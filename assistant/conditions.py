@@ -129,6 +129,10 @@ class Need:
     sku: str
     warehouse: str
     quantity: int
+    kept: int = 0  # what an order line already holds of it there (shipped, reserved): not taken again
+
+    def met_by(self, free: int) -> bool:
+        return free + self.kept >= self.quantity
 
 
 @dataclass(frozen=True)
@@ -198,11 +202,12 @@ def _order_change_needs(arguments: dict[str, Any], seen: Shown, resolve: Resolve
     quantity = arguments.get("quantity") or line.get("quantity")
     if source is None or not isinstance(quantity, int):
         return None
-    held = int(line.get("shipped") or 0) + (0 if target else int(line.get("reserved") or 0))
-    return [Need(str(line["sku"]), source, quantity - held)] if quantity > held else []
+    kept = int(line.get("shipped") or 0) + (0 if target else int(line.get("reserved") or 0))
+    return [Need(str(line["sku"]), source, quantity, kept)]
 
 
 def _summed(needs: list[Need]) -> list[Need]:
+    """One need per item and warehouse: two lines of V-200 from Reno take both their counts from Reno."""
     total: dict[tuple[str, str], int] = {}
     for need in needs:
         total[(need.sku, need.warehouse)] = total.get((need.sku, need.warehouse), 0) + need.quantity
@@ -240,7 +245,7 @@ def judge(
     missing = [n for n in wanted if seen.free(n.sku, n.warehouse) is None]
     if missing:
         return _look_first(missing)
-    short = [n for n in wanted if (seen.free(n.sku, n.warehouse) or 0) < n.quantity]
+    short = [n for n in wanted if not n.met_by(seen.free(n.sku, n.warehouse) or 0)]
     return Verdict(CONDITION_NOT_MET, _not_enough(name, short, seen, says)) if short else None
 
 
@@ -283,7 +288,9 @@ def _look_first(missing: Sequence[Need]) -> Verdict:
 
 def _not_enough(name: str, short: list[Need], seen: Shown, says: Says) -> str:
     figures = "; ".join(
-        f"{says(n.warehouse)} has {seen.free(n.sku, n.warehouse)} {n.sku} free, fewer than the {n.quantity} needed"
+        f"{says(n.warehouse)} has {seen.free(n.sku, n.warehouse)} {n.sku} free"
+        + (f" and the line already holds {n.kept}" if n.kept else "")
+        + f", fewer than the {n.quantity} needed"
         for n in short
     )
     return f"{figures}, so I did not draft the {WHAT[name]}."

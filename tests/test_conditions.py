@@ -131,6 +131,20 @@ def test_an_order_line_is_not_moved_to_a_warehouse_that_cannot_cover_it(sqlite_w
     assert result.grounding.unsupported_numbers == []
 
 
+def test_a_line_raised_only_if_its_warehouse_has_the_stock_counts_what_the_line_already_holds(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    order = sqlite_world.place_order("ACME", LineRequest("V-200", 10, warehouse="ATL"), confirm=True)
+    raised = Call("draft_order_change", {"order_number": order, "line_no": 1, "quantity": 30})
+    script = _script(Call("get_order_status", {"order_number": order}), _check("V-200", "ATL"), raised)
+    result = _turn(sqlite_world, script, tmp_path, f"Raise {order} line 1 to 30 V-200, only if Atlanta has the stock")
+    assert _drafts(sqlite_world) == []
+    assert result.answer.startswith(
+        "Atlanta has 2 V-200 free and the line already holds 10, fewer than the 30 needed, so I did not draft"
+    )
+    assert result.grounding.unsupported_numbers == []
+
+
 # -- a comparison: the source it picks, or a refusal of the other --------------------------------------------------
 
 
