@@ -106,9 +106,10 @@ def write_parts(text: str) -> list[str]:
 
 
 def uncovered_parts(text: str, drafted: Iterable[Any]) -> list[str]:
-    """The write parts of a request whose counts no draft of the turn used (`drafted`: the drafts' arguments)."""
+    """The write parts of a request none of whose counts a draft of the turn used (`drafted`: the drafts' arguments).
+    One count used covers its part: a part's other numbers may be a date or a line ("5 V-200 on 12 Dec")."""
     used = {n for arguments in drafted for n in _whole_numbers(arguments)}
-    return [p for p in write_parts(text) if not {int(n) for n in COUNT.findall(p)} <= used]
+    return [p for p in write_parts(text) if not {int(n) for n in COUNT.findall(p)} & used]
 
 
 def _whole_numbers(value: Any) -> Iterable[int]:
@@ -256,8 +257,8 @@ def _order_first(name: str, arguments: dict[str, Any], seen: Shown) -> Verdict |
         return None
     return Verdict(
         LOOK_FIRST,
-        f"not run: the user made this change depend on stock. First call get_order_status for {order} to read "
-        "the line, then check_availability for its item at the warehouse, then draft the change only if it is enough.",
+        f"not run, look first: call get_order_status(order_number={order}) and check_availability for the line's "
+        "item at the warehouse; draft the change only if the stock is enough (the user's condition).",
     )
 
 
@@ -281,8 +282,7 @@ def _look_first(missing: Sequence[Need]) -> Verdict:
     asks = ", ".join(f"check_availability(sku={n.sku}, warehouse={n.warehouse})" for n in missing)
     return Verdict(
         LOOK_FIRST,
-        f"not run: the user made this draft depend on stock that no result of this turn shows. Call {asks} first, "
-        "then draft only if the result meets the user's condition.",
+        f"not run, look first: call {asks}; draft only if the result meets the user's condition on stock.",
     )
 
 
@@ -325,8 +325,8 @@ def routes_split(linked: Linked | None, arguments: dict[str, Any], resolve: Reso
         return None
     return Verdict(
         ONE_ROUTE_PER_TRANSFER,
-        f"not run: the user sent {', '.join(elsewhere)}, not to {to}. Draft one transfer per route, each with "
-        "only its own lines.",
+        f"not run, one transfer per route: the user sent {', '.join(elsewhere)}, not to {to}. Draft each route "
+        "with only its own lines.",
     )
 
 

@@ -232,9 +232,15 @@ def test_a_round_held_to_look_first_does_not_use_up_the_requests_rounds() -> Non
     tools = default_registry().schemas()
     text = "order 20 V-200 for BRAZOSHV from Reno if it can spare them"
     held = {"error": "look_first", "message": "not run"}
-    messages = [{"role": "user", "content": text}, *_round("c1", "draft_sales_order", {}, held)]
+    order = {"customer": "BRAZOSHV", "lines": [{"sku": "V-200", "quantity": 20, "warehouse": "RNO"}]}
+    messages = [{"role": "user", "content": text}, *_round("c1", "draft_sales_order", order, held)]
     assert steps.request_parts(text) == 1
-    assert steps.plan(messages, tools, (tools, True), "auto", steps.RULES["parts-note-look"]).tools != []
+    rule = steps.RULES["parts-note-look"]
+    assert steps.plan(messages, tools, (tools, True), "auto", rule).tools != []
+    looked = [*messages, *_round("c2", "check_availability", {"sku": "V-200", "warehouse": "RNO"}, {"sku": "V-200"})]
+    again = steps.plan(looked, tools, (tools, True), "auto", rule)
+    assert "draft_sales_order" in [t["function"]["name"] for t in again.tools]
+    assert steps.call_key("draft_sales_order", order) not in again.made  # the held draft may be made again
 
 
 def test_a_comparison_or_a_condition_looks_before_it_drafts_in_round_one() -> None:
@@ -299,3 +305,7 @@ def test_write_parts_count_separate_writes_with_their_own_counts() -> None:
         )
         == []
     )
+    assert uncovered_parts("order 5 x V-200 for ACME for delivery on 12 Dec", [{"lines": [{"quantity": 5}]}]) == []
+    assert uncovered_parts("move 10 V-200 to ATL and 5 V-210 to RNO", [{"lines": [{"quantity": 10}]}]) == [
+        "5 V-210 to RNO"
+    ]

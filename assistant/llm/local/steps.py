@@ -30,6 +30,7 @@ Rounds = Literal["one", "parts", "free"]
 Exclude = Literal["repeat", "called"]
 FACTS_PER_RESULT = 6  # top-level figures of a tool result the note repeats
 FACT_CHARS = 60  # a figure's text longer than this is cut
+GUARD_ROUNDS = 2  # a call code sent back (look first, one transfer per route) adds the look-up and the call again
 DECISION_GRAMMAR = 'root ::= "{\\"next\\": \\"" ("tool" | "answer") "\\"}"'
 DECISION_OPENING = '{"next": "'
 PROGRESS_NOTE = text("local/progress_note.md")  # the note's last line, after the calls made and their facts
@@ -106,7 +107,9 @@ def plan(
         return Plan([t for t in allowed if not writes(t)] if looking else allowed, answer)
     rounds = tool_rounds(messages)
     budget = {"one": 1, "parts": request_parts(last_request(messages)), "free": 10**6}[rule.rounds]
-    if rounds >= budget + guarded_rounds(messages) or (previewed(messages) and not writes_left(messages)):
+    if rounds >= budget + GUARD_ROUNDS * guarded_rounds(messages) or (
+        previewed(messages) and not writes_left(messages)
+    ):
         return Plan([], True)
     made = frozenset(call_key(name, arguments) for name, arguments in calls_made(messages))
     if rule.exclude == "called":
@@ -148,8 +151,8 @@ def writes_left(messages: Sequence[dict[str, Any]]) -> bool:
 
 
 def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
-    """Rounds since the user spoke whose every call code held to be made again otherwise (look the stock up first,
-    one transfer per route): they do not use up the request's rounds."""
+    """Rounds since the user spoke whose every call code sent back to be made otherwise (look the stock up first,
+    one transfer per route): each adds `GUARD_ROUNDS` to the request's rounds, for the look-up and the call again."""
     results = {m.get("tool_call_id"): _result(m) for m in since_user(messages) if m["role"] == "tool"}
     rounds = [[c.get("id") for c in m.get("tool_calls") or []] for m in since_user(messages) if m.get("tool_calls")]
     return sum(1 for ids in rounds if ids and all(_guarded(results.get(i)) for i in ids))
