@@ -151,7 +151,7 @@ def shown(results: Iterable[Any]) -> Shown:
     """Available-to-promise rows and order lines in the turn's tool results (JSON), as the tools returned them."""
     available: dict[tuple[str, str], int] = {}
     lines: dict[tuple[str, int], dict[str, Any]] = {}
-    for data in map(_loaded, results):
+    for data in map(loaded, results):
         if isinstance(data.get("sku"), str) and isinstance(data.get("warehouses"), list):
             for row in (r for r in data["warehouses"] if isinstance(r, dict)):
                 if isinstance(row.get("available_now"), int):
@@ -162,7 +162,8 @@ def shown(results: Iterable[Any]) -> Shown:
     return Shown(available, lines)
 
 
-def _loaded(content: Any) -> dict[str, Any]:
+def loaded(content: Any) -> dict[str, Any]:
+    """A tool result's JSON object ({} for anything else)."""
     try:
         data = json.loads(content) if isinstance(content, str) else content
     except ValueError:
@@ -362,7 +363,7 @@ def guard_calls(
     seen = shown(m.get("content") for m in since_user(messages) if m["role"] == "tool")
     held: dict[str, Verdict] = {}
     for call in calls:
-        name, arguments = call["function"]["name"], _loaded(call["function"]["arguments"])
+        name, arguments = call["function"]["name"], loaded(call["function"]["arguments"])
         verdict = judge(condition, name, arguments, seen, resolve, _says(linked)) if condition else None
         if verdict is None and name == "draft_transfer":
             verdict = routes_split(linked, arguments, resolve)

@@ -22,7 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from assistant.conditions import CHANGE_WORDS, GUARD_CODES, last_request, since_user, stock_condition, uncovered_parts
+from assistant.conditions import (
+    CHANGE_WORDS,
+    GUARD_CODES,
+    last_request,
+    loaded,
+    since_user,
+    stock_condition,
+    uncovered_parts,
+)
 from assistant.llm.local.grammar import tool_name
 from prompts import text
 
@@ -141,7 +149,7 @@ def previewed_calls(messages: Sequence[dict[str, Any]]) -> list[Any]:
 
 def _is_preview(message: dict[str, Any]) -> bool:
     data = _result(message)
-    return isinstance(data, dict) and isinstance(data.get("draft"), str) and "status" in data
+    return isinstance(data.get("draft"), str) and "status" in data
 
 
 def writes_left(messages: Sequence[dict[str, Any]]) -> bool:
@@ -158,15 +166,12 @@ def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
     return sum(1 for ids in rounds if ids and all(_guarded(results.get(i)) for i in ids))
 
 
-def _guarded(data: Any) -> bool:
-    return isinstance(data, dict) and data.get("error") in GUARD_CODES
+def _guarded(data: dict[str, Any] | None) -> bool:
+    return data is not None and data.get("error") in GUARD_CODES
 
 
-def _result(message: dict[str, Any]) -> Any:
-    try:
-        return json.loads(str(message.get("content")))
-    except ValueError:
-        return None
+def _result(message: dict[str, Any]) -> dict[str, Any]:
+    return loaded(message.get("content"))
 
 
 WRITE_PREFIXES = ("draft_", "request_")  # the registry's write tools: draft_*, request_credit_hold_release
