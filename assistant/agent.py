@@ -23,6 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, guard_calls
 from assistant.faithfulness import correction
 from assistant.grounding import Grounding, check, recap
 from assistant.linking import note_for, with_note
@@ -35,9 +36,9 @@ from core.actor import Actor
 from core.db import Database
 from core.drafts.models import DraftStatus
 from core.errors import ErpError
-from core.masterdata.mentions import Linked, link_mentions
+from core.masterdata.mentions import Linked, link_mentions, warehouses_written
 from tools import Registry, ToolContext, ToolOutcome, default_registry
-from tools.outcome import DraftResult
+from tools.outcome import DraftResult, ToolError
 
 if TYPE_CHECKING:
     from tools.search import SearchIndex
@@ -343,6 +344,7 @@ class Assistant:
         checked = check_calls(self.db, self.registry, turn.actor, state["messages"], turn.links)
         turn.held |= checked.held
         calls = checked.calls
+        turn.held |= self._held_by_conditions(state["messages"], [c for c in calls if c["id"] not in turn.held], turn)
         for call in calls:
             turn.emit(Event("tool_call", name=call["function"]["name"], data=_arguments(call)))
         if len(calls) == 1:
@@ -353,13 +355,32 @@ class Assistant:
                 results = [f.result() for f in futures]
         return {"messages": results}
 
+    def _held_by_conditions(self, messages: list[Message], calls: list[Message], turn: _Turn) -> dict[str, Held]:
+        """Drafts the request's stock condition or its routes hold (assistant.conditions): the model is told what
+        to do first, or, when the turn's results show the condition false, the user is answered in code's words."""
+        verdicts = guard_calls(calls, messages, turn.linked, self._warehouse_code)
+        return {
+            call_id: Held(
+                ToolOutcome.refused(ToolError(code=v.code, message=v.message)),
+                question=v.message if v.code == CONDITION_NOT_MET else None,
+            )
+            for call_id, v in verdicts.items()
+        }
+
+    def _warehouse_code(self, written: str) -> str | None:
+        """The one warehouse a call's value names ("Reno", "rno" -> RNO), or None."""
+        codes = self.db.read(lambda s: warehouses_written(s, written)) if written.strip() else set()
+        return next(iter(codes)) if len(codes) == 1 else None
+
     def _run_tool(self, turn: _Turn, call: Message) -> Message:
         name = call["function"]["name"]
         key = f"{name}:{json.dumps(_arguments(call), sort_keys=True)}"
         if key in turn.calls_made:  # a model repeating itself gets its answer turn, not the same rows again
             turn.answer_now = True
             return {"role": "tool", "tool_call_id": call["id"], "name": name, "content": REPEATED_CALL}
-        turn.calls_made.add(key)
+        held = turn.held.get(call["id"])
+        if held is None or held.outcome.error is None or held.outcome.error.code not in GUARD_CODES:
+            turn.calls_made.add(key)  # a call sent back to look first may be made again once the look-up is done
         ctx = ToolContext(
             actor=turn.actor,
             channel=turn.channel,
@@ -368,7 +389,6 @@ class Assistant:
             search=self.search,
         )
         started = time.perf_counter()
-        held = turn.held.get(call["id"])
         outcome = held.outcome if held else self.registry.call(self.db, ctx, name, call["function"]["arguments"])
         code = outcome.error.code if outcome.error is not None else None
         run = ToolRun(name, _arguments(call), outcome.ok, (time.perf_counter() - started) * 1000, code)

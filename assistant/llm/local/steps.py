@@ -22,6 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from assistant.conditions import (
+    CHANGE_WORDS,
+    GUARD_CODES,
+    last_request,
+    loaded,
+    since_user,
+    stock_condition,
+    uncovered_parts,
+)
 from assistant.llm.local.grammar import tool_name
 from prompts import text
 
@@ -29,6 +38,7 @@ Rounds = Literal["one", "parts", "free"]
 Exclude = Literal["repeat", "called"]
 FACTS_PER_RESULT = 6  # top-level figures of a tool result the note repeats
 FACT_CHARS = 60  # a figure's text longer than this is cut
+GUARD_ROUNDS = 2  # a call code sent back (look first, one transfer per route) adds the look-up and the call again
 DECISION_GRAMMAR = 'root ::= "{\\"next\\": \\"" ("tool" | "answer") "\\"}"'
 DECISION_OPENING = '{"next": "'
 PROGRESS_NOTE = text("local/progress_note.md")  # the note's last line, after the calls made and their facts
@@ -105,9 +115,11 @@ def plan(
         return Plan([t for t in allowed if not writes(t)] if looking else allowed, answer)
     rounds = tool_rounds(messages)
     budget = {"one": 1, "parts": request_parts(last_request(messages)), "free": 10**6}[rule.rounds]
-    if rounds >= budget or previewed(messages):
+    if rounds >= budget + GUARD_ROUNDS * guarded_rounds(messages) or (
+        previewed(messages) and not writes_left(messages)
+    ):
         return Plan([], True)
-    made = frozenset(call_key(name, arguments) for name, arguments in calls)
+    made = frozenset(call_key(name, arguments) for name, arguments in calls_made(messages))
     if rule.exclude == "called":
         called = {name for name, _ in calls}
         allowed = [t for t in allowed if tool_name(t) not in called]
@@ -119,25 +131,49 @@ def plan(
 
 def previewed(messages: Sequence[dict[str, Any]]) -> bool:
     """Whether a draft tool answered since the user spoke: its preview waits for the user's confirmation, so
-    the turn answers now (a 1.5B model asked again after a preview looks up the draft, the policies, ...)."""
-    for message in since_user(messages):
-        if message["role"] != "tool":
-            continue
-        try:
-            data = json.loads(str(message.get("content")))
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("draft"), str) and "status" in data:
-            return True
-    return False
+    the turn answers now (a 1.5B model asked again after a preview looks up the draft, the policies, ...), unless
+    the request asks for another write no draft has covered yet (`writes_left`)."""
+    return bool(previewed_calls(messages))
 
 
-# The words of a request for a change: only such a request may be drafted after a look-up.
-CHANGE_WORDS = re.compile(
-    r"\b(?:order|draft|move|transfer|send|ship|raise|place|put|book|restock|assign|give|release|comment|note"
-    r"|resolve|close|dismiss|change|increase|reduce|push|cancel|create|make)\b",
-    re.IGNORECASE,
-)
+def previewed_calls(messages: Sequence[dict[str, Any]]) -> list[Any]:
+    """The arguments of each call since the user spoke whose result is a draft's preview."""
+    previews = {m.get("tool_call_id") for m in since_user(messages) if m["role"] == "tool" and _is_preview(m)}
+    return [
+        _arguments((call.get("function") or {}).get("arguments"))
+        for message in since_user(messages)
+        for call in message.get("tool_calls") or []
+        if call.get("id") in previews
+    ]
+
+
+def _is_preview(message: dict[str, Any]) -> bool:
+    data = _result(message)
+    return isinstance(data.get("draft"), str) and "status" in data
+
+
+def writes_left(messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether the request names another write (a count, with its route or item) that no preview of this turn used:
+    "move 10 V-200 to Atlanta and 5 V-210 to Reno" is not done after the first transfer."""
+    return bool(uncovered_parts(last_request(messages), previewed_calls(messages)))
+
+
+def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
+    """Rounds since the user spoke whose every call code sent back to be made otherwise (look the stock up first,
+    one transfer per route): each adds `GUARD_ROUNDS` to the request's rounds, for the look-up and the call again."""
+    results = {m.get("tool_call_id"): _result(m) for m in since_user(messages) if m["role"] == "tool"}
+    rounds = [[c.get("id") for c in m.get("tool_calls") or []] for m in since_user(messages) if m.get("tool_calls")]
+    return sum(1 for ids in rounds if ids and all(_guarded(results.get(i)) for i in ids))
+
+
+def _guarded(data: dict[str, Any] | None) -> bool:
+    return data is not None and data.get("error") in GUARD_CODES
+
+
+def _result(message: dict[str, Any]) -> dict[str, Any]:
+    return loaded(message.get("content"))
+
+
 WRITE_PREFIXES = ("draft_", "request_")  # the registry's write tools: draft_*, request_credit_hold_release
 
 
@@ -152,7 +188,8 @@ def looks_first(messages: Sequence[dict[str, Any]]) -> bool:
     """Whether the request has several parts, one of them a look-up: its first round looks, a draft comes after
     (the 1.5B model otherwise drafts at once, skipping the check the user asked for, and guesses its figures)."""
     request = last_request(messages)
-    return request_parts(request) > 1 and LOOKUP_WORDS.search(request) is not None
+    asks_to_look = LOOKUP_WORDS.search(request) is not None or stock_condition(request) is not None
+    return request_parts(request) > 1 and asks_to_look
 
 
 def asks_for_change(text: str) -> bool:
@@ -173,12 +210,6 @@ def tool_rounds(messages: Sequence[dict[str, Any]]) -> int:
     return rounds
 
 
-def since_user(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages after the user's last one."""
-    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
-    return list(messages[users[-1] + 1 :]) if users else []
-
-
 def calls_since_user(messages: Sequence[dict[str, Any]]) -> list[tuple[str, Any]]:
     """(name, arguments) of each tool call made since the user last spoke, oldest first."""
     out = []
@@ -187,6 +218,18 @@ def calls_since_user(messages: Sequence[dict[str, Any]]) -> list[tuple[str, Any]
             function = call.get("function") or {}
             out.append((str(function.get("name", "")), _arguments(function.get("arguments"))))
     return out
+
+
+def calls_made(messages: Sequence[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The calls since the user spoke that ran or were refused for good: a call code sent back to look the stock up
+    first may be made again."""
+    results = {m.get("tool_call_id"): _result(m) for m in since_user(messages) if m["role"] == "tool"}
+    return [
+        (str((c.get("function") or {}).get("name", "")), _arguments((c.get("function") or {}).get("arguments")))
+        for m in since_user(messages)
+        for c in m.get("tool_calls") or []
+        if not _guarded(results.get(c.get("id")))
+    ]
 
 
 def call_key(name: str, arguments: Any) -> str:
@@ -204,11 +247,6 @@ def _arguments(arguments: Any) -> Any:
         except ValueError:
             return arguments
     return arguments if arguments is not None else {}
-
-
-def last_request(messages: Sequence[dict[str, Any]]) -> str:
-    users = [m for m in messages if m["role"] == "user"]
-    return str(users[-1].get("content") or "") if users else ""
 
 
 # A request's parts: "check X and if so order it", "look it up, then tell me ...", "A as well as B".
