@@ -30,10 +30,11 @@ MAX_WORDS = 12  # a correction is short; a longer message is a new request, or o
 # Words that say the message corrects what came before ("no", "sorry", "actually", "make it", "instead", ...).
 CORRECTING = re.compile(
     r"\b(?:no|nope|sorry|actually|wait|oops|instead|rather|mistake|wrong|meant|backwards|my bad|make (?:it|that)"
-    r"|change (?:it|that|to)|other way|not)\b",
+    r"|change (?:it|that|to)|other (?:way|direction)|reverse|swap|not|take\b[^.?!]{0,40}\boff)\b",
     re.IGNORECASE,
 )
 DROPPING = re.compile(r"\b(?:drop|remove|delete|take out|leave out|cut)\b", re.IGNORECASE)
+KEEPING = re.compile(r"\b(?:just|only|keep|but)\b", re.IGNORECASE)  # "drop all but the first": which is kept?
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1}
 _LINE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|last)\b|\bline\s*(\d+)\b", re.IGNORECASE)
 _TOWARDS = re.compile(r"\b(from|to|into)\s+(?:the\s+)?$", re.IGNORECASE)
@@ -136,29 +137,42 @@ def _count(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
 
 
 def _warehouse(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
-    """A new warehouse ("ship it from Reno"): the call's only one, or a transfer's end the message says."""
+    """A new warehouse ("ship it from Reno"): the call's only one, or the transfer's ends the message says."""
+    fields = tool.args.model_fields
+    if "from_warehouse" in fields and linked.of(MentionKind.WAREHOUSE):
+        return _ends(arguments, linked)
     mention = _one(linked, MentionKind.WAREHOUSE)
     if mention is None:
         return False
     code = mention.ids[0]
-    fields = tool.args.model_fields
     if "warehouse" in fields:
         return _set([arguments], "warehouse", code)
-    if "from_warehouse" in fields:
-        towards = _TOWARDS.search(linked.text[: mention.start])
-        if towards is None:
-            raise Unreadable("which end of the transfer")
-        ends = ("from_warehouse", "to_warehouse")
-        end, other = ends if towards.group(1).lower() == "from" else ends[::-1]
-        if _same(arguments.get(other), code):
-            raise Unreadable("both ends the same")
-        return _set([arguments], end, code)
     if "warehouse" in _line_fields(tool):
         lines = _lines(arguments)
         if len({str(ln.get("warehouse")) for ln in lines}) != 1:
             raise Unreadable("lines ship from different warehouses")
         return _set(lines, "warehouse", code)
     raise Unreadable("the call has no warehouse")
+
+
+def _ends(arguments: Arguments, linked: Linked) -> bool:
+    """A transfer's new end(s), each named after "from" or "to" ("from Dallas instead", "from MAN to BHM")."""
+    ends: dict[str, str] = {}
+    for mention in linked.of(MentionKind.WAREHOUSE):
+        towards = _TOWARDS.search(linked.text[: mention.start])
+        if towards is None or mention.ambiguous or not mention.ids:
+            raise Unreadable("which end of the transfer")
+        end = "from_warehouse" if towards.group(1).lower() == "from" else "to_warehouse"
+        if ends.get(end, mention.ids[0]) != mention.ids[0]:
+            raise Unreadable(f"two warehouses for {end}")
+        ends[end] = mention.ids[0]
+    moved = {**arguments, **ends}
+    if _same(moved["from_warehouse"], moved["to_warehouse"]):
+        raise Unreadable("both ends the same")
+    if all(_same(arguments.get(end), code) for end, code in ends.items()):
+        raise Unreadable("the transfer goes there already")
+    arguments.update(ends)
+    return True
 
 
 def _party(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
@@ -176,6 +190,8 @@ def _party(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
 
 def _without_line(arguments: Arguments, linked: Linked) -> Arguments:
     """The call without the one line the message names ("drop the second line", "remove the V-200 line")."""
+    if KEEPING.search(linked.text):
+        raise Unreadable("a line named to keep, not to drop")
     lines = _lines(arguments)
     if len(lines) < 2:
         raise Unreadable("no line to drop")
@@ -212,7 +228,7 @@ def _one(linked: Linked, kind: MentionKind) -> Mention | None:
 
 
 def _set(holders: list[Arguments], field: str, value: object) -> bool:
-    """Set the one holder's field to a new value; Unreadable when no single place or nothing would change."""
+    """Set the holders' field to a new value; Unreadable when there is no single place or nothing would change."""
     if not holders:
         raise Unreadable(f"no {field} to change")
     if all(_same(h.get(field), value) for h in holders):
