@@ -24,6 +24,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, guard_calls
+from assistant.corrections import Correction, correction_of
 from assistant.faithfulness import correction
 from assistant.grounding import Grounding, check, recap
 from assistant.linking import note_for, with_note
@@ -35,6 +36,7 @@ from core import clock
 from core.actor import Actor
 from core.db import Database
 from core.drafts.models import DraftStatus
+from core.drafts.service import get_draft
 from core.errors import ErpError
 from core.masterdata.mentions import Linked, link_mentions, warehouses_written
 from tools import Registry, ToolContext, ToolOutcome, default_registry
@@ -132,10 +134,22 @@ class _Turn:
     linked: Linked | None = None  # what the user's message names, resolved in their scope (assistant.linking)
     links: dict[str, Linked] = field(default_factory=dict)  # each user message's linking, as the check needs it
     held: dict[str, Held] = field(default_factory=dict)  # calls not made (assistant.provenance), by call id
+    text: str = ""  # the user's message
+    corrects: Correction = field(default_factory=Correction)  # what the message corrects (assistant.corrections)
+    finished: "Finished | None" = None  # the answer as code completed it (recap, correction), once the model answered
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
             self.on_event(event)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A turn's last words as code completes them: what the assistant said and what the user is shown."""
+
+    said: str  # the model's words and what code recapped from the records
+    answer: str  # and, under a contradiction, the records' correction: what the conversation keeps
+    grounding: Grounding
 
 
 _turn: ContextVar[_Turn] = ContextVar("turn")
@@ -196,35 +210,26 @@ class Assistant:
         """
         conversation_id = conversation_id or uuid.uuid4().hex
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
-        self._require_owner(actor, config)
+        earlier = self._require_owner(actor, config).get("messages", [])
         persona = self.db.read(lambda s: persona_of(s, actor, clock.today()))
-        turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event, channel or self.channel)
+        turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event, channel or self.channel, text=text)
         turn.linked = self.db.read(lambda s: link_mentions(s, actor, text, clock.today()))
         turn.links[text] = turn.linked
+        turn.corrects = correction_of(earlier, turn.linked, self.registry, lambda draft: self._live(actor, draft))
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
         try:
             state = self.graph.invoke(start, config, durability=self.durability)
         finally:
             _turn.reset(token)
-        answer = str(state["messages"][-1].get("content") or "")
-        shown = [outcome.data for outcome in turn.results]
-        grounding = check(answer, shown, text) if turn.stopped is None else check("", shown)
-        several = len(turn.results) > 1  # a turn of several steps: its answer tends to speak of the last one only
-        looked_up = recap([o.data for o in turn.results if o.ok and o.draft is None], answer) if several else []
-        if looked_up and turn.stopped is None:  # what the turn found and the model left out, as the records say it
-            added = f"{RECAP_OPENING} {' '.join(looked_up)}"
-            turn.emit(Event("token", text=f"\n\n{added}"))
-            answer = f"{answer}\n\n{added}" if answer else added
-        said = answer
-        if grounding.contradictions:  # what the records say, in code's words, under an answer that contradicts them
-            answer = f"{answer}\n\n{correction(grounding.contradictions)}"
+        last = str(state["messages"][-1].get("content") or "")  # a stopped turn's: code's words, nothing to check
+        finished = turn.finished or Finished(last, last, check("", [o.data for o in turn.results]))
         return TurnResult(
             conversation_id=conversation_id,
-            answer=answer,
-            said=said,
+            answer=finished.answer,
+            said=finished.said,
             tools=turn.tools,
-            grounding=grounding,
+            grounding=finished.grounding,
             usage=turn.usage,
             steps=state.get("steps", 0),
             stopped=turn.stopped,
@@ -253,19 +258,58 @@ class Assistant:
         answered = [m for m in messages[calls[0] :] if m["role"] == "assistant" and not m.get("tool_calls")][:1]
         return [{"role": m["role"], "content": str(m.get("content") or "")} for m in asked + answered]
 
-    def _require_owner(self, actor: Actor, config: RunnableConfig) -> None:
-        owner = self.graph.get_state(config).values.get("owner")
+    def _require_owner(self, actor: Actor, config: RunnableConfig) -> dict[str, Any]:
+        """The conversation's saved state, when it is the actor's (or new)."""
+        values: dict[str, Any] = self.graph.get_state(config).values
+        owner = values.get("owner")
         if owner is not None and owner != actor.username:
             raise ConversationNotYours("this conversation belongs to another user; start a new one")
+        return values
+
+    def _live(self, actor: Actor, draft_number: str) -> bool:
+        """Whether a draft is still a preview its requester may confirm."""
+        try:
+            status = self.db.read(lambda s: get_draft(s, actor, draft_number=draft_number).status)
+        except ErpError:
+            return False
+        return bool(status == DraftStatus.UNCONFIRMED)
+
+    def _finish(self, turn: _Turn, words: str) -> str:
+        """The turn's answer as the user sees it and the conversation keeps it: the model's (or code's) words, what
+        code recapped from the records the words left out, and the records' correction under a contradiction."""
+        shown = [outcome.data for outcome in turn.results]
+        grounding = check(words, shown, turn.text)
+        several = len(turn.results) > 1  # a turn of several steps: its answer tends to speak of the last one only
+        looked_up = recap([o.data for o in turn.results if o.ok and o.draft is None], words) if several else []
+        said = words
+        if looked_up:  # what the turn found and the model left out, as the records say it
+            added = f"{RECAP_OPENING} {' '.join(looked_up)}"
+            turn.emit(Event("token", text=f"\n\n{added}"))
+            said = f"{words}\n\n{added}" if words else added
+        answer = said
+        if grounding.contradictions:  # what the records say, in code's words, under an answer that contradicts them
+            answer = f"{said}\n\n{correction(grounding.contradictions)}"
+        turn.finished = Finished(said, answer, grounding)
+        return answer
 
     # -- nodes -------------------------------------------------------------------------------
 
     def _model_node(self, state: AgentState) -> AgentState:
         turn = _turn.get()
+        message = self._answer(state, turn)
+        if not message.get("tool_calls") and turn.stopped is None:  # the conversation keeps what the user is shown
+            message = {**message, "content": self._finish(turn, str(message.get("content") or ""))}
+        return {"messages": [message], "steps": state.get("steps", 0) + 1}
+
+    def _answer(self, state: AgentState, turn: _Turn) -> Message:
+        """The next assistant message: code's redo of a simple correction, code's question, or the model's reply."""
+        redo = turn.corrects
+        if state.get("steps", 0) == 0 and redo.tool is not None and redo.arguments is not None:
+            return {"role": "assistant", "content": "", "tool_calls": [_call(redo.tool, json.dumps(redo.arguments))]}
         asked = questions(turn.held)
         if asked is not None:  # a value the user never gave: code asks for it, the model does not guess
             text = f"{asked} {changes_made(list(turn.drafted.values()))}" if turn.drafted else asked
-            return {"messages": [{"role": "assistant", "content": text}], "steps": state.get("steps", 0) + 1}
+            return {"role": "assistant", "content": text}
         messages = [
             {"role": "system", "content": self.system},
             {"role": "system", "content": turn.persona},
@@ -283,7 +327,7 @@ class Assistant:
             text = f"{model_error_text(error, self.settings)} {changes_made(list(turn.drafted.values()))}"
             message = {"role": "assistant", "content": text}
         turn.usage.model_ms += (time.perf_counter() - started) * 1000
-        return {"messages": [message], "steps": state.get("steps", 0) + 1}
+        return message
 
     def _complete(self, messages: list[Message], turn: _Turn) -> Message:
         """One model reply within `timeout_s`, retries included: a provider that fails fast (HTTP 5xx, 429, a
@@ -387,6 +431,7 @@ class Assistant:
             conversation_id=turn.conversation_id,
             tool_call_id=call["id"],
             search=self.search,
+            restates=turn.corrects.restates,
         )
         started = time.perf_counter()
         outcome = held.outcome if held else self.registry.call(self.db, ctx, name, call["function"]["arguments"])
@@ -429,15 +474,17 @@ def _window(messages: list[Message]) -> list[Message]:
     return tail[starts[0] :] if starts else messages[-1:]
 
 
+def _call(name: str, arguments: str) -> Message:
+    """A tool call as the conversation keeps it, with an id of ours, unique per conversation: idempotency keys on it."""
+    return {
+        "id": f"call_{uuid.uuid4().hex[:16]}",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
 def _assistant_message(message: Any) -> Message:
-    calls = [
-        {
-            "id": f"call_{uuid.uuid4().hex[:16]}",  # ours, unique per conversation: idempotency keys on it
-            "type": "function",
-            "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"},
-        }
-        for c in (message.tool_calls or [])
-    ]
+    calls = [_call(c.function.name, c.function.arguments or "{}") for c in (message.tool_calls or [])]
     out: Message = {"role": "assistant", "content": message.content or ""}
     if calls:
         out["tool_calls"] = calls

@@ -16,9 +16,16 @@ from tests.world import World
 
 
 def _preview(
-    world: World, username: str, payload: dict[str, object], conversation: str = "conv-1", kind: str = "sales_order"
+    world: World,
+    username: str,
+    payload: dict[str, object],
+    conversation: str = "conv-1",
+    kind: str = "sales_order",
+    restates: tuple[str, ...] = (),
 ) -> DraftAction:
-    ctx = RequestContext(world.actor(username), channel="web", conversation_id=conversation, tool_call_id="call-7")
+    ctx = RequestContext(
+        world.actor(username), channel="web", conversation_id=conversation, tool_call_id="call-7", restates=restates
+    )
     return world.run(lambda s: draft_action(s, ctx, confirmed=False, kind=kind, payload=payload))
 
 
@@ -126,6 +133,20 @@ def test_a_corrected_transfer_on_the_same_route_supersedes_the_old_one(world: Wo
         _confirm(world, "sam", forty)
     assert _confirm(world, "sam", thirty).status == "executed"
     assert world.balance("V-200", "DAL").reserved == 30
+
+
+def test_a_correction_that_changes_the_subject_supersedes_the_preview_it_names(world: World) -> None:
+    there = _preview(world, "sam", _transfer("DAL", "ATL", 10), kind="transfer")
+    order = _preview(world, "sam", _order("V-200", 10, customer="ACME"))
+    back = _preview(world, "sam", _transfer("ATL", "DAL", 10), kind="transfer", restates=(there.number, order.number))
+    other = _preview(world, "sam", _order("V-200", 10, customer="BOLT"), restates=(order.number,))  # "it's for BOLT"
+    assert (_status(world, there), _status(world, order)) == ("cancelled", "cancelled")
+    assert _events(world, there)[-1] == ("draft.superseded", back.number)
+    assert _events(world, order)[-1] == ("draft.superseded", other.number)  # not by the transfer: another kind
+    with pytest.raises(InvalidState, match="is cancelled"):
+        _confirm(world, "sam", there)
+    assert _confirm(world, "sam", back).status == "executed"
+    assert world.balance("V-200", "ATL").reserved == 10
 
 
 def test_a_sales_order_preview_is_replaced_only_by_one_for_the_same_customer(world: World) -> None:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 class ToolContext:
     """The user the assistant acts for (their roles and entities, nothing more), and the call's ids.
 
-    `search` is the retrieval index (items, policies) when one is open; tools work without it.
+    `search` is the retrieval index (items, policies) when one is open; tools work without it. `restates`: the
+    earlier previews the user's message corrects (see `RequestContext`).
     """
 
     actor: Actor
@@ -22,6 +23,7 @@ class ToolContext:
     conversation_id: str | None = None
     tool_call_id: str | None = None
     search: "SearchIndex | None" = None
+    restates: tuple[str, ...] = ()
 
     def request(self) -> RequestContext:
         """The same identity as the core's write gate records it on a draft."""
@@ -30,4 +32,5 @@ class ToolContext:
             channel=self.channel,
             conversation_id=self.conversation_id,
             tool_call_id=self.tool_call_id,
+            restates=self.restates,
         )

@@ -49,12 +49,16 @@ IDEMPOTENCY_LOCK_SPACE = 0x4452
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who asks for a change, and through which channel, conversation and tool call."""
+    """Who asks for a change, and through which channel, conversation and tool call.
+
+    `restates` names earlier previews of this conversation the request corrects ("sorry, it's for BRAZOSPL"):
+    they are superseded like a preview of the same subject, whatever their subject."""
 
     actor: Actor
     channel: str
     conversation_id: str | None = None
     tool_call_id: str | None = None
+    restates: tuple[str, ...] = ()
 
     def audit(self) -> AuditContext:
         return AuditContext(
@@ -142,7 +146,8 @@ def _restated_previews(
     """The requester's previews, still unconfirmed in this conversation, that this request restates.
 
     A changed request ("no, make that 30") replaces the preview it restates, so that only the newest can be
-    confirmed. Which one it restates the kind says (the same route, the same customer: `DraftPayload.subject`); a
+    confirmed. Which one it restates the kind says (the same route, the same customer: `DraftPayload.subject`), or
+    the requester's correction names it (`RequestContext.restates`: "the other way round" changes the route); a
     second request in the same breath ("... and 5 from Dallas to Reno") replaces nothing. A retried tool call never
     gets here: its idempotency key returns the draft it made."""
     if ctx.conversation_id is None:
@@ -158,7 +163,7 @@ def _restated_previews(
         .order_by(DraftAction.id)
         .with_for_update()
     ).all()
-    return [d for d in waiting if payload.replaces(parse_payload(kind, d.payload)[1])]
+    return [d for d in waiting if d.number in ctx.restates or payload.replaces(parse_payload(kind, d.payload)[1])]
 
 
 def _supersede(session: Session, ctx: RequestContext, replaced: list[DraftAction], *, by: DraftAction) -> None:
