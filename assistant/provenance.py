@@ -193,12 +193,20 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     gaps: list[Gap] = []
     unclear: dict[str, Mention] = {}
     invented: list[str] = []
+
+    def ask(rule: Rule, path: str, holder: dict[str, Any], name: str) -> None:
+        doubt = _named_with_doubt(rule, evidence)  # "for Brazos", not "for which customer?"
+        if doubt is not None:
+            unclear[doubt.text] = doubt
+        else:
+            gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+
     for rule in rules_for(tool):
         for path, holder, name in _places(cleaned, rule.path):
             value = holder.get(name)
             if value is None:
                 if rule.required and tool.writes and name in ASKS:
-                    gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+                    ask(rule, path, holder, name)
                 continue
             mention = evidence.ambiguity(value) if rule.role in (Role.PARTY, Role.ITEM, Role.WAREHOUSE) else None
             if mention is not None:
@@ -209,7 +217,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
                     dropped.append(path)
                 elif tool.writes:
                     del holder[name]  # held for a question, which must not repeat it ("how many EX-1?")
-                    gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+                    ask(rule, path, holder, name)
                 else:
                     invented.append(f"{name}={value}")
         gaps += _unplaced_lines(tool, rule, cleaned, evidence)
@@ -222,6 +230,13 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
         tuple(unclear.values()),
         tuple(invented),
     )
+
+
+def _named_with_doubt(rule: Rule, evidence: Evidence) -> Mention | None:
+    """The current message's one ambiguous mention of this argument's kind ("Brazos" for a customer), if any."""
+    kinds = {MentionKind(rule.name)} if rule.name in tuple(MentionKind) else KINDS.get(rule.role, frozenset())
+    found = [m for m in evidence.current.mentions if m.ambiguous and m.kind in kinds] if evidence.current else []
+    return found[0] if len(found) == 1 else None
 
 
 def _places(arguments: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any], str]]:
@@ -323,7 +338,7 @@ def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -
                 continue
             if value is not None and supported(rule.role, value, evidence) and not _is_line_warehouse(rule):
                 continue
-            given = _given(rule, holder, arguments, evidence)
+            given = _given(rule, holder, arguments, evidence, evidence.current)
             if given is not None and not _same_record(value, given, evidence):
                 holder[name] = given
                 filled.append(f"{path}={given}")
@@ -347,22 +362,23 @@ def _same_record(value: Any, given: str | int, evidence: Evidence) -> bool:
     return key(value) == key(given) or (isinstance(given, str) and given in evidence.resolve(str(value)))
 
 
-def _given(rule: Rule, holder: dict[str, Any], arguments: dict[str, Any], evidence: Evidence) -> str | int | None:
+def _given(
+    rule: Rule, holder: dict[str, Any], arguments: dict[str, Any], evidence: Evidence, current: Linked
+) -> str | int | None:
     """The one value of this argument's role the current message gives, or None when it gives none or several:
     the count written with the line's SKU, the only item, the only customer or supplier, the only warehouse
     (for a transfer's side: the only one the words send stock from, or to)."""
-    assert evidence.current is not None
     if rule.role == Role.COUNT:
-        counts = evidence.current.quantities_of(_catalogue_sku(str(holder.get("sku")), evidence))
+        counts = current.quantities_of(_catalogue_sku(str(holder.get("sku")), evidence))
         return counts[0] if len(counts) == 1 else None
     if rule.role == Role.ITEM:
-        item = _only(evidence.current, MentionKind.ITEM)
-        taken = {key(ln.get("sku")) for ln in arguments.get("lines", []) if isinstance(ln, dict)}
+        item = _only(current, MentionKind.ITEM)
+        taken = {key(ln.get("sku")) for ln in arguments.get("lines") or [] if isinstance(ln, dict)}
         return item if item is not None and key(item) not in taken else None
     if rule.role == Role.PARTY and rule.name in tuple(MentionKind):
-        return _only(evidence.current, MentionKind(rule.name))
+        return _only(current, MentionKind(rule.name))
     if rule.role == Role.WAREHOUSE:
-        return _warehouse_given(rule, evidence)
+        return _warehouse_given(rule, current, evidence.current_places)
     return None
 
 
@@ -375,17 +391,16 @@ def _only(current: Linked, kind: MentionKind) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def _warehouse_given(rule: Rule, evidence: Evidence) -> str | None:
+def _warehouse_given(rule: Rule, current: Linked, places: set[str]) -> str | None:
     """The only warehouse the message names (for a transfer's side, the only one written that way round), none
     when it also names one outside the user's scope or, for a side, one whose direction the words do not say."""
-    assert evidence.current is not None
-    mentions = evidence.current.of(MentionKind.WAREHOUSE)
-    if {key(p) for p in evidence.current_places} - {key(i) for m in mentions for i in m.ids}:
+    mentions = current.of(MentionKind.WAREHOUSE)
+    if {key(p) for p in places} - {key(i) for m in mentions for i in m.ids}:
         return None
     way = DIRECTIONS.get(rule.name)
     if way is None:
-        return _only(evidence.current, MentionKind.WAREHOUSE)
-    ways = [direction_written(evidence.current, m) for m in mentions]
+        return _only(current, MentionKind.WAREHOUSE)
+    ways = [direction_written(current, m) for m in mentions]
     if None in ways:
         return None
     named = {m.ids[0] for m, w in zip(mentions, ways, strict=True) if w == way and m.ids}
