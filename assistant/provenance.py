@@ -12,9 +12,11 @@ a date … (the rules are data: `ROLES` by field name, `format: date`, and the s
   current message when its words give it without doubt: the count written with the line's SKU ("10 V-210",
   "5 x V-200", "forty V-200"), the only item, the only customer or supplier (not an ambiguous name), the only
   warehouse (a transfer's side only when the words say the direction: "from Dallas", "to Atlanta"). A line's
-  warehouse is the only one the message names, when the line has none or one the message did not name; with
-  several named and a line without one, the user is asked. Filled values are ordinary arguments, shown in the
-  preview;
+  warehouse (a line of an item the message names; every line when it names none: "ship it from Reno") is the
+  only one the message names, when the line has none or one the message did not name; with several it could
+  ship from and a line without one, the user is asked. Filled values are ordinary arguments, shown in the
+  preview. Two counts for one item, two warehouses for one slot, an ambiguous name: asked, never guessed (a
+  name with doubt is asked by name: "Which customer do you mean by 'Brazos'");
 - otherwise a required value of a write the user never gave is not guessed: the call is not made, and the user
   gets a question rendered by code, with the candidates (the stock each warehouse has, the customers a name
   could be); the question never repeats a value that was not given;
@@ -408,17 +410,18 @@ def _warehouse_given(rule: Rule, current: Linked, places: set[str]) -> str | Non
 
 
 def _unplaced_lines(tool: Tool, rule: Rule, arguments: dict[str, Any], evidence: Evidence) -> list[Gap]:
-    """Lines of a write with no warehouse when the message names several: which one is asked, not left to the
-    core to choose (it would pick one the user did not mean)."""
-    if not (tool.writes and _is_line_warehouse(rule)) or evidence.current is None:
+    """Lines of a write with no warehouse when the message names several it could ship from ("from Dallas or
+    Reno"): which one is asked, not left to the core to choose. A place stock goes to ("... to ATL") is none."""
+    current = evidence.current
+    if not (tool.writes and _is_line_warehouse(rule)) or current is None:
         return []
-    named = {i for m in evidence.current.of(MentionKind.WAREHOUSE) for i in (*m.ids, *m.candidates)}
-    if len(named) < 2:
+    sources = {i for m in current.of(MentionKind.WAREHOUSE) if direction_written(current, m) != "to" for i in m.ids}
+    if len(sources) < 2:
         return []
     return [
         Gap(path, name)
         for path, holder, name in _places(arguments, rule.path)
-        if holder.get(name) is None and _line_in_scope(holder, evidence.current)
+        if holder.get(name) is None and _line_in_scope(holder, current)
     ]
 
 

@@ -162,6 +162,9 @@ def test_two_warehouses_for_one_line_are_asked(sqlite_demo: Database) -> None:
     arguments, hold = _check(sqlite_demo, ["order 5 V-210 for ACME from Dallas or Reno"], "draft_sales_order", call)
     assert hold is not None and hold.question is not None and "which warehouse" in hold.question
     assert "warehouse" not in arguments["lines"][0]
+    text = "order 5 V-210 for ACME and move 2 V-200 from DAL to ATL"
+    arguments, hold = _check(sqlite_demo, [text], "draft_sales_order", call)
+    assert hold is None and arguments["lines"] == [call["lines"][0]]  # one source, the transfer's: the core places it
     transfer = {"to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 5}]}
     for text in ["move 5 V-200 from Dallas or Reno to Atlanta", "move 5 V-200 Dallas to Atlanta"]:
         _, hold = _check(sqlite_demo, [text], "draft_transfer", transfer)
