@@ -98,6 +98,15 @@ class Evidence:
     amounts: set[Decimal] = field(default_factory=set)  # every number the user wrote, decimals included ($12.50)
     # The records a value names ("Dallas" -> DAL): a model may name what the user wrote as a code by its name.
     resolve: Callable[[str], tuple[str, ...]] = field(default=lambda text: ())
+    # The kinds of record a value names on its own ("EX-1": a document, "NA": an entity), to tell a value of the
+    # wrong kind (a case number as a SKU) from one of the right kind.
+    kinds: Callable[[str], frozenset[MentionKind]] = field(default=lambda text: frozenset())
+    current_places: set[str] = field(default_factory=set)  # the warehouses, of any entity, the current message names
+
+    def names_another_kind(self, value: object, wanted: frozenset[MentionKind]) -> bool:
+        """The value, read on its own, names a record but none of the wanted kinds ("EX-1" for a SKU)."""
+        named = self.kinds(value) if isinstance(value, str) else frozenset()
+        return bool(named) and not named & wanted
 
     def names_a_given_record(self, value: object) -> bool:
         """The value resolves to a record the conversation gave: "Dallas" when the user wrote DAL."""
@@ -130,17 +139,19 @@ def evidence_of(
     places: Callable[[str], set[str]] = lambda text: set(),
     resolve: Callable[[str], tuple[str, ...]] = lambda text: (),
     today: str = "",
+    kinds: Callable[[str], frozenset[MentionKind]] = lambda text: frozenset(),
 ) -> Evidence:
     """The evidence in a conversation's messages: every user message (linked) and every tool result.
 
     `places` gives the warehouses a text names in any entity: support for a warehouse argument only, so that
     a question about another entity's warehouse reaches the core, which refuses it."""
-    evidence = Evidence(current=current, resolve=resolve, today=today)
+    evidence = Evidence(current=current, resolve=resolve, today=today, kinds=kinds)
     for message in messages:
         if message["role"] == "user":
             text = str(message.get("content") or "")
+            evidence.current_places = places(text)  # the last user message's stay: it is the current one
             _add_user(evidence, text, link)
-            evidence.keys |= {key(code) for code in places(text)}
+            evidence.keys |= {key(code) for code in evidence.current_places}
         elif message["role"] == "tool":
             _add_result(evidence, str(message.get("content") or ""))
     return evidence

@@ -5,10 +5,21 @@ invents record numbers; the core's gate judges such a write correctly but cannot
 for each argument the tool's schema marks as a SKU, a count, a warehouse, a customer, a document number,
 a date … (the rules are data: `ROLES` by field name, `format: date`, and the schema's `required`):
 
+- a value that names a record of another kind (a case, order or draft number as a SKU, an entity code as a
+  warehouse) is not given, whoever wrote it;
 - an optional value the conversation does not support is dropped before the call (and not shown);
-- a required value of a write the user never gave is not guessed: the call is not made, and the user gets
-  a question rendered by code, with the candidates (the stock each warehouse has, the customers a name
-  could be);
+- a required value of a write the model left out (or gave unsupported or of the wrong kind) is filled from the
+  current message when its words give it without doubt: the count written with the line's SKU ("10 V-210",
+  "5 x V-200", "forty V-200"), the only item, the only customer or supplier (not an ambiguous name), the only
+  warehouse (a transfer's side only when the words say the direction: "from Dallas", "to Atlanta"). A line's
+  warehouse (a line of an item the message names; every line when it names none: "ship it from Reno") is the
+  only one the message names, when the line has none or one the message did not name; with several it could
+  ship from and a line without one, the user is asked. Filled values are ordinary arguments, shown in the
+  preview. Two counts for one item, two warehouses for one slot, an ambiguous name: asked, never guessed (a
+  name with doubt is asked by name: "Which customer do you mean by 'Brazos'");
+- otherwise a required value of a write the user never gave is not guessed: the call is not made, and the user
+  gets a question rendered by code, with the candidates (the stock each warehouse has, the customers a name
+  could be); the question never repeats a value that was not given;
 - a record a read tool is asked about must come from the conversation: an invented one is refused;
 - line counts are the user's: "5 x V-200" is one line of 5, not two lines of 5.
 
@@ -30,7 +41,14 @@ from core import clock
 from core.actor import Actor
 from core.db import Database
 from core.errors import ErpError
-from core.masterdata.mentions import Linked, Mention, MentionKind, link_mentions, warehouses_written
+from core.masterdata.mentions import (
+    Linked,
+    Mention,
+    MentionKind,
+    direction_written,
+    link_mentions,
+    warehouses_written,
+)
 from core.stock.service import available_to_promise
 from tools.outcome import ToolError, ToolOutcome
 from tools.registry import Registry, Tool
@@ -72,6 +90,17 @@ ROLES = {
     "assignee": Role.NAMED,
     "customer_reference": Role.NAMED,
 }
+# The kinds of record each role names: a value that names only records of another kind (a case number as a SKU,
+# an entity code as a warehouse) is not given.
+KINDS = {
+    Role.ITEM: frozenset({MentionKind.ITEM}),
+    Role.WAREHOUSE: frozenset({MentionKind.WAREHOUSE}),
+    Role.PARTY: frozenset({MentionKind.CUSTOMER, MentionKind.SUPPLIER}),
+    Role.ENTITY: frozenset({MentionKind.ENTITY}),
+    Role.DOCUMENT: frozenset({MentionKind.DOCUMENT}),
+}
+# Warehouse fields with a direction: filled from the user's words only when the words say it ("from Dallas").
+DIRECTIONS = {"from_warehouse": "from", "to_warehouse": "to"}
 # How a question asks for each missing value, by field name.
 ASKS = {
     "sku": "which item (SKU)",
@@ -146,6 +175,7 @@ class Vetted:
     arguments: dict[str, Any]
     dropped: tuple[str, ...] = ()
     corrected: tuple[str, ...] = ()
+    filled: tuple[str, ...] = ()
     gaps: tuple[Gap, ...] = ()
     unclear: tuple[Mention, ...] = ()
     invented: tuple[str, ...] = ()
@@ -159,17 +189,26 @@ class Vetted:
 def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     """The call's arguments held against the conversation (see the module's rules)."""
     cleaned = copy.deepcopy(arguments)
+    filled = fill_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = []
     gaps: list[Gap] = []
     unclear: dict[str, Mention] = {}
     invented: list[str] = []
+
+    def ask(rule: Rule, path: str, holder: dict[str, Any], name: str) -> None:
+        doubt = _named_with_doubt(rule, evidence)  # "for Brazos", not "for which customer?"
+        if doubt is not None:
+            unclear[doubt.text] = doubt
+        else:
+            gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+
     for rule in rules_for(tool):
         for path, holder, name in _places(cleaned, rule.path):
             value = holder.get(name)
             if value is None:
                 if rule.required and tool.writes and name in ASKS:
-                    gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+                    ask(rule, path, holder, name)
                 continue
             mention = evidence.ambiguity(value) if rule.role in (Role.PARTY, Role.ITEM, Role.WAREHOUSE) else None
             if mention is not None:
@@ -179,10 +218,27 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
                     del holder[name]
                     dropped.append(path)
                 elif tool.writes:
-                    gaps.append(Gap(path, name, sku=_line_sku(holder, name)))
+                    del holder[name]  # held for a question, which must not repeat it ("how many EX-1?")
+                    ask(rule, path, holder, name)
                 else:
                     invented.append(f"{name}={value}")
-    return Vetted(cleaned, tuple(dropped), tuple(corrected), tuple(gaps), tuple(unclear.values()), tuple(invented))
+        gaps += _unplaced_lines(tool, rule, cleaned, evidence)
+    return Vetted(
+        cleaned,
+        tuple(dropped),
+        tuple(corrected),
+        tuple(filled),
+        tuple(gaps),
+        tuple(unclear.values()),
+        tuple(invented),
+    )
+
+
+def _named_with_doubt(rule: Rule, evidence: Evidence) -> Mention | None:
+    """The current message's one ambiguous mention of this argument's kind ("Brazos" for a customer), if any."""
+    kinds = {MentionKind(rule.name)} if rule.name in tuple(MentionKind) else KINDS.get(rule.role, frozenset())
+    found = [m for m in evidence.current.mentions if m.ambiguous and m.kind in kinds] if evidence.current else []
+    return found[0] if len(found) == 1 else None
 
 
 def _places(arguments: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any], str]]:
@@ -207,7 +263,9 @@ def _line_sku(holder: dict[str, Any], name: str) -> str | None:
 
 
 def supported(role: Role, value: Any, evidence: Evidence) -> bool:
-    """Whether the conversation gives this value for an argument of this role."""
+    """Whether the conversation gives this value for an argument of this role (never a record of another kind)."""
+    if role in KINDS and evidence.names_another_kind(value, KINDS[role]):
+        return False
     if role == Role.COUNT:
         return _whole(value) in evidence.counts
     if role == Role.NUMBER:
@@ -262,6 +320,109 @@ def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> l
             for extra in same[1:]:
                 lines.remove(extra)
     return corrected
+
+
+# -- values the user's words give without doubt ------------------------------------------------------------
+
+
+def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A write's required value the model left out or gave unsupported, and a line's warehouse, taken from the
+    current message when its words give it without doubt (see `_given`). Returns what was filled ("path=value")."""
+    if evidence.current is None:
+        return []
+    filled = []
+    for rule in rules_for(tool):
+        if not (rule.required or _is_line_warehouse(rule)):
+            continue
+        for path, holder, name in _places(arguments, rule.path):
+            value = holder.get(name)
+            if _is_line_warehouse(rule) and not _line_in_scope(holder, evidence.current):
+                continue
+            if value is not None and supported(rule.role, value, evidence) and not _is_line_warehouse(rule):
+                continue
+            given = _given(rule, holder, arguments, evidence, evidence.current)
+            if given is not None and not _same_record(value, given, evidence):
+                holder[name] = given
+                filled.append(f"{path}={given}")
+    return filled
+
+
+def _is_line_warehouse(rule: Rule) -> bool:
+    return rule.role == Role.WAREHOUSE and rule.path[:-1] == ("lines", "*")
+
+
+def _line_in_scope(line: dict[str, Any], current: Linked) -> bool:
+    """A line the message speaks of: every line when it names no item ("ship it from Reno"), else its item's."""
+    items = {i for m in current.of(MentionKind.ITEM) for i in (*m.ids, *m.candidates)}
+    return not items or key(line.get("sku") or "") in {key(i) for i in items}
+
+
+def _same_record(value: Any, given: str | int, evidence: Evidence) -> bool:
+    """The value already names the record the words give ("Reno" for RNO)."""
+    if value is None:
+        return False
+    return key(value) == key(given) or (isinstance(given, str) and given in evidence.resolve(str(value)))
+
+
+def _given(
+    rule: Rule, holder: dict[str, Any], arguments: dict[str, Any], evidence: Evidence, current: Linked
+) -> str | int | None:
+    """The one value of this argument's role the current message gives, or None when it gives none or several:
+    the count written with the line's SKU, the only item, the only customer or supplier, the only warehouse
+    (for a transfer's side: the only one the words send stock from, or to)."""
+    if rule.role == Role.COUNT:
+        counts = current.quantities_of(_catalogue_sku(str(holder.get("sku")), evidence))
+        return counts[0] if len(counts) == 1 else None
+    if rule.role == Role.ITEM:
+        item = _only(current, MentionKind.ITEM)
+        taken = {key(ln.get("sku")) for ln in arguments.get("lines") or [] if isinstance(ln, dict)}
+        return item if item is not None and key(item) not in taken else None
+    if rule.role == Role.PARTY and rule.name in tuple(MentionKind):
+        return _only(current, MentionKind(rule.name))
+    if rule.role == Role.WAREHOUSE:
+        return _warehouse_given(rule, current, evidence.current_places)
+    return None
+
+
+def _only(current: Linked, kind: MentionKind) -> str | None:
+    """The one record of a kind the message names; None when it names none, several, or one with doubt."""
+    mentions = current.of(kind)
+    if any(m.ambiguous or not m.ids for m in mentions):
+        return None
+    named = {m.ids[0] for m in mentions}
+    return named.pop() if len(named) == 1 else None
+
+
+def _warehouse_given(rule: Rule, current: Linked, places: set[str]) -> str | None:
+    """The only warehouse the message names (for a transfer's side, the only one written that way round), none
+    when it also names one outside the user's scope or, for a side, one whose direction the words do not say."""
+    mentions = current.of(MentionKind.WAREHOUSE)
+    if {key(p) for p in places} - {key(i) for m in mentions for i in m.ids}:
+        return None
+    way = DIRECTIONS.get(rule.name)
+    if way is None:
+        return _only(current, MentionKind.WAREHOUSE)
+    ways = [direction_written(current, m) for m in mentions]
+    if None in ways:
+        return None
+    named = {m.ids[0] for m, w in zip(mentions, ways, strict=True) if w == way and m.ids}
+    return named.pop() if len(named) == 1 else None
+
+
+def _unplaced_lines(tool: Tool, rule: Rule, arguments: dict[str, Any], evidence: Evidence) -> list[Gap]:
+    """Lines of a write with no warehouse when the message names several it could ship from ("from Dallas or
+    Reno"): which one is asked, not left to the core to choose. A place stock goes to ("... to ATL") is none."""
+    current = evidence.current
+    if not (tool.writes and _is_line_warehouse(rule)) or current is None:
+        return []
+    sources = {i for m in current.of(MentionKind.WAREHOUSE) if direction_written(current, m) != "to" for i in m.ids}
+    if len(sources) < 2:
+        return []
+    return [
+        Gap(path, name)
+        for path, holder, name in _places(arguments, rule.path)
+        if holder.get(name) is None and _line_in_scope(holder, current)
+    ]
 
 
 def _catalogue_sku(sku: str, evidence: Evidence) -> str:
@@ -396,8 +557,14 @@ def conversation_evidence(
             i for m in link(text).mentions if not m.ambiguous and m.kind != MentionKind.QUANTITY for i in m.ids
         )
 
+    def kinds(text: str) -> frozenset[MentionKind]:
+        """The kinds of record a value names when read alone, the whole of it ("EX-1": a document)."""
+        whole = text.strip()
+        return frozenset(m.kind for m in link(whole).mentions if (m.start, m.end) == (0, len(whole)))
+
     users = [str(m.get("content") or "") for m in messages if m["role"] == "user"]
-    return evidence_of(messages, link, link(users[-1]) if users else None, places, resolve, today.isoformat())
+    current = link(users[-1]) if users else None
+    return evidence_of(messages, link, current, places, resolve, today.isoformat(), kinds)
 
 
 def _parsed(arguments: object) -> dict[str, Any] | None:

@@ -127,10 +127,10 @@ def test_records_the_user_named_by_code_may_be_named_by_the_model_by_name(sqlite
     result, events = _turn(sqlite_world, script, tmp_path, "transfer 40 V-200 from DAL to ATL")
     assert _shown_calls(events) == [call] and result.tools[0].ok
     assert len(_drafts(sqlite_world)) == 1
-    wrong = {**call, "from_warehouse": "Reno"}  # a record the user never named, by name, is still not theirs
+    wrong = {**call, "from_warehouse": "Reno"}  # a record the user never named, by name, is still not theirs:
     script = Script([Reply(calls=(Call("draft_transfer", wrong),)), Reply(text="DR-2 is a preview.")])
     _turn(sqlite_world, script, tmp_path, "transfer 40 V-200 from DAL to ATL")
-    assert len(_drafts(sqlite_world)) == 1
+    assert [d["from_warehouse"] for d in _drafts(sqlite_world)] == ["Dallas", "DAL"]  # the words "from DAL" are
 
 
 def test_counts_in_words_and_with_units_are_the_users(sqlite_world: World, tmp_path: Path) -> None:

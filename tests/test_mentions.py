@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.demo.directory import ACME_CODE
-from core.masterdata.mentions import Linked, MentionKind, link_mentions
+from core.masterdata.mentions import Linked, MentionKind, direction_written, link_mentions
 from core.masterdata.models import Customer
 from core.masterdata.phrases import find_dates, find_quantities, number_of
 from core.masterdata.service import load_actor
@@ -185,3 +185,18 @@ def test_the_demo_company_links_its_own_words(demo_db: Database) -> None:
         ("customer", ("ACME",)),
     ]
     assert linked.quantities_of("V-200") == [30]
+
+
+@pytest.mark.parametrize(
+    ("text", "ways"),
+    [
+        ("move 5 V-200 from Dallas to Atlanta", ["from", "to"]),
+        ("5 V-200 into ATL, out of the Dallas DC", ["to", "from"]),
+        ("order ex DAL", ["from"]),
+        ("5 V-200 Dallas and Atlanta", [None, None]),
+        ("stock at Dallas", [None]),
+    ],
+)
+def test_the_words_before_a_place_tell_which_way_stock_goes(world: World, text: str, ways: list[str | None]) -> None:
+    linked = _link(world, "sam", text)
+    assert [direction_written(linked, m) for m in linked.of(MentionKind.WAREHOUSE)] == ways

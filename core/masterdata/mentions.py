@@ -379,6 +379,20 @@ def warehouses_written(session: Session, text: str) -> set[str]:
     return written
 
 
+# The words right before a place that say which way stock goes: "from Dallas", "out of Reno", "ex DAL"; "to
+# Atlanta", "into ATL". Anything else ("Dallas and Reno", "at Dallas") tells no direction.
+_FROM_WORDS = re.compile(r"\b(?:from|out\s+of|ex)\s+(?:the\s+)?$", re.IGNORECASE)
+_TO_WORDS = re.compile(r"\b(?:to|into)\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def direction_written(linked: Linked, mention: Mention) -> str | None:
+    """ "from" or "to" when the words right before a mention say which way ("from Dallas", "into ATL"), else None."""
+    before = linked.text[: mention.start]
+    if _FROM_WORDS.search(before):
+        return "from"
+    return "to" if _TO_WORDS.search(before) else None
+
+
 # -- customers and suppliers -------------------------------------------------------------------------------
 
 
