@@ -125,6 +125,7 @@ def test_entities_and_plain_word_codes(world: World) -> None:
         ("Dec 5", "2026-12-05", "2026-12-05"),
         ("5th of December", "2026-12-05", "2026-12-05"),
         ("Jan 10", "2027-01-10", "2027-01-10"),
+        ("Sept. 3", "2026-09-03", "2026-09-03"),
         ("2026-12-01", "2026-12-01", "2026-12-01"),
         ("in 2 weeks", "2026-12-04", "2026-12-04"),
         ("last month", "2026-10-01", "2026-10-31"),
@@ -200,3 +201,8 @@ def test_the_demo_company_links_its_own_words(demo_db: Database) -> None:
 def test_the_words_before_a_place_tell_which_way_stock_goes(world: World, text: str, ways: list[str | None]) -> None:
     linked = _link(world, "sam", text)
     assert [direction_written(linked, m) for m in linked.of(MentionKind.WAREHOUSE)] == ways
+
+
+@pytest.mark.parametrize("text", ["or maybe 12", "mark 5 as done", "decrease 5", "junk 3 of them", "marching 10"])
+def test_words_that_begin_like_a_month_are_no_dates(text: str) -> None:
+    assert find_dates(text, FRIDAY) == []

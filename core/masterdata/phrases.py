@@ -12,6 +12,11 @@ from datetime import date, timedelta
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# A month as written: its name or its abbreviation, a whole word ("maybe 12" is no date, nor "mark 5").
+MONTH_WORD = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
 ONES = [
     "zero",
     "one",
@@ -95,13 +100,11 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?week\b", re.I), "week_end"),
     (re.compile(rf"\bin\s+(a|{_NUMBER})\s+(days?|weeks?)\b", re.I), "in"),
     (
-        re.compile(r"\b(" + "|".join(MONTHS) + r")[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?", re.I),
+        re.compile(r"\b" + MONTH_WORD + r"\b\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?", re.I),
         "month_day",
     ),
     (
-        re.compile(
-            r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(" + "|".join(MONTHS) + r")[a-z]*\b(?:,?\s+(\d{4}))?", re.I
-        ),
+        re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + MONTH_WORD + r"\b(?:,?\s+(\d{4}))?", re.I),
         "day_month",
     ),
 ]
