@@ -31,6 +31,14 @@ def sse_events(body: str) -> list[tuple[str, Any]]:
     return [(name, json_or_none(data)) for name, data in (f for f in frames if f is not None)]
 
 
+def leading_json(text: str) -> Any:
+    """The JSON value `text` starts with (code may add sentences after an echoed answer), or None."""
+    try:
+        return json.JSONDecoder().raw_decode(text.lstrip())[0]
+    except ValueError:
+        return None
+
+
 def json_or_none(text: str) -> Any:
     """`text` as JSON, or None when it is not JSON."""
     try:

@@ -7,11 +7,12 @@ tools actually returned. A task whose reference fails has an expectation the cor
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.llm.scripted import Call, Reply, Responder, Script, scripted_model
-from evals.scenarios.task import RefTurn, Task
+from assistant.llm.scripted import Call, Reply, Script, scripted_model
+from evals.scenarios.task import RefCall, RefTurn, Task
 
 PLACEHOLDER = re.compile(r"\{(\d+)((?:\.[\w-]+)+)\}")
 
@@ -25,33 +26,58 @@ class Reference:
 
 
 def reference_model(task: Task) -> Reference:
-    """A scripted model that plays the task's reference solution."""
+    """A scripted model that plays the task's reference solution.
+
+    It reacts to the conversation rather than replaying a fixed list: each time it is asked, it makes the
+    current turn's first round of calls not yet made since the user spoke, or answers once all are made. A
+    call code made itself (a correction redone by code) counts as made, and a turn code answered itself (a
+    question, a preview) asks nothing of it.
+    """
     if not task.reference:
         raise ValueError(f"task {task.id} has no reference solution")
     errors: list[str] = []
-    replies: list[Reply | Responder] = []
-    for turn in task.reference:
-        rounds = [r for r in (turn.calls, turn.then) if r]
-        replies += [Reply(calls=tuple(Call(c.tool, c.args) for c in calls)) for calls in rounds]
-        replies.append(_answer(turn, errors) if rounds else Reply(text=turn.say))
-    return Reference(scripted_model(Script(replies)), errors)
-
-
-def _answer(turn: RefTurn, errors: list[str]) -> Responder:
-    """The turn's answer, its placeholders filled from the results of the turn's calls (both rounds)."""
-    count = len(turn.calls) + len(turn.then)
+    seen: list[str] = []  # the user messages met so far: the current one's position is the reference turn
 
     def respond(messages: list[dict[str, Any]]) -> Reply:
-        results = [json.loads(m["content"]) for m in messages if m.get("role") == "tool"][-count:]
-        try:
-            if len(results) != count:
-                raise KeyError(f"expected {count} tool results, got {len(results)}")
-            return Reply(text=fill(turn.say, results))
-        except KeyError as error:  # a result without the field the reference quotes: the task is wrong
-            errors.append(str(error))
-            raise
+        users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        said = str(messages[users[-1]].get("content") or "") if users else ""
+        if not seen or seen[-1] != said:
+            seen.append(said)
+        turn = task.reference[min(len(seen), len(task.reference)) - 1]
+        since = messages[users[-1] + 1 :] if users else []
+        pending = _next_round(turn, since)
+        if pending is not None:
+            return Reply(calls=tuple(Call(c.tool, c.args) for c in pending))
+        return _answer(turn, messages, errors) if turn.rounds else Reply(text=turn.say)
 
-    return respond
+    return Reference(scripted_model(Script([respond] * MAX_CALLS)), errors)
+
+
+MAX_CALLS = 64  # model calls a task's reference may take, all turns together
+
+
+def _next_round(turn: RefTurn, since: list[dict[str, Any]]) -> list[RefCall] | None:
+    """The turn's first round whose calls were not all made since the user spoke (by the model or by code)."""
+    made = Counter(c["function"]["name"] for m in since for c in m.get("tool_calls") or [])
+    for calls in turn.rounds:
+        needed = Counter(c.tool for c in calls)
+        if any(made[name] < count for name, count in needed.items()):
+            return calls
+        made -= needed
+    return None
+
+
+def _answer(turn: RefTurn, messages: list[dict[str, Any]], errors: list[str]) -> Reply:
+    """The turn's answer, its placeholders filled from the results of the turn's calls (all rounds)."""
+    count = sum(len(calls) for calls in turn.rounds)
+    results = [json.loads(m["content"]) for m in messages if m.get("role") == "tool"][-count:]
+    try:
+        if len(results) != count:
+            raise KeyError(f"expected {count} tool results, got {len(results)}")
+        return Reply(text=fill(turn.say, results))
+    except KeyError as error:  # a result without the field the reference quotes: the task is wrong
+        errors.append(str(error))
+        raise
 
 
 def fill(text: str, results: list[Any]) -> str:

@@ -60,14 +60,20 @@ class RefCall(Strict):
 class RefTurn(Strict):
     """What a correct assistant does for one user turn: these tool calls, then this answer.
 
-    `then` is a second round of calls, made after the first round's results are in. `say` may quote
-    the turn's tool results, numbered over both rounds: `{0.total_available}` is field
-    `total_available` of the first call's result, `{1.warehouses.0.available_now}` walks into the second's.
+    `then` is a second round of calls, made after the first round's results are in, and `after` a third (a
+    draft that needs two look-ups first). `say` may quote the turn's tool results, numbered over all rounds:
+    `{0.total_available}` is field `total_available` of the first call's result,
+    `{1.warehouses.0.available_now}` walks into the second's.
     """
 
     calls: list[RefCall] = Field(default_factory=list)
     then: list[RefCall] = Field(default_factory=list)
+    after: list[RefCall] = Field(default_factory=list)
     say: str
+
+    @property
+    def rounds(self) -> list[list[RefCall]]:
+        return [r for r in (self.calls, self.then, self.after) if r]
 
 
 class Task(Strict):

@@ -40,7 +40,9 @@ def _order_line(cell: Cell, **extra: Any) -> dict[str, Any]:
 
 
 def _sales_order(cell: Cell) -> tuple[str, dict[str, Any]]:
-    return "draft_sales_order", {"customer": cell.place.customer, "lines": [_order_line(cell)]}
+    # The line names its warehouse: the chat message names several, and a line without one would get a question.
+    line = _order_line(cell, warehouse=cell.place.warehouse)
+    return "draft_sales_order", {"customer": cell.place.customer, "lines": [line]}
 
 
 def _transfer(cell: Cell) -> tuple[str, dict[str, Any]]:

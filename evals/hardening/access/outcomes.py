@@ -5,7 +5,7 @@ from typing import Any, Protocol
 
 from fastapi.testclient import TestClient
 
-from evals.common.sse import json_or_none, sse_events
+from evals.common.sse import json_or_none, leading_json, sse_events
 from evals.common.web import chat_text
 from evals.hardening.access.cells import ALLOWED, REFUSAL_CODES, REFUSED
 from tools.outcome import ToolOutcome
@@ -46,7 +46,7 @@ def chat_outcomes(response: Response, calls: int) -> list[str]:
     if response.status_code != 200:
         return [http_outcome(response)] * calls
     answers = [data for name, data in sse_events(response.text) if name == "answer"]
-    said = json_or_none(answers[0]["text"]) if answers else None
+    said = leading_json(answers[0]["text"]) if answers else None
     results = [said] if calls == 1 else said
     if not isinstance(results, list) or len(results) != calls or not all(isinstance(r, dict) for r in results):
         return [f"error: no tool results in the answer: {response.text[-300:]}"] * calls
