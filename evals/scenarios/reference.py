@@ -7,6 +7,7 @@ tools actually returned. A task whose reference fails has an expectation the cor
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from assistant.llm.scripted import Call, Reply, Responder, Script, scripted_mode
 from evals.scenarios.task import RefTurn, Task
 
 PLACEHOLDER = re.compile(r"\{(\d+)((?:\.[\w-]+)+)\}")
+MAX_EXTRA_CALLS = 5  # model calls a turn may make beyond its reference (code sending a call back), each answered
 
 
 @dataclass
@@ -25,16 +27,34 @@ class Reference:
 
 
 def reference_model(task: Task) -> Reference:
-    """A scripted model that plays the task's reference solution."""
+    """A scripted model that plays the task's reference solution.
+
+    Each turn's replies are played from the start of that turn's own list: code answers a turn that ends in
+    previews itself, and the answer the reference wrote for it is then never asked for."""
     if not task.reference:
         raise ValueError(f"task {task.id} has no reference solution")
     errors: list[str] = []
-    replies: list[Reply | Responder] = []
-    for turn in task.reference:
-        rounds = [r for r in (turn.calls, turn.then) if r]
-        replies += [Reply(calls=tuple(Call(c.tool, c.args) for c in calls)) for calls in rounds]
-        replies.append(_answer(turn, errors) if rounds else Reply(text=turn.say))
-    return Reference(scripted_model(Script(replies)), errors)
+    plays = [_replies(turn, errors) for turn in task.reference]
+    asked: Counter[int] = Counter()
+
+    def respond(messages: list[dict[str, Any]]) -> Reply:
+        turn = min(sum(1 for m in messages if m.get("role") == "user"), len(plays)) - 1
+        step = asked[turn]
+        asked[turn] += 1
+        if step >= len(plays[turn]):
+            return Reply(text="(the reference has no more replies for this turn)")
+        entry = plays[turn][step]
+        return entry if isinstance(entry, Reply) else entry(messages)
+
+    most = sum(len(replies) for replies in plays) + MAX_EXTRA_CALLS * len(plays)
+    return Reference(scripted_model(Script([respond] * most)), errors)
+
+
+def _replies(turn: RefTurn, errors: list[str]) -> list[Reply | Responder]:
+    """A reference turn's model replies: its rounds of calls, then its answer."""
+    rounds = [r for r in (turn.calls, turn.then) if r]
+    calls: list[Reply | Responder] = [Reply(calls=tuple(Call(c.tool, c.args) for c in r)) for r in rounds]
+    return [*calls, _answer(turn, errors) if rounds else Reply(text=turn.say)]
 
 
 def _answer(turn: RefTurn, errors: list[str]) -> Responder:
