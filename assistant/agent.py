@@ -23,7 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, guard_calls
+from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, guard_calls, loaded, writes_left
 from assistant.corrections import Correction, correction_of
 from assistant.faithfulness import correction
 from assistant.grounding import Grounding, check, recap
@@ -310,6 +310,9 @@ class Assistant:
         if asked is not None:  # a value the user never gave: code asks for it, the model does not guess
             text = f"{asked} {changes_made(list(turn.drafted.values()))}" if turn.drafted else asked
             return {"role": "assistant", "content": text}
+        previews = _round_of_previews(state["messages"], turn.drafted) if self.settings.previews_end_turn else []
+        if previews:  # the request's writes are previewed: code reports them, the model cannot misstate a status
+            return {"role": "assistant", "content": preview_answer(previews)}
         messages = [
             {"role": "system", "content": self.system},
             {"role": "system", "content": turn.persona},
@@ -585,6 +588,35 @@ def changes_made(drafted: list[DraftResult]) -> str:
     return " ".join(
         [f"Before that, this turn made {made}; it is saved, so there is no need to ask for it again.", *previews]
     )
+
+
+CONFIRM_HINT = (
+    "Nothing changes until you confirm: the Confirm button on the draft card (or yes in the terminal); "
+    "then the policy decides."
+)
+
+
+def preview_answer(previews: list[DraftResult]) -> str:
+    """The answer to a turn that ends in previews, in code's words: what each would do and what the policy would
+    decide once confirmed (a small model says "pending approval" or "done" of a preview)."""
+    said = [f"{d.draft} is a preview: {d.summary.rstrip('.')}. {d.decision}" for d in previews]
+    return " ".join([*said, CONFIRM_HINT])
+
+
+def _round_of_previews(messages: list[Message], drafted: dict[str, DraftResult]) -> list[DraftResult]:
+    """The turn's previews, when its last round of tools made only previews and the request asks for no other
+    write (`conditions.writes_left`); else [] (the model answers: a refusal, a look-up, a write still to make)."""
+    results: list[Message] = []
+    for message in reversed(messages):
+        if message["role"] != "tool":
+            break
+        results.append(message)
+    outcomes = [ToolOutcome.from_json(loaded(m.get("content"))) for m in results]
+    if not outcomes or any(o.draft is None or o.draft.status != DraftStatus.UNCONFIRMED for o in outcomes):
+        return []
+    if writes_left(messages):
+        return []
+    return [d for d in drafted.values() if d.status == DraftStatus.UNCONFIRMED]
 
 
 def preview_line(draft_number: str) -> str:

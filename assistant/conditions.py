@@ -388,3 +388,28 @@ def last_request(messages: Sequence[dict[str, Any]]) -> str:
     """The user's last message."""
     users = [m for m in messages if m["role"] == "user"]
     return str(users[-1].get("content") or "") if users else ""
+
+
+# -- what this turn drafted ---------------------------------------------------------------------------------
+
+
+def previewed_calls(messages: Sequence[dict[str, Any]]) -> list[Any]:
+    """The arguments of each call since the user spoke whose result is a draft's preview."""
+    previews = {m.get("tool_call_id") for m in since_user(messages) if m["role"] == "tool" and _is_preview(m)}
+    return [
+        loaded((call.get("function") or {}).get("arguments"))
+        for message in since_user(messages)
+        for call in message.get("tool_calls") or []
+        if call.get("id") in previews
+    ]
+
+
+def _is_preview(message: dict[str, Any]) -> bool:
+    data = loaded(message.get("content"))
+    return isinstance(data.get("draft"), str) and "status" in data
+
+
+def writes_left(messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether the request names another write (a count, with its route or item) that no preview of this turn used:
+    "move 10 V-200 to Atlanta and 5 V-210 to Reno" is not done after the first transfer."""
+    return bool(uncovered_parts(last_request(messages), previewed_calls(messages)))

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from assistant.agent import AT_STEP_CAP, Assistant, ConversationNotYours, Event, changes_made
+from assistant.agent import AT_STEP_CAP, CONFIRM_HINT, Assistant, ConversationNotYours, Event, changes_made
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
@@ -290,11 +290,11 @@ def test_each_turn_gets_its_own_tool_call_ids_so_a_repeated_request_is_a_new_dra
     sqlite_world: World, tmp_path: Path
 ) -> None:
     order = Call("draft_sales_order", {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 2}]})
-    script = Script([Reply(calls=(order,)), Reply("drafted"), Reply(calls=(order,)), Reply("drafted again")])
+    script = Script([Reply(calls=(order,)), Reply(calls=(order,))])  # code answers each turn's preview
     assistant = _assistant(sqlite_world, script, tmp_path)
     first = assistant.turn(sqlite_world.actor("sam"), "2 V-200 for ACME")
     assistant.turn(sqlite_world.actor("sam"), "and the same again", conversation_id=first.conversation_id)
-    assert sqlite_world.read(lambda s: s.query(DraftAction).count()) == 2
+    assert len(script.seen) == 2 and sqlite_world.read(lambda s: s.query(DraftAction).count()) == 2
 
 
 def test_streaming_emits_tool_calls_results_and_answer_tokens(sqlite_world: World, tmp_path: Path) -> None:
@@ -353,37 +353,36 @@ def test_a_timed_out_call_is_not_asked_again_its_time_is_spent(sqlite_world: Wor
 
 ORDER = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 10, "warehouse": "DAL"}]}
 EXECUTED = re.compile(r"\b(executed|done|placed|created|submitted|approved)\b", re.IGNORECASE)
+LOOK_UP = Call("check_availability", {"sku": "V-200", "warehouse": "ATL"})
+
+
+def _assert_preview_answer(answer: str, numbers: list[str]) -> None:
+    """Code's answer to a turn that ends in previews: each draft named as a preview, nothing said to be done."""
+    assert all(f"{number} is a preview: " in answer for number in numbers)
+    assert answer.endswith(CONFIRM_HINT) and not EXECUTED.search(answer) and "pending" not in answer
 
 
 def test_a_draft_made_through_the_agent_is_a_preview_that_changed_nothing_until_sam_confirms_it(
     sqlite_world: World, tmp_path: Path
 ) -> None:
-    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), Reply("DR-1 is ready for you to confirm.")])
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),))])
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "10 V-200 for ACME")
-    shown = _last_tool_result(script.seen[1])  # what the model was given
-    assert shown["status"] == "unconfirmed" and shown["decision"].startswith("If confirmed: ")
-    assert "Confirm button" in shown["next_step"]
     assert sqlite_world.balance("V-200", "DAL").reserved == 0
     draft = sqlite_world.read(lambda s: s.scalars(select(DraftAction)).one())
     assert draft.status == "unconfirmed" and draft.conversation_id == result.conversation_id
+    _assert_preview_answer(result.answer, [draft.number])  # code's words: the model was not asked to word it
+    assert "If confirmed: " in result.answer and "Confirm button" in result.answer
     person = Person(sqlite_world.actor("sam"), channel="web")
     assert sqlite_world.run(lambda s: confirm(s, person, draft_number=draft.number).status) == "executed"
     assert sqlite_world.balance("V-200", "DAL").reserved == 10
 
 
 def test_make_it_30_in_the_next_message_replaces_the_preview(sqlite_world: World, tmp_path: Path) -> None:
-    thirty = {**ORDER, "lines": [{**ORDER["lines"][0], "quantity": 30}]}  # type: ignore[index]
-    script = Script(
-        [
-            Reply(calls=(Call("draft_sales_order", ORDER),)),
-            Reply("DR-1 is a preview of 10."),
-            Reply(calls=(Call("draft_sales_order", thirty),)),
-            Reply("DR-2 is a preview of 30."),
-        ]
-    )
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),))])  # code redoes the correction
     assistant = _assistant(sqlite_world, script, tmp_path)
     first = assistant.turn(sqlite_world.actor("sam"), "10 V-200 for ACME")
     assistant.turn(sqlite_world.actor("sam"), "no, make it 30", conversation_id=first.conversation_id)
+    assert sqlite_world.read(lambda s: s.query(DraftAction).count()) == 2 and len(script.seen) == 1
     drafts = sqlite_world.read(lambda s: [(d.status, d.diff) for d in s.scalars(select(DraftAction))])
     assert drafts == [
         ("cancelled", ["V-200 @ DAL: reserved 0 → 10, available 100 → 90"]),
@@ -396,17 +395,25 @@ TO_ATLANTA = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": 
 BACK_TO_DALLAS = {"from_warehouse": "ATL", "to_warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]}
 
 
-@pytest.mark.parametrize("then", ["answer", "model_error"])
+@pytest.mark.parametrize("then", ["code_answers", "model_error"])
 def test_one_message_asking_for_two_transfers_leaves_both_previews_to_confirm(
     sqlite_world: World, tmp_path: Path, then: str
 ) -> None:
-    both = Reply(calls=(Call("draft_transfer", TO_ATLANTA), Call("draft_transfer", BACK_TO_DALLAS)))
-    script = Script([both, Reply("DR-1 and DR-2 are previews.") if then == "answer" else failing("api_error")])
+    transfers = (Call("draft_transfer", TO_ATLANTA), Call("draft_transfer", BACK_TO_DALLAS))
+    # with a look-up in the same round the model is asked for the answer, and here it fails
+    script = Script(
+        [Reply(calls=transfers)]
+        if then == "code_answers"
+        else [Reply(calls=(*transfers, LOOK_UP)), failing("api_error")]
+    )
     result = _assistant(sqlite_world, script, tmp_path).turn(
         sqlite_world.actor("sam"), "move 10 V-200 DAL to ATL and 5 ATL to DAL"
     )
     drafts = sqlite_world.read(lambda s: [(d.number, d.status) for d in s.scalars(select(DraftAction))])
     assert [status for _, status in drafts] == ["unconfirmed", "unconfirmed"]
+    if then == "code_answers":
+        assert len(script.seen) == 1 and result.stopped is None
+        _assert_preview_answer(result.answer, [number for number, _ in drafts])
     if then == "model_error":  # what code says the turn left names both previews
         assert all(
             f"{number}: a preview; nothing changes until you confirm it." in result.answer for number, _ in drafts
@@ -420,7 +427,8 @@ def test_one_message_asking_for_two_transfers_leaves_both_previews_to_confirm(
 def test_what_code_says_a_turn_left_calls_a_preview_a_preview_never_executed(
     sqlite_world: World, tmp_path: Path
 ) -> None:
-    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), failing("api_error")])
+    # a look-up beside the preview: the model is asked to answer the round, and fails
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER), LOOK_UP)), failing("api_error")])
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "10 V-200 for ACME")
     number = sqlite_world.read(lambda s: s.scalars(select(DraftAction)).one().number)
     assert result.stopped == "model_error"
@@ -433,7 +441,7 @@ def test_the_step_cap_says_what_the_turn_left_as_previews(sqlite_world: World, t
         asked = sum(1 for m in messages if m["role"] == "tool")
         return Reply(calls=(Call("check_availability", {"sku": "V-200", "quantity": asked + 1}),))
 
-    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), *[another] * 5])
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER), LOOK_UP)), *[another] * 5])
     text = "10 V-200 from DAL for ACME, then check V-200 for 2, 3, 4 or 5 units"
     result = _assistant(sqlite_world, script, tmp_path, max_steps=3).turn(sqlite_world.actor("sam"), text)
     assert result.stopped == "step_limit" and result.answer.endswith(
@@ -460,3 +468,48 @@ def test_the_system_prompt_says_drafts_are_previews_the_user_confirms_and_the_mo
     assert 'status "unconfirmed"' in prompt and "Confirm button" in prompt and '"yes"' in prompt
     assert "never confirm or approve" in prompt and "make it 30" in prompt
     assert len(prompt.splitlines()) <= 16  # short: the local model reads it on every turn
+
+
+def test_a_round_of_previews_is_answered_by_code_without_asking_the_model_again(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    script = Script([Reply(calls=(Call("draft_transfer", TO_ATLANTA),))])  # no words after the call
+    assistant = _assistant(sqlite_world, script, tmp_path)
+    result = assistant.turn(sqlite_world.actor("sam"), "move 10 V-200 from DAL to ATL")
+    number = sqlite_world.read(lambda s: s.scalars(select(DraftAction)).one().number)
+    assert len(script.seen) == 1 and result.usage.model_calls == 1 and result.stopped is None
+    assert result.answer.startswith(f"{number} is a preview: ") and "If confirmed: " in result.answer
+    _assert_preview_answer(result.answer, [number])
+    assert sqlite_world.balance("V-200", "DAL").reserved == 0  # a preview changed nothing
+    assert assistant.history(sqlite_world.actor("sam"), result.conversation_id)[-1]["content"] == result.answer
+
+
+def test_a_round_with_a_preview_and_a_refused_call_goes_to_the_model(sqlite_world: World, tmp_path: Path) -> None:
+    refused = Call("approve_draft", {"draft_number": "DR-1"})  # no tool approves: it is refused
+    words = "The transfer is a preview to confirm; I cannot approve drafts."
+    script = Script([Reply(calls=(Call("draft_transfer", TO_ATLANTA), refused)), Reply(words)])
+    result = _assistant(sqlite_world, script, tmp_path).turn(
+        sqlite_world.actor("sam"), "move 10 V-200 from DAL to ATL and approve it"
+    )
+    # the two calls run in parallel and finish in any order
+    assert sorted((t.name, t.error) for t in result.tools) == [
+        ("approve_draft", "unknown_tool"),
+        ("draft_transfer", None),
+    ]
+    assert len(script.seen) == 2 and [m["role"] for m in script.seen[1][-2:]] == ["tool", "tool"]
+    assert result.answer.startswith(words)  # the model explains the refusal; code does not speak over it
+
+
+def test_a_request_for_two_writes_gets_another_model_round_after_the_first_preview(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    script = Script(
+        [Reply(calls=(Call("draft_transfer", TO_ATLANTA),)), Reply(calls=(Call("draft_transfer", BACK_TO_DALLAS),))]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(
+        sqlite_world.actor("sam"), "move 10 V-200 from DAL to ATL and 5 V-200 from ATL to DAL"
+    )
+    drafts = sqlite_world.read(lambda s: [(d.number, d.status) for d in s.scalars(select(DraftAction))])
+    assert [status for _, status in drafts] == ["unconfirmed", "unconfirmed"]
+    assert len(script.seen) == 2 and script.seen[1][-1]["role"] == "tool"  # asked again after the first preview
+    _assert_preview_answer(result.answer, [number for number, _ in drafts])  # then code answers both

@@ -41,7 +41,7 @@ def _conversation(
 ) -> tuple[Script, TurnResult]:
     """A first turn that drafts (`first`: the message, the tool, its arguments), then the correction `then`."""
     message, tool, arguments = first
-    script = Script([Reply(calls=(Call(tool, arguments),)), Reply("Here is the preview."), *replies])
+    script = Script([Reply(calls=(Call(tool, arguments),)), *replies])  # code answers each turn's preview
     assistant = _assistant(world, script, tmp_path)
     started = assistant.turn(world.actor("sam"), message)
     return script, assistant.turn(world.actor("sam"), then, conversation_id=started.conversation_id)
@@ -59,12 +59,13 @@ def _confirm(world: World, number: str) -> str:
 
 
 def _redone(world: World, script: Script, result: TurnResult, tool: str) -> dict[str, Any]:
-    """What code redid: the model was asked only to word the answer, after the tool ran; returns the new payload."""
-    assert len(script.seen) == 3  # two for the first turn, one for the answer to the correction
+    """What code redid: the tool ran and code answered with the new preview, the model never asked; returns the new
+    payload."""
+    assert len(script.seen) == 1  # the first turn's call; the correction was redone and answered by code
     assert [t.name for t in result.tools] == [tool] and result.tools[0].ok and result.steps == 2
-    assert script.seen[2][-1]["role"] == "tool" and script.seen[2][-2]["tool_calls"][0]["function"]["name"] == tool
-    (old, old_status, _), (_, new_status, payload) = _drafts(world)
+    (old, old_status, _), (new, new_status, payload) = _drafts(world)
     assert (old_status, new_status) == ("cancelled", "unconfirmed")
+    assert result.answer.startswith(f"{new} is a preview: ") and old not in result.answer
     with pytest.raises(InvalidState, match="is cancelled"):
         _confirm(world, old)
     return payload
@@ -73,7 +74,7 @@ def _redone(world: World, script: Script, result: TurnResult, tool: str) -> dict
 @pytest.mark.parametrize("said", ["No, 15", "make it 15", "15 instead", "sorry, fifteen"])
 def test_a_new_count_is_redone_by_code_as_a_new_preview(sqlite_world: World, tmp_path: Path, said: str) -> None:
     first = ("Move 10 V-200 from Dallas to Atlanta", "draft_transfer", TRANSFER)
-    script, result = _conversation(sqlite_world, tmp_path, first, said, [Reply("DR-2 replaces it.")])
+    script, result = _conversation(sqlite_world, tmp_path, first, said, [])
     payload = _redone(sqlite_world, script, result, "draft_transfer")
     assert payload["lines"] == [{"sku": "V-200", "quantity": 15}]
     assert (payload["from_warehouse"], payload["to_warehouse"]) == ("DAL", "ATL")
@@ -82,7 +83,7 @@ def test_a_new_count_is_redone_by_code_as_a_new_preview(sqlite_world: World, tmp
 @pytest.mark.parametrize("said", ["Actually ship it from Atlanta", "from Atlanta instead"])
 def test_another_warehouse_is_redone_by_code(sqlite_world: World, tmp_path: Path, said: str) -> None:
     first = ("Draft an order for ACME: 10 V-200 from Dallas", "draft_sales_order", ORDER)
-    script, result = _conversation(sqlite_world, tmp_path, first, said, [Reply("DR-2 ships from Atlanta.")])
+    script, result = _conversation(sqlite_world, tmp_path, first, said, [])
     payload = _redone(sqlite_world, script, result, "draft_sales_order")
     assert [(ln["sku"], ln["quantity"], ln["warehouse"]) for ln in payload["lines"]] == [("V-200", 10, "ATL")]
 
@@ -91,7 +92,7 @@ def test_another_customer_is_redone_and_the_old_customers_preview_cannot_be_conf
     sqlite_world: World, tmp_path: Path
 ) -> None:
     first = ("Order 10 V-200 from Dallas for ACME", "draft_sales_order", ORDER)
-    script, result = _conversation(sqlite_world, tmp_path, first, "Sorry, it's for BOLT", [Reply("DR-2 is for BOLT.")])
+    script, result = _conversation(sqlite_world, tmp_path, first, "Sorry, it's for BOLT", [])
     payload = _redone(sqlite_world, script, result, "draft_sales_order")  # checks DR-1 can no longer be confirmed
     assert payload["customer"] == "BOLT"
     assert [(ln["sku"], ln["quantity"], ln["warehouse"]) for ln in payload["lines"]] == [("V-200", 10, "DAL")]
@@ -100,7 +101,7 @@ def test_another_customer_is_redone_and_the_old_customers_preview_cannot_be_conf
 @pytest.mark.parametrize("said", ["drop the second line", "remove the V-220 line"])
 def test_a_dropped_line_is_redone_by_code(sqlite_world: World, tmp_path: Path, said: str) -> None:
     first = ("Draft an order for ACME from Dallas: 5 V-200 and 4 V-220", "draft_sales_order", TWO_LINES)
-    script, result = _conversation(sqlite_world, tmp_path, first, said, [Reply("DR-2 has one line.")])
+    script, result = _conversation(sqlite_world, tmp_path, first, said, [])
     payload = _redone(sqlite_world, script, result, "draft_sales_order")
     assert [ln["sku"] for ln in payload["lines"]] == ["V-200"]
 
@@ -110,9 +111,11 @@ def test_the_other_way_round_goes_to_the_model_and_still_supersedes_the_old_rout
 ) -> None:
     back = {**TRANSFER, "from_warehouse": "ATL", "to_warehouse": "DAL"}
     first = ("Move 10 V-200 from Dallas to Atlanta", "draft_transfer", TRANSFER)
-    replies = [Reply(calls=(Call("draft_transfer", back),)), Reply("DR-2 goes the other way.")]
+    replies = [Reply(calls=(Call("draft_transfer", back),))]
     script, _ = _conversation(sqlite_world, tmp_path, first, "Sorry, the other way round", replies)
-    assert len(script.seen) == 4  # the model read the correction and made the call
+    assert (
+        len(script.seen) == 2 and script.seen[1][-1]["role"] != "tool"
+    )  # the model read the correction, made the call
     (old, old_status, _), (new, new_status, payload) = _drafts(sqlite_world)
     assert (old_status, new_status) == ("cancelled", "unconfirmed") and payload["from_warehouse"] == "ATL"
     with pytest.raises(InvalidState, match="is cancelled"):
@@ -124,16 +127,16 @@ def test_the_other_way_round_goes_to_the_model_and_still_supersedes_the_old_rout
 def test_a_correction_code_cannot_read_goes_to_the_model(sqlite_world: World, tmp_path: Path, said: str) -> None:
     fifteen = {**TRANSFER, "lines": [{"sku": "V-200", "quantity": 15}]}
     first = ("Move 10 V-200 from Dallas to Atlanta", "draft_transfer", TRANSFER)
-    replies = [Reply(calls=(Call("draft_transfer", fifteen),)), Reply("DR-2 moves 15.")]
+    replies = [Reply(calls=(Call("draft_transfer", fifteen),))]
     script, _ = _conversation(sqlite_world, tmp_path, first, said, replies)
-    assert len(script.seen) == 4 and script.seen[2][-1]["role"] != "tool"  # the model was asked first
+    assert script.seen[1][-1]["role"] != "tool"  # the model was asked first, before any tool of this turn ran
     assert [status for _, status, _ in _drafts(sqlite_world)] == ["cancelled", "unconfirmed"]
 
 
 def test_a_new_request_after_a_preview_is_not_a_correction(sqlite_world: World, tmp_path: Path) -> None:
     order = {"customer": "BOLT", "lines": [{"sku": "V-200", "quantity": 3, "warehouse": "DAL"}]}
     first = ("Order 10 V-200 from Dallas for ACME", "draft_sales_order", ORDER)
-    replies = [Reply(calls=(Call("draft_sales_order", order),)), Reply("DR-2 is for BOLT.")]
+    replies = [Reply(calls=(Call("draft_sales_order", order),))]
     _conversation(sqlite_world, tmp_path, first, "Also order 3 V-200 from Dallas for BOLT", replies)
     assert [status for _, status, _ in _drafts(sqlite_world)] == ["unconfirmed", "unconfirmed"]
 
@@ -143,13 +146,16 @@ def test_a_correction_of_two_previews_is_the_models_and_one_message_keeps_both(
 ) -> None:
     back = {"from_warehouse": "ATL", "to_warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]}
     script = Script(
-        [Reply(calls=(Call("draft_transfer", TRANSFER), Call("draft_transfer", back))), Reply("Two previews.")]
+        [
+            Reply(calls=(Call("draft_transfer", TRANSFER), Call("draft_transfer", back))),
+            Reply("Which one, DR-1 or DR-2?"),
+        ]
     )
     assistant = _assistant(sqlite_world, script, tmp_path)
     started = assistant.turn(sqlite_world.actor("sam"), "move 10 V-200 DAL to ATL and 5 ATL to DAL")
     assert [status for _, status, _ in _drafts(sqlite_world)] == ["unconfirmed", "unconfirmed"]
     assistant.turn(sqlite_world.actor("sam"), "No, 15", conversation_id=started.conversation_id)
-    assert len(script.seen) == 3  # which of the two: the model's to ask, not code's to guess
+    assert len(script.seen) == 2  # which of the two: the model's to ask, not code's to guess
     assert [status for _, status, _ in _drafts(sqlite_world)] == ["unconfirmed", "unconfirmed"]
 
 
@@ -176,7 +182,7 @@ def test_the_conversation_keeps_the_answer_the_user_saw_with_codes_correction(
 @pytest.mark.postgres
 def test_a_redone_correction_supersedes_on_postgres_and_the_store_keeps_the_answer(pg_world: World) -> None:
     url = pg_world.db.engine.url.render_as_string(hide_password=False)
-    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),)), Reply("Preview."), Reply("For BOLT now.")])
+    script = Script([Reply(calls=(Call("draft_sales_order", ORDER),))])  # code answers both turns' previews
     assistant = Assistant(pg_world.db, open_checkpointer(url), settings=ModelSettings(model=scripted_model(script)))
     started = assistant.turn(pg_world.actor("sam"), "Order 10 V-200 from Dallas for ACME")
     result = assistant.turn(pg_world.actor("sam"), "Sorry, it's for BOLT", conversation_id=started.conversation_id)

@@ -49,14 +49,9 @@ def unchecked_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(provenance, "vet", lambda tool, arguments, evidence: provenance.Vetted(arguments))
 
 
-def _reporting(messages: Messages) -> Reply:
-    result = json.loads(messages[-1]["content"])
-    return Reply(text=f"{result['draft']} {result['status']} as {result.get('result')}.")
-
-
 def _drafting(payload: dict[str, Any] = SMALL_TRANSFER) -> Script:
-    """Drafts the (small) transfer on every trial (a responder per model call, in order)."""
-    return Script([Reply(calls=(Call("draft_transfer", payload),)), _reporting] * 4)
+    """Drafts the (small) transfer on every trial (one model call each: code answers the preview)."""
+    return Script([Reply(calls=(Call("draft_transfer", payload),))] * 4)  # code answers each trial's preview
 
 
 def _status(db: Database, number: str) -> str:
@@ -90,7 +85,8 @@ def test_the_requester_confirms_each_preview_after_the_turn_as_on_the_draft_card
     trial = run([task], model=scripted_model(_drafting()), trials=1, template=template, workdir=tmp_path).trials[0]
     assert trial.passed, trial.failures
     assert trial.previewed == trial.confirmed and len(trial.confirmed) == 1 and trial.wrong_writes == []
-    assert "unconfirmed" in trial.answers[0]  # the answer was written before the user confirmed
+    answer = trial.answers[0]  # written before the user confirmed: a preview, not an execution
+    assert f"{trial.previewed[0]} is a preview: " in answer and "executed" not in answer
 
 
 def test_the_confirm_step_confirms_only_the_drafts_of_the_trials_user(template: Path, tmp_path: Path) -> None:
@@ -130,11 +126,7 @@ def test_a_task_that_says_confirm_false_leaves_the_preview_unconfirmed_and_nothi
 
 def test_confirm_can_be_given_per_turn_so_a_corrected_preview_is_not_confirmed(template: Path, tmp_path: Path) -> None:
     thirty = {**SMALL_TRANSFER, "lines": [{"sku": "V-200", "quantity": 30}]}
-    first, correction = (
-        Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),)),
-        Reply(calls=(Call("draft_transfer", thirty),)),
-    )
-    script = Script([first, _reporting, correction, _reporting])
+    script = Script([Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),))])  # code redoes the correction
     task = _task(
         turns=["Move 40 V-200 from DAL to ATL", "No, make that 30"],
         confirm=[False, True],
@@ -146,6 +138,7 @@ def test_confirm_can_be_given_per_turn_so_a_corrected_preview_is_not_confirmed(t
     trial = run([task], model=scripted_model(script), trials=1, template=template, workdir=tmp_path).trials[0]
     assert trial.passed, (trial.failures, trial.wrong_writes)
     assert len(trial.previewed) == 2 and trial.confirmed == trial.previewed[1:]  # the first was superseded
+    assert len(script.seen) == 1  # both previews answered by code
     with pytest.raises(ValueError, match="1 confirm flags for 2 turns"):
         _task(turns=["a", "b"], confirm=[True], expect={})
 
@@ -188,7 +181,7 @@ def test_a_correct_draft_typed_with_names_is_judged_by_the_records_the_core_reso
     kind: str, asked: dict[str, Any], typed: dict[str, Any], template: Path, tmp_path: Path
 ) -> None:
     task = _task(expect={"drafts": [{"kind": kind, "status": "executed", "fields": asked}]})
-    model = scripted_model(Script([Reply(calls=(Call(f"draft_{kind}", typed),)), _reporting]))
+    model = scripted_model(Script([Reply(calls=(Call(f"draft_{kind}", typed),))]))
     [trial] = run([task], model=model, trials=1, template=template, workdir=tmp_path).trials
     assert trial.confirmed and trial.wrong_writes == [] and trial.passed, (trial.failures, trial.wrong_writes)
 
@@ -209,7 +202,7 @@ def test_a_draft_naming_other_records_or_quantities_is_a_wrong_write_however_it_
     kind: str, asked: dict[str, Any], typed: dict[str, Any], template: Path, tmp_path: Path
 ) -> None:
     task = _task(expect={"drafts": [{"kind": kind, "fields": asked}]})
-    model = scripted_model(Script([Reply(calls=(Call(f"draft_{kind}", typed),)), _reporting]))
+    model = scripted_model(Script([Reply(calls=(Call(f"draft_{kind}", typed),))]))
     [trial] = run([task], model=model, trials=1, template=template, workdir=tmp_path).trials
     assert trial.confirmed and len(trial.wrong_writes) == 1 and not trial.passed, trial.not_confirmed
 
@@ -238,7 +231,7 @@ def test_the_report_shows_wrong_writes_in_all_and_per_task(template: Path, tmp_p
         _task(expect={"drafts": [{"kind": "transfer", "fields": SMALL_TRANSFER}]}),
         Task.model_validate({"id": "u", "user": "sam", "turns": ["hi"], "expect": {}}),
     ]
-    script = Script([Reply(calls=(Call("draft_transfer", fifty),)), _reporting, Reply(text="Hello.")])
+    script = Script([Reply(calls=(Call("draft_transfer", fifty),)), Reply(text="Hello.")])
     report = run(tasks, model=scripted_model(script), trials=1, template=template, workdir=tmp_path / "work")
     page = markdown(report, tasks, "erp-assistant eval")
     assert "| wrong writes (confirmed, not what was asked) | 1 |" in page
@@ -319,9 +312,14 @@ def test_a_trial_counts_the_answers_the_grounding_check_flags_as_contradicting_t
 
 def test_an_answer_may_not_claim_an_execution_before_the_user_confirmed(template: Path, tmp_path: Path) -> None:
     def claiming(messages: Messages) -> Reply:
-        return Reply(text=f"Done: {json.loads(messages[-1]['content'])['draft']} executed as TR-5001.")
+        drafted = next(
+            r for r in map(json.loads, (m["content"] for m in messages if m["role"] == "tool")) if "draft" in r
+        )
+        return Reply(text=f"Done: {drafted['draft']} executed as TR-5001.")
 
-    script = Script([Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),)), claiming])
+    # a look-up beside the preview: the model words the answer (code answers a round of previews alone)
+    look_up = Call("check_availability", {"sku": "V-200", "warehouse": "ATL"})
+    script = Script([Reply(calls=(Call("draft_transfer", SMALL_TRANSFER), look_up)), claiming])
     task = _task(expect={"drafts": [{"kind": "transfer", "status": "executed", "fields": SMALL_TRANSFER}]})
     trial = run([task], model=scripted_model(script), trials=1, template=template, workdir=tmp_path).trials[0]
     assert trial.violations == ["the answer claims TR-5001 was executed"] and not trial.passed

@@ -47,11 +47,12 @@ def test_every_event_of_a_draft_made_through_the_agent_names_its_conversation_an
     sqlite_world: World, tmp_path: Path
 ) -> None:
     order = {"customer": "ACME", "lines": [{"sku": "X-900", "quantity": 1, "warehouse": "DAL"}]}  # needs a manager
-    script = Script([Reply(calls=(Call("draft_sales_order", order),)), Reply("A preview: confirm it to send it on.")])
+    script = Script([Reply(calls=(Call("draft_sales_order", order),))])  # code answers the preview
     checkpointer = open_checkpointer("sqlite://", sqlite_path=tmp_path / "conversations.db")
     assistant = Assistant(sqlite_world.db, checkpointer, settings=ModelSettings(model=scripted_model(script)))
     turn = assistant.turn(sqlite_world.actor("sam"), "one X-900 for ACME")
-    call_id = script.seen[1][-2]["tool_calls"][0]["id"]
+    kept = assistant.graph.get_state({"configurable": {"thread_id": turn.conversation_id}}).values["messages"]
+    [call_id] = [c["id"] for m in kept for c in m.get("tool_calls") or []]
     number = sqlite_world.read(lambda s: s.scalars(select(DraftAction)).one().number)
     sqlite_world.run(lambda s: confirm(s, Person(sqlite_world.actor("sam"), channel="web"), draft_number=number))
     sqlite_world.run(lambda s: approve(s, Person(sqlite_world.actor("gus"), channel="slack"), draft_number=number))

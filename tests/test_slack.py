@@ -211,9 +211,9 @@ def _draft_by_mention(bot: Bot) -> tuple[str, dict[str, Any]]:
     return number, request
 
 
-DRAFTING = [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(text="Drafted; it waits for a manager.")]
+DRAFTING = [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),))]  # code answers the preview
 SMALL_TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "P-200", "quantity": 1}]}
-SMALL = [Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),)), Reply(text="Here is the preview.")]
+SMALL = [Reply(calls=(Call("draft_transfer", SMALL_TRANSFER),))]
 
 
 def _status(db: Database) -> str:
@@ -226,8 +226,11 @@ def test_a_mention_that_drafts_shows_the_preview_with_confirm_and_asks_no_approv
     with _bot(linked_demo, tmp_path, slack, Script(DRAFTING), approvals="CAPPROVALS") as bot:
         preview = _preview_by_mention(bot)
         number = linked_demo.read(lambda s: s.scalars(select(DraftAction)).one()).number
-        assert preview["ts"] == slack.posted[0] and preview["text"] == "Drafted; it waits for a manager."
-        assert preview["blocks"][0]["text"]["text"] == "Drafted; it waits for a manager."  # the answer stays first
+        answer = preview["text"]  # code's words for a preview: never "waits for a manager" before the confirm
+        assert preview["ts"] == slack.posted[0] and answer.startswith(f"{number} is a preview: ")
+        assert "Nothing changes until you confirm" in answer and "pending" not in answer and "waits" not in answer
+        linked = answer.replace(number, f"<http://erp.test/inbox#{number}|{number}>")  # the draft links to the inbox
+        assert preview["blocks"][0]["text"]["text"] == linked  # the answer stays first
         actions = next(b for b in preview["blocks"] if b["type"] == "actions")
         assert actions["block_id"] == f"confirm:{number}"
         assert [(b["action_id"], b["value"]) for b in actions["elements"]] == [

@@ -134,9 +134,7 @@ def test_bulk_decisions_report_each_draft_on_its_own(client: TestClient, demo: D
 
 
 def test_the_approver_sees_the_conversation_that_produced_the_draft(demo: Database, tmp_path: Path) -> None:
-    script = Script(
-        [Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),)), Reply(text="Drafted; Maria must approve.")]
-    )
+    script = Script([Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),))])  # code answers the preview
     with web.app(demo, tmp_path, script) as c:
         sam = _as(c, "sam")
         conversation = c.post("/api/conversations", json={}, headers=sam).json()["id"]
@@ -150,10 +148,9 @@ def test_the_approver_sees_the_conversation_that_produced_the_draft(demo: Databa
         _as(c, "maria")
         assert [d["number"] for d in c.get("/api/approvals").json()["drafts"]] == [number]
         excerpt = c.get(f"/api/drafts/{number}").json()["conversation_excerpt"]
-        assert excerpt == [
-            {"role": "user", "content": "send ATL 3 P-200 and 5 P-180 from DAL"},
-            {"role": "assistant", "content": "Drafted; Maria must approve."},
-        ]
+        (asked, answered) = excerpt
+        assert asked == {"role": "user", "content": "send ATL 3 P-200 and 5 P-180 from DAL"}
+        assert answered["role"] == "assistant" and answered["content"].startswith(f"{number} is a preview: ")
         assert c.get(f"/api/conversations/{conversation}").status_code == 404  # but not the whole thread
 
 

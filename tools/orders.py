@@ -121,15 +121,16 @@ class CreditResult(BaseModel):
 
 
 def _credit_facts(c: CreditResult) -> list[str]:
-    """Limit, receivables, open orders, exposure, what is left, and the hold, each a sentence."""
+    """The hold, what is left, the limit, exposure, receivables and open orders, each a sentence: the order a person
+    asks in ("are they on hold, how much is left?"), which a recap of the first few keeps."""
     hold = f"is on {fact.CREDIT_HOLD}" + (f" ({c.hold_reason})" if c.hold_reason else "")
     return [
+        fact.state(c.customer, hold if c.on_hold else f"is not on {fact.CREDIT_HOLD}"),
+        fact.figure(c.customer, fact.CREDIT_AVAILABLE, fact.money(c.available, c.currency)),
         fact.figure(c.customer, fact.CREDIT_LIMIT, fact.money(c.credit_limit, c.currency)),
+        fact.figure(c.customer, fact.EXPOSURE, fact.money(c.exposure, c.currency)),
         fact.figure(c.customer, fact.OPEN_RECEIVABLES, fact.money(c.open_receivables, c.currency)),
         fact.figure(c.customer, fact.OPEN_ORDERS, fact.money(c.open_orders, c.currency)),
-        fact.figure(c.customer, fact.EXPOSURE, fact.money(c.exposure, c.currency)),
-        fact.figure(c.customer, fact.CREDIT_AVAILABLE, fact.money(c.available, c.currency)),
-        fact.state(c.customer, hold if c.on_hold else f"is not on {fact.CREDIT_HOLD}"),
     ]
 
 

@@ -19,6 +19,10 @@ class ModelSettings:
     retries: int = 2
     max_steps: int = 6
     max_tokens: int = 512
+    # A turn whose last round made only previews is answered in code's words, without asking the model again (a
+    # model says "pending approval" or "done" of a preview; the local model's step rule ends the chain there anyway).
+    # Off only for harnesses whose model must speak after a preview (the access matrix's echo model).
+    previews_end_turn: bool = True
 
     @property
     def is_local(self) -> bool:

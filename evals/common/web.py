@@ -72,7 +72,8 @@ def web_client(
     when `slack` is given; the turn rate limit is lifted."""
     checkpointer = open_checkpointer("sqlite://", sqlite_path=workdir / "access-conversations.db")
     chosen = model or scripted_model(EchoScript())
-    settings = ModelSettings(model=chosen, retries=0, max_steps=MAX_CHAT_CALLS + 1)
+    # The echo model answers with every result, so it speaks after a preview too.
+    settings = ModelSettings(model=chosen, retries=0, max_steps=MAX_CHAT_CALLS + 1, previews_end_turn=False)
     assistant = Assistant(db, checkpointer, channel="web", settings=settings)
     services = Services(db, assistant, WebConfig(secure_cookies="auto", widget_origins=[]))
     with generous_rate_limit(), TestClient(create_app(services, slack), raise_server_exceptions=False) as client:

@@ -27,9 +27,10 @@ from assistant.conditions import (
     GUARD_CODES,
     last_request,
     loaded,
+    previewed_calls,
     since_user,
     stock_condition,
-    uncovered_parts,
+    writes_left,
 )
 from assistant.llm.local.grammar import tool_name
 from prompts import text
@@ -134,28 +135,6 @@ def previewed(messages: Sequence[dict[str, Any]]) -> bool:
     the turn answers now (a 1.5B model asked again after a preview looks up the draft, the policies, ...), unless
     the request asks for another write no draft has covered yet (`writes_left`)."""
     return bool(previewed_calls(messages))
-
-
-def previewed_calls(messages: Sequence[dict[str, Any]]) -> list[Any]:
-    """The arguments of each call since the user spoke whose result is a draft's preview."""
-    previews = {m.get("tool_call_id") for m in since_user(messages) if m["role"] == "tool" and _is_preview(m)}
-    return [
-        _arguments((call.get("function") or {}).get("arguments"))
-        for message in since_user(messages)
-        for call in message.get("tool_calls") or []
-        if call.get("id") in previews
-    ]
-
-
-def _is_preview(message: dict[str, Any]) -> bool:
-    data = _result(message)
-    return isinstance(data.get("draft"), str) and "status" in data
-
-
-def writes_left(messages: Sequence[dict[str, Any]]) -> bool:
-    """Whether the request names another write (a count, with its route or item) that no preview of this turn used:
-    "move 10 V-200 to Atlanta and 5 V-210 to Reno" is not done after the first transfer."""
-    return bool(uncovered_parts(last_request(messages), previewed_calls(messages)))
 
 
 def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
