@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import ErpError
 from core.masterdata.models import Item
-from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order
+from core.shipping.service import ship_order
 from core.stock.models import LedgerEntry, StockBalance
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock
@@ -73,7 +74,7 @@ class Run:
         if kind == "adjust":
             self.expected_total += op[3]
         if kind == "ship_order":
-            self.expected_total -= sum(line.quantity for line in result.lines)
+            self.expected_total -= sum(line.quantity for shipment in result for line in shipment.lines)
 
     def _order(self, s: Session, root: Any, op: tuple[Any, ...]) -> None:
         order = create_order(s, root, customer="ACME", lines=[LineRequest(op[1], op[3], warehouse=op[2])])

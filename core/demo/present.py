@@ -24,7 +24,8 @@ from core.demo.scenario import Shortage
 from core.demo.stock import KeyEnd
 from core.masterdata.service import load_actor
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
-from core.sales.service import LineRequest, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, confirm_order, create_order
+from core.shipping.service import ship_order
 from core.stock.service import adjust_stock
 from core.transfers.service import TransferLineRequest, create_transfer, ship_transfer
 
