@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
+from core.audit import AuditContext, record_event
 from core.documents import load_document
 from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
@@ -316,16 +317,33 @@ def _check_milestone_time(
 
 
 def record_milestone(
-    session: Session, actor: Actor, *, shipment_number: str | int, milestone: str, at: datetime | None = None
+    session: Session,
+    actor: Actor,
+    *,
+    shipment_number: str | int,
+    milestone: str,
+    at: datetime | None = None,
+    channel: str = "system",
 ) -> ShipmentMilestone:
-    """Record that a shipment was picked, packed or delivered (now, or at the time given)."""
+    """Record that a shipment was picked, packed or delivered (now, or at the time given); audited."""
     actor.require(Permission.MOVE_STOCK)
     try:
         step = Milestone(milestone.strip().lower())
     except ValueError:
         raise InvalidInput(f"unknown milestone '{milestone}'; milestones are {', '.join(MILESTONE_ORDER)}") from None
     shipment = get_shipment(session, actor, shipment_number=shipment_number, lock=True)
-    _add_milestone(session, actor, shipment, step, at or clock.now())
+    happened = at or clock.now()
+    _add_milestone(session, actor, shipment, step, happened)
+    order = session.get(SalesOrder, shipment.order_id)
+    record_event(
+        session,
+        AuditContext(actor_user_id=actor.user_id, channel=channel),
+        action="shipment.milestone",
+        subject_type="shipment",
+        subject_id=shipment.number,
+        entity_id=order.entity_id if order else None,
+        data={"milestone": step.value, "at": happened.isoformat()},
+    )
     return session.scalars(
         select(ShipmentMilestone).where(
             ShipmentMilestone.shipment_id == shipment.id, ShipmentMilestone.milestone == step.value
