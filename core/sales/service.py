@@ -15,7 +15,7 @@ from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
 from core.masterdata.service import get_customer, get_items
-from core.numbering import INVOICE, SALES_ORDER, SHIPMENT
+from core.numbering import INVOICE, SALES_ORDER, SALES_ORDER_LINE, SHIPMENT
 from core.sales.models import (
     OrderStatus,
     PriceSource,
@@ -220,6 +220,13 @@ def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: 
     order = load_document(session, SalesOrder, order_number, kind=SALES_ORDER, lock=lock, lines=SalesOrder.lines)
     actor.require_entity(order.entity_id, f"sales order {order.number}")
     return order
+
+
+def get_order_line(session: Session, actor: Actor, *, line_number: str | int) -> SalesOrderLine:
+    """An order line by its own number ("SOL-88"), if its order lies in the actor's scope."""
+    line = load_document(session, SalesOrderLine, line_number, kind=SALES_ORDER_LINE, lock=False)
+    get_order(session, actor, order_number=line.order_id)
+    return line
 
 
 def first_held_order(session: Session) -> str | None:
@@ -511,6 +518,7 @@ __all__ = [
     "create_order",
     "first_held_order",
     "get_order",
+    "get_order_line",
     "order_status",
     "override_line_price",
 ]
