@@ -6,7 +6,7 @@ from datetime import date
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from core.drafts.kinds import ShipmentDraft
+from core.drafts.kinds import ShipmentAsked
 from core.policy.facts import DraftKind
 from core.shipping.service import ShipmentView, fulfilment_status
 from tools import facts as fact
@@ -119,9 +119,9 @@ TOOLS = [
     ),
     Tool(
         "draft_shipment",
-        "Draft shipping a confirmed sales order from a warehouse: all that is reserved, or the lines and units "
-        "given; with carrier, service level, tracking number, packages, weight." + DRAFT_NOTE,
-        ShipmentDraft,
+        "Draft shipping a sales order from a warehouse (all reserved, or the lines and units given), with carrier "
+        "and tracking number." + DRAFT_NOTE,
+        ShipmentAsked,
         drafter(DraftKind.SHIPMENT),
         writes=True,
     ),

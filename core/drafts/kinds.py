@@ -154,26 +154,28 @@ class ExceptionActionDraft(DraftPayload):
 
 
 class ShipLineDraft(Payload):
-    line_no: int = Field(ge=1, le=200, description="the order line's number (1, 2, ...)")
+    line_no: int = Field(ge=1)
     quantity: int = Quantity
 
 
-class ShipmentDraft(DraftPayload):
+# A shipment as people ask for it in words ("ship SO-1042 from DAL via UPS, tracking 1Z…"): the assistant's tool
+# takes this much (no docstring: it would join the schema the model reads). Omitted `warehouse`: each line ships
+# from where it is reserved; omitted `lines`: all that is reserved.
+class ShipmentAsked(DraftPayload):
     order_number: str = Field(min_length=1, max_length=24)
-    warehouse: str | None = Field(
-        None, max_length=40, description="warehouse it leaves from; omit to ship from where each line is reserved"
-    )
-    lines: list[ShipLineDraft] = Field(
-        default_factory=list, max_length=200, description="lines and units to ship; omit to ship all reserved"
-    )
-    carrier: str = Field("", max_length=40)
-    service_level: str = Field("", max_length=40)
-    tracking_number: str = Field("", max_length=64)
-    packages: int | None = Field(None, ge=1, le=10_000)
-    weight_kg: Decimal | None = Field(None, gt=0, le=1_000_000)
+    warehouse: str | None = Field(None, max_length=40)
+    lines: list[ShipLineDraft] | None = Field(None, max_length=200)
+    carrier: str | None = Field(None, max_length=40)
+    service_level: str | None = Field(None, max_length=40)
+    tracking_number: str | None = Field(None, max_length=64)
 
     def subject(self) -> tuple[str, ...]:
         return _same(self.order_number, self.warehouse or "")
+
+
+class ShipmentDraft(ShipmentAsked):  # with its packing details too (the API and the terminal give them)
+    packages: int | None = Field(None, ge=1)
+    weight_kg: float | None = Field(None, gt=0)
 
 
 @dataclass
@@ -406,14 +408,14 @@ def apply_shipment(session: Session, actor: Actor, payload: ShipmentDraft) -> Ap
         session,
         actor,
         order_number=payload.order_number,
-        quantities=_ship_quantities(payload.lines),
+        quantities=_ship_quantities(payload.lines or []),
         warehouse=payload.warehouse,
         details=ShipmentDetails(
-            carrier=payload.carrier,
-            service_level=payload.service_level,
-            tracking_number=payload.tracking_number,
+            carrier=payload.carrier or "",
+            service_level=payload.service_level or "",
+            tracking_number=payload.tracking_number or "",
             packages=payload.packages,
-            weight_kg=payload.weight_kg,
+            weight_kg=None if payload.weight_kg is None else Decimal(str(payload.weight_kg)),
         ),
     )
     order = get_order(session, actor, order_number=payload.order_number)
