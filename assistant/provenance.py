@@ -84,11 +84,17 @@ ROLES = {
     "order_number": Role.DOCUMENT,
     "draft_number": Role.DOCUMENT,
     "case_number": Role.DOCUMENT,
+    "shipment_number": Role.DOCUMENT,
     "line_no": Role.NUMBER,
+    "packages": Role.NUMBER,
+    "weight_kg": Role.NUMBER,
     "discount_pct": Role.NUMBER,
     "unit_cost": Role.NUMBER,
     "assignee": Role.NAMED,
     "customer_reference": Role.NAMED,
+    "carrier": Role.NAMED,
+    "service_level": Role.NAMED,
+    "tracking_number": Role.NAMED,
 }
 # The kinds of record each role names: a value that names only records of another kind (a case number as a SKU,
 # an entity code as a warehouse) is not given.
@@ -112,6 +118,7 @@ ASKS = {
     "order_number": "which order (e.g. SO-1042)",
     "draft_number": "which draft (e.g. DR-7)",
     "case_number": "which case (e.g. EX-12)",
+    "shipment_number": "which shipment (e.g. SH-31)",
     "line_no": "which line",
     "quantity": "how many",
 }

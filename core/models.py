@@ -11,6 +11,7 @@ from core.masterdata import models as masterdata
 from core.policy import models as policy
 from core.purchasing import models as purchasing
 from core.sales import models as sales
+from core.shipping import models as shipping
 from core.stock import models as stock
 from core.transfers import models as transfers
 
@@ -26,6 +27,7 @@ __all__ = [
     "policy",
     "purchasing",
     "sales",
+    "shipping",
     "stock",
     "transfers",
 ]

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from core.errors import InsufficientStock
 from core.finance.models import Invoice
 from core.finance.service import credit_status, record_payment
-from core.sales.service import LineRequest, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, confirm_order, create_order
+from core.shipping.service import ship_order
 from core.stock.models import Reservation
 from core.stock.reconciliation import stock_disagreements
 from tests.concurrency import all_at_once
@@ -121,7 +122,7 @@ def test_concurrent_payments_never_pay_an_invoice_twice(pg_world: World) -> None
         lambda s: create_order(s, sam, customer="ACME", lines=[LineRequest("V-200", 10, warehouse="DAL")]).id
     )
     pg_world.run(lambda s: confirm_order(s, sam, order_number=number))
-    invoice = pg_world.run(lambda s: ship_order(s, wes, order_number=number).id)  # invoice 180.00
+    invoice = pg_world.run(lambda s: ship_order(s, wes, order_number=number)[0].id)  # invoice 180.00
     outcomes = all_at_once(
         pg_world, [lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("100.00")) for _ in range(4)]
     )

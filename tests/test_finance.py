@@ -7,7 +7,8 @@ import pytest
 
 from core.errors import CurrencyMismatch, InvalidInput, OutOfScope
 from core.finance.service import credit_status, margin_by_entity, record_payment
-from core.sales.service import LineRequest, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, confirm_order, create_order
+from core.shipping.service import ship_order
 from tests.world import World
 
 
@@ -20,7 +21,7 @@ def _sold(world: World, customer: str, quantity: int, ship: int | None) -> str:
     )
     world.run(lambda s: confirm_order(s, sam, order_number=number))
     if ship:
-        return world.run(lambda s: f"INV-{ship_order(s, wes, order_number=number, quantities={1: ship}).id}")
+        return world.run(lambda s: f"INV-{ship_order(s, wes, order_number=number, quantities={1: ship})[0].id}")
     return number
 
 

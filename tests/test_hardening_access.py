@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from assistant.channels.web.auth import SESSION_COOKIE
@@ -23,7 +24,10 @@ from core.db import Database
 from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
 from core.identity import revoke_token
+from core.masterdata.models import LegalEntity
 from core.masterdata.service import load_actor
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment
+from core.stock.models import DemandSource, Reservation
 from evals.common.company import fingerprint
 from evals.common.sse import sse_events
 from evals.common.web import chat_text, web_client
@@ -138,6 +142,8 @@ class Ids:
     case: str
     conversation: str
     token: int
+    shipping: tuple[str, int]  # an NA order with stock reserved on a line: (order, line number)
+    shipment: str
 
 
 def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
@@ -164,7 +170,33 @@ def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
     token = c.post("/api/tokens", json={"name": "to revoke"}, headers=headers).json()["id"]
     drafts = {verb: drafted(verb) for verb in ("approve", "reject", "bulk")}
     drafts |= {verb: own_preview(verb) for verb in ("confirm", "cancel")}
-    return Ids(drafts, case.number, conversation, token)
+    return Ids(drafts, case.number, conversation, token, demo.read(_reserved_line), demo.read(_na_shipment))
+
+
+def _reserved_line(s: Session) -> tuple[str, int]:
+    row = s.execute(
+        select(SalesOrder.id, SalesOrderLine.line_no)
+        .join(SalesOrderLine, SalesOrderLine.order_id == SalesOrder.id)
+        .join(Reservation, Reservation.source_id == SalesOrderLine.id)
+        .where(
+            SalesOrder.entity_id == _na(s),
+            SalesOrder.status == OrderStatus.CONFIRMED.value,
+            Reservation.source_type == DemandSource.SALES_ORDER_LINE.value,
+            Reservation.quantity > 0,
+        )
+        .order_by(SalesOrder.id, SalesOrderLine.line_no)
+        .limit(1)
+    ).one()
+    return f"SO-{row[0]}", row[1]
+
+
+def _na_shipment(s: Session) -> str:
+    query = select(Shipment.id).join(SalesOrder, SalesOrder.id == Shipment.order_id)
+    return f"SH-{s.scalars(query.where(SalesOrder.entity_id == _na(s)).order_by(Shipment.id)).first()}"
+
+
+def _na(s: Session) -> int | None:
+    return s.scalar(select(LegalEntity.id).where(LegalEntity.code == "NA"))
 
 
 def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
@@ -187,6 +219,11 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
         "/api/exceptions/{number}/comment": (f"/api/exceptions/{ids.case}/comment", {"text": "seen"}),
         "/api/exceptions/{number}/resolve": (f"/api/exceptions/{ids.case}/resolve", {"resolution": "done"}),
         "/api/session": ("/api/session", None),
+        "/api/orders/{number}/shipments": (
+            f"/api/orders/{ids.shipping[0]}/shipments",
+            {"lines": [{"line_no": ids.shipping[1], "quantity": 1}], "confirm": False},
+        ),
+        "/api/shipments/{number}/milestones": (f"/api/shipments/{ids.shipment}/milestones", {"milestone": "delivered"}),
     }
     return requests[route]
 
@@ -224,7 +261,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 14 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 16 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import ErpError
 from core.masterdata.models import Item
-from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order
+from core.shipping.service import ship_order
 from core.stock.models import LedgerEntry, StockBalance
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock
@@ -31,6 +32,7 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("adjust"), SKUS, NA_WAREHOUSES, st.integers(min_value=-40, max_value=80).filter(bool)),
     st.tuples(st.just("order"), SKUS, NA_WAREHOUSES, QTY, st.booleans()),
     st.tuples(st.just("ship_order"), REF),
+    st.tuples(st.just("ship_from"), REF, NA_WAREHOUSES, QTY),
     st.tuples(st.just("cancel_order"), REF),
     st.tuples(st.just("resize_order"), REF, QTY),
     st.tuples(st.just("transfer"), SKUS, NA_WAREHOUSES, QTY),
@@ -72,8 +74,8 @@ class Run:
             return
         if kind == "adjust":
             self.expected_total += op[3]
-        if kind == "ship_order":
-            self.expected_total -= sum(line.quantity for line in result.lines)
+        if kind in ("ship_order", "ship_from"):
+            self.expected_total -= sum(line.quantity for shipment in result for line in shipment.lines)
 
     def _order(self, s: Session, root: Any, op: tuple[Any, ...]) -> None:
         order = create_order(s, root, customer="ACME", lines=[LineRequest(op[1], op[3], warehouse=op[2])])
@@ -87,6 +89,7 @@ class Run:
             return lambda s: (_ for _ in ()).throw(ErpError("nothing to act on"))
         return {
             "ship_order": lambda s: ship_order(s, root, order_number=ref),
+            "ship_from": lambda s: ship_order(s, root, order_number=ref, warehouse=op[2], quantities={1: op[3]}),
             "cancel_order": lambda s: cancel_order(s, root, order_number=ref),
             "resize_order": lambda s: change_order_line(
                 s, root, order_number=ref, line_no=1, quantity=op[2], allow_backorder=True

@@ -17,7 +17,8 @@ from core.finance.service import get_invoice
 from core.money import format_money, round_money, round_unit_price
 from core.policy import PolicyDecisionRecord
 from core.purchasing.service import get_purchase_order
-from core.sales.service import get_order, order_status, ship_order
+from core.sales.service import get_order, order_status
+from core.shipping.service import ship_order
 from tests.world import World
 
 HALF_CENT = Decimal("17.865")  # half even: 17.86; half up: 17.87

@@ -20,7 +20,8 @@ from core.exceptions import detect_exceptions, raise_case, resolve_case
 from core.masterdata.models import LegalEntity
 from core.masterdata.service import load_actor
 from core.reporting import EntityKpis, approval_stats, entity_kpis, exception_aging
-from core.sales.service import LineRequest, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, confirm_order, create_order
+from core.shipping.service import ship_order
 from core.transfers.service import TransferLineRequest, create_transfer, receive_transfer, ship_transfer
 from tests.world import World
 

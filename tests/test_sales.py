@@ -28,8 +28,8 @@ from core.sales.service import (
     create_order,
     first_held_order,
     order_status,
-    ship_order,
 )
+from core.shipping.service import ship_order
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import available_to_promise
 from tests.world import World

@@ -235,6 +235,8 @@ HAPPY_PATHS = {
     "draft_exception_action": "test_exception_actions_follow_who_may_handle_the_case",
     "get_draft_status": "test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet",
     "list_pending_approvals": "test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet",
+    "get_fulfilment": "test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it",
+    "draft_shipment": "test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it",
 }
 NOT_ENTITY_SCOPED = {"find_items": "the item catalogue is shared by the whole group"}
 SCOPED_BY_FILTERING = {"list_pending_approvals": "test_pending_approvals_show_only_what_the_user_could_approve"}
@@ -514,6 +516,26 @@ def test_an_order_change_executes_and_one_that_backorders_waits(demo_db: Databas
     assert by_warehouse(call(demo_db, "sam", "check_availability", {"sku": "V-200"})) == before
 
 
+def test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it(demo_db: Database) -> None:
+    number = next(n for n, status in open_orders(demo_db, "NA") if status == "partially_shipped")
+    before = ok(call(demo_db, "sam", "get_fulfilment", {"order_number": number}))
+    order = ok(call(demo_db, "sam", "get_order_status", {"order_number": number}))
+    assert [s["shipment"] for s in before["shipments"]] == order["shipments"]
+    for line in before["lines"]:
+        assert line["reserved"] + line["backordered"] + line["shipped"] == line["quantity"], line
+    assert before["open_units"] == sum(ln["quantity"] - ln["shipped"] for ln in before["lines"])
+    on_road = before["shipments"][0]
+    assert on_road["carrier"] and on_road["tracking_number"] and on_road["milestone"].startswith("shipped ")
+    assert f"{on_road['shipment']} latest milestone: {on_road['milestone']}." in before["facts"]
+    line = next(ln for ln in before["lines"] if ln["reserved"] > 0)
+    args = {"order_number": number, "lines": [{"line_no": line["line"], "quantity": 1}], "carrier": "UPS"}
+    shipped = assert_draft(drafted(demo_db, "wes", "draft_shipment", args), "executed")
+    after = ok(call(demo_db, "sam", "get_fulfilment", {"order_number": number}))
+    assert after["shipments"][-1]["shipment"] == shipped["result"]
+    assert after["open_units"] == before["open_units"] - 1
+    assert refused(call(demo_db, "sam", "draft_shipment", args, "by-sales"), "permission_denied")
+
+
 def test_a_hold_release_waits_for_finance_and_the_hold_stays(demo_db: Database) -> None:
     number, customer = held_orders(demo_db)[0]
     args = {"customer": customer, "reason": "paid the overdue invoices by wire today"}
@@ -615,6 +637,8 @@ SCOPE_REFUSALS: list[tuple[str, str, ArgsFor]] = [
     ("uma", "request_credit_hold_release", lambda db: {"customer": held_orders(db)[0][1], "reason": "paid in full"}),
     ("uma", "draft_exception_action", lambda db: {**_na_case(db), "action": "comment", "text": "on it"}),
     ("uma", "get_draft_status", lambda db: {"draft_number": pending_acme_order(db)["draft"]}),
+    ("uma", "get_fulfilment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
+    ("wyn", "draft_shipment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
 ]
 
 

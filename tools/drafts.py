@@ -65,7 +65,9 @@ def draft_result(session: Session, draft: DraftAction) -> DraftResult:
     )
 
 
-def _drafter(kind: DraftKind) -> Callable[[Session, ToolContext, Any], DraftResult]:
+def drafter(kind: DraftKind) -> Callable[[Session, ToolContext, Any], DraftResult]:
+    """A draft tool's body: the arguments become a draft of `kind`, previewed and unconfirmed."""
+
     def run(session: Session, ctx: ToolContext, args: BaseModel) -> DraftResult:
         return draft_result(
             session,
@@ -154,7 +156,7 @@ TOOLS = [
         "draft_sales_order",
         "Draft a sales order (created and confirmed, reserving stock) for a customer." + DRAFT_NOTE,
         SalesOrderDraft,
-        _drafter(DraftKind.SALES_ORDER),
+        drafter(DraftKind.SALES_ORDER),
         writes=True,
     ),
     Tool(
@@ -162,35 +164,35 @@ TOOLS = [
         "Draft a stock transfer between two warehouses (within an entity, or intercompany between entities)."
         + DRAFT_NOTE,
         TransferDraft,
-        _drafter(DraftKind.TRANSFER),
+        drafter(DraftKind.TRANSFER),
         writes=True,
     ),
     Tool(
         "draft_purchase_order",
         "Draft a purchase order to a supplier into a warehouse of the supplier's entity." + DRAFT_NOTE,
         PurchaseOrderDraft,
-        _drafter(DraftKind.PURCHASE_ORDER),
+        drafter(DraftKind.PURCHASE_ORDER),
         writes=True,
     ),
     Tool(
         "draft_order_change",
         "Draft a change to a sales order line: quantity, warehouse, or the requested date." + DRAFT_NOTE,
         OrderChangeDraft,
-        _drafter(DraftKind.ORDER_CHANGE),
+        drafter(DraftKind.ORDER_CHANGE),
         writes=True,
     ),
     Tool(
         "request_credit_hold_release",
         "Ask finance to release a customer's credit hold, with the reason." + DRAFT_NOTE,
         CreditHoldReleaseDraft,
-        _drafter(DraftKind.CREDIT_HOLD_RELEASE),
+        drafter(DraftKind.CREDIT_HOLD_RELEASE),
         writes=True,
     ),
     Tool(
         "draft_exception_action",
         "Assign, comment on, resolve or dismiss an exception case." + DRAFT_NOTE,
         ExceptionActionDraft,
-        _drafter(DraftKind.EXCEPTION_ACTION),
+        drafter(DraftKind.EXCEPTION_ACTION),
         writes=True,
     ),
     Tool(

@@ -37,6 +37,8 @@ OPEN_CASES = "open exception cases"
 PAST_SLA = "cases past SLA"
 APPROVALS_PENDING = "approvals pending"
 WAITING_FOR_YOU = "drafts waiting for your approval"
+LEFT_TO_SHIP = "left to ship"
+MILESTONE = "latest milestone"
 
 
 def figure(subject: str, label: str, value: str, where: str = "") -> str:

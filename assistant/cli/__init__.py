@@ -13,6 +13,7 @@ from assistant.cli.model import model_app
 from assistant.cli.product import run
 from assistant.cli.queries import atp, credit, order
 from assistant.cli.serve import serve
+from assistant.cli.shipping import shipping_app
 from assistant.cli.slack import slack_app
 from core.settings import SettingsError, get_settings
 
@@ -34,6 +35,7 @@ for command in (migrate, init, password, seed, status, atp, order, credit, run):
 app.command("audit-verify")(audit_verify)
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(shipping_app, name="shipping")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)

@@ -48,6 +48,11 @@ def new(
         body = json.loads(payload)
     except json.JSONDecodeError as error:
         raise fail(InvalidInput(f"the request is not valid JSON: {error.msg} at column {error.colno}")) from None
+    draft_and_confirm(kind, body, user, yes)
+
+
+def draft_and_confirm(kind: str, body: dict[str, object], user: str, yes: bool) -> None:
+    """Draft as `user` from the terminal, show the preview, and confirm it (asked, unless `yes`)."""
 
     def command(s: Session, actor: Actor) -> DraftAction:
         return draft_action(s, RequestContext(actor, channel="cli"), confirmed=False, kind=kind, payload=body)

@@ -9,12 +9,13 @@ tracks each (item, warehouse)'s free stock so that every command it sends is one
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.actor import Actor, Role
 from core.db import Database
 from core.demo.company import Company, CustomerRef, ItemRef
@@ -24,7 +25,8 @@ from core.demo.scenario import Shortage
 from core.demo.stock import KeyEnd
 from core.masterdata.service import load_actor
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
-from core.sales.service import LineRequest, confirm_order, create_order, ship_order
+from core.sales.service import LineRequest, confirm_order, create_order
+from core.shipping.service import ShipmentDetails, ship_order
 from core.stock.service import adjust_stock
 from core.transfers.service import TransferLineRequest, create_transfer, ship_transfer
 
@@ -45,6 +47,23 @@ ADJUSTMENTS = (
     (3, "cycle count: found on the wrong shelf"),
     (1, "customer return, resaleable"),
 )
+
+
+CARRIERS = (("UPS", "Ground", "1Z"), ("FedEx", "Express", "78"), ("DHL", "Economy", "JD"))
+
+
+def _travel(order_id: int, now: datetime) -> ShipmentDetails:
+    """A carrier and tracking number of the order's own (not from the generator's random stream, so the rest of
+    the demo is the same), picked and packed earlier today: the shipment is on the road."""
+    carrier, service, prefix = CARRIERS[order_id % len(CARRIERS)]
+    return ShipmentDetails(
+        carrier=carrier,
+        service_level=service,
+        tracking_number=f"{prefix}{order_id * 7919 % 10**10:010d}",
+        packages=1 + order_id % 3,
+        picked_at=now - timedelta(hours=2),
+        packed_at=now - timedelta(hours=1),
+    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +191,8 @@ class Present:
         if quantity < 1:
             return
         keeper = self._staff(Role.WAREHOUSE, customer.entity_id)
-        self._run(lambda s: ship_order(s, keeper, order_number=order_id, quantities={1: quantity}))
+        travel = _travel(order_id, clock.now())
+        self._run(lambda s: ship_order(s, keeper, order_number=order_id, quantities={1: quantity}, details=travel))
 
     def confirmed_orders(self, count: int) -> None:
         """Open orders holding stock; ACME's first, some backordered, some partly shipped."""

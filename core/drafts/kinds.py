@@ -19,10 +19,11 @@ from core.errors import InvalidInput
 from core.exceptions import assign_case, comment_case, get_case, resolve_case
 from core.finance.service import credit_status, release_credit_hold
 from core.masterdata.models import Customer, LegalEntity
+from core.masterdata.service import item_skus, warehouse_codes
 from core.money import format_money, round_money
 from core.policy.facts import DraftKind
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
-from core.sales.models import SalesOrder
+from core.sales.models import SalesOrder, SalesOrderLine
 from core.sales.pricing import margin, round_percent
 from core.sales.service import (
     LineRequest,
@@ -32,6 +33,7 @@ from core.sales.service import (
     get_order,
     override_line_price,
 )
+from core.shipping.service import ShipmentDetails, ship_order
 from core.stock.models import DemandSource
 from core.stock.service import Key, reservations_for
 from core.transfers.service import TransferLineRequest, create_transfer, transfer_value
@@ -149,6 +151,31 @@ class ExceptionActionDraft(DraftPayload):
         # "assign EX-3 to Wes and note the supplier's date" is two actions; "resolve it, no, dismiss it" is one.
         closing = self.action in ("resolve", "dismiss")
         return _same(self.case_number, "close" if closing else self.action)
+
+
+class ShipLineDraft(Payload):
+    line_no: int = Field(ge=1)
+    quantity: int = Quantity
+
+
+# A shipment as people ask for it in words ("ship SO-1042 from DAL via UPS, tracking 1Z…"): the assistant's tool
+# takes this much (no docstring: it would join the schema the model reads). Omitted `warehouse`: each line ships
+# from where it is reserved; omitted `lines`: all that is reserved.
+class ShipmentAsked(DraftPayload):
+    order_number: str = Field(min_length=1, max_length=24)
+    warehouse: str | None = Field(None, max_length=40)
+    lines: list[ShipLineDraft] | None = Field(None, max_length=200)
+    carrier: str | None = Field(None, max_length=40)
+    service_level: str | None = Field(None, max_length=40)
+    tracking_number: str | None = Field(None, max_length=64)
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.order_number, self.warehouse or "")
+
+
+class ShipmentDraft(ShipmentAsked):  # with its packing details too (the API and the terminal give them)
+    packages: int | None = Field(None, ge=1)
+    weight_kg: float | None = Field(None, gt=0)
 
 
 @dataclass
@@ -375,6 +402,74 @@ def apply_exception_action(session: Session, actor: Actor, payload: ExceptionAct
     )
 
 
+def apply_shipment(session: Session, actor: Actor, payload: ShipmentDraft) -> Applied:
+    """Ship the order (all reserved, or the lines named) from a warehouse, invoicing what ships."""
+    shipments = ship_order(
+        session,
+        actor,
+        order_number=payload.order_number,
+        quantities=_ship_quantities(payload.lines or []),
+        warehouse=payload.warehouse,
+        details=ShipmentDetails(
+            carrier=payload.carrier or "",
+            service_level=payload.service_level or "",
+            tracking_number=payload.tracking_number or "",
+            packages=payload.packages,
+            weight_kg=None if payload.weight_kg is None else Decimal(str(payload.weight_kg)),
+        ),
+    )
+    order = get_order(session, actor, order_number=payload.order_number)
+    by_id = {ln.id: ln for ln in order.lines}
+    shipped = [
+        (sh.warehouse_id or by_id[s.order_line_id].warehouse_id, by_id[s.order_line_id], s.quantity)
+        for sh in shipments
+        for s in sh.lines
+    ]
+    value = round_money(sum((line.net_price * qty for _, line, qty in shipped), Decimal(0)))
+    travel = ", ".join(
+        w
+        for w in (
+            payload.carrier,
+            payload.service_level,
+            payload.tracking_number and f"tracking {payload.tracking_number}",
+        )
+        if w
+    )
+    numbers = ", ".join(sh.number for sh in shipments)
+    return Applied(
+        result_ref=numbers if len(numbers) <= 32 else order.number,
+        entity_id=order.entity_id,
+        currency=order.currency,
+        amount=value,
+        summary=f"Ship {order.number} {_shipped_words(session, shipped)}"
+        + (f" via {travel}" if travel else "")
+        + f"; invoice {format_money(value, order.currency)}",
+        quantity=sum(qty for _, _, qty in shipped),
+        keys=sorted({(line.item_id, w) for source, line, _ in shipped for w in (source, line.warehouse_id)}),
+        effects=[f"{order.number}: status → {order.status.replace('_', ' ')}"],
+    )
+
+
+def _ship_quantities(lines: list[ShipLineDraft]) -> dict[int, int] | None:
+    """Units by line number (None: all that is reserved); a line named twice is refused, not added up."""
+    quantities: dict[int, int] = {}
+    for line in lines:
+        if line.line_no in quantities:
+            raise InvalidInput(f"line {line.line_no} is named twice; give its quantity once")
+        quantities[line.line_no] = line.quantity
+    return quantities or None
+
+
+def _shipped_words(session: Session, shipped: list[tuple[int, SalesOrderLine, int]]) -> str:
+    """ "from DAL: 30 x V-200 (line 1); from ATL: 5 x V-220 (line 2)"."""
+    codes = warehouse_codes(session, warehouse_ids=[source for source, _, _ in shipped])
+    skus = item_skus(session, item_ids=[line.item_id for _, line, _ in shipped])
+    by_source: dict[int, list[str]] = {}
+    for source, line, qty in shipped:
+        by_source.setdefault(source, []).append(f"{qty} x {skus[line.item_id]} (line {line.line_no})")
+    return "; ".join(f"from {codes[source]}: {', '.join(parts)}" for source, parts in by_source.items())
+
+
 def _entity_currency(session: Session, entity_id: int) -> str:
     entity = session.get(LegalEntity, entity_id)
     return entity.base_currency if entity else "USD"
@@ -389,4 +484,5 @@ KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.CREDIT_HOLD_RELEASE: (CreditHoldReleaseDraft, apply_credit_hold_release),
     DraftKind.PRICE_OVERRIDE: (PriceOverrideDraft, apply_price_override),
     DraftKind.EXCEPTION_ACTION: (ExceptionActionDraft, apply_exception_action),
+    DraftKind.SHIPMENT: (ShipmentDraft, apply_shipment),
 }

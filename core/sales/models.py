@@ -97,14 +97,30 @@ class SalesOrderLine(Base):
 
 
 class Shipment(Base):
+    """Goods of one order leaving one warehouse, with how they travel (carrier, tracking, packages, weight).
+
+    `warehouse_id` is empty only on shipments older than the shipping service (the demo's history): their
+    lines left from the order lines' warehouses."""
+
     __tablename__ = "shipments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"), index=True)
     shipped_on: Mapped[date]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    carrier: Mapped[str] = mapped_column(String(40), default="")
+    service_level: Mapped[str] = mapped_column(String(40), default="")
+    tracking_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    packages: Mapped[int | None]
+    weight_kg: Mapped[Decimal | None]
 
     lines: Mapped[list["ShipmentLine"]] = relationship(cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("packages IS NULL OR packages > 0", name="ck_shipments_packages"),
+        CheckConstraint("weight_kg IS NULL OR weight_kg > 0", name="ck_shipments_weight"),
+    )
 
     @property
     def number(self) -> str:

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -15,15 +15,13 @@ from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
 from core.masterdata.service import get_customer, get_items
-from core.money import round_money
-from core.numbering import INVOICE, SALES_ORDER, SHIPMENT
+from core.numbering import INVOICE, SALES_ORDER, SALES_ORDER_LINE, SHIPMENT
 from core.sales.models import (
     OrderStatus,
     PriceSource,
     SalesOrder,
     SalesOrderLine,
     Shipment,
-    ShipmentLine,
 )
 from core.sales.pricing import (
     margin,
@@ -35,8 +33,6 @@ from core.stock.atp import Supply, earliest_date_for, free_stock
 from core.stock.models import (
     DemandSource,
     IncomingSupply,
-    Movement,
-    Reservation,
     StockBalance,
 )
 from core.stock.service import (
@@ -226,6 +222,13 @@ def get_order(session: Session, actor: Actor, *, order_number: str | int, lock: 
     return order
 
 
+def get_order_line(session: Session, actor: Actor, *, line_number: str | int) -> SalesOrderLine:
+    """An order line by its own number ("SOL-88"), if its order lies in the actor's scope."""
+    line = load_document(session, SalesOrderLine, line_number, kind=SALES_ORDER_LINE, lock=False)
+    get_order(session, actor, order_number=line.order_id)
+    return line
+
+
 def first_held_order(session: Session) -> str | None:
     """The number of the oldest order on hold, if any (the demo suggests asking why it is held)."""
     held = session.scalars(
@@ -297,99 +300,6 @@ def confirm_order(
     order.hold_reason = None
     session.flush()
     return order
-
-
-# --- Ship ---------------------------------------------------------------------------
-
-
-def ship_order(
-    session: Session,
-    actor: Actor,
-    *,
-    order_number: str | int,
-    quantities: dict[int, int] | None = None,
-    shipped_on: date | None = None,
-) -> Shipment:
-    """Ship reserved stock (all of it, or `quantities` by line number) and invoice what shipped."""
-    actor.require(Permission.MOVE_STOCK)
-    order = get_order(session, actor, order_number=order_number, lock=True)
-    if order.status not in OPEN_STATUSES:
-        raise InvalidState(f"{order.number} is {order.status}; only a confirmed order ships")
-    claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [line.id for line in order.lines])
-    plan = _shipping_plan(order, claims, quantities)
-    posting = _posting(
-        session,
-        actor,
-        order,
-        [(ln.item_id, ln.warehouse_id) for ln, _ in plan],
-    )
-    day = shipped_on or clock.today()
-    shipment = Shipment(order_id=order.id, shipped_on=day, created_by=actor.user_id)
-    session.add(shipment)
-    session.flush()
-    posting.ref_type, posting.ref_id = "shipment", shipment.id
-    for line, quantity in plan:
-        posting.consume(claims[line.id], quantity, Movement.SHIPMENT)
-        shipment.lines.append(ShipmentLine(order_line_id=line.id, quantity=quantity))
-        line.qty_shipped += quantity
-        line.qty_invoiced += quantity
-    session.add(_invoice_for(session, order, shipment, plan, day))
-    done = all(line.qty_shipped == line.quantity for line in order.lines)
-    order.status = (OrderStatus.INVOICED if done else OrderStatus.PARTIALLY_SHIPPED).value
-    session.flush()
-    return shipment
-
-
-def _shipping_plan(
-    order: SalesOrder, claims: dict[int, Reservation], quantities: dict[int, int] | None
-) -> list[tuple[SalesOrderLine, int]]:
-    by_no = {line.line_no: line for line in order.lines}
-    if quantities is None:
-        plan = [
-            (line, claims[line.id].quantity)
-            for line in order.lines
-            if line.id in claims and claims[line.id].quantity > 0
-        ]
-        if not plan:
-            raise InvalidState(f"{order.number} has nothing reserved to ship; its lines are backordered")
-        return plan
-    if not quantities:
-        raise InvalidInput("name at least one line to ship")
-    plan = []
-    for line_no, quantity in sorted(quantities.items()):
-        line = by_no.get(line_no)
-        if line is None:
-            raise InvalidInput(f"{order.number} has no line {line_no}; lines are {sorted(by_no)}")
-        check_quantity(quantity, f"quantity to ship on line {line_no}")
-        reserved = claims[line.id].quantity if line.id in claims else 0
-        if quantity > reserved:
-            raise InvalidInput(f"cannot ship {quantity} on line {line_no} of {order.number}: only {reserved} reserved")
-        plan.append((line, quantity))
-    return plan
-
-
-def _invoice_for(
-    session: Session,
-    order: SalesOrder,
-    shipment: Shipment,
-    plan: list[tuple[SalesOrderLine, int]],
-    day: date,
-) -> Invoice:
-    customer = session.get(Customer, order.customer_id)
-    assert customer is not None
-    amount = round_money(sum((line.net_price * qty for line, qty in plan), Decimal(0)))
-    cost = round_money(sum((line.unit_cost * qty for line, qty in plan), Decimal(0)))
-    return Invoice(
-        entity_id=order.entity_id,
-        customer_id=order.customer_id,
-        order_id=order.id,
-        shipment_id=shipment.id,
-        currency=order.currency,
-        amount=amount,
-        cost=cost,
-        issued_on=day,
-        due_on=day + timedelta(days=customer.payment_terms_days),
-    )
 
 
 # --- Change and cancel ---------------------------------------------------------------
@@ -608,9 +518,9 @@ __all__ = [
     "create_order",
     "first_held_order",
     "get_order",
+    "get_order_line",
     "order_status",
     "override_line_price",
-    "ship_order",
 ]
 
 

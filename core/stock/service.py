@@ -198,6 +198,14 @@ class Posting:
         self.balances[key].reserved -= quantity
         self.move(key, Bucket.ON_HAND, movement, -quantity)
 
+    def issue_free(self, key: Key, quantity: int, movement: Movement) -> None:
+        """Move units out of on-hand stock that no one has reserved or waits for; refuse what is not free."""
+        balance = self.balances[key]
+        free = free_stock(balance.on_hand, balance.reserved, balance.backordered)
+        if quantity > free:
+            self._refuse(key, quantity, free)
+        self.move(key, Bucket.ON_HAND, movement, -quantity)
+
     def add_incoming(
         self,
         key: Key,

@@ -11,12 +11,24 @@ from assistant.channels.web.schemas import Fact, Record, RecordTable
 from assistant.channels.web.views import case_detail, draft_card
 from core.actor import Actor
 from core.errors import NotFound
-from core.finance.service import credit_status
+from core.finance.service import credit_status, get_invoice, invoice_open_amount
 from core.masterdata.service import get_item, item_skus, warehouse_codes
 from core.money import format_money
-from core.numbering import DRAFT, EXCEPTION_CASE, PURCHASE_ORDER, SALES_ORDER, TRANSFER, DocumentKind, kind_of
+from core.numbering import (
+    DRAFT,
+    EXCEPTION_CASE,
+    INVOICE,
+    PURCHASE_ORDER,
+    SALES_ORDER,
+    SALES_ORDER_LINE,
+    SHIPMENT,
+    TRANSFER,
+    DocumentKind,
+    kind_of,
+)
 from core.purchasing.service import get_purchase_order
-from core.sales.service import order_status
+from core.sales.service import get_order_line, order_status
+from core.shipping.service import shipment_status
 from core.stock.service import available_to_promise
 from core.transfers.service import get_transfer
 
@@ -62,6 +74,54 @@ def _sales_order(session: Session, actor: Actor, ref: str) -> Record:
     ]
     table = RecordTable(columns=["line", "SKU", "warehouse", "qty", "reserved", "backordered", "shipped"], rows=rows)
     return Record(ref=view.number, kind="sales_order", title=f"Sales order {view.number}", fields=fields, table=table)
+
+
+def _order_line(session: Session, actor: Actor, ref: str) -> Record:
+    line = get_order_line(session, actor, line_number=ref)
+    order = _sales_order(session, actor, SALES_ORDER.format(line.order_id))
+    mine = [row for row in order.table.rows if row[0] == str(line.line_no)] if order.table else []
+    table = RecordTable(columns=order.table.columns, rows=mine) if order.table else None
+    title = f"Line {line.line_no} of sales order {order.ref}"
+    ref = SALES_ORDER_LINE.format(line.id)
+    return Record(ref=ref, kind="sales_order_line", title=title, fields=order.fields, table=table)
+
+
+def _shipment(session: Session, actor: Actor, ref: str) -> Record:
+    view = shipment_status(session, actor, shipment_number=ref)
+    travel = [
+        ("carrier", view.carrier),
+        ("service level", view.service_level),
+        ("tracking", view.tracking_number),
+        ("packages", str(view.packages or "")),
+        ("weight", f"{view.weight_kg:,.1f} kg" if view.weight_kg else ""),
+    ]
+    fields = [
+        Fact(label="order", value=view.order),
+        Fact(label="from", value=view.warehouse),
+        Fact(label="shipped on", value=str(view.shipped_on)),
+        Fact(label="status", value=f"{view.latest[0]} {view.latest[1]:%Y-%m-%d %H:%M}"),
+        *(Fact(label=label, value=value) for label, value in travel if value),
+        *([Fact(label="invoice", value=view.invoice)] if view.invoice else []),
+    ]
+    rows = [[str(ln.line_no), ln.sku, str(ln.quantity)] for ln in view.lines]
+    rows += [[m, "", f"{at:%Y-%m-%d %H:%M}"] for m, at in view.milestones]
+    table = RecordTable(columns=["line / milestone", "SKU", "quantity / time"], rows=rows)
+    return Record(ref=view.number, kind="shipment", title=f"Shipment {view.number}", fields=fields, table=table)
+
+
+def _invoice(session: Session, actor: Actor, ref: str) -> Record:
+    invoice = get_invoice(session, actor, invoice_number=ref)
+    order = order_status(session, actor, order_number=invoice.order_id)
+    fields = [
+        Fact(label="customer", value=order.customer),
+        Fact(label="order", value=SALES_ORDER.format(invoice.order_id)),
+        Fact(label="shipment", value=SHIPMENT.format(invoice.shipment_id)),
+        Fact(label="amount", value=format_money(invoice.amount, invoice.currency)),
+        Fact(label="open", value=format_money(invoice_open_amount(session, invoice), invoice.currency)),
+        Fact(label="issued", value=str(invoice.issued_on)),
+        Fact(label="due", value=str(invoice.due_on)),
+    ]
+    return Record(ref=invoice.number, kind="invoice", title=f"Invoice {invoice.number}", fields=fields)
 
 
 def _transfer(session: Session, actor: Actor, ref: str) -> Record:
@@ -163,6 +223,9 @@ def _customer(session: Session, actor: Actor, ref: str) -> Record:
 
 READERS: dict[DocumentKind, Callable[[Session, Actor, str], Record]] = {
     SALES_ORDER: _sales_order,
+    SALES_ORDER_LINE: _order_line,
+    SHIPMENT: _shipment,
+    INVOICE: _invoice,
     PURCHASE_ORDER: _purchase_order,
     TRANSFER: _transfer,
     DRAFT: _draft,

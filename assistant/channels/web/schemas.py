@@ -291,6 +291,86 @@ class ResolveRequest(Strict):
     dismiss: bool = False
 
 
+# --- shipping -----------------------------------------------------------------------------
+
+
+class ShipLine(Strict):
+    line_no: int = Field(ge=1, le=200, description="the order line's number")
+    quantity: int = Field(ge=1, le=1_000_000)
+
+
+class ShipmentRequest(Strict):
+    """Ship a confirmed order, as yourself, through the write gate (a `shipment` draft)."""
+
+    warehouse: str | None = Field(
+        None, max_length=40, description="the warehouse it leaves from; omit to ship from where each line is reserved"
+    )
+    lines: list[ShipLine] = Field(
+        default_factory=list, max_length=200, description="lines and units; omit to ship all that is reserved"
+    )
+    carrier: str = Field("", max_length=40, examples=["UPS"])
+    service_level: str = Field("", max_length=40, examples=["Ground"])
+    tracking_number: str = Field("", max_length=64, examples=["1Z999AA10123456784"])
+    packages: int | None = Field(None, ge=1, le=10_000)
+    weight_kg: Decimal | None = Field(None, gt=0, le=1_000_000, strict=False)
+    confirm: bool = Field(
+        description="true: the policy decides at once; false: an unconfirmed preview (confirm it at "
+        "POST /api/drafts/{number}/confirm)"
+    )
+
+
+class MilestoneRequest(Strict):
+    milestone: Literal["picked", "packed", "delivered"]
+    at: datetime | None = Field(None, strict=False, description="when it happened (RFC 3339); default now")
+
+
+class MilestoneView(BaseModel):
+    milestone: str = Field(description="picked, packed, shipped or delivered")
+    at: Timestamp
+
+
+class ShippedLineView(BaseModel):
+    line_no: int
+    sku: str
+    quantity: int
+
+
+class ShipmentView(BaseModel):
+    number: str
+    order: str
+    warehouse: str
+    shipped_on: str
+    carrier: str
+    service_level: str
+    tracking_number: str
+    packages: int | None
+    weight_kg: Decimal | None
+    invoice: str | None
+    milestones: list[MilestoneView]
+    lines: list[ShippedLineView]
+
+
+class FulfilmentLine(BaseModel):
+    line_no: int
+    sku: str
+    warehouse: str
+    ordered: int
+    shipped: int
+    reserved: int
+    backordered: int
+    open: int
+
+
+class Fulfilment(BaseModel):
+    order: str
+    status: str
+    customer: str
+    open_units: int
+    backordered_units: int
+    lines: list[FulfilmentLine]
+    shipments: list[ShipmentView]
+
+
 # --- records and health ------------------------------------------------------------------
 
 
@@ -301,7 +381,18 @@ class RecordTable(BaseModel):
 
 class Record(BaseModel):
     ref: str
-    kind: Literal["item", "sales_order", "purchase_order", "transfer", "draft", "exception", "customer"]
+    kind: Literal[
+        "item",
+        "sales_order",
+        "sales_order_line",
+        "shipment",
+        "invoice",
+        "purchase_order",
+        "transfer",
+        "draft",
+        "exception",
+        "customer",
+    ]
     title: str
     fields: list[Fact]
     table: RecordTable | None = None

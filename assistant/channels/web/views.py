@@ -160,6 +160,8 @@ def _stock_places(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
     places = [payload.get(k) for k in ("from_warehouse", "to_warehouse", "warehouse") if payload.get(k)]
     pairs: list[tuple[str, str | None]] = []
     for line in payload.get("lines", []):
+        if not isinstance(line.get("sku"), str):
+            continue  # a line named by number (a shipment's "line 2") has no item of its own to show
         line_places = [line["warehouse"]] if line.get("warehouse") else places or [None]
         pairs.extend((line["sku"], p) for p in line_places)
     return list(dict.fromkeys(pairs))[:12]

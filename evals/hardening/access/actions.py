@@ -68,6 +68,17 @@ def _order_change(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "draft_order_change", {"order_number": cell.place.order, "line_no": 1, "requested_date": later}
 
 
+def _shipment(cell: Cell) -> tuple[str, dict[str, Any]]:
+    order, line_no = cell.place.shippable
+    return "draft_shipment", {"order_number": order, "lines": [{"line_no": line_no, "quantity": 1}]}
+
+
+def _ship_over_api(web: Web, cell: Cell) -> str:
+    order, line_no = cell.place.shippable
+    body = {"lines": [{"line_no": line_no, "quantity": 1}], "confirm": False}
+    return web.post(cell.subject.username, f"/api/orders/{order}/shipments", body)
+
+
 def _credit_release(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "request_credit_hold_release", {"customer": cell.place.held_customer, "reason": "payment received"}
 
@@ -147,6 +158,13 @@ ACTIONS = (
     Action("draft PO", may(Permission.BUY), _purchase_order, None, chat=True),
     Action("change SO", may(Permission.SELL), _order_change, None, chat=True),
     Action("release hold", in_scope, _credit_release, None, chat=True),
+    Action(
+        "fulfilment",
+        in_scope,
+        lambda c: ("get_fulfilment", {"order_number": c.place.order}),
+        _get(lambda c: f"/api/orders/{c.place.order}/fulfilment"),
+    ),
+    Action("ship SO", may(Permission.MOVE_STOCK), _shipment, _ship_over_api),
     Action(
         "read draft",
         may_read_draft,

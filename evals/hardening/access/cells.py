@@ -66,6 +66,7 @@ class Place:
     customer: str  # not on credit hold
     held_customer: str
     order: str  # a confirmed sales order
+    shippable: tuple[str, int]  # an open sales order and a line of it with stock reserved
     purchase_order: str
     supplier: str
     case: str  # an active exception case

@@ -18,10 +18,12 @@ from core.exceptions.models import ACTIVE_STATUSES
 from core.identity import issue_token
 from core.masterdata.models import Customer, Supplier
 from core.masterdata.service import load_actor
+from core.numbering import SALES_ORDER
 from core.policy import evaluate
 from core.policy.facts import Facts
 from core.purchasing.models import PurchaseOrder
-from core.sales.models import OrderStatus, SalesOrder
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
+from core.stock.models import DemandSource, Reservation
 from evals.common.company import entity_id_of, most_available_sku
 from evals.hardening.access.cells import (
     DISCOUNT_NEEDING_A_MANAGER,
@@ -59,6 +61,24 @@ def _first_number(session: Session, query: Any) -> str:
     return str(document.number)
 
 
+def _shippable(session: Session, entity_id: int) -> tuple[str, int]:
+    """The first open order of the entity with stock reserved on a line, and that line's number."""
+    order_id, line_no = session.execute(
+        select(SalesOrder.id, SalesOrderLine.line_no)
+        .join(SalesOrderLine, SalesOrderLine.order_id == SalesOrder.id)
+        .join(Reservation, Reservation.source_id == SalesOrderLine.id)
+        .where(
+            SalesOrder.entity_id == entity_id,
+            SalesOrder.status.in_([OrderStatus.CONFIRMED.value, OrderStatus.PARTIALLY_SHIPPED.value]),
+            Reservation.source_type == DemandSource.SALES_ORDER_LINE.value,
+            Reservation.quantity > 0,
+        )
+        .order_by(SalesOrder.id, SalesOrderLine.line_no)
+        .limit(1)
+    ).one()
+    return SALES_ORDER.format(order_id), line_no
+
+
 def _case(session: Session, entity_id: int) -> ExceptionCase:
     active = [s.value for s in ACTIVE_STATUSES]
     cases = select(ExceptionCase).where(ExceptionCase.entity_id == entity_id, ExceptionCase.status.in_(active))
@@ -85,6 +105,7 @@ def _place(session: Session, entity: str) -> Place:
             .where(SalesOrder.entity_id == entity_id, SalesOrder.status == OrderStatus.CONFIRMED.value)
             .order_by(SalesOrder.id),
         ),
+        shippable=_shippable(session, entity_id),
         purchase_order=_first_number(
             session, select(PurchaseOrder).where(PurchaseOrder.entity_id == entity_id).order_by(PurchaseOrder.id)
         ),

@@ -30,7 +30,7 @@ def draft_detail(svc: Services, user: SignedIn, number: str) -> schemas.DraftDet
     return svc.db.read(lambda s: views.draft_detail(s, user.actor, number, excerpt_of))
 
 
-async def _announced(svc: Services, user: SignedIn, number: str) -> schemas.DraftDetail:
+async def announced(svc: Services, user: SignedIn, number: str) -> schemas.DraftDetail:
     """The draft after a change; a draft now waiting for approval is announced to its approvers (Slack)."""
     await svc.runner.announce([number])
     return await run_in_threadpool(draft_detail, svc, user, number)
@@ -51,7 +51,7 @@ async def create(body: schemas.NewDraftRequest, user: CurrentUser, svc: Services
             ).number
         ),
     )
-    return await _announced(svc, user, number)
+    return await announced(svc, user, number)
 
 
 @router.post("/drafts/{number}/confirm", response_model=schemas.DraftDetail, responses=ERRORS)
@@ -60,7 +60,7 @@ async def confirm_draft(number: str, user: CurrentUser, svc: ServicesDep) -> sch
     policy decides: executed, waiting for approvers, or blocked. 403 when someone else asked for it; 409 when
     it is not unconfirmed any more, its preview expired, or stock, prices or credit changed what it would do."""
     await run_in_threadpool(svc.db.run, lambda s: confirm(s, person(user), draft_number=number).number)
-    return await _announced(svc, user, number)
+    return await announced(svc, user, number)
 
 
 @router.post("/drafts/{number}/cancel", response_model=schemas.DraftDetail, responses=ERRORS)

@@ -1,0 +1,1 @@
+"""Fulfilment of sales orders: shipments from one warehouse each, how they travel, and their milestones."""
