@@ -6,11 +6,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, InvalidState, NotFound, OutOfScope, PermissionDenied
 from core.exceptions.models import ExceptionCase
+from core.purchasing.models import PurchaseOrderLine
 from core.purchasing.service import (
     PurchaseLineRequest,
     cancel_purchase_order,
@@ -257,3 +259,15 @@ def test_a_receipt_racing_a_shipment_of_the_same_item_oversells_nothing(pg_world
     # 12 on hand + 50 received - 12 shipped; the backorder of 20 is now reserved from the receipt
     assert (atl.on_hand, atl.reserved, atl.backordered, atl.incoming) == (50, 20, 0, 0)
     assert world.read(stock_disagreements) == []
+
+
+def test_the_migrated_schema_still_refuses_a_line_of_nothing_or_a_negative_receipt(world: World) -> None:
+    _po(world, PurchaseLineRequest("V-200", 5))
+    changes: list[dict[str, int]] = [{"quantity": 0}, {"qty_received": -1}]
+    for change in changes:
+
+        def corrupt(s: Session, c: dict[str, int] = change) -> None:
+            s.execute(update(PurchaseOrderLine).values(**c))
+
+        with pytest.raises(IntegrityError):
+            world.run(corrupt)
