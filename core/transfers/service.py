@@ -261,7 +261,7 @@ def receive_transfer(
     actor.require_entity(transfer.to_entity_id, f"the receiving side of transfer {transfer.number}")
     if transfer.status != TransferStatus.IN_TRANSIT:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only a transfer in transit can be received")
-    arrivals = _arrivals(session, transfer, received or {}, damaged or {})
+    arrivals = plan_arrivals(session, transfer, received or {}, damaged or {})
     posting = _open_posting(session, actor, transfer)
     supply = incoming_for(session, SupplySource.TRANSFER_LINE, [ln.id for ln in transfer.lines])
     destination = transfer.to_warehouse_id
@@ -282,8 +282,11 @@ def receive_transfer(
     return transfer
 
 
-def _arrivals(session: Session, transfer: Transfer, received: dict[str, int], damaged: dict[str, int]) -> list[Arrival]:
-    """Each line's good, short and damaged units; refuses SKUs not on the transfer and impossible counts."""
+def plan_arrivals(
+    session: Session, transfer: Transfer, received: dict[str, int], damaged: dict[str, int]
+) -> list[Arrival]:
+    """Each line's good, short and damaged units given the counts by SKU (absent: all arrived, none damaged);
+    refuses SKUs not on the transfer and impossible counts."""
     skus = item_skus(session, item_ids=[ln.item_id for ln in transfer.lines])
     by_sku = {skus[ln.item_id].casefold(): ln for ln in transfer.lines}
     for sku in [*received, *damaged]:
