@@ -84,6 +84,8 @@ ROLES = {
     "order_number": Role.DOCUMENT,
     "draft_number": Role.DOCUMENT,
     "case_number": Role.DOCUMENT,
+    "po_number": Role.DOCUMENT,
+    "transfer_number": Role.DOCUMENT,
     "line_no": Role.NUMBER,
     "discount_pct": Role.NUMBER,
     "unit_cost": Role.NUMBER,
@@ -112,6 +114,8 @@ ASKS = {
     "order_number": "which order (e.g. SO-1042)",
     "draft_number": "which draft (e.g. DR-7)",
     "case_number": "which case (e.g. EX-12)",
+    "po_number": "which purchase order (e.g. PO-77)",
+    "transfer_number": "which transfer (e.g. TR-12)",
     "line_no": "which line",
     "quantity": "how many",
 }

@@ -171,17 +171,18 @@ class ExceptionActionDraft(DraftPayload):
 
 class PurchaseReceiptDraft(DraftPayload):
     po_number: str = Field(min_length=1, max_length=24, description="e.g. PO-77")
-    lines: list[StockLineDraft] | None = Field(
-        None, max_length=200, description="SKUs and units that arrived; omit to receive all still open"
+    # A plain list (empty: all still open), not optional, so its SKUs and counts are checked like any line's.
+    lines: list[StockLineDraft] = Field(
+        default_factory=list, max_length=200, description="what arrived; omit for all still open"
     )
-    close_short: bool = Field(False, description="close the PO: what did not arrive will not come")
+    close_short: bool = Field(False, description="the rest will not come: close the PO")
 
     def subject(self) -> tuple[str, ...]:
         return _same(self.po_number)
 
 
 class ArrivalLineDraft(Payload):
-    sku: str | None = Field(None, max_length=40, description="omit when the transfer carries one SKU")
+    sku: str | None = Field(None, max_length=40, description="omit if the transfer has one SKU")
     quantity: int = Field(ge=0, le=1_000_000)
 
 
@@ -189,11 +190,9 @@ class TransferMoveDraft(DraftPayload):
     transfer_number: str = Field(min_length=1, max_length=24, description="e.g. TR-12")
     action: Literal["ship", "receive"]
     received: list[ArrivalLineDraft] = Field(
-        default_factory=list, max_length=200, description="receive: units that arrived, if not all shipped"
+        default_factory=list, max_length=200, description="units that arrived, if fewer than shipped"
     )
-    damaged: list[ArrivalLineDraft] = Field(
-        default_factory=list, max_length=200, description="receive: units arrived damaged"
-    )
+    damaged: list[ArrivalLineDraft] = Field(default_factory=list, max_length=200, description="units arrived damaged")
 
     def subject(self) -> tuple[str, ...]:
         return _same(self.transfer_number, self.action)

@@ -228,8 +228,8 @@ class NewDraftRequest(DraftSubmission):
 class ReceiptRequest(DraftSubmission):
     """Goods that arrived against a purchase order (a `po_receipt` draft)."""
 
-    lines: list[StockLineDraft] | None = Field(
-        None, max_length=200, description="SKUs and units that arrived; omit to receive everything still open"
+    lines: list[StockLineDraft] = Field(
+        default_factory=list, max_length=200, description="SKUs and units that arrived; omit for everything open"
     )
     close_short: bool = Field(False, description="close the order after this receipt: the rest will not come")
 

@@ -56,5 +56,5 @@ async def receive_transfer(
     return await submit(svc, user, DraftKind.TRANSFER_MOVE.value, payload, body)
 
 
-def _lines(lines: Sequence[BaseModel] | None) -> list[dict[str, object]] | None:
-    return None if lines is None else [line.model_dump(mode="json") for line in lines]
+def _lines(lines: Sequence[BaseModel]) -> list[dict[str, object]]:
+    return [line.model_dump(mode="json") for line in lines]
