@@ -67,6 +67,7 @@ class Place:
     held_customer: str
     order: str  # a confirmed sales order
     purchase_order: str
+    open_purchase_order: str  # one with goods still to receive
     supplier: str
     case: str  # an active exception case
     case_role: str | None  # the role it is routed to
