@@ -271,3 +271,20 @@ def test_the_migrated_schema_still_refuses_a_line_of_nothing_or_a_negative_recei
 
         with pytest.raises(IntegrityError):
             world.run(corrupt)
+
+
+@pytest.mark.postgres
+def test_two_receipts_racing_on_one_line_receive_no_more_than_is_open(pg_world: World) -> None:
+    number = _po(pg_world, PurchaseLineRequest("V-200", 50))
+    wes, bea = pg_world.actor("wes"), pg_world.actor("bea")
+    outcomes = all_at_once(
+        pg_world,
+        [
+            lambda s: receive_purchase_order(s, wes, po_number=number, quantities={"V-200": 30}),
+            lambda s: receive_purchase_order(s, bea, po_number=number, quantities={"V-200": 30}),
+        ],
+    )
+    assert outcomes == Counter({"ok": 1, "invalid_input": 1})  # the second sees only 20 still open
+    atl = pg_world.balance("V-200", "ATL")
+    assert (atl.on_hand, atl.incoming) == (42, 20)
+    assert pg_world.read(stock_disagreements) == []
