@@ -124,3 +124,23 @@ def test_the_counterparty_receives_an_intercompany_transfer_with_a_damaged_unit(
     assert world.balance("V-200", "BHM").on_hand == 8
     assert [c[0] for c in _cases(world)] == ["transfer_discrepancy"]
     assert world.read(stock_disagreements) == []
+
+
+def test_an_approved_over_receipt_is_not_judged_again_on_the_next_receipt(world: World) -> None:
+    bea = world.actor("bea")
+    po = world.run(
+        lambda s: (
+            create_purchase_order(
+                s,
+                bea,
+                supplier="VALVECO",
+                warehouse="ATL",
+                lines=[PurchaseLineRequest("V-200", 50), PurchaseLineRequest("V-220", 10)],
+            ).number
+        )
+    )
+    held = _draft(world, "wes", "po_receipt", _receipt(po, 60))
+    world.run(lambda s: approve(s, Person(world.actor("gus"), channel="web"), draft_number=held.number))
+    later = _draft(world, "wes", "po_receipt", {"po_number": po, "lines": [{"sku": "V-220", "quantity": 10}]})
+    assert (later.status, later.facts["over_receipt_pct"]) == ("executed", "0")
+    assert world.read(stock_disagreements) == []

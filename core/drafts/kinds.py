@@ -439,6 +439,7 @@ def apply_purchase_receipt(session: Session, actor: Actor, payload: PurchaseRece
     order = get_purchase_order(session, actor, po_number=payload.po_number)
     status_before, value_before = order.status, _received_value(order)
     planned = quantities or _open_units(session, order)
+    received_before = {ln.id: ln.qty_received for ln in order.lines}
     order = receive_purchase_order(
         session,
         actor,
@@ -447,7 +448,8 @@ def apply_purchase_receipt(session: Session, actor: Actor, payload: PurchaseRece
         allow_over_receipt=True,  # the gate below decides whether the variance stands
         close_short=payload.close_short,
     )
-    variance = receipt_variance(session, order, closed=payload.close_short)
+    touched = [ln.id for ln in order.lines if ln.qty_received != received_before[ln.id]]
+    variance = receipt_variance(session, order, closed=payload.close_short, received=touched)
     where = warehouse_codes(session, warehouse_ids=[order.warehouse_id]).get(order.warehouse_id, "?")
     parts = ", ".join(f"{q} x {sku}" for sku, q in planned.items())
     summary = f"Receive on {order.number} into {where}: {parts or 'nothing'}" + (

@@ -1,6 +1,6 @@
 """Purchase-order commands: create (dated incoming supply), receive into stock, cancel."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -173,13 +173,17 @@ class ReceiptVariance:
     lines: list[str]  # "V-200: 55 received of 50 ordered (+10.0%)"
 
 
-def receipt_variance(session: Session, order: PurchaseOrder, *, closed: bool) -> ReceiptVariance:
-    """Over-receipt on any line; under-receipt only where the order is closed short (else the rest stays due)."""
+def receipt_variance(
+    session: Session, order: PurchaseOrder, *, closed: bool, received: Collection[int] | None = None
+) -> ReceiptVariance:
+    """Over-receipt on the lines just received (`received` line ids; all lines by default), under-receipt only where
+    the order is closed short (else the rest stays due): an over-receipt approved once is not judged again."""
     skus = item_skus(session, item_ids=[ln.item_id for ln in order.lines])
     over, under, lines = Decimal(0), Decimal(0), []
     for line in order.lines:
         gap = line.qty_received - line.quantity
-        if gap == 0 or (gap < 0 and not closed):
+        judged = (gap > 0 and (received is None or line.id in received)) or (gap < 0 and closed)
+        if not judged:
             continue
         pct = round_percent(Decimal(abs(gap)) * 100 / line.quantity)
         over, under = (max(over, pct), under) if gap > 0 else (over, max(under, pct))
