@@ -85,6 +85,8 @@ ROLES = {
     "draft_number": Role.DOCUMENT,
     "case_number": Role.DOCUMENT,
     "shipment_number": Role.DOCUMENT,
+    "po_number": Role.DOCUMENT,
+    "transfer_number": Role.DOCUMENT,
     "line_no": Role.NUMBER,
     "packages": Role.NUMBER,
     "weight_kg": Role.NUMBER,
@@ -119,6 +121,8 @@ ASKS = {
     "draft_number": "which draft (e.g. DR-7)",
     "case_number": "which case (e.g. EX-12)",
     "shipment_number": "which shipment (e.g. SH-31)",
+    "po_number": "which purchase order (e.g. PO-77)",
+    "transfer_number": "which transfer (e.g. TR-12)",
     "line_no": "which line",
     "quantity": "how many",
 }

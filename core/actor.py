@@ -18,6 +18,7 @@ class Role(StrEnum):
 class Permission(StrEnum):
     SELL = "sell"
     MOVE_STOCK = "move_stock"
+    RECEIVE = "receive"
     TRANSFER = "transfer"
     BUY = "buy"
     RECORD_PAYMENT = "record_payment"
@@ -28,6 +29,7 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.SELL: frozenset({Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.MOVE_STOCK: frozenset({Role.WAREHOUSE, Role.MANAGER, Role.ADMIN}),
+    Permission.RECEIVE: frozenset({Role.WAREHOUSE, Role.BUYER, Role.MANAGER, Role.ADMIN}),
     Permission.TRANSFER: frozenset({Role.WAREHOUSE, Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.BUY: frozenset({Role.BUYER, Role.MANAGER, Role.ADMIN}),
     Permission.RECORD_PAYMENT: frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN}),

@@ -92,6 +92,8 @@ def test_the_default_file_is_valid_and_routes_every_type() -> None:
         "price_deviation": (Role.MANAGER, 24),
         "late_supplier": (Role.BUYER, 24),
         "approval_overdue": (Role.MANAGER, 4),
+        "receipt_variance": (Role.BUYER, 24),
+        "transfer_discrepancy": (Role.WAREHOUSE, 24),
     }
     assert rules.candidates(ExceptionType.SHORTAGE, "UK")[0].sla_hours == 16
 

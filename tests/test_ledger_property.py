@@ -1,5 +1,6 @@
-"""Property: any sequence of receipts, reservations, shipments, transfers and adjustments keeps every
-balance equal to the ledger (and the claims), never negative, and conserves stock."""
+"""Property: any sequence of receipts (partial, over, closed short), reservations, shipments, transfers (received
+whole or with damaged units) and adjustments keeps every balance equal to the ledger (and the claims), never
+negative, and conserves stock."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ErpError
 from core.masterdata.models import Item
+from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
 from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order
 from core.shipping.service import ship_order
 from core.stock.models import LedgerEntry, StockBalance
@@ -37,7 +39,9 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("resize_order"), REF, QTY),
     st.tuples(st.just("transfer"), SKUS, NA_WAREHOUSES, QTY),
     st.tuples(st.just("ship_transfer"), REF),
-    st.tuples(st.just("receive_transfer"), REF),
+    st.tuples(st.just("receive_transfer"), REF, st.integers(min_value=0, max_value=5)),
+    st.tuples(st.just("purchase"), SKUS, NA_WAREHOUSES, QTY),
+    st.tuples(st.just("receive_purchase"), REF, QTY, st.booleans(), st.booleans()),
 )
 
 
@@ -46,6 +50,8 @@ class Run:
     world: World
     orders: list[int] = field(default_factory=list)
     transfers: list[int] = field(default_factory=list)
+    purchases: list[int] = field(default_factory=list)
+    skus: dict[tuple[str, int], str] = field(default_factory=dict)  # ("transfer" | "purchase", id) -> its SKU
     expected_total: int = sum(qty for sku, _wh, qty in OPENING_STOCK if sku in PROPERTY_SKUS)
 
     def pick(self, refs: list[int], index: int) -> int | None:
@@ -61,10 +67,20 @@ class Run:
             command = lambda s: self._order(s, root, op)  # noqa: E731
         elif kind == "transfer":
             other = "ATL" if op[2] == "DAL" else "DAL"
-            command = lambda s: self.transfers.append(  # noqa: E731
+            command = lambda s: self._remember(  # noqa: E731
+                "transfer",
+                op[1],
                 create_transfer(
                     s, root, from_warehouse=op[2], to_warehouse=other, lines=[TransferLineRequest(op[1], op[3])]
-                ).id
+                ).id,
+            )
+        elif kind == "purchase":
+            command = lambda s: self._remember(  # noqa: E731
+                "purchase",
+                op[1],
+                create_purchase_order(
+                    s, root, supplier="VALVECO", warehouse=op[2], lines=[PurchaseLineRequest(op[1], op[3])]
+                ).id,
             )
         else:
             command = self._on_document(kind, op, root)
@@ -76,6 +92,14 @@ class Run:
             self.expected_total += op[3]
         if kind in ("ship_order", "ship_from"):
             self.expected_total -= sum(line.quantity for shipment in result for line in shipment.lines)
+        if kind == "receive_transfer":
+            self.expected_total -= op[2]  # damaged units leave transit as a loss
+        if kind == "receive_purchase":
+            self.expected_total += op[2]
+
+    def _remember(self, document: str, sku: str, ref: int) -> None:
+        (self.transfers if document == "transfer" else self.purchases).append(ref)
+        self.skus[(document, ref)] = sku
 
     def _order(self, s: Session, root: Any, op: tuple[Any, ...]) -> None:
         order = create_order(s, root, customer="ACME", lines=[LineRequest(op[1], op[3], warehouse=op[2])])
@@ -83,10 +107,12 @@ class Run:
         self.orders.append(order.id)
 
     def _on_document(self, kind: str, op: tuple[Any, ...], root: Any) -> Callable[[Session], Any]:
-        refs = self.transfers if kind.endswith("transfer") else self.orders
+        document = "transfer" if kind.endswith("transfer") else "purchase" if kind.endswith("purchase") else "order"
+        refs = {"transfer": self.transfers, "purchase": self.purchases, "order": self.orders}[document]
         ref = self.pick(refs, op[1])
         if ref is None:
             return lambda s: (_ for _ in ()).throw(ErpError("nothing to act on"))
+        sku = self.skus.get((document, ref), "")
         return {
             "ship_order": lambda s: ship_order(s, root, order_number=ref),
             "ship_from": lambda s: ship_order(s, root, order_number=ref, warehouse=op[2], quantities={1: op[3]}),
@@ -95,7 +121,10 @@ class Run:
                 s, root, order_number=ref, line_no=1, quantity=op[2], allow_backorder=True
             ),
             "ship_transfer": lambda s: ship_transfer(s, root, transfer_number=ref),
-            "receive_transfer": lambda s: receive_transfer(s, root, transfer_number=ref),
+            "receive_transfer": lambda s: receive_transfer(s, root, transfer_number=ref, damaged={sku: op[2]}),
+            "receive_purchase": lambda s: receive_purchase_order(
+                s, root, po_number=ref, quantities={sku: op[2]}, allow_over_receipt=op[3], close_short=op[4]
+            ),
         }[kind]
 
 

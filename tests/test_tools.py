@@ -202,7 +202,8 @@ def test_a_draft_tool_returns_an_unconfirmed_preview_with_the_would_be_verdict_a
 
 
 def test_the_tools_tell_the_model_that_a_draft_is_a_preview_the_user_confirms() -> None:
-    for name in ("draft_sales_order", "draft_transfer", "draft_purchase_order", "draft_order_change"):
+    drafting = ("draft_sales_order", "draft_transfer", "draft_purchase_order", "draft_order_change", "draft_receipt")
+    for name in (*drafting, "draft_transfer_move"):
         description = REGISTRY.tools[name].schema()["function"]["description"]
         assert "preview" in description and "unconfirmed" in description and "confirms" in description, name
         assert "never say it is done" in description, name

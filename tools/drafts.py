@@ -17,8 +17,10 @@ from core.drafts.kinds import (
     ExceptionActionDraft,
     OrderChangeDraft,
     PurchaseOrderDraft,
+    PurchaseReceiptDraft,
     SalesOrderDraft,
     TransferDraft,
+    TransferMoveDraft,
 )
 from core.drafts.models import DraftAction, DraftStatus
 from core.drafts.service import approvals_of, draft_action, get_draft, open_requirements, pending_for
@@ -172,6 +174,21 @@ TOOLS = [
         "Draft a purchase order to a supplier into a warehouse of the supplier's entity." + DRAFT_NOTE,
         PurchaseOrderDraft,
         drafter(DraftKind.PURCHASE_ORDER),
+        writes=True,
+    ),
+    Tool(
+        "draft_receipt",
+        "Draft receiving goods on a purchase order (PO-...); close_short only if the user says the rest will not"
+        " come." + DRAFT_NOTE,
+        PurchaseReceiptDraft,
+        drafter(DraftKind.PO_RECEIPT),
+        writes=True,
+    ),
+    Tool(
+        "draft_transfer_move",
+        "Draft shipping a transfer (TR-...), or receiving it with any units short or damaged." + DRAFT_NOTE,
+        TransferMoveDraft,
+        drafter(DraftKind.TRANSFER_MOVE),
         writes=True,
     ),
     Tool(

@@ -12,6 +12,7 @@ from assistant.cli.index import index
 from assistant.cli.model import model_app
 from assistant.cli.product import run
 from assistant.cli.queries import atp, credit, order
+from assistant.cli.receiving import receive, transfers_app
 from assistant.cli.serve import serve
 from assistant.cli.shipping import shipping_app
 from assistant.cli.slack import slack_app
@@ -30,12 +31,13 @@ def _check_settings() -> None:
         raise fail(error) from None
 
 
-for command in (migrate, init, password, seed, status, atp, order, credit, run):
+for command in (migrate, init, password, seed, status, atp, order, credit, receive, run):
     app.command()(command)
 app.command("audit-verify")(audit_verify)
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(shipping_app, name="shipping")
+app.add_typer(transfers_app, name="transfer")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)

@@ -2,7 +2,7 @@
 approve or reject. The web inbox and Slack buttons run the same core functions."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -51,7 +51,7 @@ def new(
     draft_and_confirm(kind, body, user, yes)
 
 
-def draft_and_confirm(kind: str, body: dict[str, object], user: str, yes: bool) -> None:
+def draft_and_confirm(kind: str, body: dict[str, Any], user: str, yes: bool) -> None:
     """Draft as `user` from the terminal, show the preview, and confirm it (asked, unless `yes`)."""
 
     def command(s: Session, actor: Actor) -> DraftAction:

@@ -34,8 +34,8 @@ from core.numbering import INVOICE
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.models import Shipment, ShipmentLine
 from core.stock.models import Bucket, LedgerEntry, Movement, StockBalance
-from core.transfers.models import Transfer, TransferKind, TransferLine, TransferStatus
-from core.transfers.service import TRANSIT_DAYS, intercompany_postings, transfer_unit_price
+from core.transfers.models import TRANSIT_DAYS, Transfer, TransferKind, TransferLine, TransferStatus
+from core.transfers.service import intercompany_postings, transfer_unit_price
 
 MOVES = {  # ledger kind -> (bucket, movement, ref_type)
     K_OPENING: (Bucket.ON_HAND, Movement.ADJUSTMENT, "adjustment"),

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from core.demo.company import Company, ItemRef, SupplierRef
 from core.demo.demand import Demand, OrderBook
 from core.demo.scenario import DRAIN_DAYS, Shortage
-from core.transfers.models import TransferKind
-from core.transfers.service import TRANSIT_DAYS
+from core.transfers.models import TRANSIT_DAYS, TransferKind
 
 SAFETY_DAYS = {"A": 10, "B": 7, "C": 5}
 CYCLE_DAYS = {"A": 30, "B": 45, "C": 60}

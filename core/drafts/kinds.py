@@ -16,13 +16,20 @@ from sqlalchemy.orm import Session
 
 from core.actor import Actor
 from core.errors import InvalidInput
-from core.exceptions import assign_case, comment_case, get_case, resolve_case
+from core.exceptions import ExceptionType, assign_case, comment_case, get_case, resolve_case
 from core.finance.service import credit_status, release_credit_hold
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import item_skus, warehouse_codes
 from core.money import format_money, round_money
 from core.policy.facts import DraftKind
-from core.purchasing.service import PurchaseLineRequest, create_purchase_order
+from core.purchasing.models import PurchaseOrder
+from core.purchasing.service import (
+    PurchaseLineRequest,
+    create_purchase_order,
+    get_purchase_order,
+    receipt_variance,
+    receive_purchase_order,
+)
 from core.sales.models import SalesOrder, SalesOrderLine
 from core.sales.pricing import margin, round_percent
 from core.sales.service import (
@@ -36,7 +43,17 @@ from core.sales.service import (
 from core.shipping.service import ShipmentDetails, ship_order
 from core.stock.models import DemandSource
 from core.stock.service import Key, reservations_for
-from core.transfers.service import TransferLineRequest, create_transfer, transfer_value
+from core.transfers.models import Transfer
+from core.transfers.service import (
+    TransferLineRequest,
+    create_transfer,
+    get_transfer,
+    plan_arrivals,
+    receive_transfer,
+    receiver_value,
+    ship_transfer,
+    transfer_value,
+)
 
 Quantity = Field(gt=0, le=1_000_000, description="whole units, at least 1")
 
@@ -178,6 +195,45 @@ class ShipmentDraft(ShipmentAsked):  # with its packing details too (the API and
     weight_kg: float | None = Field(None, gt=0)
 
 
+class PurchaseReceiptDraft(DraftPayload):
+    po_number: str = Field(min_length=1, max_length=24, description="e.g. PO-77")
+    # A plain list (empty: all still open), not optional, so its SKUs and counts are checked like any line's.
+    lines: list[StockLineDraft] = Field(
+        default_factory=list, max_length=200, description="what arrived; omit for all still open"
+    )
+    close_short: bool = Field(False, description="the rest will not come: close the PO")
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.po_number)
+
+
+class ArrivalLineDraft(Payload):
+    sku: str | None = Field(None, max_length=40, description="omit if the transfer has one SKU")
+    quantity: int = Field(ge=0, le=1_000_000)
+
+
+class TransferMoveDraft(DraftPayload):
+    transfer_number: str = Field(min_length=1, max_length=24, description="e.g. TR-12")
+    action: Literal["ship", "receive"]
+    received: list[ArrivalLineDraft] = Field(
+        default_factory=list, max_length=200, description="units that arrived, if fewer than shipped"
+    )
+    damaged: list[ArrivalLineDraft] = Field(default_factory=list, max_length=200, description="units arrived damaged")
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.transfer_number, self.action)
+
+
+@dataclass(frozen=True)
+class HeldCase:
+    """An exception case to raise if the policy holds the draft for approval: a variance someone must follow up."""
+
+    type: ExceptionType
+    title: str
+    detail: str
+    related: dict[str, Any]  # the documents it is about: {"purchase_order": "PO-77"}
+
+
 @dataclass
 class Applied:
     """What carrying out a draft did (or, in a preview, would do)."""
@@ -192,6 +248,7 @@ class Applied:
     keys: list[Key] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     effects: list[str] = field(default_factory=list)  # changes that are not stock: "ACME: credit hold on → off"
+    held_case: HeldCase | None = None
 
 
 def _order_facts(session: Session, actor: Actor, order: SalesOrder) -> dict[str, Any]:
@@ -470,6 +527,140 @@ def _shipped_words(session: Session, shipped: list[tuple[int, SalesOrderLine, in
     return "; ".join(f"from {codes[source]}: {', '.join(parts)}" for source, parts in by_source.items())
 
 
+def apply_purchase_receipt(session: Session, actor: Actor, payload: PurchaseReceiptDraft) -> Applied:
+    """Receive goods against a purchase order; the policy judges an over-receipt or a short close."""
+    quantities = _units_by_sku([(ln.sku, ln.quantity) for ln in payload.lines]) if payload.lines else None
+    order = get_purchase_order(session, actor, po_number=payload.po_number)
+    status_before, value_before = order.status, _received_value(order)
+    planned = quantities or _open_units(session, order)
+    received_before = {ln.id: ln.qty_received for ln in order.lines}
+    order = receive_purchase_order(
+        session,
+        actor,
+        po_number=payload.po_number,
+        quantities=quantities,
+        allow_over_receipt=True,  # the gate below decides whether the variance stands
+        close_short=payload.close_short,
+    )
+    touched = [ln.id for ln in order.lines if ln.qty_received != received_before[ln.id]]
+    variance = receipt_variance(session, order, closed=payload.close_short, received=touched)
+    where = warehouse_codes(session, warehouse_ids=[order.warehouse_id]).get(order.warehouse_id, "?")
+    parts = ", ".join(f"{q} x {sku}" for sku, q in planned.items())
+    summary = f"Receive on {order.number} into {where}: {parts or 'nothing'}" + (
+        "; close the rest short" if payload.close_short else ""
+    )
+    effects = [f"{order.number}: status {status_before} → {order.status}"] if order.status != status_before else []
+    effects += [f"{order.number}: {line}" for line in variance.lines]
+    return Applied(
+        result_ref=order.number,
+        entity_id=order.entity_id,
+        currency=order.currency,
+        amount=round_money(_received_value(order) - value_before),
+        summary=summary,
+        quantity=sum(planned.values()),
+        keys=[(ln.item_id, order.warehouse_id) for ln in order.lines],
+        facts={"over_receipt_pct": variance.over_pct, "under_receipt_pct": variance.under_pct},
+        effects=effects,
+        held_case=HeldCase(
+            ExceptionType.RECEIPT_VARIANCE,
+            f"{order.number} received outside tolerance",
+            "; ".join(variance.lines),
+            {"purchase_order": order.number},
+        )
+        if variance.lines
+        else None,
+    )
+
+
+def _units_by_sku(lines: list[tuple[str, int]]) -> dict[str, int]:
+    """Units per SKU; a SKU named twice ("20 V-200 ... and 5 more V-200") counts once, summed."""
+    units: dict[str, int] = {}
+    for sku, quantity in lines:
+        key = sku.strip().upper()
+        units[key] = units.get(key, 0) + quantity
+    return units
+
+
+def _received_value(order: PurchaseOrder) -> Decimal:
+    return sum((Decimal(ln.unit_cost) * ln.qty_received for ln in order.lines), Decimal(0))
+
+
+def _open_units(session: Session, order: PurchaseOrder) -> dict[str, int]:
+    skus = item_skus(session, item_ids=[ln.item_id for ln in order.lines])
+    return _units_by_sku([(skus[ln.item_id], ln.open_quantity) for ln in order.lines if ln.open_quantity])
+
+
+def apply_transfer_move(session: Session, actor: Actor, payload: TransferMoveDraft) -> Applied:
+    """Ship a transfer from its source (as the sender) or receive it at its destination (as the receiver)."""
+    if payload.action == "ship":
+        if payload.received or payload.damaged:
+            raise InvalidInput("received and damaged units are for a receipt; a shipment sends every line")
+        return _shipped(session, ship_transfer(session, actor, transfer_number=payload.transfer_number))
+    transfer = get_transfer(session, actor, transfer_number=payload.transfer_number)
+    received = _arrival_counts(session, transfer, payload.received)
+    damaged = _arrival_counts(session, transfer, payload.damaged)
+    receive_transfer(session, actor, transfer_number=transfer.id, received=received, damaged=damaged)
+    arrivals = plan_arrivals(session, transfer, received, damaged)
+    where = warehouse_codes(session, warehouse_ids=[transfer.to_warehouse_id]).get(transfer.to_warehouse_id, "?")
+    parts = ", ".join(
+        f"{a.good} x {a.sku}" + (f" ({a.short} short, {a.damaged} damaged)" if a.short or a.damaged else "")
+        for a in arrivals
+    )
+    lost = sum(a.short + a.damaged for a in arrivals)
+    intercompany = transfer.from_entity_id != transfer.to_entity_id
+    return Applied(
+        result_ref=transfer.number,
+        entity_id=transfer.to_entity_id,
+        counterparty_entity_id=transfer.from_entity_id if intercompany else None,
+        currency=transfer.to_currency,
+        amount=receiver_value(transfer),
+        summary=f"Receive {transfer.number} at {where}: {parts}",
+        quantity=sum(a.good for a in arrivals),
+        keys=[(ln.item_id, transfer.to_warehouse_id) for ln in transfer.lines],
+        facts={"intercompany": intercompany, "discrepancy_units": lost},
+        effects=[f"{transfer.number}: status in_transit → received"]
+        + ([f"{transfer.number}: a discrepancy case opens for {lost} units short or damaged"] if lost else []),
+    )
+
+
+def _shipped(session: Session, transfer: Transfer) -> Applied:
+    places = warehouse_codes(session, warehouse_ids=[transfer.from_warehouse_id, transfer.to_warehouse_id])
+    skus = item_skus(session, item_ids=[ln.item_id for ln in transfer.lines])
+    parts = ", ".join(f"{ln.quantity} x {skus[ln.item_id]}" for ln in transfer.lines)
+    intercompany = transfer.from_entity_id != transfer.to_entity_id
+    value = transfer_value(transfer)
+    effects = [f"{transfer.number}: status open → in_transit"]
+    if intercompany:
+        booked = format_money(value, transfer.from_currency)
+        effects.append(f"{transfer.number}: intercompany due-from and due-to of {booked} posted")
+    return Applied(
+        result_ref=transfer.number,
+        entity_id=transfer.from_entity_id,
+        counterparty_entity_id=transfer.to_entity_id if intercompany else None,
+        currency=transfer.from_currency,
+        amount=value,
+        summary=(
+            f"Ship {transfer.number} {places[transfer.from_warehouse_id]} → {places[transfer.to_warehouse_id]}: "
+            f"{parts}; {format_money(value, transfer.from_currency)}"
+        ),
+        quantity=sum(ln.quantity for ln in transfer.lines),
+        keys=[(ln.item_id, w) for ln in transfer.lines for w in (transfer.from_warehouse_id, transfer.to_warehouse_id)],
+        facts={"intercompany": intercompany, "discrepancy_units": 0},
+        effects=effects,
+    )
+
+
+def _arrival_counts(session: Session, transfer: Transfer, lines: list[ArrivalLineDraft]) -> dict[str, int]:
+    """Units by SKU; a line without a SKU means the transfer's only SKU."""
+    skus = sorted(set(item_skus(session, item_ids=[ln.item_id for ln in transfer.lines]).values()))
+    named = []
+    for line in lines:
+        if line.sku is None and len(skus) > 1:
+            raise InvalidInput(f"{transfer.number} carries {', '.join(skus)}: say which SKU")
+        named.append((line.sku or skus[0], line.quantity))
+    return _units_by_sku(named)
+
+
 def _entity_currency(session: Session, entity_id: int) -> str:
     entity = session.get(LegalEntity, entity_id)
     return entity.base_currency if entity else "USD"
@@ -485,4 +676,6 @@ KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.PRICE_OVERRIDE: (PriceOverrideDraft, apply_price_override),
     DraftKind.EXCEPTION_ACTION: (ExceptionActionDraft, apply_exception_action),
     DraftKind.SHIPMENT: (ShipmentDraft, apply_shipment),
+    DraftKind.PO_RECEIPT: (PurchaseReceiptDraft, apply_purchase_receipt),
+    DraftKind.TRANSFER_MOVE: (TransferMoveDraft, apply_transfer_move),
 }

@@ -28,7 +28,7 @@ from core import clock
 from core.actor import Actor, Person
 from core.audit import AuditContext, record_event
 from core.documents import load_document
-from core.drafts.kinds import KINDS, Applied, DraftPayload, Payload
+from core.drafts.kinds import KINDS, Applied, DraftPayload, HeldCase, Payload
 from core.drafts.models import DraftAction, DraftApproval, DraftStatus
 from core.errors import ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.exceptions import ExceptionType, detect_exceptions, raise_case
@@ -136,7 +136,7 @@ def draft_action(
     _log(session, ctx.audit(), draft, "draft.created", summary=draft.summary, diff=diff)
     _supersede(session, ctx, replaced, by=draft)
     if confirmed:
-        _submit(session, draft, decision, ctx.audit())
+        _submit(session, draft, decision, ctx.audit(), applied.held_case)
     return draft
 
 
@@ -175,14 +175,19 @@ def _supersede(session: Session, ctx: RequestContext, replaced: list[DraftAction
     session.flush()
 
 
-def _submit(session: Session, draft: DraftAction, decision: Decision, audit: AuditContext) -> None:
-    """The requester's confirmation: the draft goes to the policy, and waits for approvers from now on."""
+def _submit(
+    session: Session, draft: DraftAction, decision: Decision, audit: AuditContext, held: HeldCase | None = None
+) -> None:
+    """The requester's confirmation: the draft goes to the policy, and waits for approvers from now on
+    (with `held`, the case the draft raises when the policy holds it)."""
     now = clock.now()
     draft.escalate_at = now + timedelta(hours=get_settings().approval_escalate_hours)
     draft.expires_at = now + timedelta(hours=get_settings().approval_ttl_hours)
     draft.status = DraftStatus.PENDING_APPROVAL.value
     _log(session, audit, draft, "draft.confirmed")
     _settle(session, draft, decision, audit)
+    if held is not None and decision.outcome is Outcome.NEEDS_APPROVAL:
+        _raise_held_case(session, draft, held)
 
 
 def _preview_changed(draft: DraftAction, why: str) -> InvalidState:
@@ -211,7 +216,7 @@ def confirm(session: Session, person: Person, *, draft_number: str | int, policy
         raise _preview_changed(draft, "stock, prices or credit changed")
     draft.diff = diff  # the same change, shown to approvers on today's figures
     facts = _facts(session, requester, kind, applied)
-    _submit(session, draft, evaluate(facts, policy or current_policy()), _person_audit(person))
+    _submit(session, draft, evaluate(facts, policy or current_policy()), _person_audit(person), applied.held_case)
     return draft
 
 
@@ -745,6 +750,20 @@ def sweep_approvals(session: Session, *, now: datetime | None = None) -> SweepRe
             _log(session, system, draft, "draft.escalated")
     session.flush()
     return SweepReport(escalated=escalated, expired=expired)
+
+
+def _raise_held_case(session: Session, draft: DraftAction, held: HeldCase) -> None:
+    """A draft held for approval because of a variance (an over-receipt, say) is also a case for its owner."""
+    raise_case(
+        session,
+        type=held.type,
+        entity_id=draft.entity_id,
+        dedup_key=f"{held.type.value}:draft:{draft.id}",
+        severity="medium",
+        title=held.title,
+        detail=f"{held.detail}. {draft.number} waits for approval: {draft.explanation}",
+        related={**held.related, "draft": draft.number},
+    )
 
 
 def _escalate(session: Session, draft: DraftAction) -> None:

@@ -17,6 +17,8 @@ class ExceptionType(StrEnum):
     PRICE_DEVIATION = "price_deviation"
     LATE_SUPPLIER = "late_supplier"
     APPROVAL_OVERDUE = "approval_overdue"
+    RECEIPT_VARIANCE = "receipt_variance"
+    TRANSFER_DISCREPANCY = "transfer_discrepancy"
 
 
 class CaseStatus(StrEnum):

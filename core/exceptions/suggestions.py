@@ -20,8 +20,7 @@ from core.purchasing.models import PurchaseOrder, PurchaseOrderLine
 from core.sales.models import SalesOrder, SalesOrderLine
 from core.stock.atp import Supply, available_on, free_stock
 from core.stock.models import DemandSource, IncomingSupply, Reservation, StockBalance, SupplySource
-from core.transfers.models import TransferKind
-from core.transfers.service import TRANSIT_DAYS
+from core.transfers.models import TRANSIT_DAYS, TransferKind
 
 Key = tuple[int, int]  # (item_id, warehouse_id)
 

@@ -18,6 +18,8 @@ class DraftKind(StrEnum):
     PRICE_OVERRIDE = "price_override"
     EXCEPTION_ACTION = "exception_action"
     SHIPMENT = "shipment"
+    PO_RECEIPT = "po_receipt"
+    TRANSFER_MOVE = "transfer_move"
 
 
 class Facts(BaseModel):
@@ -43,3 +45,8 @@ class Facts(BaseModel):
     exposure_after: Decimal | None = None
     intercompany: bool = False
     shortage: bool = Field(default=False, description="it would backorder or miss the requested date")
+    over_receipt_pct: Decimal | None = Field(default=None, description="largest over-receipt of a PO line, percent")
+    under_receipt_pct: Decimal | None = Field(
+        default=None, description="largest shortfall of a PO line closed short, percent"
+    )
+    discrepancy_units: int | None = Field(default=None, description="transfer units arrived short or damaged")

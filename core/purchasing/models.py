@@ -15,6 +15,7 @@ class PurchaseOrderStatus(StrEnum):
     OPEN = "open"
     PARTIALLY_RECEIVED = "partially_received"
     RECEIVED = "received"
+    CLOSED = "closed"  # closed short: what was not received will not come
     CANCELLED = "cancelled"
 
 
@@ -57,12 +58,10 @@ class PurchaseOrderLine(Base):
 
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_po_lines_qty"),
-        CheckConstraint(
-            "qty_received >= 0 AND qty_received <= quantity",
-            name="ck_po_lines_received",
-        ),
+        # More than ordered may arrive (an over-receipt the policy allowed), never less than nothing.
+        CheckConstraint("qty_received >= 0", name="ck_po_lines_received"),
     )
 
     @property
     def open_quantity(self) -> int:
-        return self.quantity - self.qty_received
+        return max(0, self.quantity - self.qty_received)

@@ -1,6 +1,6 @@
 """Purchase-order commands: create (dated incoming supply), receive into stock, cancel."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,12 +18,13 @@ from core.masterdata.service import (
     get_items,
     get_supplier,
     get_warehouse_in_scope,
+    item_skus,
 )
 from core.numbering import PURCHASE_ORDER
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
-from core.sales.pricing import GROUP_CURRENCY
-from core.stock.models import Bucket, Movement, SupplySource
-from core.stock.service import check_quantity, incoming_for, open_posting
+from core.sales.pricing import GROUP_CURRENCY, round_percent
+from core.stock.models import Bucket, IncomingSupply, Movement, SupplySource
+from core.stock.service import Posting, check_quantity, incoming_for, open_posting
 
 
 @dataclass(frozen=True)
@@ -119,37 +120,80 @@ def receive_purchase_order(
     *,
     po_number: str | int,
     quantities: dict[str, int] | None = None,
+    allow_over_receipt: bool = False,
+    close_short: bool = False,
 ) -> PurchaseOrder:
-    """Receive goods (all that is open, or `quantities` by SKU) into stock; backorders there get them first."""
-    actor.require(Permission.MOVE_STOCK)
+    """Receive goods (all that is open, or `quantities` by SKU) into stock; backorders there get them first.
+
+    More than is open is refused unless `allow_over_receipt` (the receipt draft's gate judged the variance);
+    `close_short` closes the order after this receipt, so what did not arrive is no longer incoming.
+    """
+    actor.require(Permission.RECEIVE)
     order = get_purchase_order(session, actor, po_number=po_number, lock=True)
-    if order.status not in (
-        PurchaseOrderStatus.OPEN,
-        PurchaseOrderStatus.PARTIALLY_RECEIVED,
-    ):
+    if order.status not in RECEIVABLE:
         raise InvalidState(f"{order.number} is {order.status}; nothing more can be received against it")
-    plan = _receipt_plan(session, order, quantities)
-    keys = [(ln.item_id, order.warehouse_id) for ln, _ in plan]
+    plan = _receipt_plan(session, order, quantities, allow_over_receipt=allow_over_receipt)
+    keys = [(ln.item_id, order.warehouse_id) for ln in order.lines]
     posting = open_posting(session, actor, keys, "purchase_order", order.id)
-    supply = incoming_for(session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln, _ in plan])
+    supply = incoming_for(session, SupplySource.PURCHASE_ORDER_LINE, [ln.id for ln in order.lines])
     for line, quantity in plan:
-        posting.move(
-            (line.item_id, order.warehouse_id),
-            Bucket.ON_HAND,
-            Movement.RECEIPT,
-            quantity,
-        )
-        posting.reduce_incoming(supply[line.id], quantity)
+        posting.move((line.item_id, order.warehouse_id), Bucket.ON_HAND, Movement.RECEIPT, quantity)
+        _reduce_supply(posting, supply.get(line.id), quantity)
         line.qty_received += quantity
+    if close_short:
+        for line in order.lines:
+            _reduce_supply(posting, supply.get(line.id), line.open_quantity)
     posting.allocate_backorders(keys)
-    done = all(ln.qty_received == ln.quantity for ln in order.lines)
-    order.status = (PurchaseOrderStatus.RECEIVED if done else PurchaseOrderStatus.PARTIALLY_RECEIVED).value
+    order.status = _status_after_receipt(order, closed=close_short).value
     session.flush()
     return order
 
 
+RECEIVABLE = (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIALLY_RECEIVED)
+
+
+def _reduce_supply(posting: Posting, supply: IncomingSupply | None, quantity: int) -> None:
+    """Arrived (or will never arrive): no longer incoming; an over-receipt takes only what was still due."""
+    if supply is not None and min(quantity, supply.quantity) > 0:
+        posting.reduce_incoming(supply, min(quantity, supply.quantity))
+
+
+def _status_after_receipt(order: PurchaseOrder, *, closed: bool) -> PurchaseOrderStatus:
+    if all(ln.open_quantity == 0 for ln in order.lines):
+        return PurchaseOrderStatus.RECEIVED
+    return PurchaseOrderStatus.CLOSED if closed else PurchaseOrderStatus.PARTIALLY_RECEIVED
+
+
+@dataclass(frozen=True)
+class ReceiptVariance:
+    """How far a receipt strays from the order, line by line: the largest over- and under-receipt in percent."""
+
+    over_pct: Decimal
+    under_pct: Decimal
+    lines: list[str]  # "V-200: 55 received of 50 ordered (+10.0%)"
+
+
+def receipt_variance(
+    session: Session, order: PurchaseOrder, *, closed: bool, received: Collection[int] | None = None
+) -> ReceiptVariance:
+    """Over-receipt on the lines just received (`received` line ids; all lines by default), under-receipt only where
+    the order is closed short (else the rest stays due): an over-receipt approved once is not judged again."""
+    skus = item_skus(session, item_ids=[ln.item_id for ln in order.lines])
+    over, under, lines = Decimal(0), Decimal(0), []
+    for line in order.lines:
+        gap = line.qty_received - line.quantity
+        judged = (gap > 0 and (received is None or line.id in received)) or (gap < 0 and closed)
+        if not judged:
+            continue
+        pct = round_percent(Decimal(abs(gap)) * 100 / line.quantity)
+        over, under = (max(over, pct), under) if gap > 0 else (over, max(under, pct))
+        sign = "+" if gap > 0 else "-"
+        lines.append(f"{skus[line.item_id]}: {line.qty_received} received of {line.quantity} ordered ({sign}{pct}%)")
+    return ReceiptVariance(over_pct=over, under_pct=under, lines=lines)
+
+
 def _receipt_plan(
-    session: Session, order: PurchaseOrder, quantities: dict[str, int] | None
+    session: Session, order: PurchaseOrder, quantities: dict[str, int] | None, *, allow_over_receipt: bool
 ) -> list[tuple[PurchaseOrderLine, int]]:
     if quantities is None:
         return [(ln, ln.open_quantity) for ln in order.lines if ln.open_quantity > 0]
@@ -159,15 +203,15 @@ def _receipt_plan(
     plan = []
     for sku, quantity in quantities.items():
         check_quantity(quantity, f"quantity of {sku} received")
-        line = next(
-            (ln for ln in order.lines if ln.item_id == items[sku].id and ln.open_quantity > 0),
-            None,
-        )
-        if line is None:
-            raise InvalidInput(f"{order.number} has no open line for {items[sku].sku}")
-        if quantity > line.open_quantity:
+        item = items[sku]
+        lines = [ln for ln in order.lines if ln.item_id == item.id]
+        if not lines:
+            raise InvalidInput(f"{order.number} has no line for {item.sku}")
+        line = next((ln for ln in lines if ln.open_quantity > 0), lines[-1])
+        if quantity > line.open_quantity and not allow_over_receipt:
             raise InvalidInput(
-                f"cannot receive {quantity} {items[sku].sku} on {order.number}: only {line.open_quantity} still open"
+                f"cannot receive {quantity} {item.sku} on {order.number}: only {line.open_quantity} still open; "
+                "receiving more is an over-receipt, which needs a receipt draft the policy lets through"
             )
         plan.append((line, quantity))
     return plan

@@ -20,6 +20,7 @@ class Movement(StrEnum):
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN_TRANSIT = "transfer_in_transit"
     TRANSFER_IN = "transfer_in"
+    TRANSFER_LOSS = "transfer_loss"  # shipped but not put on hand at the destination: short or damaged
     ADJUSTMENT = "adjustment"
 
 

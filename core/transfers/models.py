@@ -16,6 +16,9 @@ class TransferKind(StrEnum):
     INTERCOMPANY = "intercompany"
 
 
+TRANSIT_DAYS = {TransferKind.INTER_WAREHOUSE: 2, TransferKind.INTERCOMPANY: 7}
+
+
 class TransferStatus(StrEnum):
     OPEN = "open"
     IN_TRANSIT = "in_transit"

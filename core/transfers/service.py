@@ -15,6 +15,8 @@ from core import clock
 from core.actor import Actor, Permission
 from core.documents import load_document
 from core.errors import InvalidInput, InvalidState
+from core.exceptions.models import ExceptionType, Severity
+from core.exceptions.service import raise_case
 from core.finance.models import IntercompanyPosting, PostingKind
 from core.masterdata.service import (
     convert,
@@ -22,6 +24,7 @@ from core.masterdata.service import (
     get_items,
     get_warehouse_in_scope,
     intercompany_markup,
+    item_skus,
 )
 from core.money import round_money, round_unit_price
 from core.numbering import TRANSFER
@@ -35,9 +38,7 @@ from core.stock.service import (
     open_posting,
     reservations_for,
 )
-from core.transfers.models import Transfer, TransferKind, TransferLine, TransferStatus
-
-TRANSIT_DAYS = {TransferKind.INTER_WAREHOUSE: 2, TransferKind.INTERCOMPANY: 7}
+from core.transfers.models import TRANSIT_DAYS, Transfer, TransferKind, TransferLine, TransferStatus
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,31 @@ def _keys(transfer: Transfer) -> list[Key]:
 
 
 def get_transfer(session: Session, actor: Actor, *, transfer_number: str | int, lock: bool = False) -> Transfer:
-    """The transfer with its lines, if both its entities lie in the actor's scope."""
+    """The transfer with its lines, if either of its entities (the sender or the receiver) is in scope."""
     transfer = load_document(session, Transfer, transfer_number, kind=TRANSFER, lock=lock, lines=Transfer.lines)
-    actor.require_entity(transfer.from_entity_id, f"transfer {transfer.number}")
-    actor.require_entity(transfer.to_entity_id, f"transfer {transfer.number}")
+    if not actor.can_see(transfer.to_entity_id):
+        actor.require_entity(transfer.from_entity_id, f"transfer {transfer.number}")
     return transfer
+
+
+@dataclass(frozen=True)
+class TransferSide:
+    """A transfer's figures as one side books them: the sender at its price, the receiver at the shipment's rate."""
+
+    entity_id: int
+    currency: str
+    value: Decimal
+    unit_prices: dict[int, Decimal]  # by line id
+
+
+def transfer_side(transfer: Transfer, actor: Actor) -> TransferSide:
+    """The side of the transfer the actor belongs to (the sender's, when they see both), in its own currency."""
+    if actor.can_see(transfer.from_entity_id):
+        prices = {ln.id: Decimal(ln.unit_price) for ln in transfer.lines}
+        return TransferSide(transfer.from_entity_id, transfer.from_currency, transfer_value(transfer), prices)
+    rate = Decimal(transfer.exchange_rate)
+    prices = {ln.id: round_unit_price(Decimal(ln.unit_price) * rate) for ln in transfer.lines}
+    return TransferSide(transfer.to_entity_id, transfer.to_currency, receiver_value(transfer), prices)
 
 
 def _open_posting(session: Session, actor: Actor, transfer: Transfer) -> Posting:
@@ -155,6 +176,7 @@ def ship_transfer(session: Session, actor: Actor, *, transfer_number: str | int)
     """Take the reserved stock out of the source; it is in transit to the destination until received."""
     actor.require(Permission.MOVE_STOCK)
     transfer = get_transfer(session, actor, transfer_number=transfer_number, lock=True)
+    actor.require_entity(transfer.from_entity_id, f"the sending side of transfer {transfer.number}")
     if transfer.status != TransferStatus.OPEN:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only an open transfer ships")
     posting = _open_posting(session, actor, transfer)
@@ -179,6 +201,11 @@ def transfer_value(transfer: Transfer) -> Decimal:
     return round_money(sum((ln.unit_price * ln.quantity for ln in transfer.lines), Decimal(0)))
 
 
+def receiver_value(transfer: Transfer) -> Decimal:
+    """The transfer's value in the receiver's currency, at the rate fixed on the transfer (its due-to)."""
+    return round_money(transfer_value(transfer) * transfer.exchange_rate)
+
+
 def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
     """The sender's due-from and the receiver's due-to for the same goods, each in its own currency."""
     value = transfer_value(transfer)
@@ -199,36 +226,117 @@ def intercompany_postings(transfer: Transfer) -> list[IntercompanyPosting]:
             counterparty_entity_id=transfer.from_entity_id,
             kind=PostingKind.DUE_TO.value,
             currency=transfer.to_currency,
-            amount=round_money(value * transfer.exchange_rate),
+            amount=receiver_value(transfer),
             posted_at=at,
         ),
     ]
 
 
-def receive_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
-    """Put the in-transit stock on hand at the destination; waiting backorders there get it first."""
+@dataclass(frozen=True)
+class Arrival:
+    """What became of one shipped line at the destination."""
+
+    line: TransferLine
+    sku: str
+    good: int
+    short: int
+    damaged: int
+
+
+def receive_transfer(
+    session: Session,
+    actor: Actor,
+    *,
+    transfer_number: str | int,
+    received: dict[str, int] | None = None,
+    damaged: dict[str, int] | None = None,
+) -> Transfer:
+    """Put what arrived on hand at the destination (waiting backorders there first), as its user.
+
+    `received` gives the units that arrived by SKU (all shipped, by default) and `damaged` those of them unfit to
+    stock; units short or damaged leave transit as a loss and raise a discrepancy case for the destination.
+    """
     actor.require(Permission.MOVE_STOCK)
     transfer = get_transfer(session, actor, transfer_number=transfer_number, lock=True)
+    actor.require_entity(transfer.to_entity_id, f"the receiving side of transfer {transfer.number}")
     if transfer.status != TransferStatus.IN_TRANSIT:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only a transfer in transit can be received")
+    arrivals = plan_arrivals(session, transfer, received or {}, damaged or {})
     posting = _open_posting(session, actor, transfer)
     supply = incoming_for(session, SupplySource.TRANSFER_LINE, [ln.id for ln in transfer.lines])
     destination = transfer.to_warehouse_id
-    for line in transfer.lines:
-        key = (line.item_id, destination)
-        posting.move(key, Bucket.IN_TRANSIT, Movement.TRANSFER_IN_TRANSIT, -line.quantity)
-        posting.move(key, Bucket.ON_HAND, Movement.TRANSFER_IN, line.quantity)
-        posting.reduce_incoming(supply[line.id], supply[line.id].quantity)
+    for arrival in arrivals:
+        key = (arrival.line.item_id, destination)
+        if arrival.good:
+            posting.move(key, Bucket.IN_TRANSIT, Movement.TRANSFER_IN_TRANSIT, -arrival.good)
+            posting.move(key, Bucket.ON_HAND, Movement.TRANSFER_IN, arrival.good)
+        if arrival.short or arrival.damaged:
+            posting.note = f"{arrival.short} short, {arrival.damaged} damaged"
+            posting.move(key, Bucket.IN_TRANSIT, Movement.TRANSFER_LOSS, -(arrival.short + arrival.damaged))
+            posting.note = ""
+        posting.reduce_incoming(supply[arrival.line.id], supply[arrival.line.id].quantity)
     posting.allocate_backorders([(ln.item_id, destination) for ln in transfer.lines])
     transfer.status = TransferStatus.RECEIVED.value
+    _raise_discrepancy(session, transfer, arrivals)
     session.flush()
     return transfer
+
+
+def plan_arrivals(
+    session: Session, transfer: Transfer, received: dict[str, int], damaged: dict[str, int]
+) -> list[Arrival]:
+    """Each line's good, short and damaged units given the counts by SKU (absent: all arrived, none damaged);
+    refuses SKUs not on the transfer and impossible counts."""
+    skus = item_skus(session, item_ids=[ln.item_id for ln in transfer.lines])
+    by_sku = {skus[ln.item_id].casefold(): ln for ln in transfer.lines}
+    for sku in [*received, *damaged]:
+        if sku.strip().casefold() not in by_sku:
+            raise InvalidInput(f"{transfer.number} carries no {sku}; it carries {', '.join(sorted(skus.values()))}")
+    counts = {k.strip().casefold(): v for k, v in received.items()}
+    broken = {k.strip().casefold(): v for k, v in damaged.items()}
+    arrivals = []
+    for key, line in by_sku.items():
+        sku = skus[line.item_id]
+        arrived = _count(counts.get(key, line.quantity), f"units of {sku} received", most=line.quantity)
+        bad = _count(broken.get(key, 0), f"damaged units of {sku}", most=arrived)
+        arrivals.append(Arrival(line, sku, good=arrived - bad, short=line.quantity - arrived, damaged=bad))
+    return arrivals
+
+
+def _count(value: object, what: str, *, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be a whole number, got {value!r}")
+    if value < 0 or value > most:
+        raise InvalidInput(f"{what} must be between 0 and {most} (what was shipped or arrived), got {value}")
+    return value
+
+
+def _raise_discrepancy(session: Session, transfer: Transfer, arrivals: list[Arrival]) -> None:
+    """A case for the destination when units arrived short or damaged."""
+    off = [a for a in arrivals if a.short or a.damaged]
+    if not off:
+        return
+    parts = [f"{a.sku}: {a.line.quantity} shipped, {a.short} short, {a.damaged} damaged" for a in off]
+    raise_case(
+        session,
+        type=ExceptionType.TRANSFER_DISCREPANCY,
+        entity_id=transfer.to_entity_id,
+        dedup_key=f"transfer_discrepancy:{transfer.number}",
+        severity=Severity.MEDIUM,
+        title=f"{transfer.number} arrived short or damaged",
+        detail="; ".join(parts),
+        related={
+            "transfer": transfer.number,
+            "lines": [{"sku": a.sku, "shipped": a.line.quantity, "short": a.short, "damaged": a.damaged} for a in off],
+        },
+    )
 
 
 def cancel_transfer(session: Session, actor: Actor, *, transfer_number: str | int) -> Transfer:
     """Cancel a transfer that has not shipped: the source gets its stock back, the supply disappears."""
     actor.require(Permission.TRANSFER)
     transfer = get_transfer(session, actor, transfer_number=transfer_number, lock=True)
+    actor.require_entity(transfer.from_entity_id, f"the sending side of transfer {transfer.number}")
     if transfer.status != TransferStatus.OPEN:
         raise InvalidState(f"{transfer.number} is {transfer.status}; only an open transfer can be cancelled")
     posting = _open_posting(session, actor, transfer)

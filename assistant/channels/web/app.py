@@ -23,6 +23,7 @@ from assistant.channels.web.routes import (
     exceptions,
     health,
     pages,
+    receiving,
     records,
     session,
     shipping,
@@ -58,7 +59,7 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
     )
     app.state.services = services
     errors.install(app)
-    for module in (session, chat, approvals, drafts, exceptions, shipping, records, health, pages):
+    for module in (session, chat, approvals, drafts, exceptions, shipping, receiving, records, health, pages):
         app.include_router(module.router)
     _mount_slack(app, services, slack)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -30,7 +30,7 @@ from core.purchasing.service import get_purchase_order
 from core.sales.service import get_order_line, order_status
 from core.shipping.service import shipment_status
 from core.stock.service import available_to_promise
-from core.transfers.service import get_transfer
+from core.transfers.service import get_transfer, transfer_side
 
 
 def record(session: Session, actor: Actor, ref: str) -> Record:
@@ -128,14 +128,19 @@ def _transfer(session: Session, actor: Actor, ref: str) -> Record:
     transfer = get_transfer(session, actor, transfer_number=ref)
     places = warehouse_codes(session, warehouse_ids=[transfer.from_warehouse_id, transfer.to_warehouse_id])
     skus = item_skus(session, item_ids=[ln.item_id for ln in transfer.lines])
+    side = transfer_side(transfer, actor)  # a receiver sees its own books' figures, not the sender's
     fields = [
-        Fact(label="status", value=transfer.status),
+        Fact(label="status", value=transfer.status.replace("_", " ")),
         Fact(label="from", value=places.get(transfer.from_warehouse_id, "?")),
         Fact(label="to", value=places.get(transfer.to_warehouse_id, "?")),
         Fact(label="expected", value=str(transfer.expected_date)),
+        Fact(label="value", value=format_money(side.value, side.currency)),
     ]
-    rows = [[skus.get(ln.item_id, "?"), str(ln.quantity)] for ln in transfer.lines]
-    table = RecordTable(columns=["SKU", "quantity"], rows=rows)
+    rows = [
+        [skus.get(ln.item_id, "?"), str(ln.quantity), format_money(side.unit_prices[ln.id], side.currency)]
+        for ln in transfer.lines
+    ]
+    table = RecordTable(columns=["SKU", "quantity", "unit price"], rows=rows)
     return Record(ref=transfer.number, kind="transfer", title=f"Transfer {transfer.number}", fields=fields, table=table)
 
 

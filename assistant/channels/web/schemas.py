@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from core.drafts.kinds import KINDS
+from core.drafts.kinds import KINDS, ArrivalLineDraft, StockLineDraft
 from core.text import NUL_REFUSED, has_nul
 
 MAX_MESSAGE_CHARS = 4000
@@ -200,14 +200,9 @@ class RejectRequest(Strict):
     comment: str = Field(min_length=1, max_length=1000)
 
 
-class NewDraftRequest(Strict):
-    """A draft from another system, as the token's user; `confirm` says whether it goes to the policy now."""
+class DraftSubmission(Strict):
+    """How a program hands a change to the write gate: confirmed at once or left as a preview, and its key."""
 
-    kind: str = Field(max_length=32, json_schema_extra={"enum": DRAFT_KINDS}, examples=["transfer"])
-    payload: dict[str, Any] = Field(
-        description="the kind's fields, e.g. for a transfer: from_warehouse, to_warehouse, lines [{sku, quantity}]",
-        examples=[{"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "P-200", "quantity": 3}]}],
-    )
     confirm: bool = Field(
         description="true: the policy decides at once (execute, wait for approvers, or block); false: an unconfirmed "
         "preview that changes nothing until POST /api/drafts/{number}/confirm"
@@ -217,6 +212,40 @@ class NewDraftRequest(Strict):
         min_length=1,
         max_length=100,
         description="the same key again (same kind and payload) returns the same draft instead of a second one",
+    )
+
+
+class NewDraftRequest(DraftSubmission):
+    """A draft from another system, as the token's user; `confirm` says whether it goes to the policy now."""
+
+    kind: str = Field(max_length=32, json_schema_extra={"enum": DRAFT_KINDS}, examples=["transfer"])
+    payload: dict[str, Any] = Field(
+        description="the kind's fields, e.g. for a transfer: from_warehouse, to_warehouse, lines [{sku, quantity}]",
+        examples=[{"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "P-200", "quantity": 3}]}],
+    )
+
+
+class ReceiptRequest(DraftSubmission):
+    """Goods that arrived against a purchase order (a `po_receipt` draft)."""
+
+    lines: list[StockLineDraft] = Field(
+        default_factory=list, max_length=200, description="SKUs and units that arrived; omit for everything open"
+    )
+    close_short: bool = Field(False, description="close the order after this receipt: the rest will not come")
+
+
+class TransferShipRequest(DraftSubmission):
+    """Ship a transfer from its source (a `transfer_move` draft), as a user of the sending entity."""
+
+
+class TransferReceiveRequest(DraftSubmission):
+    """Receive a transfer at its destination (a `transfer_move` draft), as a user of the receiving entity."""
+
+    received: list[ArrivalLineDraft] = Field(
+        default_factory=list, max_length=200, description="units that arrived by SKU, if not all that shipped"
+    )
+    damaged: list[ArrivalLineDraft] = Field(
+        default_factory=list, max_length=200, description="units that arrived damaged, by SKU"
     )
 
 

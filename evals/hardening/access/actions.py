@@ -63,6 +63,10 @@ def _purchase_order(cell: Cell) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _receipt(cell: Cell) -> tuple[str, dict[str, Any]]:
+    return "draft_receipt", {"po_number": cell.place.open_purchase_order}
+
+
 def _order_change(cell: Cell) -> tuple[str, dict[str, Any]]:
     later = (clock.today() + timedelta(days=30)).isoformat()
     return "draft_order_change", {"order_number": cell.place.order, "line_no": 1, "requested_date": later}
@@ -157,6 +161,12 @@ ACTIONS = (
     Action("draft TR", may(Permission.TRANSFER), _transfer, None, chat=True),
     Action("draft PO", may(Permission.BUY), _purchase_order, None, chat=True),
     Action("change SO", may(Permission.SELL), _order_change, None, chat=True),
+    Action(
+        "receive PO",
+        may(Permission.RECEIVE),
+        _receipt,
+        _post(lambda c: f"/api/purchase-orders/{c.place.open_purchase_order}/receipts", lambda c: {"confirm": False}),
+    ),
     Action("release hold", in_scope, _credit_release, None, chat=True),
     Action(
         "fulfilment",

@@ -68,6 +68,7 @@ class Place:
     order: str  # a confirmed sales order
     shippable: tuple[str, int]  # an open sales order and a line of it with stock reserved
     purchase_order: str
+    open_purchase_order: str  # one with goods still to receive
     supplier: str
     case: str  # an active exception case
     case_role: str | None  # the role it is routed to

@@ -21,7 +21,7 @@ from core.masterdata.service import load_actor
 from core.numbering import SALES_ORDER
 from core.policy import evaluate
 from core.policy.facts import Facts
-from core.purchasing.models import PurchaseOrder
+from core.purchasing.models import PurchaseOrder, PurchaseOrderStatus
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 from core.stock.models import DemandSource, Reservation
 from evals.common.company import entity_id_of, most_available_sku
@@ -108,6 +108,12 @@ def _place(session: Session, entity: str) -> Place:
         shippable=_shippable(session, entity_id),
         purchase_order=_first_number(
             session, select(PurchaseOrder).where(PurchaseOrder.entity_id == entity_id).order_by(PurchaseOrder.id)
+        ),
+        open_purchase_order=_first_number(
+            session,
+            select(PurchaseOrder)
+            .where(PurchaseOrder.entity_id == entity_id, PurchaseOrder.status == PurchaseOrderStatus.OPEN.value)
+            .order_by(PurchaseOrder.id),
         ),
         supplier=str(
             session.scalars(
