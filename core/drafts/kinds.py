@@ -18,7 +18,7 @@ from core.actor import Actor
 from core.errors import InvalidInput
 from core.exceptions import assign_case, comment_case, get_case, resolve_case
 from core.finance.service import credit_status, release_credit_hold
-from core.masterdata.models import Customer, LegalEntity
+from core.masterdata.models import Customer, Item, LegalEntity, Warehouse
 from core.money import format_money, round_money
 from core.policy.facts import DraftKind
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order
@@ -32,7 +32,8 @@ from core.sales.service import (
     get_order,
     override_line_price,
 )
-from core.stock.models import DemandSource
+from core.stock.counts import describe, record_adjustment
+from core.stock.models import AdjustmentReason, DemandSource
 from core.stock.service import Key, reservations_for
 from core.transfers.service import TransferLineRequest, create_transfer, transfer_value
 
@@ -149,6 +150,18 @@ class ExceptionActionDraft(DraftPayload):
         # "assign EX-3 to Wes and note the supplier's date" is two actions; "resolve it, no, dismiss it" is one.
         closing = self.action in ("resolve", "dismiss")
         return _same(self.case_number, "close" if closing else self.action)
+
+
+class StockAdjustmentDraft(DraftPayload):
+    sku: str = Field(min_length=1, max_length=40)
+    warehouse: str = Field(min_length=1, max_length=40)
+    counted: int | None = Field(None, ge=0, le=1_000_000, description="units counted on the shelf (a count)")
+    quantity: int | None = Field(None, gt=0, le=1_000_000, description="units written off or found (no count)")
+    reason: AdjustmentReason | None = Field(None, description="damage/shrinkage lower stock, found raises it")
+    note: str = Field("", max_length=500)
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.sku, self.warehouse)
 
 
 @dataclass
@@ -375,6 +388,32 @@ def apply_exception_action(session: Session, actor: Actor, payload: ExceptionAct
     )
 
 
+def apply_stock_adjustment(session: Session, actor: Actor, payload: StockAdjustmentDraft) -> Applied:
+    """Post a count or a write-off or find, valued at standard cost; short reserved units become backorders."""
+    adjustment = record_adjustment(
+        session,
+        actor,
+        sku=payload.sku,
+        warehouse=payload.warehouse,
+        reason=payload.reason,
+        counted=payload.counted,
+        quantity=payload.quantity,
+        note=payload.note,
+    )
+    item, warehouse = session.get(Item, adjustment.item_id), session.get(Warehouse, adjustment.warehouse_id)
+    assert item is not None and warehouse is not None
+    return Applied(
+        result_ref=adjustment.number,
+        entity_id=adjustment.entity_id,
+        currency=adjustment.currency,
+        amount=abs(Decimal(adjustment.value)),
+        summary=describe(adjustment, item.sku, warehouse.code),
+        quantity=abs(adjustment.quantity),
+        keys=[(adjustment.item_id, adjustment.warehouse_id)],
+        facts={"shortage": adjustment.backordered > 0},
+    )
+
+
 def _entity_currency(session: Session, entity_id: int) -> str:
     entity = session.get(LegalEntity, entity_id)
     return entity.base_currency if entity else "USD"
@@ -389,4 +428,5 @@ KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.CREDIT_HOLD_RELEASE: (CreditHoldReleaseDraft, apply_credit_hold_release),
     DraftKind.PRICE_OVERRIDE: (PriceOverrideDraft, apply_price_override),
     DraftKind.EXCEPTION_ACTION: (ExceptionActionDraft, apply_exception_action),
+    DraftKind.STOCK_ADJUSTMENT: (StockAdjustmentDraft, apply_stock_adjustment),
 }

@@ -17,6 +17,7 @@ class DraftKind(StrEnum):
     CREDIT_HOLD_RELEASE = "credit_hold_release"
     PRICE_OVERRIDE = "price_override"
     EXCEPTION_ACTION = "exception_action"
+    STOCK_ADJUSTMENT = "stock_adjustment"
 
 
 class Facts(BaseModel):
