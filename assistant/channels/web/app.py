@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from assistant.channels.web import errors
 from assistant.channels.web.errors import HttpError, error_response
-from assistant.channels.web.routes import approvals, chat, drafts, exceptions, health, pages, records, session
+from assistant.channels.web.routes import approvals, chat, drafts, exceptions, health, pages, records, session, stock
 from assistant.channels.web.routes.pages import STATIC
 from assistant.channels.web.services import Services, WebConfig
 from core.settings import get_settings
@@ -48,7 +48,7 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
     )
     app.state.services = services
     errors.install(app)
-    for module in (session, chat, approvals, drafts, exceptions, records, health, pages):
+    for module in (session, chat, approvals, drafts, exceptions, stock, records, health, pages):
         app.include_router(module.router)
     _mount_slack(app, services, slack)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -5,6 +5,8 @@ A draft the assistant made is an unconfirmed preview: nothing changes until its 
 the core's policy decide. The assistant has no route to this: confirming is a signed-in person's act.
 """
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
@@ -41,15 +43,26 @@ async def create(body: schemas.NewDraftRequest, user: CurrentUser, svc: Services
     """Draft a change as yourself, from another system (channel `api`). `confirm` is required: true hands it
     to the policy at once (executed, waiting for approvers, or blocked); false returns an unconfirmed preview
     that changes nothing until you confirm it. Refused with 422 when the kind or payload is not valid."""
-    key = f"api:{user.actor.user_id}:{body.idempotency_key}" if body.idempotency_key else None
+    return await new_draft(
+        svc, user, body.kind, body.payload, confirm=body.confirm, idempotency_key=body.idempotency_key
+    )
+
+
+async def new_draft(
+    svc: Services,
+    user: SignedIn,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    confirm: bool,
+    idempotency_key: str | None,
+) -> schemas.DraftDetail:
+    """A draft from a program as its token's user (channel `api`), as the generic and the typed routes make it."""
+    key = f"api:{user.actor.user_id}:{idempotency_key}" if idempotency_key else None
     ctx = RequestContext(user.actor, API_CHANNEL)
     number = await run_in_threadpool(
         svc.db.run,
-        lambda s: (
-            draft_action(
-                s, ctx, kind=body.kind, payload=body.payload, confirmed=body.confirm, idempotency_key=key
-            ).number
-        ),
+        lambda s: draft_action(s, ctx, kind=kind, payload=payload, confirmed=confirm, idempotency_key=key).number,
     )
     return await _announced(svc, user, number)
 
