@@ -14,6 +14,7 @@ from assistant.cli.product import run
 from assistant.cli.queries import atp, credit, order
 from assistant.cli.serve import serve
 from assistant.cli.slack import slack_app
+from assistant.cli.stock import stock_app
 from core.settings import SettingsError, get_settings
 
 PLUGIN_GROUP = "erp_assistant.commands"
@@ -34,6 +35,7 @@ for command in (migrate, init, password, seed, status, atp, order, credit, run):
 app.command("audit-verify")(audit_verify)
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(stock_app, name="stock")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)

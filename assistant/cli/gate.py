@@ -2,7 +2,7 @@
 approve or reject. The web inbox and Slack buttons run the same core functions."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -48,6 +48,11 @@ def new(
         body = json.loads(payload)
     except json.JSONDecodeError as error:
         raise fail(InvalidInput(f"the request is not valid JSON: {error.msg} at column {error.colno}")) from None
+    draft_and_confirm(kind, body, user=user, yes=yes)
+
+
+def draft_and_confirm(kind: str, body: dict[str, Any], *, user: str, yes: bool) -> None:
+    """Draft, show the preview, and confirm it when the person says so (or passed --yes)."""
 
     def command(s: Session, actor: Actor) -> DraftAction:
         return draft_action(s, RequestContext(actor, channel="cli"), confirmed=False, kind=kind, payload=body)
