@@ -18,6 +18,7 @@ from core.drafts.kinds import (
     OrderChangeDraft,
     PurchaseOrderDraft,
     SalesOrderDraft,
+    StockAdjustmentDraft,
     TransferDraft,
 )
 from core.drafts.models import DraftAction, DraftStatus
@@ -191,6 +192,14 @@ TOOLS = [
         "Assign, comment on, resolve or dismiss an exception case." + DRAFT_NOTE,
         ExceptionActionDraft,
         _drafter(DraftKind.EXCEPTION_ACTION),
+        writes=True,
+    ),
+    Tool(
+        "draft_stock_adjustment",
+        "Draft a stock count (counted: units on the shelf) or a write-off or find (quantity and reason) of an item "
+        "at a warehouse, valued at standard cost." + DRAFT_NOTE,
+        StockAdjustmentDraft,
+        _drafter(DraftKind.STOCK_ADJUSTMENT),
         writes=True,
     ),
     Tool(

@@ -37,6 +37,7 @@ OPEN_CASES = "open exception cases"
 PAST_SLA = "cases past SLA"
 APPROVALS_PENDING = "approvals pending"
 WAITING_FOR_YOU = "drafts waiting for your approval"
+STOCK_ADJUSTMENTS = "stock adjustments"
 
 
 def figure(subject: str, label: str, value: str, where: str = "") -> str:
