@@ -1,5 +1,6 @@
-"""Property: any sequence of receipts, reservations, shipments, transfers and adjustments keeps every
-balance equal to the ledger (and the claims), never negative, and conserves stock."""
+"""Property: any sequence of receipts, reservations, shipments, transfers, adjustments, cycle counts and
+write-offs keeps every balance equal to the ledger (and the claims), never negative, and conserves stock; a
+count leaves exactly the counted units on hand, whatever was reserved."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.errors import ErpError
 from core.masterdata.models import Item
 from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order, ship_order
+from core.stock.counts import count_stock, write_off_or_find
 from core.stock.models import LedgerEntry, StockBalance
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock
@@ -36,6 +38,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("transfer"), SKUS, NA_WAREHOUSES, QTY),
     st.tuples(st.just("ship_transfer"), REF),
     st.tuples(st.just("receive_transfer"), REF),
+    st.tuples(st.just("count"), SKUS, NA_WAREHOUSES, st.integers(min_value=0, max_value=150)),
+    st.tuples(st.just("write_off"), SKUS, NA_WAREHOUSES, QTY, st.sampled_from(["damage", "shrinkage", "found"])),
 )
 
 
@@ -55,6 +59,10 @@ class Run:
         command: Callable[[Session], Any]
         if kind == "adjust":
             command = lambda s: adjust_stock(s, root, sku=op[1], warehouse=op[2], quantity=op[3], reason="count")  # noqa: E731
+        elif kind == "count":
+            command = lambda s: count_stock(s, root, sku=op[1], warehouse=op[2], counted=op[3])  # noqa: E731
+        elif kind == "write_off":
+            command = lambda s: write_off_or_find(s, root, sku=op[1], warehouse=op[2], quantity=op[3], reason=op[4])  # noqa: E731
         elif kind == "order":
             command = lambda s: self._order(s, root, op)  # noqa: E731
         elif kind == "transfer":
@@ -72,6 +80,10 @@ class Run:
             return
         if kind == "adjust":
             self.expected_total += op[3]
+        if kind in ("count", "write_off"):
+            self.expected_total += result.quantity
+        if kind == "count":
+            assert self.world.balance(op[1], op[2]).on_hand == op[3]
         if kind == "ship_order":
             self.expected_total -= sum(line.quantity for line in result.lines)
 
