@@ -38,6 +38,12 @@ def test_a_warehouse_clerk_posts_a_count_and_the_report_shows_it(client: TestCli
     ]
     assert float(report["lines"][0]["value"]) < 0
     assert demo.read(stock_disagreements) == []
+    record = client.get(f"/api/records/{body['result_ref']}").json()
+    assert record["kind"] == "stock_adjustment" and record["title"].endswith("V-200 @ DAL"), record
+    assert {f["label"]: f["value"] for f in record["fields"]}["change"] == "-1"
+    client.cookies.clear()
+    web.sign_in(client, "uma")  # UK only: the Dallas count is not hers to see
+    assert client.get(f"/api/records/{body['result_ref']}").status_code == 403
 
 
 def test_counts_are_refused_for_sales_another_entity_and_unknown_items(client: TestClient, demo: Database) -> None:

@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor, Permission
+from core.documents import load_document
 from core.errors import InsufficientStock, InvalidInput
 from core.masterdata.models import Item, Warehouse
 from core.masterdata.service import get_item, get_warehouse_in_scope
 from core.money import format_money, round_money
+from core.numbering import STOCK_ADJUSTMENT
 from core.sales.pricing import standard_costs
 from core.stock.models import AdjustmentReason, StockAdjustment, StockBalance
 from core.stock.service import MAX_QUANTITY, check_quantity, lock_balances, post_adjustment
@@ -200,6 +202,13 @@ def _post(
         post_adjustment(
             session, actor, key=key, quantity=change, note=described, ref_id=adjustment.id, backorder_shortfall=True
         )
+    return adjustment
+
+
+def get_adjustment(session: Session, actor: Actor, *, number: str | int) -> StockAdjustment:
+    """A posted count or adjustment of a warehouse in the actor's entities."""
+    adjustment = load_document(session, StockAdjustment, number, kind=STOCK_ADJUSTMENT, lock=False)
+    actor.require_entity(adjustment.entity_id, f"stock adjustment {adjustment.number}")
     return adjustment
 
 

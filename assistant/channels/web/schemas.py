@@ -335,7 +335,9 @@ class RecordTable(BaseModel):
 
 class Record(BaseModel):
     ref: str
-    kind: Literal["item", "sales_order", "purchase_order", "transfer", "draft", "exception", "customer"]
+    kind: Literal[
+        "item", "sales_order", "purchase_order", "transfer", "draft", "exception", "customer", "stock_adjustment"
+    ]
     title: str
     fields: list[Fact]
     table: RecordTable | None = None
