@@ -196,8 +196,7 @@ TOOLS = [
     ),
     Tool(
         "draft_stock_adjustment",
-        "Draft a stock count (counted: units on the shelf) or a write-off or find (quantity and reason) of an item "
-        "at a warehouse, valued at standard cost." + DRAFT_NOTE,
+        "Draft a stock count at a warehouse (counted), or a write-off or find (quantity and reason)." + DRAFT_NOTE,
         StockAdjustmentDraft,
         _drafter(DraftKind.STOCK_ADJUSTMENT),
         writes=True,

@@ -33,7 +33,7 @@ from core.sales.service import (
     override_line_price,
 )
 from core.stock.counts import describe, record_adjustment
-from core.stock.models import AdjustmentReason, DemandSource
+from core.stock.models import DemandSource, Reason
 from core.stock.service import Key, reservations_for
 from core.transfers.service import TransferLineRequest, create_transfer, transfer_value
 
@@ -155,9 +155,9 @@ class ExceptionActionDraft(DraftPayload):
 class StockAdjustmentDraft(DraftPayload):
     sku: str = Field(min_length=1, max_length=40)
     warehouse: str = Field(min_length=1, max_length=40)
-    counted: int | None = Field(None, ge=0, le=1_000_000, description="units counted on the shelf (a count)")
-    quantity: int | None = Field(None, gt=0, le=1_000_000, description="units written off or found (no count)")
-    reason: AdjustmentReason | None = Field(None, description="damage/shrinkage lower stock, found raises it")
+    counted: int | None = Field(None, ge=0, le=1_000_000, description="units on the shelf")
+    quantity: int | None = Field(None, gt=0, le=1_000_000, description="units lost or found")
+    reason: Reason | None = None
     note: str = Field("", max_length=500)
 
     def subject(self) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal, get_args
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -130,6 +131,11 @@ class AdjustmentReason(StrEnum):
     SHRINKAGE = "shrinkage"
     FOUND = "found"
     CORRECTION = "correction"
+
+
+# The reason codes as a payload field carries them (inline in a tool's schema, where the enum would add a $defs).
+Reason = Literal["damage", "shrinkage", "found", "correction"]
+assert set(get_args(Reason)) == {r.value for r in AdjustmentReason}
 
 
 class StockAdjustment(Base):
