@@ -283,9 +283,9 @@ def supported(role: Role, value: Any, evidence: Evidence) -> bool:
         return _whole(value) in evidence.numbers or _decimal(value) in evidence.amounts
     if role == Role.DATE:
         return str(value) in evidence.dates
-    if role == Role.REASON:
-        stems = REASON_WORDS.get(key(value), ())
-        return any(stem in text for stem in stems for text in evidence.user_text)
+    if role == Role.REASON:  # a reason code; any other reason (a credit hold release's) is the model's words
+        stems = REASON_WORDS.get(key(value))
+        return stems is None or any(stem in text for stem in stems for text in evidence.user_text)
     if role == Role.DOCUMENT:
         digits = re.sub(r"\D", "", str(value))
         return evidence.has_key(value) or (digits.isdigit() and int(digits) in evidence.numbers)

@@ -295,3 +295,10 @@ def test_a_write_off_keeps_the_reason_the_users_words_give(sqlite_world: World, 
 def test_the_stock_adjustment_tool_checks_its_count_and_reason() -> None:
     rules = {rule.name: rule.role for rule in rules_for(default_registry().tools["draft_stock_adjustment"])}
     assert (rules["counted"], rules["quantity"], rules["reason"]) == (Role.COUNT, Role.COUNT, Role.REASON)
+
+
+def test_a_free_text_reason_is_not_held_to_the_reason_codes(sqlite_world: World, tmp_path: Path) -> None:
+    release = {"customer": "ACME", "reason": "payment received yesterday"}
+    script = Script([Reply(calls=(Call("request_credit_hold_release", release),)), Reply(text="DR-1 is a preview.")])
+    result, _ = _turn(sqlite_world, script, tmp_path, "please release the credit hold on ACME, they paid")
+    assert [t.error for t in result.tools] != ["needs_clarification"]

@@ -79,6 +79,10 @@ def _comment(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "draft_exception_action", {"case_number": cell.place.case, "action": "comment", "text": "looked at"}
 
 
+def _count(cell: Cell) -> dict[str, Any]:
+    return {"sku": cell.place.sku, "warehouse": cell.place.warehouse, "counted": 1}
+
+
 def _stock(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "check_availability", {"sku": cell.place.sku, "warehouse": cell.place.warehouse}
 
@@ -145,6 +149,12 @@ ACTIONS = (
     Action("draft PO", may(Permission.BUY), _purchase_order, None, chat=True),
     Action("change SO", may(Permission.SELL), _order_change, None, chat=True),
     Action("release hold", in_scope, _credit_release, None, chat=True),
+    Action(
+        "count stock",
+        may(Permission.MOVE_STOCK),
+        lambda c: ("draft_stock_adjustment", _count(c)),
+        _post(lambda c: "/api/stock/adjustments", lambda c: {"adjustment": _count(c), "confirm": False}),
+    ),
     Action(
         "read draft",
         may_read_draft,
