@@ -302,3 +302,11 @@ def test_a_free_text_reason_is_not_held_to_the_reason_codes(sqlite_world: World,
     script = Script([Reply(calls=(Call("request_credit_hold_release", release),)), Reply(text="DR-1 is a preview.")])
     result, _ = _turn(sqlite_world, script, tmp_path, "please release the credit hold on ACME, they paid")
     assert [t.error for t in result.tools] != ["needs_clarification"]
+
+
+def test_a_count_without_a_warehouse_is_asked_for_not_guessed(sqlite_world: World, tmp_path: Path) -> None:
+    guessed = {"sku": "V-200", "warehouse": "DAL", "counted": 37}
+    script = Script([Reply(calls=(Call("draft_stock_adjustment", guessed),)), Reply(text="DR-1 is a preview.")])
+    result, _ = _turn(sqlite_world, script, tmp_path, "we counted 37 V-200", user="wes")
+    assert _drafts(sqlite_world) == []
+    assert result.answer == "Before I draft the stock adjustment: which warehouse?"
