@@ -13,6 +13,7 @@ from core.actor import Person
 from core.drafts.models import DraftAction
 from core.drafts.service import RequestContext, approve, draft_action
 from core.errors import ErpError, InsufficientStock, InvalidInput, NotFound, OutOfScope, PermissionDenied
+from core.exceptions.models import ExceptionCase
 from core.reporting import adjustment_report
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.stock.counts import count_stock, record_adjustment, write_off_or_find
@@ -186,6 +187,13 @@ def test_a_count_that_leaves_orders_short_says_so_and_waits_for_a_manager(world:
     assert "2 units reserved for orders are not on the shelf and become backorders" in draft.summary
     assert draft.diff == ["V-200 @ ATL: on hand 12 → 8, reserved 10 → 8, backordered 0 → 2, available 2 → 0"]
     assert world.balance("V-200", "ATL").on_hand == 12
+    done = world.run(lambda s: approve(s, Person(world.actor("gus"), "web"), draft_number=draft.number))
+    assert done.status == "executed" and world.balance("V-200", "ATL").backordered == 2
+    shortages = world.read(
+        lambda s: s.scalars(select(ExceptionCase.type).where(ExceptionCase.type == "shortage")).all()
+    )
+    assert shortages == ["shortage"]  # the order left short is a case for someone to work
+    assert world.read(stock_disagreements) == []
 
 
 def test_sales_cannot_draft_a_count(world: World) -> None:
