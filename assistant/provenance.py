@@ -69,6 +69,7 @@ class Role(StrEnum):
     DOCUMENT = "document"
     DATE = "date"
     NAMED = "named"  # any other name the user must have given (an assignee, a customer's reference)
+    REASON = "reason"  # a stock adjustment's reason code, which the user's words must say ("damaged", "missing")
 
 
 # The rules, by field name (a date is any field of format `date`); fields not listed are the model's to choose.
@@ -97,6 +98,15 @@ ROLES = {
     "carrier": Role.NAMED,
     "service_level": Role.NAMED,
     "tracking_number": Role.NAMED,
+    "counted": Role.COUNT,
+    "reason": Role.REASON,
+}
+# The words (stems, as `key` writes them) that give each stock adjustment reason: "write off 3, damaged".
+REASON_WORDS = {
+    "DAMAGE": ("DAMAG", "BROKE", "CRUSH", "LEAK"),
+    "SHRINKAGE": ("SHRINK", "MISSING", "LOST", "STOLE", "THEFT"),
+    "FOUND": ("FOUND", "EXTRA", "TURNEDUP"),
+    "CORRECTION": ("CORRECT", "COUNT", "MISCOUNT", "KEYING"),
 }
 # The kinds of record each role names: a value that names only records of another kind (a case number as a SKU,
 # an entity code as a warehouse) is not given.
@@ -125,6 +135,7 @@ ASKS = {
     "transfer_number": "which transfer (e.g. TR-12)",
     "line_no": "which line",
     "quantity": "how many",
+    "counted": "how many were counted",
 }
 
 
@@ -283,6 +294,9 @@ def supported(role: Role, value: Any, evidence: Evidence) -> bool:
         return _whole(value) in evidence.numbers or _decimal(value) in evidence.amounts
     if role == Role.DATE:
         return str(value) in evidence.dates
+    if role == Role.REASON:  # a reason code; any other reason (a credit hold release's) is the model's words
+        stems = REASON_WORDS.get(key(value))
+        return stems is None or any(stem in text for stem in stems for text in evidence.user_text)
     if role == Role.DOCUMENT:
         digits = re.sub(r"\D", "", str(value))
         return evidence.has_key(value) or (digits.isdigit() and int(digits) in evidence.numbers)

@@ -38,8 +38,19 @@ PURCHASE_ORDER = DocumentKind("PO", "purchase order")
 TRANSFER = DocumentKind("TR", "transfer")
 DRAFT = DocumentKind("DR", "draft")
 EXCEPTION_CASE = DocumentKind("EX", "exception case")
+STOCK_ADJUSTMENT = DocumentKind("ADJ", "stock adjustment")
 
-KINDS = (SALES_ORDER, SALES_ORDER_LINE, SHIPMENT, INVOICE, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE)
+KINDS = (
+    SALES_ORDER,
+    SALES_ORDER_LINE,
+    SHIPMENT,
+    INVOICE,
+    PURCHASE_ORDER,
+    TRANSFER,
+    DRAFT,
+    EXCEPTION_CASE,
+    STOCK_ADJUSTMENT,
+)
 _BY_PREFIX = {kind.prefix: kind for kind in KINDS}
 
 

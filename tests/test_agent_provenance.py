@@ -274,3 +274,39 @@ def test_todays_date_a_look_up_carried_is_not_a_date_the_user_gave(sqlite_world:
     script = Script([Reply(calls=(Call("draft_sales_order", {**order, "requested_date": today}),)), Reply(text="ok")])
     _, events = _turn(sqlite_world, script, tmp_path, "order 5 V-200 from Dallas for ACME for delivery today")
     assert _shown_calls(events)[0]["requested_date"] == today  # said by the user: kept
+
+
+def test_a_count_keeps_the_users_count_and_drops_a_reason_they_never_gave(sqlite_world: World, tmp_path: Path) -> None:
+    guessed = {"sku": "V-200", "warehouse": "DAL", "counted": 37, "reason": "shrinkage"}
+    script = Script([Reply(calls=(Call("draft_stock_adjustment", guessed),)), Reply(text="DR-1 is a preview.")])
+    _turn(sqlite_world, script, tmp_path, "we counted 37 V-200 in Dallas", user="wes")
+    (draft,) = _drafts(sqlite_world)
+    assert (draft["counted"], draft["reason"], draft["quantity"]) == (37, None, None)
+
+
+def test_a_write_off_keeps_the_reason_the_users_words_give(sqlite_world: World, tmp_path: Path) -> None:
+    given = {"sku": "V-200", "warehouse": "ATL", "quantity": 3, "reason": "damage"}
+    script = Script([Reply(calls=(Call("draft_stock_adjustment", given),)), Reply(text="DR-1 is a preview.")])
+    _turn(sqlite_world, script, tmp_path, "write off 3 V-200 in ATL, they arrived damaged", user="wes")
+    (draft,) = _drafts(sqlite_world)
+    assert (draft["quantity"], draft["reason"]) == (3, "damage")
+
+
+def test_the_stock_adjustment_tool_checks_its_count_and_reason() -> None:
+    rules = {rule.name: rule.role for rule in rules_for(default_registry().tools["draft_stock_adjustment"])}
+    assert (rules["counted"], rules["quantity"], rules["reason"]) == (Role.COUNT, Role.COUNT, Role.REASON)
+
+
+def test_a_free_text_reason_is_not_held_to_the_reason_codes(sqlite_world: World, tmp_path: Path) -> None:
+    release = {"customer": "ACME", "reason": "payment received yesterday"}
+    script = Script([Reply(calls=(Call("request_credit_hold_release", release),)), Reply(text="DR-1 is a preview.")])
+    result, _ = _turn(sqlite_world, script, tmp_path, "please release the credit hold on ACME, they paid")
+    assert [t.error for t in result.tools] != ["needs_clarification"]
+
+
+def test_a_count_without_a_warehouse_is_asked_for_not_guessed(sqlite_world: World, tmp_path: Path) -> None:
+    guessed = {"sku": "V-200", "warehouse": "DAL", "counted": 37}
+    script = Script([Reply(calls=(Call("draft_stock_adjustment", guessed),)), Reply(text="DR-1 is a preview.")])
+    result, _ = _turn(sqlite_world, script, tmp_path, "we counted 37 V-200", user="wes")
+    assert _drafts(sqlite_world) == []
+    assert result.answer == "Before I draft the stock adjustment: which warehouse?"

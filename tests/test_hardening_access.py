@@ -210,6 +210,10 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
             {"text": chat_text("find_items", {"query": "valve"})},
         ),
         "/api/drafts": ("/api/drafts", {"kind": "sales_order", "payload": DISCOUNTED, "confirm": False}),
+        "/api/stock/adjustments": (
+            "/api/stock/adjustments",
+            {"adjustment": {"sku": "V-200", "warehouse": "DAL", "counted": 1}, "confirm": False},
+        ),
         "/api/drafts/{number}/confirm": (f"/api/drafts/{ids.drafts['confirm']}/confirm", None),
         "/api/drafts/{number}/cancel": (f"/api/drafts/{ids.drafts['cancel']}/cancel", None),
         "/api/drafts/{number}/approve": (f"/api/drafts/{ids.drafts['approve']}/approve", {}),
@@ -261,7 +265,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 16 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 17 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

@@ -1,6 +1,7 @@
 """Property: any sequence of receipts (partial, over, closed short), reservations, shipments, transfers (received
-whole or with damaged units) and adjustments keeps every balance equal to the ledger (and the claims), never
-negative, and conserves stock."""
+whole or with damaged units), adjustments, cycle counts and write-offs keeps every balance equal to the ledger (and
+the claims), never negative, and conserves stock; a count leaves exactly the counted units on hand, whatever was
+reserved."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from core.masterdata.models import Item
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
 from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order
 from core.shipping.service import ship_order
+from core.stock.counts import count_stock, write_off_or_find
 from core.stock.models import LedgerEntry, StockBalance
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock
@@ -42,6 +44,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("receive_transfer"), REF, st.integers(min_value=0, max_value=5)),
     st.tuples(st.just("purchase"), SKUS, NA_WAREHOUSES, QTY),
     st.tuples(st.just("receive_purchase"), REF, QTY, st.booleans(), st.booleans()),
+    st.tuples(st.just("count"), SKUS, NA_WAREHOUSES, st.integers(min_value=0, max_value=150)),
+    st.tuples(st.just("write_off"), SKUS, NA_WAREHOUSES, QTY, st.sampled_from(["damage", "shrinkage", "found"])),
 )
 
 
@@ -63,6 +67,10 @@ class Run:
         command: Callable[[Session], Any]
         if kind == "adjust":
             command = lambda s: adjust_stock(s, root, sku=op[1], warehouse=op[2], quantity=op[3], reason="count")  # noqa: E731
+        elif kind == "count":
+            command = lambda s: count_stock(s, root, sku=op[1], warehouse=op[2], counted=op[3])  # noqa: E731
+        elif kind == "write_off":
+            command = lambda s: write_off_or_find(s, root, sku=op[1], warehouse=op[2], quantity=op[3], reason=op[4])  # noqa: E731
         elif kind == "order":
             command = lambda s: self._order(s, root, op)  # noqa: E731
         elif kind == "transfer":
@@ -90,6 +98,10 @@ class Run:
             return
         if kind == "adjust":
             self.expected_total += op[3]
+        if kind in ("count", "write_off"):
+            self.expected_total += result.quantity
+        if kind == "count":
+            assert self.world.balance(op[1], op[2]).on_hand == op[3]
         if kind in ("ship_order", "ship_from"):
             self.expected_total -= sum(line.quantity for shipment in result for line in shipment.lines)
         if kind == "receive_transfer":

@@ -12,6 +12,7 @@ from core.numbering import (
     SALES_ORDER,
     SALES_ORDER_LINE,
     SHIPMENT,
+    STOCK_ADJUSTMENT,
     TRANSFER,
     DocumentKind,
     kind_of,
@@ -23,7 +24,7 @@ def test_each_kind_has_its_own_prefix() -> None:
     prefixes = [kind.prefix for kind in KINDS]
     assert len(set(prefixes)) == len(prefixes)
     expected = {"SO": SALES_ORDER, "SOL": SALES_ORDER_LINE, "SH": SHIPMENT, "INV": INVOICE}
-    expected |= {"PO": PURCHASE_ORDER, "TR": TRANSFER, "DR": DRAFT, "EX": EXCEPTION_CASE}
+    expected |= {"PO": PURCHASE_ORDER, "TR": TRANSFER, "DR": DRAFT, "EX": EXCEPTION_CASE, "ADJ": STOCK_ADJUSTMENT}
     assert {kind.prefix: kind for kind in KINDS} == expected
 
 

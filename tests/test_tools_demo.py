@@ -233,6 +233,7 @@ HAPPY_PATHS = {
     "draft_order_change": "test_an_order_change_executes_and_one_that_backorders_waits",
     "request_credit_hold_release": "test_a_hold_release_waits_for_finance_and_the_hold_stays",
     "draft_exception_action": "test_exception_actions_follow_who_may_handle_the_case",
+    "draft_stock_adjustment": "test_a_clerks_count_and_write_off_post_at_standard_cost_and_the_kpis_report_them",
     "get_draft_status": "test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet",
     "list_pending_approvals": "test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet",
     "get_fulfilment": "test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it",
@@ -577,6 +578,28 @@ def test_exception_actions_follow_who_may_handle_the_case(demo_db: Database) -> 
     ]
 
 
+def test_a_clerks_count_and_write_off_post_at_standard_cost_and_the_kpis_report_them(demo_db: Database) -> None:
+    on_hand = by_warehouse(call(demo_db, "wes", "check_availability", {"sku": "V-200", "warehouse": "DAL"}))["DAL"]
+    counted = {"sku": "V-200", "warehouse": "Dallas", "counted": on_hand["on_hand"] - 2}
+    count = assert_draft(drafted(demo_db, "wes", "draft_stock_adjustment", counted, "c1"), "executed")
+    assert count["result"].startswith("ADJ-") and "rule stock_adjustment.within_limits" in count["decision"]
+    assert (
+        f"counted {counted['counted']} against {on_hand['on_hand']} on the books: -2 units (correction)"
+        in (count["summary"])
+    )
+    damaged = {"sku": "V-200", "warehouse": "ATL", "quantity": 3, "reason": "damage"}
+    assert_draft(drafted(demo_db, "wes", "draft_stock_adjustment", damaged, "c2"), "executed")
+    denied = call(demo_db, "sam", "draft_stock_adjustment", {**damaged, "quantity": 1}, "c3")
+    assert "may not move stock" in refused(denied, "permission_denied").message
+    kpis = ok(call(demo_db, "maria", "get_kpis", {"entity": "NA"}))
+    lines = {(x["warehouse"], x["reason"]): x for x in kpis["entities"][0]["stock_adjustments"]}
+    assert (lines["DAL", "correction"]["net_units"], lines["ATL", "damage"]["net_units"]) == (-2, -3)
+    assert all(Decimal(str(x["value"])) < 0 for x in lines.values())
+    assert any(
+        f.startswith("NA ATL stock adjustments in ") and "damage: 1 posted, -3 units" in f for f in kpis["facts"]
+    )
+
+
 def test_pending_approvals_show_only_what_the_user_could_approve(demo_db: Database) -> None:
     acme = pending_acme_order(demo_db)["draft"]  # NA only: finance of NA
     args = {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 5}]}
@@ -639,6 +662,7 @@ SCOPE_REFUSALS: list[tuple[str, str, ArgsFor]] = [
     ("uma", "get_draft_status", lambda db: {"draft_number": pending_acme_order(db)["draft"]}),
     ("uma", "get_fulfilment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
     ("wyn", "draft_shipment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
+    ("wyn", "draft_stock_adjustment", _const({"sku": "V-200", "warehouse": "DAL", "counted": 3})),
 ]
 
 

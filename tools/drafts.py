@@ -19,6 +19,7 @@ from core.drafts.kinds import (
     PurchaseOrderDraft,
     PurchaseReceiptDraft,
     SalesOrderDraft,
+    StockAdjustmentDraft,
     TransferDraft,
     TransferMoveDraft,
 )
@@ -210,6 +211,13 @@ TOOLS = [
         "Assign, comment on, resolve or dismiss an exception case." + DRAFT_NOTE,
         ExceptionActionDraft,
         drafter(DraftKind.EXCEPTION_ACTION),
+        writes=True,
+    ),
+    Tool(
+        "draft_stock_adjustment",
+        "Draft a stock count at a warehouse (counted), or a write-off or find (quantity and reason)." + DRAFT_NOTE,
+        StockAdjustmentDraft,
+        drafter(DraftKind.STOCK_ADJUSTMENT),
         writes=True,
     ),
     Tool(

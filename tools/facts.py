@@ -39,6 +39,7 @@ APPROVALS_PENDING = "approvals pending"
 WAITING_FOR_YOU = "drafts waiting for your approval"
 LEFT_TO_SHIP = "left to ship"
 MILESTONE = "latest milestone"
+STOCK_ADJUSTMENTS = "stock adjustments"
 
 
 def figure(subject: str, label: str, value: str, where: str = "") -> str:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from core.reporting import approval_stats, entity_kpis, exception_aging
+from core.reporting import AdjustmentLine, adjustment_report, approval_stats, entity_kpis, exception_aging
 from tools import facts as fact
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
@@ -16,6 +16,16 @@ class KpiArgs(ToolArgs):
     entity: str | None = Field(None, description="one legal entity code, e.g. NA; omit for all you can see")
     since: date | None = Field(None, description="period start (YYYY-MM-DD); default 90 days ago")
     until: date | None = Field(None, description="period end (YYYY-MM-DD); default today")
+
+
+class AdjustmentFigure(BaseModel):
+    """Counts, write-offs and finds of one reason at one warehouse in the period, at standard cost."""
+
+    warehouse: str
+    reason: str
+    adjustments: int
+    net_units: int
+    value: Decimal
 
 
 class EntityFigures(BaseModel):
@@ -36,6 +46,7 @@ class EntityFigures(BaseModel):
     approvals_pending: int
     approval_median_hours: Decimal | None
     basis: dict[str, str]
+    stock_adjustments: list[AdjustmentFigure] = []
 
 
 def _kpi_facts(k: EntityFigures, period_end: str) -> list[str]:
@@ -51,6 +62,25 @@ def _kpi_facts(k: EntityFigures, period_end: str) -> list[str]:
         fact.figure(k.entity, fact.INVENTORY_VALUE, fact.money(k.inventory_value, k.currency), f"on {period_end}"),
         fact.figure(k.entity, fact.OPEN_CASES, f"{k.open_exceptions} ({k.exceptions_past_sla} past SLA)"),
         fact.figure(k.entity, fact.APPROVALS_PENDING, str(k.approvals_pending)),
+        *(
+            fact.figure(
+                f"{k.entity} {x.warehouse}",
+                fact.STOCK_ADJUSTMENTS,
+                f"{x.reason}: {x.adjustments} posted, {x.net_units:+,d} units, {fact.money(x.value, k.currency)}",
+                within,
+            )
+            for x in k.stock_adjustments
+        ),
+    ]
+
+
+def _adjustments(lines: list[AdjustmentLine], entity: str) -> list[AdjustmentFigure]:
+    return [
+        AdjustmentFigure(
+            warehouse=x.warehouse, reason=x.reason, adjustments=x.adjustments, net_units=x.net_units, value=x.value
+        )
+        for x in lines
+        if x.entity == entity
     ]
 
 
@@ -64,6 +94,7 @@ def get_kpis(session: Session, ctx: ToolContext, args: KpiArgs) -> KpiResult:
     kpis = entity_kpis(session, ctx.actor, since=args.since, until=args.until, entity=args.entity)
     aging = {a.entity: a for a in exception_aging(session, ctx.actor, entity=args.entity)}
     approvals = {a.entity: a for a in approval_stats(session, ctx.actor, since=args.since, entity=args.entity)}
+    adjusted = adjustment_report(session, ctx.actor, since=args.since, until=args.until, entity=args.entity).lines
     figures = [
         EntityFigures(
             entity=k.entity,
@@ -83,6 +114,7 @@ def get_kpis(session: Session, ctx: ToolContext, args: KpiArgs) -> KpiResult:
             approvals_pending=approvals[k.entity].pending,
             approval_median_hours=approvals[k.entity].median_cycle_hours,
             basis=k.basis,
+            stock_adjustments=_adjustments(adjusted, k.entity),
         )
         for k in kpis
     ]
@@ -94,7 +126,8 @@ TOOLS = [
     Tool(
         "get_kpis",
         "Key figures per legal entity for a period (default the last 90 days): fill rate, on-time shipping, "
-        "backlog, backorders, inventory value and turns, revenue and margin, open exceptions and approvals. "
+        "backlog, backorders, inventory value and turns, revenue and margin, open exceptions and approvals, "
+        "stock adjustments by warehouse and reason. "
         "Amounts in each entity's currency; `basis` says how each figure was computed, cite it.",
         KpiArgs,
         get_kpis,

@@ -16,6 +16,7 @@ from assistant.cli.receiving import receive, transfers_app
 from assistant.cli.serve import serve
 from assistant.cli.shipping import shipping_app
 from assistant.cli.slack import slack_app
+from assistant.cli.stock import stock_app
 from core.settings import SettingsError, get_settings
 
 PLUGIN_GROUP = "erp_assistant.commands"
@@ -38,6 +39,7 @@ app.add_typer(drafts_app, name="drafts")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(shipping_app, name="shipping")
 app.add_typer(transfers_app, name="transfer")
+app.add_typer(stock_app, name="stock")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)

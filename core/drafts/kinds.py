@@ -18,7 +18,7 @@ from core.actor import Actor
 from core.errors import InvalidInput
 from core.exceptions import ExceptionType, assign_case, comment_case, get_case, resolve_case
 from core.finance.service import credit_status, release_credit_hold
-from core.masterdata.models import Customer, LegalEntity
+from core.masterdata.models import Customer, Item, LegalEntity, Warehouse
 from core.masterdata.service import item_skus, warehouse_codes
 from core.money import format_money, round_money
 from core.policy.facts import DraftKind
@@ -41,7 +41,8 @@ from core.sales.service import (
     override_line_price,
 )
 from core.shipping.service import ShipmentDetails, ship_order
-from core.stock.models import DemandSource
+from core.stock.counts import describe, record_adjustment
+from core.stock.models import DemandSource, Reason
 from core.stock.service import Key, reservations_for
 from core.transfers.models import Transfer
 from core.transfers.service import (
@@ -232,6 +233,18 @@ class HeldCase:
     title: str
     detail: str
     related: dict[str, Any]  # the documents it is about: {"purchase_order": "PO-77"}
+
+
+class StockAdjustmentDraft(DraftPayload):
+    sku: str = Field(min_length=1, max_length=40)
+    warehouse: str = Field(min_length=1, max_length=40)
+    counted: int | None = Field(None, ge=0, le=1_000_000, description="units on the shelf")
+    quantity: int | None = Field(None, gt=0, le=1_000_000, description="units lost or found")
+    reason: Reason | None = None
+    note: str = Field("", max_length=500)
+
+    def subject(self) -> tuple[str, ...]:
+        return _same(self.sku, self.warehouse)
 
 
 @dataclass
@@ -661,6 +674,32 @@ def _arrival_counts(session: Session, transfer: Transfer, lines: list[ArrivalLin
     return _units_by_sku(named)
 
 
+def apply_stock_adjustment(session: Session, actor: Actor, payload: StockAdjustmentDraft) -> Applied:
+    """Post a count or a write-off or find, valued at standard cost; short reserved units become backorders."""
+    adjustment = record_adjustment(
+        session,
+        actor,
+        sku=payload.sku,
+        warehouse=payload.warehouse,
+        reason=payload.reason,
+        counted=payload.counted,
+        quantity=payload.quantity,
+        note=payload.note,
+    )
+    item, warehouse = session.get(Item, adjustment.item_id), session.get(Warehouse, adjustment.warehouse_id)
+    assert item is not None and warehouse is not None
+    return Applied(
+        result_ref=adjustment.number,
+        entity_id=adjustment.entity_id,
+        currency=adjustment.currency,
+        amount=abs(Decimal(adjustment.value)),
+        summary=describe(adjustment, item.sku, warehouse.code),
+        quantity=abs(adjustment.quantity),
+        keys=[(adjustment.item_id, adjustment.warehouse_id)],
+        facts={"shortage": adjustment.backordered > 0},
+    )
+
+
 def _entity_currency(session: Session, entity_id: int) -> str:
     entity = session.get(LegalEntity, entity_id)
     return entity.base_currency if entity else "USD"
@@ -678,4 +717,5 @@ KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.SHIPMENT: (ShipmentDraft, apply_shipment),
     DraftKind.PO_RECEIPT: (PurchaseReceiptDraft, apply_purchase_receipt),
     DraftKind.TRANSFER_MOVE: (TransferMoveDraft, apply_transfer_move),
+    DraftKind.STOCK_ADJUSTMENT: (StockAdjustmentDraft, apply_stock_adjustment),
 }

@@ -20,6 +20,7 @@ class DraftKind(StrEnum):
     SHIPMENT = "shipment"
     PO_RECEIPT = "po_receipt"
     TRANSFER_MOVE = "transfer_move"
+    STOCK_ADJUSTMENT = "stock_adjustment"
 
 
 class Facts(BaseModel):

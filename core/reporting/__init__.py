@@ -1,5 +1,6 @@
 """Reporting: KPIs per legal entity for people and the assistant, each figure with how it was computed."""
 
+from core.reporting.adjustments import AdjustmentLine, AdjustmentReport, adjustment_report
 from core.reporting.service import (
     ApprovalStats,
     EntityKpis,
@@ -10,9 +11,12 @@ from core.reporting.service import (
 )
 
 __all__ = [
+    "AdjustmentLine",
+    "AdjustmentReport",
     "ApprovalStats",
     "EntityKpis",
     "ExceptionAging",
+    "adjustment_report",
     "approval_stats",
     "entity_kpis",
     "exception_aging",

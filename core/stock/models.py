@@ -1,12 +1,15 @@
 """Stock tables. The balance is the ledger summed, kept in step in the same transaction."""
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Literal, get_args
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.numbering import STOCK_ADJUSTMENT
 
 
 class Bucket(StrEnum):
@@ -120,3 +123,51 @@ class Reservation(Base):
         CheckConstraint("quantity >= 0", name="ck_reservations_qty"),
         CheckConstraint("backordered >= 0", name="ck_reservations_backordered"),
     )
+
+
+class AdjustmentReason(StrEnum):
+    """Why stock was adjusted: lost (damage, shrinkage), gained (found), or a count that corrects the book."""
+
+    DAMAGE = "damage"
+    SHRINKAGE = "shrinkage"
+    FOUND = "found"
+    CORRECTION = "correction"
+
+
+# The reason codes as a payload field carries them (inline in a tool's schema, where the enum would add a $defs).
+Reason = Literal["damage", "shrinkage", "found", "correction"]
+assert set(get_args(Reason)) == {r.value for r in AdjustmentReason}
+
+
+class StockAdjustment(Base):
+    """One posted count or adjustment of an item at a warehouse, valued at standard cost; never updated."""
+
+    __tablename__ = "stock_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
+    reason: Mapped[str] = mapped_column(String(16))
+    counted: Mapped[int | None]  # the units counted on the shelf; None for a write-off or find of some units
+    book_quantity: Mapped[int]  # on hand on the books just before
+    quantity: Mapped[int]  # the change posted: counted - book, or the units written off (-) or found (+)
+    backordered: Mapped[int] = mapped_column(default=0)  # reserved units the count left short, now backordered
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    value: Mapped[Decimal]  # quantity x unit_cost, in the entity's currency
+    currency: Mapped[str] = mapped_column(String(3))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    posted_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_stock_adjustments_entity_posted", "entity_id", "posted_at"),
+        CheckConstraint("reason IN ('damage', 'shrinkage', 'found', 'correction')", name="ck_stock_adjustments_reason"),
+        CheckConstraint("counted IS NULL OR counted >= 0", name="ck_stock_adjustments_counted"),
+        CheckConstraint("book_quantity + quantity >= 0", name="ck_stock_adjustments_result"),
+        CheckConstraint("backordered >= 0", name="ck_stock_adjustments_backordered"),
+    )
+
+    @property
+    def number(self) -> str:
+        return STOCK_ADJUSTMENT.format(self.id)

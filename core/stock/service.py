@@ -232,6 +232,25 @@ class Posting:
         self.balances[(supply.item_id, supply.warehouse_id)].incoming -= quantity
         supply.quantity -= quantity
 
+    def backorder_reserved(self, key: Key, quantity: int) -> None:
+        """Stock that was reserved is not there after all (a count, a write-off): the newest claims give back
+        `quantity` reserved units, which wait as backorders (the reverse of `allocate_backorders`)."""
+        balance = self.balances[key]
+        claims = self.session.scalars(
+            select(Reservation)
+            .where(Reservation.item_id == key[0], Reservation.warehouse_id == key[1], Reservation.quantity > 0)
+            .order_by(Reservation.id.desc())
+        ).all()
+        for reservation in claims:
+            take = min(quantity, reservation.quantity)
+            if take <= 0:
+                break
+            reservation.quantity -= take
+            reservation.backordered += take
+            balance.reserved -= take
+            balance.backordered += take
+            quantity -= take
+
     def allocate_backorders(self, keys: Iterable[Key]) -> list[Reservation]:
         """Give newly free stock to waiting backorders, oldest first; returns the claims that grew."""
         grown: list[Reservation] = []
@@ -327,9 +346,30 @@ def adjust_stock(
     check_quantity(abs(quantity), "adjustment quantity")
     item = get_item(session, sku=sku)
     wh = get_warehouse_in_scope(session, actor, code=warehouse)
-    key = (item.id, wh.id)
-    posting = open_posting(session, actor, [key], "adjustment", 0)
-    posting.note = reason.strip()
+    return post_adjustment(session, actor, key=(item.id, wh.id), quantity=quantity, note=reason.strip())
+
+
+def post_adjustment(
+    session: Session,
+    actor: Actor,
+    *,
+    key: Key,
+    quantity: int,
+    note: str,
+    ref_id: int = 0,
+    backorder_shortfall: bool = False,
+) -> LedgerEntry:
+    """Post a checked adjustment of on-hand stock; freed stock goes to waiting backorders.
+
+    Stock that is reserved is refused, unless `backorder_shortfall` (a count or a write-off of units that are
+    physically gone): then the reserved units it takes wait as backorders of the orders they were promised to.
+    """
+    posting = open_posting(session, actor, [key], "adjustment", ref_id)
+    posting.note = note
+    balance = posting.balances[key]
+    shortfall = balance.reserved - (balance.on_hand + quantity)
+    if backorder_shortfall and shortfall > 0 and balance.on_hand + quantity >= 0:
+        posting.backorder_reserved(key, shortfall)
     entry = posting.move(key, Bucket.ON_HAND, Movement.ADJUSTMENT, quantity)
     posting.allocate_backorders([key])
     session.flush()

@@ -6,10 +6,19 @@ from typing import Any
 
 from assistant.channels.web.schemas import DraftCard
 from core.money import format_money
-from core.numbering import DRAFT, EXCEPTION_CASE, PURCHASE_ORDER, SALES_ORDER, TRANSFER, kind_of, mention_pattern
+from core.numbering import (
+    DRAFT,
+    EXCEPTION_CASE,
+    PURCHASE_ORDER,
+    SALES_ORDER,
+    STOCK_ADJUSTMENT,
+    TRANSFER,
+    kind_of,
+    mention_pattern,
+)
 
 Block = dict[str, Any]
-DOCUMENT = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE])
+DOCUMENT = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE, STOCK_ADJUSTMENT])
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 MAX_TEXT = 2900  # a section's text is limited to 3,000 characters
 

@@ -27,6 +27,7 @@ from assistant.channels.web.routes import (
     records,
     session,
     shipping,
+    stock,
 )
 from assistant.channels.web.routes.pages import STATIC
 from assistant.channels.web.services import Services, WebConfig
@@ -59,7 +60,7 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
     )
     app.state.services = services
     errors.install(app)
-    for module in (session, chat, approvals, drafts, exceptions, shipping, receiving, records, health, pages):
+    for module in (session, chat, approvals, drafts, exceptions, shipping, receiving, stock, records, health, pages):
         app.include_router(module.router)
     _mount_slack(app, services, slack)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -4,6 +4,7 @@ Each kind is read through the core's own function for it, so scope rules apply u
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,7 @@ from assistant.channels.web.views import case_detail, draft_card
 from core.actor import Actor
 from core.errors import NotFound
 from core.finance.service import credit_status, get_invoice, invoice_open_amount
+from core.masterdata.models import Item, Warehouse
 from core.masterdata.service import get_item, item_skus, warehouse_codes
 from core.money import format_money
 from core.numbering import (
@@ -22,6 +24,7 @@ from core.numbering import (
     SALES_ORDER,
     SALES_ORDER_LINE,
     SHIPMENT,
+    STOCK_ADJUSTMENT,
     TRANSFER,
     DocumentKind,
     kind_of,
@@ -29,6 +32,7 @@ from core.numbering import (
 from core.purchasing.service import get_purchase_order
 from core.sales.service import get_order_line, order_status
 from core.shipping.service import shipment_status
+from core.stock.counts import get_adjustment
 from core.stock.service import available_to_promise
 from core.transfers.service import get_transfer, transfer_side
 
@@ -198,6 +202,25 @@ def _exception(session: Session, actor: Actor, ref: str) -> Record:
     return Record(ref=case.number, kind="exception", title=case.title, fields=fields, link=f"/exceptions#{case.number}")
 
 
+def _adjustment(session: Session, actor: Actor, ref: str) -> Record:
+    adjustment = get_adjustment(session, actor, number=ref)
+    item, warehouse = session.get(Item, adjustment.item_id), session.get(Warehouse, adjustment.warehouse_id)
+    assert item is not None and warehouse is not None
+    counted = [] if adjustment.counted is None else [Fact(label="counted", value=f"{adjustment.counted:,}")]
+    fields = [
+        Fact(label="reason", value=adjustment.reason),
+        *counted,
+        Fact(label="on the books before", value=f"{adjustment.book_quantity:,}"),
+        Fact(label="change", value=f"{adjustment.quantity:+,d}"),
+        Fact(label="value at standard cost", value=format_money(Decimal(adjustment.value), adjustment.currency)),
+        Fact(label="posted", value=f"{adjustment.posted_at:%Y-%m-%d %H:%M}"),
+    ]
+    if adjustment.backordered:
+        fields.append(Fact(label="reserved units backordered", value=f"{adjustment.backordered:,}"))
+    title = f"{adjustment.number} — {item.sku} @ {warehouse.code}"
+    return Record(ref=adjustment.number, kind="stock_adjustment", title=title, fields=fields)
+
+
 def _item(session: Session, actor: Actor, ref: str) -> Record:
     item = get_item(session, sku=ref)
     report = available_to_promise(session, actor, sku=item.sku)
@@ -235,4 +258,5 @@ READERS: dict[DocumentKind, Callable[[Session, Actor, str], Record]] = {
     TRANSFER: _transfer,
     DRAFT: _draft,
     EXCEPTION_CASE: _exception,
+    STOCK_ADJUSTMENT: _adjustment,
 }

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from core.drafts.kinds import KINDS, ArrivalLineDraft, StockLineDraft
+from core.drafts.kinds import KINDS, ArrivalLineDraft, StockAdjustmentDraft, StockLineDraft
 from core.text import NUL_REFUSED, has_nul
 
 MAX_MESSAGE_CHARS = 4000
@@ -249,6 +249,35 @@ class TransferReceiveRequest(DraftSubmission):
     )
 
 
+class StockAdjustmentRequest(DraftSubmission):
+    """A count or a write-off or find, as the token's user; `confirm` says whether it goes to the policy now."""
+
+    adjustment: StockAdjustmentDraft = Field(
+        description="a count: sku, warehouse, counted (reason optional, default correction); a write-off or find: "
+        "sku, warehouse, quantity and reason (damage and shrinkage lower stock, found raises it)",
+        examples=[{"sku": "V-200", "warehouse": "DAL", "counted": 37}],
+    )
+
+
+class AdjustmentLine(BaseModel):
+    entity: str
+    warehouse: str
+    reason: str
+    currency: str
+    adjustments: int
+    units_lost: int
+    units_found: int
+    net_units: int
+    value: Decimal = Field(description="net value at standard cost in the entity currency (negative: a loss)")
+
+
+class AdjustmentReport(BaseModel):
+    period_start: str
+    period_end: str
+    lines: list[AdjustmentLine]
+    basis: str
+
+
 class BulkRequest(Strict):
     action: Literal["approve", "reject"]
     numbers: list[str] = Field(min_length=1, max_length=100)
@@ -421,6 +450,7 @@ class Record(BaseModel):
         "draft",
         "exception",
         "customer",
+        "stock_adjustment",
     ]
     title: str
     fields: list[Fact]

@@ -96,6 +96,10 @@ def _comment(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "draft_exception_action", {"case_number": cell.place.case, "action": "comment", "text": "looked at"}
 
 
+def _count(cell: Cell) -> dict[str, Any]:
+    return {"sku": cell.place.sku, "warehouse": cell.place.warehouse, "counted": 1}
+
+
 def _stock(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "check_availability", {"sku": cell.place.sku, "warehouse": cell.place.warehouse}
 
@@ -175,6 +179,12 @@ ACTIONS = (
         _get(lambda c: f"/api/orders/{c.place.order}/fulfilment"),
     ),
     Action("ship SO", may(Permission.MOVE_STOCK), _shipment, _ship_over_api),
+    Action(
+        "count stock",
+        may(Permission.MOVE_STOCK),
+        lambda c: ("draft_stock_adjustment", _count(c)),
+        _post(lambda c: "/api/stock/adjustments", lambda c: {"adjustment": _count(c), "confirm": False}),
+    ),
     Action(
         "read draft",
         may_read_draft,

@@ -6,7 +6,7 @@
  * so the output never contains markup that was not produced here.
  *
  * Record ids become <button type="button" class="record-link" data-ref="...">: any id listed
- * in `sources`, and anything matching /\b(SO|PO|TR|DR|EX|SH)-\d+\b/.
+ * in `sources`, and anything matching /\b(SO|PO|TR|DR|EX|SH|ADJ)-\d+\b/.
  *
  *   ErpMarkdown.render(text, { sources: ["V-200"] })   -> safe HTML string
  *   ErpMarkdown.linkify(text, sources)                 -> safe HTML string of plain text with record links
@@ -17,7 +17,7 @@
 
   if (global.ErpMarkdown) return;
 
-  const DOCUMENT_REF = '(?:SO|PO|TR|DR|EX|SH)-\\d+';
+  const DOCUMENT_REF = '(?:SO|PO|TR|DR|EX|SH|ADJ)-\\d+';
   const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
   function escapeHtml(text) {
