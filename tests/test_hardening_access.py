@@ -144,6 +144,7 @@ class Ids:
     token: int
     shipping: tuple[str, int]  # an NA order with stock reserved on a line: (order, line number)
     shipment: str
+    moves: dict[str, str]  # an open purchase order to receive, an open transfer to ship, one in transit to receive
 
 
 def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
@@ -170,7 +171,27 @@ def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
     token = c.post("/api/tokens", json={"name": "to revoke"}, headers=headers).json()["id"]
     drafts = {verb: drafted(verb) for verb in ("approve", "reject", "bulk")}
     drafts |= {verb: own_preview(verb) for verb in ("confirm", "cancel")}
-    return Ids(drafts, case.number, conversation, token, demo.read(_reserved_line), demo.read(_na_shipment))
+    moves = _moves(demo)
+    return Ids(drafts, case.number, conversation, token, demo.read(_reserved_line), demo.read(_na_shipment), moves)
+
+
+def _moves(demo: Database) -> dict[str, str]:
+    """Documents for the receiving routes, made through the gate by NA's buyer and warehouse clerk."""
+
+    def made(kind: str, payload: dict[str, Any]) -> str:
+        who = demo.read(lambda s: load_actor(s, username="bea" if kind == "purchase_order" else "wes"))
+        draft = demo.run(
+            lambda s: draft_action(s, RequestContext(who, "web"), confirmed=True, kind=kind, payload=payload)
+        )
+        assert draft.result_ref, (kind, draft.status, draft.explanation)
+        return draft.result_ref
+
+    lines = [{"sku": "V-200", "quantity": 2}]
+    po = made("purchase_order", {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": lines})
+    route = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": lines}
+    to_ship, to_receive = made("transfer", route), made("transfer", route)
+    made("transfer_move", {"transfer_number": to_receive, "action": "ship"})
+    return {"po": po, "ship": to_ship, "receive": to_receive}
 
 
 def _reserved_line(s: Session) -> tuple[str, int]:
@@ -228,6 +249,15 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
             {"lines": [{"line_no": ids.shipping[1], "quantity": 1}], "confirm": False},
         ),
         "/api/shipments/{number}/milestones": (f"/api/shipments/{ids.shipment}/milestones", {"milestone": "delivered"}),
+        "/api/purchase-orders/{po_number}/receipts": (
+            f"/api/purchase-orders/{ids.moves['po']}/receipts",
+            {"lines": [{"sku": "V-200", "quantity": 1}], "confirm": False},
+        ),
+        "/api/transfers/{transfer_number}/ship": (f"/api/transfers/{ids.moves['ship']}/ship", {"confirm": False}),
+        "/api/transfers/{transfer_number}/receive": (
+            f"/api/transfers/{ids.moves['receive']}/receive",
+            {"confirm": False},
+        ),
     }
     return requests[route]
 
@@ -265,7 +295,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 17 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 20 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

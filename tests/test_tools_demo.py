@@ -238,6 +238,8 @@ HAPPY_PATHS = {
     "list_pending_approvals": "test_an_order_over_acmes_limit_waits_for_finance_and_changes_nothing_yet",
     "get_fulfilment": "test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it",
     "draft_shipment": "test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it",
+    "draft_receipt": "test_a_clerk_receives_part_of_a_purchase_order_and_ships_and_receives_a_transfer",
+    "draft_transfer_move": "test_a_clerk_receives_part_of_a_purchase_order_and_ships_and_receives_a_transfer",
 }
 NOT_ENTITY_SCOPED = {"find_items": "the item catalogue is shared by the whole group"}
 SCOPED_BY_FILTERING = {"list_pending_approvals": "test_pending_approvals_show_only_what_the_user_could_approve"}
@@ -600,6 +602,33 @@ def test_a_clerks_count_and_write_off_post_at_standard_cost_and_the_kpis_report_
     )
 
 
+def test_a_clerk_receives_part_of_a_purchase_order_and_ships_and_receives_a_transfer(demo_db: Database) -> None:
+    def on_hand(warehouse: str) -> int:
+        stock = call(demo_db, "wes", "check_availability", {"sku": "V-200", "warehouse": warehouse})
+        return int(by_warehouse(stock)[warehouse]["on_hand"])
+
+    order = {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 10}]}
+    po = assert_draft(drafted(demo_db, "bea", "draft_purchase_order", order, "po"), "executed")["result"]
+    dal = on_hand("DAL")
+    receipt = {"po_number": po, "lines": [{"sku": "V-200", "quantity": 4}]}
+    assert (
+        "rule receipt.within_tolerance"
+        in assert_draft(drafted(demo_db, "wes", "draft_receipt", receipt, "r1"), "executed")["decision"]
+    )
+    assert on_hand("DAL") == dal + 4
+    assert refused(call(demo_db, "sam", "draft_receipt", receipt, "r2"), "permission_denied")
+
+    move = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 5}]}
+    transfer = assert_draft(drafted(demo_db, "wes", "draft_transfer", move, "tr"), "executed")["result"]
+    atl = on_hand("ATL")
+    ship = {"transfer_number": transfer, "action": "ship"}
+    assert_draft(drafted(demo_db, "wes", "draft_transfer_move", ship, "m1"), "executed")
+    assert (on_hand("DAL"), on_hand("ATL")) == (dal + 4 - 5, atl)  # in transit: left Dallas, not yet in Atlanta
+    receive = {"transfer_number": transfer, "action": "receive"}
+    assert_draft(drafted(demo_db, "wes", "draft_transfer_move", receive, "m2"), "executed")
+    assert on_hand("ATL") == atl + 5
+
+
 def test_pending_approvals_show_only_what_the_user_could_approve(demo_db: Database) -> None:
     acme = pending_acme_order(demo_db)["draft"]  # NA only: finance of NA
     args = {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 5}]}
@@ -626,6 +655,16 @@ ArgsFor = Callable[[Database], dict[str, Any]]
 def _na_case(db: Database) -> dict[str, Any]:
     detect(db)
     return {"case_number": cases(db, "sam", type="shortage")[0]["case"]}
+
+
+def _na_purchase_order(db: Database) -> str:
+    order = {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 3}]}
+    return str(assert_draft(drafted(db, "bea", "draft_purchase_order", order, "na-po"), "executed")["result"])
+
+
+def _na_transfer(db: Database) -> str:
+    move = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 3}]}
+    return str(assert_draft(drafted(db, "wes", "draft_transfer", move, "na-tr"), "executed")["result"])
 
 
 def _const(args: dict[str, Any]) -> ArgsFor:
@@ -663,6 +702,8 @@ SCOPE_REFUSALS: list[tuple[str, str, ArgsFor]] = [
     ("uma", "get_fulfilment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
     ("wyn", "draft_shipment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
     ("wyn", "draft_stock_adjustment", _const({"sku": "V-200", "warehouse": "DAL", "counted": 3})),
+    ("wyn", "draft_receipt", lambda db: {"po_number": _na_purchase_order(db)}),
+    ("wyn", "draft_transfer_move", lambda db: {"transfer_number": _na_transfer(db), "action": "ship"}),
 ]
 
 
