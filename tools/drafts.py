@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from core.actor import Permission
 from core.drafts.kinds import (
     CreditHoldReleaseDraft,
     ExceptionActionDraft,
@@ -156,6 +157,7 @@ TOOLS = [
         SalesOrderDraft,
         _drafter(DraftKind.SALES_ORDER),
         writes=True,
+        needs=Permission.SELL,
     ),
     Tool(
         "draft_transfer",
@@ -164,6 +166,7 @@ TOOLS = [
         TransferDraft,
         _drafter(DraftKind.TRANSFER),
         writes=True,
+        needs=Permission.TRANSFER,
     ),
     Tool(
         "draft_purchase_order",
@@ -171,6 +174,7 @@ TOOLS = [
         PurchaseOrderDraft,
         _drafter(DraftKind.PURCHASE_ORDER),
         writes=True,
+        needs=Permission.BUY,
     ),
     Tool(
         "draft_order_change",
@@ -178,6 +182,7 @@ TOOLS = [
         OrderChangeDraft,
         _drafter(DraftKind.ORDER_CHANGE),
         writes=True,
+        needs=Permission.SELL,
     ),
     Tool(
         "request_credit_hold_release",

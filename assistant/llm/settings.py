@@ -19,6 +19,7 @@ class ModelSettings:
     retries: int = 2
     max_steps: int = 6
     max_tokens: int = 512
+    tool_subset: int | None = None  # the local model: at most this many tools per request, chosen by code
 
     @property
     def is_local(self) -> bool:
@@ -35,4 +36,5 @@ def model_settings(settings: Settings | None = None) -> ModelSettings:
         retries=settings.assistant_retries,
         max_steps=settings.assistant_max_steps,
         max_tokens=settings.assistant_max_tokens,
+        tool_subset=settings.local_tool_subset,
     )
