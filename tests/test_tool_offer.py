@@ -16,8 +16,8 @@ from core import clock
 from core.actor import Role
 from core.masterdata.mentions import Linked, link_mentions
 from core.settings import override_settings
-from tests.world import World
-from tools import default_registry
+from tests.world import USERS, World
+from tools import ToolContext, default_registry
 
 REGISTRY = default_registry()
 EVERY_ROLE = set(Role)
@@ -147,3 +147,29 @@ def test_the_agent_offers_every_tool_unless_the_option_is_set(sqlite_world: Worl
     on = Assistant(sqlite_world.db, checkpointer, settings=ModelSettings(model="local/x", tool_subset=3))
     names = [s["function"]["name"] for s in on._offered(sam, text, linked)]
     assert "check_availability" in names and "draft_purchase_order" not in names and len(names) <= 3
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("draft_sales_order", {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1}]}),
+        (
+            "draft_transfer",
+            {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 1}]},
+        ),
+        (
+            "draft_purchase_order",
+            {"supplier": "VALVECO", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 1}]},
+        ),
+    ],
+)
+def test_a_tools_declared_permission_is_the_one_its_core_command_refuses_without(
+    sqlite_world: World, tool: str, arguments: dict[str, object]
+) -> None:
+    """The router hides a tool by `Tool.needs`; the core decides by its own check: the two must agree."""
+    for user in USERS:
+        actor = sqlite_world.actor(user)
+        ctx = ToolContext(actor, channel="web", conversation_id="c1", tool_call_id=f"{tool}-{user}")
+        outcome = REGISTRY.call(sqlite_world.db, ctx, tool, arguments)
+        refused = outcome.error is not None and outcome.error.code == "permission_denied"
+        assert refused == (not REGISTRY.tools[tool].usable_by(actor.roles)), (tool, user, outcome.data)
