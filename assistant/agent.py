@@ -32,6 +32,7 @@ from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import Held, check_calls, questions
+from assistant.tool_offer import offered_tools
 from core import clock
 from core.actor import Actor
 from core.db import Database
@@ -93,6 +94,7 @@ class ToolRun:
 class Usage:
     model_calls: int = 0
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt tokens, those the provider reused from an earlier call
     completion_tokens: int = 0
     cost_usd: float = 0.0
     model_ms: float = 0.0
@@ -137,6 +139,7 @@ class _Turn:
     text: str = ""  # the user's message
     corrects: Correction = field(default_factory=Correction)  # what the message corrects (assistant.corrections)
     finished: "Finished | None" = None  # the answer as code completed it (recap, correction), once the model answered
+    schemas: list[Message] | None = None  # the tools offered this turn (`Assistant._offered`)
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -216,6 +219,7 @@ class Assistant:
         turn.linked = self.db.read(lambda s: link_mentions(s, actor, text, clock.today()))
         turn.links[text] = turn.linked
         turn.corrects = correction_of(earlier, turn.linked, self.registry, lambda draft: self._live(actor, draft))
+        turn.schemas = self._offered(actor, text, turn.linked)
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
         try:
@@ -234,6 +238,15 @@ class Assistant:
             steps=state.get("steps", 0),
             stopped=turn.stopped,
         )
+
+    def _offered(self, actor: Actor, text: str, linked: Linked | None) -> list[Message]:
+        """The tool schemas this turn's model calls get: all of them, or for the local model with
+        `ERP_LOCAL_TOOL_SUBSET` those the request can need (`assistant.tool_offer`), a smaller prompt."""
+        limit = self.settings.tool_subset
+        if limit is None or not self.settings.is_local:
+            return self.schemas
+        names = set(offered_tools(self.registry, actor.roles, text, linked, limit))
+        return [s for s in self.schemas if s["function"]["name"] in names]
 
     def history(self, actor: Actor, conversation_id: str) -> list[Message]:
         """The conversation's user and assistant messages (not tool traffic), for showing on resume."""
@@ -356,7 +369,7 @@ class Assistant:
         response = llm.completion(
             model=self.settings.model,
             messages=messages,
-            tools=self.schemas,
+            tools=turn.schemas if turn.schemas is not None else self.schemas,
             tool_choice="none" if turn.answer_now or turn.at_cap else "auto",
             timeout=timeout_s,
             num_retries=0,  # retries are _complete's, within one deadline (0 also stops the provider SDK's)
@@ -507,12 +520,19 @@ def _account(usage: Usage, response: Any, llm: Any) -> None:
     reported = getattr(response, "usage", None)
     if reported is not None:
         usage.prompt_tokens += reported.prompt_tokens or 0
+        usage.cached_tokens += _cached(reported)
         usage.completion_tokens += reported.completion_tokens or 0
     in_process = str(response.model or "").startswith(IN_PROCESS_PROVIDERS)  # free, and litellm has no price
     with contextlib.suppress(Exception):  # an unknown hosted model has no price either
         usage.cost_usd += 0.0 if in_process else float(llm.completion_cost(completion_response=response) or 0.0)
     if response.model and response.model not in usage.models:
         usage.models.append(response.model)
+
+
+def _cached(reported: Any) -> int:
+    """The prompt tokens a provider says it reused (OpenAI's `prompt_tokens_details.cached_tokens`); 0 if untold."""
+    details = getattr(reported, "prompt_tokens_details", None)
+    return int(getattr(details, "cached_tokens", 0) or 0)
 
 
 def model_error_text(error: Exception, settings: ModelSettings) -> str:

@@ -203,6 +203,19 @@ class Settings:
             _switch,
         ),
     )
+    local_tool_subset: int | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_LOCAL_TOOL_SUBSET",
+            "offer the local model per request at most this many tools, chosen by code, and only the"
+            " ERP_LOCAL_EXAMPLES closest examples; unset, every tool (a prompt prefix computed once and reused)",
+            _whole(1),
+        ),
+    )
+    local_examples: int = field(
+        default=4,
+        metadata=_env("ERP_LOCAL_EXAMPLES", "worked examples per request when ERP_LOCAL_TOOL_SUBSET is set", _whole(0)),
+    )
     # Search
     embedding_model: str | None = field(
         default=None, metadata=_env("ERP_EMBEDDING_MODEL", "a litellm embedding model; unset, the local one")

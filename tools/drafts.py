@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from core.actor import Permission
 from core.drafts.kinds import (
     CreditHoldReleaseDraft,
     ExceptionActionDraft,
@@ -161,6 +162,7 @@ TOOLS = [
         SalesOrderDraft,
         drafter(DraftKind.SALES_ORDER),
         writes=True,
+        needs=Permission.SELL,
     ),
     Tool(
         "draft_transfer",
@@ -169,6 +171,7 @@ TOOLS = [
         TransferDraft,
         drafter(DraftKind.TRANSFER),
         writes=True,
+        needs=Permission.TRANSFER,
     ),
     Tool(
         "draft_purchase_order",
@@ -176,6 +179,7 @@ TOOLS = [
         PurchaseOrderDraft,
         drafter(DraftKind.PURCHASE_ORDER),
         writes=True,
+        needs=Permission.BUY,
     ),
     Tool(
         "draft_receipt",
@@ -184,6 +188,7 @@ TOOLS = [
         PurchaseReceiptDraft,
         drafter(DraftKind.PO_RECEIPT),
         writes=True,
+        needs=Permission.RECEIVE,
     ),
     Tool(
         "draft_transfer_move",
@@ -191,6 +196,7 @@ TOOLS = [
         TransferMoveDraft,
         drafter(DraftKind.TRANSFER_MOVE),
         writes=True,
+        needs=Permission.MOVE_STOCK,
     ),
     Tool(
         "draft_order_change",
@@ -198,6 +204,7 @@ TOOLS = [
         OrderChangeDraft,
         drafter(DraftKind.ORDER_CHANGE),
         writes=True,
+        needs=Permission.SELL,
     ),
     Tool(
         "request_credit_hold_release",
@@ -219,6 +226,7 @@ TOOLS = [
         StockAdjustmentDraft,
         drafter(DraftKind.STOCK_ADJUSTMENT),
         writes=True,
+        needs=Permission.MOVE_STOCK,
     ),
     Tool(
         "get_draft_status",

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
+from core.actor import ROLE_PERMISSIONS, Permission, Role
 from core.db import Database
 from core.errors import ErpError
 from core.text import NUL_REFUSED, has_nul
@@ -34,6 +35,11 @@ class Tool:
     args: type[BaseModel]
     run: Callable[[Session, ToolContext, Any], BaseModel]
     writes: bool = False
+    needs: Permission | None = None  # the permission the core command behind it requires (it checks it itself)
+
+    def usable_by(self, roles: Iterable[Role]) -> bool:
+        """Whether one of `roles` may run the command behind this tool (offered to a model only then)."""
+        return self.needs is None or bool(ROLE_PERMISSIONS[self.needs] & set(roles))
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI-style function schema a model sees, compacted."""

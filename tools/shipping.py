@@ -6,6 +6,7 @@ from datetime import date
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from core.actor import Permission
 from core.drafts.kinds import ShipmentAsked
 from core.policy.facts import DraftKind
 from core.shipping.service import ShipmentView, fulfilment_status
@@ -124,5 +125,6 @@ TOOLS = [
         ShipmentAsked,
         drafter(DraftKind.SHIPMENT),
         writes=True,
+        needs=Permission.MOVE_STOCK,
     ),
 ]

@@ -23,6 +23,7 @@ class ModelSettings:
     # model says "pending approval" or "done" of a preview; the local model's step rule ends the chain there anyway).
     # Off only for harnesses whose model must speak after a preview (the access matrix's echo model).
     previews_end_turn: bool = True
+    tool_subset: int | None = None  # the local model: at most this many tools per request, chosen by code
 
     @property
     def is_local(self) -> bool:
@@ -39,4 +40,5 @@ def model_settings(settings: Settings | None = None) -> ModelSettings:
         retries=settings.assistant_retries,
         max_steps=settings.assistant_max_steps,
         max_tokens=settings.assistant_max_tokens,
+        tool_subset=settings.local_tool_subset,
     )

@@ -1,6 +1,7 @@
 """Multi-step turns with the local model: does one message get its whole tool sequence, and how fast?
 
     .venv/bin/python -m evals.bench.multistep_bench [--rule one,note-called] [--limit K] [--only multi|single]
+        [--subset 0,5]
 
 Runs the real agent (`assistant.Assistant`, the local model through litellm, the tools) on the demo company
 over the dev set (evals/datasets/multistep_dev.yaml: requests that need two to four tool calls, and
@@ -8,6 +9,9 @@ single-step ones that must stop after one), once per step rule (`assistant.llm.l
 request on a fresh copy of the demo company. It prints and saves, per rule: the completed-sequence rate
 (multi-step and single-step apart), repeated calls (run by the agent's guard, or answered by the local model
 in place of a repeat), steps per turn, and p50/p90 seconds per turn and for turns that made two tool calls.
+`--subset 0,5` runs each rule once per arm on the same requests: 0 offers every tool (the cached prefix), N at
+most N tools chosen per request (ERP_LOCAL_TOOL_SUBSET=N, `assistant.tool_offer`); a run's name is then
+`rule+subsetN`, and prompt tokens per call and the share reused from the context are reported too.
 Results: evals/results/multistep_bench-latest.md and .json. The dev set is for tuning; the scenario tasks
 (evals/tasks/) are the test set.
 """
@@ -115,6 +119,8 @@ class Outcome:
     seconds: float
     stopped: str | None
     answer: str
+    prompt_tokens: int = 0  # over the turn's model calls
+    cached_tokens: int = 0  # of those, reused from the context
 
 
 def run_rule(
@@ -124,6 +130,7 @@ def run_rule(
     work: Path,
     search: Any,
     on_turn: Callable[[list[Outcome]], None] = lambda _: None,
+    subset: int | None = None,
 ) -> list[Outcome]:
     from assistant.agent import REPEATED_CALL, Assistant
     from assistant.conversations import open_checkpointer
@@ -131,23 +138,30 @@ def run_rule(
     from assistant.llm.settings import ModelSettings, model_settings
     from core.db import Database
     from core.masterdata.service import load_actor
+    from core.settings import override_settings
 
     steps.RULE = steps.RULES[rule]
+    name = run_name(rule, subset)
     out = []
     for n, request in enumerate(requests, start=1):
-        copy = work / f"{rule}-{n}.db"
+        copy = work / f"{name}-{n}.db"
         shutil.copyfile(template, copy)
         db = Database.from_url(f"sqlite:///{copy}")
         try:
-            checkpointer = open_checkpointer("sqlite://", sqlite_path=work / f"{rule}-{n}-conversations.db")
+            checkpointer = open_checkpointer("sqlite://", sqlite_path=work / f"{name}-{n}-conversations.db")
             settings = ModelSettings(
-                model="local/qwen2.5-coder-1.5b", retries=0, max_steps=model_settings().max_steps, timeout_s=TIMEOUT_S
+                model="local/qwen2.5-coder-1.5b",
+                retries=0,
+                max_steps=model_settings().max_steps,
+                timeout_s=TIMEOUT_S,
+                tool_subset=subset,
             )
             assistant = Assistant(db, checkpointer, channel="eval", settings=settings, search=search)
             actor = db.read(partial(load_actor, username=request.user))
             answered_before = steps.TALLY.repeats_answered
             began = time.perf_counter()
-            result = assistant.turn(actor, request.text)
+            with override_settings(local_tool_subset=subset):  # the provider's examples follow the same setting
+                result = assistant.turn(actor, request.text)
             seconds = time.perf_counter() - began
             state = assistant.graph.get_state({"configurable": {"thread_id": result.conversation_id}}).values
             refused = sum(1 for m in state.get("messages", []) if m.get("content") == REPEATED_CALL)
@@ -155,7 +169,7 @@ def run_rule(
             db.dispose()
         made = [(t.name, t.arguments) for t in result.tools]
         outcome = Outcome(
-            rule=rule,
+            rule=name,
             text=request.text,
             multi=request.multi,
             expected=[f"{s.tool} {json.dumps(s.args)}" for s in request.steps],
@@ -168,10 +182,12 @@ def run_rule(
             seconds=seconds,
             stopped=result.stopped,
             answer=result.answer,
+            prompt_tokens=result.usage.prompt_tokens,
+            cached_tokens=result.usage.cached_tokens,
         )
         mark = "ok " if outcome.completed else ("cov" if outcome.covered else "NO ")
         calls = " -> ".join(name for name, _ in made) or "(no tool)"
-        print(f"{rule:>18} {n:3} {mark} {seconds:5.1f}s {request.text[:56]:56} {calls}", flush=True)
+        print(f"{name:>18} {n:3} {mark} {seconds:5.1f}s {request.text[:56]:56} {calls}", flush=True)
         out.append(outcome)
         on_turn(out)
     return out
@@ -183,6 +199,7 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     single = [o for o in outcomes if not o.multi]
     seconds = [o.seconds for o in outcomes]
     two_tool = [o.seconds for o in outcomes if o.tool_calls == 2]
+    calls = sum(o.steps for o in outcomes)
     return {
         "multi_completed": f"{sum(o.completed for o in multi)}/{len(multi)}",
         "multi_completed_rate": _rate(sum(o.completed for o in multi), len(multi)),
@@ -198,6 +215,8 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "two_tool_turns": len(two_tool),
         "two_tool_p50_s": round(percentile(two_tool, 50), 2),
         "two_tool_p90_s": round(percentile(two_tool, 90), 2),
+        "prompt_tokens_per_call": round(sum(o.prompt_tokens for o in outcomes) / max(calls, 1)),
+        "cached_share": _rate(sum(o.cached_tokens for o in outcomes), sum(o.prompt_tokens for o in outcomes)),
     }
 
 
@@ -215,6 +234,8 @@ FIGURES = (
     ("tool calls per turn", "tool_calls_per_turn"),
     ("turn p50 / p90 s", "turn"),
     ("2-tool turn p50 / p90 s (count)", "two_tool"),
+    ("prompt tokens per model call (mean)", "prompt_tokens_per_call"),
+    ("share of prompt tokens reused from the context", "cached_share"),
 )
 
 
@@ -241,7 +262,7 @@ def page(runs: dict[str, list[Outcome]], context: dict[str, str]) -> str:
                 cells.append(f"{f['turn_p50_s']:.1f} / {f['turn_p90_s']:.1f}")
             elif key == "two_tool":
                 cells.append(f"{f['two_tool_p50_s']:.1f} / {f['two_tool_p90_s']:.1f} ({f['two_tool_turns']})")
-            elif key == "multi_covered_rate":
+            elif key in ("multi_covered_rate", "cached_share"):
                 cells.append(f"{f[key]:.0%}")
             else:
                 cells.append(str(f[key]))
@@ -282,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first K requests of each kind")
     parser.add_argument("--only", choices=("multi", "single"), help="only multi-step or single-step requests")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the folder the results go to")
+    parser.add_argument("--subset", help="arms, comma-separated: 0 every tool, N at most N tools per request")
     parser.add_argument("--stem", default="multistep_bench", help="the results' file name stem")
     parser.add_argument(
         "--merge", type=Path, nargs="+", help="no model: one page from these runs' JSON files (rules in their order)"
@@ -325,19 +347,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "single": str(sum(not r.multi for r in requests)),
     }
     runs: dict[str, list[Outcome]] = {}
+    arms = [int(n) or None for n in args.subset.split(",")] if args.subset else [None]
     with tempfile.TemporaryDirectory(prefix="erp-multistep-") as work:
-        for rule in rules:
+        for rule, subset in [(r, a) for r in rules for a in arms]:
+            name = run_name(rule, subset) if args.subset else rule
 
-            def saved(so_far: list[Outcome], rule: str = rule) -> None:  # a long run stopped keeps what it did
+            def saved(so_far: list[Outcome], name: str = name) -> None:  # a long run stopped keeps what it did
                 context["load_after"] = _load()
-                save({**runs, rule: so_far}, context, args.output, args.stem)
+                save({**runs, name: so_far}, context, args.output, args.stem)
 
-            runs[rule] = run_rule(rule, requests, template, Path(work), search, on_turn=saved)
-            print(json.dumps({rule: summary(runs[rule])}, indent=1), flush=True)
+            runs[name] = run_rule(rule, requests, template, Path(work), search, on_turn=saved, subset=subset)
+            print(json.dumps({name: summary(runs[name])}, indent=1), flush=True)
         text = save(runs, context, args.output, args.stem)
     print(text.split("\n## ")[0])
     print(f"written to {args.output / args.stem}-latest.md and .json")
     return 0
+
+
+def run_name(rule: str, subset: int | None) -> str:
+    """A run's name: the step rule, and the tool subset when one is offered."""
+    return f"{rule}+subset{subset}" if subset else rule
 
 
 def save(runs: dict[str, list[Outcome]], context: dict[str, str], folder: Path, stem: str) -> str:

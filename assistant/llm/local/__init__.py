@@ -21,7 +21,10 @@ call arrives as one chunk (`parsing`, `call`, `provider`).
 
 Settings: `ERP_LOCAL_MODEL_PATH` (another GGUF), `ERP_LOCAL_THREADS` / `ERP_LOCAL_BATCH_THREADS` (default:
 chosen per call, see `threads.threads()`), `ERP_LOCAL_CONTEXT` (tokens, default 8192; the oldest turns are
-left out when a conversation outgrows it). Importing this package does not import llama_cpp.
+left out when a conversation outgrows it), `ERP_LOCAL_TOOL_SUBSET` / `ERP_LOCAL_EXAMPLES` (off by default: the agent
+offers only the tools a request can need, `assistant.tool_offer`, and the prompt shows only the closest examples; a
+prompt of its own per request, not cached: measured slower and no more accurate, evals/results/
+local_model_bench-subset.md). Importing this package does not import llama_cpp.
 
 What it costs and how often it picks the right tool: evals/results/local_model_bench-latest.md,
 local_model_bench-threads.md and local_model_design.md (the measurements behind the choices above).

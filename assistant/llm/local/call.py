@@ -10,6 +10,7 @@ from assistant.llm.local.model import Deadline, Engine, LocalModelTimeout, WarmU
 from assistant.llm.local.parsing import AnswerStream, Reply, ToolCall, parse_output, tidy_arguments
 from assistant.llm.local.prompt import conversation, template_message
 from assistant.llm.local.steps import DECISION_GRAMMAR, DECISION_OPENING, NEXT_STEP, TALLY, call_key
+from core.settings import get_settings
 
 ANSWER_MAX_TOKENS = 256  # a reply: one to three sentences are asked for
 CALL_MAX_TOKENS = 512  # a tool call or a reply: a sales order of 20 lines takes about 400
@@ -33,14 +34,15 @@ def run(
     deadline = Deadline.after(timeout_s) if timeout_s is not None else None
     plain = [template_message(m) for m in messages]
     chosen = call_plan(plain, tools, tool_choice)
-    messages, shared = conversation(plain, tools)
+    examples = examples_per_request()
+    messages, shared = conversation(plain, tools, examples)
     if chosen.note:
         messages.append({"role": "system", "content": chosen.note})
     model = engine()
     if not model.lock.acquire(timeout=max(deadline.left_s(), 0) if deadline else -1):
         raise LocalModelTimeout(deadline.timeout_s if deadline else 0)
     try:
-        if shared and tools:
+        if shared and tools and examples is None:  # a prefix of one request's own is not saved to disk
             model.ensure_prefix(model.prefix(messages[:shared], tools))
         allowed, answer, spent = chosen.tools, chosen.answer, 0
         if chosen.decide:
@@ -68,6 +70,14 @@ def run(
         completion_tokens=spent,
         cached_tokens=stats.cached_tokens,
     )
+
+
+def examples_per_request() -> int | None:
+    """How many worked examples a call shows, the closest to its request (`ERP_LOCAL_EXAMPLES`) when tools are
+    chosen per request (`ERP_LOCAL_TOOL_SUBSET`); None: every example of the tools offered, as the cached
+    prefix has them."""
+    settings = get_settings()
+    return settings.local_examples if settings.local_tool_subset else None
 
 
 def _output(

@@ -13,9 +13,10 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from assistant.llm.local.grammar import REPLY, REPLY_TOOL, tool_name, tool_parameters
 from prompts import text
+from tools.search.text import tokens
 
 
-def examples(rows: list[dict[str, Any]]) -> list[tuple[str, str | None, Any]]:
+def examples(rows: list[dict[str, Any]]) -> list["Example"]:
     """The examples file's rows as (request, tool or None, its arguments or the answer)."""
     return [(row["request"], row.get("tool"), row["arguments"] if "tool" in row else row["reply"]) for row in rows]
 
@@ -25,26 +26,45 @@ OUTPUT_NOTE = text("local/output_note.md")
 OUTPUT_EXAMPLES = examples(yaml.safe_load(text("local/output_examples.yaml")))
 
 
-def output_note(tools: Sequence[dict[str, Any]]) -> str:
-    """How to reply in the grammar's format, with examples; a system message right after the tools."""
+def output_note(tools: Sequence[dict[str, Any]], request: str = "", examples: int | None = None) -> str:
+    """How to reply in the grammar's format, with examples; a system message right after the tools. Every
+    example of the offered tools, or with `examples` only that many, the closest to `request`."""
     names = {tool_name(t) for t in tools}
+    shown = [e for e in OUTPUT_EXAMPLES if e[1] is None or e[1] in names]
+    if examples is not None:
+        shown = closest(shown, request, examples)
     lines = [OUTPUT_NOTE]
-    for request, tool, value in OUTPUT_EXAMPLES:
+    for example, tool, value in shown:
         if tool is None:
-            lines.append(f'"{request}" -> {json.dumps({"name": REPLY, "arguments": {"text": value}})}')
-        elif tool in names:
-            lines.append(f'"{request}" -> {json.dumps({"name": tool, "arguments": value})}')
+            lines.append(f'"{example}" -> {json.dumps({"name": REPLY, "arguments": {"text": value}})}')
+        else:
+            lines.append(f'"{example}" -> {json.dumps({"name": tool, "arguments": value})}')
     return "\n".join(lines)
 
 
-def conversation(messages: Sequence[Any], tools: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+Example = tuple[str, str | None, Any]
+
+
+def closest(rows: Sequence[Example], request: str, k: int) -> list[Example]:
+    """The `k` examples whose requests share the most words with `request` (ties: the file's order), kept in the
+    file's order."""
+    words = set(tokens(request))
+    ranked = sorted(range(len(rows)), key=lambda i: -len(words & set(tokens(rows[i][0]))))
+    return [rows[i] for i in sorted(ranked[:k])]
+
+
+def conversation(
+    messages: Sequence[Any], tools: Sequence[dict[str, Any]], examples: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """The messages as the template gets them, and how many leading ones every call shares: the system
-    prompt and, with tools, the note on the output format (a fixed prefix, so its KV cache is reused)."""
+    prompt and, with tools, the note on the output format (a fixed prefix, so its KV cache is reused). With
+    `examples`, the note shows only that many, the closest to the user's last message (a prefix of its own)."""
     out = [template_message(m) for m in messages]
     shared = 1 if out and out[0]["role"] == "system" else 0
     if tools:
         out = [as_output(m) if m["role"] == "assistant" else m for m in out]
-        out.insert(shared, {"role": "system", "content": output_note(tools)})
+        request = next((m["content"] for m in reversed(out) if m["role"] == "user"), "")
+        out.insert(shared, {"role": "system", "content": output_note(tools, request, examples)})
         shared += 1
     return out, shared
 

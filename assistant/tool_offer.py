@@ -1,0 +1,159 @@
+"""Which tools one request can need, chosen by code: a smaller prompt for the local model (`ERP_LOCAL_TOOL_SUBSET`).
+
+Each tool has cues (`CUES`): words of the request that ask for it, and kinds of things the message names (the
+entity linker's mentions: a customer, a warehouse, an SO- or EX- number). A tool is offered when a cue of it is
+there; a draft tool only when its words are, or words of a change with what it acts on (naming a customer
+does not ask for an order; "order them for ACME" does), and never one the user's roles may not run. The
+strongest are kept, at most `limit`; a request with no cue at all (a greeting, a question out of scope) gets
+`FALLBACK`, the general look-ups. The model may always answer in words instead (the local model's `reply`
+comes with any tool list). Routing is data, as the exception routing rules are.
+"""
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from assistant.llm.local.steps import asks_for_change
+from core.actor import Role
+from core.masterdata.mentions import Linked, Mention, MentionKind
+from tools.registry import Registry
+
+ITEM, CUSTOMER, SUPPLIER, WAREHOUSE, DATE, QUANTITY = (
+    MentionKind.ITEM,
+    MentionKind.CUSTOMER,
+    MentionKind.SUPPLIER,
+    MentionKind.WAREHOUSE,
+    MentionKind.DATE,
+    MentionKind.QUANTITY,
+)
+WORD_WEIGHT = 2  # a word that asks for the tool counts more than a thing the message names
+FALLBACK = ("find_items", "search_policies")  # nothing in the request points anywhere: the general look-ups
+
+
+@dataclass(frozen=True)
+class Cue:
+    """What points at one tool: `words` (a regex, whole words, any case), mention kinds, document prefixes."""
+
+    words: str
+    mentions: frozenset[MentionKind] = frozenset()
+    documents: frozenset[str] = frozenset()  # SO, EX, DR, ...
+
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(rf"\b(?:{self.words})", re.IGNORECASE)
+
+
+def _cue(words: str, mentions: Iterable[MentionKind] = (), documents: Iterable[str] = ()) -> Cue:
+    return Cue(words, frozenset(mentions), frozenset(documents))
+
+
+CUES: dict[str, Cue] = {
+    "find_items": _cue(
+        r"find\b|search|look(?:ing)? (?:for|up)|catalog|sku (?:for|of)|which sku|what sku"
+        r"|do we (?:sell|carry|stock|have any)|products?\b|items?\b|part numbers?|similar|alternatives?|substitutes?",
+    ),
+    "check_availability": _cue(
+        r"stock|available|availability|atp\b|promise|in stock|on hand|inventory|how many|how much .* (?:have|left)"
+        r"|enough|short|left\b|units?\b|by when|quantit",
+        [ITEM, WAREHOUSE, QUANTITY],
+    ),
+    "get_order_status": _cue(
+        r"where(?: i|\')s|status|shipped|ship(?:ping|ment)|backorder|on hold|held|deliver|arriv|late\b|track|eta\b"
+        r"|orders?\b",
+        documents=["SO"],
+    ),
+    "get_customer_credit": _cue(
+        r"credit|limit|exposure|overdue|owes?\b|outstanding|receivable|balance|unpaid|invoices?|pay",
+        [CUSTOMER],
+    ),
+    "list_exceptions": _cue(
+        r"exceptions?|issues?|problems?|cases?\b|alerts?|shortages?|deviations?|late (?:supplier|deliver)"
+        r"|what needs|attention|open cases|risks?",
+    ),
+    "get_exception": _cue(
+        r"cases?\b|exceptions?\b|the one (?:about|for)|what(?:\'s| is) up with|details", documents=["EX"]
+    ),
+    "get_kpis": _cue(
+        r"kpis?|metrics?|revenue|sales (?:figures|numbers|this|last)|fill rate|on[- ]time|performance|how are we doing"
+        r"|dashboard|margin|turnover|numbers|totals?|summary|backlog",
+        [DATE],
+    ),
+    "search_policies": _cue(
+        r"polic(?:y|ies)|rules?\b|procedures?|process\b|allowed|may (?:i|we)|can (?:i|we) (?:give|offer|approve)"
+        r"|who\b.*\bapprov|intercompany|thresholds?|discount|terms|returns?\b|how do (?:i|we)|guidelines?",
+    ),
+    "draft_sales_order": _cue(
+        r"sales order|new order|place (?:an |a )?order|book\b|sell\b|order \d+|order (?:for|them)"
+        r"|create (?:an |a )?order|(?:draft|raise|make) (?:an |a )?order|wants? \d+",
+        [CUSTOMER],
+    ),
+    "draft_transfer": _cue(
+        r"move|transfer|send|ship \d+|rebalance|relocate|restock|from \w+ to \w+",
+        [WAREHOUSE],
+    ),
+    "draft_purchase_order": _cue(
+        r"purchase|buy|po\b|reorder|restock|replenish|order (?:\d+ )?(?:more|from)|(?:draft|raise) (?:a |an )?po",
+        [SUPPLIER],
+    ),
+    "draft_order_change": _cue(
+        r"change|increase|reduce|decrease|raise|lower|push|postpone|bring forward|move the|update|amend|set (?:the )?"
+        r"|line \d|quantity to|to \d+ units",
+        documents=["SO"],
+    ),
+    "request_credit_hold_release": _cue(
+        r"release|lift|unblock|take .* off|remove the hold|off (?:credit )?hold", [CUSTOMER]
+    ),
+    "draft_exception_action": _cue(
+        r"assign|resolve|close|dismiss|comment|note (?:on|that)|add a note|escalate|reassign|hand (?:it )?to",
+        documents=["EX"],
+    ),
+    "get_fulfilment": _cue(
+        r"where(?: i|\')s|shipped|ship(?:ping|ment)s?\b|deliver|track|eta\b|carrier|on the (?:road|way)|sent out",
+        documents=["SO", "SH"],
+    ),
+    "draft_shipment": _cue(
+        r"ship (?:so|order|it|them|the order)|dispatch|send out|tracking|via (?:ups|fedex|dhl|usps)"
+    ),
+    "draft_receipt": _cue(r"receiv|arriv|came in|delivered to us|goods in|put away|received", documents=["PO"]),
+    "draft_transfer_move": _cue(r"ship (?:tr|the transfer)|receiv|arriv|came in|in transit|damaged", documents=["TR"]),
+    "draft_stock_adjustment": _cue(
+        r"count(?:ed)?\b|cycle count|write[- ]off|written off|damaged|broken|missing|shrinkage|found \d+|adjust",
+        [ITEM, WAREHOUSE],
+    ),
+    "get_draft_status": _cue(r"drafts?\b|approved|rejected|what happened to|went through", documents=["DR"]),
+    "list_pending_approvals": _cue(
+        r"approvals?|pending|waiting for (?:me|my)|to approve|sign[- ]off|my inbox|awaiting",
+    ),
+}
+
+
+def offered_tools(registry: Registry, roles: Iterable[Role], text: str, linked: Linked | None, limit: int) -> list[str]:
+    """The names of the tools `text` can need (in the registry's order), at most `limit`, none the roles may not
+    run; `FALLBACK` when nothing in it points at a tool."""
+    roles = set(roles)
+    usable = [name for name, tool in registry.tools.items() if tool.usable_by(roles)]
+    mentions = linked.mentions if linked is not None else ()
+    scores = {name: score(name, text, mentions, registry.tools[name].writes) for name in usable}
+    ranked = sorted((n for n in usable if scores[n] > 0), key=lambda n: -scores[n])[: max(limit, 1)]
+    chosen = set(ranked) or {n for n in FALLBACK if n in usable}
+    return [name for name in usable if name in chosen]
+
+
+def score(name: str, text: str, mentions: Sequence[Mention], writes: bool) -> int:
+    """How strongly the request points at one tool: its words count double; a draft tool needs its words."""
+    cue = CUES.get(name)
+    if cue is None:  # a tool without cues (a newer one): always offered
+        return 1
+    words = len({m.group().lower() for m in cue.pattern().finditer(text)}) * WORD_WEIGHT
+    kinds = {m.kind for m in mentions}
+    named = len(cue.mentions & kinds) + sum(WORD_WEIGHT for m in mentions if _document(m) in cue.documents)
+    if writes and not (words or (named and asks_for_change(text))):
+        return 0
+    return words + named
+
+
+def _document(mention: Mention) -> str | None:
+    """The prefix of the document a mention names (SO, EX, DR, ...); a bare "order 2301" is a sales order."""
+    if mention.kind != MentionKind.DOCUMENT:
+        return None
+    written = re.match(r"[A-Za-z]+", (mention.ids or (mention.text,))[0])
+    return written.group().upper() if written else "SO"
