@@ -406,6 +406,7 @@ def contradictions(answer: str, results: list[Any], question: str = "") -> list[
         found += _state_claims(sentence, seen)
         found += _figure_claims(sentence, seen, asked)
         found += _none_claims(sentence, seen)
+        found += _unknown_claims(sentence, seen)
     return list(dict.fromkeys(found))
 
 
@@ -657,6 +658,30 @@ def _none_claims(sentence: str, seen: Results) -> list[Contradiction]:
         said = _clause_at(sentence, match.start(), match.end())
         found.append(Contradiction("none", said, says, label, None, quoted if looked else ()))
     return found
+
+
+# "I don't know that customer", "I can't find the order": said while this turn's results describe one.
+UNKNOWN = re.compile(
+    r"\b(?:don'?t|do\s+not|can'?t|cannot|couldn'?t|could\s+not)\s+(?:know|find|locate|see)\s+"
+    r"(?:that|this|the|a|any|your)?\s*(?P<kind>customer|order)s?\b"
+    r"|\b(?:unknown|no\s+such)\s+(?P<kind2>customer|order)\b",
+    re.IGNORECASE,
+)
+
+
+def _unknown_claims(sentence: str, seen: Results) -> list[Contradiction]:
+    """A claim not to know a customer or an order the turn's results describe."""
+    match = UNKNOWN.search(sentence)
+    if match is None:
+        return []
+    kind = (match.group("kind") or match.group("kind2")).lower()
+    found = seen.of_kind("customer" if kind == "customer" else "order")
+    if not found:
+        return []
+    record = found[0]
+    quoted = tuple(f for f in seen.facts if f.startswith(f"{record.id} "))[:3]
+    said = _clause_at(sentence, match.start(), match.end())
+    return [Contradiction("none", said, f"{kind} {record.id} was found this turn", kind, record.id, quoted)]
 
 
 def _approvals(seen: Results) -> tuple[bool, int]:

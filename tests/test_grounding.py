@@ -332,3 +332,22 @@ def test_a_recap_gives_the_looked_up_facts_the_answer_left_out_and_not_those_it_
     assert recap([{"facts": ["V-200 reserved at ATL: 0 units.", "HOLDCO is on credit hold."]}], "") == [
         "HOLDCO is on credit hold."  # a zero tells nothing; a state without figures is recapped unless quoted
     ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I'm sorry, I don't know that customer. Did you mean Magnolia Mechanical Co.?",
+        "I can't find the customer you mean.",
+        "There is no such customer.",
+    ],
+)
+def test_not_knowing_a_customer_the_results_describe_is_a_contradiction(answer: str) -> None:
+    found = contradictions(answer, [ACME])
+    assert [(c.label, c.record) for c in found] == [("customer", "ACME")]
+    assert "ACME" in correction(found)
+
+
+def test_not_knowing_a_customer_nobody_looked_up_is_no_contradiction() -> None:
+    assert contradictions("I don't know that customer.", [ATP]) == []
+    assert contradictions("I know that customer well.", [ACME]) == []
