@@ -15,7 +15,7 @@ from core.actor import Actor
 from core.masterdata.models import LegalEntity, Warehouse
 from core.masterdata.service import get_warehouse_in_scope
 from core.money import round_money
-from core.reporting.service import _entities_in_scope, _period
+from core.reporting.service import entities_in_scope, reporting_period
 from core.stock.counts import reason_of
 from core.stock.models import StockAdjustment
 
@@ -58,8 +58,8 @@ def adjustment_report(
 ) -> AdjustmentReport:
     """Counts, write-offs and finds posted in the period (default the last 90 days), by entity, warehouse and
     reason: how many, the units lost and found, and their net value at standard cost."""
-    start, end = _period(since, until)
-    entity_ids = [e.id for e in _entities_in_scope(session, actor, entity)]
+    start, end = reporting_period(since, until)
+    entity_ids = [e.id for e in entities_in_scope(session, actor, entity)]
     lost = case((StockAdjustment.quantity < 0, -StockAdjustment.quantity), else_=0)
     found = case((StockAdjustment.quantity > 0, StockAdjustment.quantity), else_=0)
     query = (

@@ -95,7 +95,7 @@ class _Entity:
     currency: str
 
 
-def _entities_in_scope(session: Session, actor: Actor, entity: str | None) -> list[_Entity]:
+def entities_in_scope(session: Session, actor: Actor, entity: str | None) -> list[_Entity]:
     """The actor's entities (or the one named, which must be one of them), by code."""
     rows = session.execute(select(LegalEntity.id, LegalEntity.code, LegalEntity.base_currency)).all()
     mine = sorted((_Entity(*row) for row in rows if actor.can_see(row.id)), key=lambda e: e.code)
@@ -110,7 +110,7 @@ def _entities_in_scope(session: Session, actor: Actor, entity: str | None) -> li
     return [named]
 
 
-def _period(since: date | None, until: date | None) -> tuple[date, date]:
+def reporting_period(since: date | None, until: date | None) -> tuple[date, date]:
     """The inclusive period asked for; by default the 90 days up to today. It may not reach past today."""
     today = clock.today()
     end = until or today
@@ -381,8 +381,8 @@ def entity_kpis(
     entity: str | None = None,
 ) -> list[EntityKpis]:
     """Fill rate, on-time, backlog, inventory value and turns, revenue and margin per entity in scope, with bases."""
-    start, end = _period(since, until)
-    entities = _entities_in_scope(session, actor, entity)
+    start, end = reporting_period(since, until)
+    entities = entities_in_scope(session, actor, entity)
     if not entities:
         return []
     ids = [e.id for e in entities]
@@ -446,7 +446,7 @@ def _kpis_of(
 
 def exception_aging(session: Session, actor: Actor, *, entity: str | None = None) -> list[ExceptionAging]:
     """Open exception cases per entity in scope: how many, of which type, how old, how many past their SLA."""
-    entities = _entities_in_scope(session, actor, entity)
+    entities = entities_in_scope(session, actor, entity)
     if not entities:
         return []
     now = clock.now()
@@ -503,8 +503,8 @@ def approval_stats(
     session: Session, actor: Actor, *, since: date | None = None, entity: str | None = None
 ) -> list[ApprovalStats]:
     """Per entity in scope: drafts approvers decided since a date, cycle time from draft to decision, share approved."""
-    start, _ = _period(since, None)
-    entities = _entities_in_scope(session, actor, entity)
+    start, _ = reporting_period(since, None)
+    entities = entities_in_scope(session, actor, entity)
     if not entities:
         return []
     in_scope = DraftAction.entity_id.in_([e.id for e in entities])
