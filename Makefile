@@ -6,7 +6,7 @@ PYTHON ?= python3
 # llama.cpp is compiled for this CPU on first install; pip caches the wheel, so later installs take seconds.
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup model run chat test lint bench bench-model eval hardening clean
+.PHONY: setup model run chat test lint bench bench-model backtest eval hardening clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: setup model lint
 bench: setup
 	scripts/ensure-postgres
 	$(BIN)/python -m evals.bench.core_bench $(BENCH_ARGS)
+
+# The replenishment backtest: the planning engine against the demo's own reorder rule on the demo company's
+# history (about 3 minutes of CPU); figures and the fill-rate/inventory plot in evals/results/backtest.*
+backtest: setup
+	$(BIN)/python -m evals.planning.backtest $(BACKTEST_ARGS)
 
 # The local model's benchmark: the whole phrasing table (fails below its accuracy bar) and timed turns.
 bench-model: setup model

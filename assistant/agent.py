@@ -10,6 +10,7 @@ confirm nor approve anything: there is no such tool, and both need a Person.
 import contextlib
 import json
 import operator
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from core.drafts.service import get_draft
 from core.errors import ErpError
 from core.masterdata.mentions import Linked, link_mentions, warehouses_written
 from tools import Registry, ToolContext, ToolOutcome, default_registry
+from tools.chart_links import title_of
 from tools.outcome import DraftResult, ToolError
 
 if TYPE_CHECKING:
@@ -293,12 +295,19 @@ class Assistant:
         shown = [outcome.data for outcome in turn.results]
         grounding = check(words, shown, turn.text)
         several = len(turn.results) > 1  # a turn of several steps: its answer tends to speak of the last one only
-        looked_up = recap([o.data for o in turn.results if o.ok and o.draft is None], words) if several else []
+        read = [(o, r) for o, r in zip(turn.results, turn.tools, strict=True) if o.ok and o.draft is None]
+        recapping = [o for o, r in read if self.registry.tools[r.name].recap]
+        looked_up = recap([o.data for o, _ in read], words) if several else []
+        looked_up += [f for f in recap([o.data for o in recapping], words, with_records=True) if f not in looked_up]
         said = words
         if looked_up:  # what the turn found and the model left out, as the records say it
             added = f"{RECAP_OPENING} {' '.join(looked_up)}"
             turn.emit(Event("token", text=f"\n\n{added}"))
             said = f"{words}\n\n{added}" if words else added
+        links = chart_line([o.data for o in turn.results if o.ok], said)
+        if links:  # the dashboard charts that draw what the tools reported, linked by code
+            turn.emit(Event("token", text=f"\n\n{links}"))
+            said = f"{said}\n\n{links}" if said else links
         answer = said
         if grounding.contradictions:  # what the records say, in code's words, under an answer that contradicts them
             answer = f"{said}\n\n{correction(grounding.contradictions)}"
@@ -549,7 +558,7 @@ def model_error_text(error: Exception, settings: ModelSettings) -> str:
         waited = f"{settings.timeout_s:g} s"
         return f"The model {settings.model} did not answer within {waited} ({name}); try again in a moment."
     if settings.is_local:
-        return f"The local model failed ({name}: {error}). Check `erp-assistant model status`."
+        return f"The local model failed ({name}: {_first_line(error)}). Check `erp-assistant model status`."
     status = getattr(error, "status_code", None)
     if isinstance(status, int) and (status == 429 or status >= 500) and "Connection" not in name:
         return f"The model {settings.model} answered with an error ({name}, HTTP {status}); try again in a moment."
@@ -557,6 +566,13 @@ def model_error_text(error: Exception, settings: ModelSettings) -> str:
         f"The model {settings.model} is not reachable ({name}). Check its API key and network, "
         "or unset ERP_ASSISTANT_MODEL to use the local model."
     )
+
+
+def _first_line(error: Exception) -> str:
+    """What the error says, without the traceback and the `litellm.XError: ` prefixes a wrapped error carries."""
+    lines = str(error).strip().splitlines()
+    said = lines[0] if lines else ""
+    return re.sub(r"^(?:litellm\.\w+: ?)+", "", said) or type(error).__name__
 
 
 def _unwrapped(error: Exception) -> Exception:
@@ -651,3 +667,11 @@ def _draft_state(draft: DraftResult) -> str:
     if draft.result:
         state += f", result {draft.result}"
     return state + ")"
+
+
+def chart_line(results: list[Any], words: str) -> str:
+    """ "Charts: [Fill rate](/dashboard#fill-rate), ..." for the charts the turn's results name and the words do not
+    link yet; empty when there are none."""
+    urls = [u for r in results if isinstance(r, dict) for u in r.get("charts") or [] if isinstance(u, str)]
+    fresh = [u for u in dict.fromkeys(urls) if u not in words]
+    return "Charts: " + ", ".join(f"[{title_of(u)}]({u})" for u in fresh) if fresh else ""

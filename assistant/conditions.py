@@ -48,11 +48,25 @@ COMPARISON = re.compile(
     re.IGNORECASE,
 )
 # The words of a change (one home: the local model's step rule reads the same list).
-CHANGE_WORDS = re.compile(
-    r"\b(?:order|draft|move|transfer|send|ship|raise|place|put|book|restock|assign|give|release|comment|note"
-    r"|resolve|close|dismiss|change|switch|increase|reduce|push|cancel|create|make|bump|buy)\b",
+CHANGE_VERBS = (
+    r"order|draft|move|transfer|send|ship|raise|place|put|book|restock|assign|give|release|comment|note"
+    r"|resolve|close|dismiss|change|switch|increase|reduce|push|cancel|create|make|bump|buy"
+)
+CHANGE_WORDS = re.compile(rf"\b(?:{CHANGE_VERBS})\b", re.IGNORECASE)
+# A question that asks for nothing to change ("why do you propose the PO in EX-15?", "what needs my attention"):
+# phrased as a question, and none of the words any change is asked in (CHANGE_VERBS and the day's other verbs:
+# received, arrived, return, count, write off, record, reverse, set, accept ...). Its first call is a look-up.
+QUESTION = re.compile(
+    r"\?\s*$|^\s*(?:why|what|what's|whats|how|where|where's|when|which|who|whose|is|are|was|were|does|do|did|has"
+    r"|have|had|can i see|show|list|tell me|any|anything)\b",
     re.IGNORECASE,
 )
+OTHER_CHANGE_VERBS = (
+    r"accept|approve|go ahead|receiv\w*|arriv\w*|came in|came back|expedite|return\w*|back|scrap|count\w*"
+    r"|write off|record|reverse|set|update|add|remove|hold|pay|apply|refund|credit|substitut\w*|swap|replace|split"
+    r"|reallocat\w*|authori[sz]\w*|open|take|do it|proceed|lower|cut"
+)
+ANY_CHANGE_WORDS = re.compile(rf"\b(?:{CHANGE_VERBS}|{OTHER_CHANGE_VERBS})\b", re.IGNORECASE)
 # Where one write part of a request ends: "... to Atlanta and 5 V-210 from Dallas to Reno", "... + 5 v210 ...".
 WRITE_BREAK = re.compile(r"\b(?:and then|and|also|as well as|plus|then)\b|[;,?+]", re.IGNORECASE)
 COUNT = re.compile(r"(?<![\w./-])\d+(?![\w/.])")  # "10 V-200", "x 5"; not the 200 of V-200, not 3/4in
@@ -62,6 +76,11 @@ WHAT = {"draft_sales_order": "order", "draft_transfer": "transfer", "draft_order
 
 
 # -- what the request asks -------------------------------------------------------------------------------
+
+
+def only_asks(text: str) -> bool:
+    """Whether the request is a question that asks for nothing to change: no draft can answer it."""
+    return QUESTION.search(text) is not None and ANY_CHANGE_WORDS.search(text) is None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ from typing import Any
 from assistant.faithfulness import RECORD_ID, RECORD_OR_SKU, Contradiction, contradictions
 
 SKU_KEYS = ("sku",)
-NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?")
+# A number standing alone or with a unit ("5x", "40pcs"), never the first digits of a code that goes on with letters
+# and digits (a tracking number "1Z999AA1…" gives no count of 1).
+NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?(?![A-Za-z]+\d)")
 DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?!\d)")
 
 
@@ -93,19 +95,23 @@ RECAP_PER_RESULT = 3  # a result's first facts are its headline ones (tools/fact
 RECAP_MOST = 6
 
 
-def recap(results: list[dict[str, Any]], answer: str) -> list[str]:
+def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = False) -> list[str]:
     """The read results' headline facts that the answer does not already state, in code's words, so that what a
     turn of several steps looked up reaches the user as the records say it, whatever the model left out.
 
     A fact is already stated when the answer has every figure in it (its record ids and dates aside) and, for a
-    fact without figures, the fact's sentence itself."""
+    fact without figures, the fact's sentence itself; `with_records`, also every record it names (a briefing's
+    cases: what the user opens next)."""
     said = {_value(n) for n in NUMBER.findall(DATE.sub(" ", RECORD_ID.sub(" ", answer)))}
+    named = {r.upper() for r in RECORD_ID.findall(answer)}
     out: list[str] = []
     for result in results:
         for fact in [str(f) for f in result.get("facts") or []][:RECAP_PER_RESULT]:
             bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
             figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
             stated = figures <= said if figures else fact.rstrip(".").lower() in answer.lower()
+            if with_records:
+                stated = stated and {r.upper() for r in RECORD_ID.findall(fact)} <= named
             nothing = bool(figures) and figures <= {Decimal(0)}  # "reserved at ATL: 0 units" tells nothing
             if not stated and not nothing and fact not in out:
                 out.append(fact)

@@ -88,16 +88,29 @@ ROLES = {
     "shipment_number": Role.DOCUMENT,
     "po_number": Role.DOCUMENT,
     "transfer_number": Role.DOCUMENT,
+    "rma_number": Role.DOCUMENT,
+    "invoice_number": Role.DOCUMENT,
+    "payment_number": Role.DOCUMENT,
+    "invoice": Role.DOCUMENT,
     "line_no": Role.NUMBER,
     "packages": Role.NUMBER,
     "weight_kg": Role.NUMBER,
     "discount_pct": Role.NUMBER,
     "unit_cost": Role.NUMBER,
+    "unit_price": Role.NUMBER,
+    "amount": Role.NUMBER,
+    "cost": Role.NUMBER,  # a master-data change's figures: the user's, never the model's
+    "price": Role.NUMBER,
+    "credit_limit": Role.NUMBER,
+    "terms_days": Role.NUMBER,
+    "lead_time_days": Role.NUMBER,
     "assignee": Role.NAMED,
     "customer_reference": Role.NAMED,
+    "supplier_ref": Role.NAMED,
     "carrier": Role.NAMED,
     "service_level": Role.NAMED,
     "tracking_number": Role.NAMED,
+    "bank_reference": Role.NAMED,
     "counted": Role.COUNT,
     "reason": Role.REASON,
 }
@@ -133,6 +146,8 @@ ASKS = {
     "shipment_number": "which shipment (e.g. SH-31)",
     "po_number": "which purchase order (e.g. PO-77)",
     "transfer_number": "which transfer (e.g. TR-12)",
+    "rma_number": "which return (e.g. RMA-7)",
+    "payment_number": "which payment (e.g. PAY-12)",
     "line_no": "which line",
     "quantity": "how many",
     "counted": "how many were counted",
@@ -162,7 +177,7 @@ def rules_for(tool: Tool) -> tuple[Rule, ...]:
 def _rules(schema: dict[str, Any], defs: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[Rule]:
     required = set(schema.get("required", []))
     for name, spec in schema.get("properties", {}).items():
-        spec = _resolved(spec, defs)
+        spec = _resolved(_not_null(spec), defs)
         items = _resolved(spec.get("items", {}), defs)
         if spec.get("type") == "array" and "properties" in items:
             yield from _rules(items, defs, (*prefix, name, "*"))
@@ -170,6 +185,13 @@ def _rules(schema: dict[str, Any], defs: dict[str, Any], prefix: tuple[str, ...]
         role = Role.DATE if _is_date(spec) else ROLES.get(name)
         if role is not None:
             yield Rule((*prefix, name), role, name in required)
+
+
+def _not_null(spec: dict[str, Any]) -> dict[str, Any]:
+    """An optional field's one non-null branch (an optional list of lines is checked line by line like any list:
+    a shipment's `lines: [{line_no: 1, quantity: 1}]` nobody asked for is no count of 1)."""
+    branches = [b for b in spec.get("anyOf", []) if b != {"type": "null"}]
+    return branches[0] if len(branches) == 1 and len(spec["anyOf"]) == 2 else spec
 
 
 def _resolved(spec: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +234,9 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     """The call's arguments held against the conversation (see the module's rules)."""
     cleaned = copy.deepcopy(arguments)
     filled = fill_from_words(tool, cleaned, evidence) if tool.writes else []
+    filled += _reason_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
-    dropped: list[str] = []
+    dropped: list[str] = _invented_lines(tool, cleaned, evidence)
     gaps: list[Gap] = []
     unclear: dict[str, Mention] = {}
     invented: list[str] = []
@@ -254,6 +277,42 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
         tuple(unclear.values()),
         tuple(invented),
     )
+
+
+@cache
+def _optional_lists(tool: Tool) -> frozenset[str]:
+    """The tool's optional lists of lines (a shipment's `lines`: left out, the whole order ships)."""
+    schema = tool.args.model_json_schema()
+    required = set(schema.get("required", []))
+    return frozenset(
+        name
+        for name, spec in schema.get("properties", {}).items()
+        if name not in required and _not_null(spec).get("type") == "array"
+    )
+
+
+def _invented_lines(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """Drop an optional list whose every line is made of values the conversation never gave (`lines: [{line_no: 1,
+    quantity: 1}]` for "ship SO-2254"): the call means what the user asked, the tool's default for no lines."""
+    dropped = []
+    for name in _optional_lists(tool):
+        lines = arguments.get(name)
+        if not isinstance(lines, list) or not lines:
+            continue
+        rules = [r for r in rules_for(tool) if r.path[:2] == (name, "*")]
+        if rules and all(_all_invented(line, rules, evidence) for line in lines):
+            del arguments[name]
+            dropped.append(name)
+    return dropped
+
+
+def _all_invented(line: Any, rules: list[Rule], evidence: Evidence) -> bool:
+    """Every value of the line is one the rules check, and none of them is supported."""
+    if not isinstance(line, dict):
+        return False
+    checked = {r.name: r.role for r in rules}
+    given = {k: v for k, v in line.items() if v is not None}
+    return set(given) <= set(checked) and not any(supported(checked[k], v, evidence) for k, v in given.items())
 
 
 def _named_with_doubt(rule: Rule, evidence: Evidence) -> Mention | None:
@@ -370,6 +429,32 @@ def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -
                 holder[name] = given
                 filled.append(f"{path}={given}")
     return filled
+
+
+# The last clause of a request, after a comma, a dash, a colon or "because": "Cancel SO-2253, the customer no longer
+# needs it" gives "the customer no longer needs it"; "Return 2 V-500 from SO-2276, damaged" gives "damaged".
+_LAST_CLAUSE = re.compile(r"(?:[,;:]|\s[-\u2013]\s|\bbecause\b|\bsince\b)\s*([^,;:]*?)[\s.!]*$", re.IGNORECASE)
+
+
+def _reason_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A write's free-text reason the model left out (or cut to nothing), in the user's own words: the last clause
+    of their message. No such clause: nothing is filled, and the core asks for a reason in its words."""
+    schema = tool.args.model_json_schema()
+    spec = schema.get("properties", {}).get("reason")
+    value = arguments.get("reason")
+    if spec is None or "enum" in _resolved(_not_null(spec), schema.get("$defs", {})) or evidence.current is None:
+        return []
+    if isinstance(value, str) and len(value.strip()) >= 3:
+        return []
+    takes_reason = getattr(tool.args, "REASON_FOR", None)  # the actions of a grouped tool that take a reason
+    if takes_reason is not None and arguments.get("action") not in takes_reason:
+        return []
+    found = _LAST_CLAUSE.search(evidence.current.text)
+    clause = found.group(1).strip() if found else ""
+    if len(re.sub(r"[^A-Za-z]", "", clause)) < 3 or evidence.names_a_given_record(clause):
+        return []
+    arguments["reason"] = clause
+    return [f"reason={clause}"]
 
 
 def _is_line_warehouse(rule: Rule) -> bool:
@@ -546,8 +631,10 @@ def check_calls(
     """Vet the last message's tool calls against the conversation so far; `links` caches each user message's
     linking (the current one is linked when the turn starts)."""
     evidence = conversation_evidence(db, actor, messages, links)
+    request = next((str(m.get("content") or "") for m in reversed(messages) if m["role"] == "user"), "")
     calls, holds = [], {}
-    for call in messages[-1].get("tool_calls", []):
+    for model_call in messages[-1].get("tool_calls", []):
+        call = as_explanation(as_proposal(model_call, request, registry), request, registry)
         tool = registry.tools.get(call["function"]["name"])
         arguments = _parsed(call["function"]["arguments"])
         if tool is None or arguments is None:
@@ -559,6 +646,46 @@ def check_calls(
             holds[call["id"]] = hold
         calls.append({**call, "function": {**call["function"], "arguments": json.dumps(vetted.arguments)}})
     return Checked(calls, holds)
+
+
+# "Accept the proposed transfer in EX-16", "go ahead with what case 16 proposes": the user takes a finding's
+# proposal. The draft is the proposal itself (`draft_from_finding`), never one the model rebuilt from the case's
+# words: a rebuilt transfer could differ from what the user read, or miss its quantities.
+ACCEPT_WORDS = re.compile(r"\b(?:accept\w*|go ahead|take|propos\w*|do what)\b", re.IGNORECASE)
+CASE_NUMBER = re.compile(r"\b(?:EX-?\s?|case\s+(?:no\.?\s*|number\s+|#)?)(\d{1,9})\b", re.IGNORECASE)
+REBUILT_PROPOSALS = frozenset(
+    {"draft_transfer", "draft_purchase_order", "draft_order_change", "draft_transfer_move", "draft_exception_action"}
+)
+PROPOSAL_TOOL = "draft_from_finding"
+
+
+def as_proposal(call: dict[str, Any], request: str, registry: Registry) -> dict[str, Any]:
+    """The call as the proposal's draft when the request takes one case's proposal and the model drafted it anew."""
+    cases = set(CASE_NUMBER.findall(request))
+    if (
+        call["function"]["name"] not in REBUILT_PROPOSALS
+        or PROPOSAL_TOOL not in registry.tools
+        or len(cases) != 1
+        or ACCEPT_WORDS.search(request) is None
+    ):
+        return call
+    arguments = json.dumps({"case_number": f"EX-{cases.pop()}"})
+    return {**call, "function": {"name": PROPOSAL_TOOL, "arguments": arguments}}
+
+
+# "Why do you propose the PO in EX-15?", "explain case 15": a question why a case stands is its explanation (the
+# evidence with its figures, the value at risk, the priority's factors and the proposal), not the case's record.
+WHY_WORDS = re.compile(r"\b(?:why|explain\w*|reasons?|justif\w*|behind)\b", re.IGNORECASE)
+EXPLAIN_TOOL = "explain_finding"
+
+
+def as_explanation(call: dict[str, Any], request: str, registry: Registry) -> dict[str, Any]:
+    """A look-up of a case (get_exception) as its explanation when the request asks why."""
+    if call["function"]["name"] != "get_exception" or EXPLAIN_TOOL not in registry.tools:
+        return call
+    if WHY_WORDS.search(request) is None:
+        return call
+    return {**call, "function": {**call["function"], "name": EXPLAIN_TOOL}}
 
 
 def conversation_evidence(

@@ -74,7 +74,9 @@ CUES: dict[str, Cue] = {
     ),
     "get_kpis": _cue(
         r"kpis?|metrics?|revenue|sales (?:figures|numbers|this|last)|fill rate|on[- ]time|performance|how are we doing"
-        r"|dashboard|margin|turnover|numbers|totals?|summary|backlog",
+        r"|dashboard|margin|turnover|numbers|totals?|summary|backlog"
+        r"|intercompany|inter-company|group (?:revenue|margin|figures|totals?|view|kpis?)|(?:the|whole) group\b"
+        r"|consolidated|net(?:s)? to zero|reporting currency|in (?:usd|eur|gbp)\b",
         [DATE],
     ),
     "search_policies": _cue(
@@ -100,7 +102,16 @@ CUES: dict[str, Cue] = {
         documents=["SO"],
     ),
     "request_credit_hold_release": _cue(
-        r"release|lift|unblock|take .* off|remove the hold|off (?:credit )?hold", [CUSTOMER]
+        r"release|lift|unblock|take .* off|remove the hold|off (?:credit )?hold"
+        r"|(?:put|place)\b[^.?]*\bon (?:a )?(?:credit )?hold",
+        [CUSTOMER],
+    ),
+    "draft_master_data_change": _cue(
+        r"(?:raise|lower|increase|decrease|change|set|cut|bump|update)\b[^.?]*\b(?:credit limit|limit to|cost|price"
+        r"|lead time|terms|tier)|credit limit (?:to|of) \d|cost (?:of [\w-]+ )?to \d|list price|price list"
+        r"|contract price|lead time|payment terms|(?:de)?activate|master data|approved substitute"
+        r"|(?:add|remove) [\w-]+ as (?:a |an )?substitute",
+        [ITEM, CUSTOMER, SUPPLIER],
     ),
     "draft_exception_action": _cue(
         r"assign|resolve|close|dismiss|comment|note (?:on|that)|add a note|escalate|reassign|hand (?:it )?to",
@@ -119,7 +130,55 @@ CUES: dict[str, Cue] = {
         r"count(?:ed)?\b|cycle count|write[- ]off|written off|damaged|broken|missing|shrinkage|found \d+|adjust",
         [ITEM, WAREHOUSE],
     ),
+    "draft_order_action": _cue(
+        r"substitut|swap|replace|instead of|alternative|expedit|rush|overnight|express|freight|"
+        r"cancel|re-?allocat|give (?:its |the )?(?:stock|units) to|move (?:the )?reserv",
+        documents=["SO"],
+    ),
+    "get_return": _cue(r"returns?\b|rma\b|credit notes?|sent back|came back", documents=["RMA", "CN"]),
+    "draft_return": _cue(
+        r"return(?:ed|ing|s)?\b|rma\b|send(?:s|ing)? (?:it |them )?back|sent back|came back|credit note|scrap",
+        documents=["RMA"],
+    ),
+    "get_payables": _cue(
+        r"payables?|owe (?:to )?suppliers?|we owe|suppliers? (?:invoices?|bills?)|ageing|aging|due (?:this|next) week"
+        r"|due to suppliers|on hold|held|mismatch|three[- ]way|sinv",
+        [SUPPLIER],
+        documents=["SINV"],
+    ),
+    "draft_supplier_invoice": _cue(
+        r"book (?:an? |the |their |supplier )?(?:invoice|bill)|supplier(?:'s)? invoice|invoice \w*\d+ from"
+        r"|enter (?:the |an? )?(?:invoice|bill)|release (?:sinv|the (?:held )?invoice)"
+        r"|approve (?:sinv|the (?:held )?invoice) for payment"
+        r"|for payment|sinv",
+        documents=["SINV"],
+    ),
+    "get_receivables": _cue(
+        r"ageing|aging|overdue|past due|days late|collect|chase|dso\b|days sales|who owes|debtors?|receivables?"
+        r"|unapplied|on account",
+        [CUSTOMER],
+    ),
+    "draft_payment": _cue(
+        r"record (?:a |the )?payment|payment of|paid\b|pays?\b|remittance|received \S*\d"
+        r"|apply (?:the )?(?:payment|cash)|unapplied|on account|revers|bounced|misapplied|bank ref",
+        [CUSTOMER],
+        documents=["PAY"],
+    ),
     "get_draft_status": _cue(r"drafts?\b|approved|rejected|what happened to|went through", documents=["DR"]),
+    "get_briefing": _cue(
+        r"needs? (?:my )?attention|briefing|my day\b|anything urgent|what should i (?:do|look at|work on)|to-?do"
+        r"|priorit|on my plate|catch me up",
+    ),
+    "explain_finding": _cue(
+        r"why (?:do|did|would|are) (?:you|we)\b|why (?:this|the|that) (?:po|transfer|proposal|finding|case)\b"
+        r"|propos|explain|evidence|justif",
+        documents=["EX"],
+    ),
+    "draft_from_finding": _cue(
+        r"accept|go ahead|take (?:the |that )?propos|open (?:the |that )?propos|proposed (?:po|transfer|draft|order)"
+        r"|do what (?:it|you) propos",
+        documents=["EX"],
+    ),
     "list_pending_approvals": _cue(
         r"approvals?|pending|waiting for (?:me|my)|to approve|sign[- ]off|my inbox|awaiting",
     ),

@@ -23,6 +23,9 @@ class Permission(StrEnum):
     BUY = "buy"
     RECORD_PAYMENT = "record_payment"
     EDIT_MASTER_DATA = "edit_master_data"
+    MANAGE_CREDIT = "manage_credit"
+    BOOK_SUPPLIER_INVOICE = "book_supplier_invoice"
+    VIEW_PAYABLES = "view_payables"
 
 
 # Which roles may run which kind of command; reading needs only the entity in scope.
@@ -33,7 +36,13 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.TRANSFER: frozenset({Role.WAREHOUSE, Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.BUY: frozenset({Role.BUYER, Role.MANAGER, Role.ADMIN}),
     Permission.RECORD_PAYMENT: frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN}),
-    Permission.EDIT_MASTER_DATA: frozenset({Role.ADMIN}),
+    # Items, customers' terms, suppliers, prices, substitutes: the people who own that data, not sales or the floor.
+    Permission.EDIT_MASTER_DATA: frozenset({Role.BUYER, Role.FINANCE, Role.MANAGER, Role.ADMIN}),
+    # Asking for a credit-limit change or a credit hold: a salesperson may ask; the policy holds it for finance.
+    Permission.MANAGE_CREDIT: frozenset({Role.SALES, Role.FINANCE, Role.MANAGER, Role.ADMIN}),
+    # Accounts payable: finance books suppliers' invoices and releases held ones (buyers read them).
+    Permission.BOOK_SUPPLIER_INVOICE: frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN}),
+    Permission.VIEW_PAYABLES: frozenset({Role.FINANCE, Role.BUYER, Role.MANAGER, Role.ADMIN}),
 }
 
 
@@ -54,6 +63,10 @@ class Actor:
         """Refuse when `what` (e.g. "customer ACME") belongs to an entity outside scope."""
         if entity_id not in self.entity_ids:
             raise OutOfScope(f"{what} belongs to a legal entity outside your scope")
+
+    def may(self, permission: Permission) -> bool:
+        """Whether one of the user's roles grants `permission` (`require` refuses when not)."""
+        return bool(self.roles & ROLE_PERMISSIONS[permission])
 
     def require(self, permission: Permission) -> None:
         """Refuse unless one of the user's roles grants `permission`."""

@@ -39,6 +39,19 @@ class InvalidInput(ErpError):
     code = "invalid_input"
 
 
+class DuplicateCode(ErpError):
+    """A new record would take a code (SKU, customer or supplier code) another record already has."""
+
+    code = "duplicate_code"
+
+    def __init__(self, kind: str, key: str, holder: str) -> None:
+        super().__init__(
+            f"{kind} code '{key}' is taken by {holder}; choose another code, or change the existing {kind}",
+            kind=kind,
+            key=key,
+        )
+
+
 class OutOfScope(ErpError):
     """The record belongs to a legal entity outside the acting user's scope."""
 
@@ -57,10 +70,22 @@ class InvalidState(ErpError):
     code = "invalid_state"
 
 
+class DuplicateDocument(InvalidState):
+    """The document would repeat one already recorded (a supplier's invoice reference booked twice)."""
+
+    code = "duplicate_document"
+
+
 class CurrencyMismatch(ErpError):
     """Amounts in different currencies were combined without a conversion."""
 
     code = "currency_mismatch"
+
+
+class WrongCounterparty(InvalidInput):
+    """Money of one entity or customer aimed at another's document (a payment at another customer's invoice)."""
+
+    code = "wrong_counterparty"
 
 
 class InsufficientStock(ErpError):
@@ -75,3 +100,23 @@ class InsufficientStock(ErpError):
             for s in shortfalls
         ]
         super().__init__("not enough stock: " + "; ".join(parts), shortfalls=shortfalls)
+
+
+class NotASubstitute(InvalidInput):
+    """The item asked for is not an approved substitute of the line's item; `suggestions` names those that are."""
+
+    code = "not_a_substitute"
+
+
+class MissingRate(InvalidInput):
+    """No exchange rate for a currency pair on or before a day: finance must add one before amounts convert."""
+
+    code = "missing_rate"
+
+    def __init__(self, from_currency: str, to_currency: str, on: object) -> None:
+        super().__init__(
+            f"no exchange rate from {from_currency} to {to_currency} on or before {on}; "
+            f"ask finance to add the {from_currency}→{to_currency} rate",
+            pair=f"{from_currency}/{to_currency}",
+            on=str(on),
+        )

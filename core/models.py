@@ -8,8 +8,12 @@ from core.exceptions import models as exceptions
 from core.finance import models as finance
 from core.identity import models as identity
 from core.masterdata import models as masterdata
+from core.payables import models as payables
+from core.planning import models as planning
 from core.policy import models as policy
 from core.purchasing import models as purchasing
+from core.receivables import models as receivables
+from core.returns import models as returns
 from core.sales import models as sales
 from core.shipping import models as shipping
 from core.stock import models as stock
@@ -24,8 +28,12 @@ __all__ = [
     "finance",
     "identity",
     "masterdata",
+    "payables",
+    "planning",
     "policy",
     "purchasing",
+    "receivables",
+    "returns",
     "sales",
     "shipping",
     "stock",

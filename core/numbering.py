@@ -39,6 +39,10 @@ TRANSFER = DocumentKind("TR", "transfer")
 DRAFT = DocumentKind("DR", "draft")
 EXCEPTION_CASE = DocumentKind("EX", "exception case")
 STOCK_ADJUSTMENT = DocumentKind("ADJ", "stock adjustment")
+RETURN_AUTHORISATION = DocumentKind("RMA", "return authorisation")
+CREDIT_NOTE = DocumentKind("CN", "credit note")
+SUPPLIER_INVOICE = DocumentKind("SINV", "supplier invoice")
+PAYMENT = DocumentKind("PAY", "payment")
 
 KINDS = (
     SALES_ORDER,
@@ -50,6 +54,10 @@ KINDS = (
     DRAFT,
     EXCEPTION_CASE,
     STOCK_ADJUSTMENT,
+    RETURN_AUTHORISATION,
+    CREDIT_NOTE,
+    SUPPLIER_INVOICE,
+    PAYMENT,
 )
 _BY_PREFIX = {kind.prefix: kind for kind in KINDS}
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import Field, dataclass, field, fields, replace
-from datetime import date
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +64,14 @@ def _whole(minimum: int) -> Parser:
     return parse
 
 
+def _time_of_day(value: str) -> time:
+    try:
+        hours, minutes = (int(part) for part in value.strip().split(":"))
+        return time(hours, minutes)
+    except ValueError:
+        raise ValueError("a time of day as HH:MM, e.g. 08:00") from None
+
+
 def _seconds(value: str) -> float:
     try:
         number = float(value)
@@ -89,6 +97,14 @@ def _iso_date(value: str) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise ValueError("an ISO date, such as 2026-11-20") from None
+
+
+def _clock_time(value: str) -> time:
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError("a time of day as HH:MM, such as 06:30") from None
 
 
 def _cookie_policy(value: str) -> CookiePolicy:
@@ -136,6 +152,25 @@ class Settings:
     routing_file: Path | None = field(
         default=None,
         metadata=_env("ERP_ROUTING_FILE", "the exception routing rules; unset, the shipped default", _path),
+    )
+    planning_file: Path | None = field(
+        default=None,
+        metadata=_env("ERP_PLANNING_FILE", "the planning and analysis parameters; unset, the shipped default", _path),
+    )
+    planning_every_minutes: int | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_PLANNING_EVERY_MINUTES",
+            "minutes between runs of the planning analyses inside the service, 0 = off; unset, 60 under"
+            " `erp-assistant run` and `serve`, off elsewhere",
+            _whole(0),
+        ),
+    )
+    planning_at: time | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_PLANNING_AT", "run the planning analyses once a day at this time (HH:MM, UTC) instead", _clock_time
+        ),
     )
     preview_ttl_minutes: int = field(
         default=30,
@@ -261,6 +296,12 @@ class Settings:
     )
     slack_api_url: str | None = field(
         default=None, metadata=_env("SLACK_API_URL", "another Slack Web API base (tests use a fake)")
+    )
+    briefing_slack_at: time | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_BRIEFING_SLACK_AT", "when (HH:MM UTC) linked Slack users get their briefing by DM", _time_of_day
+        ),
     )
 
 

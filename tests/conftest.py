@@ -153,3 +153,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     )
     if stray:
         raise pytest.UsageError(f"local_model tests in {stray}: add the modules to LOCAL_MODEL_MODULES in conftest.py")
+
+
+@pytest.fixture
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal channel's console at 200 columns, whatever the environment (a pytest-xdist worker's console is
+    80 wide, so a table's cells wrap and a test's words split)."""
+    from assistant.channels.terminal.console import console
+
+    monkeypatch.setattr(console, "_width", 200)

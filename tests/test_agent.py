@@ -513,3 +513,15 @@ def test_a_request_for_two_writes_gets_another_model_round_after_the_first_previ
     assert [status for _, status in drafts] == ["unconfirmed", "unconfirmed"]
     assert len(script.seen) == 2 and script.seen[1][-1]["role"] == "tool"  # asked again after the first preview
     _assert_preview_answer(result.answer, [number for number, _ in drafts])  # then code answers both
+
+
+def test_a_local_model_failure_is_told_in_one_line_without_the_traceback() -> None:
+    from assistant.agent import model_error_text
+
+    wrapped = RuntimeError(
+        "litellm.APIConnectionError: the conversation needs 10,336 tokens, more than the local model's context of "
+        "8,192; start a new conversation or set ERP_LOCAL_CONTEXT higher\nTraceback (most recent call last):\n  File x"
+    )
+    said = model_error_text(wrapped, ModelSettings(model="local/qwen2.5-coder-1.5b"))
+    assert "Traceback" not in said and "litellm." not in said
+    assert "the conversation needs 10,336 tokens" in said and "ERP_LOCAL_CONTEXT" in said

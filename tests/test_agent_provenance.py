@@ -310,3 +310,148 @@ def test_a_count_without_a_warehouse_is_asked_for_not_guessed(sqlite_world: Worl
     result, _ = _turn(sqlite_world, script, tmp_path, "we counted 37 V-200", user="wes")
     assert _drafts(sqlite_world) == []
     assert result.answer == "Before I draft the stock adjustment: which warehouse?"
+
+
+def _acme_order(world: World) -> str:
+    from core.sales.service import LineRequest
+
+    return world.place_order("ACME", LineRequest("V-200", 10, warehouse="DAL"), confirm=True)
+
+
+def test_an_expedite_keeps_the_users_amount_carrier_and_reason(sqlite_world: World, tmp_path: Path) -> None:
+    order = _acme_order(sqlite_world)
+    given = {"order_number": order, "action": "expedite", "amount": 20, "carrier": "FedEx", "reason": "line down"}
+    script = Script([Reply(calls=(Call("draft_order_action", given),)), Reply(text="DR-1 is a preview.")])
+    _turn(sqlite_world, script, tmp_path, f"expedite {order} with FedEx, $20 of freight, their line down")
+    (draft,) = _drafts(sqlite_world)
+    assert (draft["amount"], draft["carrier"], draft["reason"]) == ("20", "FedEx", "line down")
+
+
+def test_an_expedite_amount_the_user_never_gave_is_not_charged(sqlite_world: World, tmp_path: Path) -> None:
+    order = _acme_order(sqlite_world)
+    guessed = {"order_number": order, "action": "expedite", "amount": 250, "carrier": "FedEx", "reason": "rush"}
+    script = Script([Reply(calls=(Call("draft_order_action", guessed),)), Reply(text="How much is the freight?")])
+    _turn(sqlite_world, script, tmp_path, f"rush {order} with FedEx please")
+    assert _drafts(sqlite_world) == []  # no figure of the user's: nothing is charged
+
+
+def test_the_order_action_tool_checks_its_sku_line_and_amount() -> None:
+    rules = {rule.name: rule.role for rule in rules_for(default_registry().tools["draft_order_action"])}
+    assert (rules["sku"], rules["line_no"], rules["amount"], rules["carrier"]) == (
+        Role.ITEM,
+        Role.NUMBER,
+        Role.NUMBER,
+        Role.NAMED,
+    )
+
+
+def test_a_shipment_line_no_one_asked_for_is_dropped_and_the_whole_order_ships(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    order = _acme_order(sqlite_world)
+    invented = {"order_number": order, "carrier": "UPS", "lines": [{"line_no": 1, "quantity": 1}]}
+    script = Script([Reply(calls=(Call("draft_shipment", invented),)), Reply(text="DR-1 is a preview.")])
+    result, events = _turn(sqlite_world, script, tmp_path, f"Ship {order} via UPS, tracking 1Z999AA10123456784", "wes")
+    (draft,) = _drafts(sqlite_world)
+    assert draft["lines"] is None and draft["carrier"] == "UPS"  # no lines: all that is reserved ships
+    assert _shown_calls(events) == [{"order_number": order, "carrier": "UPS"}]
+    assert result.tools[0].ok
+
+
+def test_a_shipment_of_part_of_a_line_keeps_the_users_line_and_count(sqlite_world: World, tmp_path: Path) -> None:
+    order = _acme_order(sqlite_world)
+    part = {"order_number": order, "lines": [{"line_no": 1, "quantity": 3}]}
+    script = Script([Reply(calls=(Call("draft_shipment", part),)), Reply(text="DR-1 is a preview.")])
+    _turn(sqlite_world, script, tmp_path, f"ship 3 units of line 1 of {order}", "wes")
+    (draft,) = _drafts(sqlite_world)
+    assert draft["lines"] == [{"line_no": 1, "quantity": 3}]
+
+
+def test_an_optional_list_of_lines_is_checked_line_by_line() -> None:
+    rules = {".".join(r.path): r.required for r in rules_for(default_registry().tools["draft_shipment"])}
+    assert rules["lines.*.quantity"] is True and rules["lines.*.line_no"] is True
+
+
+def test_a_reason_the_model_left_out_is_the_last_clause_of_the_users_words(sqlite_world: World, tmp_path: Path) -> None:
+    order = _acme_order(sqlite_world)
+    bare = {"order_number": order, "action": "cancel"}
+    script = Script([Reply(calls=(Call("draft_order_action", bare),)), Reply(text="DR-1 is a preview.")])
+    _, events = _turn(sqlite_world, script, tmp_path, f"Cancel {order}, the customer no longer needs it")
+    (draft,) = _drafts(sqlite_world)
+    assert draft["reason"] == "the customer no longer needs it"
+    assert _shown_calls(events)[0]["reason"] == "the customer no longer needs it"  # shown as the call ran
+
+
+def test_no_reason_in_the_words_is_not_invented(sqlite_world: World, tmp_path: Path) -> None:
+    order = _acme_order(sqlite_world)
+    bare = {"order_number": order, "action": "cancel", "reason": ""}
+    script = Script([Reply(calls=(Call("draft_order_action", bare),)), Reply(text="Why cancel it?")])
+    result, _ = _turn(sqlite_world, script, tmp_path, f"cancel {order}")
+    assert _drafts(sqlite_world) == []
+    assert result.tools[0].error == "invalid_input"  # the core asks for a reason in its own words
+
+
+def test_a_reason_code_is_never_filled_from_free_words(sqlite_world: World, tmp_path: Path) -> None:
+    counted = {"sku": "V-200", "warehouse": "DAL", "counted": 37}
+    script = Script([Reply(calls=(Call("draft_stock_adjustment", counted),)), Reply(text="DR-1 is a preview.")])
+    _turn(sqlite_world, script, tmp_path, "we counted 37 V-200 in Dallas, the shelf was a mess", user="wes")
+    assert [(d["counted"], d["reason"]) for d in _drafts(sqlite_world)] == [(37, None)]
+
+
+def test_a_reason_is_filled_only_for_the_actions_that_take_one(sqlite_world: World, tmp_path: Path) -> None:
+    order = _acme_order(sqlite_world)
+    swap = {"order_number": order, "action": "substitute", "line_no": 1, "sku": "V-210"}
+    script = Script([Reply(calls=(Call("draft_order_action", swap),)), Reply(text="DR-1 is a preview.")])
+    _, events = _turn(sqlite_world, script, tmp_path, f"put V-210 on line 1 of {order}, the customer agreed")
+    assert "reason" not in _shown_calls(events)[0]
+
+
+def test_a_credit_limit_the_user_never_gave_is_not_drafted(sqlite_world: World, tmp_path: Path) -> None:
+    invented = {"record": "customer", "code": "ACME", "credit_limit": 30000}
+    script = Script([Reply(calls=(Call("draft_master_data_change", invented),)), Reply(text="Which limit?")])
+    result, _ = _turn(sqlite_world, script, tmp_path, "ACME needs a higher credit limit")
+    assert _drafts(sqlite_world) == []
+    assert [t.error for t in result.tools] == ["invalid_input"]
+    given = Script([Reply(calls=(Call("draft_master_data_change", invented),)), Reply(text="DR-1 is a preview.")])
+    _turn(sqlite_world, given, tmp_path, "raise ACME's credit limit to 30,000")
+    assert _drafts(sqlite_world) == [{"customer": "ACME", "credit_limit": "30000", "reason": ""}]
+
+
+def test_taking_a_cases_proposal_is_the_proposals_draft_never_one_the_model_rebuilt() -> None:
+    from assistant.provenance import as_proposal
+    from tools import default_registry
+
+    registry = default_registry()
+
+    def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "c1", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+
+    rebuilt = call("draft_transfer", {"from_warehouse": "DAL", "to_warehouse": "ATL"})
+    for request in ("Accept the proposed transfer in EX-16", "ok, take the proposal of case 16 - move the stock"):
+        taken = as_proposal(rebuilt, request, registry)
+        assert taken["id"] == "c1" and taken["function"]["name"] == "draft_from_finding", request
+        assert json.loads(taken["function"]["arguments"]) == {"case_number": "EX-16"}
+    kept = (
+        (rebuilt, "move 40 V-200 from DAL to ATL"),  # no case named
+        (rebuilt, "accept EX-16 and EX-17"),  # two cases: which proposal is not for code to guess
+        (call("draft_exception_action", {"case_number": "EX-16", "action": "comment"}), "comment on EX-16: late"),
+        (call("explain_finding", {"case_number": "EX-16"}), "why do you propose the transfer in EX-16?"),
+    )
+    for original, request in kept:
+        assert as_proposal(original, request, registry) is original, request
+
+
+def test_asking_why_a_case_stands_is_its_explanation_not_its_record() -> None:
+    from assistant.provenance import as_explanation
+    from tools import default_registry
+
+    registry = default_registry()
+    looked_up = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "get_exception", "arguments": '{"case_number": "EX-15"}'},
+    }
+    for request in ("Why do you propose the PO in EX-15?", "explain the proposed purchase order of case 15"):
+        explained = as_explanation(looked_up, request, registry)
+        assert explained["function"] == {"name": "explain_finding", "arguments": '{"case_number": "EX-15"}'}, request
+    assert as_explanation(looked_up, "show me EX-15", registry) is looked_up

@@ -9,36 +9,26 @@ today's stock. Screenshots go to `test-artifacts/`.
 import json
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from assistant.channels.web.app import create_app
 from assistant.llm.scripted import Call, Reply, Script
 from core.db import Database
 from core.drafts.service import RequestContext, cancel
+from core.exceptions.models import ExceptionType
 from core.masterdata.service import load_actor
+from evals.common.chromium import CHROMIUM, CHROMIUM_FLAGS
+from evals.common.plant import PlantedFinding, PlantedProposal, plant_findings
 from tests import web
 from tests.web import TRANSFER_OVER_LIMIT
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(os.environ.get("ERP_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 Messages = list[dict[str, Any]]
 
@@ -57,10 +47,15 @@ class Colleague(Script):
         question = str(last["content"]).lower()
         if "transfer" in question:
             return Reply(calls=(Call("draft_transfer", TRANSFER_OVER_LIMIT),))
+        if "fill rate" in question:
+            return Reply(calls=(Call("get_kpis", {}),))
         return Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "ATL"}),))
 
     @staticmethod
     def _answer(result: dict[str, Any]) -> Reply:
+        if "entities" in result:
+            na = result["entities"][0]
+            return Reply(text=f"Fill rate in {na['entity']}: {na['fill_rate_pct']}%.")
         if "draft" in result:
             return Reply(
                 text=f"I drafted {result['draft']}: {result['summary']}. Nothing has changed yet. "
@@ -74,28 +69,13 @@ class Colleague(Script):
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(sqlite_demo: Database, tmp_path: Path) -> Iterator[str]:
     """The real app (demo company, scripted model) served by uvicorn on a free loopback port."""
     web.set_passwords(sqlite_demo, "sam", "maria")
     app = create_app(web.services(sqlite_demo, Colleague(), tmp_path, secure_cookies="never"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with web.served(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -201,6 +181,23 @@ def test_a_stock_question_then_a_transfer_approved_in_the_inbox(live_server: str
     assert problems == []
 
 
+def test_an_answer_links_the_dashboard_chart_that_draws_its_figures(live_server: str, browser: Browser) -> None:
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in_to_widget(page, live_server, "maria")
+    _ask(page, "how is our fill rate this quarter?")
+    answer = page.locator(".msg.assistant").last
+    expect(answer).to_contain_text("Fill rate in NA")
+    link = answer.locator("a.chart-link", has_text="Fill rate")
+    expect(link).to_have_attribute("href", "/dashboard#fill-rate")
+    expect(answer.locator("a.chart-link")).to_have_count(4)  # fill rate, backlog, turns, margin: what get_kpis drew
+    with page.context.expect_page() as opened:
+        link.click()
+    chart = opened.value
+    expect(chart.locator("section#fill-rate svg[role='img']")).to_be_visible()
+    assert problems == []
+
+
 def test_a_refused_confirmation_shows_why_on_the_card(
     live_server: str, browser: Browser, sqlite_demo: Database
 ) -> None:
@@ -217,4 +214,36 @@ def test_a_refused_confirmation_shows_why_on_the_card(
     expect(card.locator(".card-error")).to_contain_text("only an unconfirmed draft can be confirmed")
     expect(card).to_have_attribute("data-status", "cancelled")
     expect(card.locator("button.confirm")).to_have_count(0)
+    assert problems == []
+
+
+def test_the_widget_opens_on_the_users_briefing(live_server: str, browser: Browser, sqlite_demo: Database) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stock_out = PlantedFinding(
+        type=ExceptionType.REPLENISHMENT,
+        entity="NA",
+        key="replenishment:V-200:ATL",
+        title="V-200 will stock out at ATL on 2026-11-24",
+        detail="Move 60 from DAL.",
+        evidence={"sku": "V-200", "warehouse": "ATL"},
+        impact=Decimal("1320.00"),
+        proposal=PlantedProposal(
+            kind="transfer",
+            payload={"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 60}]},
+            summary="Transfer 60 V-200 from DAL to ATL",
+        ),
+    )
+    case = sqlite_demo.run(lambda s: plant_findings(s, [stock_out])[0].number)
+    problems: list[str] = []
+    manager = _page(browser, problems)
+    _sign_in_to_widget(manager, live_server, "maria")
+    card = manager.locator("#erp-briefing")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("1 reorder proposal (1 proposed draft ready)")
+    link = card.locator(f"a:text-is('{case}')")
+    expect(link).to_have_attribute("href", f"{live_server}/exceptions?case={case}")
+    manager.screenshot(path=ARTIFACTS / "widget-briefing.png")
+    card.get_by_role("button", name="Hide the briefing").click()
+    expect(card).to_be_hidden()
+    expect(manager.locator("#erp-input")).to_be_visible()
     assert problems == []

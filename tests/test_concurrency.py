@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from core.errors import InsufficientStock
 from core.finance.models import Invoice
-from core.finance.service import credit_status, record_payment
+from core.finance.service import credit_status
+from core.receivables.service import Allocation, record_payment
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.shipping.service import ship_order
 from core.stock.models import Reservation
@@ -124,7 +125,18 @@ def test_concurrent_payments_never_pay_an_invoice_twice(pg_world: World) -> None
     pg_world.run(lambda s: confirm_order(s, sam, order_number=number))
     invoice = pg_world.run(lambda s: ship_order(s, wes, order_number=number)[0].id)  # invoice 180.00
     outcomes = all_at_once(
-        pg_world, [lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("100.00")) for _ in range(4)]
+        pg_world,
+        [
+            lambda s: record_payment(
+                s,
+                fin,
+                customer="ACME",
+                amount=Decimal("100.00"),
+                bank_reference="B1",
+                allocations=[Allocation(invoice, Decimal("100.00"))],
+            )
+            for _ in range(4)
+        ],
     )
     assert outcomes == Counter({"ok": 1, "invalid_input": 3})
     assert pg_world.read(lambda s: credit_status(s, fin, customer="ACME")).open_receivables == Decimal("80.00")

@@ -17,7 +17,8 @@ from core.demo import DemoConfig, DemoSummary, load_demo
 from core.demo.catalog import build_catalog
 from core.demo.walkthrough import WALKTHROUGH_STOCK
 from core.errors import InvalidInput, InvalidState
-from core.finance.models import Invoice, Payment
+from core.exceptions import detect_exceptions
+from core.finance.models import Invoice
 from core.finance.service import credit_status, customers_near_limit
 from core.masterdata.models import (
     Customer,
@@ -32,6 +33,9 @@ from core.masterdata.models import (
 from core.masterdata.service import load_actor
 from core.models import Base
 from core.purchasing.models import PurchaseOrder, PurchaseOrderStatus
+from core.receivables.ageing import ageing
+from core.receivables.models import PaymentApplication
+from core.receivables.service import list_payments
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, ShipmentLine
 from core.sales.pricing import resolve_prices
 from core.stock.models import IncomingSupply, LedgerEntry, Reservation, StockBalance, SupplySource
@@ -224,7 +228,7 @@ def test_history_has_paid_open_and_overdue_invoices(demo_db: Database) -> None:
     today = clock.today()
 
     def invoice_states(s: Session) -> dict[str, int]:
-        paid = select(Payment.invoice_id)
+        paid = select(PaymentApplication.invoice_id)
         return {
             "invoices": _count(s, Invoice),
             "paid": _count(s, Invoice, Invoice.id.in_(paid)),
@@ -354,6 +358,25 @@ def test_today_has_open_orders_reservations_backorders_drafts_supply_and_goods_i
     business = demo_db.read(open_business)
     assert all(count > 0 for count in business.values()), business
     assert business["drafts"] >= 2
+
+
+def test_receivables_hold_one_customer_for_the_overdue_rule_one_late_one_and_cash_on_account(
+    demo_db: Database,
+) -> None:
+    fiona = _actor(demo_db, "fiona")
+    before = demo_db.read(lambda s: {c.code for c in s.scalars(select(Customer).where(Customer.on_credit_hold))})
+    raised = demo_db.run(
+        lambda s: [c.related["customer"] for c in detect_exceptions(s) if c.type == "overdue_receivables"]
+    )
+    assert raised == ["HEARTLAN2"]  # the delinquent customer core/demo/receivables.py stages, and no other
+    held = demo_db.read(lambda s: credit_status(s, fiona, customer="HEARTLAN2"))
+    assert held.on_hold and "more than 90 days past due" in (held.hold_reason or "")
+    late = demo_db.read(lambda s: ageing(s, fiona, customer="CASCADEW")).customers[0]
+    assert late.past_due > 0 and late.unapplied == Decimal("1000.00")  # overdue, under the rule, and not held
+    assert not demo_db.read(lambda s: credit_status(s, fiona, customer="CASCADEW")).on_hold
+    assert "CASCADEW" not in before and "HEARTLAN2" not in before
+    on_account = demo_db.read(lambda s: list_payments(s, fiona, unapplied_only=True, limit=50))
+    assert [(p.number, p.customer, p.unapplied) for p in on_account] == [("PAY-2307", "CASCADEW", Decimal("1000.00"))]
 
 
 # --- Loading --------------------------------------------------------------------------------

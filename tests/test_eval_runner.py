@@ -462,3 +462,50 @@ def test_a_reference_answer_quotes_the_tool_results() -> None:
     assert fill("{0.total_available} in all, {0.warehouses.0.available_now} at ATL", results) == "380 in all, 12 at ATL"
     with pytest.raises(KeyError, match=r"\{0\.nope\}: no"):
         fill("{0.nope}", results)
+
+
+def _saved_run(tmp_path: Path, name: str, trials: list[Trial], k: int = 3) -> dict[str, Any]:
+    ids = {x.task for x in trials}
+    tasks = [Task.model_validate({"id": t, "user": "sam", "turns": [t], "expect": {}}) for t in ids]
+    json_path, _ = save(Report("m", trials, k=k), tasks, tmp_path / name, "erp-assistant eval")
+    loaded: dict[str, Any] = json.loads(json_path.read_text())
+    return loaded
+
+
+def test_runs_of_disjoint_task_sets_merge_into_one_report_with_pass_hat_k_over_all(tmp_path: Path) -> None:
+    from evals.scenarios.merge import merged
+
+    first = _saved_run(tmp_path, "one", [_trial("a", True), _trial("a", True), _trial("a", True)])
+    second = _saved_run(tmp_path, "two", [_trial("b", True), _trial("b", False, wrong=1), _trial("b", True)])
+    report = merged([first, second])
+    assert report.outcomes() == {"a": (3, 3), "b": (3, 2)}
+    assert report.pass_at(1) == pytest.approx(5 / 6) and report.pass_at(3) == 0.5
+    assert report.wrong_writes == 1 and report.k == 3
+
+
+def test_runs_that_share_a_task_or_differ_in_trials_are_refused_not_mixed(tmp_path: Path) -> None:
+    from evals.scenarios.merge import merged
+
+    one = _saved_run(tmp_path, "one", [_trial("a", True)] * 3)
+    again = _saved_run(tmp_path, "again", [_trial("a", False)] * 3)
+    fewer = _saved_run(tmp_path, "fewer", [_trial("b", True)], k=1)
+    with pytest.raises(ValueError, match="task a is in run 1 and run 2"):
+        merged([one, again])
+    with pytest.raises(ValueError, match="differ in k"):
+        merged([one, fewer])
+
+
+def test_skip_tag_leaves_out_the_tasks_with_that_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+
+    def run(tasks: list[Task], **_: Any) -> Report:
+        seen.append([t.id for t in tasks])
+        raise typer.Exit(code=0)
+
+    monkeypatch.setattr("evals.scenarios.runner.run", run)
+    monkeypatch.setattr("evals.scenarios.runner.demo_template", lambda path: path)
+    monkeypatch.setattr("evals.scenarios.runner.demo_search", lambda template: None)
+    CliRunner().invoke(app, ["eval", "--tag", "fulfilment", "--skip-tag", "refusal", "--trials", "1"])
+    fulfilment = [t.id for t in load_tasks(TASKS, ["fulfilment"])]
+    assert "fulfilment-sales-cannot-ship" in fulfilment and "fulfilment-ship-with-tracking" in fulfilment
+    assert seen == [[t for t in fulfilment if t != "fulfilment-sales-cannot-ship"]]

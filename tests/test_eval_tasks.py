@@ -29,7 +29,14 @@ DESCRIBED = {
     "FT-200": ["3/4 brass 90 elbow", "3/4 brass elbow"],
 }
 # Staff name a document by its kind's word and digits too ("order 2253", "case 4"), as the linker resolves them.
-DOCUMENT_WORDS = {"SO": "order", "PO": "purchase order|po", "EX": "case|exception", "INV": "invoice", "DR": "draft"}
+DOCUMENT_WORDS = {
+    "SO": "order",
+    "PO": "purchase order|po",
+    "EX": "case|exception",
+    "INV": "invoice",
+    "DR": "draft",
+    "RMA": "return|rma",
+}
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,13 @@ def test_the_default_file_is_valid_and_routes_every_type() -> None:
         "approval_overdue": (Role.MANAGER, 4),
         "receipt_variance": (Role.BUYER, 24),
         "transfer_discrepancy": (Role.WAREHOUSE, 24),
+        "invoice_mismatch": (Role.BUYER, 48),
+        "overdue_receivables": (Role.FINANCE, 24),
+        "replenishment": (Role.BUYER, 24),
+        "demand_anomaly": (Role.BUYER, 48),
+        "late_order_risk": (Role.SALES, 8),
+        "supplier_risk": (Role.BUYER, 72),
+        "margin_leakage": (Role.MANAGER, 48),
     }
     assert rules.candidates(ExceptionType.SHORTAGE, "UK")[0].sla_hours == 16
 

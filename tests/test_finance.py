@@ -4,9 +4,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
+from core.actor import Actor
 from core.errors import CurrencyMismatch, InvalidInput, OutOfScope
-from core.finance.service import credit_status, margin_by_entity, record_payment
+from core.finance.service import credit_status, margin_by_entity
+from core.receivables.service import Allocation, record_payment
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.shipping.service import ship_order
 from tests.world import World
@@ -37,16 +40,22 @@ def test_exposure_is_open_receivables_plus_confirmed_uninvoiced_orders(world: Wo
     assert status.currency == "USD"
 
 
+def _pay(s: Session, fin: Actor, invoice: str, amount: Decimal) -> object:
+    return record_payment(
+        s, fin, customer="ACME", amount=amount, bank_reference="B1", allocations=[Allocation(invoice, amount)]
+    )
+
+
 def test_payments_reduce_receivables_and_cannot_exceed_the_invoice(world: World) -> None:
     _sold(world, "ACME", 20, ship=20)
     fin = world.actor("fin")
     invoice = "INV-1"
-    world.run(lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("100.00")))
+    world.run(lambda s: _pay(s, fin, invoice, Decimal("100.00")))
     assert world.read(lambda s: credit_status(s, fin, customer="ACME")).open_receivables == Decimal("260.00")
-    with pytest.raises(InvalidInput, match=r"260\.00 USD open"):
-        world.run(lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("260.01")))
+    with pytest.raises(InvalidInput, match=r"INV-1 has USD 260\.00 open"):
+        world.run(lambda s: _pay(s, fin, invoice, Decimal("260.01")))
     with pytest.raises(InvalidInput, match="must be positive"):
-        world.run(lambda s: record_payment(s, fin, invoice_number=invoice, amount=Decimal("-5")))
+        world.run(lambda s: _pay(s, fin, invoice, Decimal("-5")))
     assert world.read(lambda s: credit_status(s, fin, customer="ACME")).open_receivables == Decimal("260.00")
 
 
@@ -66,6 +75,8 @@ def test_credit_of_another_entity_is_out_of_scope(world: World) -> None:
 def test_a_payment_in_another_currency_is_refused(world: World) -> None:
     _sold(world, "ACME", 5, ship=5)
     fin = world.actor("fin")
-    with pytest.raises(CurrencyMismatch, match="INV-1 is in USD"):
-        world.run(lambda s: record_payment(s, fin, invoice_number="INV-1", amount=Decimal(10), currency="GBP"))
+    with pytest.raises(CurrencyMismatch, match="ACME is invoiced in USD"):
+        world.run(
+            lambda s: record_payment(s, fin, customer="ACME", amount=Decimal(10), currency="GBP", bank_reference="B1")
+        )
     assert world.read(lambda s: credit_status(s, fin, customer="ACME")).open_receivables == Decimal("90.00")

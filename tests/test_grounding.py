@@ -10,7 +10,7 @@ from assistant.agent import Assistant, TurnResult, Usage
 from assistant.channels.terminal.chat import turn_footer
 from assistant.conversations import open_checkpointer
 from assistant.faithfulness import contradictions, correction
-from assistant.grounding import check, recap
+from assistant.grounding import NUMBER, check, recap
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core import clock
@@ -351,3 +351,14 @@ def test_not_knowing_a_customer_the_results_describe_is_a_contradiction(answer: 
 def test_not_knowing_a_customer_nobody_looked_up_is_no_contradiction() -> None:
     assert contradictions("I don't know that customer.", [ATP]) == []
     assert contradictions("I know that customer well.", [ACME]) == []
+
+
+def test_the_digits_that_open_a_tracking_number_are_no_count_but_a_count_with_its_unit_is() -> None:
+    assert NUMBER.findall("Ship SO-2254 via UPS Ground, tracking 1Z999AA10123456784") == []
+    assert NUMBER.findall("order 5x V-200 and 40pcs of V-210, -3 back, 1,200 in all, $12.50") == [
+        "5",
+        "40",
+        "-3",
+        "1,200",
+        "12.50",
+    ]

@@ -24,8 +24,10 @@ from core.db import Database
 from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
 from core.identity import revoke_token
-from core.masterdata.models import LegalEntity
+from core.masterdata.models import Item, ItemSubstitute, LegalEntity
 from core.masterdata.service import load_actor
+from core.receivables.service import list_payments
+from core.returns.service import ReturnRequest, authorise_return
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment
 from core.stock.models import DemandSource, Reservation
 from evals.common.company import fingerprint
@@ -35,6 +37,8 @@ from evals.hardening.access.actions import ACTIONS
 from evals.hardening.access.matrix import run_matrix
 from evals.hardening.access.report import mark, report
 from tests import web
+from tests.planning_cases import SMALL_PO, raise_proposals
+from tests.web import shipped_na_order
 from tools import default_registry
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -145,6 +149,10 @@ class Ids:
     shipping: tuple[str, int]  # an NA order with stock reserved on a line: (order, line number)
     shipment: str
     moves: dict[str, str]  # an open purchase order to receive, an open transfer to ship, one in transit to receive
+    substitute: tuple[str, int, str]  # an NA order line with an approved substitute: (order, line number, its SKU)
+    returns: tuple[str, str]  # an NA order shipped today, and an authorised return of one of its units
+    payment: str  # an NA payment with cash on account
+    proposal: str  # an NA case with a proposed purchase order
 
 
 def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
@@ -171,8 +179,30 @@ def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
     token = c.post("/api/tokens", json={"name": "to revoke"}, headers=headers).json()["id"]
     drafts = {verb: drafted(verb) for verb in ("approve", "reject", "bulk")}
     drafts |= {verb: own_preview(verb) for verb in ("confirm", "cancel")}
-    moves = _moves(demo)
-    return Ids(drafts, case.number, conversation, token, demo.read(_reserved_line), demo.read(_na_shipment), moves)
+    reserved = demo.read(_reserved_line)
+    moves = _moves(demo) | {"waiting": demo.run(lambda s: web.waiting_order(s, *reserved))}
+    return Ids(
+        drafts,
+        case.number,
+        conversation,
+        token,
+        reserved,
+        demo.read(_na_shipment),
+        moves,
+        demo.read(_substitutable_line),
+        _returnable(demo),
+        demo.read(lambda s: list_payments(s, maria, unapplied_only=True)[0].number),
+        raise_proposals(demo, {"repl:csrf": SMALL_PO})["repl:csrf"],
+    )
+
+
+def _returnable(demo: Database) -> tuple[str, str]:
+    """An order shipped today, with a return of one unit authorised, for the returns routes."""
+    order = shipped_na_order(demo)
+    sam = demo.read(lambda s: load_actor(s, username="sam"))
+    one = [ReturnRequest(1, line_no=1)]
+    rma = demo.run(lambda s: authorise_return(s, sam, order_number=order, lines=one, reason="damaged").number)
+    return order, rma
 
 
 def _moves(demo: Database) -> dict[str, str]:
@@ -211,6 +241,24 @@ def _reserved_line(s: Session) -> tuple[str, int]:
     return f"SO-{row[0]}", row[1]
 
 
+def _substitutable_line(s: Session) -> tuple[str, int, str]:
+    row = s.execute(
+        select(SalesOrder.id, SalesOrderLine.line_no, Item.sku)
+        .join(SalesOrderLine, SalesOrderLine.order_id == SalesOrder.id)
+        .join(ItemSubstitute, ItemSubstitute.item_id == SalesOrderLine.item_id)
+        .join(Item, Item.id == ItemSubstitute.substitute_id)
+        .where(
+            SalesOrder.entity_id == _na(s),
+            SalesOrder.status == OrderStatus.CONFIRMED.value,
+            SalesOrderLine.qty_shipped == 0,
+            Item.active.is_(True),
+        )
+        .order_by(SalesOrder.id, SalesOrderLine.line_no)
+        .limit(1)
+    ).one()
+    return f"SO-{row[0]}", row[1], row[2]
+
+
 def _na_shipment(s: Session) -> str:
     query = select(Shipment.id).join(SalesOrder, SalesOrder.id == Shipment.order_id)
     return f"SH-{s.scalars(query.where(SalesOrder.entity_id == _na(s)).order_by(Shipment.id)).first()}"
@@ -243,21 +291,82 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
         "/api/exceptions/{number}/assign": (f"/api/exceptions/{ids.case}/assign", {"assignee": "maria"}),
         "/api/exceptions/{number}/comment": (f"/api/exceptions/{ids.case}/comment", {"text": "seen"}),
         "/api/exceptions/{number}/resolve": (f"/api/exceptions/{ids.case}/resolve", {"resolution": "done"}),
+        "/api/exceptions/{number}/proposal": (f"/api/exceptions/{ids.proposal}/proposal", None),
+        "/api/proposals": ("/api/proposals", {"cases": [ids.proposal]}),
+        "/api/planning/run": ("/api/planning/run", {"only": ["detection"]}),
         "/api/session": ("/api/session", None),
+        "/api/supplier-invoices": (  # the demo's PO-1395 (KEYSTONE, NA) received 348 V-200
+            "/api/supplier-invoices",
+            {
+                "po_number": "PO-1395",
+                "supplier_ref": "SWEEP",
+                "lines": [{"sku": "V-200", "quantity": 1, "unit_price": "11.67"}],
+                "confirm": False,
+            },
+        ),
+        "/api/supplier-invoices/{number}/release": (  # held, booked by fiona
+            "/api/supplier-invoices/SINV-2/release",
+            {"reason": "sweep", "confirm": False},
+        ),
+        "/api/supplier-invoices/{number}/match": ("/api/supplier-invoices/SINV-3/match", None),  # held
+        "/api/orders/{number}/cancel": (
+            f"/api/orders/{ids.shipping[0]}/cancel",
+            {"line_no": ids.shipping[1], "reason": "sweep", "confirm": False},
+        ),
+        "/api/orders/{number}/reallocate": (
+            f"/api/orders/{ids.shipping[0]}/reallocate",
+            {"line_no": ids.shipping[1], "to_order": ids.moves["waiting"], "quantity": 1, "confirm": False},
+        ),
         "/api/orders/{number}/shipments": (
             f"/api/orders/{ids.shipping[0]}/shipments",
             {"lines": [{"line_no": ids.shipping[1], "quantity": 1}], "confirm": False},
         ),
         "/api/shipments/{number}/milestones": (f"/api/shipments/{ids.shipment}/milestones", {"milestone": "delivered"}),
+        "/api/orders/{number}/lines/{line_no}/substitute": (
+            f"/api/orders/{ids.substitute[0]}/lines/{ids.substitute[1]}/substitute",
+            {"sku": ids.substitute[2], "allow_backorder": True, "confirm": False},
+        ),
+        "/api/orders/{number}/charges": (
+            f"/api/orders/{ids.shipping[0]}/charges",
+            {"amount": "10", "carrier": "UPS", "reason": "rush", "confirm": False},
+        ),
         "/api/purchase-orders/{po_number}/receipts": (
             f"/api/purchase-orders/{ids.moves['po']}/receipts",
             {"lines": [{"sku": "V-200", "quantity": 1}], "confirm": False},
         ),
         "/api/transfers/{transfer_number}/ship": (f"/api/transfers/{ids.moves['ship']}/ship", {"confirm": False}),
+        "/api/returns": (
+            "/api/returns",
+            {
+                "order_number": ids.returns[0],
+                "lines": [{"line_no": 1, "quantity": 1}],
+                "reason": "damaged",
+                "confirm": False,
+            },
+        ),
+        "/api/returns/{rma_number}/receipt": (f"/api/returns/{ids.returns[1]}/receipt", {"confirm": False}),
+        "/api/payments": (
+            "/api/payments",
+            {"customer": "CASCADEW", "amount": "1.00", "bank_reference": "SWEEP", "confirm": False},
+        ),
+        "/api/payments/{number}/apply": (f"/api/payments/{ids.payment}/apply", {"confirm": False}),
+        "/api/payments/{number}/reversal": (
+            f"/api/payments/{ids.payment}/reversal",
+            {"reason": "sweep", "confirm": False},
+        ),
         "/api/transfers/{transfer_number}/receive": (
             f"/api/transfers/{ids.moves['receive']}/receive",
             {"confirm": False},
         ),
+        "/api/masterdata/changes": (
+            "/api/masterdata/changes",
+            {"change": {"record": "item", "code": "V-200", "cost": "12.00"}, "confirm": False},
+        ),
+        "/api/customers/{code}/credit-limit": (
+            "/api/customers/ACME/credit-limit",
+            {"credit_limit": "1", "confirm": False},
+        ),
+        "/api/customers/{code}/credit-hold": ("/api/customers/ACME/credit-hold", {"reason": "sweep", "confirm": False}),
     }
     return requests[route]
 
@@ -295,7 +404,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 20 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 38 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

@@ -1,7 +1,8 @@
 """Property: any sequence of receipts (partial, over, closed short), reservations, shipments, transfers (received
-whole or with damaged units), adjustments, cycle counts and write-offs keeps every balance equal to the ledger (and
-the claims), never negative, and conserves stock; a count leaves exactly the counted units on hand, whatever was
-reserved."""
+whole or with damaged units), adjustments, cycle counts and write-offs, substitutions, cancels of an order's open
+rest, re-allocations between orders, and returns authorised and received (restocked or scrapped) keeps every
+balance equal to the ledger (and the claims), never negative, and conserves stock; a count leaves exactly the
+counted units on hand, whatever was reserved; no line is ever authorised back beyond what shipped."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,13 @@ from sqlalchemy.orm import Session
 from core.errors import ErpError
 from core.masterdata.models import Item
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
+from core.returns.models import ReturnAuthorisation, ReturnLine, ReturnStatus
+from core.returns.service import ReturnRequest, authorise_return, get_return, receive_return
+from core.sales.cancellation import cancel_open_rest
+from core.sales.models import SalesOrderLine
+from core.sales.reallocation import reallocate_stock
 from core.sales.service import LineRequest, cancel_order, change_order_line, confirm_order, create_order
+from core.sales.substitution import substitute_line
 from core.shipping.service import ship_order
 from core.stock.counts import count_stock, write_off_or_find
 from core.stock.models import LedgerEntry, StockBalance
@@ -38,6 +45,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("ship_order"), REF),
     st.tuples(st.just("ship_from"), REF, NA_WAREHOUSES, QTY),
     st.tuples(st.just("cancel_order"), REF),
+    st.tuples(st.just("cancel_rest"), REF),
+    st.tuples(st.just("reallocate"), REF, REF, QTY),
     st.tuples(st.just("resize_order"), REF, QTY),
     st.tuples(st.just("transfer"), SKUS, NA_WAREHOUSES, QTY),
     st.tuples(st.just("ship_transfer"), REF),
@@ -46,6 +55,10 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("receive_purchase"), REF, QTY, st.booleans(), st.booleans()),
     st.tuples(st.just("count"), SKUS, NA_WAREHOUSES, st.integers(min_value=0, max_value=150)),
     st.tuples(st.just("write_off"), SKUS, NA_WAREHOUSES, QTY, st.sampled_from(["damage", "shrinkage", "found"])),
+    st.tuples(st.just("substitute"), REF, st.integers(min_value=1, max_value=2), st.booleans(), st.booleans()),
+    st.tuples(st.just("authorise_return"), REF, st.integers(min_value=1, max_value=5)),
+    st.tuples(st.just("sell_ship_return"), SKUS, NA_WAREHOUSES, QTY, st.integers(min_value=1, max_value=60)),
+    st.tuples(st.just("receive_return"), REF, st.sampled_from(["restock", "scrap"]), st.sampled_from([None, "ATL"])),
 )
 
 
@@ -55,6 +68,8 @@ class Run:
     orders: list[int] = field(default_factory=list)
     transfers: list[int] = field(default_factory=list)
     purchases: list[int] = field(default_factory=list)
+    shipped: list[int] = field(default_factory=list)  # orders with units shipped, which may come back
+    returns: list[int] = field(default_factory=list)
     skus: dict[tuple[str, int], str] = field(default_factory=dict)  # ("transfer" | "purchase", id) -> its SKU
     expected_total: int = sum(qty for sku, _wh, qty in OPENING_STOCK if sku in PROPERTY_SKUS)
 
@@ -82,6 +97,12 @@ class Run:
                     s, root, from_warehouse=op[2], to_warehouse=other, lines=[TransferLineRequest(op[1], op[3])]
                 ).id,
             )
+        elif kind == "authorise_return":
+            command = lambda s: self._authorise_return(s, root, op)  # noqa: E731
+        elif kind == "sell_ship_return":
+            command = lambda s: self._sell_ship_return(s, root, op)  # noqa: E731
+        elif kind == "receive_return":
+            command = lambda s: self._receive_return(s, root, op)  # noqa: E731
         elif kind == "purchase":
             command = lambda s: self._remember(  # noqa: E731
                 "purchase",
@@ -102,12 +123,48 @@ class Run:
             self.expected_total += result.quantity
         if kind == "count":
             assert self.world.balance(op[1], op[2]).on_hand == op[3]
+        if kind == "substitute":
+            assert (result.before.sku, result.after.sku) == ("V-200", "V-220")
+            assert self.world.read(stock_disagreements) == []  # the claim moved whole, from one item to the other
         if kind in ("ship_order", "ship_from"):
             self.expected_total -= sum(line.quantity for shipment in result for line in shipment.lines)
+            self.shipped.append(result[0].order_id)
         if kind == "receive_transfer":
             self.expected_total -= op[2]  # damaged units leave transit as a loss
         if kind == "receive_purchase":
             self.expected_total += op[2]
+        if kind == "receive_return":
+            self.expected_total += result  # restocked units are back on hand; scrapped ones never come back
+        if kind == "sell_ship_return":
+            self.expected_total -= result
+        if kind in ("authorise_return", "sell_ship_return"):
+            assert self.world.read(_nothing_returned_beyond_shipped)
+
+    def _sell_ship_return(self, s: Session, root: Any, op: tuple[Any, ...]) -> int:
+        """Sell, ship what is reserved and authorise part of it back, in one go (a sequence rarely lines the three
+        up by chance); returns the units shipped. The receipt comes later, between other operations."""
+        order = create_order(s, root, customer="ACME", lines=[LineRequest(op[1], op[3], warehouse=op[2])])
+        confirm_order(s, root, order_number=order.id)
+        shipped = sum(ln.quantity for sh in ship_order(s, root, order_number=order.id) for ln in sh.lines)
+        back = [ReturnRequest(min(op[4], shipped), line_no=1)]
+        self.returns.append(authorise_return(s, root, order_number=order.id, lines=back, reason="damaged").id)
+        self.orders.append(order.id)
+        self.shipped.append(order.id)
+        return shipped
+
+    def _authorise_return(self, s: Session, root: Any, op: tuple[Any, ...]) -> None:
+        ref = self.pick(self.shipped, op[1])
+        if ref is None:
+            raise ErpError("no shipped order to return")
+        rma = authorise_return(s, root, order_number=ref, lines=[ReturnRequest(op[2], line_no=1)], reason="damaged")
+        self.returns.append(rma.id)
+
+    def _receive_return(self, s: Session, root: Any, op: tuple[Any, ...]) -> int:
+        ref = self.pick(self.returns, op[1])
+        if ref is None:
+            raise ErpError("no return to receive")
+        receive_return(s, root, rma_number=ref, disposition=op[2], warehouse=op[3])
+        return sum(ln.quantity for ln in get_return(s, root, rma_number=ref).lines if ln.disposition == "restock")
 
     def _remember(self, document: str, sku: str, ref: int) -> None:
         (self.transfers if document == "transfer" else self.purchases).append(ref)
@@ -129,6 +186,13 @@ class Run:
             "ship_order": lambda s: ship_order(s, root, order_number=ref),
             "ship_from": lambda s: ship_order(s, root, order_number=ref, warehouse=op[2], quantities={1: op[3]}),
             "cancel_order": lambda s: cancel_order(s, root, order_number=ref),
+            "substitute": lambda s: substitute_line(  # only V-220 is approved, and for V-200: the rest is refused
+                s, root, order_number=ref, line_no=op[2], sku="V-220", keep_price=op[3], allow_backorder=op[4]
+            ),
+            "cancel_rest": lambda s: cancel_open_rest(s, root, order_number=ref, reason="property"),
+            "reallocate": lambda s: reallocate_stock(
+                s, root, from_order=ref, to_order=self.pick(refs, op[2]) or ref, quantity=op[3]
+            ),
             "resize_order": lambda s: change_order_line(
                 s, root, order_number=ref, line_no=1, quantity=op[2], allow_backorder=True
             ),
@@ -138,6 +202,18 @@ class Run:
                 s, root, po_number=ref, quantities={sku: op[2]}, allow_over_receipt=op[3], close_short=op[4]
             ),
         }[kind]
+
+
+def _nothing_returned_beyond_shipped(session: Session) -> bool:
+    """Units authorised back on each order line (cancelled returns aside) are at most the units it shipped."""
+    rows = session.execute(
+        select(SalesOrderLine.qty_shipped, func.sum(ReturnLine.quantity))
+        .join(ReturnLine, ReturnLine.order_line_id == SalesOrderLine.id)
+        .join(ReturnAuthorisation, ReturnAuthorisation.id == ReturnLine.rma_id)
+        .where(ReturnAuthorisation.status != ReturnStatus.CANCELLED.value)
+        .group_by(SalesOrderLine.id, SalesOrderLine.qty_shipped)
+    ).all()
+    return all(returned <= shipped for shipped, returned in rows)
 
 
 def _stock_total(session: Session) -> int:

@@ -8,16 +8,20 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from assistant.conditions import only_asks
 from assistant.llm.local import call as local_call
 from assistant.llm.local import steps
 from assistant.llm.local.model import Stats
 from assistant.llm.local.steps import RULES, StepRule, plan, request_parts
 from tools import default_registry
 
+ROOT = Path(__file__).resolve().parents[1]
 TOOLS = default_registry().schemas()
 NAMES = [t["function"]["name"] for t in TOOLS]
 STOCK = {"sku": "V-200", "warehouse": "RNO"}
@@ -235,3 +239,28 @@ def test_the_bench_judges_the_exact_sequence_and_the_looser_cover() -> None:
     rows = load()
     assert sum(r.multi for r in rows) >= 20 and sum(not r.multi for r in rows) >= 15
     assert all(s.tool in NAMES for r in rows for s in r.steps)
+
+
+def test_a_question_that_asks_for_no_change_gets_no_draft_tool_in_its_first_round() -> None:
+    for question in ("Why do you propose the PO in EX-15?", "what needs my attention", "is SO-1042 shipped yet?"):
+        first = _plan(_turn(question), "one")
+        assert first.answer and not any(n.startswith(("draft_", "request_")) for n in _names(first)), question
+        assert "explain_finding" in _names(first) and "get_briefing" in _names(first)
+    for change in (
+        "Accept the proposed transfer in EX-16",
+        "can you order 10 V-200 for ACME?",
+        "why not put ACME on hold?",
+    ):
+        assert "draft_from_finding" in _names(_plan(_turn(change), "one")), change
+
+
+def test_no_write_phrasing_of_the_table_and_no_eval_wording_that_drafts_at_once_reads_as_a_mere_question() -> None:
+    rows = yaml.safe_load((ROOT / "evals/datasets/phrasings.yaml").read_text(encoding="utf-8"))
+    writes = [r["text"] for r in rows if str(r.get("tool", "")).startswith(("draft_", "request_"))]
+    assert len(writes) > 30 and [t for t in writes if only_asks(t)] == []
+    drafting: list[str] = []
+    for path in sorted((ROOT / "evals/tasks").glob("*.yaml")):
+        for task in yaml.safe_load(path.read_text(encoding="utf-8")):
+            if task.get("expect", {}).get("drafts") and len(task["turns"]) == 1:
+                drafting += [wording[0] for wording in [task["turns"], *task.get("rephrased", [])]]
+    assert len(drafting) > 50 and [t for t in drafting if only_asks(t)] == []

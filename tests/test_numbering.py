@@ -4,15 +4,19 @@ import pytest
 
 from core.errors import NotFound
 from core.numbering import (
+    CREDIT_NOTE,
     DRAFT,
     EXCEPTION_CASE,
     INVOICE,
     KINDS,
+    PAYMENT,
     PURCHASE_ORDER,
+    RETURN_AUTHORISATION,
     SALES_ORDER,
     SALES_ORDER_LINE,
     SHIPMENT,
     STOCK_ADJUSTMENT,
+    SUPPLIER_INVOICE,
     TRANSFER,
     DocumentKind,
     kind_of,
@@ -25,6 +29,7 @@ def test_each_kind_has_its_own_prefix() -> None:
     assert len(set(prefixes)) == len(prefixes)
     expected = {"SO": SALES_ORDER, "SOL": SALES_ORDER_LINE, "SH": SHIPMENT, "INV": INVOICE}
     expected |= {"PO": PURCHASE_ORDER, "TR": TRANSFER, "DR": DRAFT, "EX": EXCEPTION_CASE, "ADJ": STOCK_ADJUSTMENT}
+    expected |= {"RMA": RETURN_AUTHORISATION, "CN": CREDIT_NOTE, "SINV": SUPPLIER_INVOICE, "PAY": PAYMENT}
     assert {kind.prefix: kind for kind in KINDS} == expected
 
 

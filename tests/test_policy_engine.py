@@ -285,6 +285,28 @@ def test_exception_actions_go_ahead(policy: Policy) -> None:
     assert evaluate(other(DraftKind.EXCEPTION_ACTION), policy).outcome is Outcome.EXECUTE
 
 
+def test_a_substitution_keeping_the_margin_floor_goes_ahead_a_thinner_one_needs_a_manager(policy: Policy) -> None:
+    kept = other(DraftKind.SUBSTITUTION, margin_after_pct=Decimal("15.0"), **ORDER_CREDIT)
+    assert rule_ids(evaluate(kept, policy)) == ["substitution.within_margin"]
+    thin = evaluate(other(DraftKind.SUBSTITUTION, margin_after_pct=Decimal("14.9"), **ORDER_CREDIT), policy)
+    assert thin.requirements == needs(("manager", "NA")) and rule_ids(thin) == ["substitution.margin_floor"]
+    held = evaluate(
+        other(DraftKind.SUBSTITUTION, margin_after_pct=Decimal(40), **ORDER_CREDIT | {"customer_on_hold": True}), policy
+    )
+    assert held.outcome is Outcome.BLOCK and "credit.hold" in rule_ids(held)
+
+
+def test_an_expedite_above_500_usd_or_below_the_margin_floor_needs_a_manager(policy: Policy) -> None:
+    small = other(DraftKind.EXPEDITE, amount_usd=Decimal(500), margin_after_pct=Decimal(20))
+    assert evaluate(small, policy).outcome is Outcome.EXECUTE
+    large = evaluate(other(DraftKind.EXPEDITE, amount_usd=Decimal("500.01"), margin_after_pct=Decimal(20)), policy)
+    assert rule_ids(large) == ["expedite.value"]
+    thin = evaluate(other(DraftKind.EXPEDITE, amount_usd=Decimal(50), margin_after_pct=Decimal(-3)), policy)
+    assert rule_ids(thin) == ["expedite.margin_floor"] and thin.requirements == needs(("manager", "NA"))
+    unknown = evaluate(other(DraftKind.EXPEDITE, amount_usd=Decimal(50)), policy)
+    assert unknown.outcome is Outcome.BLOCK  # no margin to judge: fails closed
+
+
 def test_every_draft_kind_has_a_rule_in_the_default_policy(policy: Policy) -> None:
     covered = set().union(*(rule.kinds for rule in policy.rules))
     assert covered == set(DraftKind)

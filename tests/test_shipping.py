@@ -285,3 +285,23 @@ def test_two_clerks_splitting_onto_the_same_free_stock_at_once_never_oversell_it
     assert (atl.on_hand, atl.reserved) == (4, 0)
     assert (dal.on_hand, dal.reserved) == (100, 8)  # the shipped order's home claim went back; the other's stays
     _consistent(pg_world)
+
+
+@pytest.mark.parametrize(
+    ("carrier", "service", "stored"),
+    [
+        ("UPS Ground", "", ("UPS", "Ground")),
+        ("fedex 2Day", "", ("FedEx", "2Day")),
+        ("Royal Mail - Tracked 24", "", ("Royal Mail", "Tracked 24")),
+        ("UPS Ground", "Next Day Air", ("UPS Ground", "Next Day Air")),  # a service given: both kept as written
+        ("UPSX Freight", "", ("UPSX Freight", "")),  # not a known carrier's name: kept
+        ("DHL", "", ("DHL", "")),
+    ],
+)
+def test_a_service_level_written_into_the_carrier_is_stored_as_the_service_level(
+    world: World, carrier: str, service: str, stored: tuple[str, str]
+) -> None:
+    number = world.place_order("ACME", LineRequest("V-200", 3, warehouse="DAL"), confirm=True)
+    shipment = _ship(world, number, details=ShipmentDetails(carrier=carrier, service_level=service))
+    view = world.read(lambda s: shipment_status(s, world.actor("sam"), shipment_number=shipment))
+    assert (view.carrier, view.service_level) == stored

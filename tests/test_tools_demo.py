@@ -22,9 +22,15 @@ from core.db import Database
 from core.drafts.models import DraftAction
 from core.drafts.service import confirm
 from core.exceptions import detect_exceptions
+from core.exceptions.findings import open_findings
+from core.exceptions.models import ExceptionType
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import load_actor
+from core.receivables.service import list_payments
 from core.sales.models import OrderStatus, SalesOrder
+from core.sales.service import LineRequest, confirm_order, create_order
+from evals.common.plant import PlantedFinding, PlantedProposal, plant_findings
+from tests.web import shipped_na_order
 from tools import ToolContext, ToolError, ToolOutcome, default_registry
 from tools.drafts import draft_result
 
@@ -217,6 +223,28 @@ def lists_within(node: Any, limit: int) -> bool:
     return True
 
 
+def test_finance_books_a_supplier_invoice_and_a_buyer_reads_why_another_is_held(demo_db: Database) -> None:
+    # The demo's PO-1395 (KEYSTONE, NA) received 348 V-200 at USD 11.67; fiona booked SINV-1 to SINV-3.
+    ask = {
+        "po_number": "PO-1395",
+        "supplier_ref": "8812",
+        "lines": [{"sku": "V-200", "quantity": 40, "unit_price": 11.67}],
+    }
+    assert refused(call(demo_db, "bea", "draft_supplier_invoice", ask, "ap0"), "permission_denied")
+    made = assert_draft(drafted(demo_db, "fiona", "draft_supplier_invoice", ask, "ap1"), "executed")
+    assert made["result"].startswith("SINV-") and "rule supplier_invoice.matched" in made["decision"], made
+    assert made["changes"][0].endswith("received 348, billed before 0: matched"), made
+    held = ok(call(demo_db, "bea", "get_payables", {"view": "invoice", "invoice_number": "SINV-2"}))
+    assert (held["status"], held["invoice"]) == ("on_hold", "SINV-2")
+    assert "SINV-2 status: on payment hold." in held["facts"]
+    assert any("PRICE OVER TOLERANCE" in f and "+8.0%" in f for f in held["facts"]), held
+    due = ok(call(demo_db, "fiona", "get_payables", {"view": "due"}))
+    assert due["facts"][0].startswith("NA owes suppliers USD 676.27 by 2026-11-26"), due
+    ageing = ok(call(demo_db, "fiona", "get_payables", {"view": "ageing"}))
+    assert ageing["facts"][0].startswith("NA payables total: USD 1,493.07 on 2026-11-20"), ageing
+    assert refused(call(demo_db, "sam", "get_payables", {"view": "ageing"}), "permission_denied")
+
+
 # --- Every tool is covered ----------------------------------------------------------------------
 
 HAPPY_PATHS = {
@@ -240,9 +268,23 @@ HAPPY_PATHS = {
     "draft_shipment": "test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_it",
     "draft_receipt": "test_a_clerk_receives_part_of_a_purchase_order_and_ships_and_receives_a_transfer",
     "draft_transfer_move": "test_a_clerk_receives_part_of_a_purchase_order_and_ships_and_receives_a_transfer",
+    "draft_order_action": "test_sales_substitutes_a_line_and_expedites_an_order_through_one_tool",
+    "draft_return": "test_sales_authorise_a_return_the_warehouse_receives_it_and_its_status_reads_back",
+    "get_return": "test_sales_authorise_a_return_the_warehouse_receives_it_and_its_status_reads_back",
+    "draft_master_data_change": "test_master_data_and_credit_changes_through_the_tools",
+    "draft_supplier_invoice": "test_finance_books_a_supplier_invoice_and_a_buyer_reads_why_another_is_held",
+    "get_payables": "test_finance_books_a_supplier_invoice_and_a_buyer_reads_why_another_is_held",
+    "get_receivables": "test_finance_sees_who_to_chase_records_and_applies_payments_and_a_reversal_waits",
+    "draft_payment": "test_finance_sees_who_to_chase_records_and_applies_payments_and_a_reversal_waits",
+    "get_briefing": "test_a_buyer_hears_of_a_stock_out_reads_why_and_a_manager_opens_the_proposed_transfer",
+    "explain_finding": "test_a_buyer_hears_of_a_stock_out_reads_why_and_a_manager_opens_the_proposed_transfer",
+    "draft_from_finding": "test_a_buyer_hears_of_a_stock_out_reads_why_and_a_manager_opens_the_proposed_transfer",
 }
 NOT_ENTITY_SCOPED = {"find_items": "the item catalogue is shared by the whole group"}
-SCOPED_BY_FILTERING = {"list_pending_approvals": "test_pending_approvals_show_only_what_the_user_could_approve"}
+SCOPED_BY_FILTERING = {
+    "list_pending_approvals": "test_pending_approvals_show_only_what_the_user_could_approve",
+    "get_briefing": "test_a_uk_users_briefing_holds_no_na_finding",
+}
 
 
 def test_every_tool_has_a_happy_path_and_a_scope_check_here() -> None:
@@ -539,6 +581,29 @@ def test_a_partly_shipped_order_is_on_the_road_and_the_warehouse_ships_more_of_i
     assert refused(call(demo_db, "sam", "draft_shipment", args, "by-sales"), "permission_denied")
 
 
+def test_master_data_and_credit_changes_through_the_tools(demo_db: Database) -> None:
+    cost = {"record": "item", "code": "V-200", "cost": "12.10"}
+    changed = assert_draft(drafted(demo_db, "fiona", "draft_master_data_change", cost), "executed")
+    assert changed["changes"] == ["item V-200: cost USD 11.67 → USD 12.10"]
+    big = {"record": "item", "code": "V-200", "cost": "44.10"}
+    waiting = assert_draft(drafted(demo_db, "bea", "draft_master_data_change", big, "t2"), "pending_approval")
+    assert waiting["waiting_for"] == ["manager of NA"] and "masterdata.cost_change" in waiting["decision"]
+    raise_ = {"record": "customer", "code": "ACME", "credit_limit": "30000"}
+    limit = assert_draft(drafted(demo_db, "sam", "draft_master_data_change", raise_, "t3"), "pending_approval")
+    assert limit["waiting_for"] == ["finance of NA"] and limit["changes"][0].startswith("ACME: credit limit USD")
+    price = {"record": "price", "code": "V-200", "price_list": "NA-WHOLESALE", "price": "15"}
+    assert refused(call(demo_db, "wes", "draft_master_data_change", price, "t4"), "permission_denied")
+    mixed = {"record": "customer", "code": "ACME", "credit_limit": "30000", "tier": "B"}
+    assert (
+        "on its own"
+        in refused(call(demo_db, "fiona", "draft_master_data_change", mixed, "t5"), "invalid_input").message
+    )
+    hold = {"action": "hold", "customer": "BRAZOSHV", "reason": "3 invoices unpaid"}
+    held = assert_draft(drafted(demo_db, "fiona", "request_credit_hold_release", hold, "t6"), "executed")
+    assert held["changes"][0] == "BRAZOSHV: credit hold off → on (3 invoices unpaid)"
+    assert ok(call(demo_db, "sam", "get_customer_credit", {"customer": "BRAZOSHV"}))["on_hold"] is True
+
+
 def test_a_hold_release_waits_for_finance_and_the_hold_stays(demo_db: Database) -> None:
     number, customer = held_orders(demo_db)[0]
     args = {"customer": customer, "reason": "paid the overdue invoices by wire today"}
@@ -629,6 +694,26 @@ def test_a_clerk_receives_part_of_a_purchase_order_and_ships_and_receives_a_tran
     assert on_hand("ATL") == atl + 5
 
 
+def test_sales_cancels_an_open_line_and_the_warehouse_may_not(demo_db: Database) -> None:
+    order = next(number for number, status in open_orders(demo_db, "NA") if status == "confirmed")
+    before = ok(call(demo_db, "sam", "get_fulfilment", {"order_number": order}))
+    line = before["lines"][0]
+    cancel = {"order_number": order, "action": "cancel", "line_no": line["line"], "reason": "customer called"}
+    done = drafted(demo_db, "sam", "draft_order_action", cancel, "x1")
+    result = assert_draft(
+        done, "executed" if "order_cancel.self_service" in done.data["decision"] else "pending_approval"
+    )
+    assert result["summary"].startswith(f"Cancel on {order}: {line['quantity'] - line['shipped']} x {line['sku']}")
+    warehouse = call(demo_db, "wes", "draft_order_action", cancel, "x2")
+    assert "may not sell" in refused(warehouse, "permission_denied").message
+    unknown = call(demo_db, "sam", "draft_order_action", {**cancel, "action": "refund"}, "x3")
+    assert unknown.error is not None and unknown.error.code == "invalid_arguments"  # the schema lists the actions
+    other = next(number for number, status in open_orders(demo_db, "NA") if number != order)
+    move = {"order_number": order, "action": "reallocate", "to_order": other}
+    moved = call(demo_db, "sam", "draft_order_action", move, "x4")  # a cancelled order, or lines that do not pair
+    assert moved.error is not None and moved.error.code in ("invalid_state", "invalid_input"), moved.data
+
+
 def test_pending_approvals_show_only_what_the_user_could_approve(demo_db: Database) -> None:
     acme = pending_acme_order(demo_db)["draft"]  # NA only: finance of NA
     args = {"from_warehouse": "DAL", "to_warehouse": "BHM", "lines": [{"sku": "V-200", "quantity": 5}]}
@@ -657,6 +742,106 @@ def _na_case(db: Database) -> dict[str, Any]:
     return {"case_number": cases(db, "sam", type="shortage")[0]["case"]}
 
 
+def test_sales_authorise_a_return_the_warehouse_receives_it_and_its_status_reads_back(demo_db: Database) -> None:
+    order = shipped_na_order(demo_db)
+    ask = {"action": "authorise", "order_number": order, "lines": [{"line_no": 1, "quantity": 2}], "reason": "damaged"}
+    assert refused(call(demo_db, "wes", "draft_return", ask, "rt0"), "permission_denied")
+    made = assert_draft(drafted(demo_db, "sam", "draft_return", ask, "rt1"), "executed")
+    rma = made["result"]
+    assert rma.startswith("RMA-") and "rule returns.within_window" in made["decision"]
+    waiting = ok(call(demo_db, "sam", "get_return", {"rma_number": rma}))
+    assert waiting["status"] == "authorised" and waiting["order"] == order
+    assert f"{rma} status: authorised (not received yet)." in waiting["facts"]
+    receive = {"action": "receive", "rma_number": rma, "disposition": "restock"}
+    assert refused(call(demo_db, "sam", "draft_return", receive, "rt2"), "permission_denied")
+    received = assert_draft(drafted(demo_db, "wes", "draft_return", receive, "rt3"), "executed")
+    assert any(line.startswith("V-200 @ DAL: on hand") for line in received["changes"]), received
+    done = ok(call(demo_db, "wes", "get_return", {"rma_number": rma}))
+    assert done["status"] == "credited" and done["credit_notes"][0].startswith("CN-")
+    assert any(f.startswith(f"{rma} credited: USD ") for f in done["facts"]), done["facts"]
+    missing = refused(call(demo_db, "sam", "draft_return", {"action": "receive"}, "rt4"), "invalid_input")
+    assert "rma_number" in missing.message
+
+
+# --- Operations intelligence: the briefing and a finding's proposal ---------------------------------------
+
+ATL_STOCK_OUT = PlantedFinding(
+    type=ExceptionType.REPLENISHMENT,
+    entity="NA",
+    key="replenishment:V-200:ATL",
+    title="V-200 will stock out at ATL on 2026-11-24; DAL holds 368 it does not need",
+    detail="Demand over the lead time 55 + safety stock 15 exceed available 12: move 60 from DAL.",
+    evidence={"sku": "V-200", "warehouse": "ATL", "available": 12, "demand_over_lead_time": 55, "safety_stock": 15},
+    impact=Decimal("1320.00"),
+    proposal=PlantedProposal(
+        kind="transfer",
+        payload={"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 60}]},
+        summary="Transfer 60 V-200 from DAL to ATL",
+    ),
+)
+
+
+def na_finding(db: Database) -> dict[str, Any]:
+    """A stock-out at ATL with a proposed transfer from DAL, raised as the analyses raise findings (once)."""
+
+    def number(s: Session) -> str:
+        plant_findings(s, [ATL_STOCK_OUT])
+        running = open_findings(s, ExceptionType.REPLENISHMENT, [e.id for e in s.query(LegalEntity)])
+        return next(c.number for c in running if c.condition_key == ATL_STOCK_OUT.key)
+
+    return {"case_number": db.run(number)}
+
+
+def test_a_buyer_hears_of_a_stock_out_reads_why_and_a_manager_opens_the_proposed_transfer(demo_db: Database) -> None:
+    case = na_finding(demo_db)["case_number"]
+    lines = ok(call(demo_db, "bea", "get_briefing", {}))["lines"]
+    refill = next(line for line in lines if line["topic"] == "replenishment")
+    assert refill["text"] == "1 reorder proposal (1 proposed draft ready)"
+    assert refill["items"][0]["ref"] == case
+    why = ok(call(demo_db, "bea", "explain_finding", {"case_number": case}))
+    assert why["proposal"]["summary"] == "Transfer 60 V-200 from DAL to ATL" and why["impact"] == "USD 1,320.00"
+    assert f"{case} demand over lead time: 55." in why["facts"], why["facts"]
+    before = by_warehouse(call(demo_db, "maria", "check_availability", {"sku": "V-200"}))["ATL"]["on_hand"]
+    draft = ok(call(demo_db, "maria", "draft_from_finding", {"case_number": case}))
+    assert draft["status"] == "unconfirmed" and "DAL" in draft["summary"] and "ATL" in draft["summary"]
+    assert by_warehouse(call(demo_db, "maria", "check_availability", {"sku": "V-200"}))["ATL"]["on_hand"] == before
+    assert refused(call(demo_db, "bea", "draft_from_finding", {"case_number": case}, "t2"), "permission_denied")
+
+
+def test_a_uk_users_briefing_holds_no_na_finding(demo_db: Database) -> None:
+    case = na_finding(demo_db)["case_number"]
+    for user in ("uma", "ulrich", "bryn"):
+        refs = [i["ref"] for line in ok(call(demo_db, user, "get_briefing", {}))["lines"] for i in line["items"]]
+        assert case not in refs, (user, refs)
+    assert case in [i["ref"] for line in ok(call(demo_db, "maria", "get_briefing", {}))["lines"] for i in line["items"]]
+
+
+def test_finance_sees_who_to_chase_records_and_applies_payments_and_a_reversal_waits(demo_db: Database) -> None:
+    chase = ok(call(demo_db, "fiona", "get_receivables", {"view": "collections"}))
+    assert chase["rows"][0]["customer"] == "HEARTLAN2" and chase["facts"][0].startswith("#1 HEARTLAN2: USD ")
+    late = ok(call(demo_db, "fiona", "get_receivables", {"view": "ageing", "customer": "CASCADEW"}))
+    assert "USD 1,000.00 on account" in late["facts"][0], late["facts"]
+    cash = next(
+        p for p in demo_db.read(lambda s: list_payments(s, load_actor(s, username="fiona"), unapplied_only=True))
+    )
+    applied = assert_draft(
+        drafted(demo_db, "fiona", "draft_payment", {"action": "apply", "payment_number": cash.number}, "rp1"),
+        "executed",
+    )
+    assert applied["result"] == cash.number and "rule payments.finance" in applied["decision"]
+    record = {"action": "record", "customer": "CASCADEW", "amount": "500.00", "bank_reference": "BNK-T1"}
+    assert refused(call(demo_db, "sam", "draft_payment", record, "rp2"), "permission_denied")
+    paid = assert_draft(drafted(demo_db, "fiona", "draft_payment", record, "rp3"), "executed")
+    undo = {"action": "reverse", "payment_number": paid["result"], "reason": "wrong customer"}
+    assert_draft(drafted(demo_db, "fiona", "draft_payment", undo, "rp4"), "pending_approval")
+
+
+def _na_return(db: Database) -> str:
+    order = shipped_na_order(db)
+    ask = {"action": "authorise", "order_number": order, "lines": [{"line_no": 1, "quantity": 1}], "reason": "damaged"}
+    return str(assert_draft(drafted(db, "sam", "draft_return", ask, "na-rma"), "executed")["result"])
+
+
 def _na_purchase_order(db: Database) -> str:
     order = {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 3}]}
     return str(assert_draft(drafted(db, "bea", "draft_purchase_order", order, "na-po"), "executed")["result"])
@@ -679,6 +864,8 @@ SCOPE_REFUSALS: list[tuple[str, str, ArgsFor]] = [
     ("uma", "get_customer_credit", _const({"customer": "ACME"})),
     ("uma", "list_exceptions", _const({"entity": "NA"})),
     ("uma", "get_exception", _na_case),
+    ("uma", "explain_finding", lambda db: na_finding(db)),
+    ("uma", "draft_from_finding", lambda db: na_finding(db)),
     ("uma", "get_kpis", _const({"entity": "NA"})),
     ("uma", "draft_sales_order", _const({"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 5}]})),
     (
@@ -697,6 +884,8 @@ SCOPE_REFUSALS: list[tuple[str, str, ArgsFor]] = [
         lambda db: {"order_number": open_orders(db, "NA")[0][0], "line_no": 1, "quantity": 1},
     ),
     ("uma", "request_credit_hold_release", lambda db: {"customer": held_orders(db)[0][1], "reason": "paid in full"}),
+    ("uma", "draft_master_data_change", _const({"record": "customer", "code": "ACME", "credit_limit": "30000"})),
+    ("bryn", "draft_master_data_change", _const({"record": "supplier", "code": "KEYSTONE", "lead_time_days": 9})),
     ("uma", "draft_exception_action", lambda db: {**_na_case(db), "action": "comment", "text": "on it"}),
     ("uma", "get_draft_status", lambda db: {"draft_number": pending_acme_order(db)["draft"]}),
     ("uma", "get_fulfilment", lambda db: {"order_number": open_orders(db, "NA")[0][0]}),
@@ -704,6 +893,37 @@ SCOPE_REFUSALS: list[tuple[str, str, ArgsFor]] = [
     ("wyn", "draft_stock_adjustment", _const({"sku": "V-200", "warehouse": "DAL", "counted": 3})),
     ("wyn", "draft_receipt", lambda db: {"po_number": _na_purchase_order(db)}),
     ("wyn", "draft_transfer_move", lambda db: {"transfer_number": _na_transfer(db), "action": "ship"}),
+    (
+        "uma",
+        "draft_order_action",
+        lambda db: {"order_number": open_orders(db, "NA")[0][0], "action": "substitute", "line_no": 1, "sku": "V-220"},
+    ),
+    ("uma", "get_return", lambda db: {"rma_number": _na_return(db)}),
+    (
+        "uma",
+        "draft_return",
+        lambda db: {
+            "action": "authorise",
+            "order_number": shipped_na_order(db),
+            "lines": [{"line_no": 1, "quantity": 1}],
+            "reason": "damaged",
+        },
+    ),
+    ("wyn", "draft_return", lambda db: {"action": "receive", "rma_number": _na_return(db)}),
+    ("frank", "get_payables", _const({"view": "invoice", "invoice_number": "SINV-1"})),
+    (
+        "frank",
+        "draft_supplier_invoice",
+        _const(
+            {"po_number": "PO-1395", "supplier_ref": "F-1", "lines": [{"sku": "V-200", "quantity": 1, "unit_price": 1}]}
+        ),
+    ),
+    ("frank", "get_receivables", _const({"view": "ageing", "customer": "CASCADEW"})),
+    (
+        "frank",
+        "draft_payment",
+        _const({"action": "record", "customer": "CASCADEW", "amount": "10.00", "bank_reference": "BNK-X"}),
+    ),
 ]
 
 
@@ -969,3 +1189,45 @@ def test_drafts_that_change_no_stock_still_say_what_they_change(demo_db: Databas
         demo_db, "wes", "draft_exception_action", {"case_number": case, "action": "resolve", "text": "moved"}
     )
     assert resolved.data["changes"] == [f"{case}: status open → resolved"]
+
+
+def _valve_order(db: Database, quantity: int) -> str:
+    """A confirmed NA order for `quantity` V-200 from Dallas, placed by sam for the first customer not on hold."""
+
+    def command(s: Session) -> str:
+        sam = load_actor(s, username="sam")
+        customer = s.scalars(
+            select(Customer.code)
+            .join(LegalEntity, LegalEntity.id == Customer.entity_id)
+            .where(LegalEntity.code == "NA", Customer.on_credit_hold.is_(False))
+            .order_by(Customer.id)
+        ).first()
+        assert customer is not None
+        order = create_order(s, sam, customer=customer, lines=[LineRequest("V-200", quantity, warehouse="DAL")])
+        confirm_order(s, sam, order_number=order.id)
+        return order.number
+
+    return db.run(command)
+
+
+def test_sales_substitutes_a_line_and_expedites_an_order_through_one_tool(demo_db: Database) -> None:
+    order = _valve_order(demo_db, 20)
+    asked = {"order_number": order, "action": "substitute", "line_no": 1}
+    wrong = refused(call(demo_db, "sam", "draft_order_action", {**asked, "sku": "P-100"}, "s1"), "not_a_substitute")
+    assert "V-220" in wrong.suggestions and "not an approved substitute for V-200" in wrong.message
+    missing = refused(call(demo_db, "sam", "draft_order_action", asked, "s2"), "invalid_input")
+    assert "the substitute's SKU" in missing.message
+    swapped = assert_draft(drafted(demo_db, "sam", "draft_order_action", {**asked, "sku": "V-220"}, "s3"), "executed")
+    assert "Substitute V-220 for V-200" in swapped["summary"] and "rule substitution." in swapped["decision"]
+    assert any("margin" in change for change in swapped["changes"]), swapped
+    rush = {"order_number": order, "action": "expedite", "amount": 15, "carrier": "FedEx", "reason": "line down"}
+    charged = assert_draft(drafted(demo_db, "wes", "draft_order_action", rush, "e1"), "executed")
+    assert "USD 15.00 via FedEx, absorbed" in charged["summary"]
+    no_carrier = refused(call(demo_db, "sam", "draft_order_action", {**rush, "carrier": None}, "e2"), "invalid_input")
+    assert "say the carrier" in no_carrier.message
+    status = ok(call(demo_db, "sam", "get_fulfilment", {"order_number": order}))
+    assert [ln["sku"] for ln in status["lines"]] == ["V-220"]
+    assert status["charges"] == ["expedite USD 15.00 via FedEx, absorbed (line down)"]
+    assert f"{order} charge: expedite USD 15.00 via FedEx, absorbed (line down)." in status["facts"]
+    denied = refused(call(demo_db, "fiona", "draft_order_action", {**rush, "amount": 5}, "e3"), "permission_denied")
+    assert "expedited freight" in denied.message

@@ -1,11 +1,18 @@
 """Helpers for the web service's tests: an app over a test database and a scripted model, signed-in clients."""
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from assistant.agent import Assistant
 from assistant.channels.web.app import create_app
@@ -15,6 +22,12 @@ from assistant.llm.scripted import Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core.db import Database
 from core.identity import set_password
+from core.masterdata.models import Customer, Item, LegalEntity, Warehouse
+from core.masterdata.service import load_actor
+from core.sales.service import LineRequest, confirm_order, create_order, get_order
+from core.shipping.service import ship_order
+from core.stock.atp import free_stock
+from core.stock.models import StockBalance
 from evals.common.sse import sse_events
 
 PASSWORD = "correct horse battery"  # every test user's password
@@ -68,3 +81,62 @@ def sign_in(c: TestClient, username: str) -> dict[str, str]:
 
 
 events = sse_events  # the one parser, shared with the evals
+
+
+def waiting_order(s: Session, number: str, line_no: int) -> str:
+    """A new order of the same customer, item and warehouse as `number`'s line, confirmed with a backorder (maria's):
+    one to re-allocate that line's reserved units to."""
+    maria = load_actor(s, username="maria")
+    order = get_order(s, maria, order_number=number)
+    line = next(ln for ln in order.lines if ln.line_no == line_no)
+    balance = s.get(StockBalance, (line.item_id, line.warehouse_id))
+    assert balance is not None
+    free = max(0, free_stock(balance.on_hand, balance.reserved, balance.backordered))
+    customer, item = s.get(Customer, order.customer_id), s.get(Item, line.item_id)
+    warehouse = s.get(Warehouse, line.warehouse_id)
+    assert customer is not None and item is not None and warehouse is not None
+    waiting = create_order(s, maria, customer=customer.code, lines=[LineRequest(item.sku, free + 2, warehouse.code)])
+    confirm_order(s, maria, order_number=waiting.id, allow_backorder=True)
+    return waiting.number
+
+
+def shipped_na_order(db: Database, sku: str = "V-200", quantity: int = 5) -> str:
+    """A fresh NA order, confirmed by sam and shipped today by wes (inside the return window); its number."""
+
+    def command(s: Any) -> str:
+        sam, wes = load_actor(s, username="sam"), load_actor(s, username="wes")
+        customer = s.scalars(
+            select(Customer.code)
+            .join(LegalEntity, LegalEntity.id == Customer.entity_id)
+            .where(LegalEntity.code == "NA", Customer.on_credit_hold.is_(False))
+            .order_by(Customer.code)
+        ).first()
+        order = create_order(s, sam, customer=customer, lines=[LineRequest(sku, quantity, warehouse="DAL")])
+        confirm_order(s, sam, order_number=order.id)
+        ship_order(s, wes, order_number=order.id)
+        return str(order.number)
+
+    return db.run(command)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def served(application: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn in a thread on a free loopback port: its base URL, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from core.actor import Permission
 from core.drafts.kinds import (
-    CreditHoldReleaseDraft,
     ExceptionActionDraft,
     OrderChangeDraft,
     PurchaseOrderDraft,
@@ -24,6 +23,7 @@ from core.drafts.kinds import (
     TransferDraft,
     TransferMoveDraft,
 )
+from core.drafts.masterdata import CreditAsked, MasterDataAsked, as_kind
 from core.drafts.models import DraftAction, DraftStatus
 from core.drafts.service import approvals_of, draft_action, get_draft, open_requirements, pending_for
 from core.money import round_money
@@ -79,6 +79,14 @@ def drafter(kind: DraftKind) -> Callable[[Session, ToolContext, Any], DraftResul
         )
 
     return run
+
+
+def draft_asked(session: Session, ctx: ToolContext, args: CreditAsked | MasterDataAsked) -> DraftResult:
+    """The draft a tool's arguments name (`as_kind` picks the kind: a hold or a release, a credit limit or another
+    master-data change): a preview, unconfirmed."""
+    kind, payload = as_kind(args)
+    draft = draft_action(session, ctx.request(), confirmed=False, kind=kind, payload=payload.model_dump(mode="json"))
+    return draft_result(session, draft)
 
 
 class DraftArgs(ToolArgs):
@@ -208,9 +216,10 @@ TOOLS = [
     ),
     Tool(
         "request_credit_hold_release",
-        "Ask finance to release a customer's credit hold, with the reason." + DRAFT_NOTE,
-        CreditHoldReleaseDraft,
-        drafter(DraftKind.CREDIT_HOLD_RELEASE),
+        "Ask finance to release a customer's credit hold (action release), or put a customer on credit hold (action"
+        " hold), with the reason." + DRAFT_NOTE,
+        CreditAsked,
+        draft_asked,
         writes=True,
     ),
     Tool(

@@ -31,6 +31,7 @@ FILL_RATE = "fill rate"
 ON_TIME = "on-time shipping"
 BACKLOG = "backlog"
 INVENTORY_VALUE = "inventory value"
+OPEN_PAYABLES = "open payables"
 REVENUE = "revenue"
 MARGIN = "margin"
 OPEN_CASES = "open exception cases"
@@ -40,6 +41,8 @@ WAITING_FOR_YOU = "drafts waiting for your approval"
 LEFT_TO_SHIP = "left to ship"
 MILESTONE = "latest milestone"
 STOCK_ADJUSTMENTS = "stock adjustments"
+RETURN_VALUE = "return value"
+CREDITED = "credited"
 
 
 def figure(subject: str, label: str, value: str, where: str = "") -> str:

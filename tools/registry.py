@@ -36,6 +36,9 @@ class Tool:
     run: Callable[[Session, ToolContext, Any], BaseModel]
     writes: bool = False
     needs: Permission | None = None  # the permission the core command behind it requires (it checks it itself)
+    # Its headline facts (figures and record numbers) complete the answer in code's words whenever the answer left
+    # them out, even in a one-step turn: what a briefing or a finding's explanation is for.
+    recap: bool = False
 
     def usable_by(self, roles: Iterable[Role]) -> bool:
         """Whether one of `roles` may run the command behind this tool (offered to a model only then)."""

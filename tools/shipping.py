@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.actor import Permission
 from core.drafts.kinds import ShipmentAsked
+from core.money import format_money
 from core.policy.facts import DraftKind
 from core.shipping.service import ShipmentView, fulfilment_status
 from tools import facts as fact
@@ -48,6 +49,7 @@ class FulfilmentResult(BaseModel):
     backordered_units: int
     lines: list[FulfilmentLine]
     shipments: list[ShipmentItem]
+    charges: list[str] = []  # expedited freight: amount, carrier, absorbed or billed
     facts: list[str] = []
 
 
@@ -81,6 +83,7 @@ def _fulfilment_facts(result: FulfilmentResult) -> list[str]:
         tracking = f", tracking {s.tracking_number}" if s.tracking_number else ""
         out.append(f"{s.shipment} from {s.warehouse}{travel}{tracking}: {', '.join(s.lines)}.")
         out.append(fact.figure(s.shipment, fact.MILESTONE, s.milestone))
+    out += [f"{order} charge: {charge}." for charge in result.charges]
     return out
 
 
@@ -106,6 +109,10 @@ def get_fulfilment(session: Session, ctx: ToolContext, args: OrderArgs) -> Fulfi
         backordered_units=view.backordered_units,
         lines=lines,
         shipments=[_shipment_item(s) for s in view.shipments[-MAX_SHIPMENTS:]],
+        charges=[
+            f"{c.kind} {format_money(c.amount, c.currency)} via {c.carrier}, {c.treatment} ({c.reason})"
+            for c in view.charges[-MAX_SHIPMENTS:]
+        ],
     )
     return result.model_copy(update={"facts": _fulfilment_facts(result)})
 

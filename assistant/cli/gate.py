@@ -27,11 +27,14 @@ from core.drafts.service import (
 from core.errors import ErpError, InvalidInput
 from core.exceptions import detect_exceptions, page_cases
 from core.money import format_money
+from core.planning.proposals import drafts_from_cases
 from core.policy import load_policy
 from core.settings import get_settings
 
 drafts_app = typer.Typer(help="Draft changes and decide on them (the write gate).", no_args_is_help=True)
-exceptions_app = typer.Typer(help="The exception queue: detect and list cases.", no_args_is_help=True)
+exceptions_app = typer.Typer(
+    help="The exception queue: detect and list cases, open their proposed drafts.", no_args_is_help=True
+)
 User = Annotated[str, typer.Option(help="Act as this user.")]
 
 
@@ -147,6 +150,27 @@ def detect() -> None:
     """Look for shortages, credit holds, price deviations and late suppliers; raise each case once."""
     cases = open_database().run(lambda s: detect_exceptions(s))
     console.print(f"{len(cases)} new case(s)" + "".join(f"\n  {c.number} {c.type}: {c.title}" for c in cases))
+
+
+@exceptions_app.command("propose")
+def propose(
+    cases: Annotated[list[str], typer.Argument(help="Case numbers with a proposed draft, e.g. EX-12 EX-14")],
+    user: User = DEFAULT_USER,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm every preview without being asked.")] = False,
+) -> None:
+    """Open the proposed draft of one case or several (a bulk acceptance) as your previews, then confirm each: the
+    policy judges each on its own (executed, waiting for approvers, or blocked). Without --yes you are asked per
+    draft; a case whose proposal cannot be opened is reported and the others go on."""
+    opened = act(user, lambda s, actor: drafts_from_cases(s, RequestContext(actor, channel="cli"), case_numbers=cases))
+    for each in opened:
+        if each.draft is None:
+            error = each.error
+            console.print(f"{each.case}: [red]{error.code if error else 'error'}[/red] {error}", highlight=False)
+            continue
+        console.print(f"{each.case} proposes:", highlight=False)
+        show_draft(each.draft)
+        if yes or typer.confirm(f"Confirm {each.draft.number}?", default=False):
+            _confirm(each.draft.number, user)
 
 
 @exceptions_app.command("list")

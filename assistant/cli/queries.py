@@ -124,6 +124,11 @@ def order(
     console.print(table)
     if view.shipments:
         console.print("shipments: " + ", ".join(view.shipments) + "; invoices: " + ", ".join(view.invoices))
+    if view.charges and view.margin is not None:
+        from assistant.cli.orders import print_charges
+
+        print_charges(view.charges)
+        console.print(f"order margin after charges: {view.margin.margin_pct}%", highlight=False)
 
 
 def credit(

@@ -1,5 +1,6 @@
 """`erp-assistant serve`: the web service (API, chat widget, approvals inbox) under uvicorn."""
 
+import os
 from typing import Annotated
 
 import typer
@@ -47,6 +48,10 @@ def start(*, host: str, port: int, workers: int, logins: bool) -> None:
     """Say where the product is (and the demo sign-ins, unless just shown), then run uvicorn."""
     import uvicorn
 
+    from core.planning.schedule import DEFAULT_EVERY_MINUTES
+
+    # The served product runs the planning analyses hourly unless told otherwise (tests build the app without this).
+    os.environ.setdefault("ERP_PLANNING_EVERY_MINUTES", str(DEFAULT_EVERY_MINUTES))
     _print_welcome(host, port, logins)
     uvicorn.run(
         "assistant.channels.web.app:app_from_env",

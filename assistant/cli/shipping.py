@@ -9,6 +9,7 @@ from rich.table import Table
 
 from assistant.channels.terminal.console import DEFAULT_USER, act, ask, console, fail
 from assistant.cli.gate import draft_and_confirm
+from assistant.cli.orders import print_charges
 from core.errors import InvalidInput
 
 shipping_app = typer.Typer(help="Ship sales orders, follow shipments, record milestones.", no_args_is_help=True)
@@ -93,6 +94,7 @@ def status(
         shipments.add_row(s.number, s.warehouse, str(s.shipped_on), travel, s.tracking_number or "-", latest, carried)
     if view.shipments:
         console.print(shipments)
+    print_charges(view.charges)
 
 
 @shipping_app.command("milestone")

@@ -4,7 +4,7 @@ transfers, the stock ledger in time order, and balances summed from that ledger.
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import update
@@ -26,12 +26,13 @@ from core.demo.stock import (
     StockHistory,
     TransferPlan,
 )
-from core.finance.models import IntercompanyPosting, Invoice, Payment
+from core.finance.models import IntercompanyPosting, Invoice
 from core.masterdata.models import Customer
 from core.masterdata.service import convert
 from core.models import Base
 from core.numbering import INVOICE
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
+from core.receivables.models import CustomerPayment, PaymentApplication, PaymentStatus
 from core.sales.models import Shipment, ShipmentLine
 from core.stock.models import Bucket, LedgerEntry, Movement, StockBalance
 from core.transfers.models import TRANSIT_DAYS, Transfer, TransferKind, TransferLine, TransferStatus
@@ -153,7 +154,9 @@ class HistoryWriter:
 
     def payments(self) -> None:
         """Most invoices paid around their due date; recent ones open; held customers' and disputed ones overdue."""
-        self._insert(Payment, self._payment_rows())
+        payments = list(self._payment_rows())
+        self._insert(CustomerPayment, (p for p, _ in payments))
+        self._insert(PaymentApplication, (a for _, a in payments))
         self._write_hold_reasons()
 
     def _paid_on(self, invoice: Invoiced) -> int | None:
@@ -169,7 +172,8 @@ class HistoryWriter:
         day = self.horizon.next_weekday(max(invoice.day + 1, due + round(self.rng.gauss(mean, spread))))
         return day if day <= last else None
 
-    def _payment_rows(self) -> Iterator[Row]:
+    def _payment_rows(self) -> Iterator[tuple[Row, Row]]:
+        """One payment per paid invoice, wholly applied to it on the day it arrived."""
         next_id = 1
         finance = {e.id: self.company.users[user_for(Role.FINANCE, e.code)] for e in self.company.entities}
         for invoice in self.invoices:
@@ -177,14 +181,35 @@ class HistoryWriter:
             if day is None:
                 continue
             entity_id = self.company.customer_by_id[invoice.customer_id].entity_id
-            yield {
-                "id": next_id,
-                "customer_id": invoice.customer_id,
-                "invoice_id": invoice.id,
-                "amount": Decimal(invoice.cents).scaleb(-2),
-                "received_on": self.horizon.date_of(day),
-                "created_by": finance[entity_id],
-            }
+            received = self.horizon.date_of(day)
+            amount = Decimal(invoice.cents).scaleb(-2)
+            yield (
+                {
+                    "id": next_id,
+                    "entity_id": entity_id,
+                    "customer_id": invoice.customer_id,
+                    "currency": self.company.entity_by_id[entity_id].currency,
+                    "amount": amount,
+                    "received_on": received,
+                    "bank_reference": f"BNK{received:%Y%m%d}-{next_id:06d}",
+                    "status": PaymentStatus.POSTED.value,
+                    "created_by": finance[entity_id],
+                    "created_at": datetime.combine(received, time(10)),
+                    "reversed_on": None,
+                    "reversed_by": None,
+                    "reversal_reason": None,
+                },
+                {
+                    "id": next_id,
+                    "payment_id": next_id,
+                    "invoice_id": invoice.id,
+                    "customer_id": invoice.customer_id,
+                    "amount": amount,
+                    "applied_on": received,
+                    "created_by": finance[entity_id],
+                    "reversed_on": None,
+                },
+            )
             next_id += 1
 
     def _write_hold_reasons(self) -> None:
@@ -398,7 +423,7 @@ def row_budget(history: StockHistory, plans: list[TransferPlan]) -> int:
         len(history.ledger)
         + len(history.end)
         + len(history.shipments)
-        + shipments * 3
+        + shipments * 4  # shipment, invoice, payment and its application
         + len(history.groups)
         + purchase_lines
         + len(plans) * 3

@@ -19,6 +19,7 @@ from core.demo.directory import USERS
 from core.demo.documents import row_budget, write_history_documents
 from core.demo.masterdata import create_master_data
 from core.demo.present import document_count, make_present
+from core.demo.receivables import stage_receivables
 from core.demo.scenario import Shortage, pick_shortages
 from core.demo.stock import StockHistory, simulate_stock
 from core.demo.walkthrough import guarantee_walkthrough_stock
@@ -165,6 +166,8 @@ def load_demo(db: Database, config: DemoConfig = DEFAULT_CONFIG, progress: Progr
     report("walk-through stock", 1, 1)
     set_credit_limits(db, company, _rng(config.seed, "credit"))
     report("credit limits", 1, 1)
+    stage_receivables(db, company)  # one customer long overdue, one late with cash on account
+    report("receivables", 1, 1)
     db.refresh_statistics()  # a bulk load leaves the planner guessing: KPIs took seconds on PostgreSQL
     report("statistics", 1, 1)
     return db.read(_summary)

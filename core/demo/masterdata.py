@@ -52,6 +52,7 @@ from core.masterdata.models import (
     Warehouse,
 )
 from core.masterdata.service import convert, sku_key
+from core.purchasing.models import ItemSource
 from core.sales.pricing import net_price
 
 ABC_SHARES = (("A", 0.70), ("B", 0.90))  # cumulative share of demand up to which an item is A, then B
@@ -418,4 +419,24 @@ def create_master_data(session: Session, rng: random.Random, horizon: Horizon, i
     customer_refs = _customers(session, rng, customers, entities, warehouses)
     company = Company(horizon, entities, warehouses, item_refs, customer_refs, suppliers, users, rates, prices, markups)
     _contracts(session, rng, company)
+    _item_sources(session, company)
     return company
+
+
+PACK_SIZES = (50, 25, 10, 5, 1)
+SMALL_ORDER_USD = 20  # below this unit cost a supplier sells at least two packs
+
+
+def _item_sources(session: Session, company: Company) -> None:
+    """Each entity's supplier of each item (the one its history bought from), with packs and a minimum: the
+    biggest usual carton of at most half a usual order line, and two packs for cheap items."""
+    rows = []
+    for entity in company.entities:
+        for item in company.items:
+            pack = next(p for p in PACK_SIZES if p <= max(1, item.typical_qty // 2))
+            moq = pack * 2 if item.item.standard_cost < SMALL_ORDER_USD else pack
+            supplier = company.supplier_for(item, entity.id)
+            rows.append(
+                {"item_id": item.id, "entity_id": entity.id, "supplier_id": supplier.id, "moq": moq, "pack_size": pack}
+            )
+    insert_rows(session, ItemSource, rows)

@@ -1,18 +1,22 @@
 """Today's open business, made through the core's own services as the demo users.
 
-Open purchase orders (dated incoming supply), confirmed orders holding reservations (some partly
-shipped, some backordered), drafts, an order held for a customer on credit hold, transfers on the
-road and one not yet shipped, a few count corrections, and the scenario shortages. The generator
-tracks each (item, warehouse)'s free stock so that every command it sends is one the core accepts.
+Open purchase orders (dated incoming supply, some partly received), confirmed orders holding reservations
+(some partly shipped, some backordered), drafts, an order held for a customer on credit hold, transfers on
+the road and one not yet shipped, a few write-offs and finds with their reason codes, and the scenario
+shortages. The generator tracks each (item, warehouse)'s free stock so that every command it sends is one
+the core accepts.
 """
 
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from itertools import accumulate
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -23,11 +27,16 @@ from core.demo.demand import line_quantity
 from core.demo.directory import ACME_CODE, user_for
 from core.demo.scenario import Shortage
 from core.demo.stock import KeyEnd
+from core.drafts.supplier_invoices import current_tolerances
 from core.masterdata.service import load_actor
-from core.purchasing.service import PurchaseLineRequest, create_purchase_order
+from core.money import round_money
+from core.payables.service import InvoiceLineRequest, book_supplier_invoice
+from core.purchasing.models import PurchaseOrder, PurchaseOrderStatus
+from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
+from core.returns.service import ReturnRequest, authorise_return, receive_return
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.shipping.service import ShipmentDetails, ship_order
-from core.stock.service import adjust_stock
+from core.stock.counts import write_off_or_find
 from core.transfers.service import TransferLineRequest, create_transfer, ship_transfer
 
 T = TypeVar("T")
@@ -41,12 +50,25 @@ PICK_TRIES = 25
 REQUESTED_DAYS = (0, 2, 3, 5, 7, 14)
 # (from, to, shipped): the first transfers made; more cycle through them at scale.
 TRANSFER_ROUTES = (("DAL", "RNO", True), ("DAL", "SIN", True), ("BHM", "MAN", False), ("ATL", "RNO", True))
+# (units, reason code, note): written off (damage, shrinkage) or found, as a clerk posts them after a count.
 ADJUSTMENTS = (
-    (-2, "cycle count: damaged in handling"),
-    (-1, "cycle count: missing from the bin"),
-    (3, "cycle count: found on the wrong shelf"),
-    (1, "customer return, resaleable"),
+    (2, "damage", "damaged in handling"),
+    (1, "shrinkage", "missing from the bin"),
+    (3, "found", "found on the wrong shelf"),
+    (1, "found", "turned up in returns staging"),
 )
+RECEIPT_EVERY = 4  # one purchase order in this many has had a first delivery: part of its first line
+# (units, reason, received): customers sending back part of a shipped line of a partly shipped order in NA; one
+# return is still on its way, the other is back on the shelf and credited.
+RETURNS = ((2, "damaged in transit", False), (1, "wrong item ordered", True))
+RETURN_ENTITY = "NA"
+# Supplier invoices NA's finance booked against purchase orders: (how the invoice bills, days since its date).
+# matched: the newest fully received PO, every line at its price (approved for payment, due 5 days ago);
+# price: the next one's first line at 8% over the PO price (on hold, a case for the buyer; due in 27 days);
+# over_billed: the first partly received PO's whole first line, half of which arrived (on hold; due in 5 days).
+SUPPLIER_INVOICES = (("matched", 35), ("price", 3), ("over_billed", 25))
+SUPPLIER_INVOICE_ENTITY = "NA"
+PRICE_OVER = Decimal("1.08")
 
 
 CARRIERS = (("UPS", "Ground", "1Z"), ("FedEx", "Express", "78"), ("DHL", "Economy", "JD"))
@@ -117,6 +139,7 @@ class Present:
         self.sellable_weights = list(accumulate(i.weight for i in self.sellable))
         self.customers = [c for c in company.customers if not c.on_hold]
         self.customer_weights = list(accumulate(c.weight for c in self.customers))
+        self.part_shipped: list[tuple[CustomerRef, int, LineRequest, int]] = []  # customer, order, line 1, units
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -193,6 +216,7 @@ class Present:
         keeper = self._staff(Role.WAREHOUSE, customer.entity_id)
         travel = _travel(order_id, clock.now())
         self._run(lambda s: ship_order(s, keeper, order_number=order_id, quantities={1: quantity}, details=travel))
+        self.part_shipped.append((customer, order_id, lines[0], quantity))
 
     def confirmed_orders(self, count: int) -> None:
         """Open orders holding stock; ACME's first, some backordered, some partly shipped."""
@@ -249,19 +273,31 @@ class Present:
                     PurchaseLineRequest(self.company.item_by_id[i].sku, self.end[(i, w)].order_quantity)
                     for i, w in keys[start : start + PO_LINES]
                 ]
-                self._order_supply(supplier_id, warehouse_id, lines, None)
+                po_id = self._order_supply(supplier_id, warehouse_id, lines, None)
+                if made % RECEIPT_EVERY == RECEIPT_EVERY - 1:
+                    self._receive_part(po_id, warehouse_id, lines[0])
                 made += 1
+
+    def _receive_part(self, po_id: int, warehouse_id: int, line: PurchaseLineRequest) -> None:
+        """A first delivery: half of the first line (at least one unit) arrived; the rest is still incoming."""
+        if line.quantity < 2:
+            return
+        arrived = line.quantity // 2  # not counted as free: waiting backorders there take it first
+        keeper = self._staff(Role.WAREHOUSE, self.company.warehouse_by_id[warehouse_id].entity_id)
+        self._run(lambda s: receive_purchase_order(s, keeper, po_number=po_id, quantities={line.sku: arrived}))
 
     def _order_supply(
         self, supplier_id: int, warehouse_id: int, lines: list[PurchaseLineRequest], days: int | None
-    ) -> None:
+    ) -> int:
         supplier = self.company.supplier_by_id[supplier_id]
         buyer = self._staff(Role.BUYER, supplier.entity_id)
         due = self._day(days if days is not None else self.rng.randint(3, supplier.spec.lead_time_days + 5))
         warehouse = self.company.warehouse_by_id[warehouse_id].code
-        self._run(
-            lambda s: create_purchase_order(
-                s, buyer, supplier=supplier.code, warehouse=warehouse, lines=lines, expected_date=due
+        return self._run(
+            lambda s: (
+                create_purchase_order(
+                    s, buyer, supplier=supplier.code, warehouse=warehouse, lines=lines, expected_date=due
+                ).id
             )
         )
 
@@ -297,20 +333,99 @@ class Present:
     def adjustments(self, count: int) -> None:
         """Count corrections found on the floor today."""
         for index in range(count):
-            delta, reason = ADJUSTMENTS[index % len(ADJUSTMENTS)]
+            units, reason, note = ADJUSTMENTS[index % len(ADJUSTMENTS)]
             warehouse = self.rng.choice(self.company.warehouses)
             picked = self._pick_key(warehouse.id, 5)
             if picked is None:
                 continue
-            self._adjust(picked[0], picked[1], delta, reason)
+            self._adjust(picked[0], picked[1], units, reason, note)
 
-    def _adjust(self, item: ItemRef, warehouse_id: int, delta: int, reason: str) -> None:
-        self.free[(item.id, warehouse_id)] += delta
+    def _adjust(self, item: ItemRef, warehouse_id: int, units: int, reason: str, note: str) -> None:
+        self.free[(item.id, warehouse_id)] += units if reason == "found" else -units
         warehouse = self.company.warehouse_by_id[warehouse_id]
         keeper = self._staff(Role.WAREHOUSE, warehouse.entity_id)
         self._run(
-            lambda s: adjust_stock(s, keeper, sku=item.sku, warehouse=warehouse.code, quantity=delta, reason=reason)
+            lambda s: write_off_or_find(
+                s, keeper, sku=item.sku, warehouse=warehouse.code, quantity=units, reason=reason, note=note
+            )
         )
+
+    # -- returns ------------------------------------------------------------------------
+
+    def returns(self) -> None:
+        """RMAs against the first line of the latest partly shipped orders in NA (ACME's and the scenarios' aside):
+        one authorised and awaited, one received, restocked and credited. No random draws: the rest stays put."""
+        candidates = [
+            (customer, order_id, shipped)
+            for customer, order_id, line, shipped in reversed(self.part_shipped)
+            if customer.code != ACME_CODE
+            and self.company.entity_by_id[customer.entity_id].code == RETURN_ENTITY
+            and self._key(line) not in self.reserved_for_scenarios
+        ]
+        for (units, reason, received), (customer, order_id, shipped) in zip(RETURNS, candidates, strict=False):
+            self._return(customer, order_id, min(units, shipped), reason, received)
+
+    def _key(self, line: LineRequest) -> Key:
+        assert line.warehouse is not None  # the present's own lines always name their warehouse
+        return self.company.item_by_sku[line.sku].id, self.company.warehouse_by_code[line.warehouse].id
+
+    def _return(self, customer: CustomerRef, order_id: int, units: int, reason: str, received: bool) -> None:
+        seller = self._staff(Role.SALES, customer.entity_id)
+        request = [ReturnRequest(quantity=units, line_no=1)]
+        rma_id = self._run(
+            lambda s: authorise_return(s, seller, order_number=order_id, lines=request, reason=reason).id
+        )
+        if not received:
+            return
+        keeper = self._staff(Role.WAREHOUSE, customer.entity_id)
+        # not counted as free, like a PO receipt: waiting backorders there take restocked units first
+        self._run(lambda s: receive_return(s, keeper, rma_number=rma_id, disposition="restock"))
+
+    # -- supplier invoices --------------------------------------------------------------
+
+    def supplier_invoices(self) -> None:
+        """The three invoices of SUPPLIER_INVOICES, booked by NA's finance; no random draws."""
+        entity = next(e for e in self.company.entities if e.code == SUPPLIER_INVOICE_ENTITY)
+        finance = self._staff(Role.FINANCE, entity.id)
+
+        def pick(status: PurchaseOrderStatus, newest: bool) -> list[int]:
+            order = PurchaseOrder.id.desc() if newest else PurchaseOrder.id
+            query = select(PurchaseOrder.id).where(
+                PurchaseOrder.entity_id == entity.id, PurchaseOrder.status == status.value
+            )
+            return list(self.db.read(lambda s: list(s.scalars(query.order_by(order).limit(2)))))
+
+        received, partly = (
+            pick(PurchaseOrderStatus.RECEIVED, True),
+            pick(PurchaseOrderStatus.PARTIALLY_RECEIVED, False),
+        )
+        targets = {"matched": received[:1], "price": received[1:2], "over_billed": partly[:1]}
+        for how, days in SUPPLIER_INVOICES:
+            for po_id in targets[how]:
+                self._run(partial(self._bill, finance=finance, po_id=po_id, how=how, days=days))
+
+    def _bill(self, session: Session, *, finance: Actor, po_id: int, how: str, days: int) -> int:
+        order = session.get(PurchaseOrder, po_id)
+        assert order is not None
+        lines = order.lines if how == "matched" else order.lines[:1]
+        requests = [
+            InvoiceLineRequest(
+                quantity=ln.quantity if how == "over_billed" else ln.qty_received,
+                unit_price=round_money(ln.unit_cost * PRICE_OVER) if how == "price" else ln.unit_cost,
+                line_no=no,
+            )
+            for no, ln in enumerate(lines, start=1)
+        ]
+        return book_supplier_invoice(
+            session,
+            finance,
+            po_number=po_id,
+            supplier_ref=f"{how[:1].upper()}{7000 + po_id}",
+            lines=requests,
+            tolerances=current_tolerances(),
+            invoice_date=self.today - timedelta(days=days),
+            open_case=False,  # the load's exception detection raises it, after today's other cases
+        ).id
 
     # -- scenarios ----------------------------------------------------------------------
 
@@ -351,7 +466,10 @@ def document_count(items: int, shortages: list[Shortage], holds: int) -> int:
     plan = Plan.for_items(items)
     scenario = sum(3 + bool(s.backordered) + (s.po_days is not None) for s in shortages)
     confirmed = plan.orders * 2  # an order and possibly its partial shipment
-    return plan.purchase_orders + confirmed + plan.drafts + holds + plan.transfers + plan.adjustments + scenario
+    receipts = plan.purchase_orders // RECEIPT_EVERY
+    others = plan.drafts + holds + plan.transfers + plan.adjustments
+    returns = len(RETURNS) + sum(received for _, _, received in RETURNS)
+    return plan.purchase_orders + receipts + confirmed + others + scenario + returns + len(SUPPLIER_INVOICES)
 
 
 def make_present(
@@ -373,3 +491,5 @@ def make_present(
     present.held_orders()
     present.transfers(plan.transfers)
     present.adjustments(plan.adjustments)
+    present.returns()
+    present.supplier_invoices()

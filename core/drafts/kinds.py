@@ -6,21 +6,52 @@ so what a manager approves is exactly what executes.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
+from core.drafts.base import Applied, DraftPayload, HeldCase, Payload, Quantity, normalised
+from core.drafts.masterdata import (
+    CreditHoldDraft,
+    CreditLimitChangeDraft,
+    MasterDataChangeDraft,
+    apply_credit_hold,
+    apply_credit_limit_change,
+    apply_master_data_change,
+)
+from core.drafts.order_actions import OrderCancelDraft, ReallocationDraft, apply_order_cancel, apply_reallocation
+from core.drafts.order_changes import ExpediteDraft, SubstitutionDraft, apply_expedite, apply_substitution
+from core.drafts.order_facts import entity_currency, order_applied
+from core.drafts.payments import (
+    CustomerPaymentDraft,
+    PaymentReversalDraft,
+    apply_customer_payment,
+    apply_payment_reversal,
+)
+from core.drafts.returns import (
+    ReturnAuthorisationDraft,
+    ReturnReceiptDraft,
+    apply_return_authorisation,
+    apply_return_receipt,
+)
+from core.drafts.supplier_invoices import (
+    SupplierInvoiceDraft,
+    SupplierInvoiceReleaseDraft,
+    apply_supplier_invoice,
+    apply_supplier_invoice_release,
+    current_tolerances,
+)
 from core.errors import InvalidInput
 from core.exceptions import ExceptionType, assign_case, comment_case, get_case, resolve_case
 from core.finance.service import credit_status, release_credit_hold
-from core.masterdata.models import Customer, Item, LegalEntity, Warehouse
+from core.masterdata.models import Item, Warehouse
 from core.masterdata.service import item_skus, warehouse_codes
 from core.money import format_money, round_money
+from core.payables.service import rematch_after_receipt
 from core.policy.facts import DraftKind
 from core.purchasing.models import PurchaseOrder
 from core.purchasing.service import (
@@ -30,8 +61,8 @@ from core.purchasing.service import (
     receipt_variance,
     receive_purchase_order,
 )
-from core.sales.models import SalesOrder, SalesOrderLine
-from core.sales.pricing import margin, round_percent
+from core.sales.models import SalesOrderLine
+from core.sales.pricing import round_percent
 from core.sales.service import (
     LineRequest,
     change_order_line,
@@ -42,8 +73,7 @@ from core.sales.service import (
 )
 from core.shipping.service import ShipmentDetails, ship_order
 from core.stock.counts import describe, record_adjustment
-from core.stock.models import DemandSource, Reason
-from core.stock.service import Key, reservations_for
+from core.stock.models import Reason
 from core.transfers.models import Transfer
 from core.transfers.service import (
     TransferLineRequest,
@@ -55,31 +85,6 @@ from core.transfers.service import (
     ship_transfer,
     transfer_value,
 )
-
-Quantity = Field(gt=0, le=1_000_000, description="whole units, at least 1")
-
-
-class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _same(*names: str) -> tuple[str, ...]:
-    """Codes as people type them: "dal", " DAL" and "DAL" name the same warehouse."""
-    return tuple(name.strip().casefold() for name in names)
-
-
-class DraftPayload(Payload):
-    """A whole draft's payload (not one of its lines)."""
-
-    def subject(self) -> tuple[str, ...]:
-        """What the draft is about: the route of a transfer, the customer of an order. Within one conversation a
-        newer preview with the same subject replaces the older unconfirmed one ("no, make that 30"); one with
-        another subject is another request ("... and 5 from Dallas to Reno") and stands beside it."""
-        raise NotImplementedError
-
-    def replaces(self, older: "DraftPayload") -> bool:
-        """Whether this request restates `older`, a draft of the same kind, so only this one may be confirmed."""
-        return older.subject() == self.subject()
 
 
 class OrderLineDraft(Payload):
@@ -97,7 +102,7 @@ class SalesOrderDraft(DraftPayload):
     customer_reference: str = Field("", max_length=64)
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.customer)
+        return normalised(self.customer)
 
 
 class StockLineDraft(Payload):
@@ -112,7 +117,7 @@ class TransferDraft(DraftPayload):
     expected_date: date | None = None
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.from_warehouse, self.to_warehouse)
+        return normalised(self.from_warehouse, self.to_warehouse)
 
 
 class PurchaseLineDraft(StockLineDraft):
@@ -126,7 +131,7 @@ class PurchaseOrderDraft(DraftPayload):
     expected_date: date | None = None
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.supplier)
+        return normalised(self.supplier)
 
 
 class OrderChangeDraft(DraftPayload):
@@ -138,7 +143,8 @@ class OrderChangeDraft(DraftPayload):
     allow_backorder: bool = False
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.order_number, str(self.line_no))  # two lines of one order changed at once are two changes
+        # two lines of one order changed at once are two changes
+        return normalised(self.order_number, str(self.line_no))
 
 
 class CreditHoldReleaseDraft(DraftPayload):
@@ -146,7 +152,7 @@ class CreditHoldReleaseDraft(DraftPayload):
     reason: str = Field(min_length=3, max_length=500)
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.customer)
+        return normalised(self.customer)
 
 
 class PriceOverrideDraft(DraftPayload):
@@ -156,7 +162,7 @@ class PriceOverrideDraft(DraftPayload):
     reason: str = Field(min_length=3, max_length=500)
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.order_number, str(self.line_no))
+        return normalised(self.order_number, str(self.line_no))
 
 
 class ExceptionActionDraft(DraftPayload):
@@ -168,7 +174,7 @@ class ExceptionActionDraft(DraftPayload):
     def subject(self) -> tuple[str, ...]:
         # "assign EX-3 to Wes and note the supplier's date" is two actions; "resolve it, no, dismiss it" is one.
         closing = self.action in ("resolve", "dismiss")
-        return _same(self.case_number, "close" if closing else self.action)
+        return normalised(self.case_number, "close" if closing else self.action)
 
 
 class ShipLineDraft(Payload):
@@ -188,7 +194,7 @@ class ShipmentAsked(DraftPayload):
     tracking_number: str | None = Field(None, max_length=64)
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.order_number, self.warehouse or "")
+        return normalised(self.order_number, self.warehouse or "")
 
 
 class ShipmentDraft(ShipmentAsked):  # with its packing details too (the API and the terminal give them)
@@ -205,7 +211,7 @@ class PurchaseReceiptDraft(DraftPayload):
     close_short: bool = Field(False, description="the rest will not come: close the PO")
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.po_number)
+        return normalised(self.po_number)
 
 
 class ArrivalLineDraft(Payload):
@@ -222,17 +228,7 @@ class TransferMoveDraft(DraftPayload):
     damaged: list[ArrivalLineDraft] = Field(default_factory=list, max_length=200, description="units arrived damaged")
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.transfer_number, self.action)
-
-
-@dataclass(frozen=True)
-class HeldCase:
-    """An exception case to raise if the policy holds the draft for approval: a variance someone must follow up."""
-
-    type: ExceptionType
-    title: str
-    detail: str
-    related: dict[str, Any]  # the documents it is about: {"purchase_order": "PO-77"}
+        return normalised(self.transfer_number, self.action)
 
 
 class StockAdjustmentDraft(DraftPayload):
@@ -244,58 +240,7 @@ class StockAdjustmentDraft(DraftPayload):
     note: str = Field("", max_length=500)
 
     def subject(self) -> tuple[str, ...]:
-        return _same(self.sku, self.warehouse)
-
-
-@dataclass
-class Applied:
-    """What carrying out a draft did (or, in a preview, would do)."""
-
-    result_ref: str
-    entity_id: int
-    currency: str
-    amount: Decimal
-    summary: str
-    counterparty_entity_id: int | None = None
-    quantity: int = 0
-    keys: list[Key] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-    effects: list[str] = field(default_factory=list)  # changes that are not stock: "ACME: credit hold on → off"
-    held_case: HeldCase | None = None
-
-
-def _order_facts(session: Session, actor: Actor, order: SalesOrder) -> dict[str, Any]:
-    claims = reservations_for(session, DemandSource.SALES_ORDER_LINE, [ln.id for ln in order.lines])
-    margins = [margin(ln.net_price, ln.unit_cost, ln.quantity)[1] for ln in order.lines]
-    customer = session.get(Customer, order.customer_id)
-    assert customer is not None
-    credit = credit_status(session, actor, customer=customer.code)
-    short = any(c.backordered for c in claims.values()) or any(
-        ln.promise_date is None or ln.promise_date > order.requested_date for ln in order.lines
-    )
-    return {
-        "max_discount_pct": max(Decimal(ln.discount_pct) for ln in order.lines),
-        "min_margin_pct": min(margins),
-        "below_cost": any(ln.net_price < ln.unit_cost for ln in order.lines),
-        "customer": customer.code,
-        "customer_on_hold": customer.on_credit_hold,
-        "credit_limit": credit.credit_limit,
-        "exposure_after": credit.exposure,
-        "shortage": short,
-    }
-
-
-def _order_applied(session: Session, actor: Actor, order: SalesOrder, summary: str) -> Applied:
-    return Applied(
-        result_ref=order.number,
-        entity_id=order.entity_id,
-        currency=order.currency,
-        amount=sum((ln.net_amount for ln in order.lines), Decimal(0)),
-        summary=summary,
-        quantity=sum(ln.quantity for ln in order.lines),
-        keys=[(ln.item_id, ln.warehouse_id) for ln in order.lines],
-        facts=_order_facts(session, actor, order),
-    )
+        return normalised(self.sku, self.warehouse)
 
 
 def apply_sales_order(session: Session, actor: Actor, payload: SalesOrderDraft) -> Applied:
@@ -313,7 +258,7 @@ def apply_sales_order(session: Session, actor: Actor, payload: SalesOrderDraft) 
     total = sum((ln.net_amount for ln in order.lines), Decimal(0))
     parts = ", ".join(f"{ln.quantity} x {sku.sku}" for ln, sku in zip(order.lines, payload.lines, strict=True))
     summary = f"Sales order for {before.customer} {before.name}: {parts}; {format_money(total, order.currency)}"
-    applied = _order_applied(session, actor, order, summary)
+    applied = order_applied(session, actor, order, summary)
     applied.facts["exposure_before"] = before.exposure
     return applied
 
@@ -397,7 +342,7 @@ def apply_order_change(session: Session, actor: Actor, payload: OrderChangeDraft
         f"requested date → {payload.requested_date}" if payload.requested_date else "",
     ]
     summary = f"Change {order.number} line {line.line_no}: {', '.join(c for c in changes if c)}"
-    applied = _order_applied(session, actor, order, summary)
+    applied = order_applied(session, actor, order, summary)
     applied.keys = sorted(set(applied.keys) | set(old_key))
     return applied
 
@@ -435,7 +380,7 @@ def apply_price_override(session: Session, actor: Actor, payload: PriceOverrideD
         f"Price override on {order.number} line {changed.line_no}: {format_money(resolved, order.currency)} → "
         f"{format_money(payload.unit_price, order.currency)} ({payload.reason})"
     )
-    applied = _order_applied(session, actor, order, summary)
+    applied = order_applied(session, actor, order, summary)
     if resolved > 0:
         applied.facts["max_discount_pct"] = round_percent((resolved - payload.unit_price) / resolved * 100)
     return applied
@@ -465,7 +410,7 @@ def apply_exception_action(session: Session, actor: Actor, payload: ExceptionAct
     return Applied(
         result_ref=case.number,
         entity_id=case.entity_id,
-        currency=_entity_currency(session, case.entity_id),
+        currency=entity_currency(session, case.entity_id),
         amount=Decimal(0),
         summary=f"{case.number} ({case.title}): {what}" + (f": {payload.text}" if payload.text else ""),
         effects=effects,
@@ -557,6 +502,7 @@ def apply_purchase_receipt(session: Session, actor: Actor, payload: PurchaseRece
     )
     touched = [ln.id for ln in order.lines if ln.qty_received != received_before[ln.id]]
     variance = receipt_variance(session, order, closed=payload.close_short, received=touched)
+    released = rematch_after_receipt(session, actor, order, current_tolerances())
     where = warehouse_codes(session, warehouse_ids=[order.warehouse_id]).get(order.warehouse_id, "?")
     parts = ", ".join(f"{q} x {sku}" for sku, q in planned.items())
     summary = f"Receive on {order.number} into {where}: {parts or 'nothing'}" + (
@@ -564,6 +510,7 @@ def apply_purchase_receipt(session: Session, actor: Actor, payload: PurchaseRece
     )
     effects = [f"{order.number}: status {status_before} → {order.status}"] if order.status != status_before else []
     effects += [f"{order.number}: {line}" for line in variance.lines]
+    effects += [f"{inv.number}: matched again on this receipt, approved for payment" for inv in released]
     return Applied(
         result_ref=order.number,
         entity_id=order.entity_id,
@@ -700,11 +647,6 @@ def apply_stock_adjustment(session: Session, actor: Actor, payload: StockAdjustm
     )
 
 
-def _entity_currency(session: Session, entity_id: int) -> str:
-    entity = session.get(LegalEntity, entity_id)
-    return entity.base_currency if entity else "USD"
-
-
 Applier = Callable[[Session, Actor, Any], Applied]
 KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.SALES_ORDER: (SalesOrderDraft, apply_sales_order),
@@ -718,4 +660,17 @@ KINDS: dict[DraftKind, tuple[type[DraftPayload], Applier]] = {
     DraftKind.PO_RECEIPT: (PurchaseReceiptDraft, apply_purchase_receipt),
     DraftKind.TRANSFER_MOVE: (TransferMoveDraft, apply_transfer_move),
     DraftKind.STOCK_ADJUSTMENT: (StockAdjustmentDraft, apply_stock_adjustment),
+    DraftKind.SUBSTITUTION: (SubstitutionDraft, apply_substitution),
+    DraftKind.EXPEDITE: (ExpediteDraft, apply_expedite),
+    DraftKind.ORDER_CANCEL: (OrderCancelDraft, apply_order_cancel),
+    DraftKind.REALLOCATION: (ReallocationDraft, apply_reallocation),
+    DraftKind.RETURN_AUTHORISATION: (ReturnAuthorisationDraft, apply_return_authorisation),
+    DraftKind.RETURN_RECEIPT: (ReturnReceiptDraft, apply_return_receipt),
+    DraftKind.MASTER_DATA_CHANGE: (MasterDataChangeDraft, apply_master_data_change),
+    DraftKind.CREDIT_LIMIT_CHANGE: (CreditLimitChangeDraft, apply_credit_limit_change),
+    DraftKind.CREDIT_HOLD: (CreditHoldDraft, apply_credit_hold),
+    DraftKind.SUPPLIER_INVOICE: (SupplierInvoiceDraft, apply_supplier_invoice),
+    DraftKind.SUPPLIER_INVOICE_RELEASE: (SupplierInvoiceReleaseDraft, apply_supplier_invoice_release),
+    DraftKind.CUSTOMER_PAYMENT: (CustomerPaymentDraft, apply_customer_payment),
+    DraftKind.PAYMENT_REVERSAL: (PaymentReversalDraft, apply_payment_reversal),
 }

@@ -28,12 +28,14 @@ from core import clock
 from core.actor import Actor, Person
 from core.audit import AuditContext, record_event
 from core.documents import load_document
-from core.drafts.kinds import KINDS, Applied, DraftPayload, HeldCase, Payload
+from core.drafts.base import Applied, DraftPayload, HeldCase, Payload
+from core.drafts.kinds import KINDS
 from core.drafts.models import DraftAction, DraftApproval, DraftStatus
 from core.errors import ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.exceptions import ExceptionType, detect_exceptions, raise_case
+from core.fx import exchange_rate
 from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, Warehouse
-from core.masterdata.service import exchange_rate, load_actor
+from core.masterdata.service import load_actor
 from core.money import round_money
 from core.numbering import DRAFT
 from core.policy import Decision, Outcome, Policy, Requirement, evaluate, load_policy, record_decision

@@ -1,5 +1,5 @@
-"""The exception queue: cases (shortage, credit hold, price deviation, late supplier, overdue approval)
-with an owner routed by rules, an SLA, suggestions and a timeline."""
+"""The exception queue: cases (shortage, credit hold, price deviation, late supplier, overdue approval, overdue
+receivables put on hold) with an owner routed by rules, an SLA, suggestions and a timeline."""
 
 from core.exceptions.detection import dedup_key, detect_exceptions
 from core.exceptions.models import CaseEvent, CaseStatus, EventKind, ExceptionCase, ExceptionType, Severity
@@ -24,6 +24,7 @@ from core.exceptions.service import (
     raise_case,
     reopen_case,
     resolve_case,
+    settle_caused_case,
 )
 from core.exceptions.suggestions import shortage_suggestions
 
@@ -54,5 +55,6 @@ __all__ = [
     "raise_case",
     "reopen_case",
     "resolve_case",
+    "settle_caused_case",
     "shortage_suggestions",
 ]

@@ -4,14 +4,24 @@ Each rule is one or two set-based queries. A rule's query already leaves out wha
 (NOT EXISTS on the unique dedup key), so a repeated pass reads little and raises nothing; a
 resolved or dismissed case keeps its key, so it is never raised again.
 
+Credit holds and shortages come back: their cases are keyed to the episode. The first episode of a
+condition ("credit_hold:customer:42") has the condition as its key, the n-th "...#n". A rule raises a
+case when the condition holds and no episode of it is running; the pass first ends the episodes whose
+condition is gone (hold released; line reserved, shipped or cancelled), resolving their open cases
+with a note. A case a person dismissed mid-episode stays dismissed until the episode ends.
+
 - shortage: a line of a confirmed or partly shipped order with a backorder, or promised later
   than the requested date while part of it is not reserved (a stale promise date on a line whose
   open quantity is fully reserved is not a shortage: it can ship now). High within 3 days.
-- credit_hold: a customer on credit hold with at least one order on hold. One case per customer.
+- credit_hold: a customer on credit hold with at least one order on hold. One case per hold.
 - price_deviation: an open line (draft, on hold, confirmed, partly shipped; not fully shipped)
   whose net price is below its unit cost (high) or whose discount is above 20% (medium).
 - late_supplier: an open or partly received purchase order past its expected date. High when
   customers' backorders wait for it or it is more than 7 days late.
+- invoice_mismatch: a supplier invoice on payment hold without its case (booking raises it at once; this
+  catches invoices loaded in bulk). Medium, for the buyer.
+- overdue_receivables: a customer with more than the limit open over 90 days past due is put on credit hold
+  (core/exceptions/overdue.py).
 - approval_overdue is raised by the approvals module through `raise_case`, not here.
 """
 
@@ -20,18 +30,43 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, func, literal, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from core import clock
 from core.exceptions.models import ExceptionCase, ExceptionType, Severity
+from core.exceptions.overdue import detect_overdue_holds
 from core.exceptions.routing import load_routing
-from core.exceptions.service import NewCase, chunks, raise_new
+from core.exceptions.service import (
+    NewCase,
+    cases_by_id,
+    chunks,
+    end_episodes,
+    episode_key,
+    next_episodes,
+    raise_new,
+)
 from core.exceptions.suggestions import ShortLine, short_line_query, short_lines, suggest_for
 from core.finance.service import open_order_value, open_receivables
 from core.masterdata.models import Customer, Item, LegalEntity, Supplier, Warehouse
 from core.money import round_money
 from core.numbering import PURCHASE_ORDER, SALES_ORDER
+from core.payables.matching import case_key, mismatch_case_of
+from core.payables.models import InvoiceStatus, SupplierInvoice
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 from core.stock.models import DemandSource, Reservation
@@ -61,6 +96,19 @@ def _not_raised(case_type: ExceptionType, record: str, record_id: InstrumentedAt
     return ~exists().where(ExceptionCase.dedup_key == key)
 
 
+def _condition(case_type: ExceptionType, record: str, record_id: InstrumentedAttribute[int]) -> ColumnElement[str]:
+    return literal(_key_prefix(case_type, record), String) + cast(record_id, String)
+
+
+def _no_running_episode(
+    case_type: ExceptionType, record: str, record_id: InstrumentedAttribute[int]
+) -> ColumnElement[bool]:
+    """No episode of this record's condition is running (never raised, or every episode has ended)."""
+    return ~exists().where(
+        ExceptionCase.condition_key == _condition(case_type, record, record_id), ExceptionCase.ended_at.is_(None)
+    )
+
+
 def _in_scope(column: InstrumentedAttribute[int], scope: Scope) -> ColumnElement[bool]:
     return true() if scope is None else column.in_(scope)
 
@@ -69,6 +117,7 @@ def detect_exceptions(session: Session, *, entity_ids: Collection[int] | None = 
     """Raise every case the current state calls for and has not had yet (in `entity_ids`, or all); returns them."""
     rules = load_routing()
     scope: Scope = None if entity_ids is None else frozenset(entity_ids)
+    end_episodes(session, ended_episodes(session, scope))
     found = [case for detector in DETECTORS for case in detector(session, scope)]
     return raise_new(session, found, rules)
 
@@ -76,32 +125,110 @@ def detect_exceptions(session: Session, *, entity_ids: Collection[int] | None = 
 # --- shortage -------------------------------------------------------------------------------------
 
 
-def detect_shortages(session: Session, scope: Scope) -> list[NewCase]:
-    """Order lines that cannot be promised by their requested date."""
+def _is_short() -> ColumnElement[bool]:
+    """A line of an order being shipped with open quantity that is backordered, or promised late and not all reserved
+    (over `short_line_query`'s joins)."""
     open_quantity = SalesOrderLine.quantity - SalesOrderLine.qty_shipped
     reserved = func.coalesce(Reservation.quantity, 0)
-    query = short_line_query().where(
+    return and_(
         SalesOrder.status.in_(SHIPPING_STATUSES),
         open_quantity > 0,
         or_(
             Reservation.backordered > 0,
             and_(SalesOrderLine.promise_date > SalesOrder.requested_date, open_quantity > reserved),
         ),
+    )
+
+
+def detect_shortages(session: Session, scope: Scope) -> list[NewCase]:
+    """Order lines that cannot be promised by their requested date."""
+    query = short_line_query().where(
+        _is_short(),
         _in_scope(SalesOrder.entity_id, scope),
-        _not_raised(ExceptionType.SHORTAGE, "sales_order_line", SalesOrderLine.id),
+        _no_running_episode(ExceptionType.SHORTAGE, "sales_order_line", SalesOrderLine.id),
     )
     lines = short_lines(session, query)
+    if not lines:
+        return []
     suggestions = suggest_for(session, lines)
+    episodes = next_episodes(
+        session, [dedup_key(ExceptionType.SHORTAGE, "sales_order_line", ln.line_id) for ln in lines]
+    )
     today = clock.today()
-    return [_shortage_case(line, suggestions[line.line_id], today) for line in lines]
+    return [_shortage_case(line, suggestions[line.line_id], today, episodes) for line in lines]
 
 
-def _shortage_case(line: ShortLine, suggestions: list[dict[str, Any]], today: date) -> NewCase:
+def _ended_shortages(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """Running shortage episodes whose line is no longer short (reserved in full, shipped, or its order closed):
+    (case id, order id, line no, order status, customer code: none)."""
+    condition = _condition(ExceptionType.SHORTAGE, "sales_order_line", SalesOrderLine.id)
+    still_short = short_line_query().with_only_columns(condition).where(_is_short()).order_by(None)
+    return (
+        select(
+            ExceptionCase.id,
+            SalesOrderLine.order_id,
+            SalesOrderLine.line_no,
+            SalesOrder.status,
+            null().label("customer"),
+        )
+        .join(SalesOrderLine, ExceptionCase.condition_key == condition)
+        .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
+        .where(
+            ExceptionCase.type == ExceptionType.SHORTAGE.value,
+            ExceptionCase.ended_at.is_(None),
+            ExceptionCase.condition_key.not_in(still_short),
+            _in_scope(SalesOrder.entity_id, scope),
+        )
+    )
+
+
+def _ended_credit_holds(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """Running credit-hold episodes whose customer is off hold now: (case id, none, none, none, customer code)."""
+    return (
+        select(ExceptionCase.id, null(), null(), null(), Customer.code)
+        .join(Customer, ExceptionCase.condition_key == _condition(ExceptionType.CREDIT_HOLD, "customer", Customer.id))
+        .where(
+            ExceptionCase.type == ExceptionType.CREDIT_HOLD.value,
+            ExceptionCase.ended_at.is_(None),
+            Customer.on_credit_hold.is_(False),
+            _in_scope(Customer.entity_id, scope),
+        )
+    )
+
+
+def ended_episodes(session: Session, scope: Scope) -> list[tuple[ExceptionCase, str]]:
+    """Running episodes (shortage, credit hold) whose condition is gone, each with the note that closes it: one
+    statement when none has ended, so a repeated pass stays cheap."""
+    rows = session.execute(union_all(_ended_shortages(scope), _ended_credit_holds(scope))).all()
+    if not rows:
+        return []
+    cases = {c.id: c for batch in chunks(sorted(r[0] for r in rows)) for c in session.scalars(cases_by_id(batch))}
+    ended = []
+    for case_id, order_id, line_no, status, customer in sorted(rows, key=lambda r: r[0]):
+        if customer is not None:
+            note = f"Credit hold over: {customer} is no longer on credit hold; the case closes with it."
+        else:
+            note = _shortage_over(SALES_ORDER.format(order_id), line_no, status)
+        ended.append((cases[case_id], note))
+    return ended
+
+
+def _shortage_over(order: str, line_no: int, status: str) -> str:
+    if status in SHIPPING_STATUSES:
+        return f"Shortage over: {order} line {line_no} is reserved in full or shipped now; the case closes with it."
+    return f"Shortage over: {order} is {status.replace('_', ' ')}, so line {line_no} no longer waits for stock."
+
+
+def _shortage_case(
+    line: ShortLine, suggestions: list[dict[str, Any]], today: date, episodes: dict[str, int]
+) -> NewCase:
+    condition = dedup_key(ExceptionType.SHORTAGE, "sales_order_line", line.line_id)
     promised = f"promised {line.promise_date}" if line.promise_date else "no promise date (no known supply covered it)"
     return NewCase(
         type=ExceptionType.SHORTAGE,
         entity_id=line.entity_id,
-        dedup_key=dedup_key(ExceptionType.SHORTAGE, "sales_order_line", line.line_id),
+        dedup_key=episode_key(condition, episodes[condition]),
+        condition_key=condition,
         severity=Severity.HIGH if line.requested_date <= today + timedelta(days=URGENT_DAYS) else Severity.MEDIUM,
         title=f"{line.order_number} line {line.line_no}: {line.short} {line.sku} short at {line.warehouse} "
         f"for {line.customer}",
@@ -110,12 +237,7 @@ def _shortage_case(line: ShortLine, suggestions: list[dict[str, Any]], today: da
             f"{line.reserved} reserved, {line.backordered} backordered; {promised}."
         ),
         related={
-            "sales_order": line.order_number,
-            "sales_order_line": line.line_id,
-            "line_no": line.line_no,
-            "customer": line.customer,
-            "sku": line.sku,
-            "warehouse": line.warehouse,
+            **line.identity(),
             "open_quantity": line.open_quantity,
             "reserved": line.reserved,
             "backordered": line.backordered,
@@ -150,7 +272,7 @@ def detect_credit_holds(session: Session, scope: Scope) -> list[NewCase]:
             Customer.on_credit_hold.is_(True),
             SalesOrder.status == OrderStatus.ON_HOLD.value,
             _in_scope(Customer.entity_id, scope),
-            _not_raised(ExceptionType.CREDIT_HOLD, "customer", Customer.id),
+            _no_running_episode(ExceptionType.CREDIT_HOLD, "customer", Customer.id),
         )
         .order_by(Customer.id, SalesOrder.id)
     ).all()
@@ -160,8 +282,9 @@ def detect_credit_holds(session: Session, scope: Scope) -> list[NewCase]:
     by_customer: dict[int, list[Any]] = {}
     for row in held:
         by_customer.setdefault(row.id, []).append(row)
+    episodes = next_episodes(session, [dedup_key(ExceptionType.CREDIT_HOLD, "customer", c) for c in by_customer])
     today = clock.today()
-    return [_credit_case(session, rows, values, today) for rows in by_customer.values()]
+    return [_credit_case(session, rows, values, today, episodes) for rows in by_customer.values()]
 
 
 def _order_values(session: Session, order_ids: list[int]) -> dict[int, Decimal]:
@@ -176,8 +299,11 @@ def _order_values(session: Session, order_ids: list[int]) -> dict[int, Decimal]:
     return values
 
 
-def _credit_case(session: Session, rows: list[Any], values: dict[int, Decimal], today: date) -> NewCase:
+def _credit_case(
+    session: Session, rows: list[Any], values: dict[int, Decimal], today: date, episodes: dict[str, int]
+) -> NewCase:
     first = rows[0]
+    condition = dedup_key(ExceptionType.CREDIT_HOLD, "customer", first.id)
     orders = [SALES_ORDER.format(row.order_id) for row in rows]
     held_value = sum((values.get(row.order_id, Decimal(0)) for row in rows), Decimal(0))
     urgent = any(row.requested_date <= today + timedelta(days=URGENT_DAYS) for row in rows)
@@ -185,7 +311,8 @@ def _credit_case(session: Session, rows: list[Any], values: dict[int, Decimal], 
     return NewCase(
         type=ExceptionType.CREDIT_HOLD,
         entity_id=first.entity_id,
-        dedup_key=dedup_key(ExceptionType.CREDIT_HOLD, "customer", first.id),
+        dedup_key=episode_key(condition, episodes[condition]),
+        condition_key=condition,
         severity=Severity.HIGH if urgent else Severity.MEDIUM,
         title=f"{first.code} on credit hold: {len(orders)} order(s) worth {held_value} {ccy} held",
         detail=(
@@ -458,9 +585,61 @@ def _late_case(
     )
 
 
+# --- invoice mismatch -----------------------------------------------------------------------------
+
+
+def detect_invoice_mismatches(session: Session, scope: Scope) -> list[NewCase]:
+    """Supplier invoices on payment hold that have never had their case (a few statements for any number)."""
+    held = session.scalars(
+        select(SupplierInvoice)
+        .options(selectinload(SupplierInvoice.lines))
+        .where(
+            SupplierInvoice.status == InvoiceStatus.ON_HOLD.value,
+            _in_scope(SupplierInvoice.entity_id, scope),
+            _not_raised(ExceptionType.INVOICE_MISMATCH, "supplier_invoice", SupplierInvoice.id),
+        )
+        .order_by(SupplierInvoice.id)
+    ).all()
+    if not held:
+        return []
+    orders = {
+        o.id: o
+        for o in session.scalars(
+            select(PurchaseOrder)
+            .options(selectinload(PurchaseOrder.lines))
+            .where(PurchaseOrder.id.in_({i.po_id for i in held}))
+        )
+    }
+    skus = dict(
+        session.execute(
+            select(Item.id, Item.sku).where(Item.id.in_({ln.item_id for o in orders.values() for ln in o.lines}))
+        ).all()
+    )
+    suppliers = dict(
+        session.execute(select(Supplier.id, Supplier.code).where(Supplier.id.in_({i.supplier_id for i in held}))).all()
+    )
+    cases = []
+    for invoice in held:
+        case = mismatch_case_of(invoice, orders[invoice.po_id], skus, suppliers[invoice.supplier_id])
+        cases.append(
+            NewCase(
+                type=ExceptionType.INVOICE_MISMATCH,
+                entity_id=invoice.entity_id,
+                dedup_key=case_key(invoice.id),
+                severity=Severity.MEDIUM,
+                title=case.title,
+                detail=case.detail,
+                related=case.related,
+            )
+        )
+    return cases
+
+
 DETECTORS: tuple[Callable[[Session, Scope], list[NewCase]], ...] = (
     detect_shortages,
     detect_credit_holds,
     detect_price_deviations,
     detect_late_suppliers,
+    detect_overdue_holds,
+    detect_invoice_mismatches,  # last: cases it adds take numbers after the others'
 )

@@ -19,6 +19,14 @@ class ExceptionType(StrEnum):
     APPROVAL_OVERDUE = "approval_overdue"
     RECEIPT_VARIANCE = "receipt_variance"
     TRANSFER_DISCREPANCY = "transfer_discrepancy"
+    INVOICE_MISMATCH = "invoice_mismatch"
+    OVERDUE_RECEIVABLES = "overdue_receivables"
+    # Raised by the planning analyses (core/planning), through core/exceptions/findings.py.
+    REPLENISHMENT = "replenishment"
+    DEMAND_ANOMALY = "demand_anomaly"
+    LATE_ORDER_RISK = "late_order_risk"
+    SUPPLIER_RISK = "supplier_risk"
+    MARGIN_LEAKAGE = "margin_leakage"
 
 
 class CaseStatus(StrEnum):
@@ -61,6 +69,10 @@ class ExceptionCase(Base):
     detail: Mapped[str] = mapped_column(Text)
     # What makes two detections the same case; unique, so a case is raised once, ever.
     dedup_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # For a condition that can come back (a customer's credit hold, a line's shortage): the condition this case is
+    # one episode of, and when detection saw that episode end. A new episode is a new case with its own dedup_key.
+    condition_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    ended_at: Mapped[datetime | None]
     related: Mapped[dict[str, Any]] = mapped_column(JSON)
     suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     owner_role: Mapped[str | None] = mapped_column(String(16))

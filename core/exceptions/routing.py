@@ -10,8 +10,9 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -84,6 +85,18 @@ class RuleSpec(BaseModel):
         return self
 
 
+class OverdueHoldSpec(BaseModel):
+    """The overdue-hold rule (core/exceptions/overdue.py): a customer with more than `over` (its entity's currency)
+    open on invoices more than `days_past_due` past due is put on credit hold; a currency not listed never is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days_past_due: int = Field(90, ge=1, le=3650)
+    over: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Annotated[Decimal, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
+
+
 class RoutingSpec(BaseModel):
     """The whole file."""
 
@@ -91,6 +104,7 @@ class RoutingSpec(BaseModel):
 
     version: int = Field(ge=1)
     rules: list[RuleSpec] = Field(min_length=1)
+    overdue_hold: OverdueHoldSpec | None = None
 
 
 # --- Rules as the core uses them ---------------------------------------------------------
@@ -132,6 +146,7 @@ class RoutingRules:
     path: str
     sha256: str
     version: int
+    overdue_hold: OverdueHoldSpec | None = None
 
     def candidates(self, case_type: ExceptionType, entity: str) -> list[RoutingRule]:
         """The rules matching a case, the one that should win first."""
@@ -215,7 +230,11 @@ def parse_routing(text: str, source: str = "<routing>") -> RoutingRules:
     )
     _check_rule_set(rules, source, _line_of(root, ("rules",)))
     return RoutingRules(
-        rules=rules, path=source, sha256=hashlib.sha256(text.encode()).hexdigest(), version=spec.version
+        rules=rules,
+        path=source,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        version=spec.version,
+        overdue_hold=spec.overdue_hold,
     )
 
 

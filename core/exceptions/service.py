@@ -60,6 +60,7 @@ class NewCase:
     detail: str
     related: dict[str, Any]
     suggestions: list[dict[str, Any]] = field(default_factory=list)
+    condition_key: str | None = None  # a condition that can come back: this case is one episode of it
 
 
 def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
@@ -110,6 +111,35 @@ def find_case(session: Session, *, dedup_key: str) -> ExceptionCase | None:
     return _by_key(session, dedup_key)
 
 
+def settle_caused_case(session: Session, actor: Actor, *, dedup_key: str, resolution: str) -> ExceptionCase | None:
+    """Resolve the active case a module raised for `dedup_key` once its cause is gone (an invoice released or
+    matched): the module's own command decided, so no case role is needed. None if there is no active case."""
+    case = _by_key(session, dedup_key)
+    if case is None or case.status not in ACTIVE_STATUSES:
+        return None
+    case.status = CaseStatus.RESOLVED.value
+    _record(session, case, actor, EventKind.RESOLVED, _required(resolution, "the resolution"), {})
+    return case
+
+
+def episode_key(condition: str, episode: int) -> str:
+    """The dedup key of a condition's n-th episode: the condition itself for the first, "<condition>#n" after."""
+    return condition if episode == 1 else f"{condition}#{episode}"
+
+
+def next_episodes(session: Session, conditions: list[str]) -> dict[str, int]:
+    """The episode number a new case of each condition gets: one more than the cases it has had."""
+    counts: dict[str, int] = {}
+    for batch in chunks(conditions):
+        for condition, n in session.execute(
+            select(ExceptionCase.condition_key, func.count())
+            .where(ExceptionCase.condition_key.in_(batch))
+            .group_by(ExceptionCase.condition_key)
+        ):
+            counts[str(condition)] = int(n)
+    return {c: counts.get(c, 0) + 1 for c in conditions}
+
+
 def _by_key(session: Session, dedup_key: str) -> ExceptionCase | None:
     return session.scalars(select(ExceptionCase).where(ExceptionCase.dedup_key == dedup_key)).first()
 
@@ -142,6 +172,7 @@ def raise_new(session: Session, cases: Sequence[NewCase], rules: RoutingRules | 
                 "title": case.title[:200],
                 "detail": case.detail,
                 "dedup_key": case.dedup_key,
+                "condition_key": case.condition_key,
                 "related": case.related,
                 "suggestions": case.suggestions,
                 "owner_role": route.rule.owner_role.value if route.rule.owner_role else None,
@@ -157,7 +188,7 @@ def raise_new(session: Session, cases: Sequence[NewCase], rules: RoutingRules | 
     ids = _insert_new(session, rows)
     if not ids:
         return []
-    created = {c.id: c for batch in chunks(ids) for c in session.scalars(_cases_by_id(batch))}
+    created = {c.id: c for batch in chunks(ids) for c in session.scalars(cases_by_id(batch))}
     by_key = {c.dedup_key: c for c in created.values()}
     events: list[dict[str, Any]] = []
     for case in unique:
@@ -182,6 +213,30 @@ def raise_new(session: Session, cases: Sequence[NewCase], rules: RoutingRules | 
     return raised
 
 
+def end_episodes(session: Session, ended: Sequence[tuple[ExceptionCase, str]]) -> list[ExceptionCase]:
+    """The condition behind each case has ended (hold released, shortage filled): mark the episode over and resolve
+    the case if it is still open, with the note on its timeline and the audit log (by the system, as detection).
+
+    Returns the cases resolved now (a case a person already closed only gets its episode marked over)."""
+    now = clock.now()
+    resolved = []
+    for case, note in ended:
+        case.ended_at = now
+        if case.status in ACTIVE_STATUSES:
+            case.status = CaseStatus.RESOLVED.value
+            case.updated_at = now
+            case.events.append(
+                CaseEvent(
+                    case_id=case.id, at=now, actor_user_id=None, kind=EventKind.RESOLVED.value, text=note, data={}
+                )
+            )
+            resolved.append(case)
+    session.flush()
+    for case in resolved:
+        _audit(session, AuditContext(actor_user_id=None), case, EventKind.RESOLVED, case.events[-1].text)
+    return resolved
+
+
 def _audit_raised(session: Session, cases: list[ExceptionCase]) -> None:
     """One audit event for the cases a pass raised: which, where, and how each was routed."""
     if not cases:
@@ -198,7 +253,7 @@ def _audit_raised(session: Session, cases: list[ExceptionCase]) -> None:
     )
 
 
-def _cases_by_id(ids: Sequence[int]) -> Select[ExceptionCase]:
+def cases_by_id(ids: Sequence[int]) -> Select[ExceptionCase]:
     return select(ExceptionCase).where(ExceptionCase.id.in_(ids)).order_by(ExceptionCase.id)
 
 

@@ -20,7 +20,7 @@ from core.purchasing.models import PurchaseOrder, PurchaseOrderLine
 from core.sales.models import SalesOrder, SalesOrderLine
 from core.stock.atp import Supply, available_on, free_stock
 from core.stock.models import DemandSource, IncomingSupply, Reservation, StockBalance, SupplySource
-from core.transfers.models import TRANSIT_DAYS, TransferKind
+from core.transfers.models import TRANSIT_DAYS, Transfer, TransferKind, TransferLine
 
 Key = tuple[int, int]  # (item_id, warehouse_id)
 
@@ -52,6 +52,58 @@ class ShortLine:
     def short(self) -> int:
         """Units of the open quantity not set aside for the line."""
         return max(0, self.open_quantity - self.reserved)
+
+    def identity(self) -> dict[str, Any]:
+        """What a case about the line names it by: its order, line, customer, item and warehouse."""
+        return {
+            "sales_order": self.order_number,
+            "sales_order_line": self.line_id,
+            "line_no": self.line_no,
+            "customer": self.customer,
+            "sku": self.sku,
+            "warehouse": self.warehouse,
+        }
+
+
+def incoming_with_sources(item_ids: Sequence[int], warehouse_ids: Sequence[int]) -> Select[*tuple[Any, ...]]:
+    """Open incoming supply into these items and warehouses, soonest first, with what it comes from: a purchase
+    order and its supplier (`po_id`, `supplier_id`, `supplier`), or a transfer (`transfer_id`, `transfer_status`)."""
+    return (
+        select(
+            IncomingSupply.item_id,
+            IncomingSupply.warehouse_id,
+            IncomingSupply.due_date,
+            IncomingSupply.quantity,
+            PurchaseOrder.id.label("po_id"),
+            Supplier.id.label("supplier_id"),
+            Supplier.code.label("supplier"),
+            Transfer.id.label("transfer_id"),
+            Transfer.status.label("transfer_status"),
+        )
+        .outerjoin(
+            PurchaseOrderLine,
+            and_(
+                IncomingSupply.source_type == SupplySource.PURCHASE_ORDER_LINE.value,
+                PurchaseOrderLine.id == IncomingSupply.source_id,
+            ),
+        )
+        .outerjoin(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+        .outerjoin(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+        .outerjoin(
+            TransferLine,
+            and_(
+                IncomingSupply.source_type == SupplySource.TRANSFER_LINE.value,
+                TransferLine.id == IncomingSupply.source_id,
+            ),
+        )
+        .outerjoin(Transfer, Transfer.id == TransferLine.transfer_id)
+        .where(
+            IncomingSupply.item_id.in_(item_ids),
+            IncomingSupply.warehouse_id.in_(warehouse_ids),
+            IncomingSupply.quantity > 0,
+        )
+        .order_by(IncomingSupply.due_date, IncomingSupply.id)
+    )
 
 
 def short_line_query() -> Select[*tuple[Any, ...]]:
@@ -151,31 +203,7 @@ class StockPicture:
             ).where(StockBalance.item_id.in_(item_ids), StockBalance.warehouse_id.in_(warehouse_ids))
         ):
             self.stock[(row.item_id, row.warehouse_id)] = Stock(row.on_hand, row.reserved, row.backordered)
-        for due in session.execute(
-            select(
-                IncomingSupply.item_id,
-                IncomingSupply.warehouse_id,
-                IncomingSupply.due_date,
-                IncomingSupply.quantity,
-                PurchaseOrder.id.label("po_id"),
-                Supplier.code.label("supplier"),
-            )
-            .outerjoin(
-                PurchaseOrderLine,
-                and_(
-                    IncomingSupply.source_type == SupplySource.PURCHASE_ORDER_LINE.value,
-                    PurchaseOrderLine.id == IncomingSupply.source_id,
-                ),
-            )
-            .outerjoin(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-            .outerjoin(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-            .where(
-                IncomingSupply.item_id.in_(item_ids),
-                IncomingSupply.warehouse_id.in_(warehouse_ids),
-                IncomingSupply.quantity > 0,
-            )
-            .order_by(IncomingSupply.due_date, IncomingSupply.id)
-        ):
+        for due in session.execute(incoming_with_sources(item_ids, warehouse_ids)):
             self.supply.setdefault((due.item_id, due.warehouse_id), []).append(
                 Incoming(due.due_date, due.quantity, due.po_id, due.supplier)
             )
@@ -193,8 +221,11 @@ class StockPicture:
         return next((s for s in self.supply.get(key, []) if s.purchase_order_id is not None), None)
 
 
-def suggest_for(session: Session, lines: Sequence[ShortLine]) -> dict[int, list[dict[str, Any]]]:
-    """Suggestions for each line, by line id, in four queries for any number of lines."""
+def suggest_for(
+    session: Session, lines: Sequence[ShortLine], *, today: date | None = None
+) -> dict[int, list[dict[str, Any]]]:
+    """Suggestions for each line, by line id, in four queries for any number of lines (as seen on `today`, by
+    default the business date)."""
     if not lines:
         return {}
     warehouses: dict[int, list[tuple[int, str]]] = {}
@@ -215,7 +246,7 @@ def suggest_for(session: Session, lines: Sequence[ShortLine]) -> dict[int, list[
     items = {ln.item_id for ln in lines} | {s.item_id for subs in substitutes.values() for s in subs}
     picture = StockPicture(session, items, {w for whs in warehouses.values() for w, _ in whs})
     return {
-        ln.line_id: Advisor(ln, warehouses[ln.entity_id], substitutes.get(ln.item_id, []), picture).suggestions()
+        ln.line_id: Advisor(ln, warehouses[ln.entity_id], substitutes.get(ln.item_id, []), picture, today).suggestions()
         for ln in lines
     }
 
@@ -224,14 +255,19 @@ class Advisor:
     """The suggestions for one short line, from the shared stock picture."""
 
     def __init__(
-        self, line: ShortLine, warehouses: list[tuple[int, str]], substitutes: list[Substitute], picture: StockPicture
+        self,
+        line: ShortLine,
+        warehouses: list[tuple[int, str]],
+        substitutes: list[Substitute],
+        picture: StockPicture,
+        today: date | None = None,
     ) -> None:
         self.line = line
         self.others = [(w, code) for w, code in warehouses if w != line.warehouse_id]
         self.local_first = [(line.warehouse_id, line.warehouse), *self.others]
         self.substitutes = substitutes
         self.picture = picture
-        self.today = clock.today()
+        self.today = today or clock.today()
         self.by_date = max(self.today, line.requested_date)
 
     def suggestions(self) -> list[dict[str, Any]]:

@@ -1,1 +1,3 @@
-"""Finance, minimal and real: invoices, payments, receivables, credit exposure, intercompany."""
+"""Finance, minimal and real: invoices, credit notes, credit exposure, margins, intercompany.
+
+Payments and what customers owe live in core.receivables."""

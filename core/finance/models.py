@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.numbering import INVOICE
+from core.numbering import CREDIT_NOTE, INVOICE
 
 
 class Invoice(Base):
@@ -32,17 +32,28 @@ class Invoice(Base):
         return INVOICE.format(self.id)
 
 
-class Payment(Base):
-    __tablename__ = "payments"
+class CreditNote(Base):
+    """Money given back against one invoice (goods returned): lowers what the invoice and its customer owe.
+
+    `source_id` is the return authorisation it settles; finance does not know returns beyond that id."""
+
+    __tablename__ = "credit_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    source_id: Mapped[int] = mapped_column(index=True)  # the return authorisation (RMA-) it settles
+    currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal]
-    received_on: Mapped[date]
+    issued_on: Mapped[date]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    __table_args__ = (CheckConstraint("amount > 0", name="ck_payments_positive"),)
+    __table_args__ = (CheckConstraint("amount > 0", name="ck_credit_notes_positive"),)
+
+    @property
+    def number(self) -> str:
+        return CREDIT_NOTE.format(self.id)
 
 
 class PostingKind(StrEnum):

@@ -1,4 +1,6 @@
-"""Receivables, payments, credit exposure, margin by entity and intercompany balances."""
+"""Invoices, credit notes, credit exposure, margin by entity and intercompany balances.
+
+Payments and what is owed live in core.receivables; exposure reads its sums (core.receivables.sums)."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -8,16 +10,17 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.actor import Actor, Permission
+from core.actor import Actor
 from core.documents import load_document
-from core.errors import CurrencyMismatch, InvalidInput, InvalidState, NotFound
-from core.finance.models import IntercompanyPosting, Invoice, Payment, PostingKind
+from core.errors import InvalidInput, InvalidState, NotFound
+from core.finance.margin import MarginBy, MarginLine, margins
+from core.finance.models import CreditNote, IntercompanyPosting, Invoice, PostingKind
 from core.masterdata.models import Customer, LegalEntity
 from core.masterdata.service import get_customer
 from core.money import round_money
-from core.numbering import INVOICE
+from core.numbering import CREDIT_NOTE, INVOICE
+from core.receivables.sums import credited_by_invoice, open_amount, owed_by_customer
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
-from core.sales.pricing import round_percent
 
 
 def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lock: bool = False) -> Invoice:
@@ -28,61 +31,57 @@ def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lo
 
 
 def invoice_open_amount(session: Session, invoice: Invoice) -> Decimal:
-    """What is still owed on one invoice."""
-    paid = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice.id))
-    return round_money(invoice.amount) - round_money(paid)
+    """What is still owed on one invoice: invoiced minus credited minus applied payments."""
+    return open_amount(session, invoice)
 
 
-def record_payment(
-    session: Session,
-    actor: Actor,
-    *,
-    invoice_number: str | int,
-    amount: Decimal,
-    currency: str | None = None,
-    received_on: date | None = None,
-) -> Payment:
-    """Apply a customer's payment to an invoice, in the invoice's currency; never more than is open on it."""
-    actor.require(Permission.RECORD_PAYMENT)
+def get_credit_note(session: Session, actor: Actor, *, number: str | int) -> CreditNote:
+    """The credit note, if its entity is in scope."""
+    note = load_document(session, CreditNote, number, kind=CREDIT_NOTE, lock=False)
+    actor.require_entity(note.entity_id, f"credit note {note.number}")
+    return note
+
+
+def credited_amount(session: Session, invoice_id: int) -> Decimal:
+    """What credit notes have already given back on one invoice."""
+    return credited_by_invoice(session, [invoice_id]).get(invoice_id, Decimal("0.00"))
+
+
+def issue_credit_note(
+    session: Session, actor: Actor, *, invoice: Invoice, amount: Decimal, source_id: int
+) -> CreditNote:
+    """Credit `amount` against an invoice (goods came back); never more than the invoice has not yet credited.
+
+    Who may credit is the caller's check (a return's receipt); the invoice must be in scope and locked by the
+    caller's document lock."""
+    actor.require_entity(invoice.entity_id, f"invoice {invoice.number}")
     amount = round_money(amount)
     if amount <= 0:
-        raise InvalidInput(f"a payment must be positive, got {amount}")
-    invoice = get_invoice(session, actor, invoice_number=invoice_number, lock=True)
-    if currency is not None and currency.upper() != invoice.currency:
-        raise CurrencyMismatch(
-            f"{invoice.number} is in {invoice.currency}; record the payment in {invoice.currency} "
-            f"(converted at the bank's rate), not in {currency.upper()}"
+        raise InvalidInput(f"a credit note must be positive, got {amount}")
+    left = round_money(invoice.amount) - credited_amount(session, invoice.id)
+    if amount > left:
+        raise InvalidInput(
+            f"a credit of {amount} {invoice.currency} is more than the {left} {invoice.currency} "
+            f"of {invoice.number} not yet credited"
         )
-    open_amount = invoice_open_amount(session, invoice)
-    if amount > open_amount:
-        raise InvalidInput(f"{invoice.number} has {open_amount} {invoice.currency} open; a payment of {amount} is more")
-    payment = Payment(
+    note = CreditNote(
+        entity_id=invoice.entity_id,
         customer_id=invoice.customer_id,
         invoice_id=invoice.id,
+        source_id=source_id,
+        currency=invoice.currency,
         amount=amount,
-        received_on=received_on or clock.today(),
+        issued_on=clock.today(),
         created_by=actor.user_id,
     )
-    session.add(payment)
+    session.add(note)
     session.flush()
-    return payment
+    return note
 
 
 def _receivables_by_customer(session: Session, customer_ids: Select[int] | list[int]) -> dict[int, Decimal]:
-    """Invoiced minus paid, per customer, in two grouped queries."""
-    invoiced = session.execute(
-        select(Invoice.customer_id, func.sum(Invoice.amount))
-        .where(Invoice.customer_id.in_(customer_ids))
-        .group_by(Invoice.customer_id)
-    ).all()
-    paid = dict(
-        session.execute(
-            select(Payment.customer_id, func.sum(Payment.amount))
-            .where(Payment.customer_id.in_(customer_ids))
-            .group_by(Payment.customer_id)
-        ).all()
-    )
-    return {cid: round_money(amount) - round_money(paid.get(cid)) for cid, amount in invoiced}
+    """Invoiced minus credited minus applied payments, per customer (summed in core.receivables.sums)."""
+    return owed_by_customer(session, customer_ids)
 
 
 def _open_orders_by_customer(session: Session, customer_ids: Select[int] | list[int]) -> dict[int, Decimal]:
@@ -103,7 +102,7 @@ def _open_orders_by_customer(session: Session, customer_ids: Select[int] | list[
 
 
 def open_receivables(session: Session, customer_id: int) -> Decimal:
-    """Invoiced minus paid, for one customer."""
+    """Invoiced minus credited minus applied payments, for one customer."""
     return _receivables_by_customer(session, [customer_id]).get(customer_id, Decimal("0.00"))
 
 
@@ -161,44 +160,10 @@ def credit_status(session: Session, actor: Actor, *, customer: str) -> CreditSta
     return _status_of(cust, open_receivables(session, cust.id), open_order_value(session, cust.id))
 
 
-@dataclass(frozen=True)
-class EntityMargin:
-    entity: str
-    currency: str
-    revenue: Decimal
-    cost: Decimal
-
-    @property
-    def margin(self) -> Decimal:
-        return self.revenue - self.cost
-
-    @property
-    def margin_pct(self) -> Decimal:
-        return round_percent(self.margin / self.revenue * 100) if self.revenue else Decimal(0)
-
-
-def margin_by_entity(session: Session, actor: Actor, *, since: date, until: date | None = None) -> list[EntityMargin]:
-    """Invoiced revenue, cost and margin per entity in scope, each in its own currency."""
-    until = until or clock.today()
-    if since > until:
-        raise InvalidInput(f"the period starts ({since}) after it ends ({until})")
-    rows = session.execute(
-        select(
-            LegalEntity.code,
-            LegalEntity.base_currency,
-            func.sum(Invoice.amount),
-            func.sum(Invoice.cost),
-        )
-        .join(Invoice, Invoice.entity_id == LegalEntity.id)
-        .where(
-            Invoice.issued_on >= since,
-            Invoice.issued_on <= until,
-            LegalEntity.id.in_(actor.entity_ids),
-        )
-        .group_by(LegalEntity.code, LegalEntity.base_currency)
-        .order_by(LegalEntity.code)
-    ).all()
-    return [EntityMargin(code, ccy, round_money(revenue), round_money(cost)) for code, ccy, revenue, cost in rows]
+def margin_by_entity(session: Session, actor: Actor, *, since: date, until: date | None = None) -> list[MarginLine]:
+    """Revenue (invoiced less credit notes), cost and margin per entity in scope, each in its own currency; freight
+    charged on orders and absorbed (not billed) counts as cost, returned goods put back on a shelf do not."""
+    return margins(session, actor, by=MarginBy.ENTITY, since=since, until=until or clock.today())
 
 
 def intercompany_balance(session: Session, actor: Actor, *, entity: str) -> dict[str, Decimal]:

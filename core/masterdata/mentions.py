@@ -30,13 +30,17 @@ from core.numbering import (
     EXCEPTION_CASE,
     INVOICE,
     MAX_DIGITS,
+    PAYMENT,
     PURCHASE_ORDER,
     SALES_ORDER,
     SHIPMENT,
+    SUPPLIER_INVOICE,
     TRANSFER,
     DocumentKind,
 )
+from core.payables.models import SupplierInvoice
 from core.purchasing.models import PurchaseOrder
+from core.receivables.models import CustomerPayment
 from core.sales.models import SalesOrder, Shipment
 from core.transfers.models import Transfer
 
@@ -157,7 +161,17 @@ def link_mentions(session: Session, actor: Actor, text: str, today: date) -> Lin
 
 # -- documents ---------------------------------------------------------------------------------------------
 
-DOCUMENT_KINDS = (SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE, INVOICE, SHIPMENT)
+DOCUMENT_KINDS = (
+    SALES_ORDER,
+    PURCHASE_ORDER,
+    TRANSFER,
+    DRAFT,
+    EXCEPTION_CASE,
+    INVOICE,
+    SHIPMENT,
+    SUPPLIER_INVOICE,
+    PAYMENT,
+)
 _DOCUMENT = re.compile(
     r"(?<![A-Za-z0-9])(?P<prefix>"
     + "|".join(sorted((k.prefix for k in DOCUMENT_KINDS), key=len, reverse=True))
@@ -218,6 +232,8 @@ def _document_in_scope(session: Session, actor: Actor, kind: DocumentKind, id_: 
         PURCHASE_ORDER: (PurchaseOrder.id, PurchaseOrder.entity_id),
         EXCEPTION_CASE: (ExceptionCase.id, ExceptionCase.entity_id),
         INVOICE: (Invoice.id, Invoice.entity_id),
+        SUPPLIER_INVOICE: (SupplierInvoice.id, SupplierInvoice.entity_id),
+        PAYMENT: (CustomerPayment.id, CustomerPayment.entity_id),
     }
     key, entity = columns[kind]
     return session.scalar(select(key).where(key == id_, entity.in_(scope))) is not None

@@ -131,6 +131,8 @@ class Supplier(Base):
     currency: Mapped[str] = mapped_column(String(3))
     lead_time_days: Mapped[int]
     note: Mapped[str] = mapped_column(Text, default="")
+    # Days from a supplier invoice's date to its due date, unless the invoice says otherwise.
+    payment_terms_days: Mapped[int] = mapped_column(default=30, server_default="30")
 
 
 class User(Base):

@@ -4,19 +4,20 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.actor import Actor, Role
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, InvalidState, NotFound
+from core.fx import convert as convert  # re-exported: conversion lives in core.fx
+from core.fx import exchange_rate as exchange_rate
 from core.masterdata.models import (
-    CurrencyRate,
     Customer,
     IntercompanyRule,
     Item,
+    ItemSubstitute,
     LegalEntity,
     Supplier,
     User,
@@ -24,7 +25,6 @@ from core.masterdata.models import (
     UserRole,
     Warehouse,
 )
-from core.money import round_unit_price
 
 
 def sku_key(sku: str) -> str:
@@ -81,6 +81,31 @@ def get_items(session: Session, *, skus: Sequence[str]) -> dict[str, Item]:
             raise NotFound("SKU", missing[0], suggest_skus(session, missing[0]))
         raise NotFound("SKU", ", ".join(missing))
     return {original: found[key] for key, original in wanted.items()}
+
+
+def require_active(session: Session, items: Sequence[Item], doing: str) -> None:
+    """Refuse inactive items for a new sale or purchase, naming their active substitutes (stock already held can
+    still move, be counted or be returned)."""
+    inactive = [item for item in items if not item.active]
+    if not inactive:
+        return
+    rows = session.execute(
+        select(ItemSubstitute.item_id, Item.sku)
+        .join(Item, Item.id == ItemSubstitute.substitute_id)
+        .where(ItemSubstitute.item_id.in_([i.id for i in inactive]), Item.active.is_(True))
+        .order_by(ItemSubstitute.item_id, ItemSubstitute.priority, Item.sku)
+    ).all()
+    substitutes: dict[int, list[str]] = {}
+    for item_id, sku in rows:
+        substitutes.setdefault(item_id, []).append(sku)
+    named = [
+        f"{i.sku} (substitutes: {', '.join(substitutes[i.id])})" if i.id in substitutes else i.sku for i in inactive
+    ]
+    raise InvalidState(
+        f"inactive items cannot be {doing}: {'; '.join(named)}",
+        inactive=[i.sku for i in inactive],
+        suggestions=[sku for i in inactive for sku in substitutes.get(i.id, [])],
+    )
 
 
 def get_warehouse(session: Session, *, code: str, suggest_for: Actor | None = None) -> Warehouse:
@@ -227,30 +252,6 @@ def load_actor(session: Session, *, username: str) -> Actor:
     roles = frozenset(Role(r) for r in session.scalars(select(UserRole.role).where(UserRole.user_id == user.id)))
     entities = frozenset(session.scalars(select(UserEntityScope.entity_id).where(UserEntityScope.user_id == user.id)))
     return Actor(user_id=user.id, username=user.username, roles=roles, entity_ids=entities)
-
-
-def exchange_rate(session: Session, *, from_currency: str, to_currency: str, on: date) -> Decimal:
-    """Units of `to_currency` for one `from_currency` on a day (the latest rate on or before it)."""
-    if from_currency == to_currency:
-        return Decimal(1)
-    rate = session.scalars(
-        select(CurrencyRate.rate)
-        .where(
-            CurrencyRate.from_currency == from_currency,
-            CurrencyRate.to_currency == to_currency,
-            CurrencyRate.valid_from <= on,
-        )
-        .order_by(CurrencyRate.valid_from.desc())
-        .limit(1)
-    ).first()
-    if rate is None:
-        raise InvalidInput(f"no exchange rate from {from_currency} to {to_currency} on or before {on}")
-    return Decimal(rate)
-
-
-def convert(amount: Decimal, rate: Decimal) -> Decimal:
-    """`amount` at `rate`, rounded to four places (unit prices keep sub-cent precision)."""
-    return round_unit_price(amount * rate)
 
 
 def intercompany_markup(session: Session, *, from_entity_id: int, to_entity_id: int) -> Decimal:

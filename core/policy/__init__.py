@@ -13,7 +13,7 @@ from core.policy.engine import NO_RULE_ID, evaluate
 from core.policy.facts import DraftKind, Facts
 from core.policy.loader import DEFAULT_POLICY_FILE, POLICY_FILE_ENV, PolicyError, load_policy, parse_policy, policy_path
 from core.policy.models import PolicyDecisionRecord
-from core.policy.rules import Policy, Rule
+from core.policy.rules import Policy, Rule, Tolerances
 from core.policy.service import record_decision
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Reason",
     "Requirement",
     "Rule",
+    "Tolerances",
     "evaluate",
     "load_policy",
     "parse_policy",

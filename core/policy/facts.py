@@ -21,6 +21,19 @@ class DraftKind(StrEnum):
     PO_RECEIPT = "po_receipt"
     TRANSFER_MOVE = "transfer_move"
     STOCK_ADJUSTMENT = "stock_adjustment"
+    SUBSTITUTION = "substitution"
+    EXPEDITE = "expedite"
+    ORDER_CANCEL = "order_cancel"
+    REALLOCATION = "reallocation"
+    RETURN_AUTHORISATION = "return_authorisation"
+    RETURN_RECEIPT = "return_receipt"
+    MASTER_DATA_CHANGE = "master_data_change"
+    CREDIT_LIMIT_CHANGE = "credit_limit_change"
+    CREDIT_HOLD = "credit_hold"
+    SUPPLIER_INVOICE = "supplier_invoice"
+    SUPPLIER_INVOICE_RELEASE = "supplier_invoice_release"
+    CUSTOMER_PAYMENT = "customer_payment"
+    PAYMENT_REVERSAL = "payment_reversal"
 
 
 class Facts(BaseModel):
@@ -51,3 +64,27 @@ class Facts(BaseModel):
         default=None, description="largest shortfall of a PO line closed short, percent"
     )
     discrepancy_units: int | None = Field(default=None, description="transfer units arrived short or damaged")
+    margin_after_pct: Decimal | None = Field(
+        default=None, description="the order's margin percent after the change, net of absorbed charges"
+    )
+    days_since_shipment: int | None = Field(
+        default=None, description="a return: days since the oldest shipment its units left on"
+    )
+    record: str | None = Field(
+        default=None, description="a master-data change: the record it creates or changes, e.g. 'item V-200'"
+    )
+    cost_change_pct: Decimal | None = Field(
+        default=None, description="a master-data change: how far an item's standard cost moves, percent either way"
+    )
+    credit_limit_before: Decimal | None = Field(
+        default=None, description="a credit-limit change: the limit before it (credit_limit is the one after)"
+    )
+    mismatched_lines: int | None = Field(
+        default=None, description="a supplier invoice: lines that fail the three-way match (price, quantity, receipt)"
+    )
+    price_variance_pct: Decimal | None = Field(
+        default=None, description="a supplier invoice: largest billed unit price above the PO's, percent"
+    )
+    over_billed_units: int | None = Field(
+        default=None, description="a supplier invoice: units billed beyond received and not yet billed, all lines"
+    )

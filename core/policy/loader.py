@@ -39,6 +39,7 @@ from core.policy.rules import (
     ReasonTemplate,
     Rule,
     RuleFailure,
+    Tolerances,
     format_value,
 )
 from core.policy.spec import ApproveSpec, PolicySpec, RuleSpec
@@ -105,6 +106,10 @@ def parse_policy(content: bytes | str, *, source: str = "<policy>") -> Policy:
         version=hashlib.sha256(raw).hexdigest(),
         entities=dict(spec.entities),
         rules=tuple(rules),
+        tolerances=Tolerances(
+            invoice_price_pct=spec.tolerances.invoice_price_pct,
+            invoice_quantity_units=spec.tolerances.invoice_quantity_units,
+        ),
     )
 
 

@@ -30,9 +30,11 @@ class FactType(StrEnum):
 ENTITY_FACTS = frozenset({"entity", "counterparty_entity"})
 ROLE_FACTS = frozenset({"requester_roles"})
 # Amounts in the draft entity's currency: a literal threshold on them only makes sense within one currency.
-ENTITY_CURRENCY_FACTS = frozenset({"amount", "credit_limit", "exposure_before", "exposure_after"})
+ENTITY_CURRENCY_FACTS = frozenset(
+    {"amount", "credit_limit", "credit_limit_before", "exposure_before", "exposure_after"}
+)
 # The only numbers that may sensibly be compared with a negative threshold.
-SIGNED_FACTS = frozenset({"min_margin_pct"})
+SIGNED_FACTS = frozenset({"min_margin_pct", "margin_after_pct"})
 
 _BASE_TYPES: dict[type, tuple[FactType, Any]] = {
     Decimal: (FactType.NUMBER, Decimal("12345.5")),
@@ -235,6 +237,14 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Tolerances:
+    """How far a supplier's invoice may stray from its purchase order and receipts and still match (three-way)."""
+
+    invoice_price_pct: Decimal = Decimal(2)  # a billed unit price may exceed the PO's by this many percent
+    invoice_quantity_units: int = 0  # units a line may bill beyond what was received and not yet billed
+
+
+@dataclass(frozen=True)
 class Policy:
     """A checked policy file: its rules and the hash of its bytes, which every decision records."""
 
@@ -243,6 +253,7 @@ class Policy:
     version: str  # sha256 of the file's bytes, hex
     entities: Mapping[str, str]  # entity code -> currency
     rules: tuple[Rule, ...]
+    tolerances: Tolerances = Tolerances()
 
     @property
     def short_version(self) -> str:

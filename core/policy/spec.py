@@ -4,6 +4,7 @@ The models check the structure; `core.policy.loader` then checks each condition 
 (a known fact, an operator that fits its type, a threshold of the right kind) and compiles the rules.
 """
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -69,6 +70,13 @@ class RuleSpec(_Spec):
     reason: str = Field(min_length=1)
 
 
+class ToleranceSpec(_Spec):
+    """Matching tolerances the core applies itself (a supplier invoice's three-way match)."""
+
+    invoice_price_pct: Decimal = Field(Decimal(2), ge=0, le=100)
+    invoice_quantity_units: int = Field(0, ge=0, le=1_000_000)
+
+
 class PolicySpec(_Spec):
     """The whole file."""
 
@@ -78,3 +86,4 @@ class PolicySpec(_Spec):
         min_length=1
     )
     rules: list[RuleSpec] = Field(min_length=1)
+    tolerances: ToleranceSpec = ToleranceSpec(invoice_price_pct=Decimal(2), invoice_quantity_units=0)

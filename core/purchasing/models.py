@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -65,3 +65,25 @@ class PurchaseOrderLine(Base):
     @property
     def open_quantity(self) -> int:
         return max(0, self.quantity - self.qty_received)
+
+
+class ItemSource(Base):
+    """Where an entity buys an item: the supplier, its minimum order quantity and the pack it sells in.
+
+    A purchase order proposed for the item orders at least `moq` units, in whole packs of `pack_size`.
+    An item with no source row is bought from the supplier it was last bought from (planning reads both)."""
+
+    __tablename__ = "item_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    moq: Mapped[int] = mapped_column(default=1)
+    pack_size: Mapped[int] = mapped_column(default=1)
+
+    __table_args__ = (
+        UniqueConstraint("item_id", "entity_id", name="uq_item_sources_item_entity"),
+        CheckConstraint("moq >= 1", name="ck_item_sources_moq"),
+        CheckConstraint("pack_size >= 1", name="ck_item_sources_pack"),
+    )

@@ -19,6 +19,7 @@ from core.masterdata.service import (
     get_supplier,
     get_warehouse_in_scope,
     item_skus,
+    require_active,
 )
 from core.numbering import PURCHASE_ORDER
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
@@ -63,6 +64,7 @@ def create_purchase_order(
     if expected < today:
         raise InvalidInput(f"expected date {expected} is in the past")
     items = get_items(session, skus=[request.sku for request in lines])
+    require_active(session, list(items.values()), "bought")
     rate = exchange_rate(session, from_currency=GROUP_CURRENCY, to_currency=vendor.currency, on=today)
     order = PurchaseOrder(
         entity_id=wh.entity_id,

@@ -24,10 +24,11 @@ from core.drafts.models import DraftAction, DraftApproval, DraftStatus
 from core.errors import InvalidInput, NotFound
 from core.exceptions.models import ACTIVE_STATUSES, ExceptionCase
 from core.finance.service import margin_by_entity
-from core.masterdata.models import CurrencyRate, Item, LegalEntity, Warehouse
+from core.fx import Rate, rates_on
+from core.masterdata.models import Item, LegalEntity, Warehouse
 from core.money import format_money, round_money
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
-from core.sales.pricing import GROUP_CURRENCY, round_percent
+from core.sales.pricing import GROUP_CURRENCY, margin_percent, round_percent
 from core.stock.models import DemandSource, Reservation, StockBalance
 
 DEFAULT_PERIOD_DAYS = 90
@@ -279,33 +280,6 @@ def _inventory_usd(session: Session, entity_ids: list[int]) -> dict[int, Decimal
     return {eid: Decimal(str(value or 0)) for eid, value in rows}
 
 
-def _rates_from_usd(session: Session, currencies: set[str], on: date) -> dict[str, tuple[Decimal, date]]:
-    """The latest USD rate on or before `on` into each currency (rate, valid from), in one query."""
-    rates = {GROUP_CURRENCY: (Decimal(1), on)}
-    wanted = sorted(currencies - {GROUP_CURRENCY})
-    if not wanted:
-        return rates
-    newer = CurrencyRate.__table__.alias("newer")
-    rows = session.execute(
-        select(CurrencyRate.to_currency, CurrencyRate.rate, CurrencyRate.valid_from).where(
-            CurrencyRate.from_currency == GROUP_CURRENCY,
-            CurrencyRate.to_currency.in_(wanted),
-            CurrencyRate.valid_from <= on,
-            ~exists().where(
-                newer.c.from_currency == CurrencyRate.from_currency,
-                newer.c.to_currency == CurrencyRate.to_currency,
-                newer.c.valid_from > CurrencyRate.valid_from,
-                newer.c.valid_from <= on,
-            ),
-        )
-    ).all()
-    rates.update({ccy: (Decimal(rate), valid_from) for ccy, rate, valid_from in rows})
-    missing = [ccy for ccy in wanted if ccy not in rates]
-    if missing:
-        raise InvalidInput(f"no exchange rate from {GROUP_CURRENCY} to {', '.join(missing)} on or before {on}")
-    return rates
-
-
 def _sales_basis(entity: _Entity, start: date, end: date, service: _Service, backlog: _Backlog) -> dict[str, str]:
     period, today = f"{start}..{end}", clock.today()
     if not service.lines:
@@ -337,15 +311,9 @@ def _backlog_basis(entity: _Entity, today: date, backlog: _Backlog) -> dict[str,
     }
 
 
-def _stock_basis(
-    entity: _Entity, start: date, end: date, rate: tuple[Decimal, date], cogs: Decimal, value: Decimal
-) -> dict[str, str]:
+def _stock_basis(entity: _Entity, start: date, end: date, rate: Rate, cogs: Decimal, value: Decimal) -> dict[str, str]:
     days = (end - start).days + 1
-    conversion = (
-        "in USD, no conversion"
-        if entity.currency == GROUP_CURRENCY
-        else f"converted at {GROUP_CURRENCY}→{entity.currency} {rate[0].normalize()} (rate of {rate[1]})"
-    )
+    conversion = "in USD, no conversion" if rate.valid_from is None else f"converted at {rate.describe()}"
     turns = (
         f"Cost of goods shipped (invoiced at shipment) in {start}..{end} ({format_money(cogs, entity.currency)}) "
         f"x {DAYS_PER_YEAR} / {days} days, divided by today's inventory value (ending, not average, inventory)."
@@ -363,11 +331,14 @@ def _stock_basis(
 
 def _margin_basis(entity: _Entity, start: date, end: date, revenue: Decimal, cost: Decimal) -> dict[str, str]:
     margin = (
-        f"(Revenue - cost of those invoices, {format_money(cost, entity.currency)}) / revenue x 100; "
-        f"cost is the standard cost at order time in {entity.currency}."
+        f"(Revenue - cost, {format_money(cost, entity.currency)}) / revenue x 100; cost is the standard cost at "
+        f"order time of the goods invoiced in {entity.currency}, plus absorbed freight, less goods returned to stock."
     )
     return {
-        "revenue": f"Sum of invoices of {entity.code} issued in {start}..{end}, at net prices, in {entity.currency}.",
+        "revenue": (
+            f"Sum of invoices of {entity.code} issued in {start}..{end}, at net prices, less credit notes issued "
+            f"in it (returns), in {entity.currency}."
+        ),
         "margin_pct": margin if revenue else f"No invoice of {entity.code} was issued in {start}..{end}.",
     }
 
@@ -386,7 +357,7 @@ def entity_kpis(
     if not entities:
         return []
     ids = [e.id for e in entities]
-    rates = _rates_from_usd(session, {e.currency for e in entities}, clock.today())
+    rates = rates_on(session, [(GROUP_CURRENCY, e.currency) for e in entities], clock.today())
     service = _service_level(session, ids, start, end)
     backlog = _backlog(session, ids)
     stock = _inventory_usd(session, ids)
@@ -396,7 +367,7 @@ def entity_kpis(
         _kpis_of(
             ent,
             (start, end),
-            rates[ent.currency],
+            rates[(GROUP_CURRENCY, ent.currency)],
             service.get(ent.id, _Service()),
             backlog.get(ent.id, _Backlog()),
             stock.get(ent.id, Decimal(0)),
@@ -409,7 +380,7 @@ def entity_kpis(
 def _kpis_of(
     ent: _Entity,
     period: tuple[date, date],
-    rate: tuple[Decimal, date],
+    rate: Rate,
     served: _Service,
     open_orders: _Backlog,
     stock_usd: Decimal,
@@ -417,7 +388,7 @@ def _kpis_of(
 ) -> EntityKpis:
     """One entity's figures from the set-wide query results."""
     (start, end), (revenue, cost) = period, invoiced
-    value = round_money(stock_usd * rate[0])
+    value = rate.apply(stock_usd)
     days = (end - start).days + 1
     return EntityKpis(
         entity=ent.code,
@@ -432,7 +403,7 @@ def _kpis_of(
         inventory_value=value,
         inventory_turns=(cost * DAYS_PER_YEAR / days / value).quantize(TURNS_PLACES, ROUND_HALF_UP) if value else None,
         revenue=revenue,
-        margin_pct=round_percent((revenue - cost) * 100 / revenue) if revenue else None,
+        margin_pct=margin_percent(revenue - cost, revenue) if revenue else None,
         basis={
             **_sales_basis(ent, start, end, served, open_orders),
             **_stock_basis(ent, start, end, rate, cost, value),

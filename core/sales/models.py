@@ -144,3 +144,38 @@ class ShipmentLine(Base):
             unique=True,
         ),
     )
+
+
+class ChargeKind(StrEnum):
+    EXPEDITE = "expedite"
+
+
+class OrderCharge(Base):
+    """A charge on an order beyond its lines (expedited freight), in the order's currency; never updated but for
+    the invoice a billed charge went on.
+
+    Absorbed (`billed` false): a cost of the order that lowers its margin. Billed: the customer pays it on the
+    order's next shipment invoice (`invoice_id` set then), so it is revenue and cost alike."""
+
+    __tablename__ = "order_charges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    carrier: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    billed: Mapped[bool] = mapped_column(default=False)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    charged_on: Mapped[date]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_order_charges_entity_charged", "entity_id", "charged_on"),
+        CheckConstraint("amount > 0", name="ck_order_charges_amount"),
+        CheckConstraint("kind IN ('expedite')", name="ck_order_charges_kind"),
+    )

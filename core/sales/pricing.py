@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import CurrencyMismatch, InvalidInput
+from core.fx import convert, exchange_rate
 from core.masterdata.models import (
     ContractPrice,
     Customer,
@@ -16,7 +17,6 @@ from core.masterdata.models import (
     PriceList,
     PriceListItem,
 )
-from core.masterdata.service import convert, exchange_rate
 from core.money import round_money, round_unit_price
 from core.sales.models import PriceSource
 
@@ -51,12 +51,15 @@ def round_percent(value: Decimal) -> Decimal:
     return value.quantize(PERCENT, ROUND_HALF_UP)
 
 
+def margin_percent(margin: Decimal, revenue: Decimal) -> Decimal:
+    """Margin as a percent of revenue (0 without revenue): the one rule for a line, an order and an entity."""
+    return round_percent(margin / revenue * 100) if revenue else Decimal(0)
+
+
 def margin(net: Decimal, unit_cost: Decimal, quantity: int) -> tuple[Decimal, Decimal]:
     """(margin amount, margin percent of revenue) for a line."""
-    revenue = net * quantity
     amount = round_money((net - unit_cost) * quantity)
-    pct = round_percent(amount / revenue * 100) if revenue else Decimal(0)
-    return amount, pct
+    return amount, margin_percent(amount, net * quantity)
 
 
 def resolve_prices(

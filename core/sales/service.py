@@ -1,7 +1,7 @@
 """Sales-order commands: create, confirm, ship (with invoice), change a line, cancel; and the order view."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -14,8 +14,9 @@ from core.documents import load_document
 from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
-from core.masterdata.service import get_customer, get_items
+from core.masterdata.service import get_customer, get_items, require_active
 from core.numbering import INVOICE, SALES_ORDER, SALES_ORDER_LINE, SHIPMENT
+from core.sales.charges import ChargeView, OrderMargin, charge_view, charges_of, order_margin
 from core.sales.models import (
     OrderStatus,
     PriceSource,
@@ -77,6 +78,7 @@ def create_order(
     cust = get_customer(session, actor, code=customer)
     currency = cust.entity.base_currency
     items = get_items(session, skus=[line.sku for line in lines])
+    require_active(session, list(items.values()), "sold")
     entity_warehouses = _entity_warehouses(session, cust.entity_id)
     stock = _stock_of(session, [i.id for i in items.values()], [w.id for w in entity_warehouses])
     prices = resolve_prices(session, customer=cust, items=list(items.values()), currency=currency, on=today)
@@ -457,6 +459,8 @@ class OrderView:
     lines: list[LineView]
     shipments: list[str]
     invoices: list[str]
+    charges: list[ChargeView] = field(default_factory=list)
+    margin: OrderMargin | None = None  # the order's lines less absorbed charges
 
     @property
     def total(self) -> Decimal:
@@ -495,6 +499,7 @@ def order_status(session: Session, actor: Actor, *, order_number: str | int) -> 
         )
     shipments = [SHIPMENT.format(i) for i in session.scalars(select(Shipment.id).where(Shipment.order_id == order.id))]
     invoices = [INVOICE.format(i) for i in session.scalars(select(Invoice.id).where(Invoice.order_id == order.id))]
+    charges = charges_of(session, order.id)
     return OrderView(
         number=order.number,
         status=order.status,
@@ -507,6 +512,8 @@ def order_status(session: Session, actor: Actor, *, order_number: str | int) -> 
         lines=lines,
         shipments=shipments,
         invoices=invoices,
+        charges=[charge_view(c) for c in charges],
+        margin=order_margin(order.lines, charges),
     )
 
 

@@ -23,8 +23,10 @@ from core.masterdata.models import Customer, Warehouse
 from core.masterdata.service import get_warehouse_in_scope, item_skus, warehouse_codes
 from core.money import round_money
 from core.numbering import INVOICE, SALES_ORDER, SHIPMENT
+from core.sales.charges import ChargeView, unbilled_charges
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
 from core.sales.service import OPEN_STATUSES, OrderView, get_order, order_status
+from core.shipping.carriers import split_carrier
 from core.shipping.models import MILESTONE_ORDER, Milestone, ShipmentMilestone
 from core.stock.models import DemandSource, Movement, Reservation
 from core.stock.service import Key, Posting, check_quantity, open_posting, reservations_for
@@ -121,7 +123,7 @@ def _ship_from(
         line.qty_shipped += quantity
         line.qty_invoiced += quantity
     posting.allocate_backorders([(ln.item_id, ln.warehouse_id) for ln, _ in plan if ln.warehouse_id != source_id])
-    session.add(_invoice_for(session, order, shipment, plan, day))
+    _bill_charges(session, order, _invoice_for(session, order, shipment, plan, day))
     _record_shipping_milestones(session, actor, shipment, travel, day)
     return shipment
 
@@ -139,9 +141,10 @@ def _checked_details(details: ShipmentDetails) -> ShipmentDetails:
         raise InvalidInput(f"packages must be between 1 and {MAX_PACKAGES:,}, got {details.packages}")
     if details.weight_kg is not None and not Decimal(0) < Decimal(details.weight_kg) <= MAX_WEIGHT_KG:
         raise InvalidInput(f"weight must be above 0 and at most {MAX_WEIGHT_KG:,} kg, got {details.weight_kg}")
+    carrier, service_level = split_carrier(details.carrier, details.service_level)
     return ShipmentDetails(
-        carrier=details.carrier.strip(),
-        service_level=details.service_level.strip(),
+        carrier=carrier,
+        service_level=service_level,
         tracking_number=details.tracking_number.strip(),
         packages=details.packages,
         weight_kg=details.weight_kg,
@@ -262,6 +265,17 @@ def _invoice_for(session: Session, order: SalesOrder, shipment: Shipment, plan: 
         issued_on=day,
         due_on=day + timedelta(days=customer.payment_terms_days),
     )
+
+
+def _bill_charges(session: Session, order: SalesOrder, invoice: Invoice) -> None:
+    """Charges billed to the customer (expedited freight) go on the order's next invoice, as revenue and cost."""
+    pending = unbilled_charges(session, order.id)
+    invoice.amount = round_money(Decimal(invoice.amount) + sum((Decimal(c.amount) for c in pending), Decimal(0)))
+    invoice.cost = round_money(Decimal(invoice.cost) + sum((Decimal(c.amount) for c in pending), Decimal(0)))
+    session.add(invoice)
+    session.flush()
+    for charge in pending:
+        charge.invoice_id = invoice.id
 
 
 # --- Milestones ------------------------------------------------------------------------
@@ -405,6 +419,11 @@ class FulfilmentView:
     @property
     def backordered_units(self) -> int:
         return sum(ln.backordered for ln in self.order.lines)
+
+    @property
+    def charges(self) -> list[ChargeView]:
+        """Expedited freight and other charges on the order, absorbed or billed."""
+        return self.order.charges
 
 
 def shipment_status(session: Session, actor: Actor, *, shipment_number: str | int) -> ShipmentView:

@@ -25,6 +25,7 @@ class Movement(StrEnum):
     TRANSFER_IN = "transfer_in"
     TRANSFER_LOSS = "transfer_loss"  # shipped but not put on hand at the destination: short or damaged
     ADJUSTMENT = "adjustment"
+    CUSTOMER_RETURN = "customer_return"  # returned goods put back on the shelf (a return authorisation's restock)
 
 
 class SupplySource(StrEnum):

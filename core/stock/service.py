@@ -28,6 +28,7 @@ from core.stock.models import (
     StockBalance,
     SupplySource,
 )
+from core.stock.priority import Claimant, ranked_claims
 
 Key = tuple[int, int]  # (item_id, warehouse_id)
 MAX_QUANTITY = 1_000_000
@@ -79,6 +80,19 @@ def _insert_missing(session: Session, keys: list[Key]) -> None:
     rows = [{"item_id": i, "warehouse_id": w} for i, w in keys]
     stmt = dialect_insert(StockBalance).values(rows).on_conflict_do_nothing(index_elements=["item_id", "warehouse_id"])
     session.execute(stmt)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """Units of free stock a waiting claim received."""
+
+    claimant: Claimant
+    units: int
+
+    def describe(self) -> str:
+        """ "SO-12 line 1 (ACME, tier A) gets 6 units"."""
+        who = f" ({self.claimant.customer}, tier {self.claimant.tier or '?'})" if self.claimant.customer else ""
+        return f"{self.claimant.document}{who} gets {self.units} backordered unit{'s' if self.units != 1 else ''}"
 
 
 @dataclass
@@ -233,15 +247,11 @@ class Posting:
         supply.quantity -= quantity
 
     def backorder_reserved(self, key: Key, quantity: int) -> None:
-        """Stock that was reserved is not there after all (a count, a write-off): the newest claims give back
+        """Stock that was reserved is not there after all (a count, a write-off): the lowest-ranked claims give back
         `quantity` reserved units, which wait as backorders (the reverse of `allocate_backorders`)."""
         balance = self.balances[key]
-        claims = self.session.scalars(
-            select(Reservation)
-            .where(Reservation.item_id == key[0], Reservation.warehouse_id == key[1], Reservation.quantity > 0)
-            .order_by(Reservation.id.desc())
-        ).all()
-        for reservation in claims:
+        for claimant in reversed(ranked_claims(self.session, [key], waiting=False)):
+            reservation = claimant.reservation
             take = min(quantity, reservation.quantity)
             if take <= 0:
                 break
@@ -251,24 +261,17 @@ class Posting:
             balance.backordered += take
             quantity -= take
 
-    def allocate_backorders(self, keys: Iterable[Key]) -> list[Reservation]:
-        """Give newly free stock to waiting backorders, oldest first; returns the claims that grew."""
-        grown: list[Reservation] = []
+    def allocate_backorders(self, keys: Iterable[Key]) -> list[Fill]:
+        """Give free stock to waiting backorders in priority order (`core.stock.priority`: customers by tier, then
+        age; transfers after them); returns who got how many units."""
+        fills: list[Fill] = []
         for key in sorted(set(keys)):
             balance = self.balances[key]
             free = balance.on_hand - balance.reserved
             if balance.backordered <= 0 or free <= 0:
                 continue
-            waiting = self.session.scalars(
-                select(Reservation)
-                .where(
-                    Reservation.item_id == key[0],
-                    Reservation.warehouse_id == key[1],
-                    Reservation.backordered > 0,
-                )
-                .order_by(Reservation.id)
-            ).all()
-            for reservation in waiting:
+            for claimant in ranked_claims(self.session, [key], waiting=True):
+                reservation = claimant.reservation
                 take = min(free, reservation.backordered)
                 if take <= 0:
                     break
@@ -277,8 +280,8 @@ class Posting:
                 balance.backordered -= take
                 balance.reserved += take
                 free -= take
-                grown.append(reservation)
-        return grown
+                fills.append(Fill(claimant, take))
+        return fills
 
 
 def open_posting(

@@ -28,6 +28,9 @@ def evaluate(
         ),
     ] = 3,
     tags: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with this tag (repeatable).")] = None,
+    skip_tags: Annotated[
+        list[str] | None, typer.Option("--skip-tag", help="Leave out tasks with this tag (repeatable).")
+    ] = None,
     user_model: Annotated[
         str | None,
         typer.Option(help="A model that plays the user of tasks with a goal (tau-bench's user simulator)."),
@@ -46,7 +49,8 @@ def evaluate(
     from evals.scenarios.task import load_tasks
 
     chosen = model or model_settings().model
-    tasks = _shard_of(load_tasks(TASKS, tags), shard)
+    skipped = set(skip_tags or [])
+    tasks = _shard_of([t for t in load_tasks(TASKS, tags) if not skipped & set(t.tags)], shard)
     if not tasks:
         console.print(f"no task has the tags {tags}")
         raise typer.Exit(code=1)

@@ -305,6 +305,18 @@ class Report:
         return counts
 
 
+def warm_up(model: str) -> None:
+    """Load the local model and its prompt prefix before the first trial, untimed, as the web service does when it
+    starts (the first trial of a run otherwise pays for the load, up to its 120 s timeout on a busy machine)."""
+    if not ModelSettings(model=model).is_local:
+        return
+    from assistant.llm.local import warm_up as load
+    from assistant.prompts import system_prompt
+    from tools import default_registry
+
+    load(system_prompt(), default_registry().schemas())
+
+
 def run(
     tasks: list[Task],
     *,
@@ -318,6 +330,7 @@ def run(
 ) -> Report:
     """Every task `trials` times, each on a fresh copy of the template."""
     workdir.mkdir(parents=True, exist_ok=True)
+    warm_up(model)
     results = []
     for task in tasks:
         for trial in range(1, trials + 1):

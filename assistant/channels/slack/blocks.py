@@ -7,18 +7,23 @@ from typing import Any
 from assistant.channels.web.schemas import DraftCard
 from core.money import format_money
 from core.numbering import (
+    CREDIT_NOTE,
     DRAFT,
     EXCEPTION_CASE,
     PURCHASE_ORDER,
+    RETURN_AUTHORISATION,
     SALES_ORDER,
     STOCK_ADJUSTMENT,
     TRANSFER,
     kind_of,
     mention_pattern,
 )
+from core.planning.briefing import Briefing
 
 Block = dict[str, Any]
-DOCUMENT = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE, STOCK_ADJUSTMENT])
+DOCUMENT = mention_pattern(
+    [SALES_ORDER, PURCHASE_ORDER, TRANSFER, DRAFT, EXCEPTION_CASE, STOCK_ADJUSTMENT, RETURN_AUTHORISATION, CREDIT_NOTE]
+)
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 MAX_TEXT = 2900  # a section's text is limited to 3,000 characters
 
@@ -202,3 +207,20 @@ def reject_modal(number: str, metadata: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def briefing_blocks(found: Briefing, web: str) -> list[Block]:
+    """A person's briefing as a DM: the day, then each line with its top items linked into the web app."""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Needs your attention · {found.day.isoformat()}"}}
+    ]
+    for line in found.lines:
+        items = "\n".join(f"• <{web}{i.link}|{i.ref}> {_escape(i.text)}" for i in line.items)
+        text = f"*<{web}{line.link}|{_escape(line.text)}>*" + (f"\n{items}" if items else "")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_TEXT]}})
+    return blocks
+
+
+def _escape(text: str) -> str:
+    """Text as Slack shows it literally (its mrkdwn treats &, < and > as markup)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

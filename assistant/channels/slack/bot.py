@@ -16,7 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.channels.slack.blocks import (
     Block,
     answer_blocks,
+    briefing_blocks,
     card_of,
     decided_block,
     draft_blocks,
@@ -39,6 +40,7 @@ from assistant.channels.web import views
 from assistant.channels.web.schemas import DraftCard
 from assistant.channels.web.services import Services
 from assistant.channels.web.turns import TurnRequest
+from core import clock
 from core.actor import Actor, Person
 from core.conversations import RateLimited, TurnInProgress, begin_turn, external_key_of, open_conversation
 from core.drafts.inbox import awaiting_approval
@@ -56,12 +58,15 @@ from core.drafts.service import (
 from core.errors import ErpError, InvalidInput
 from core.identity import account_of, linked_accounts, linked_user, username_for_email
 from core.masterdata.service import display_names
+from core.planning.briefing import Briefing, briefing, claim_briefing_round
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("erp.slack")
 CHANNEL = "slack"
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 SEEN_EVENTS = 2000
+BRIEFING_WINDOW = timedelta(minutes=30)  # a service started later than this after the hour sends none that day
+BRIEFING_CHECK_S = 60
 MAX_BLOCKS = 50  # Slack refuses a message with more
 
 
@@ -302,6 +307,44 @@ class SlackBot:
         if draft.status == DraftStatus.PENDING_APPROVAL:
             await self.announce(draft.number)
 
+    # -- the daily briefing ------------------------------------------------------------------------
+
+    async def send_briefings(self, day: date | None = None) -> list[str]:
+        """DM every linked user their briefing (someone with nothing to attend to gets none); the users sent to."""
+
+        def gather(s: Any) -> list[tuple[str, Briefing]]:
+            return [(sid, briefing(s, actor, today=day)) for sid, actor in linked_accounts(s, channel=CHANNEL)]
+
+        sent = []
+        for slack_user, found in await self._db(gather):
+            if found.empty:
+                continue
+            blocks = briefing_blocks(found, self.config.web_url)
+            await self.client.chat_postMessage(channel=slack_user, text=found.headline, blocks=blocks)
+            sent.append(slack_user)
+        log.info("briefings sent by Slack DM: %d", len(sent))
+        return sent
+
+    async def briefing_round(self, day: date) -> list[str]:
+        """The day's briefings, sent if this worker claims the day's round (else nobody is sent anything again)."""
+        if not await self._db(lambda s: claim_briefing_round(s, channel=CHANNEL, day=day), write=True):
+            return []
+        return await self.send_briefings(day)
+
+    async def briefing_loop(self, at: time) -> None:
+        """Send the briefings once a day at `at` (the service's clock, UTC) until cancelled; of several workers (or
+        a restart) the first to claim the day's round sends it."""
+        last: date | None = None
+        while True:
+            now = clock.now()
+            if briefing_due(now, at, last):
+                last = now.date()
+                try:
+                    await self.briefing_round(last)
+                except Exception:  # a failed round is logged; tomorrow's still goes out
+                    log.exception("the Slack briefings of %s failed", last)
+            await asyncio.sleep(BRIEFING_CHECK_S)
+
     # -- approvals -----------------------------------------------------------------------------
 
     async def announce(self, number: str) -> None:
@@ -399,6 +442,12 @@ class SlackBot:
                 return
         if requester:
             await self.client.chat_postMessage(channel=requester, text=text)
+
+
+def briefing_due(now: datetime, at: time, last_sent: date | None) -> bool:
+    """Whether the day's briefings are due: `at` has passed today, by less than the window, and none went today."""
+    start = datetime.combine(now.date(), at)
+    return last_sent != now.date() and start <= now < start + BRIEFING_WINDOW
 
 
 def _previews(s: Any, actor: Actor, numbers: list[str]) -> list[DraftCard]:

@@ -4,6 +4,7 @@
 uvicorn (as a factory, so each worker process builds its own database pool and loads the model once).
 """
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,18 +19,32 @@ from assistant.channels.web import errors
 from assistant.channels.web.errors import HttpError, error_response
 from assistant.channels.web.routes import (
     approvals,
+    briefing,
     chat,
+    dashboard,
     drafts,
     exceptions,
+    forecast,
     health,
+    masterdata,
+    order_actions,
+    order_changes,
     pages,
+    payables,
+    planning,
+    receivables,
     receiving,
     records,
+    replenishment,
+    reports,
+    returns,
+    risks,
     session,
     shipping,
     stock,
 )
 from assistant.channels.web.routes.pages import STATIC
+from assistant.channels.web.schedule import start_schedule, stop_schedule
 from assistant.channels.web.services import Services, WebConfig
 from core.settings import get_settings
 from core.text import NUL_REFUSED, has_nul
@@ -60,7 +75,32 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
     )
     app.state.services = services
     errors.install(app)
-    for module in (session, chat, approvals, drafts, exceptions, shipping, receiving, stock, records, health, pages):
+    for module in (
+        session,
+        chat,
+        approvals,
+        briefing,
+        drafts,
+        exceptions,
+        shipping,
+        order_changes,
+        order_actions,
+        receiving,
+        stock,
+        returns,
+        reports,
+        replenishment,
+        forecast,
+        risks,
+        dashboard,
+        planning,
+        masterdata,
+        payables,
+        receivables,
+        records,
+        health,
+        pages,
+    ):
         app.include_router(module.router)
     _mount_slack(app, services, slack)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -120,7 +160,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
     if services.assistant.settings.is_local:
         threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
+    planning = start_schedule(services.db, services.config.planning)
+    at, bot = get_settings().briefing_slack_at, app.state.slack
+    briefings = asyncio.create_task(bot.briefing_loop(at)) if at is not None and bot is not None else None
     yield
+    if briefings is not None:
+        briefings.cancel()
+    await stop_schedule(planning)
     services.runner.pool.shutdown(wait=False, cancel_futures=True)
 
 

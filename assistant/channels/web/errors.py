@@ -31,6 +31,8 @@ STATUS_OF_CODE = {
     "not_found": 404,
     "turn_in_progress": 409,
     "invalid_state": 409,
+    "duplicate_code": 409,
+    "duplicate_document": 409,
     "too_large": 413,
     "rate_limited": 429,
     "database_unavailable": 503,

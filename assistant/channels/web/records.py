@@ -12,24 +12,31 @@ from assistant.channels.web.schemas import Fact, Record, RecordTable
 from assistant.channels.web.views import case_detail, draft_card
 from core.actor import Actor
 from core.errors import NotFound
-from core.finance.service import credit_status, get_invoice, invoice_open_amount
+from core.finance.service import credit_status, get_credit_note, get_invoice, invoice_open_amount
 from core.masterdata.models import Item, Warehouse
 from core.masterdata.service import get_item, item_skus, warehouse_codes
 from core.money import format_money
 from core.numbering import (
+    CREDIT_NOTE,
     DRAFT,
     EXCEPTION_CASE,
     INVOICE,
+    PAYMENT,
     PURCHASE_ORDER,
+    RETURN_AUTHORISATION,
     SALES_ORDER,
     SALES_ORDER_LINE,
     SHIPMENT,
     STOCK_ADJUSTMENT,
+    SUPPLIER_INVOICE,
     TRANSFER,
     DocumentKind,
     kind_of,
 )
+from core.payables.service import supplier_invoice_status
 from core.purchasing.service import get_purchase_order
+from core.receivables.service import payment_view
+from core.returns.service import return_status
 from core.sales.service import get_order_line, order_status
 from core.shipping.service import shipment_status
 from core.stock.counts import get_adjustment
@@ -64,6 +71,9 @@ def _sales_order(session: Session, actor: Actor, ref: str) -> Record:
     ]
     if view.hold_reason:
         fields.append(Fact(label="on hold", value=view.hold_reason))
+    for charge in view.charges:
+        what = f"{format_money(charge.amount, charge.currency)} via {charge.carrier}, {charge.treatment}"
+        fields.append(Fact(label=f"{charge.kind} freight", value=f"{what} ({charge.reason})"))
     rows = [
         [
             str(ln.line_no),
@@ -221,6 +231,93 @@ def _adjustment(session: Session, actor: Actor, ref: str) -> Record:
     return Record(ref=adjustment.number, kind="stock_adjustment", title=title, fields=fields)
 
 
+def _return(session: Session, actor: Actor, ref: str) -> Record:
+    view = return_status(session, actor, rma_number=ref)
+    fields = [
+        Fact(label="status", value=view.status),
+        Fact(label="order", value=view.order),
+        Fact(label="customer", value=view.customer),
+        Fact(label="reason", value=view.reason),
+        Fact(label="value", value=format_money(view.value, view.currency)),
+        Fact(label="authorised", value=f"{view.authorised_at:%Y-%m-%d %H:%M}"),
+    ]
+    if view.received_at:
+        fields.append(Fact(label="received", value=f"{view.received_at:%Y-%m-%d %H:%M}"))
+    fields += [
+        Fact(label="credit note", value=f"{cn.number}: {format_money(cn.amount, view.currency)} on {cn.invoice}")
+        for cn in view.credit_notes
+    ]
+    rows = [
+        [str(ln.line_no), ln.sku, str(ln.quantity), ln.shipment, ln.disposition or "awaited", ln.warehouse or ""]
+        for ln in view.lines
+    ]
+    table = RecordTable(columns=["line", "SKU", "qty", "shipment", "disposition", "warehouse"], rows=rows)
+    title = f"Return {view.number}"
+    return Record(ref=view.number, kind="return_authorisation", title=title, fields=fields, table=table)
+
+
+def _credit_note(session: Session, actor: Actor, ref: str) -> Record:
+    note = get_credit_note(session, actor, number=ref)
+    fields = [
+        Fact(label="invoice", value=INVOICE.format(note.invoice_id)),
+        Fact(label="return", value=RETURN_AUTHORISATION.format(note.source_id)),
+        Fact(label="amount", value=format_money(Decimal(note.amount), note.currency)),
+        Fact(label="issued", value=str(note.issued_on)),
+    ]
+    return Record(ref=note.number, kind="credit_note", title=f"Credit note {note.number}", fields=fields)
+
+
+def _supplier_invoice(session: Session, actor: Actor, ref: str) -> Record:
+    view = supplier_invoice_status(session, actor, invoice_number=ref)
+    status = {"approved": "approved for payment", "on_hold": "on payment hold"}.get(view.status, view.status)
+    fields = [
+        Fact(label="status", value=status),
+        Fact(label="supplier", value=f"{view.supplier} (invoice {view.supplier_ref})"),
+        Fact(label="purchase order", value=view.po),
+        Fact(label="total", value=format_money(view.total, view.currency)),
+        Fact(label="open", value=format_money(view.open_amount, view.currency)),
+        Fact(label="invoice date", value=str(view.invoice_date)),
+        Fact(label="due", value=str(view.due_date)),
+    ]
+    if view.case:
+        fields.append(Fact(label="case", value=f"{view.case} ({view.case_status})"))
+    if view.released_by:
+        fields.append(Fact(label="released by", value=f"{view.released_by}: {view.release_reason}"))
+    rows = [
+        [str(ln.line_no), ln.sku, str(ln.quantity), str(ln.unit_price), str(ln.po_price), str(ln.received),
+         str(ln.billed_before), ln.result]
+        for ln in view.lines
+    ]  # fmt: skip
+    columns = ["PO line", "SKU", "qty", "price", "PO price", "received", "billed before", "match"]
+    title = f"Supplier invoice {view.number}"
+    return Record(
+        ref=view.number,
+        kind="supplier_invoice",
+        title=title,
+        fields=fields,
+        table=RecordTable(columns=columns, rows=rows),
+    )
+
+
+def _payment(session: Session, actor: Actor, ref: str) -> Record:
+    view = payment_view(session, actor, payment_number=ref)
+    fields = [
+        Fact(label="customer", value=view.customer),
+        Fact(label="amount", value=format_money(view.amount, view.currency)),
+        Fact(label="received", value=str(view.received_on)),
+        Fact(label="bank reference", value=view.bank_reference),
+        Fact(label="applied", value=format_money(view.applied, view.currency)),
+        Fact(label="on account", value=format_money(view.unapplied, view.currency)),
+        Fact(label="status", value=view.status),
+    ]
+    rows = [
+        [a.invoice, format_money(a.amount, view.currency), str(a.applied_on), "reversed" if a.reversed else ""]
+        for a in view.applications
+    ]
+    table = RecordTable(columns=["invoice", "amount", "applied on", ""], rows=rows)
+    return Record(ref=view.number, kind="payment", title=f"Payment {view.number}", fields=fields, table=table)
+
+
 def _item(session: Session, actor: Actor, ref: str) -> Record:
     item = get_item(session, sku=ref)
     report = available_to_promise(session, actor, sku=item.sku)
@@ -259,4 +356,8 @@ READERS: dict[DocumentKind, Callable[[Session, Actor, str], Record]] = {
     DRAFT: _draft,
     EXCEPTION_CASE: _exception,
     STOCK_ADJUSTMENT: _adjustment,
+    RETURN_AUTHORISATION: _return,
+    CREDIT_NOTE: _credit_note,
+    SUPPLIER_INVOICE: _supplier_invoice,
+    PAYMENT: _payment,
 }

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from assistant.agent import Assistant
 from assistant.channels.web.turns import TurnRunner
 from core.db import Database
+from core.planning.schedule import Schedule
 from core.settings import CookiePolicy, get_settings
 
 
@@ -19,6 +20,8 @@ class WebConfig:
     # How many turns talk to the model at once: 1 for the in-process local model.
     model_slots: int | None = field(default_factory=lambda: get_settings().model_slots)
     max_body_bytes: int = 64 * 1024
+    # When the planning analyses run inside this worker (off unless the settings say; `run`/`serve` default hourly).
+    planning: Schedule = field(default_factory=Schedule.from_settings)
 
 
 class Services:

@@ -4,8 +4,7 @@ Every function reads through the core's own access rules (`get_draft`, `get_case
 can never show what the signed-in user may not see.
 """
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from assistant.channels.web.schemas import (
     DraftCard,
     DraftDetail,
     Fact,
+    PriorityFactor,
     Reason,
     Verdict,
 )
@@ -38,6 +38,7 @@ from core.exceptions.models import ACTIVE_STATUSES
 from core.finance.service import credit_status
 from core.masterdata.service import display_names, entity_codes, usernames
 from core.money import round_money
+from core.planning.priorities import Factor, Ranked, rank_cases, rank_drafts
 from core.settings import get_settings
 from core.stock.service import available_to_promise
 
@@ -46,20 +47,25 @@ def _hours_since(when: datetime) -> float:
     return max(0.0, (clock.now() - when).total_seconds() / 3600)
 
 
-def urgency(draft: DraftAction) -> float:
-    """Overdue first, then older and bigger: age against the escalation time, value on a log scale."""
-    age = _hours_since(draft.created_at) / max(1, get_settings().approval_escalate_hours)
-    value = math.log10(float(draft.amount_usd) + 1)
-    overdue = 1.0 if clock.now() >= draft.escalate_at else 0.0
-    return float(round(100 * overdue + 10 * age + value, 3))
+def factor_views(factors: Sequence[Factor]) -> list[PriorityFactor]:
+    return [
+        PriorityFactor(name=f.name, weight=f.weight, points=f.points, score=f.score, basis=f.basis) for f in factors
+    ]
 
 
-def cards(session: Session, drafts: list[DraftAction], *, viewer: Actor | None = None) -> list[DraftCard]:
+def cards(
+    session: Session, drafts: list[DraftAction], *, viewer: Actor | None = None, ranked: bool = False
+) -> list[DraftCard]:
     """Cards for many drafts, with one query for the names of everyone who asked. With `viewer`, the cards of
-    the drafts they asked for say whether they may confirm or cancel them (without, no card offers either)."""
+    the drafts they asked for say whether they may confirm or cancel them (without, no card offers either).
+    Each card carries its priority by business impact (`urgency`, with its factors); `ranked`: the highest first."""
     names = display_names(session, user_ids=(d.requester_id for d in drafts))
     codes = entity_codes(session, {d.entity_id for d in drafts})
-    return [_card(session, d, names, codes, viewer) for d in drafts]
+    priorities = rank_drafts(session, drafts)
+    if ranked:
+        return [_card(session, r.item, names, codes, viewer, r) for r in priorities]
+    by_id = {r.item.id: r for r in priorities}
+    return [_card(session, d, names, codes, viewer, by_id[d.id]) for d in drafts]
 
 
 def preview_note(draft: DraftAction, requester: str) -> str | None:
@@ -77,7 +83,12 @@ def preview_note(draft: DraftAction, requester: str) -> str | None:
 
 
 def _card(
-    session: Session, draft: DraftAction, names: dict[int, str], codes: dict[int, str], viewer: Actor | None
+    session: Session,
+    draft: DraftAction,
+    names: dict[int, str],
+    codes: dict[int, str],
+    viewer: Actor | None,
+    priority: Ranked[DraftAction],
 ) -> DraftCard:
     waiting = open_requirements(session, draft)
     mine = viewer is not None and viewer.user_id == draft.requester_id
@@ -105,7 +116,8 @@ def _card(
         result_ref=draft.result_ref,
         failure_reason=draft.failure_reason,
         low_risk=len(waiting) == 1 and Decimal(draft.amount_usd) <= get_settings().low_risk_usd,
-        urgency=urgency(draft),
+        urgency=priority.score,
+        factors=factor_views(priority.factors),
         note=preview_note(draft, "you" if mine else requester),
         can_confirm=mine and unconfirmed and clock.now() < draft.expires_at,
         can_cancel=mine and draft.status in (DraftStatus.UNCONFIRMED, DraftStatus.PENDING_APPROVAL),
@@ -200,14 +212,19 @@ def _credit_fact(session: Session, actor: Actor, customer: str) -> list[Fact]:
 # --- exception cases ---------------------------------------------------------------------
 
 
-def case_views(session: Session, cases: list[ExceptionCase]) -> list[Case]:
-    """Board rows for many cases, with one query each for owners and entity codes."""
+def case_views(session: Session, cases: list[ExceptionCase], *, ranked: bool = False) -> list[Case]:
+    """Board rows for many cases, with one query each for owners and entity codes; `ranked`: ordered by priority
+    (business impact), each row with its score and factors."""
     owners = usernames(session, user_ids=(c.owner_user_id for c in cases))
     codes = entity_codes(session, {c.entity_id for c in cases})
-    return [_case(c, owners, codes) for c in cases]
+    if not ranked:
+        return [_case(c, owners, codes) for c in cases]
+    return [_case(r.item, owners, codes, r) for r in rank_cases(session, cases)]
 
 
-def _case(case: ExceptionCase, owners: dict[int, str], codes: dict[int, str]) -> Case:
+def _case(
+    case: ExceptionCase, owners: dict[int, str], codes: dict[int, str], priority: Ranked[ExceptionCase] | None = None
+) -> Case:
     now = clock.now()
     return Case(
         number=case.number,
@@ -222,7 +239,18 @@ def _case(case: ExceptionCase, owners: dict[int, str], codes: dict[int, str]) ->
         sla_due_at=case.sla_due_at,
         age_days=round(max(0.0, (now - case.created_at).total_seconds() / 86400), 2),
         overdue=case.status in ACTIVE_STATUSES and now >= case.sla_due_at,
+        proposal=_proposal_summary(case),
+        priority=priority.score if priority else None,
+        factors=factor_views(priority.factors) if priority else [],
     )
+
+
+def _proposal_summary(case: ExceptionCase) -> str | None:
+    """The summary of the draft the case proposes while it is active (a closed case's proposal no longer stands)."""
+    proposal = (case.related or {}).get("proposal")
+    if not isinstance(proposal, dict) or case.status not in ACTIVE_STATUSES:
+        return None
+    return str(proposal.get("summary") or proposal.get("kind") or "a proposed draft")
 
 
 def case_detail(session: Session, actor: Actor, number: str) -> CaseDetail:

@@ -20,7 +20,7 @@ is evaluated in a batch rather than generated (`choice`). An answer streams as t
 call arrives as one chunk (`parsing`, `call`, `provider`).
 
 Settings: `ERP_LOCAL_MODEL_PATH` (another GGUF), `ERP_LOCAL_THREADS` / `ERP_LOCAL_BATCH_THREADS` (default:
-chosen per call, see `threads.threads()`), `ERP_LOCAL_CONTEXT` (tokens, default 8192; the oldest turns are
+chosen per call, see `threads.threads()`), `ERP_LOCAL_CONTEXT` (tokens, default 16384; the oldest turns are
 left out when a conversation outgrows it), `ERP_LOCAL_TOOL_SUBSET` / `ERP_LOCAL_EXAMPLES` (off by default: the agent
 offers only the tools a request can need, `assistant.tool_offer`, and the prompt shows only the closest examples; a
 prompt of its own per request, not cached: measured slower and no more accurate, evals/results/

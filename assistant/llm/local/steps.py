@@ -27,6 +27,7 @@ from assistant.conditions import (
     GUARD_CODES,
     last_request,
     loaded,
+    only_asks,
     previewed_calls,
     since_user,
     stock_condition,
@@ -112,7 +113,7 @@ def plan(
     if tool_choice not in (None, "auto") or not tools:
         return Plan(allowed, answer)
     if not calls:
-        looking = rule.look_first and looks_first(messages)
+        looking = (rule.look_first and looks_first(messages)) or only_asks(last_request(messages))
         return Plan([t for t in allowed if not writes(t)] if looking else allowed, answer)
     rounds = tool_rounds(messages)
     budget = {"one": 1, "parts": request_parts(last_request(messages)), "free": 10**6}[rule.rounds]

@@ -8,10 +8,12 @@ from typing import Any
 from core import clock
 from core.actor import Permission
 from evals.hardening.access.cells import (
+    HOLD_REASON,
     OUT_OF_BOUNDS,
     Cell,
     in_scope,
     may,
+    may_any,
     may_decide,
     may_handle_case,
     may_read_draft,
@@ -83,6 +85,17 @@ def _ship_over_api(web: Web, cell: Cell) -> str:
     return web.post(cell.subject.username, f"/api/orders/{order}/shipments", body)
 
 
+def _cancel(cell: Cell) -> dict[str, Any]:
+    order, line_no = cell.place.shippable
+    return {"order_number": order, "line_no": line_no, "reason": "access check"}
+
+
+def _cancel_over_api(web: Web, cell: Cell) -> str:
+    body = _cancel(cell)
+    order = body.pop("order_number")
+    return web.post(cell.subject.username, f"/api/orders/{order}/cancel", body | {"confirm": False})
+
+
 def _credit_release(cell: Cell) -> tuple[str, dict[str, Any]]:
     return "request_credit_hold_release", {"customer": cell.place.held_customer, "reason": "payment received"}
 
@@ -98,6 +111,45 @@ def _comment(cell: Cell) -> tuple[str, dict[str, Any]]:
 
 def _count(cell: Cell) -> dict[str, Any]:
     return {"sku": cell.place.sku, "warehouse": cell.place.warehouse, "counted": 1}
+
+
+def _substitute(cell: Cell) -> tuple[str, dict[str, Any]]:
+    order, line_no, sku = cell.place.substitutable
+    return "draft_order_action", {"order_number": order, "action": "substitute", "line_no": line_no, "sku": sku}
+
+
+def _expedite(cell: Cell) -> dict[str, Any]:
+    return {"amount": "1.00", "carrier": "UPS", "reason": "access matrix"}
+
+
+def _return_asked(cell: Cell) -> dict[str, Any]:
+    order, line_no = cell.place.shipped
+    return {"order_number": order, "lines": [{"line_no": line_no, "quantity": 1}], "reason": "damaged"}
+
+
+def _lead_time(cell: Cell) -> dict[str, Any]:
+    return {"record": "supplier", "code": cell.place.supplier, "lead_time_days": 99}  # no demo supplier takes 99
+
+
+def _limit(cell: Cell) -> dict[str, Any]:
+    return {"record": "customer", "code": cell.place.customer, "credit_limit": "123456"}
+
+
+def _hold(cell: Cell) -> dict[str, Any]:
+    return {"customer": cell.place.customer, "reason": HOLD_REASON}
+
+
+def _supplier_invoice(cell: Cell) -> dict[str, Any]:
+    ref = f"ACCESS-{cell.subject.username}-{cell.place.entity}"
+    return {"po_number": cell.place.purchase_order, "supplier_ref": ref, "lines": [_billed_line()]}
+
+
+def _billed_line() -> dict[str, Any]:
+    return {"line_no": 1, "quantity": 1, "unit_price": "1.00"}
+
+
+def _payment_asked(cell: Cell) -> dict[str, Any]:
+    return {"customer": cell.place.customer, "amount": "1.00", "bank_reference": "ACCESS-MATRIX"}
 
 
 def _stock(cell: Cell) -> tuple[str, dict[str, Any]]:
@@ -180,16 +232,116 @@ ACTIONS = (
     ),
     Action("ship SO", may(Permission.MOVE_STOCK), _shipment, _ship_over_api),
     Action(
+        "substitute",
+        may(Permission.SELL),
+        _substitute,
+        _post(
+            lambda c: f"/api/orders/{c.place.substitutable[0]}/lines/{c.place.substitutable[1]}/substitute",
+            lambda c: {"sku": c.place.substitutable[2], "confirm": False},
+        ),
+    ),
+    Action(
+        "expedite",
+        may_any(Permission.SELL, Permission.MOVE_STOCK),
+        lambda c: ("draft_order_action", {"order_number": c.place.order, "action": "expedite", **_expedite(c)}),
+        _post(lambda c: f"/api/orders/{c.place.order}/charges", lambda c: {**_expedite(c), "confirm": False}),
+    ),
+    Action(
+        "cancel SO line",
+        may(Permission.SELL),
+        lambda c: ("draft_order_action", {"action": "cancel", **_cancel(c)}),
+        _cancel_over_api,
+    ),
+    Action(
         "count stock",
         may(Permission.MOVE_STOCK),
         lambda c: ("draft_stock_adjustment", _count(c)),
         _post(lambda c: "/api/stock/adjustments", lambda c: {"adjustment": _count(c), "confirm": False}),
     ),
     Action(
+        "return",
+        in_scope,
+        lambda c: ("get_return", {"rma_number": c.place.rma}),
+        _get(lambda c: f"/api/returns/{c.place.rma}"),
+    ),
+    Action(
+        "authorise return",
+        may(Permission.SELL),
+        lambda c: ("draft_return", {"action": "authorise", **_return_asked(c)}),
+        _post(lambda c: "/api/returns", lambda c: {**_return_asked(c), "confirm": False}),
+    ),
+    Action(
+        "receive return",
+        may(Permission.MOVE_STOCK),
+        lambda c: ("draft_return", {"action": "receive", "rma_number": c.place.rma}),
+        _post(lambda c: f"/api/returns/{c.place.rma}/receipt", lambda c: {"confirm": False}),
+    ),
+    Action("payment", in_scope, None, _get(lambda c: f"/api/payments/{c.place.payment}")),
+    Action(
+        "record payment",
+        may(Permission.RECORD_PAYMENT),
+        lambda c: ("draft_payment", {"action": "record", **_payment_asked(c)}),
+        _post(lambda c: "/api/payments", lambda c: {**_payment_asked(c), "confirm": False}),
+    ),
+    Action(
+        "reverse payment",
+        may(Permission.RECORD_PAYMENT),
+        lambda c: ("draft_payment", {"action": "reverse", "payment_number": c.place.payment, "reason": "access"}),
+        _post(lambda c: f"/api/payments/{c.place.payment}/reversal", lambda c: {"reason": "access", "confirm": False}),
+    ),
+    Action(
+        "group margin",
+        in_scope,
+        lambda c: ("get_kpis", {"view": "margin", "by": "customer", "entity": c.place.entity}),
+        _get(lambda c: f"/api/reports/margin?by=customer&entity={c.place.entity}"),
+    ),
+    Action(
+        "intercompany",
+        in_scope,
+        lambda c: ("get_kpis", {"view": "intercompany", "entity": c.place.entity}),
+        _get(lambda c: f"/api/reports/intercompany?entity={c.place.entity}"),
+    ),
+    Action(
+        "book supplier invoice",
+        may(Permission.BOOK_SUPPLIER_INVOICE),
+        lambda c: ("draft_supplier_invoice", {"action": "book", **_supplier_invoice(c)}),
+        _post(lambda c: "/api/supplier-invoices", lambda c: {**_supplier_invoice(c), "confirm": False}),
+    ),
+    Action(
         "read draft",
         may_read_draft,
         lambda c: ("get_draft_status", {"draft_number": c.drafts["read"].number}),
         _get(lambda c: f"/api/drafts/{c.drafts['read'].number}"),
+    ),
+    Action(
+        "change master data",
+        may(Permission.EDIT_MASTER_DATA),
+        lambda c: ("draft_master_data_change", _lead_time(c)),
+        _post(lambda c: "/api/masterdata/changes", lambda c: {"change": _lead_time(c), "confirm": False}),
+    ),
+    Action(
+        "change credit limit",
+        may(Permission.MANAGE_CREDIT),
+        lambda c: ("draft_master_data_change", _limit(c)),
+        _post(
+            lambda c: f"/api/customers/{c.place.customer}/credit-limit",
+            lambda c: {"credit_limit": "123456", "confirm": False},
+        ),
+    ),
+    Action(
+        "credit hold",
+        may(Permission.MANAGE_CREDIT),
+        lambda c: ("request_credit_hold_release", {"action": "hold", **_hold(c)}),
+        _post(
+            lambda c: f"/api/customers/{c.place.customer}/credit-hold",
+            lambda c: {"reason": HOLD_REASON, "confirm": False},
+        ),
+    ),
+    Action(
+        "read master data",
+        in_scope,
+        None,
+        _get(lambda c: f"/api/masterdata/supplier/{c.place.supplier}"),
     ),
     Action("approve", may_decide("approve"), None, _decide("approve")),
     Action("reject", may_decide("reject"), None, _decide("reject")),

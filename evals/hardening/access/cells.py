@@ -67,6 +67,10 @@ class Place:
     held_customer: str
     order: str  # a confirmed sales order
     shippable: tuple[str, int]  # an open sales order and a line of it with stock reserved
+    substitutable: tuple[str, int, str]  # a confirmed order's line and an approved substitute in stock for it
+    shipped: tuple[str, int]  # a sales order and a line of it with units shipped and still returnable
+    rma: str  # an authorised return of one unit of that line, to read and to receive
+    payment: str  # a posted customer payment, to read and to reverse
     purchase_order: str
     open_purchase_order: str  # one with goods still to receive
     supplier: str
@@ -104,6 +108,12 @@ def in_scope(cell: Cell) -> bool:
 def may(permission: Permission) -> Callable[[Cell], bool]:
     """A command: the entity in scope and a role the permission lists."""
     return lambda cell: cell.in_scope and bool(cell.subject.roles & ROLE_PERMISSIONS[permission])
+
+
+def may_any(*permissions: Permission) -> Callable[[Cell], bool]:
+    """A command more than one kind of role runs (expediting freight: sales or the warehouse)."""
+    roles = frozenset().union(*(ROLE_PERMISSIONS[p] for p in permissions))
+    return lambda cell: cell.in_scope and bool(cell.subject.roles & roles)
 
 
 def may_handle_case(cell: Cell) -> bool:

@@ -16,14 +16,16 @@ from core.drafts.service import RequestContext, current_policy, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
 from core.exceptions.models import ACTIVE_STATUSES
 from core.identity import issue_token
-from core.masterdata.models import Customer, Supplier
+from core.masterdata.models import Customer, Item, ItemSubstitute, Supplier
 from core.masterdata.service import load_actor
 from core.numbering import SALES_ORDER
 from core.policy import evaluate
 from core.policy.facts import Facts
 from core.purchasing.models import PurchaseOrder, PurchaseOrderStatus
-from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
-from core.stock.models import DemandSource, Reservation
+from core.receivables.models import CustomerPayment, PaymentStatus
+from core.returns.service import ReturnRequest, authorise_return
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
+from core.stock.models import DemandSource, Reservation, StockBalance
 from evals.common.company import entity_id_of, most_available_sku
 from evals.hardening.access.cells import (
     DISCOUNT_NEEDING_A_MANAGER,
@@ -79,6 +81,57 @@ def _shippable(session: Session, entity_id: int) -> tuple[str, int]:
     return SALES_ORDER.format(order_id), line_no
 
 
+def _substitutable(session: Session, entity_id: int) -> tuple[str, int, str]:
+    """The first unshipped line of a confirmed order of the entity whose approved substitute is free to reserve at
+    the line's warehouse: (order, line number, the substitute's SKU)."""
+    free = StockBalance.on_hand - StockBalance.reserved - StockBalance.backordered
+    order_id, line_no, sku = session.execute(
+        select(SalesOrder.id, SalesOrderLine.line_no, Item.sku)
+        .join(SalesOrderLine, SalesOrderLine.order_id == SalesOrder.id)
+        .join(ItemSubstitute, ItemSubstitute.item_id == SalesOrderLine.item_id)
+        .join(Item, Item.id == ItemSubstitute.substitute_id)
+        .join(
+            StockBalance,
+            (StockBalance.item_id == Item.id) & (StockBalance.warehouse_id == SalesOrderLine.warehouse_id),
+        )
+        .where(
+            SalesOrder.entity_id == entity_id,
+            SalesOrder.status == OrderStatus.CONFIRMED.value,
+            SalesOrderLine.qty_shipped == 0,
+            Item.active.is_(True),
+            free >= SalesOrderLine.quantity,
+        )
+        .order_by(SalesOrder.id, SalesOrderLine.line_no, ItemSubstitute.priority)
+        .limit(1)
+    ).one()
+    return SALES_ORDER.format(order_id), line_no, sku
+
+
+def _returnable(session: Session, entity: str, entity_id: int) -> tuple[tuple[str, int], str]:
+    """An order line of the entity shipped at least 2 units, and a return of 1 of them authorised by its manager
+    (so one more may still be authorised): ((order, line number), RMA number)."""
+    order_id, line_no = session.execute(
+        select(SalesOrder.id, SalesOrderLine.line_no)
+        .join(SalesOrderLine, SalesOrderLine.order_id == SalesOrder.id)
+        .join(ShipmentLine, ShipmentLine.order_line_id == SalesOrderLine.id)
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+        .where(SalesOrder.entity_id == entity_id, ShipmentLine.quantity >= 2)
+        .order_by(Shipment.shipped_on.desc(), SalesOrder.id, SalesOrderLine.line_no)
+        .limit(1)
+    ).one()
+    manager = load_actor(session, username=user_for(Role.MANAGER, entity))
+    one = [ReturnRequest(1, line_no=line_no)]
+    rma = authorise_return(session, manager, order_number=order_id, lines=one, reason="staged for the access matrix")
+    return (SALES_ORDER.format(order_id), line_no), rma.number
+
+
+def _payment(session: Session, entity_id: int) -> str:
+    payments = select(CustomerPayment).where(
+        CustomerPayment.entity_id == entity_id, CustomerPayment.status == PaymentStatus.POSTED.value
+    )
+    return _first_number(session, payments.order_by(CustomerPayment.id.desc()))
+
+
 def _case(session: Session, entity_id: int) -> ExceptionCase:
     active = [s.value for s in ACTIVE_STATUSES]
     cases = select(ExceptionCase).where(ExceptionCase.entity_id == entity_id, ExceptionCase.status.in_(active))
@@ -92,6 +145,7 @@ def _place(session: Session, entity: str) -> Place:
     held = _held_customer(session, customers)
     case = _case(session, entity_id)
     owners = (user_for(Role.SALES, entity), user_for(Role.WAREHOUSE, entity))
+    shipped, rma = _returnable(session, entity, entity_id)
     return Place(
         entity=entity,
         warehouse=warehouses[0],
@@ -106,6 +160,10 @@ def _place(session: Session, entity: str) -> Place:
             .order_by(SalesOrder.id),
         ),
         shippable=_shippable(session, entity_id),
+        substitutable=_substitutable(session, entity_id),
+        shipped=shipped,
+        rma=rma,
+        payment=_payment(session, entity_id),
         purchase_order=_first_number(
             session, select(PurchaseOrder).where(PurchaseOrder.entity_id == entity_id).order_by(PurchaseOrder.id)
         ),

@@ -52,6 +52,7 @@ class RestartSettings:
     before_s: float = 4.0  # load before the cluster stops
     outage_s: float = 4.0  # how long it stays down
     after_s: float = 10.0  # load after it is back
+    recovery_cap_s: float = 30.0  # ... and longer, up to this, until every kind has succeeded again (a slow machine)
     company: DemoConfig = field(default_factory=DemoConfig)  # the demo company it runs on (default size)
     stop_mode: StopMode = "fast"  # "immediate" is a crash: the cluster recovers from its WAL on start
 
@@ -152,6 +153,22 @@ async def warm_up(users: Users) -> None:
         raise RuntimeError(f"the warm-up turn of {user} failed: HTTP {answer.status} {answer.code}")
 
 
+RECOVERY_KINDS = ("read", "chat")
+
+
+def recovered(load: Load, outage: Outage) -> bool:
+    """Every kind of request has succeeded once since the cluster came back."""
+    back = {s.kind for s in load.samples if s.ok and _after(s, outage)}
+    return back.issuperset(RECOVERY_KINDS)
+
+
+async def until_recovered(load: Load, outage: Outage, longest_s: float) -> None:
+    """The load goes on while some kind has not yet succeeded again, for at most `longest_s` more."""
+    deadline = time.monotonic() + max(0.0, longest_s)
+    while not recovered(load, outage) and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+
+
 async def drive_restart(base_url: str, cluster: PrivateCluster, settings: RestartSettings) -> tuple[Load, Outage]:
     """The load, with the cluster restarted in the middle; then one more message in every thread."""
     users = await sign_in_users(base_url)
@@ -163,6 +180,7 @@ async def drive_restart(base_url: str, cluster: PrivateCluster, settings: Restar
         tasks.append(asyncio.create_task(approver(load, users.approver)))
         outage = await restart_cluster(cluster, settings, load.origin)
         await asyncio.sleep(settings.after_s)
+        await until_recovered(load, outage, settings.recovery_cap_s - settings.after_s)
         load.stop.set()
         await asyncio.gather(*tasks)
         for user, entity, signed, conversation in users.chatters:

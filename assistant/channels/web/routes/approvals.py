@@ -30,13 +30,14 @@ def waiting_for_me(
     min_value: Annotated[Decimal | None, Query(ge=0, description="in USD")] = None,
     max_value: Annotated[Decimal | None, Query(ge=0, description="in USD")] = None,
 ) -> schemas.DraftList:
-    """Drafts you may approve now, the most urgent first (overdue, then age against the SLA, then value)."""
+    """Drafts you may approve now, the highest priority first: business impact (value at risk, customer tier, SLA,
+    margin, age), each card with its factors."""
     wanted = InboxFilter(entity, kind, min_age_hours, min_value_usd=min_value, max_value_usd=max_value)
 
     def query(s: Session) -> list[schemas.DraftCard]:
-        return views.cards(s, waiting_for(s, actor=user.actor, filters=wanted), viewer=user.actor)
+        return views.cards(s, waiting_for(s, actor=user.actor, filters=wanted), viewer=user.actor, ranked=True)
 
-    found = sorted(svc.db.read(query), key=lambda c: (-c.urgency, c.created_at))
+    found = svc.db.read(query)
     return schemas.DraftList(drafts=found, total=len(found))
 
 

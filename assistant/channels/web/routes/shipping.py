@@ -57,13 +57,29 @@ def fulfilment_view(view: FulfilmentView) -> schemas.Fulfilment:
             for ln in order.lines
         ],
         shipments=[shipment_view(s) for s in view.shipments],
+        charges=[
+            schemas.ChargeView(
+                kind=c.kind,
+                amount=c.amount,
+                currency=c.currency,
+                carrier=c.carrier,
+                reason=c.reason,
+                billed=c.billed,
+                treatment=c.treatment,
+                shipment=c.shipment,
+                invoice=c.invoice,
+                charged_on=c.charged_on.isoformat(),
+            )
+            for c in view.charges
+        ],
+        margin_pct=order.margin.margin_pct if order.margin else None,
     )
 
 
 @router.get("/orders/{number}/fulfilment", response_model=schemas.Fulfilment, responses=ERRORS)
 def fulfilment(number: str, user: CurrentUser, svc: ServicesDep) -> schemas.Fulfilment:
-    """Where a sales order stands: each line's shipped, reserved, backordered and open units, and every shipment
-    with its warehouse, carrier, tracking and milestones."""
+    """Where a sales order stands: each line's shipped, reserved, backordered and open units, every shipment
+    with its warehouse, carrier, tracking and milestones, and its charges (expedited freight) and margin."""
     return svc.db.read(lambda s: fulfilment_view(fulfilment_status(s, user.actor, order_number=number)))
 
 

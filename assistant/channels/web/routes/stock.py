@@ -1,6 +1,5 @@
 """Stock counts and adjustments: post a count or a write-off through the write gate, and report them."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -30,8 +29,8 @@ async def adjust(body: schemas.StockAdjustmentRequest, user: CurrentUser, svc: S
 def report(
     user: CurrentUser,
     svc: ServicesDep,
-    since: date | None = None,
-    until: date | None = None,
+    since: schemas.QueryDay = None,
+    until: schemas.QueryDay = None,
     entity: Annotated[str | None, Query(max_length=16)] = None,
     warehouse: Annotated[str | None, Query(max_length=40)] = None,
     reason: Annotated[str | None, Query(max_length=16)] = None,

@@ -1,4 +1,4 @@
-/* Approvals inbox: drafts waiting for me (most urgent first, as the server sorts them),
+/* Approvals inbox: drafts waiting for me (the highest priority first, as the server ranks them by business impact),
  * one-by-one and bulk decisions, a live count, and the history of my decisions. */
 (function () {
   'use strict';
@@ -121,7 +121,17 @@
       el('span', { class: 'entity' }, draft.entity),
       el('span', { class: 'amount' }, amountText(draft)),
       el('span', { class: 'requester' }, 'requested by ' + draft.requester),
-      el('span', { class: 'age', title: ui.formatTime(draft.created_at) }, ui.hoursAgo(draft.age_hours)));
+      el('span', { class: 'age', title: ui.formatTime(draft.created_at) }, ui.hoursAgo(draft.age_hours)),
+      priorityText(draft));
+  }
+
+  /** The priority the inbox is ordered by, and the weighted factors that make it (those that count). */
+  function priorityText(draft) {
+    const counted = (draft.factors || []).filter((f) => f.score);
+    if (!counted.length) return null;
+    const parts = counted.map((f) => f.name + ' ' + f.score + ' (' + f.basis + ')');
+    return el('span', { class: 'priority', title: 'score = the sum of weight x points per factor' },
+      'priority ' + draft.urgency + ': ' + parts.join(' + '));
   }
 
   function draftFacts(draft) {

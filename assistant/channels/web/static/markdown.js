@@ -2,11 +2,11 @@
  *
  * Supports paragraphs (single newlines become <br>), **bold**, *italic*, `code`, fenced code,
  * headings, "- " / "1." lists (nested by indentation), pipe tables (header row + separator row),
- * block quotes and rules. Every piece of source text is HTML-escaped before any tag is added,
+ * block quotes and rules, and links to the product's dashboard ([Fill rate](/dashboard#fill-rate)). Every piece of source text is HTML-escaped before any tag is added,
  * so the output never contains markup that was not produced here.
  *
  * Record ids become <button type="button" class="record-link" data-ref="...">: any id listed
- * in `sources`, and anything matching /\b(SO|PO|TR|DR|EX|SH|ADJ)-\d+\b/.
+ * in `sources`, and anything matching /\b(SO|PO|TR|DR|EX|SH|ADJ|RMA|CN)-\d+\b/.
  *
  *   ErpMarkdown.render(text, { sources: ["V-200"] })   -> safe HTML string
  *   ErpMarkdown.linkify(text, sources)                 -> safe HTML string of plain text with record links
@@ -17,7 +17,7 @@
 
   if (global.ErpMarkdown) return;
 
-  const DOCUMENT_REF = '(?:SO|PO|TR|DR|EX|SH|ADJ)-\\d+';
+  const DOCUMENT_REF = '(?:SO|PO|TR|DR|EX|SH|ADJ|RMA|CN)-\\d+';
   const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
   function escapeHtml(text) {
@@ -89,15 +89,31 @@
     return '<code>' + linker(code) + '</code>';
   }
 
+  // [a chart](/dashboard#fill-rate): only links to the product's own dashboard become links (no other URL, no
+  // javascript:, nothing off-site); any other bracketed text stays text.
+  const DASHBOARD_LINK = /\[([^\]\n]{1,80})\]\((\/dashboard(?:\?[A-Za-z0-9_.=&-]*)?(?:#[a-z0-9-]+)?)\)/g;
+
+  function linksHtml(text, linker) {
+    let html = '';
+    let last = 0;
+    for (const match of text.matchAll(DASHBOARD_LINK)) {
+      html += emphasisHtml(text.slice(last, match.index), linker);
+      html += '<a class="chart-link" href="' + escapeHtml(match[2]) + '" target="_blank" rel="noopener">' +
+        escapeHtml(match[1]) + '</a>';
+      last = match.index + match[0].length;
+    }
+    return html + emphasisHtml(text.slice(last), linker);
+  }
+
   function inlineHtml(text, linker) {
     let html = '';
     let last = 0;
     for (const match of text.matchAll(/`([^`\n]+)`/g)) {
-      html += emphasisHtml(text.slice(last, match.index), linker);
+      html += linksHtml(text.slice(last, match.index), linker);
       html += codeHtml(match[1], linker);
       last = match.index + match[0].length;
     }
-    return html + emphasisHtml(text.slice(last), linker);
+    return html + linksHtml(text.slice(last), linker);
   }
 
   /* ---------- blocks ---------- */

@@ -138,7 +138,8 @@
     dom.send = el('button', { id: 'erp-send', class: 'btn primary', type: 'submit' }, 'Send');
     const composer = el('form', { class: 'composer', on: { submit: onSend } },
       el('label', { for: 'erp-input', class: 'sr-only' }, 'Message'), dom.input, dom.send);
-    dom.viewChat = el('section', { class: 'view chat', hidden: true }, dom.messages, composer);
+    dom.briefing = el('section', { id: 'erp-briefing', class: 'briefing', 'aria-label': 'Your briefing', hidden: true });
+    dom.viewChat = el('section', { class: 'view chat', hidden: true }, dom.briefing, dom.messages, composer);
     return dom.viewChat;
   }
 
@@ -267,7 +268,34 @@
     showAlert('');
     showView('chat');
     restoreConversation();
+    loadBriefing();
     if (moveFocus !== false) dom.input.focus();
+  }
+
+  /* ---------- the daily briefing: a compact card above the chat ---------- */
+
+  async function loadBriefing() {
+    dom.briefing.hidden = true;
+    try {
+      renderBriefing(await api.get('/api/briefing'));
+    } catch (err) {
+      if (err.status === 401) handleSignedOut();  // anything else: no card, the chat still works
+    }
+  }
+
+  function renderBriefing(data) {
+    const lines = (data && data.lines) || [];
+    if (!lines.length) { dom.briefing.hidden = true; return; }
+    const list = el('ul', { class: 'briefing-lines' }, ...lines.map((line) =>
+      el('li', { class: 'briefing-line', dataset: { topic: line.topic } },
+        el('a', { href: BASE + line.link, target: '_blank', rel: 'noopener' }, line.text),
+        line.items.length ? el('span', { class: 'briefing-refs' }, ...line.items.map((item) =>
+          el('a', { href: BASE + item.link, target: '_blank', rel: 'noopener', title: item.text }, item.ref))) : null)));
+    const hide = el('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Hide the briefing',
+      on: { click: () => { dom.briefing.hidden = true; } } }, ui.icon(ICON_CLOSE, 14));
+    dom.briefing.replaceChildren(
+      el('header', { class: 'briefing-head' }, el('h3', {}, 'Needs your attention · ' + data.day), hide), list);
+    dom.briefing.hidden = false;
   }
 
   function handleSignedOut() {

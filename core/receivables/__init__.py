@@ -1,0 +1,1 @@
+"""Receivables: customer payments (PAY-), their application to invoices, unapplied cash, reversals, ageing."""

@@ -1,0 +1,1 @@
+"""Planning evaluations: the replenishment backtest (`python -m evals.planning.backtest`)."""
