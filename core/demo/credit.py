@@ -7,7 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.demo.bulk import table
+from core.bulk import table
 from core.demo.company import Company, CustomerRef
 from core.demo.directory import ACME_CODE, USD_RATES
 from core.demo.masterdata import TIER_CREDIT_USD, nice

@@ -16,7 +16,7 @@ from itertools import accumulate
 from sqlalchemy.orm import Session
 
 from core.actor import Role
-from core.demo.bulk import Row, insert_rows
+from core.bulk import Row, insert_rows
 from core.demo.company import Company, CustomerRef, ItemRef
 from core.demo.directory import user_for
 from core.masterdata.service import convert

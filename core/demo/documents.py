@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.actor import Role
-from core.demo.bulk import Row, insert_rows, table
+from core.bulk import Row, insert_rows, table
 from core.demo.company import Company
 from core.demo.demand import OrderBook
 from core.demo.directory import user_for

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from core.demo.bulk import Row, insert_rows
+from core.bulk import Row, insert_rows
 from core.demo.catalog import ANCHORS, CatalogItem, build_catalog
 from core.demo.company import (
     Company,

@@ -1,4 +1,5 @@
-"""Bulk loading: many rows per statement with explicit ids, then id sequences moved past them."""
+"""Bulk loading, for the demo generator and the import: many rows per statement with explicit ids, then id
+sequences moved past them."""
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
