@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from core.db import Database
-from tests.databases import BACKENDS, Fill, Template, Templates, drop_orphaned_databases
+from tests.databases import BACKENDS, Fill, Fresh, Template, Templates, drop_orphaned_databases
 from tests.fake_clock import FakeClock, freeze
 from tests.world import World, build_world
 
@@ -30,7 +30,6 @@ def _fill_demo(db: Database) -> None:
 
 
 FILLS: dict[str, Fill | None] = {"empty": None, "world": build_world, "demo": _fill_demo}
-Fresh = Callable[[str, str], AbstractContextManager[Database]]
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,9 @@ from core.db import Database, make_engine
 PG_ADMIN_URL = os.environ.get("ERP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 
+# `fresh(backend, fill)`: a clone of the migrated template, for one test (the fixture in conftest.py).
+Fresh = Callable[[str, str], AbstractContextManager[Database]]
+
 
 def pg_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name

@@ -3,7 +3,7 @@
 import hashlib
 import itertools
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -42,6 +42,7 @@ from core.stock.models import IncomingSupply, LedgerEntry, Reservation, StockBal
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import available_to_promise
 from core.transfers.models import Transfer, TransferStatus
+from tests.databases import Fresh
 
 SMALL = DemoConfig(seed=11, items=120, customers=30, history_months=2)
 
@@ -395,6 +396,22 @@ def test_as_of_other_than_the_business_date_is_refused(db: Database) -> None:
 def test_same_seed_gives_the_same_company(db: Database, demo_db: Database) -> None:
     load_demo(db, DemoConfig(as_of=clock.today()))
     assert db.read(fingerprint) == demo_db.read(fingerprint)
+
+
+@pytest.mark.parametrize("hour", [0, 1])
+def test_a_demo_made_just_after_midnight_has_the_history_of_one_made_at_noon(
+    backend: str, fresh: Fresh, monkeypatch: pytest.MonkeyPatch, hour: int
+) -> None:
+    """Today's shipments were picked and packed earlier today, never yesterday: CI once ran at 00:40 and the
+    milestones of a demo made then fell before midnight, into the history the fingerprint compares."""
+
+    def made_at(hour: int, minute: int) -> dict[str, str]:
+        monkeypatch.setattr(clock, "now", lambda: datetime.combine(clock.today(), time(hour, minute)))
+        with fresh(backend, "empty") as database:
+            load_demo(database, SMALL)
+            return database.read(fingerprint)
+
+    assert made_at(hour, 20) == made_at(12, 0)
 
 
 def test_a_small_company_loads_with_progress_and_a_summary_of_it(db: Database) -> None:

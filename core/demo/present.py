@@ -10,7 +10,7 @@ the core accepts.
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import accumulate
@@ -76,15 +76,17 @@ CARRIERS = (("UPS", "Ground", "1Z"), ("FedEx", "Express", "78"), ("DHL", "Econom
 
 def _travel(order_id: int, now: datetime) -> ShipmentDetails:
     """A carrier and tracking number of the order's own (not from the generator's random stream, so the rest of
-    the demo is the same), picked and packed earlier today: the shipment is on the road."""
+    the demo is the same), picked and packed earlier today: the shipment is on the road. Never before midnight, so
+    a demo made just after midnight has the same history as one made at noon."""
     carrier, service, prefix = CARRIERS[order_id % len(CARRIERS)]
+    midnight = datetime.combine(now.date(), time.min)
     return ShipmentDetails(
         carrier=carrier,
         service_level=service,
         tracking_number=f"{prefix}{order_id * 7919 % 10**10:010d}",
         packages=1 + order_id % 3,
-        picked_at=now - timedelta(hours=2),
-        packed_at=now - timedelta(hours=1),
+        picked_at=max(midnight, now - timedelta(hours=2)),
+        packed_at=max(midnight, now - timedelta(hours=1)),
     )
 
 
