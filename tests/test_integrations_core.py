@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.actor import Person, Role
+from core.db import Database
 from core.errors import InvalidInput, NotFound, OutOfScope, PermissionDenied
 from core.exceptions.routing import RoutingFileError, parse_routing
 from core.identity import (
+    TOKEN_PREFIX,
     add_integration_user,
     integration_tokens,
     issue_integration_token,
@@ -24,6 +26,7 @@ from core.integrations.service import receive_document, stored_result
 from core.masterdata.service import load_actor
 from core.policy import PolicyError, parse_policy
 from core.policy.facts import DraftKind
+from tests.test_cli_shipping import _cli
 from tests.world import World
 
 ORDER: dict[str, Any] = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 2, "warehouse": "DAL"}]}
@@ -119,3 +122,22 @@ rules:
     )
     with pytest.raises(RoutingFileError, match="unknown role 'integration'"):
         parse_routing(routing, source="routing.yaml")
+
+
+def test_an_admin_adds_the_integration_and_issues_and_revokes_its_token_from_the_terminal(demo: Database) -> None:
+    url = demo.engine.url.render_as_string(hide_password=False)
+    added = _cli(url, "integrations", "add", "webshop", "--entity", "NA", "--name", "Web shop")
+    assert added.exit_code == 0 and "integration user webshop added" in added.output, added.output
+    refused = _cli(url, "integrations", "token", "webshop", "--name", "prod", "--by", "sam")
+    assert refused.exit_code == 1 and "permission_denied" in refused.output
+    issued = _cli(url, "integrations", "token", "webshop", "--name", "prod", "--days", "90")
+    assert issued.exit_code == 0, issued.output
+    token = next(word for word in issued.output.split() if word.startswith(TOKEN_PREFIX))
+    assert demo.run(lambda s: token_user(s, token=token)).actor.username == "webshop"
+    listed = _cli(url, "integrations", "tokens", "webshop")
+    assert listed.exit_code == 0 and "prod" in listed.output and token not in listed.output
+    token_id = demo.run(lambda s: token_user(s, token=token)).token_id
+    revoked = _cli(url, "integrations", "revoke", "webshop", str(token_id))
+    assert revoked.exit_code == 0, revoked.output
+    with pytest.raises(NotSignedIn):
+        demo.run(lambda s: token_user(s, token=token))
