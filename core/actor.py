@@ -13,11 +13,20 @@ class Role(StrEnum):
     MANAGER = "manager"
     FINANCE = "finance"
     ADMIN = "admin"
+    # Another system (an e-commerce site, EDI, a WMS) sending documents with an API token: it places orders,
+    # confirms shipments and records receipts in its entities, and is never a person (it approves nothing).
+    INTEGRATION = "integration"
+
+
+# The roles people hold: only they approve drafts or own exception cases (an integration is a system).
+PERSON_ROLES = frozenset(role for role in Role if role is not Role.INTEGRATION)
 
 
 class Permission(StrEnum):
+    PLACE_ORDER = "place_order"
     SELL = "sell"
     MOVE_STOCK = "move_stock"
+    SHIP = "ship"
     RECEIVE = "receive"
     TRANSFER = "transfer"
     BUY = "buy"
@@ -29,10 +38,15 @@ class Permission(StrEnum):
 
 
 # Which roles may run which kind of command; reading needs only the entity in scope.
+# An integration holds only the three documents other systems send: a new order, a shipment, a receipt.
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    # Creating and confirming a new order; changing, pricing, cancelling or returning one is SELL.
+    Permission.PLACE_ORDER: frozenset({Role.SALES, Role.MANAGER, Role.ADMIN, Role.INTEGRATION}),
     Permission.SELL: frozenset({Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.MOVE_STOCK: frozenset({Role.WAREHOUSE, Role.MANAGER, Role.ADMIN}),
-    Permission.RECEIVE: frozenset({Role.WAREHOUSE, Role.BUYER, Role.MANAGER, Role.ADMIN}),
+    # Shipping an order (a WMS confirms what it shipped); milestones, counts and adjustments are MOVE_STOCK.
+    Permission.SHIP: frozenset({Role.WAREHOUSE, Role.MANAGER, Role.ADMIN, Role.INTEGRATION}),
+    Permission.RECEIVE: frozenset({Role.WAREHOUSE, Role.BUYER, Role.MANAGER, Role.ADMIN, Role.INTEGRATION}),
     Permission.TRANSFER: frozenset({Role.WAREHOUSE, Role.SALES, Role.MANAGER, Role.ADMIN}),
     Permission.BUY: frozenset({Role.BUYER, Role.MANAGER, Role.ADMIN}),
     Permission.RECORD_PAYMENT: frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN}),
@@ -95,3 +109,8 @@ class Person:
     def __post_init__(self) -> None:
         if self.channel == ASSISTANT_CHANNEL:
             raise PermissionDenied("the assistant cannot act as a signed-in person")
+        if Role.INTEGRATION in self.actor.roles:
+            raise PermissionDenied(
+                f"{self.actor.username} is an integration (another system), not a person: "
+                "confirming and approving drafts is for people; its own documents are confirmed when sent"
+            )

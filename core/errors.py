@@ -39,6 +39,12 @@ class InvalidInput(ErpError):
     code = "invalid_input"
 
 
+class IdempotencyConflict(InvalidInput):
+    """An idempotency key sent again with a different request: a retry must repeat the request exactly."""
+
+    code = "idempotency_conflict"
+
+
 class DuplicateCode(ErpError):
     """A new record would take a code (SKU, customer or supplier code) another record already has."""
 

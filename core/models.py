@@ -7,6 +7,7 @@ from core.drafts import models as drafts
 from core.exceptions import models as exceptions
 from core.finance import models as finance
 from core.identity import models as identity
+from core.integrations import models as integrations
 from core.masterdata import models as masterdata
 from core.payables import models as payables
 from core.planning import models as planning
@@ -27,6 +28,7 @@ __all__ = [
     "exceptions",
     "finance",
     "identity",
+    "integrations",
     "masterdata",
     "payables",
     "planning",

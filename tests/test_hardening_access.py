@@ -6,6 +6,7 @@ token is never chosen by the browser, a revoked token stops at once, and every s
 a browser can reach with its cookie refuses a request without the session's CSRF token.
 """
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from assistant.channels.web.auth import SESSION_COOKIE
+from core.actor import Actor
 from core.db import Database
 from core.drafts.service import RequestContext, draft_action
 from core.exceptions import ExceptionCase, detect_exceptions
@@ -153,6 +155,7 @@ class Ids:
     returns: tuple[str, str]  # an NA order shipped today, and an authorised return of one of its units
     payment: str  # an NA payment with cash on account
     proposal: str  # an NA case with a proposed purchase order
+    wms_order: str  # an NA order with stock reserved, for a WMS's shipment confirmation
 
 
 def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
@@ -193,7 +196,18 @@ def _ids(c: TestClient, demo: Database, headers: dict[str, str]) -> Ids:
         _returnable(demo),
         demo.read(lambda s: list_payments(s, maria, unapplied_only=True)[0].number),
         raise_proposals(demo, {"repl:csrf": SMALL_PO})["repl:csrf"],
+        _placed(demo, sam),
     )
+
+
+def _placed(demo: Database, sam: Actor) -> str:
+    """A new NA order, executed: what a WMS then confirms shipping."""
+    order = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 2, "warehouse": "DAL"}]}
+    draft = demo.run(
+        lambda s: draft_action(s, RequestContext(sam, "web"), confirmed=True, kind="sales_order", payload=order)
+    )
+    assert draft.result_ref, (draft.status, draft.explanation)
+    return draft.result_ref
 
 
 def _returnable(demo: Database) -> tuple[str, str]:
@@ -279,6 +293,15 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
             {"text": chat_text("find_items", {"query": "valve"})},
         ),
         "/api/drafts": ("/api/drafts", {"kind": "sales_order", "payload": DISCOUNTED, "confirm": False}),
+        "/api/integrations/sales-orders": (
+            "/api/integrations/sales-orders",
+            {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1}]},
+        ),
+        "/api/integrations/shipments": ("/api/integrations/shipments", {"order": ids.wms_order, "warehouse": "DAL"}),
+        "/api/integrations/receipts": (
+            "/api/integrations/receipts",
+            {"purchase_order": ids.moves["po"], "lines": [{"sku": "V-200", "quantity": 1}]},
+        ),
         "/api/stock/adjustments": (
             "/api/stock/adjustments",
             {"adjustment": {"sku": "V-200", "warehouse": "DAL", "counted": 1}, "confirm": False},
@@ -404,16 +427,17 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 38 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 41 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)
+        keyed = {"Idempotency-Key": uuid.uuid4().hex}  # what the integration routes require (the others ignore it)
         before = demo.read(fingerprint)
         for wrong in ({}, {"X-CSRF-Token": ""}, {"X-CSRF-Token": "guessed"}, stolen):
-            refused = echo_client.request(method, path, json=body, headers=wrong)
+            refused = echo_client.request(method, path, json=body, headers={**wrong, **keyed})
             assert (refused.status_code, refused.json()["code"]) == (403, "csrf_failed"), (method, path, wrong)
         assert demo.read(fingerprint) == before, (method, path)
-        accepted = echo_client.request(method, path, json=body, headers=headers)  # the same request, with the token
+        accepted = echo_client.request(method, path, json=body, headers={**headers, **keyed})  # now with the token
         assert accepted.status_code in (200, 201, 204), (method, path, accepted.text)
         if route.endswith("/messages"):
             assert "answer" in dict(sse_events(accepted.text)), accepted.text

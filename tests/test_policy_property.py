@@ -14,11 +14,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.actor import Role
+from core.actor import PERSON_ROLES, Role
 from core.policy import NO_RULE_ID, Decision, DraftKind, Facts, Outcome, Policy, evaluate, load_policy, parse_policy
 
 ENTITIES = {"NA": ("USD", Decimal(1)), "UK": ("GBP", Decimal("0.79")), "SEA": ("SGD", Decimal("1.345"))}
 ROLES = [role.value for role in Role]
+APPROVER_ROLES = [role.value for role in Role if role in PERSON_ROLES]  # an integration never approves
 KINDS = [DraftKind.SALES_ORDER, DraftKind.TRANSFER, DraftKind.PURCHASE_ORDER]
 ERROR = "error"  # the reference's mark for "this rule could not be evaluated"
 RANK = ["execute", "needs_approval", "block"]
@@ -173,8 +174,8 @@ CONDITIONS: dict[str, st.SearchStrategy[Any]] = {
     "credit_limit": st.builds(lambda present: {"present": present}, st.booleans()),
     "counterparty_entity": st.sampled_from([{"present": True}, {"eq": "UK"}]),
 }
-APPROVERS = st.sampled_from(ROLES[:5]) | st.fixed_dictionaries(
-    {"role": st.sampled_from(ROLES)},
+APPROVERS = st.sampled_from(APPROVER_ROLES[:5]) | st.fixed_dictionaries(
+    {"role": st.sampled_from(APPROVER_ROLES)},
     optional={"entity": st.sampled_from(["draft", "counterparty", "both"]), "count": st.integers(1, 2)},
 )
 EFFECTS = st.sampled_from(["execute", "block"]) | st.builds(

@@ -170,7 +170,7 @@ TOOLS = [
         SalesOrderDraft,
         drafter(DraftKind.SALES_ORDER),
         writes=True,
-        needs=Permission.SELL,
+        needs=Permission.PLACE_ORDER,
     ),
     Tool(
         "draft_transfer",

@@ -132,6 +132,6 @@ TOOLS = [
         ShipmentAsked,
         drafter(DraftKind.SHIPMENT),
         writes=True,
-        needs=Permission.MOVE_STOCK,
+        needs=Permission.SHIP,
     ),
 ]

@@ -11,6 +11,7 @@ from assistant.cli.database import audit_verify, init, migrate, password, seed, 
 from assistant.cli.forecast import forecast_app
 from assistant.cli.gate import drafts_app, exceptions_app, policy_check
 from assistant.cli.index import index
+from assistant.cli.integrations import integrations_app
 from assistant.cli.masterdata import masterdata_app
 from assistant.cli.model import model_app
 from assistant.cli.orders import orders_app
@@ -67,6 +68,7 @@ app.command()(chat)
 app.command()(index)
 app.command()(serve)
 app.add_typer(slack_app, name="slack")
+app.add_typer(integrations_app, name="integrations")
 
 
 def add_plugin_commands(typer_app: typer.Typer) -> None:

@@ -31,7 +31,7 @@ from core.documents import load_document
 from core.drafts.base import Applied, DraftPayload, HeldCase, Payload
 from core.drafts.kinds import KINDS
 from core.drafts.models import DraftAction, DraftApproval, DraftStatus
-from core.errors import ErpError, InvalidInput, InvalidState, PermissionDenied
+from core.errors import ErpError, IdempotencyConflict, InvalidInput, InvalidState, PermissionDenied
 from core.exceptions import ExceptionType, detect_exceptions, raise_case
 from core.fx import exchange_rate
 from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, Warehouse
@@ -47,6 +47,7 @@ from core.text import require_storable
 
 # Advisory-lock key space ("DR") in which requests sharing an idempotency key queue on PostgreSQL.
 IDEMPOTENCY_LOCK_SPACE = 0x4452
+KEY_REUSED = "this idempotency key was already used for a different request; use a new key"
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def draft_action(
     """
     draft_kind, typed = parse_payload(kind, payload)
     key = idempotency_key or _idempotency_key(ctx, draft_kind, typed)
-    _queue_on_key(session, key)
+    queue_on_key(session, key)
     existing = session.scalars(select(DraftAction).where(DraftAction.idempotency_key == key)).first()
     if existing is not None:
         return _same_request(existing, ctx, draft_kind, typed)
@@ -222,8 +223,9 @@ def confirm(session: Session, person: Person, *, draft_number: str | int, policy
     return draft
 
 
-def _queue_on_key(session: Session, key: str) -> None:
+def queue_on_key(session: Session, key: str) -> None:
     """Wait for any other transaction drafting with this key (a client retrying while its first call runs).
+    A unit of work may queue on the same key again (the lock is re-entrant); it is held until the commit.
 
     Without this both would miss the other's uncommitted draft and the second would fail on the unique
     key instead of getting the first's draft back. SQLite's write units already hold its single write lock.
@@ -239,7 +241,7 @@ def _same_request(existing: DraftAction, ctx: RequestContext, kind: DraftKind, p
         and existing.payload == payload.model_dump(mode="json")
     )
     if not same:
-        raise InvalidInput("this idempotency key was already used for a different request; use a new key")
+        raise IdempotencyConflict(KEY_REUSED)
     return existing
 
 
@@ -804,6 +806,7 @@ __all__ = [
     "get_draft",
     "open_requirements",
     "pending_for",
+    "queue_on_key",
     "reject",
     "require_rejection_comment",
     "sweep_approvals",

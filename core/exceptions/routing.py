@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.actor import Role
+from core.actor import PERSON_ROLES, Role
 from core.errors import ErpError
 from core.exceptions.models import ExceptionType
 from core.masterdata.models import LegalEntity, User, UserEntityScope
@@ -69,8 +69,9 @@ class RuleSpec(BaseModel):
     @field_validator("owner_role", mode="before")
     @classmethod
     def _known_role(cls, value: object) -> object:
-        if value is not None and value not in {r.value for r in Role}:
-            raise ValueError(f"unknown role {value!r}; roles are {', '.join(r.value for r in Role)}")
+        people = [r.value for r in Role if r in PERSON_ROLES]  # a case's owner is a person, never an integration
+        if value is not None and value not in people:
+            raise ValueError(f"unknown role {value!r}; roles are {', '.join(people)}")
         return value
 
     @field_validator("entity")

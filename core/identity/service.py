@@ -6,10 +6,11 @@ Every refusal to sign someone in says the same thing, so it never reveals which 
 
 The audit chain records the writes that change who can sign in: a password set
 (`identity.password_set`), an API token issued or revoked (`identity.token_issued`,
-`identity.token_revoked`) and an account linked or unlinked (`identity.account_linked`,
-`identity.account_unlinked`), each with subject type "user" and the username. Sign-ins themselves
-are not recorded there: they are frequent, change no business data, and each browser session is
-its own record (created, last seen, ended) in `web_sessions`. Events name the channel
+`identity.token_revoked`), an account linked or unlinked (`identity.account_linked`,
+`identity.account_unlinked`) and an integration user added (`identity.integration_added`), each
+with subject type "user" and the username. Sign-ins themselves are not recorded there: they are
+frequent, change no business data, and each browser session is its own record (created, last seen,
+ended) in `web_sessions`. Events name the channel
 `audit_channel` ("web" unless the caller says otherwise); `set_password` takes a whole
 AuditContext, since it may run with no one signed in (the CLI, the demo setup: channel "system").
 
@@ -19,7 +20,9 @@ in a write unit (`db.run`) when that time matters.
 
 import functools
 import hashlib
+import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
@@ -34,7 +37,7 @@ from core.actor import Actor, Role
 from core.audit import AuditContext, record_event
 from core.errors import ErpError, InvalidInput, NotFound, PermissionDenied
 from core.identity.models import ApiToken, ChannelLink, Credential, WebSession
-from core.masterdata.models import User
+from core.masterdata.models import LegalEntity, User, UserEntityScope, UserRole
 from core.masterdata.service import load_actor
 from core.settings import get_settings
 
@@ -292,9 +295,19 @@ def _token_view(token: ApiToken) -> TokenView:
 
 
 def issue_token(
-    session: Session, actor: Actor, *, name: str, days: int | None = None, audit_channel: str = WEB_CHANNEL
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    days: int | None = None,
+    audit_channel: str = WEB_CHANNEL,
+    issued_by: Actor | None = None,
 ) -> NewToken:
-    """A new API token acting as `actor`, valid for `days` (or until revoked when None)."""
+    """A new API token acting as `actor`, valid for `days` (or until revoked when None); `issued_by` the
+    administrator who made it for an integration user (see `issue_integration_token`), else `actor`."""
+    if Role.INTEGRATION in actor.roles and issued_by is None:
+        # Else a leaked token could mint another that outlives its revocation.
+        raise PermissionDenied(f"{actor.username} is an integration: its tokens are issued by an administrator")
     label = name.strip()
     if not 1 <= len(label) <= MAX_TOKEN_NAME:
         raise InvalidInput(f"a token needs a name of 1 to {MAX_TOKEN_NAME} characters, saying what uses it")
@@ -310,7 +323,7 @@ def issue_token(
     )
     session.add(row)
     session.flush()
-    context = AuditContext(actor_user_id=actor.user_id, channel=audit_channel)
+    context = AuditContext(actor_user_id=(issued_by or actor).user_id, channel=audit_channel)
     expires = row.expires_at.isoformat() if row.expires_at else None
     _audit(session, context, actor.username, "identity.token_issued", token_id=row.id, name=label, expires_at=expires)
     return NewToken(id=row.id, name=label, token=secret, created_at=now, expires_at=row.expires_at)
@@ -349,17 +362,106 @@ def list_tokens(session: Session, actor: Actor) -> list[TokenView]:
     return [_token_view(row) for row in rows]
 
 
-def revoke_token(session: Session, actor: Actor, *, token_id: int, audit_channel: str = WEB_CHANNEL) -> TokenView:
-    """Revoke one of the actor's own API tokens; revoking it again changes nothing."""
+def revoke_token(
+    session: Session,
+    actor: Actor,
+    *,
+    token_id: int,
+    audit_channel: str = WEB_CHANNEL,
+    revoked_by: Actor | None = None,
+) -> TokenView:
+    """Revoke one of the actor's own API tokens; revoking it again changes nothing (`revoked_by`: the
+    administrator revoking an integration user's token, see `revoke_integration_token`)."""
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != actor.user_id:
         raise NotFound("API token", str(token_id))
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         session.flush()
-        context = AuditContext(actor_user_id=actor.user_id, channel=audit_channel)
+        context = AuditContext(actor_user_id=(revoked_by or actor).user_id, channel=audit_channel)
         _audit(session, context, actor.username, "identity.token_revoked", token_id=row.id, name=row.name)
     return _token_view(row)
+
+
+# --- Integration users: other systems, whose tokens an administrator issues ------------------
+
+
+MAX_USERNAME = 64
+_USERNAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
+
+
+def add_integration_user(
+    session: Session,
+    admin: Actor,
+    *,
+    username: str,
+    entities: Sequence[str],
+    display_name: str = "",
+    audit_channel: str = WEB_CHANNEL,
+) -> Actor:
+    """An administrator adds a user for another system (a web shop, EDI, a WMS): the role integration in
+    `entities` and nothing else, no password and no approval limit; it acts only with the tokens issued to it."""
+    _require_admin(admin, "add integration users")
+    name = username.strip().lower()
+    if not _USERNAME.fullmatch(name):
+        raise InvalidInput("a username is 1 to 64 characters: lower-case letters, digits, '.', '_' or '-'")
+    if _user_named(session, name) is not None:
+        raise InvalidInput(f"the username {name} is taken; choose another")
+    codes = sorted({code.strip().upper() for code in entities})
+    found = {e.code: e.id for e in session.scalars(select(LegalEntity).where(LegalEntity.code.in_(codes)))}
+    missing = [code for code in codes if code not in found] if codes else ["(none given)"]
+    if missing:
+        raise InvalidInput(f"name the legal entities it sends documents for; unknown: {', '.join(missing)}")
+    for code in codes:
+        admin.require_entity(found[code], f"entity {code}")
+    user = User(username=name, display_name=display_name.strip()[:120] or name, email=f"{name}@integration.invalid")
+    session.add(user)
+    session.flush()
+    session.add(UserRole(user_id=user.id, role=Role.INTEGRATION.value))
+    session.add_all(UserEntityScope(user_id=user.id, entity_id=found[code], approval_limit=0) for code in codes)
+    session.flush()
+    context = AuditContext(actor_user_id=admin.user_id, channel=audit_channel)
+    _audit(session, context, name, "identity.integration_added", entities=",".join(codes))
+    return load_actor(session, username=name)
+
+
+def _integration_user(session: Session, admin: Actor, username: str, what: str) -> Actor:
+    """The integration user an administrator manages tokens for (a person makes their own tokens)."""
+    _require_admin(admin, what)
+    target = load_actor(session, username=username.strip())
+    if Role.INTEGRATION not in target.roles:
+        raise InvalidInput(
+            f"{target.username} is not an integration user; people make and revoke their own tokens "
+            "(POST /api/tokens when signed in)"
+        )
+    return target
+
+
+def issue_integration_token(
+    session: Session,
+    admin: Actor,
+    *,
+    username: str,
+    name: str,
+    days: int | None = None,
+    audit_channel: str = WEB_CHANNEL,
+) -> NewToken:
+    """An administrator's new API token for an integration user, which has no password to sign in with."""
+    target = _integration_user(session, admin, username, "issue tokens for integrations")
+    return issue_token(session, target, name=name, days=days, audit_channel=audit_channel, issued_by=admin)
+
+
+def integration_tokens(session: Session, admin: Actor, *, username: str) -> list[TokenView]:
+    """An integration user's API tokens, newest first, as its administrator sees them."""
+    return list_tokens(session, _integration_user(session, admin, username, "see integrations' tokens"))
+
+
+def revoke_integration_token(
+    session: Session, admin: Actor, *, username: str, token_id: int, audit_channel: str = WEB_CHANNEL
+) -> TokenView:
+    """An administrator revokes an integration user's API token; requests with it are refused from now on."""
+    target = _integration_user(session, admin, username, "revoke integrations' tokens")
+    return revoke_token(session, target, token_id=token_id, audit_channel=audit_channel, revoked_by=admin)
 
 
 # --- Accounts on other channels ----------------------------------------------------------

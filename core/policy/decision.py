@@ -73,6 +73,7 @@ ROLE_NOUNS: dict[str, tuple[str, str]] = {
     Role.MANAGER: ("manager", "managers"),
     Role.FINANCE: ("finance approver", "finance approvers"),
     Role.ADMIN: ("administrator", "administrators"),
+    Role.INTEGRATION: ("integration", "integrations"),  # never an approver (the policy file refuses it)
 }
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from core.actor import Role
+from core.actor import PERSON_ROLES, Role
 from core.policy.facts import DraftKind
 
 ENTITY_CODE = r"^[A-Z][A-Z0-9]{0,15}$"
@@ -42,6 +42,13 @@ class ApproverSpec(_Spec):
     @classmethod
     def _from_role_name(cls, data: Any) -> Any:
         return {"role": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _a_person(self) -> "ApproverSpec":
+        if self.role not in PERSON_ROLES:
+            people = ", ".join(r.value for r in Role if r in PERSON_ROLES)
+            raise ValueError(f"an approver is a person: {self.role.value} cannot approve; use one of {people}")
+        return self
 
 
 class ApproveSpec(_Spec):

@@ -69,7 +69,7 @@ def create_order(
     customer_reference: str = "",
 ) -> SalesOrder:
     """A draft order priced for the customer, each line at a warehouse of the customer's entity."""
-    actor.require(Permission.SELL)
+    actor.require(Permission.PLACE_ORDER)
     _check_lines(lines)
     today = clock.today()
     requested = requested_date or today
@@ -117,6 +117,17 @@ def create_order(
     session.add(order)
     session.flush()
     return order
+
+
+def quoted_prices(session: Session, actor: Actor, *, customer: str, skus: Sequence[str]) -> dict[str, Decimal]:
+    """The unit price (before any discount) each SKU would be sold at to this customer today, as `create_order`
+    prices it: the contract price, the customer's price list, or the list price, in the entity's currency."""
+    cust = get_customer(session, actor, code=customer)
+    items = get_items(session, skus=list(skus))
+    prices = resolve_prices(
+        session, customer=cust, items=list(items.values()), currency=cust.entity.base_currency, on=clock.today()
+    )
+    return {sku: prices[item.id].unit_price for sku, item in items.items()}
 
 
 def _check_lines(lines: Sequence[LineRequest]) -> None:
@@ -276,7 +287,7 @@ def confirm_order(
 
     A customer on credit hold puts the order on hold instead, with the reason, and reserves nothing.
     """
-    actor.require(Permission.SELL)
+    actor.require(Permission.PLACE_ORDER)
     order = get_order(session, actor, order_number=order_number, lock=True)
     if order.status not in (OrderStatus.DRAFT, OrderStatus.ON_HOLD):
         raise InvalidState(f"{order.number} is {order.status}; only a draft or held order can be confirmed")

@@ -67,7 +67,7 @@ def ship_order(
 
     From the `warehouse` named: one shipment, split from other lines' warehouses if need be. Without one:
     a shipment from each warehouse the lines are reserved at."""
-    actor.require(Permission.MOVE_STOCK)
+    actor.require(Permission.SHIP)
     travel = _checked_details(details or ShipmentDetails())
     order = get_order(session, actor, order_number=order_number, lock=True)
     _require_shippable(order)

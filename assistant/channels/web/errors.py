@@ -23,6 +23,7 @@ from core.errors import ErpError
 log = logging.getLogger("erp.http")
 
 STATUS_OF_CODE = {
+    "idempotency_key_required": 400,
     "not_signed_in": 401,
     "sign_in_failed": 401,
     "csrf_failed": 403,

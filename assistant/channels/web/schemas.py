@@ -28,14 +28,14 @@ def _in_utc(value: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
 
 
-def _iso_day(value: object) -> object:
+def iso_day(value: object) -> object:
     """A day in a query is written YYYY-MM-DD: pydantic alone would read "4.7e-168" as a Unix time (1970-01-01)."""
     if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise ValueError("write the day as YYYY-MM-DD")
     return value
 
 
-QueryDay = Annotated[date | None, BeforeValidator(_iso_day), Query(description="YYYY-MM-DD")]
+QueryDay = Annotated[date | None, BeforeValidator(iso_day), Query(description="YYYY-MM-DD")]
 
 
 class Strict(BaseModel):

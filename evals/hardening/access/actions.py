@@ -213,7 +213,7 @@ ACTIONS = (
         _comment,
         _post(lambda c: f"/api/exceptions/{c.place.case}/comment", lambda c: {"text": "looked at"}),
     ),
-    Action("draft SO", may(Permission.SELL), _sales_order, None, chat=True),
+    Action("draft SO", may(Permission.PLACE_ORDER), _sales_order, None, chat=True),
     Action("draft TR", may(Permission.TRANSFER), _transfer, None, chat=True),
     Action("draft PO", may(Permission.BUY), _purchase_order, None, chat=True),
     Action("change SO", may(Permission.SELL), _order_change, None, chat=True),
@@ -230,7 +230,7 @@ ACTIONS = (
         lambda c: ("get_fulfilment", {"order_number": c.place.order}),
         _get(lambda c: f"/api/orders/{c.place.order}/fulfilment"),
     ),
-    Action("ship SO", may(Permission.MOVE_STOCK), _shipment, _ship_over_api),
+    Action("ship SO", may(Permission.SHIP), _shipment, _ship_over_api),
     Action(
         "substitute",
         may(Permission.SELL),
