@@ -8,6 +8,7 @@ from core.exceptions import models as exceptions
 from core.finance import models as finance
 from core.identity import models as identity
 from core.masterdata import models as masterdata
+from core.outbox import models as outbox
 from core.payables import models as payables
 from core.planning import models as planning
 from core.policy import models as policy
@@ -28,6 +29,7 @@ __all__ = [
     "finance",
     "identity",
     "masterdata",
+    "outbox",
     "payables",
     "planning",
     "policy",
