@@ -292,11 +292,12 @@ class Settings:
         default="http://127.0.0.1:8000", metadata=_env("ERP_WEB_URL", "where links in Slack messages point", _url)
     )
     # Webhooks (events out)
-    webhooks_every_seconds: float = field(
-        default=5.0,
+    webhooks_every_seconds: float | None = field(
+        default=None,
         metadata=_env(
             "ERP_WEBHOOKS_EVERY_SECONDS",
-            "seconds between passes of the service's webhook delivery (one worker delivers), 0 = off",
+            "seconds between passes of the service's webhook delivery (one worker delivers), 0 = off; unset, 5"
+            " under `erp-assistant run` and `serve`, off elsewhere",
             _seconds_or_off,
         ),
     )

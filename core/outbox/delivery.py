@@ -31,6 +31,7 @@ log = logging.getLogger("erp.webhooks")
 DELIVERY_LOCK_KEY = 0x4552505745424B53  # "ERPWEBKS": the webhook deliverer's advisory lock
 LEASE_MARGIN_S = 30.0
 CLAIM_BATCH = 100
+DEFAULT_WEBHOOKS_EVERY_SECONDS = 5  # under `erp-assistant serve` and `run`, unless ERP_WEBHOOKS_EVERY_SECONDS says
 
 
 class DeliveryFailed(Exception):
