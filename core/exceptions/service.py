@@ -536,7 +536,6 @@ def _case_event(type: str, case: ExceptionCase, **extra: Any) -> dict[str, Any]:
             "status": case.status,
             "title": case.title,
             "owner_role": case.owner_role,
-            "sla_due_at": case.sla_due_at,
             **extra,
         },
     }
