@@ -21,6 +21,7 @@ from core.outbox.models import DeliveryStatus, OutboxEvent, WebhookDelivery, Web
 from core.outbox.service import EVENT_TYPES, consume, event_body
 from core.outbox.signature import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
 from core.settings import get_settings
+from core.text import require_storable
 
 WEBHOOKS_CONSUMER = "webhooks"
 MAX_URL = 500
@@ -79,6 +80,8 @@ def add_subscription(
 ) -> NewSubscription:
     """Subscribe a URL to events from now on (all types, or those named; all entities, or those named)."""
     require_admin(actor, "add a webhook")
+    for text in (url, secret or "", *event_types, *entities):
+        require_storable(text, "the webhook")
     key = secret.strip() if secret is not None else secrets.token_hex(32)
     if not 16 <= len(key) <= 128:
         raise InvalidInput("a webhook secret must be 16 to 128 characters; leave it out to have one made")

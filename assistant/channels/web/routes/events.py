@@ -8,7 +8,7 @@ entities in their scope (those with no entity only if admin), with a session coo
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,10 @@ from core.outbox.webhooks import (
 
 router = APIRouter(prefix="/api", tags=["events"])
 ERRORS = documented(401, 403, 404, 409, 422)
+MAX_ID = 2**31 - 1  # the ids' column type; a larger number names nothing
+MAX_POSITION = 2**62  # positions are 64-bit
+WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class DocumentRef(BaseModel):
@@ -70,7 +74,9 @@ def event_view(event: OutboxEvent) -> EventView:
 def poll_events(
     user: CurrentUser,
     svc: ServicesDep,
-    after: Annotated[int, Query(ge=0, description="the last position you processed; 0 from the start")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="the last position you processed; 0 from the start")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_POLL)] = 100,
 ) -> EventPageView:
     """The business events after position `after` in your entities, oldest first, with the cursor to ask from
@@ -84,10 +90,16 @@ def poll_events(
 
 
 class WebhookRequest(BaseModel):
-    url: HttpUrl
-    event_types: list[str] = Field(default=[], description="empty: every type; a family like sales_order.* works")
-    entities: list[str] = Field(default=[], description="entity codes; empty: every entity")
-    secret: str | None = Field(default=None, description="16-128 characters; leave out to have one made")
+    url: HttpUrl = Field(description="the receiver (http or https, at most 500 characters)")
+    event_types: list[Annotated[str, Field(max_length=48)]] = Field(
+        default=[], max_length=50, description="empty: every type; a family like sales_order.* works"
+    )
+    entities: list[Annotated[str, Field(max_length=16)]] = Field(
+        default=[], max_length=50, description="entity codes; empty: every entity"
+    )
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=128, description="16-128 characters; leave out to have one made"
+    )
 
 
 class WebhookView(BaseModel):
@@ -120,8 +132,10 @@ class DeadDeliveryList(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    deliveries: list[int] = Field(default=[], description="the dead deliveries to send again; empty: all")
-    webhook: int | None = Field(default=None, description="only this webhook's")
+    deliveries: list[Id] = Field(
+        default=[], max_length=500, description="the dead deliveries to send again; empty: all"
+    )
+    webhook: Id | None = Field(default=None, description="only this webhook's")
 
 
 class ReplayView(BaseModel):
@@ -161,7 +175,7 @@ def add_webhook(body: WebhookRequest, user: CurrentUser, svc: ServicesDep) -> Ne
 
 
 @router.delete("/webhooks/{webhook_id}", response_model=WebhookView, responses=ERRORS)
-def remove_webhook(webhook_id: int, user: CurrentUser, svc: ServicesDep) -> WebhookView:
+def remove_webhook(webhook_id: WebhookId, user: CurrentUser, svc: ServicesDep) -> WebhookView:
     """Stop sending to a webhook; its delivery history stays (admins)."""
     view = svc.db.run(lambda s: _webhook_view(s, remove_subscription(s, user.actor, subscription_id=webhook_id)))
     return WebhookView(**view)
@@ -181,7 +195,7 @@ def _dead_view(delivery: WebhookDelivery, event: OutboxEvent) -> DeadDeliveryVie
 def dead(
     user: CurrentUser,
     svc: ServicesDep,
-    webhook: int | None = None,
+    webhook: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeadDeliveryList:
     """Deliveries that gave up after the last attempt, oldest event first, with the last error (admins)."""
