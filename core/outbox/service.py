@@ -149,10 +149,7 @@ def consume(session: Session, name: str, handler: Handler, *, batch: int = SEQUE
     row = consumer(session, name)
     events = list(
         session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.position > row.cursor)
-            .order_by(OutboxEvent.position)
-            .limit(batch)
+            select(OutboxEvent).where(OutboxEvent.position > row.cursor).order_by(OutboxEvent.position).limit(batch)
         )
     )
     if events:
@@ -210,10 +207,7 @@ def events_after(session: Session, actor: Actor, *, after: int = 0, limit: int =
         visible = or_(visible, OutboxEvent.entity_id.is_(None))
     events = list(
         session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.position > after, visible)
-            .order_by(OutboxEvent.position)
-            .limit(limit)
+            select(OutboxEvent).where(OutboxEvent.position > after, visible).order_by(OutboxEvent.position).limit(limit)
         )
     )
     return EventPage(events, int(events[-1].position or after) if events else after)
@@ -228,7 +222,7 @@ def event_document(event: OutboxEvent) -> dict[str, Any]:
         "document": {"type": event.document_type, "number": event.document_number},
         "entity_id": event.entity_id,
         "counterparty_entity_id": event.counterparty_entity_id,
-        "occurred_at": event.occurred_at.isoformat(),
+        "occurred_at": event.occurred_at.isoformat() + "Z",  # stored naive UTC; said so on the wire (RFC 3339)
         "payload": event.payload,
     }
 

@@ -5,7 +5,6 @@ came after; positions follow commit order, so a cursor never skips an event. A c
 entities in their scope (those with no entity only if admin), with a session cookie or an API token.
 """
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -48,7 +47,7 @@ class EventView(BaseModel):
     document: DocumentRef
     entity_id: int | None
     counterparty_entity_id: int | None
-    occurred_at: datetime
+    occurred_at: Timestamp
     payload: dict[str, Any] = Field(description="the document's key figures (amounts as exact decimal text)")
 
 
