@@ -93,8 +93,13 @@ def deliver_pass(db: Database, post: Poster, *, batch: int = CLAIM_BATCH) -> Pas
         fanned = _fan_out_all(db)
         jobs = db.read(lambda s: due_deliveries(s, limit=batch))
         delivered = failed = dead = 0
+        failing: set[int] = set()  # a receiver that just failed is not tried again in this pass (one timeout each)
         for job in jobs:
+            if job.subscription_id in failing:
+                continue
             status = _attempt(db, post, job)
+            if status != "delivered":
+                failing.add(job.subscription_id)
             delivered += status == "delivered"
             failed += status == "pending"
             dead += status == "dead"

@@ -113,8 +113,8 @@ def sequence_events(session: Session, *, batch: int = SEQUENCE_BATCH) -> int:
             select(OutboxEvent.id).where(OutboxEvent.position.is_(None)).order_by(OutboxEvent.id).limit(batch)
         )
     )
-    for offset, event_id in enumerate(ids, start=1):
-        session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(position=last + offset))
+    if ids:  # one executemany: an UPDATE by primary key per event
+        session.execute(update(OutboxEvent), [{"id": i, "position": last + n} for n, i in enumerate(ids, start=1)])
     return len(ids)
 
 
