@@ -12,6 +12,7 @@ from assistant.channels.webhooks.delivery import deliver_forever, run_pass
 from core.actor import Actor
 from core.db import open_database
 from core.errors import ErpError
+from core.outbox.delivery import DEFAULT_WEBHOOKS_EVERY_SECONDS
 from core.outbox.service import EVENT_TYPES
 from core.outbox.webhooks import (
     add_subscription,
@@ -124,7 +125,9 @@ def replay_command(
 @webhooks_app.command("deliver")
 def deliver_command(
     once: Annotated[bool, typer.Option("--once", help="One pass, then stop.")] = False,
-    every: Annotated[float | None, typer.Option(help="Seconds between passes; default the setting, or 5.")] = None,
+    every: Annotated[
+        float | None, typer.Option(help="Seconds between passes; default ERP_WEBHOOKS_EVERY_SECONDS, or 5.")
+    ] = None,
 ) -> None:
     """Deliver due webhooks now (as the service does); skipped while another worker delivers."""
     db = open_database()
@@ -139,6 +142,8 @@ def deliver_command(
                 f"{report.delivered} delivered, {report.failed} to retry, {report.dead} dead"
             )
             return
-        deliver_forever(db, every_s=every or get_settings().webhooks_every_seconds or 5.0)
+        deliver_forever(db, every_s=every or get_settings().webhooks_every_seconds or DEFAULT_WEBHOOKS_EVERY_SECONDS)
+    except KeyboardInterrupt:
+        console.print("stopped")
     except ErpError as error:
         raise fail(error) from None
