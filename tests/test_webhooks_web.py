@@ -1,6 +1,8 @@
 """The events' HTTP doors on the demo: polling in the caller's scope (cookie or API token), and the admin's webhook
 routes (add, list, remove, dead letters, replay)."""
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -8,10 +10,11 @@ from assistant.channels.webhooks.delivery import http_poster
 from core.db import Database
 from core.masterdata.service import load_actor
 from core.outbox.delivery import deliver_pass
+from core.outbox.webhooks import add_subscription
 from core.sales.service import LineRequest, confirm_order, create_order
 from core.settings import override_settings
 from tests import web
-from tests.webhook_receiver import free_port
+from tests.webhook_receiver import free_port, receiver
 
 
 def _confirm(demo: Database, username: str, customer: str, sku: str) -> str:
@@ -92,3 +95,14 @@ def test_only_an_admin_manages_webhooks_and_replays_dead_deliveries(client: Test
     assert removed.status_code == 200 and removed.json()["active"] is False
     assert client.get("/api/webhooks", headers=admin).json()["webhooks"] == []
     assert client.delete(f"/api/webhooks/{made.json()['id']}", headers=admin).status_code == 409
+
+
+def test_the_service_delivers_in_the_background_while_it_serves(demo: Database, tmp_path: Path) -> None:
+    with receiver() as hook:
+        admin = demo.read(lambda s: load_actor(s, username="admin"))
+        demo.run(lambda s: add_subscription(s, admin, url=hook.url, event_types=["sales_order.confirmed"]))
+        with web.app(demo, tmp_path, webhooks_every_s=0.1) as c:
+            number = _confirm(demo, "maria", "ACME", "V-200")
+            assert c.get("/healthz").status_code == 200  # requests are served meanwhile
+            assert hook.arrived.wait(120), "the service never delivered"
+    assert f'"number":"{number}"'.encode() in hook.got[0].body
