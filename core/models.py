@@ -9,6 +9,7 @@ from core.finance import models as finance
 from core.identity import models as identity
 from core.integrations import models as integrations
 from core.masterdata import models as masterdata
+from core.outbox import models as outbox
 from core.payables import models as payables
 from core.planning import models as planning
 from core.policy import models as policy
@@ -30,6 +31,7 @@ __all__ = [
     "identity",
     "integrations",
     "masterdata",
+    "outbox",
     "payables",
     "planning",
     "policy",

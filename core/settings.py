@@ -82,6 +82,16 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _seconds_or_off(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("a number of seconds, 0 = off") from None
+    if not number >= 0:
+        raise ValueError("a number of seconds, 0 = off")
+    return number
+
+
 def _usd(value: str) -> Decimal:
     try:
         amount = Decimal(value)
@@ -280,6 +290,34 @@ class Settings:
     )
     web_url: str = field(
         default="http://127.0.0.1:8000", metadata=_env("ERP_WEB_URL", "where links in Slack messages point", _url)
+    )
+    # Webhooks (events out)
+    webhooks_every_seconds: float | None = field(
+        default=None,
+        metadata=_env(
+            "ERP_WEBHOOKS_EVERY_SECONDS",
+            "seconds between passes of the service's webhook delivery (one worker delivers), 0 = off; unset, 5"
+            " under `erp-assistant run` and `serve`, off elsewhere",
+            _seconds_or_off,
+        ),
+    )
+    webhook_max_attempts: int = field(
+        default=10,
+        metadata=_env("ERP_WEBHOOK_MAX_ATTEMPTS", "failed attempts before a delivery goes dead", _whole(1)),
+    )
+    webhook_backoff_seconds: float = field(
+        default=10.0,
+        metadata=_env(
+            "ERP_WEBHOOK_BACKOFF_SECONDS", "wait after a delivery's first failure, doubled after each next", _seconds
+        ),
+    )
+    webhook_backoff_cap_seconds: float = field(
+        default=3600.0,
+        metadata=_env("ERP_WEBHOOK_BACKOFF_CAP_SECONDS", "the longest wait between two attempts", _seconds),
+    )
+    webhook_timeout_seconds: float = field(
+        default=10.0,
+        metadata=_env("ERP_WEBHOOK_TIMEOUT_SECONDS", "seconds a receiver has to answer a delivery", _seconds),
     )
     # Slack
     slack_bot_token: str | None = field(

@@ -29,6 +29,7 @@ from assistant.cli.serve import serve
 from assistant.cli.shipping import shipping_app
 from assistant.cli.slack import slack_app
 from assistant.cli.stock import stock_app
+from assistant.cli.webhooks import webhooks_app
 from core.settings import SettingsError, get_settings
 
 PLUGIN_GROUP = "erp_assistant.commands"
@@ -62,6 +63,7 @@ app.add_typer(planning_app, name="planning")
 app.add_typer(masterdata_app, name="masterdata")
 app.add_typer(payables_app, name="payables")
 app.add_typer(receivables_app, name="receivables")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)

@@ -48,10 +48,13 @@ def start(*, host: str, port: int, workers: int, logins: bool) -> None:
     """Say where the product is (and the demo sign-ins, unless just shown), then run uvicorn."""
     import uvicorn
 
+    from core.outbox.delivery import DEFAULT_WEBHOOKS_EVERY_SECONDS
     from core.planning.schedule import DEFAULT_EVERY_MINUTES
 
     # The served product runs the planning analyses hourly unless told otherwise (tests build the app without this).
     os.environ.setdefault("ERP_PLANNING_EVERY_MINUTES", str(DEFAULT_EVERY_MINUTES))
+    # ... and delivers webhooks (a pass every few seconds; with no subscription it only sequences the events).
+    os.environ.setdefault("ERP_WEBHOOKS_EVERY_SECONDS", str(DEFAULT_WEBHOOKS_EVERY_SECONDS))
     _print_welcome(host, port, logins)
     uvicorn.run(
         "assistant.channels.web.app:app_from_env",

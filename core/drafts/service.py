@@ -38,6 +38,7 @@ from core.masterdata.models import Item, LegalEntity, User, UserEntityScope, War
 from core.masterdata.service import load_actor
 from core.money import round_money
 from core.numbering import DRAFT
+from core.outbox.service import publish
 from core.policy import Decision, Outcome, Policy, Requirement, evaluate, load_policy, record_decision
 from core.policy.facts import DraftKind, Facts
 from core.settings import get_settings
@@ -446,6 +447,35 @@ def _log(session: Session, audit: AuditContext, draft: DraftAction, action: str,
         subject_id=draft.number,
         entity_id=draft.entity_id,
         data={"kind": draft.kind, "status": draft.status, **data},
+    )
+    if action in DECIDED_EVENTS:
+        _publish_decided(session, draft, action)
+
+
+# Where a draft's decision settles (every door: REST, CLI, assistant, approvals) it is logged here; these actions
+# are the decisions other systems hear about, as the outbox event of the same name.
+DECIDED_EVENTS = frozenset({"draft.executed", "draft.rejected", "draft.blocked", "draft.failed"})
+
+
+def _publish_decided(session: Session, draft: DraftAction, action: str) -> None:
+    publish(
+        session,
+        type=action,
+        document_type="draft",
+        document_number=draft.number,
+        entity_id=draft.entity_id,
+        counterparty_entity_id=draft.counterparty_entity_id,
+        payload={
+            "draft": draft.number,
+            "kind": draft.kind,
+            "status": draft.status,
+            "summary": draft.summary,
+            "currency": draft.currency,
+            "amount": draft.amount,
+            "result": draft.result_ref,
+            "reason": draft.failure_reason,
+            "channel": draft.channel,
+        },
     )
 
 

@@ -38,6 +38,7 @@ from core.exceptions.routing import RoutingRules, decide, load_routing, owners_n
 from core.masterdata.models import LegalEntity, User, UserEntityScope, UserRole
 from core.masterdata.service import entity_codes, get_entity
 from core.numbering import EXCEPTION_CASE
+from core.outbox.service import publish_many
 from core.text import require_storable
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
@@ -210,6 +211,7 @@ def raise_new(session: Session, cases: Sequence[NewCase], rules: RoutingRules | 
     session.execute(insert(CaseEvent), events)  # one executemany; event ids are not needed here
     raised = [by_key[c.dedup_key] for c in unique if c.dedup_key in by_key]
     _audit_raised(session, raised)
+    publish_many(session, [_case_event("exception.opened", case) for case in raised])
     return raised
 
 
@@ -506,7 +508,7 @@ def _record(
 
 
 def _audit(session: Session, context: AuditContext, case: ExceptionCase, kind: EventKind, text: str) -> None:
-    """Every change to a case also goes on the hash-chained audit log."""
+    """Every change to a case also goes on the hash-chained audit log; a closing one also to the outbox."""
     record_event(
         session,
         context,
@@ -516,6 +518,27 @@ def _audit(session: Session, context: AuditContext, case: ExceptionCase, kind: E
         entity_id=case.entity_id,
         data={"type": case.type, "status": case.status, "text": text[:500]},
     )
+    if kind in (EventKind.RESOLVED, EventKind.DISMISSED):
+        publish_many(session, [_case_event("exception.resolved", case, resolution=text[:500])])
+
+
+def _case_event(type: str, case: ExceptionCase, **extra: Any) -> dict[str, Any]:
+    """A case's outbox event (every case opened or closed, by detection, an analysis or a person, passes here)."""
+    return {
+        "type": type,
+        "document_type": "exception",
+        "document_number": case.number,
+        "entity_id": case.entity_id,
+        "payload": {
+            "case": case.number,
+            "type": case.type,
+            "severity": case.severity,
+            "status": case.status,
+            "title": case.title,
+            "owner_role": case.owner_role,
+            **extra,
+        },
+    }
 
 
 def _name(user: User | None) -> str | None:

@@ -20,8 +20,10 @@ from core.masterdata.service import (
     get_warehouse_in_scope,
     item_skus,
     require_active,
+    warehouse_codes,
 )
 from core.numbering import PURCHASE_ORDER
+from core.outbox.service import publish
 from core.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from core.sales.pricing import GROUP_CURRENCY, round_percent
 from core.stock.models import Bucket, IncomingSupply, Movement, SupplySource
@@ -148,7 +150,25 @@ def receive_purchase_order(
     posting.allocate_backorders(keys)
     order.status = _status_after_receipt(order, closed=close_short).value
     session.flush()
+    _publish_received(session, order, plan)
     return order
+
+
+def _publish_received(session: Session, order: PurchaseOrder, plan: list[tuple[PurchaseOrderLine, int]]) -> None:
+    skus = item_skus(session, item_ids=[line.item_id for line, _ in plan])
+    publish(
+        session,
+        type="purchase_order.received",
+        document_type="purchase_order",
+        document_number=order.number,
+        entity_id=order.entity_id,
+        payload={
+            "purchase_order": order.number,
+            "warehouse": warehouse_codes(session, warehouse_ids=[order.warehouse_id]).get(order.warehouse_id),
+            "received": [{"sku": skus.get(line.item_id), "quantity": qty} for line, qty in plan],
+            "status": order.status,
+        },
+    )
 
 
 RECEIVABLE = (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIALLY_RECEIVED)

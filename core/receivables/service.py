@@ -26,6 +26,7 @@ from core.masterdata.models import Customer
 from core.masterdata.service import entity_codes, get_customer
 from core.money import format_money, round_money
 from core.numbering import INVOICE, PAYMENT
+from core.outbox.service import publish
 from core.receivables.models import CustomerPayment, PaymentApplication, PaymentStatus
 from core.receivables.sums import HALF_CENT, ZERO, applied_by_payment, open_amount, open_items
 from core.text import require_storable
@@ -149,7 +150,28 @@ def _apply(
     ]
     session.add_all(made)
     session.flush()
+    if made:
+        _publish_applied(session, payment, plan)
     return made
+
+
+def _publish_applied(session: Session, payment: CustomerPayment, plan: list[tuple[Invoice, Decimal]]) -> None:
+    publish(
+        session,
+        type="payment.applied",
+        document_type="payment",
+        document_number=payment.number,
+        entity_id=payment.entity_id,
+        payload={
+            "payment": payment.number,
+            "customer": _customer_code(session, payment),
+            "currency": payment.currency,
+            "amount": payment.amount,
+            "applied": round_money(sum((amount for _, amount in plan), Decimal(0))),
+            "unapplied": unapplied_amount(session, payment),
+            "invoices": [{"invoice": invoice.number, "amount": amount} for invoice, amount in plan],
+        },
+    )
 
 
 def _named(

@@ -15,7 +15,9 @@ from core.errors import InvalidInput, InvalidState
 from core.finance.models import Invoice
 from core.masterdata.models import Customer, Item, Warehouse
 from core.masterdata.service import get_customer, get_items, require_active
+from core.money import round_money
 from core.numbering import INVOICE, SALES_ORDER, SALES_ORDER_LINE, SHIPMENT
+from core.outbox.service import publish
 from core.sales.charges import ChargeView, OrderMargin, charge_view, charges_of, order_margin
 from core.sales.models import (
     OrderStatus,
@@ -312,6 +314,22 @@ def confirm_order(
     order.status = OrderStatus.CONFIRMED.value
     order.hold_reason = None
     session.flush()
+    publish(
+        session,
+        type="sales_order.confirmed",
+        document_type="sales_order",
+        document_number=order.number,
+        entity_id=order.entity_id,
+        payload={
+            "order": order.number,
+            "customer": customer.code,
+            "currency": order.currency,
+            "total": round_money(sum((line.net_price * line.quantity for line in order.lines), Decimal(0))),
+            "lines": len(order.lines),
+            "units": sum(line.quantity for line in order.lines),
+            "requested_date": order.requested_date,
+        },
+    )
     return order
 
 

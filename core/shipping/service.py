@@ -23,6 +23,7 @@ from core.masterdata.models import Customer, Warehouse
 from core.masterdata.service import get_warehouse_in_scope, item_skus, warehouse_codes
 from core.money import round_money
 from core.numbering import INVOICE, SALES_ORDER, SHIPMENT
+from core.outbox.service import publish
 from core.sales.charges import ChargeView, unbilled_charges
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
 from core.sales.service import OPEN_STATUSES, OrderView, get_order, order_status
@@ -123,9 +124,50 @@ def _ship_from(
         line.qty_shipped += quantity
         line.qty_invoiced += quantity
     posting.allocate_backorders([(ln.item_id, ln.warehouse_id) for ln, _ in plan if ln.warehouse_id != source_id])
-    _bill_charges(session, order, _invoice_for(session, order, shipment, plan, day))
+    invoice = _invoice_for(session, order, shipment, plan, day)
+    _bill_charges(session, order, invoice)
     _record_shipping_milestones(session, actor, shipment, travel, day)
+    _publish_shipped(session, order, shipment, invoice, plan)
     return shipment
+
+
+def _publish_shipped(session: Session, order: SalesOrder, shipment: Shipment, invoice: Invoice, plan: Plan) -> None:
+    """The order's shipment and its invoice, as two events of the order (in this order, for receivers)."""
+    skus = item_skus(session, item_ids=[line.item_id for line, _ in plan])
+    common = {"order": order.number, "shipment": shipment.number}
+    publish(
+        session,
+        type="sales_order.shipped",
+        document_type="sales_order",
+        document_number=order.number,
+        entity_id=order.entity_id,
+        payload={
+            **common,
+            "shipped_on": shipment.shipped_on,
+            "warehouse": warehouse_codes(session, warehouse_ids=[shipment.warehouse_id or 0]).get(
+                shipment.warehouse_id or 0
+            ),
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+            "lines": [{"line": line.line_no, "sku": skus.get(line.item_id), "quantity": qty} for line, qty in plan],
+            "order_status": order.status,
+        },
+    )
+    publish(
+        session,
+        type="sales_order.invoiced",
+        document_type="sales_order",
+        document_number=order.number,
+        entity_id=order.entity_id,
+        payload={
+            **common,
+            "invoice": invoice.number,
+            "currency": invoice.currency,
+            "amount": invoice.amount,
+            "issued_on": invoice.issued_on,
+            "due_on": invoice.due_on,
+        },
+    )
 
 
 def _checked_details(details: ShipmentDetails) -> ShipmentDetails:

@@ -25,9 +25,11 @@ from core.masterdata.service import (
     get_warehouse_in_scope,
     intercompany_markup,
     item_skus,
+    warehouse_codes,
 )
 from core.money import round_money, round_unit_price
 from core.numbering import TRANSFER
+from core.outbox.service import publish
 from core.sales.pricing import GROUP_CURRENCY
 from core.stock.models import Bucket, DemandSource, Movement, SupplySource
 from core.stock.service import (
@@ -193,7 +195,30 @@ def ship_transfer(session: Session, actor: Actor, *, transfer_number: str | int)
         session.add_all(intercompany_postings(transfer))
     transfer.status = TransferStatus.IN_TRANSIT.value
     session.flush()
+    _publish(session, "transfer.shipped", transfer, {"value": transfer_value(transfer)})
     return transfer
+
+
+def _publish(session: Session, type: str, transfer: Transfer, figures: dict[str, object]) -> None:
+    """A transfer's event: the sender's entity, and the receiver's as the counterparty (both sides see it)."""
+    skus = item_skus(session, item_ids=[line.item_id for line in transfer.lines])
+    warehouses = warehouse_codes(session, warehouse_ids=[transfer.from_warehouse_id, transfer.to_warehouse_id])
+    publish(
+        session,
+        type=type,
+        document_type="transfer",
+        document_number=transfer.number,
+        entity_id=transfer.from_entity_id,
+        counterparty_entity_id=transfer.to_entity_id,
+        payload={
+            "transfer": transfer.number,
+            "kind": transfer.kind,
+            "from_warehouse": warehouses.get(transfer.from_warehouse_id),
+            "to_warehouse": warehouses.get(transfer.to_warehouse_id),
+            "lines": [{"sku": skus.get(line.item_id), "quantity": line.quantity} for line in transfer.lines],
+            **figures,
+        },
+    )
 
 
 def transfer_value(transfer: Transfer) -> Decimal:
@@ -279,6 +304,8 @@ def receive_transfer(
     transfer.status = TransferStatus.RECEIVED.value
     _raise_discrepancy(session, transfer, arrivals)
     session.flush()
+    arrived = [{"sku": a.sku, "good": a.good, "short": a.short, "damaged": a.damaged} for a in arrivals]
+    _publish(session, "transfer.received", transfer, {"arrived": arrived})
     return transfer
 
 

@@ -23,6 +23,7 @@ from assistant.channels.web.routes import (
     chat,
     dashboard,
     drafts,
+    events,
     exceptions,
     forecast,
     health,
@@ -47,6 +48,7 @@ from assistant.channels.web.routes import (
 from assistant.channels.web.routes.pages import STATIC
 from assistant.channels.web.schedule import start_schedule, stop_schedule
 from assistant.channels.web.services import Services, WebConfig
+from assistant.channels.webhooks.delivery import start_delivery, stop_delivery
 from core.settings import get_settings
 from core.text import NUL_REFUSED, has_nul
 
@@ -100,6 +102,7 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
         receivables,
         integrations,
         records,
+        events,
         health,
         pages,
     ):
@@ -163,12 +166,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if services.assistant.settings.is_local:
         threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
     planning = start_schedule(services.db, services.config.planning)
+    webhooks = start_delivery(services.db, services.config.webhooks_every_s)
     at, bot = get_settings().briefing_slack_at, app.state.slack
     briefings = asyncio.create_task(bot.briefing_loop(at)) if at is not None and bot is not None else None
     yield
     if briefings is not None:
         briefings.cancel()
     await stop_schedule(planning)
+    await stop_delivery(webhooks)
     services.runner.pool.shutdown(wait=False, cancel_futures=True)
 
 

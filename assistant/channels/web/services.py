@@ -22,6 +22,8 @@ class WebConfig:
     max_body_bytes: int = 64 * 1024
     # When the planning analyses run inside this worker (off unless the settings say; `run`/`serve` default hourly).
     planning: Schedule = field(default_factory=Schedule.from_settings)
+    # Seconds between webhook delivery passes in this worker, 0 = off (`run`/`serve` default to every 5 s).
+    webhooks_every_s: float = field(default_factory=lambda: get_settings().webhooks_every_seconds or 0.0)
 
 
 class Services:
