@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.actor import Actor, Role
+from core.audit.models import AuditEvent
 from core.db import Database
 from core.errors import PermissionDenied
 from core.imports import ImportReport, Problems, import_master_data, read_files
@@ -23,7 +24,9 @@ from core.masterdata.models import (
     Warehouse,
 )
 from core.models import Base
+from core.sales.service import LineRequest
 from tests.imports import ADMIN, COMPANY, write_company
+from tests.world import World
 
 
 def run(db: Database, folder: Path, *, dry_run: bool = False, actor: Actor = ADMIN) -> ImportReport:
@@ -151,3 +154,43 @@ def test_only_an_admin_imports(db: Database, tmp_path: Path) -> None:
         run(db, write_company(tmp_path / "co"), actor=clerk)
     assert db.read(lambda s: s.scalar(select(func.count()).select_from(LegalEntity))) == 0
     assert db.read(lambda s: s.scalar(select(func.count()).select_from(Customer))) == 0
+
+
+def _refusals(report: ImportReport) -> dict[str, list[tuple[str, str]]]:
+    return {k.kind: [(r.key, r.column) for r in k.refused] for k in report.kinds if k.refused}
+
+
+def test_what_history_fixes_is_refused_on_a_company_with_stock_and_orders(world: World, tmp_path: Path) -> None:
+    world.place_order("ACME", LineRequest(sku="V-200", quantity=2))
+    root = world.actor("root")
+    changes = {
+        "entities": "code,name,base_currency,country\nNA,Northwind America,EUR,US\n",
+        "warehouses": "code,name,entity,city\nDAL,Dallas Main DC,UK,Dallas\n",
+        "items": "sku,name,category,standard_cost,list_price,uom\nV-200,Valve 200,valves,11.67,19.90,BOX\n",
+        "customers": "code,name,entity\nACME,Acme Renamed,UK\nBOLT,Bolt Brothers,UK\n",
+    }
+    files = write_company(tmp_path / "changes", **(dict.fromkeys(COMPANY, "") | changes))
+    report = run(world.db, files, actor=root)
+    assert report.ok and report.applied, report.problems
+    assert _refusals(report) == {
+        "entities": [("NA", "base_currency")],
+        "warehouses": [("DAL", "entity")],
+        "items": [("V-200", "uom")],
+        "customers": [("ACME", "entity")],
+    }
+    with world.db.session() as s:
+        acme = s.scalars(select(Customer).where(Customer.code == "ACME")).one()
+        bolt = s.scalars(select(Customer).where(Customer.code == "BOLT")).one()
+        dallas = s.scalars(select(Warehouse).where(Warehouse.code == "DAL")).one()
+        assert (acme.name, acme.entity.code) == ("Acme Renamed", "NA")  # the name changes, the entity stays
+        assert bolt.entity.code == "UK"  # no orders yet: it may move
+        assert (dallas.name, dallas.entity.code) == ("Dallas Main DC", "NA")
+        assert s.scalar(select(Item.uom).where(Item.sku == "V-200")) == "EA"
+
+
+def test_an_import_is_audited_once_with_its_counts(db: Database, tmp_path: Path) -> None:
+    run(db, write_company(tmp_path / "co"))
+    with db.session() as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "master_data_imported")))
+    assert len(events) == 1 and events[0].actor_user_id is None and events[0].entity_id is None
+    assert events[0].data["kinds"]["items"] == {"created": 3, "updated": 0, "unchanged": 0, "refused": 0}
