@@ -107,7 +107,7 @@ def _rows_by_kind(tables: Sequence[SourceTable], problems: Problems, progress: P
     rows: dict[str, list[SourceRow]] = {}
     for done, table in enumerate(tables, start=1):
         rows.setdefault(table.kind.name, []).extend(parse_rows(table, problems))
-        progress("read", done, len(tables))
+        progress("parse rows", done, len(tables))
     return rows
 
 
@@ -125,8 +125,8 @@ def import_master_data(
     report = db.run(
         lambda s: import_tables(s, actor, tables, _fresh(problems), dry_run=dry_run, progress=progress, channel=channel)
     )
+    progress("commit", 1, 1)
     if report.applied and report.changed:
-        progress("detect exceptions", 0, 1)
         db.run(lambda s: detect_exceptions(s))
         progress("detect exceptions", 1, 1)
     return report
