@@ -45,6 +45,8 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The one unsafe route a browser reaches without a CSRF token, on purpose: signing in has no session yet
 # (and takes JSON only, which a cross-site form cannot send).
 CSRF_EXEMPT = frozenset({("POST", "/api/session")})
+# Routes for an admin only: past the CSRF check, the sweep's manager is refused by role, which proves the token passed.
+ADMIN_ONLY = frozenset({"/api/import"})
 NOT_COOKIE_ROUTES = frozenset({"/slack/events"})  # Slack signs its requests; no browser session reaches it
 COOKIE_DOMAIN = "testserver.local"  # where the test client keeps the cookies the service sets
 DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "discount_pct": "20"}]}
@@ -367,6 +369,7 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
             {"credit_limit": "1", "confirm": False},
         ),
         "/api/customers/{code}/credit-hold": ("/api/customers/ACME/credit-hold", {"reason": "sweep", "confirm": False}),
+        "/api/import": ("/api/import", None),  # multipart files, for an admin: refused by role (ADMIN_ONLY)
     }
     return requests[route]
 
@@ -404,7 +407,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 38 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 39 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)
@@ -414,6 +417,9 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
             assert (refused.status_code, refused.json()["code"]) == (403, "csrf_failed"), (method, path, wrong)
         assert demo.read(fingerprint) == before, (method, path)
         accepted = echo_client.request(method, path, json=body, headers=headers)  # the same request, with the token
+        if route in ADMIN_ONLY:
+            assert (accepted.status_code, accepted.json()["code"]) == (403, "permission_denied"), (path, accepted.text)
+            continue
         assert accepted.status_code in (200, 201, 204), (method, path, accepted.text)
         if route.endswith("/messages"):
             assert "answer" in dict(sse_events(accepted.text)), accepted.text

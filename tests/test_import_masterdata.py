@@ -131,7 +131,7 @@ def test_a_file_set_with_errors_changes_nothing_and_names_every_problem(db: Data
         + "PX-1,Again,pumps,1,2,EA,,yes\nQQ-1,Cheap,misc,abc,2,EA,,yes\nQQ-2,Neg,misc,-1,2,EA,,yes\n"
         "px 1,Spelled,pumps,1,2,EA,,yes\n",
         suppliers=COMPANY["suppliers"] + "BAD,Bad,EU,EURO,5,30,\n",
-        customers=COMPANY["customers"] + "NOWHERE,No entity,ZZ,A,1,30,\n",
+        customers=COMPANY["customers"] + "NOWHERE,No entity,ZZ,A,1,30,\nOTHER,Other list,US,B,1,30,EU-TRADE\n",
     )
     report = run(db, bad)
     assert not report.ok and not report.applied
@@ -143,6 +143,7 @@ def test_a_file_set_with_errors_changes_nothing_and_names_every_problem(db: Data
     assert ("items.csv", 8, "sku") in found  # the same SKU spelled differently
     assert ("suppliers.csv", 4, "currency") in found  # not three letters
     assert ("customers.csv", 4, "entity") in found  # an entity neither in the files nor the database
+    assert ("customers.csv", 5, "price_list") in found  # another entity's price list
     messages = " ".join(p.message for p in report.problems)
     assert "unknown entity 'XX'" in messages and "not a number" in messages and "duplicate" in messages
     assert counts(db) == before

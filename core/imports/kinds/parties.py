@@ -1,10 +1,12 @@
 """Who the group trades with: suppliers and customers, each of one legal entity."""
 
+from sqlalchemy import select
+
 from core.bulk import Row
 from core.imports.kinds.common import amount, currency, entries, present, text_or_empty, used_ids, within
 from core.imports.plan import Checking, Frozen
 from core.imports.spec import Column, Kind, SourceRow
-from core.masterdata.models import Customer, Supplier
+from core.masterdata.models import Customer, PriceList, Supplier
 from core.money import round_money
 from core.purchasing.models import PurchaseOrder
 from core.sales.models import SalesOrder
@@ -78,7 +80,18 @@ CUSTOMER_COLUMNS = (
 CUSTOMER_FROZEN = (Frozen("entity_id", "entity", "the customer has sales orders", used_ids(SalesOrder.customer_id)),)
 
 
+def _price_list_owners(checking: Checking) -> dict[int, int]:
+    """Each price list's entity, as the database has it and as the price_lists file sets it."""
+    owners = {i: e for i, e in checking.session.execute(select(PriceList.id, PriceList.entity_id))}
+    for plan in checking.plans:
+        if plan.model is PriceList:
+            owners |= {r["id"]: r["entity_id"] for r in plan.inserts + plan.updates}
+    return owners
+
+
 def check_customers(checking: Checking, rows: list[SourceRow]) -> None:
+    owners = _price_list_owners(checking)
+
     def build(row: SourceRow) -> tuple[str, Row] | None:
         entity = checking.resolve(row, "entity", "entities", "entity", "entities.csv")
         price_list = checking.resolve(row, "price_list", "price_lists", "price list", "price_lists.csv")
@@ -87,6 +100,11 @@ def check_customers(checking: Checking, rows: list[SourceRow]) -> None:
             checking.problem(row, "tier", f"'{row['tier']}' is not a tier: write A, B or C")
             ok = False
         if entity is None or not ok or (row["price_list"] is not None and price_list is None):
+            return None
+        if price_list is not None and owners.get(price_list) != entity:
+            checking.problem(
+                row, "price_list", f"price list {row['price_list']} is another entity's; give one of {row['entity']}'s"
+            )
             return None
         fields = ("name", "tier", "payment_terms_days", "on_credit_hold")
         record = present(row, {"code": row["code"], "entity_id": entity}, {f: f for f in fields})

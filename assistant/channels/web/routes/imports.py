@@ -6,28 +6,34 @@ and writes them in one transaction; a file set with problems answers 200 with th
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, UploadFile
+from fastapi import APIRouter, Depends, Form, UploadFile
 
 from assistant.channels.web import schemas
 from assistant.channels.web.auth import WEB_CHANNEL, CurrentUser, ServicesDep
 from assistant.channels.web.errors import documented
+from core.identity import SignedIn
 from core.imports import ImportReport, Problems, import_master_data, read_uploads, require_admin
 from core.imports.kinds import KINDS
 
 router = APIRouter(prefix="/api/import", tags=["import"])
 
 
+def admin(user: CurrentUser) -> SignedIn:
+    """The signed-in user if they are an admin: refused before the upload is read (the core checks it again)."""
+    require_admin(user.actor)
+    return user
+
+
 @router.post("", response_model=schemas.ImportResult, responses=documented(401, 403, 413, 422))
 def upload(
     files: list[UploadFile],
-    user: CurrentUser,
+    user: Annotated[SignedIn, Depends(admin)],
     svc: ServicesDep,
     dry_run: Annotated[bool, Form()] = False,
 ) -> schemas.ImportResult:
     """Import one or more files named after their kind (`items.csv`, `customers.xlsx`, or a workbook with a sheet per
     kind). Admins only (403 otherwise). With `dry_run`, reports what would be created, updated and refused and writes
     nothing. Problems come back with file, row, column and what to fix, and then nothing is written."""
-    require_admin(user.actor)
     problems = Problems()
     tables = read_uploads(((f.filename or "upload", f.file.read()) for f in files), problems)
     report = import_master_data(svc.db, user.actor, tables, problems, dry_run=dry_run, channel=WEB_CHANNEL)
