@@ -195,3 +195,21 @@ def test_an_import_is_audited_once_with_its_counts(db: Database, tmp_path: Path)
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "master_data_imported")))
     assert len(events) == 1 and events[0].actor_user_id is None and events[0].entity_id is None
     assert events[0].data["kinds"]["items"] == {"created": 3, "updated": 0, "unchanged": 0, "refused": 0}
+
+
+def test_a_workbook_with_a_sheet_per_kind_imports_like_the_csv_files(db: Database, tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for kind, text in COMPANY.items():
+        sheet = book.create_sheet(kind)
+        for line in text.strip().splitlines():
+            sheet.append(line.split(","))
+    folder = tmp_path / "xlsx"
+    folder.mkdir()
+    book.save(folder / "company.xlsx")
+    from_workbook = run(db, folder)
+    assert from_workbook.ok and from_workbook.applied, from_workbook.problems
+    assert by_kind(from_workbook)["customers"] == (2, 0, 0)
+    from_csv = run(db, write_company(tmp_path / "co"))
+    assert from_csv.ok and from_csv.changed == 0, by_kind(from_csv)
