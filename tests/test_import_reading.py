@@ -122,3 +122,12 @@ def test_an_xlsx_workbook_reads_a_sheet_per_kind() -> None:
     item = parse_rows(tables[0], problems)[0].values
     assert (item["standard_cost"], item["active"]) == (Decimal("1.5"), True)
     assert parse_rows(tables[1], problems)[0].values["valid_from"] == date(2026, 1, 1)
+
+
+def test_kinds_load_after_the_kinds_they_refer_to_and_their_keys_are_columns() -> None:
+    from core.imports.kinds import KINDS
+
+    names = [k.name for k in KINDS]
+    for position, kind in enumerate(KINDS):
+        assert all(names.index(d) < position for d in kind.depends), kind.name
+        assert all(kind.column(k) is not None and kind.column(k).required for k in kind.key), kind.name  # type: ignore[union-attr]
