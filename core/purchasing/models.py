@@ -32,6 +32,9 @@ class PurchaseOrder(Base):
     expected_date: Mapped[date]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    external_ref: Mapped[str | None] = mapped_column(String(64))  # its number in the system it came from
+
+    __table_args__ = (UniqueConstraint("entity_id", "external_ref", name="uq_purchase_orders_external_ref"),)
 
     lines: Mapped[list["PurchaseOrderLine"]] = relationship(
         back_populates="order",
