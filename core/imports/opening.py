@@ -15,12 +15,12 @@ Documents open in the old system (purchase and sales orders, receivables) are in
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, case, func, select, text
+from sqlalchemy import ColumnElement, Insert, bindparam, case, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -163,21 +163,27 @@ def load_opening_stock(session: Session, actor: Actor, rows: Sequence[OpeningSto
 
 
 def _checked_rows(rows: Sequence[OpeningStockRow]) -> dict[Key, OpeningStockRow]:
+    """The rows by pair, costs to four places; a malformed or repeated row is refused (messages built only then)."""
     wanted: dict[Key, OpeningStockRow] = {}
     for row in rows:
         key = (row.item_id, row.warehouse_id)
-        where = f"item {row.item_id} at warehouse {row.warehouse_id}"
-        if isinstance(row.quantity, bool) or not isinstance(row.quantity, int):
-            raise InvalidInput(f"opening quantity of {where} must be a whole number of units, got {row.quantity!r}")
-        if not 0 <= row.quantity <= MAX_OPENING_QUANTITY:
-            raise InvalidInput(f"opening quantity of {where} must be 0 to {MAX_OPENING_QUANTITY:,}, got {row.quantity}")
-        cost = Decimal(row.unit_cost)
-        if not cost.is_finite() or not 0 <= cost <= MAX_UNIT_COST:
-            raise InvalidInput(f"unit cost of {where} must be a number from 0 to {MAX_UNIT_COST:,}, got {cost}")
+        quantity, cost = row.quantity, row.unit_cost
+        if type(quantity) is not int or not 0 <= quantity <= MAX_OPENING_QUANTITY:
+            raise InvalidInput(
+                f"opening quantity of {_where(key)} must be a whole number of units from 0 to "
+                f"{MAX_OPENING_QUANTITY:,}, got {quantity!r}"
+            )
+        if not isinstance(cost, Decimal | int) or not Decimal(cost).is_finite() or not 0 <= cost <= MAX_UNIT_COST:
+            raise InvalidInput(f"unit cost of {_where(key)} must be a number from 0 to {MAX_UNIT_COST:,}, got {cost}")
         if key in wanted:
-            raise InvalidInput(f"{where} is given twice; give each item's opening stock once per warehouse")
-        wanted[key] = OpeningStockRow(row.item_id, row.warehouse_id, row.quantity, round_unit_price(cost))
+            raise InvalidInput(f"{_where(key)} is given twice; give each item's opening stock once per warehouse")
+        rounded = round_unit_price(Decimal(cost))
+        wanted[key] = row if rounded == cost and isinstance(cost, Decimal) else replace(row, unit_cost=rounded)
     return wanted
+
+
+def _where(key: Key) -> str:
+    return f"item {key[0]} at warehouse {key[1]}"
 
 
 def _warehouses(session: Session, actor: Actor, ids: set[int]) -> dict[int, tuple[int, str]]:
@@ -285,19 +291,25 @@ def _opening_costs(session: Session, warehouse_ids: list[int], keys: set[Key]) -
 
 def _plan(wanted: dict[Key, OpeningStockRow], books: dict[Key, _Pair], outcome: Outcome[Key]) -> _Plan:
     plan = _Plan()
+    changes = outcome.changes
     for key, row in wanted.items():
         pair = books.get(key)
+        if pair is None:  # the common case, a first load: no balance yet, nothing to judge
+            changes[key] = Change.CREATED if row.quantity > 0 else Change.UNCHANGED
+            if row.quantity > 0:
+                plan.posts.append(_Post(row, row.quantity, balance_exists=False))
+            continue
         change, reason = _judge(row, pair)
         outcome.note(key, change, reason)
         if change is Change.REFUSED or change is Change.UNCHANGED:
             continue
-        delta = row.quantity - (pair.opening if pair else 0)
-        if pair is not None and pair.unit_cost is not None and pair.unit_cost != row.unit_cost:
+        delta = row.quantity - pair.opening
+        if pair.unit_cost is not None and pair.unit_cost != row.unit_cost:
             plan.revalued.append(row)
         if delta == 0:
             continue
-        post = _Post(row, delta, balance_exists=pair is not None)
-        (plan.receipts if pair is not None and pair.backordered > 0 and delta > 0 else plan.posts).append(post)
+        post = _Post(row, delta, balance_exists=True)
+        (plan.receipts if pair.backordered > 0 and delta > 0 else plan.posts).append(post)
     return plan
 
 
@@ -328,15 +340,16 @@ def _write_posts(
     posted_at: Any,
     user_id: int | None,
 ) -> None:
-    """The entries, their ledger rows and the balances, many rows per statement."""
+    """The entries, many rows per statement; then their ledger rows and new balances derived from them in SQL."""
     if not posts:
         return
     first_id = (session.scalar(select(func.max(OpeningStock.id))) or 0) + 1
     entries = (_entry_row(first_id + n, p, warehouses, posted_at, user_id) for n, p in enumerate(posts))
     insert_rows(session, OpeningStock, entries)
-    insert_rows(session, LedgerEntry, (_ledger_row(first_id + n, p, posted_at, user_id) for n, p in enumerate(posts)))
-    insert_rows(session, StockBalance, (_balance_row(p) for p in posts if not p.balance_exists))
+    written = OpeningStock.id.between(first_id, first_id + len(posts) - 1)
     _add_to_balances(session, [p for p in posts if p.balance_exists])
+    session.execute(_ledger_from_entries(written))
+    session.execute(_balances_from_entries(written))
     reset_sequences(session)
 
 
@@ -360,31 +373,37 @@ def _entry_row(
     }
 
 
-def _ledger_row(entry_id: int, post: _Post, posted_at: Any, user_id: int | None) -> dict[str, Any]:
-    return {
-        "item_id": post.row.item_id,
-        "warehouse_id": post.row.warehouse_id,
-        "bucket": Bucket.ON_HAND.value,
-        "movement": Movement.OPENING.value,
-        "quantity": post.delta,
-        "ref_type": OPENING_STOCK_REF,
-        "ref_id": entry_id,
-        "posted_at": posted_at,
-        "user_id": user_id,
-        "note": "",
-    }
+def _ledger_from_entries(written: ColumnElement[bool]) -> Insert:
+    """One ledger row (movement `opening`, pointing at its entry) per entry just written."""
+    columns = ("item_id", "warehouse_id", "bucket", "movement", "quantity", "ref_type", "ref_id", "posted_at")
+    source = select(
+        OpeningStock.item_id,
+        OpeningStock.warehouse_id,
+        literal(Bucket.ON_HAND.value),
+        literal(Movement.OPENING.value),
+        OpeningStock.quantity,
+        literal(OPENING_STOCK_REF),
+        OpeningStock.id,
+        OpeningStock.posted_at,
+        OpeningStock.user_id,
+        literal(""),
+    ).where(written)
+    return insert(LedgerEntry).from_select([*columns, "user_id", "note"], source)
 
 
-def _balance_row(post: _Post) -> dict[str, Any]:
-    return {
-        "item_id": post.row.item_id,
-        "warehouse_id": post.row.warehouse_id,
-        "on_hand": post.delta,
-        "reserved": 0,
-        "backordered": 0,
-        "incoming": 0,
-        "in_transit": 0,
-    }
+def _balances_from_entries(written: ColumnElement[bool]) -> Insert:
+    """A balance row holding the entry's units for each pair just written that had none."""
+    exists = (
+        select(StockBalance.item_id)
+        .where(StockBalance.item_id == OpeningStock.item_id, StockBalance.warehouse_id == OpeningStock.warehouse_id)
+        .exists()
+    )
+    zero = literal(0)
+    source = select(
+        OpeningStock.item_id, OpeningStock.warehouse_id, OpeningStock.quantity, zero, zero, zero, zero
+    ).where(written, ~exists)
+    columns = ["item_id", "warehouse_id", "on_hand", "reserved", "backordered", "incoming", "in_transit"]
+    return insert(StockBalance).from_select(columns, source)
 
 
 def _add_to_balances(session: Session, posts: list[_Post]) -> None:
