@@ -45,7 +45,7 @@ def _ids(world: World) -> dict[str, int]:
     def query(s: Session) -> dict[str, int]:
         ids: dict[str, int] = {}
         for model, column in ((Item, Item.sku), (Warehouse, Warehouse.code), (Customer, Customer.code)):
-            ids |= {code: id_ for id_, code in s.execute(select(model.id, column))}  # type: ignore[attr-defined]
+            ids |= {code: id_ for id_, code in s.execute(select(model.id, column))}
         ids |= {f"sup:{code}": id_ for id_, code in s.execute(select(Supplier.id, Supplier.code))}
         return ids
 

@@ -234,6 +234,7 @@ def test_ageing_buckets_by_days_past_due_net_of_credit_notes_and_payments(world:
     very_old = _invoice(world, units=5, days_ago=130)  # 100 days past due
     _pay(world, "30.00", Allocation(late))
     order = world.read(lambda s: s.get_one(Invoice, int(old.split("-")[1])).order_id)
+    assert order is not None
     rma = world.run(
         lambda s: authorise_return(s, world.actor("gus"), order_number=order, lines=[ReturnRequest(2, 1)], reason="bad")
     )
