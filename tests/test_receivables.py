@@ -4,10 +4,9 @@ and the overdue hold, on the small world (SQLite and PostgreSQL)."""
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
@@ -338,11 +337,8 @@ def test_the_overdue_rule_is_data_in_the_routing_file() -> None:
 # --- Migration 0013 ---------------------------------------------------------------------------------
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = schema.alembic_config(engine)
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
+def _alembic(engine: Engine, action: Literal["upgrade", "downgrade"], revision: str) -> None:
+    schema.migrate(engine, action, revision)
 
 
 def test_migration_moves_old_payments_into_payments_wholly_applied(world: World) -> None:

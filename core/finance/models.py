@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -33,7 +33,7 @@ class Invoice(Base):
     external_ref: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
-        UniqueConstraint("entity_id", "external_ref", name="uq_invoices_external_ref"),
+        Index("ix_invoices_external_ref", "entity_id", "external_ref", unique=True),
         # Only an opening invoice (one with its number in the previous system) stands without a shipment.
         CheckConstraint(
             "(order_id IS NOT NULL AND shipment_id IS NOT NULL) OR external_ref IS NOT NULL",

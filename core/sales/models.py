@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -44,7 +44,7 @@ class SalesOrder(Base):
     created_at: Mapped[datetime]
     external_ref: Mapped[str | None] = mapped_column(String(64))  # its number in the system it came from
 
-    __table_args__ = (UniqueConstraint("entity_id", "external_ref", name="uq_sales_orders_external_ref"),)
+    __table_args__ = (Index("ix_sales_orders_external_ref", "entity_id", "external_ref", unique=True),)
 
     lines: Mapped[list["SalesOrderLine"]] = relationship(
         back_populates="order",

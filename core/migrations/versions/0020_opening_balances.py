@@ -1,9 +1,10 @@
 """opening balances: opening stock entries, documents' numbers in the system they came from, opening invoices.
 
 `opening_stock` holds each on-hand figure taken over from the previous system with its unit cost (the ledger's
-`opening` movements point at its rows). Purchase orders, sales orders and invoices get a nullable
-`external_ref`, unique per entity, so that a re-import finds what it already loaded. An opening invoice has no
-order or shipment here, so those become nullable, and a CHECK keeps them required for every other invoice.
+`opening` movements point at its rows). Purchase orders, sales orders and invoices get a nullable `external_ref`,
+unique per entity (an index, so SQLite adds it without copying the tables), by which a re-import finds what it
+already loaded. An opening invoice has no order or shipment here, so those become nullable (SQLite copies the
+invoices table for that), and a CHECK keeps them required for every other invoice.
 
 Revision ID: 0020
 Revises: 0018
@@ -50,25 +51,25 @@ def upgrade() -> None:
     for table in ("purchase_orders", "sales_orders"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("external_ref", sa.String(length=64), nullable=True))
-            batch_op.create_unique_constraint(f"uq_{table}_external_ref", ["entity_id", "external_ref"])
+            batch_op.create_index(f"ix_{table}_external_ref", ["entity_id", "external_ref"], unique=True)
     with op.batch_alter_table("invoices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_ref", sa.String(length=64), nullable=True))
         batch_op.alter_column("order_id", existing_type=sa.Integer(), nullable=True)
         batch_op.alter_column("shipment_id", existing_type=sa.Integer(), nullable=True)
-        batch_op.create_unique_constraint("uq_invoices_external_ref", ["entity_id", "external_ref"])
         batch_op.create_check_constraint("ck_invoices_source", INVOICE_SOURCE)
+        batch_op.create_index("ix_invoices_external_ref", ["entity_id", "external_ref"], unique=True)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.drop_index("ix_invoices_external_ref")
         batch_op.drop_constraint("ck_invoices_source", type_="check")
-        batch_op.drop_constraint("uq_invoices_external_ref", type_="unique")
         batch_op.alter_column("shipment_id", existing_type=sa.Integer(), nullable=False)
         batch_op.alter_column("order_id", existing_type=sa.Integer(), nullable=False)
         batch_op.drop_column("external_ref")
     for table in ("sales_orders", "purchase_orders"):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_constraint(f"uq_{table}_external_ref", type_="unique")
+            batch_op.drop_index(f"ix_{table}_external_ref")
             batch_op.drop_column("external_ref")
     op.drop_index("ix_opening_stock_warehouse", table_name="opening_stock")
     op.drop_index("ix_opening_stock_item_wh", table_name="opening_stock")
