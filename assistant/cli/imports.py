@@ -33,7 +33,12 @@ def run(
         bool, typer.Option("--no-index", help="Do not update the assistant's item search index afterwards.")
     ] = False,
     user: Annotated[
-        str | None, typer.Option(help="The admin to import as (default: admin; none while the database has no users).")
+        str | None,
+        typer.Option(
+            "--as",
+            "--user",
+            help="The admin to import as (default: the only active admin; none while the database has no users).",
+        ),
     ] = None,
 ) -> None:
     """Check every file and, if nothing is wrong, create or update the records in one transaction. Re-running the

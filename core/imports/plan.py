@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from core.bulk import Row, insert_rows, table
 from core.db import Base
-from core.imports.spec import Kind, KindReport, Problems, Refusal, SourceRow
+from core.actor import Actor
+from core.imports.spec import Kind, KindReport, Problem, Problems, Refusal, SourceRow
 
 Progress = Callable[[str, int, int], None]
 
@@ -61,12 +62,22 @@ def _same(before: Any, after: Any) -> bool:
     return bool(before == after)
 
 
+class StepFailed(Exception):
+    """A step applied after the plans (an opening balance's loader) refused: the problem says where and why, and
+    the import writes nothing."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.line())
+        self.problem = problem
+
+
 class Checking:
     """The state of one import while its kinds are checked in load order: problems, plans, and the ids of every
     record a later kind may name, from the files and from the database."""
 
-    def __init__(self, session: Session, progress: Progress = no_progress) -> None:
+    def __init__(self, session: Session, progress: Progress = no_progress, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor if actor is not None else Actor(0, "setup", frozenset(), frozenset())
         self.progress = progress
         self.problems = Problems()
         self.plans: list[TablePlan] = []

@@ -18,13 +18,13 @@ from core.audit.service import AuditContext, record_event
 from core.bulk import reset_sequences
 from core.clock import now
 from core.db import Database
-from core.errors import PermissionDenied
+from core.errors import InvalidInput, PermissionDenied
 from core.exceptions.detection import detect_exceptions
 from core.imports.kinds import CODE_LOADERS, KINDS
-from core.imports.plan import Checking, Progress, apply_plans, no_progress
+from core.imports.plan import Checking, Progress, StepFailed, apply_plans, no_progress
 from core.imports.reading import SourceTable, parse_rows, read_bytes, read_path
 from core.imports.spec import ImportReport, Problems, SourceRow
-from core.masterdata.models import User
+from core.masterdata.models import User, UserRole
 from core.masterdata.service import load_actor
 
 SETUP_USERNAME = "setup"
@@ -36,10 +36,33 @@ def setup_actor() -> Actor:
 
 
 def importing_actor(session: Session, *, username: str | None) -> Actor:
-    """Who an import from the terminal runs as: the named user, or the setup actor while no user exists."""
-    if username is None and not session.scalar(select(exists().where(User.id.is_not(None)))):
+    """Who an import from the terminal runs as: the named user; else the setup actor while no user exists; else
+    the database's only active admin. With several admins (or none active) it refuses, naming them."""
+    if username is not None:
+        return load_actor(session, username=username)
+    if not session.scalar(select(exists().where(User.id.is_not(None)))):
         return setup_actor()
-    return load_actor(session, username=username or "admin")
+    admins = active_admins(session)
+    if len(admins) == 1:
+        return load_actor(session, username=admins[0])
+    if not admins:
+        raise PermissionDenied("no active user has the admin role; name an admin with --as USERNAME")
+    raise InvalidInput(
+        f"the database has {len(admins)} active admins ({', '.join(admins)}); name the one to import as with "
+        "--as USERNAME"
+    )
+
+
+def active_admins(session: Session) -> list[str]:
+    """The usernames of the active users with the admin role, in name order."""
+    return list(
+        session.scalars(
+            select(User.username)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == Role.ADMIN.value, User.active.is_(True))
+            .order_by(User.username)
+        )
+    )
 
 
 def require_admin(actor: Actor) -> None:
@@ -73,7 +96,7 @@ def import_tables(
     """Check every row of every table in load order, then (with no problem, and not a dry run) write them all and
     record one audit event. `problems` may already hold what reading found: any problem means nothing is written."""
     require_admin(actor)
-    checking = Checking(session, progress)
+    checking = Checking(session, progress, actor)
     checking.problems = problems
     for name, loader in CODE_LOADERS.items():
         checking.codes_of(name, loader)
@@ -81,26 +104,46 @@ def import_tables(
     for kind in KINDS:
         if kind.name in rows:
             kind.check(checking, rows[kind.name])
+    applied = False
+    if not problems and (checking.after or not dry_run):
+        applied = _apply(session, checking, keep=not dry_run)
     report = ImportReport(
         kinds=[checking.reports[k.name] for k in KINDS if k.name in checking.reports],
         problems=list(problems.kept),
         problem_count=problems.count,
         dry_run=dry_run,
+        applied=applied,
     )
-    if problems or dry_run:
-        return report
-    apply_plans(session, checking)
-    reset_sequences(session)
-    record_event(
-        session,
-        AuditContext(actor_user_id=actor.user_id or None, channel=channel),
-        action="master_data_imported",
-        subject_type="import",
-        subject_id=now().isoformat(timespec="seconds"),
-        data={"files": sorted({t.file for t in tables}), "kinds": report.counts()},
-    )
-    report.applied = True
+    if applied:
+        record_event(
+            session,
+            AuditContext(actor_user_id=actor.user_id or None, channel=channel),
+            action="master_data_imported",
+            subject_type="import",
+            subject_id=now().isoformat(timespec="seconds"),
+            data={"files": sorted({t.file for t in tables}), "kinds": report.counts()},
+        )
     return report
+
+
+def _apply(session: Session, checking: Checking, *, keep: bool) -> bool:
+    """Write the plans and run the steps after them (the opening balances' loaders) in a savepoint, kept unless a
+    step refuses or this is a dry run: a dry run of opening balances runs the core's commands and rolls them back,
+    so it reports what they would create, leave unchanged or refuse."""
+    savepoint = session.begin_nested()
+    try:
+        apply_plans(session, checking)
+        reset_sequences(session)
+    except StepFailed as failed:
+        savepoint.rollback()
+        p = failed.problem
+        checking.problems.add(p.file, p.row, p.column, p.message)
+        return False
+    if not keep:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 def _rows_by_kind(tables: Sequence[SourceTable], problems: Problems, progress: Progress) -> dict[str, list[SourceRow]]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.imports.kinds.catalogue import ITEMS, SUBSTITUTES
 from core.imports.kinds.common import code_ids
+from core.imports.kinds.opening import OPENING_KINDS
 from core.imports.kinds.company import CURRENCY_RATES, ENTITIES, INTERCOMPANY_RULES, WAREHOUSES
 from core.imports.kinds.parties import CUSTOMERS, SUPPLIERS
 from core.imports.kinds.people import USER_SCOPES, USERS
@@ -31,6 +32,7 @@ KINDS: list[Kind] = [
     CONTRACT_PRICES,
     USERS,
     USER_SCOPES,
+    *OPENING_KINDS,  # opening balances, after all the master data they name
 ]
 
 # How a kind's codes are read from the database when its file is not imported, so other files may name them.
