@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from core.actor import Actor
 from core.bulk import Row, insert_rows, table
 from core.db import Base
-from core.actor import Actor
 from core.imports.spec import Kind, KindReport, Problem, Problems, Refusal, SourceRow
 
 Progress = Callable[[str, int, int], None]

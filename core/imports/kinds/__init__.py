@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from core.imports.kinds.catalogue import ITEMS, SUBSTITUTES
 from core.imports.kinds.common import code_ids
-from core.imports.kinds.opening import OPENING_KINDS
 from core.imports.kinds.company import CURRENCY_RATES, ENTITIES, INTERCOMPANY_RULES, WAREHOUSES
+from core.imports.kinds.opening import OPENING_KINDS
 from core.imports.kinds.parties import CUSTOMERS, SUPPLIERS
 from core.imports.kinds.people import USER_SCOPES, USERS
 from core.imports.kinds.prices import CONTRACT_PRICES, PRICE_LIST_ITEMS, PRICE_LISTS

@@ -66,8 +66,13 @@ def loading_actor(session: Session, actor: Actor) -> Actor:
     ).first()
     if admin is None:
         raise StepFailed(
-            Problem("users.csv", 0, "", "opening balances are recorded in an admin's name: add a user with the admin "
-                    "role to users.csv, or import the master data first and run again as an admin")  # fmt: skip
+            Problem(
+                "users.csv",
+                0,
+                "",
+                "opening balances are recorded in an admin's name: add a user with the admin role to users.csv, "
+                "or import the master data first and run again as an admin",
+            )
         )
     return Actor(admin.id, admin.username, frozenset({Role.ADMIN}), entities)
 
@@ -93,7 +98,7 @@ def _step(
             outcome = load(session, loading_actor(session, actor))
         except ErpError as error:
             ref = error.details.get("external_ref")
-            row = first_rows.get(ref) if ref is not None else None  # type: ignore[call-overload]
+            row = first_rows.get(ref) if ref is not None else None
             where = row or next(iter(first_rows.values()))
             raise StepFailed(Problem(where.file, where.row if row else 0, "", error.message)) from None
         report.created = outcome.count(Change.CREATED)
@@ -248,7 +253,9 @@ PURCHASE_COLUMNS = (
     Column("order_date", "date", False, "2026-11-02", "When it was ordered (today if left out; not in the future)."),
     Column("sku", "text", True, "V-200", "The item of this line."),
     Column("quantity", "integer", True, "200", f"Units ordered, 1 to {MAX_QUANTITY:,}."),
-    Column("received", "integer", False, "50", "Units already received (they are in the opening stock; 0 if left out)."),
+    Column(
+        "received", "integer", False, "50", "Units already received (they are in the opening stock; 0 if left out)."
+    ),
     Column("unit_price", "decimal", True, "11.20", "Price per unit in the supplier's currency."),
 )
 PURCHASE_HEADER = ("supplier", "warehouse", "expected_date", "order_date")
