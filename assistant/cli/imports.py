@@ -15,6 +15,7 @@ from core import schema
 from core.db import Database, open_database
 from core.errors import ErpError, NotFound
 from core.imports import ImportReport, Problems, import_master_data, importing_actor, read_files
+from core.imports.export import export_company
 from core.imports.kinds import KINDS, kind_named
 from core.imports.spec import Kind
 from core.imports.templates import reference_markdown, template_csv
@@ -180,3 +181,25 @@ def reference(
         return
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote {out}", highlight=False)
+
+
+@import_app.command("export")
+def export(
+    folder: Annotated[Path, typer.Argument(help="The folder to write KIND.csv into (created if missing).")],
+    user: Annotated[
+        str | None, typer.Option("--as", "--user", help="The admin to export as (default: the only active admin).")
+    ] = None,
+) -> None:
+    """Write the company's master data and opening balances as the import's own files (one CSV per kind), so that
+    `import run FOLDER` loads them into an empty database. Users are written without passwords; stock is valued at
+    standard cost; transfers, drafts and history are not carried (docs/import.md)."""
+    db = open_database()
+    try:
+        files = db.read(lambda s: export_company(s, importing_actor(s, username=user)))
+    except ErpError as error:
+        raise fail(error) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    for exported in files:
+        (folder / exported.name).write_text(exported.text, encoding="utf-8")
+        console.print(f"wrote {folder / exported.name}: {exported.rows:,} rows", highlight=False)
+    console.print("users have no passwords in the files: set them with `erp-assistant password USERNAME`")

@@ -255,6 +255,7 @@ class OpenSalesLine:
     item_id: int
     quantity: int  # still to ship
     unit_price: Decimal | None = None  # the customer's price (contract, price list, list price) if not given
+    warehouse_id: int | None = None  # where this line ships from, if not the order's warehouse
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,10 @@ def _sale(session: Session, actor: Actor, order: OpenSalesOrder, outcome: Outcom
         session,
         actor,
         customer=customer.code,
-        lines=[LineRequest(skus[ln.item_id], ln.quantity, warehouse=warehouse.code) for ln in order.lines],
+        lines=[
+            LineRequest(skus[ln.item_id], ln.quantity, warehouse=_line_warehouse(session, ln, warehouse))
+            for ln in order.lines
+        ],
         requested_date=max(order.requested_date, today),
         customer_reference=order.customer_reference,
     )
@@ -317,12 +321,18 @@ def _sale(session: Session, actor: Actor, order: OpenSalesOrder, outcome: Outcom
     outcome.numbers[order.external_ref] = created.number
 
 
+def _line_warehouse(session: Session, line: OpenSalesLine, order_warehouse: Warehouse) -> str:
+    if line.warehouse_id is None or line.warehouse_id == order_warehouse.id:
+        return order_warehouse.code
+    return _get(session, Warehouse, line.warehouse_id, "warehouse").code
+
+
 def _sale_differences(existing: SalesOrder, order: OpenSalesOrder) -> list[str]:
     differences = []
     if existing.customer_id != order.customer_id:
         differences.append("customer")
     had = [(ln.item_id, ln.warehouse_id, ln.quantity) for ln in existing.lines]
-    if had != [(ln.item_id, order.warehouse_id, ln.quantity) for ln in order.lines]:
+    if had != [(ln.item_id, ln.warehouse_id or order.warehouse_id, ln.quantity) for ln in order.lines]:
         differences.append("lines")
     return differences
 

@@ -153,18 +153,6 @@ def _documents(checking: Checking, rows: Sequence[SourceRow], header: tuple[str,
     return documents
 
 
-def _repeated_lines(checking: Checking, document: _Document, ref: str) -> bool:
-    seen: dict[str, int] = {}
-    ok = True
-    for row in document.rows:
-        sku = row["sku"]
-        if sku in seen:
-            checking.problem(row, "sku", f"{sku} is on row {seen[sku]} of {ref} already; give each item once")
-            ok = False
-        seen.setdefault(sku, row.row)
-    return ok
-
-
 def _quantity(checking: Checking, row: SourceRow, column: str, low: int) -> bool:
     return within(checking, row, column, low, MAX_QUANTITY)
 
@@ -269,7 +257,7 @@ def check_open_purchase_orders(checking: Checking, rows: list[SourceRow]) -> Non
         head = document.first
         supplier = checking.resolve(head, "supplier", "suppliers", "supplier", "suppliers.csv")
         warehouse = checking.resolve(head, "warehouse", "warehouses", "warehouse", "warehouses.csv")
-        ok = _today_or_before(checking, head, "order_date") & _repeated_lines(checking, document, ref)
+        ok = _today_or_before(checking, head, "order_date")
         lines = [line for row in document.rows if (line := _purchase_line(checking, row)) is not None]
         if len(lines) != len(document.rows) or supplier is None or warehouse is None or not ok:
             continue
@@ -314,7 +302,7 @@ OPEN_PURCHASE_ORDERS = Kind(
 SALES_COLUMNS = (
     _reference("so"),
     Column("customer", "code", True, "ACME", "The customer (customers.csv or the database)."),
-    Column("warehouse", "code", True, "ATL", "The warehouse it ships from."),
+    Column("warehouse", "code", True, "ATL", "The warehouse this line ships from."),
     Column("order_date", "date", True, "2026-11-12", "When it was ordered (not in the future)."),
     Column("requested_date", "date", True, "2026-11-28", "When the customer wants it (a past date keeps it late)."),
     Column("sku", "text", True, "V-200", "The item of this line."),
@@ -322,7 +310,7 @@ SALES_COLUMNS = (
     Column("unit_price", "decimal", False, "18.50", "Price per unit (the customer's price today if left out)."),
     Column("customer_reference", "text", False, "PO 7781", "The customer's own order number.", 64),
 )
-SALES_HEADER = ("customer", "warehouse", "order_date", "requested_date", "customer_reference")
+SALES_HEADER = ("customer", "order_date", "requested_date", "customer_reference")
 
 
 def check_open_sales_orders(checking: Checking, rows: list[SourceRow]) -> None:
@@ -336,7 +324,6 @@ def check_open_sales_orders(checking: Checking, rows: list[SourceRow]) -> None:
         ok = _today_or_before(checking, head, "order_date") & _not_before(
             checking, head, "requested_date", "order_date"
         )
-        ok &= _repeated_lines(checking, document, ref)
         lines = [line for row in document.rows if (line := _sales_line(checking, row)) is not None]
         if len(lines) != len(document.rows) or customer is None or warehouse is None or not ok:
             continue
@@ -362,8 +349,11 @@ def check_open_sales_orders(checking: Checking, rows: list[SourceRow]) -> None:
 
 def _sales_line(checking: Checking, row: SourceRow) -> OpenSalesLine | None:
     item = checking.resolve(row, "sku", "items", "SKU", "items.csv")
+    warehouse = checking.resolve(row, "warehouse", "warehouses", "warehouse", "warehouses.csv")
     ok = _quantity(checking, row, "quantity", 1) & amount(checking, row, "unit_price")
-    return OpenSalesLine(item, row["quantity"], row["unit_price"]) if ok and item is not None else None
+    if not ok or item is None or warehouse is None:
+        return None
+    return OpenSalesLine(item, row["quantity"], row["unit_price"], warehouse)
 
 
 OPEN_SALES_ORDERS = Kind(
