@@ -92,6 +92,7 @@ def _step(
     kind's report; an error of the core becomes a problem on the row it is about (a failed step writes nothing)."""
     report = checking.reports.setdefault(kind.name, KindReport(kind.name))
     actor = checking.actor
+    checking.progress(f"check {kind.name}", len(first_rows), len(first_rows))
 
     def run(session: Session) -> None:
         try:
@@ -101,6 +102,7 @@ def _step(
             row = first_rows.get(ref) if ref is not None else None
             where = row or next(iter(first_rows.values()))
             raise StepFailed(Problem(where.file, where.row if row else 0, "", error.message)) from None
+        checking.progress(f"load {kind.name}", len(first_rows), len(first_rows))
         report.created = outcome.count(Change.CREATED)
         report.updated = outcome.count(Change.UPDATED)
         report.unchanged = outcome.count(Change.UNCHANGED)
