@@ -10,7 +10,7 @@ event that counts what changed; exception detection then runs on the new state i
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Role
@@ -28,6 +28,7 @@ from core.masterdata.models import User, UserRole
 from core.masterdata.service import load_actor
 
 SETUP_USERNAME = "setup"
+IMPORT_LOCK_KEY = 0x494D_504F_5254  # "IMPORT"
 
 
 def setup_actor() -> Actor:
@@ -96,6 +97,7 @@ def import_tables(
     """Check every row of every table in load order, then (with no problem, and not a dry run) write them all and
     record one audit event. `problems` may already hold what reading found: any problem means nothing is written."""
     require_admin(actor)
+    _one_import_at_a_time(session)
     checking = Checking(session, progress, actor)
     checking.problems = problems
     for name, loader in CODE_LOADERS.items():
@@ -144,6 +146,13 @@ def _apply(session: Session, checking: Checking, *, keep: bool) -> bool:
         return False
     savepoint.commit()
     return True
+
+
+def _one_import_at_a_time(session: Session) -> None:
+    """New records take explicit ids from each table's max: on PostgreSQL a second import waits for the first
+    (SQLite's write unit already holds the single write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({IMPORT_LOCK_KEY})"))
 
 
 def _rows_by_kind(tables: Sequence[SourceTable], problems: Problems, progress: Progress) -> dict[str, list[SourceRow]]:
