@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.audit.models import AuditEvent
 from core.db import Database
-from core.errors import CurrencyMismatch, ErpError, InvalidInput, PermissionDenied
+from core.errors import CurrencyMismatch, ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.finance.models import Invoice
 from core.finance.service import credit_status, margin_by_entity
 from core.imports.opening import Change, OpeningStockRow, load_opening_stock
@@ -342,6 +342,13 @@ def test_a_wrong_reference_is_refused_with_a_typed_error_and_changes_nothing(
     assert world.read(_document_counts) == before
     assert world.read(stock_disagreements) == []
     assert _import_events(world) == []
+
+
+def test_an_open_sales_order_of_an_inactive_item_is_refused_as_the_core_refuses_it(world: World) -> None:
+    world.run(lambda s: s.execute(update(Item).where(Item.sku == "X-900").values(active=False)))
+    with pytest.raises(InvalidState, match="inactive items cannot be sold: X-900"):
+        _sale(world, "OLD-SO-9", "ACME", "DAL", ("X-900", 1, None))
+    assert world.read(lambda s: s.scalar(select(func.count()).select_from(SalesOrder))) == 0
 
 
 def _document_counts(s: Session) -> tuple[int, ...]:
