@@ -6,11 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.audit.models import AuditEvent
-from core.errors import CurrencyMismatch, ErpError, InvalidInput, PermissionDenied
+from core.db import Database
+from core.errors import CurrencyMismatch, ErpError, InvalidInput, InvalidState, PermissionDenied
 from core.finance.models import Invoice
 from core.finance.service import credit_status, margin_by_entity
 from core.imports.opening import Change, OpeningStockRow, load_opening_stock
@@ -25,6 +28,7 @@ from core.imports.opening_documents import (
     load_open_sales_orders,
 )
 from core.masterdata.models import Customer, Item, Supplier, Warehouse
+from core.masterdata.service import load_actor
 from core.purchasing.models import PurchaseOrder
 from core.receivables.ageing import ageing, collections
 from core.receivables.service import Allocation, record_payment
@@ -34,6 +38,7 @@ from core.sales.service import LineRequest, order_status
 from core.stock.models import LedgerEntry, OpeningStock
 from core.stock.reconciliation import stock_disagreements
 from core.stock.service import adjust_stock, available_to_promise
+from tests import web
 from tests.world import World
 
 TODAY = date(2026, 11, 20)
@@ -339,6 +344,29 @@ def test_a_wrong_reference_is_refused_with_a_typed_error_and_changes_nothing(
     assert _import_events(world) == []
 
 
+def test_an_open_sales_order_of_an_inactive_item_is_refused_as_the_core_refuses_it(world: World) -> None:
+    world.run(lambda s: s.execute(update(Item).where(Item.sku == "X-900").values(active=False)))
+    with pytest.raises(InvalidState, match="inactive items cannot be sold: X-900"):
+        _sale(world, "OLD-SO-9", "ACME", "DAL", ("X-900", 1, None))
+    assert world.read(lambda s: s.scalar(select(func.count()).select_from(SalesOrder))) == 0
+
+
 def _document_counts(s: Session) -> tuple[int, ...]:
     models = (SalesOrder, PurchaseOrder, Invoice, LedgerEntry)
     return tuple(s.scalar(select(func.count()).select_from(m)) or 0 for m in models)
+
+
+def test_an_opening_invoice_opens_as_a_record_with_its_previous_number(client: TestClient, demo: Database) -> None:
+    def load(s: Session) -> str:
+        admin = load_actor(s, username="admin")
+        customer = s.scalars(select(Customer).where(Customer.code == "ACME")).one()
+        today = clock.today()
+        invoice = OpenInvoice("LEGACY-77", customer.id, today, today + timedelta(days=30), Decimal("99.50"), "USD")
+        return load_open_invoices(s, admin, [invoice]).numbers["LEGACY-77"]
+
+    number = demo.run(load)
+    web.sign_in(client, "sam")
+    record = client.get(f"/api/records/{number}").json()
+    fields = {f["label"]: f["value"] for f in record["fields"]}
+    assert (record["kind"], fields["previous system's number"], fields["open"]) == ("invoice", "LEGACY-77", "USD 99.50")
+    assert fields["customer"].startswith("ACME ")
