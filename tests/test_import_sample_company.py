@@ -145,3 +145,39 @@ def test_an_export_from_the_terminal_imports_into_an_empty_database(tmp_path: Pa
     again = _cli(target, str(SAMPLE))
     assert again.exit_code == 0 and "no problems: 90 records created or updated" in again.output, again.output
     assert re.search(r"opening_stock\s*│\s*0\s*│\s*90\s*│", again.output), again.output
+
+
+def _copy_sample(folder: Path) -> Path:
+    folder.mkdir()
+    for source in SAMPLE.glob("*.csv"):
+        (folder / source.name).write_bytes(source.read_bytes())
+    return folder
+
+
+def test_a_refusal_of_the_cores_command_names_the_documents_row_and_writes_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    folder = _copy_sample(tmp_path / "co")
+    orders = folder / "open_sales_orders.csv"
+    orders.write_text(orders.read_text() + "SO-50150,LEMAN,ZRH,2026-11-19,2026-12-03,HF-B09,2,,\n")  # discontinued
+    report = _import(db, folder)
+    assert not report.applied and report.problem_count == 1
+    (problem,) = report.problems
+    assert (problem.file, problem.row) == ("open_sales_orders.csv", 8) and "SO-50150" in problem.message
+    assert db.read(lambda s: s.scalar(select(User.id))) is None
+
+
+def test_a_changed_open_order_is_refused_and_reported_while_the_rest_is_unchanged(db: Database, tmp_path: Path) -> None:
+    assert _import(db).ok
+    folder = _copy_sample(tmp_path / "co")
+    orders = folder / "open_sales_orders.csv"
+    orders.write_text(
+        orders.read_text().replace(
+            "SO-50140,LEMAN,ZRH,2026-11-19,2026-12-03,HF-V20,8", "SO-50140,LEMAN,ZRH,2026-11-19,2026-12-03,HF-V20,9"
+        )
+    )
+    report = _import(db, folder)
+    assert report.ok and report.applied and report.changed == 0
+    refused = {k.kind: k.refused for k in report.kinds}["open_sales_orders"]
+    assert [(r.key, r.column) for r in refused] == [("SO-50140", "reference")]
+    assert "change it with the product's own commands" in refused[0].reason
