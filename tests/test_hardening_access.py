@@ -49,7 +49,9 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({("POST", "/api/session")})
 NOT_COOKIE_ROUTES = frozenset({"/slack/events"})  # Slack signs its requests; no browser session reaches it
 # Admin-only routes: the manager who sweeps the routes gets past the CSRF check to the core's refusal.
-ADMIN_ONLY = frozenset({"/api/webhooks", "/api/webhooks/{webhook_id}", "/api/webhooks/dead/replay"})
+ADMIN_ONLY = frozenset(
+    {"/api/import", "/api/webhooks", "/api/webhooks/{webhook_id}", "/api/webhooks/dead/replay"}
+)
 COOKIE_DOMAIN = "testserver.local"  # where the test client keeps the cookies the service sets
 DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "discount_pct": "20"}]}
 
@@ -395,6 +397,7 @@ def _request(route: str, ids: Ids) -> tuple[str, dict[str, Any] | None]:
             {"credit_limit": "1", "confirm": False},
         ),
         "/api/customers/{code}/credit-hold": ("/api/customers/ACME/credit-hold", {"reason": "sweep", "confirm": False}),
+        "/api/import": ("/api/import", None),  # multipart files, for an admin: refused by role (ADMIN_ONLY)
     }
     return requests[route]
 
@@ -432,7 +435,7 @@ def test_every_state_changing_route_refuses_a_cookie_session_without_its_csrf_to
     headers = web.sign_in(echo_client, "maria")
     ids = _ids(echo_client, demo, headers)
     routes = _unsafe_routes(echo_client)
-    assert len(routes) == 44 and routes[-1] == ("DELETE", "/api/session"), routes
+    assert len(routes) == 45 and routes[-1] == ("DELETE", "/api/session"), routes
     stolen = web.sign_in(_browser(echo_client), "sam")  # a valid CSRF token, but of another session
     for method, route in routes:
         path, body = _request(route, ids)

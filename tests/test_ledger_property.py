@@ -1,11 +1,13 @@
 """Property: any sequence of receipts (partial, over, closed short), reservations, shipments, transfers (received
 whole or with damaged units), adjustments, cycle counts and write-offs, substitutions, cancels of an order's open
-rest, re-allocations between orders, and returns authorised and received (restocked or scrapped) keeps every
-balance equal to the ledger (and the claims), never negative, and conserves stock; a count leaves exactly the
-counted units on hand, whatever was reserved; no line is ever authorised back beyond what shipped."""
+rest, re-allocations between orders, opening stock loaded (and corrected, or refused once other movements came) by
+an import, and returns authorised and received (restocked or scrapped) keeps every balance equal to the ledger (and
+the claims), never negative, and conserves stock; a count leaves exactly the counted units on hand, whatever was
+reserved; no line is ever authorised back beyond what shipped."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import ErpError
-from core.masterdata.models import Item
+from core.imports.opening import OpeningStockRow, load_opening_stock
+from core.masterdata.models import Item, Warehouse
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
 from core.returns.models import ReturnAuthorisation, ReturnLine, ReturnStatus
 from core.returns.service import ReturnRequest, authorise_return, get_return, receive_return
@@ -59,6 +62,7 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("authorise_return"), REF, st.integers(min_value=1, max_value=5)),
     st.tuples(st.just("sell_ship_return"), SKUS, NA_WAREHOUSES, QTY, st.integers(min_value=1, max_value=60)),
     st.tuples(st.just("receive_return"), REF, st.sampled_from(["restock", "scrap"]), st.sampled_from([None, "ATL"])),
+    st.tuples(st.just("opening"), SKUS, NA_WAREHOUSES, st.integers(min_value=0, max_value=80)),
 )
 
 
@@ -99,6 +103,8 @@ class Run:
             )
         elif kind == "authorise_return":
             command = lambda s: self._authorise_return(s, root, op)  # noqa: E731
+        elif kind == "opening":
+            command = lambda s: self._opening(s, root, op)  # noqa: E731
         elif kind == "sell_ship_return":
             command = lambda s: self._sell_ship_return(s, root, op)  # noqa: E731
         elif kind == "receive_return":
@@ -119,6 +125,8 @@ class Run:
             return
         if kind == "adjust":
             self.expected_total += op[3]
+        if kind == "opening":
+            self.expected_total += result
         if kind in ("count", "write_off"):
             self.expected_total += result.quantity
         if kind == "count":
@@ -151,6 +159,18 @@ class Run:
         self.orders.append(order.id)
         self.shipped.append(order.id)
         return shipped
+
+    def _opening(self, s: Session, root: Any, op: tuple[Any, ...]) -> int:
+        """Load an opening figure (created, corrected, or refused once other movements came); the units it added."""
+        item_id = s.scalars(select(Item.id).where(Item.sku == op[1])).one()
+        warehouse_id = s.scalars(select(Warehouse.id).where(Warehouse.code == op[2])).one()
+        on_hand = select(StockBalance.on_hand).where(
+            StockBalance.item_id == item_id, StockBalance.warehouse_id == warehouse_id
+        )
+        before = s.scalar(on_hand) or 0
+        load_opening_stock(s, root, [OpeningStockRow(item_id, warehouse_id, op[3], Decimal("9.50"))])
+        s.flush()
+        return (s.scalar(on_hand) or 0) - before
 
     def _authorise_return(self, s: Session, root: Any, op: tuple[Any, ...]) -> None:
         ref = self.pick(self.shipped, op[1])

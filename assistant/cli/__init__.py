@@ -10,6 +10,7 @@ from assistant.cli.briefing import briefing
 from assistant.cli.database import audit_verify, init, migrate, password, seed, status
 from assistant.cli.forecast import forecast_app
 from assistant.cli.gate import drafts_app, exceptions_app, policy_check
+from assistant.cli.imports import import_app
 from assistant.cli.index import index
 from assistant.cli.integrations import integrations_app
 from assistant.cli.masterdata import masterdata_app
@@ -64,6 +65,7 @@ app.add_typer(masterdata_app, name="masterdata")
 app.add_typer(payables_app, name="payables")
 app.add_typer(receivables_app, name="receivables")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(import_app, name="import")
 app.command("policy-check")(policy_check)
 app.add_typer(model_app, name="model")
 app.command()(chat)

@@ -30,6 +30,14 @@ def get_invoice(session: Session, actor: Actor, *, invoice_number: str | int, lo
     return invoice
 
 
+def invoice_customer(session: Session, invoice: Invoice) -> Customer:
+    """The customer an invoice is owed by (an opening invoice has no order to ask)."""
+    customer = session.get(Customer, invoice.customer_id)
+    if customer is None:
+        raise NotFound("customer", str(invoice.customer_id))
+    return customer
+
+
 def invoice_open_amount(session: Session, invoice: Invoice) -> Decimal:
     """What is still owed on one invoice: invoiced minus credited minus applied payments."""
     return open_amount(session, invoice)

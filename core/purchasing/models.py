@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -32,6 +32,9 @@ class PurchaseOrder(Base):
     expected_date: Mapped[date]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    external_ref: Mapped[str | None] = mapped_column(String(64))  # its number in the system it came from
+
+    __table_args__ = (Index("ix_purchase_orders_external_ref", "entity_id", "external_ref", unique=True),)
 
     lines: Mapped[list["PurchaseOrderLine"]] = relationship(
         back_populates="order",

@@ -42,6 +42,9 @@ class SalesOrder(Base):
     hold_reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    external_ref: Mapped[str | None] = mapped_column(String(64))  # its number in the system it came from
+
+    __table_args__ = (Index("ix_sales_orders_external_ref", "entity_id", "external_ref", unique=True),)
 
     lines: Mapped[list["SalesOrderLine"]] = relationship(
         back_populates="order",

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base
 from core.numbering import STOCK_ADJUSTMENT
 
+OPENING_STOCK_REF = "opening_stock"  # the ledger's ref_type of an opening entry; ref_id is an OpeningStock row
+
 
 class Bucket(StrEnum):
     ON_HAND = "on_hand"
@@ -26,6 +28,7 @@ class Movement(StrEnum):
     TRANSFER_LOSS = "transfer_loss"  # shipped but not put on hand at the destination: short or damaged
     ADJUSTMENT = "adjustment"
     CUSTOMER_RETURN = "customer_return"  # returned goods put back on the shelf (a return authorisation's restock)
+    OPENING = "opening"  # on-hand taken over from the previous system when the company starts here (an import)
 
 
 class SupplySource(StrEnum):
@@ -172,3 +175,34 @@ class StockAdjustment(Base):
     @property
     def number(self) -> str:
         return STOCK_ADJUSTMENT.format(self.id)
+
+
+class OpeningStock(Base):
+    """One opening entry of an item at a warehouse, taken over from the previous system, valued at the unit cost
+    that system held (in the warehouse entity's currency).
+
+    Its ledger row (movement `opening`) carries `quantity`; a corrected re-import, while nothing else has moved
+    the stock, adds another entry for the difference, so the ledger stays append-only. `on_hand` is the figure
+    imported, the total of the pair's opening entries."""
+
+    __tablename__ = "opening_stock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
+    quantity: Mapped[int]  # the change this entry posted
+    on_hand: Mapped[int]  # the opening figure imported, after this entry
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    value: Mapped[Decimal]  # quantity x unit_cost
+    currency: Mapped[str] = mapped_column(String(3))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    posted_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_opening_stock_item_wh", "item_id", "warehouse_id"),
+        Index("ix_opening_stock_warehouse", "warehouse_id"),
+        CheckConstraint("quantity <> 0", name="ck_opening_stock_nonzero"),
+        CheckConstraint("on_hand >= 0", name="ck_opening_stock_on_hand"),
+        CheckConstraint("unit_cost >= 0", name="ck_opening_stock_cost"),
+    )

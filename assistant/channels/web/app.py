@@ -27,6 +27,7 @@ from assistant.channels.web.routes import (
     exceptions,
     forecast,
     health,
+    imports,
     integrations,
     masterdata,
     order_actions,
@@ -64,6 +65,7 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 }
+IMPORT_ROUTE = "/api/import"
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
@@ -98,6 +100,7 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
         dashboard,
         planning,
         masterdata,
+        imports,
         payables,
         receivables,
         integrations,
@@ -151,7 +154,8 @@ async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Resp
 
 def _refusal(request: Request) -> Response | None:
     """An oversized body, refused before it is read; a NUL character in the URL, which no database stores."""
-    limit = request.app.state.services.config.max_body_bytes
+    config = request.app.state.services.config
+    limit = config.max_import_bytes if request.url.path == IMPORT_ROUTE else config.max_body_bytes
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > limit):
         return error_response(HttpError("too_large", f"the request body is over {limit // 1024} KB"))

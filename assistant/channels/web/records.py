@@ -12,7 +12,7 @@ from assistant.channels.web.schemas import Fact, Record, RecordTable
 from assistant.channels.web.views import case_detail, draft_card
 from core.actor import Actor
 from core.errors import NotFound
-from core.finance.service import credit_status, get_credit_note, get_invoice, invoice_open_amount
+from core.finance.service import credit_status, get_credit_note, get_invoice, invoice_customer, invoice_open_amount
 from core.masterdata.models import Item, Warehouse
 from core.masterdata.service import get_item, item_skus, warehouse_codes
 from core.money import format_money
@@ -125,11 +125,18 @@ def _shipment(session: Session, actor: Actor, ref: str) -> Record:
 
 def _invoice(session: Session, actor: Actor, ref: str) -> Record:
     invoice = get_invoice(session, actor, invoice_number=ref)
-    order = order_status(session, actor, order_number=invoice.order_id)
+    customer = invoice_customer(session, invoice)
+    source = (
+        [Fact(label="previous system's number", value=invoice.external_ref or "")]
+        if invoice.order_id is None or invoice.shipment_id is None
+        else [
+            Fact(label="order", value=SALES_ORDER.format(invoice.order_id)),
+            Fact(label="shipment", value=SHIPMENT.format(invoice.shipment_id)),
+        ]
+    )
     fields = [
-        Fact(label="customer", value=order.customer),
-        Fact(label="order", value=SALES_ORDER.format(invoice.order_id)),
-        Fact(label="shipment", value=SHIPMENT.format(invoice.shipment_id)),
+        Fact(label="customer", value=f"{customer.code} {customer.name}"),
+        *source,
         Fact(label="amount", value=format_money(invoice.amount, invoice.currency)),
         Fact(label="open", value=format_money(invoice_open_amount(session, invoice), invoice.currency)),
         Fact(label="issued", value=str(invoice.issued_on)),

@@ -991,3 +991,60 @@ class OpenedProposal(BaseModel):
 
 class OpenedProposals(BaseModel):
     proposals: list[OpenedProposal]
+
+
+# --- import ----------------------------------------------------------------------------------------------
+
+
+class ImportColumn(BaseModel):
+    name: str
+    type: str
+    required: bool
+    example: str
+    doc: str
+
+
+class ImportKind(BaseModel):
+    """One kind of import file: its name (the file's or sheet's), key, the kinds it refers to, and its columns."""
+
+    name: str
+    title: str
+    doc: str
+    key: list[str]
+    depends: list[str]
+    columns: list[ImportColumn]
+
+
+class ImportProblem(BaseModel):
+    """Where a problem is (row 1 is the header; 0 is the file itself) and what to fix."""
+
+    file: str
+    row: int
+    column: str
+    message: str
+
+
+class ImportRefusal(BaseModel):
+    key: str
+    column: str
+    reason: str
+
+
+class ImportKindCounts(BaseModel):
+    kind: str
+    created: int
+    updated: int
+    unchanged: int
+    refused: list[ImportRefusal]
+
+
+class ImportResult(BaseModel):
+    """What an import did (`applied`) or would do: counts per kind in load order, and every problem (the first 200
+    of `problem_count`). Any problem means nothing was written."""
+
+    ok: bool
+    applied: bool
+    dry_run: bool
+    kinds: list[ImportKindCounts]
+    problems: list[ImportProblem]
+    problem_count: int

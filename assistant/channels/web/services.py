@@ -20,6 +20,8 @@ class WebConfig:
     # How many turns talk to the model at once: 1 for the in-process local model.
     model_slots: int | None = field(default_factory=lambda: get_settings().model_slots)
     max_body_bytes: int = 64 * 1024
+    # An import's upload (POST /api/import) carries whole files of master data.
+    max_import_bytes: int = 64 * 1024 * 1024
     # When the planning analyses run inside this worker (off unless the settings say; `run`/`serve` default hourly).
     planning: Schedule = field(default_factory=Schedule.from_settings)
     # Seconds between webhook delivery passes in this worker, 0 = off (`run`/`serve` default to every 5 s).
