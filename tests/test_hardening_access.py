@@ -49,9 +49,7 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({("POST", "/api/session")})
 NOT_COOKIE_ROUTES = frozenset({"/slack/events"})  # Slack signs its requests; no browser session reaches it
 # Admin-only routes: the manager who sweeps the routes gets past the CSRF check to the core's refusal.
-ADMIN_ONLY = frozenset(
-    {"/api/import", "/api/webhooks", "/api/webhooks/{webhook_id}", "/api/webhooks/dead/replay"}
-)
+ADMIN_ONLY = frozenset({"/api/import", "/api/webhooks", "/api/webhooks/{webhook_id}", "/api/webhooks/dead/replay"})
 COOKIE_DOMAIN = "testserver.local"  # where the test client keeps the cookies the service sets
 DISCOUNTED = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 1, "discount_pct": "20"}]}
 

@@ -18,7 +18,9 @@ def _cli(db: Database, *args: str, **env: str) -> Result:
     return CliRunner().invoke(app, list(args), env=variables)
 
 
-def test_an_admin_adds_a_webhook_delivers_by_hand_and_replays_what_died(sqlite_world: World, wide_console: None) -> None:
+def test_an_admin_adds_a_webhook_delivers_by_hand_and_replays_what_died(
+    sqlite_world: World, wide_console: None
+) -> None:
     db = sqlite_world.db
     refused = _cli(db, "webhooks", "add", "http://127.0.0.1:9/x", "--user", "sam")
     assert refused.exit_code == 1 and "permission_denied" in refused.output
