@@ -213,3 +213,12 @@ def test_a_workbook_with_a_sheet_per_kind_imports_like_the_csv_files(db: Databas
     assert by_kind(from_workbook)["customers"] == (2, 0, 0)
     from_csv = run(db, write_company(tmp_path / "co"))
     assert from_csv.ok and from_csv.changed == 0, by_kind(from_csv)
+
+
+def test_an_integration_role_is_not_imported_with_the_people(db: Database, tmp_path: Path) -> None:
+    """A system sending documents is made by `erp-assistant integrations add`, never as a person who signs in."""
+    users = COMPANY["users"] + "shop,Web shop,shop@nordwind.example,integration,yes\n"
+    report = run(db, write_company(tmp_path / "co", users=users))
+    assert not report.ok and not report.applied
+    (problem,) = [p for p in report.problems if p.file == "users.csv"]
+    assert (problem.row, problem.column) == (4, "roles") and "integration" in problem.message

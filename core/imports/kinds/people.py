@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.actor import Role
+from core.actor import PERSON_ROLES, Role
 from core.bulk import Row, insert_rows
 from core.imports.kinds.common import amount, entries, present
 from core.imports.plan import Checking, Entry
@@ -19,7 +19,8 @@ from core.imports.spec import Column, Kind, SourceRow
 from core.masterdata.models import User, UserEntityScope, UserRole
 from core.money import round_money
 
-ROLES = tuple(r.value for r in Role)
+# People only: an integration user (a system) is made by `erp-assistant integrations add`, with no password.
+ROLES = tuple(r.value for r in Role if r in PERSON_ROLES)
 
 USER_COLUMNS = (
     Column("username", "text", True, "maria", "What they sign in with.", 64),
