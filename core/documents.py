@@ -1,7 +1,14 @@
-"""Loading a document by its number ("SO-1042"; see core.numbering for how numbers are written and read)."""
+"""Loading a document by its number ("SO-1042"; see core.numbering for how numbers are written and read).
+
+A document taken over from another system (the import's open orders and invoices) keeps that system's number as
+`external_ref`; people go on using it, so a number that is not ours finds the document it names there ("SO-50130"
+finds the SO-3 it was imported as). Our own numbers come first: an external number only counts when no document
+of ours has the number, and only when one document carries it (the caller then checks the entity scope as ever).
+"""
 
 from typing import Any, TypeVar
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import NotFound
@@ -18,13 +25,31 @@ def load_document(
     Commands lock the document before its stock, so two people acting on the same order
     wait for each other and the second sees what the first did.
     """
-    document = session.get(
-        model,
-        kind.parse(number),
-        options=[selectinload(lines)] if lines is not None else None,
-        with_for_update=lock,
-        populate_existing=lock,
-    )
+    try:
+        document_id: int | None = kind.parse(number)
+    except NotFound:
+        document_id = None
+    options = [selectinload(lines)] if lines is not None else None
+
+    def get(id_: int | None) -> D | None:
+        if id_ is None:
+            return None
+        return session.get(model, id_, options=options, with_for_update=lock, populate_existing=lock)
+
+    document = get(document_id)
+    if document is None and isinstance(number, str):
+        document = get(_id_by_external_ref(session, model, number))
     if document is None:
+        kind.parse(number)  # a malformed number is refused with the form a number takes
         raise NotFound(kind.name, str(number))
     return document
+
+
+def _id_by_external_ref(session: Session, model: Any, number: str) -> int | None:
+    """The id of the one document whose number in its previous system is `number` (any case), else None."""
+    column = getattr(model, "external_ref", None)
+    text = number.strip()
+    if column is None or not text:
+        return None
+    ids = session.scalars(select(model.id).where(func.upper(column) == text.upper()).limit(2)).all()
+    return ids[0] if len(ids) == 1 else None

@@ -3,6 +3,7 @@ empty database in one run, a re-run changes nothing, the ledger agrees with the 
 imports as the database's only admin unless told otherwise."""
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,14 @@ from typer.testing import CliRunner, Result
 from assistant.cli import app
 from core import schema
 from core.db import Database
-from core.errors import InvalidInput
+from core.errors import InvalidInput, OutOfScope
+from core.finance.models import Invoice
+from core.finance.service import get_invoice
 from core.imports import ImportReport, Problems, import_master_data, importing_actor, read_files
-from core.masterdata.models import Item, User, UserRole, Warehouse
+from core.masterdata.models import Customer, Item, User, UserRole, Warehouse
+from core.masterdata.service import load_actor
 from core.sales.models import SalesOrder
+from core.sales.service import get_order
 from core.stock.models import StockBalance
 from core.stock.reconciliation import stock_disagreements
 from tests.imports import ADMIN
@@ -181,3 +186,43 @@ def test_a_changed_open_order_is_refused_and_reported_while_the_rest_is_unchange
     refused = {k.kind: k.refused for k in report.kinds}["open_sales_orders"]
     assert [(r.key, r.column) for r in refused] == [("SO-50140", "reference")]
     assert "change it with the product's own commands" in refused[0].reason
+
+
+def test_people_find_an_imported_order_or_invoice_by_its_number_in_the_previous_system(db: Database) -> None:
+    """SO-50130 is what the staff of Harbor & Fjord call ORUST's order; it was imported as an SO- of ours."""
+
+    assert _import(db).ok
+
+    def found(session: Session) -> tuple[str, str, str]:
+        lars = load_actor(session, username="lars")  # sales, HFSE
+        order = get_order(session, lars, order_number="so-50130")
+        ours = get_order(session, lars, order_number=order.number)  # our own number still finds it
+        invoice = get_invoice(session, load_actor(session, username="finn"), invoice_number="INV-NL-24811")
+        assert isinstance(invoice, Invoice)
+        customer = session.get(Customer, order.customer_id)
+        assert customer is not None
+        return customer.code, ours.number, invoice.number
+
+    customer, number, invoice = db.read(found)
+    assert customer == "ORUST" and number.startswith("SO-") and number != "SO-50130" and invoice.startswith("INV-")
+    with pytest.raises(OutOfScope):  # pieter works for HFNL, not HFSE
+        db.read(lambda s: get_order(s, load_actor(s, username="pieter"), order_number="SO-50130"))
+
+
+def test_the_assistant_links_an_imported_order_named_by_its_previous_number(db: Database) -> None:
+    """ "why is SO-50133 on hold?": the message names KOSTER's order by the number it had; the tools get ours."""
+    from core.masterdata.mentions import MentionKind, link_mentions
+
+    assert _import(db).ok
+
+    def linked(username: str) -> list[tuple[str, ...]]:
+        def read(session: Session) -> list[tuple[str, ...]]:
+            actor = load_actor(session, username=username)
+            found = link_mentions(session, actor, "why is SO-50133 on hold?", date(2026, 11, 20))
+            return [m.ids for m in found.of(MentionKind.DOCUMENT)]
+
+        return db.read(read)
+
+    number = db.read(lambda s: s.scalar(select(SalesOrder.id).where(SalesOrder.external_ref == "SO-50133")))
+    assert linked("lars") == [(f"SO-{number}",)]  # lars sells for HFSE, KOSTER's entity
+    assert linked("pieter") == [()]  # HFNL's pieter: not in his scope, so not found

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
@@ -208,11 +208,26 @@ def _add_document(
     id_: int,
     group: int | str = 0,
 ) -> None:
-    visible = _document_in_scope(session, actor, kind, id_)
     start, end = match.span(group)
-    message.add(
-        Mention(message.text[start:end], start, end, MentionKind.DOCUMENT, ids=(kind.format(id_),) if visible else ())
-    )
+    if not _document_in_scope(session, actor, kind, id_):
+        id_ = _imported_as(session, actor, kind, message.text[start:end]) or 0
+    ids = (kind.format(id_),) if id_ else ()
+    message.add(Mention(message.text[start:end], start, end, MentionKind.DOCUMENT, ids=ids))
+
+
+def _imported_as(session: Session, actor: Actor, kind: DocumentKind, said: str) -> int | None:
+    """The document in scope that carried this number in the system it was imported from ("SO-50130" → SO-3)."""
+    columns = {
+        SALES_ORDER: (SalesOrder.id, SalesOrder.entity_id, SalesOrder.external_ref),
+        PURCHASE_ORDER: (PurchaseOrder.id, PurchaseOrder.entity_id, PurchaseOrder.external_ref),
+        INVOICE: (Invoice.id, Invoice.entity_id, Invoice.external_ref),
+    }
+    if kind not in columns:
+        return None
+    key, entity, external = columns[kind]
+    query = select(key).where(func.upper(external) == said.strip().upper(), entity.in_(list(actor.entity_ids)))
+    found = session.scalars(query.limit(2)).all()
+    return found[0] if len(found) == 1 else None
 
 
 def _document_in_scope(session: Session, actor: Actor, kind: DocumentKind, id_: int) -> bool:
