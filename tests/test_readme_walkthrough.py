@@ -152,10 +152,17 @@ class Command:
 
 def gate_commands() -> list[Command]:
     """The write gate block: `$E …` commands and the `#  ` output lines under each."""
+    commands = block_commands("$E drafts new", "$E ")
+    assert len(commands) >= 8, commands
+    return commands
+
+
+def block_commands(marker: str, prefix: str) -> list[Command]:
+    """A block's `<prefix>…` commands with the `#  ` output lines under each (a `[y/N]: y` line is typed in)."""
     commands: list[Command] = []
-    for line in _block_with("$E drafts new").splitlines():
-        if line.startswith("$E "):
-            commands.append(Command(shlex.split(line.removeprefix("$E "), comments=True)))
+    for line in _block_with(marker).splitlines():
+        if line.startswith(prefix):
+            commands.append(Command(shlex.split(line.removeprefix(prefix), comments=True)))
         elif line.startswith("#  ") and commands:
             shown = NOTE.split(line.removeprefix("#").strip())[0]
             confirming = CONFIRM_LINE.match(shown)
@@ -163,7 +170,6 @@ def gate_commands() -> list[Command]:
                 commands[-1].answer = confirming.group(2)
                 shown = confirming.group(1)
             commands[-1].expected.append(shown)
-    assert len(commands) >= 8, commands
     return commands
 
 
@@ -324,3 +330,19 @@ def test_the_typed_errors_it_quotes(fresh: str, tmp_path: Path) -> None:
     }
     refused = cli(fresh, tmp_path, ["drafts", "new", "transfer", json.dumps(payload), "--user", "sam", "--yes"])
     assert_in_order(refused.output, [short])
+
+
+@pytest.mark.parametrize("day", DAYS, ids=str)
+def test_the_bring_your_own_company_block(day: date, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample company imported into an empty database, checked, looked up and briefed, as the README shows,
+    on several days (its files' dates are fixed: later days age its invoices and make its purchase orders late)."""
+    monkeypatch.setenv("ERP_TODAY", day.isoformat())
+    repository = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(repository)  # the block names examples/sample-company from the checkout
+    commands = block_commands("$B import run", "$B ")
+    assert [c.args[:2] for c in commands][:3] == [["import", "run"]] * 3, commands
+    url = f"sqlite:///{tmp_path / 'harbor.db'}"
+    for command in commands:
+        result = cli(url, tmp_path, command.args)
+        assert result.exit_code == 0, (command.args, result.output)
+        assert_in_order(result.output, command.expected)
