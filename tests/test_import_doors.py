@@ -4,11 +4,13 @@
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import Result
 
 from core.db import Database
 from core.imports.kinds import KINDS
 from core.imports.templates import REFERENCE_PATH, reference_markdown
+from core.masterdata.models import Item
 from tests import web
 from tests.imports import COMPANY, write_company
 from tests.test_cli_shipping import _cli
@@ -91,3 +93,30 @@ def test_rest_import_is_for_admins_and_returns_the_typed_report(client: TestClie
         "name": "code", "type": "code", "required": True, "example": "NA",
         "doc": "The legal entity's code, used by every other file to name it.",
     }  # fmt: skip
+
+
+class RecordingIndex:
+    """Stands in for the web assistant's search index: records what it was asked to sync."""
+
+    def __init__(self) -> None:
+        self.skus: list[list[str]] = []
+
+    def sync_items(self, db: Database) -> str:
+        self.skus.append(db.read(lambda s: sorted(s.scalars(select(Item.sku).where(Item.sku.like("IMP-%"))))))
+        return "synced"
+
+
+def test_a_rest_import_that_changes_items_updates_the_assistants_search_index(
+    client: TestClient, demo: Database
+) -> None:
+    web.set_passwords(demo, "admin")
+    recording = RecordingIndex()
+    client.app.state.services.assistant.search = recording  # type: ignore[attr-defined]
+    admin = web.sign_in(client, "admin")
+    files = [("files", ("items.csv", b"sku,name,category,standard_cost,list_price\nIMP-7,Imported,misc,1,2\n"))]
+    client.post("/api/import", files=files, data={"dry_run": "true"}, headers=admin)
+    assert recording.skus == []  # a dry run changes nothing, so nothing to embed
+    client.post("/api/import", files=files, headers=admin)
+    assert recording.skus == [["IMP-7"]]  # after the answer, with the new item committed
+    client.post("/api/import", files=files, headers=admin)
+    assert recording.skus == [["IMP-7"]]  # the same file again changed nothing

@@ -4,18 +4,21 @@ The route only hands the uploaded bytes to the core's import (`core.imports`), w
 and writes them in one transaction; a file set with problems answers 200 with the problems and writes nothing.
 """
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, UploadFile
 
 from assistant.channels.web import schemas
 from assistant.channels.web.auth import WEB_CHANNEL, CurrentUser, ServicesDep
 from assistant.channels.web.errors import documented
+from assistant.channels.web.services import Services
 from core.identity import SignedIn
 from core.imports import ImportReport, Problems, import_master_data, read_uploads, require_admin
 from core.imports.kinds import KINDS
 
 router = APIRouter(prefix="/api/import", tags=["import"])
+log = logging.getLogger("erp.import")
 
 
 def admin(user: CurrentUser) -> SignedIn:
@@ -29,6 +32,7 @@ def upload(
     files: list[UploadFile],
     user: Annotated[SignedIn, Depends(admin)],
     svc: ServicesDep,
+    background: BackgroundTasks,
     dry_run: Annotated[bool, Form()] = False,
 ) -> schemas.ImportResult:
     """Import one or more files named after their kind (`items.csv`, `customers.xlsx`, or a workbook with a sheet per
@@ -37,7 +41,22 @@ def upload(
     problems = Problems()
     tables = read_uploads(((f.filename or "upload", f.file.read()) for f in files), problems)
     report = import_master_data(svc.db, user.actor, tables, problems, dry_run=dry_run, channel=WEB_CHANNEL)
+    if report.applied and report.changed:
+        background.add_task(_update_item_index, svc)  # after the answer: embedding many items takes minutes
     return _result(report)
+
+
+def _update_item_index(svc: Services) -> None:
+    """New and changed items become searchable by the assistant (the CLI's import does the same, with a bar)."""
+    search = svc.assistant.search
+    if search is None:
+        return
+    try:
+        synced = search.sync_items(svc.db)
+    except Exception:  # the index is a derived copy: a failure leaves the import done and `erp-assistant index` to run
+        log.exception("updating the item search index after an import failed")
+        return
+    log.info("item search index after an import: %s", synced)
 
 
 def _result(report: ImportReport) -> schemas.ImportResult:
