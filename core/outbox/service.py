@@ -78,6 +78,7 @@ def publish(
         occurred_at=clock.now(),
     )
     session.add(event)
+    session.flush()  # written now, with the change, not at commit: later reads in the transaction see it
     return event
 
 
