@@ -5,8 +5,7 @@ Every database fixture is a fresh clone of a migrated template (tests/databases.
 """
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

@@ -6,8 +6,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.db import Database
 from core.bulk import table
+from core.db import Database
 from core.demo.company import Company, CustomerRef
 from core.demo.directory import ACME_CODE, USD_RATES
 from core.demo.masterdata import TIER_CREDIT_USD, nice

@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, exc, func, select
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.db import Base, Database
 from core.bulk import reset_sequences
+from core.db import Base, Database
 from core.demo.catalog import ANCHORS
 from core.demo.company import Company, Horizon, months_before
 from core.demo.credit import set_credit_limits

@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.actor import Role
-from core.db import Database
 from core.bulk import reset_sequences
+from core.db import Database
 from core.demo.company import Company, CustomerRef
 from core.demo.directory import ACME_CODE, user_for
 from core.finance.models import Invoice
