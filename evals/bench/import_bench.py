@@ -163,6 +163,7 @@ def run(items: int) -> dict[str, object]:
         "extra_files": [f.__name__ for f in EXTRA_FILES],
         "machine": machine_facts(),
         "load_at_start": load_at_start,
+        "niceness": os.nice(0),
     }
 
 
@@ -191,7 +192,7 @@ def page(result: dict[str, object]) -> str:
         f"extra files {result['extra_files'] or 'none'}).\n\n"
         f"Machine: {machine.get('cores')} cores, {machine.get('cpu', '')}, load {result.get('load_at_start')} at the "
         f"start and {machine.get('load_average')} at the end (1, 5, 15 min); "
-        f"run with `nice -n 19` beside other work. `python -m evals.bench.import_bench --items N`."
+        f"niceness {result.get('niceness', 0)} (19: beside other work). `python -m evals.bench.import_bench --items N`."
     )
     return "\n\n".join([head, *(to_markdown(g) for g in grids(result))]) + "\n"
 
