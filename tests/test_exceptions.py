@@ -200,6 +200,7 @@ def test_a_customer_on_credit_hold_with_held_orders_raises_one_credit_case(world
     first = world.place_order("HOLDCO", LineRequest("V-200", 2), confirm=True)
     [case] = _detect(world)
     assert (case["type"], case["owner_role"], case["severity"]) == ("credit_hold", "finance", "high")
+    assert case["title"] == "HOLDCO on credit hold: 1 order(s) worth USD 40.00 held"  # money as people read it
     assert case["related"] == {
         "customer": "HOLDCO",
         "sales_orders": [first],

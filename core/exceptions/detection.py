@@ -63,7 +63,7 @@ from core.exceptions.service import (
 from core.exceptions.suggestions import ShortLine, short_line_query, short_lines, suggest_for
 from core.finance.service import open_order_value, open_receivables
 from core.masterdata.models import Customer, Item, LegalEntity, Supplier, Warehouse
-from core.money import round_money
+from core.money import format_money, round_money
 from core.numbering import PURCHASE_ORDER, SALES_ORDER
 from core.payables.matching import case_key, mismatch_case_of
 from core.payables.models import InvoiceStatus, SupplierInvoice
@@ -314,7 +314,7 @@ def _credit_case(
         dedup_key=episode_key(condition, episodes[condition]),
         condition_key=condition,
         severity=Severity.HIGH if urgent else Severity.MEDIUM,
-        title=f"{first.code} on credit hold: {len(orders)} order(s) worth {held_value} {ccy} held",
+        title=f"{first.code} on credit hold: {len(orders)} order(s) worth {format_money(held_value, ccy)} held",
         detail=(
             f"{first.name} ({first.code}) is on credit hold ({first.credit_hold_reason or 'no reason given'}); "
             f"held: {', '.join(orders)}."
