@@ -6,6 +6,7 @@ finds the SO-3 it was imported as). Our own numbers come first: an external numb
 of ours has the number, and only when one document carries it (the caller then checks the entity scope as ever).
 """
 
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -38,18 +39,24 @@ def load_document(
 
     document = get(document_id)
     if document is None and isinstance(number, str):
-        document = get(_id_by_external_ref(session, model, number))
+        document = get(id_by_external_ref(session, model, number))
     if document is None:
         kind.parse(number)  # a malformed number is refused with the form a number takes
         raise NotFound(kind.name, str(number))
     return document
 
 
-def _id_by_external_ref(session: Session, model: Any, number: str) -> int | None:
-    """The id of the one document whose number in its previous system is `number` (any case), else None."""
+def id_by_external_ref(
+    session: Session, model: Any, number: str, *, entity_ids: Collection[int] | None = None
+) -> int | None:
+    """The id of the one document (of these entities, when given) whose number in its previous system is `number`
+    (any case), else None: none, or several."""
     column = getattr(model, "external_ref", None)
     text = number.strip()
     if column is None or not text:
         return None
-    ids = session.scalars(select(model.id).where(func.upper(column) == text.upper()).limit(2)).all()
+    query = select(model.id).where(func.upper(column) == text.upper())
+    if entity_ids is not None:
+        query = query.where(model.entity_id.in_(list(entity_ids)))
+    ids = session.scalars(query.limit(2)).all()
     return ids[0] if len(ids) == 1 else None

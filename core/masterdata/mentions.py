@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
+from core.documents import id_by_external_ref
 from core.drafts.models import DraftAction
 from core.exceptions.models import ExceptionCase
 from core.finance.models import Invoice
@@ -217,17 +219,9 @@ def _add_document(
 
 def _imported_as(session: Session, actor: Actor, kind: DocumentKind, said: str) -> int | None:
     """The document in scope that carried this number in the system it was imported from ("SO-50130" → SO-3)."""
-    columns = {
-        SALES_ORDER: (SalesOrder.id, SalesOrder.entity_id, SalesOrder.external_ref),
-        PURCHASE_ORDER: (PurchaseOrder.id, PurchaseOrder.entity_id, PurchaseOrder.external_ref),
-        INVOICE: (Invoice.id, Invoice.entity_id, Invoice.external_ref),
-    }
-    if kind not in columns:
-        return None
-    key, entity, external = columns[kind]
-    query = select(key).where(func.upper(external) == said.strip().upper(), entity.in_(list(actor.entity_ids)))
-    found = session.scalars(query.limit(2)).all()
-    return found[0] if len(found) == 1 else None
+    models: dict[DocumentKind, type[Any]] = {SALES_ORDER: SalesOrder, PURCHASE_ORDER: PurchaseOrder, INVOICE: Invoice}
+    model = models.get(kind)
+    return None if model is None else id_by_external_ref(session, model, said, entity_ids=actor.entity_ids)
 
 
 def _document_in_scope(session: Session, actor: Actor, kind: DocumentKind, id_: int) -> bool:
