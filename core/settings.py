@@ -131,6 +131,22 @@ def _switch(value: str) -> Switch:
     raise ValueError("auto, on or off")
 
 
+def _on_off(value: str) -> bool:
+    choice = value.strip().lower()
+    if choice in ("on", "off", "true", "false", "1", "0"):
+        return choice in ("on", "true", "1")
+    raise ValueError("on or off")
+
+
+def _secret(minimum: int) -> Parser:
+    def parse(value: str) -> str:
+        if len(value.strip()) < minimum:
+            raise ValueError(f"at least {minimum} characters")
+        return value.strip()
+
+    return parse
+
+
 def _origins(value: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
 
@@ -289,7 +305,30 @@ class Settings:
         metadata=_env("ERP_LOW_RISK_USD", "a one-approval draft up to this may be decided in bulk", _usd),
     )
     web_url: str = field(
-        default="http://127.0.0.1:8000", metadata=_env("ERP_WEB_URL", "where links in Slack messages point", _url)
+        default="http://127.0.0.1:8000",
+        metadata=_env("ERP_WEB_URL", "the service's public address: links in Slack messages, the MCP endpoint's", _url),
+    )
+    # MCP (any MCP client, as the signed-in user)
+    mcp_read_only: bool = field(
+        default=False,
+        metadata=_env("ERP_MCP_READ_ONLY", "on: MCP clients get the read tools only, on every token", _on_off),
+    )
+    mcp_token: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_env(
+            "ERP_MCP_TOKEN", "the API token `erp-assistant mcp` (stdio) acts with; unset, --user names the user"
+        ),
+    )
+    mcp_state_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_env(
+            "ERP_MCP_STATE_KEY",
+            "seals an MCP confirmation between its rounds (32+ characters, the same on every machine); unset, a key"
+            " kept in the data directory",
+            _secret(32),
+        ),
     )
     # Webhooks (events out)
     webhooks_every_seconds: float | None = field(

@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
+from core.errors import ErpError
+
 
 class ToolError(BaseModel):
     """A refusal the model can act on: what went wrong, and what it could try instead."""
@@ -20,6 +22,13 @@ class ToolError(BaseModel):
     code: str = Field(serialization_alias="error", validation_alias=AliasChoices("error", "code"))
     message: str
     suggestions: list[str] = []
+
+    @classmethod
+    def of(cls, error: ErpError) -> "ToolError":
+        """The core's refusal, with its code, message and suggestions."""
+        return cls(
+            code=error.code, message=error.message, suggestions=[str(s) for s in error.details.get("suggestions", [])]
+        )
 
 
 class DraftResult(BaseModel):

@@ -11,7 +11,7 @@ import difflib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
@@ -86,26 +86,33 @@ class Registry:
         if tool is None:
             close = difflib.get_close_matches(name, list(self.tools), n=3, cutoff=0.4)
             return _error("unknown_tool", f"there is no tool '{name}'", close or sorted(self.tools))
-        try:
-            raw = json.loads(arguments) if isinstance(arguments, str) else arguments
-            if has_nul(raw):
-                return _error("invalid_arguments", f"{name}: {NUL_REFUSED}")
-            args = tool.args.model_validate(raw or {})
-        except json.JSONDecodeError as error:
-            return _error("invalid_arguments", f"arguments are not valid JSON: {error.msg}")
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in error.errors()
-            )
-            return _error("invalid_arguments", f"{name}: {problems}")
+        args = validate_arguments(tool.args, name, arguments)
+        if isinstance(args, ToolOutcome):
+            return args
         try:
             result = (
                 db.run(lambda s: tool.run(s, ctx, args)) if tool.writes else db.read(lambda s: tool.run(s, ctx, args))
             )
         except ErpError as error:
-            suggestions = [str(s) for s in error.details.get("suggestions", [])]
-            return _error(error.code, error.message, suggestions)
+            return ToolOutcome.refused(ToolError.of(error))
         return ToolOutcome.of(result)
+
+
+Args = TypeVar("Args", bound=BaseModel)
+
+
+def validate_arguments(model: type[Args], name: str, arguments: str | dict[str, Any]) -> Args | ToolOutcome:
+    """A tool's arguments (JSON text or a dict) as its pydantic model, or the refusal that says what is wrong."""
+    try:
+        raw = json.loads(arguments) if isinstance(arguments, str) else arguments
+        if has_nul(raw):
+            return _error("invalid_arguments", f"{name}: {NUL_REFUSED}")
+        return model.model_validate(raw or {})
+    except json.JSONDecodeError as error:
+        return _error("invalid_arguments", f"arguments are not valid JSON: {error.msg}")
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in error.errors())
+        return _error("invalid_arguments", f"{name}: {problems}")
 
 
 def _error(code: str, message: str, suggestions: list[str] | None = None) -> ToolOutcome:

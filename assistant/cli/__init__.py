@@ -14,6 +14,7 @@ from assistant.cli.imports import import_app
 from assistant.cli.index import index
 from assistant.cli.integrations import integrations_app
 from assistant.cli.masterdata import masterdata_app
+from assistant.cli.mcp import mcp
 from assistant.cli.model import model_app
 from assistant.cli.orders import orders_app
 from assistant.cli.payables import payables_app
@@ -71,6 +72,7 @@ app.add_typer(model_app, name="model")
 app.command()(chat)
 app.command()(index)
 app.command()(serve)
+app.command()(mcp)
 app.add_typer(slack_app, name="slack")
 app.add_typer(integrations_app, name="integrations")
 

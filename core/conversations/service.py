@@ -267,3 +267,31 @@ def end_turn(
     if conversation.turn_started_at == turn.started_at:
         conversation.turn_started_at = None
     session.flush()
+
+
+def count_call(
+    session: Session,
+    actor: Actor,
+    *,
+    channel: str,
+    client: str,
+    now: datetime | None = None,
+    per_minute: int | None = None,
+) -> str:
+    """A tool call from a client outside the assistant (an MCP client), counted like a chat turn: refused with
+    RateLimited when the user already started `per_minute` turns or calls in the last minute, else recorded as a
+    finished turn of the conversation this client keeps for the user; that conversation's id (drafts made by
+    the call name it)."""
+    now = now or clock.now()
+    name = client.strip()[:60] or "unknown client"
+    require_storable(name, "the client's name")
+    limit = per_minute if per_minute is not None else get_settings().turns_per_minute
+    _check_rate(session, actor, now, limit)
+    key = f"{_channel_name(channel)}:{actor.user_id}:{name}"
+    view = open_conversation(session, actor, channel=channel, title=name, external_key=key)
+    conversation = _owned(session, actor, view.id)
+    session.add(ConversationTurn(conversation_id=view.id, user_id=actor.user_id, started_at=now, finished_at=now))
+    conversation.turns += 1
+    conversation.updated_at = now
+    session.flush()
+    return view.id

@@ -1,4 +1,4 @@
-"""The web service: the API, the Server-Sent-Event chat, the widget and the pages, in one FastAPI app.
+"""The web service: the API, the Server-Sent-Event chat, the widget, the pages and MCP (/mcp), in one FastAPI app.
 
 `create_app(services)` is what tests use; `app_from_env()` is what `erp-assistant serve` gives
 uvicorn (as a factory, so each worker process builds its own database pool and loads the model once).
@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from assistant.channels.mcp.http import mount_mcp
 from assistant.channels.web import errors
 from assistant.channels.web.errors import HttpError, error_response
 from assistant.channels.web.routes import (
@@ -111,6 +112,7 @@ def create_app(services: Services, slack: "SlackConfig | None" = None) -> FastAP
     ):
         app.include_router(module.router)
     _mount_slack(app, services, slack)
+    app.state.mcp = mount_mcp(app, services)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_guard)
     if services.config.widget_origins:
@@ -173,7 +175,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     webhooks = start_delivery(services.db, services.config.webhooks_every_s)
     at, bot = get_settings().briefing_slack_at, app.state.slack
     briefings = asyncio.create_task(bot.briefing_loop(at)) if at is not None and bot is not None else None
-    yield
+    async with app.state.mcp.run():
+        yield
     if briefings is not None:
         briefings.cancel()
     await stop_schedule(planning)
@@ -198,11 +201,11 @@ def build_services(config: WebConfig | None = None) -> Services:
     from core.db import open_database
 
     db = open_database()
-    assistant = Assistant(db, open_checkpointer(), channel="web", search=_search_index())
+    assistant = Assistant(db, open_checkpointer(), channel="web", search=search_index())
     return Services(db, assistant, config)
 
 
-def _search_index() -> "SearchIndex | None":
+def search_index() -> "SearchIndex | None":
     """The search index when built and reachable; without it item search matches words (never a dead worker)."""
     from tools.search import open_search_index
 
