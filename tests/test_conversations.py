@@ -10,6 +10,7 @@ from core.conversations import (
     RateLimited,
     TurnInProgress,
     begin_turn,
+    count_call,
     end_turn,
     external_key_of,
     find_conversation,
@@ -115,6 +116,23 @@ def test_too_many_messages_in_a_minute_are_refused_with_when_to_retry(world: Wor
     assert refused.value.details == {"retry_after_s": 15} and refused.value.code == "rate_limited"
     assert _begin(world, "wes", _open(world, "wes"), now=start + timedelta(seconds=45), per_minute=3)
     assert _begin(world, "sam", conversations[3], now=start + timedelta(seconds=61), per_minute=3)
+
+
+def test_tool_calls_from_a_client_count_against_the_same_rate_as_chat_turns(world: World) -> None:
+    sam, start = world.actor("sam"), clock.now()
+    _begin(world, "sam", _open(world, "sam"), now=start, per_minute=3)
+
+    def call(at: int, client: str = "desk") -> str:
+        when = start + timedelta(seconds=at)
+        return world.run(lambda s: count_call(s, sam, channel="mcp", client=client, now=when, per_minute=3))
+
+    first, again = call(10), call(20, client="  desk ")
+    assert first == again  # one conversation per client, its calls counted as its turns
+    with pytest.raises(RateLimited):
+        call(30, client="another")
+    assert call(61, client="another") != first
+    counted = world.read(lambda s: get_conversation(s, sam, conversation_id=first))
+    assert counted.turns == 2 and counted.channel == "mcp" and not counted.running
 
 
 def test_the_first_message_titles_an_untitled_conversation(world: World) -> None:

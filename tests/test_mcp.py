@@ -20,6 +20,7 @@ import mcp_types as mcp
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from sqlalchemy import select
 
 from assistant.channels.mcp.catalog import CANCEL_TOOL, CONFIRM_TOOL
@@ -30,8 +31,11 @@ from core.audit.service import verify_chain
 from core.db import Database
 from core.drafts.models import DraftAction
 from core.drafts.service import get_draft
+from core.exceptions import detect_exceptions
 from core.identity import issue_token, revoke_token
+from core.masterdata.models import LegalEntity
 from core.masterdata.service import load_actor
+from core.sales.models import SalesOrder
 from tests import web
 from tests.web import TRANSFER_OVER_LIMIT, served
 
@@ -157,6 +161,19 @@ def test_without_elicitation_the_preview_waits_for_an_explicit_confirm(demo: Dat
     assert status.structured_content["status"] == "executed"
 
 
+def test_a_handshake_era_client_over_http_confirms_explicitly(demo: Database, base_url: str) -> None:
+    """Stateless HTTP cannot ask a 2025-11-25 client mid-call: it gets the preview, to confirm with confirm_draft."""
+
+    async def run() -> tuple[str, mcp.CallToolResult]:
+        async with http_client(base_url, token_for(demo, "sam"), elicitation_callback=accept(True), mode="legacy") as c:
+            preview = await c.call_tool("draft_transfer", SMALL_TRANSFER)
+            number = preview.structured_content["draft"]
+            return preview.structured_content["status"], await c.call_tool(CONFIRM_TOOL, {"draft_number": number})
+
+    status, confirmed = anyio.run(run)
+    assert status == "unconfirmed" and confirmed.structured_content["status"] == "executed"
+
+
 def test_saying_no_withdraws_the_preview(demo: Database, base_url: str) -> None:
     async def run() -> mcp.CallToolResult:
         async with http_client(base_url, token_for(demo, "sam"), elicitation_callback=accept(False)) as sam:
@@ -239,18 +256,43 @@ def test_every_call_is_audited_with_the_client_and_the_chain_holds(demo: Databas
     assert demo.read(verify_chain).ok
 
 
+def test_resources_are_read_as_the_user_may_see_them(demo: Database, base_url: str) -> None:
+    demo.run(detect_exceptions)
+    uk = select(SalesOrder).join(LegalEntity, LegalEntity.id == SalesOrder.entity_id).where(LegalEntity.code == "UK")
+    uk_order = demo.read(lambda s: s.scalars(uk.limit(1)).one().number)
+
+    async def run() -> tuple[list[str], str, str, MCPError]:
+        async with http_client(base_url, token_for(demo, "sam")) as sam:
+            listed = [str(r.uri) for r in (await sam.list_resources()).resources]
+            policy = (await sam.read_resource("erp://policy")).contents[0]
+            cases = (await sam.read_resource("erp://exceptions/open")).contents[0]
+            with pytest.raises(MCPError) as refused:
+                await sam.read_resource(f"erp://{uk_order}")
+            return listed, policy.text, cases.text, refused.value  # type: ignore[union-attr]
+
+    listed, policy, cases, refused = anyio.run(run)
+    assert listed == ["erp://policy", "erp://exceptions/open"]
+    assert "approve" in policy
+    board = json.loads(cases)
+    assert board["total"] > 0 and {c["entity"] for c in board["cases"]} == {"NA"}
+    assert refused.error.data["error"] in ("out_of_scope", "not_found") and "GBP" not in refused.message
+
+
 # --- over stdio ------------------------------------------------------------------------------------------
 
 
 def test_over_stdio_sam_drafts_with_a_local_credential(demo: Database) -> None:
+    """A desktop client of the handshake era (2025-11-25): the confirmation is an elicitation request mid-call."""
     env = {**os.environ, "ERP_DATABASE_URL": str(demo.engine.url), "ERP_MCP_TOKEN": token_for(demo, "sam")}
     command = StdioServerParameters(command=str(Path(sys.executable).parent / "erp-assistant"), args=["mcp"], env=env)
 
+    confirm = accept(True)
+
     async def run() -> tuple[set[str], mcp.CallToolResult]:
-        async with Client(command, elicitation_callback=accept(True)) as sam:
+        async with Client(command, elicitation_callback=confirm, mode="legacy") as sam:
             listed = names(await sam.list_tools())
             return listed, await sam.call_tool("draft_transfer", SMALL_TRANSFER)
 
     listed, result = anyio.run(run)
     assert "draft_transfer" in listed
-    assert result.structured_content["status"] == "executed"
+    assert result.structured_content["status"] == "executed" and "DAL" in confirm.shown[0]

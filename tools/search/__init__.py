@@ -4,7 +4,7 @@ Importing this package loads neither Chroma nor a model; they load when an index
 """
 
 from tools.search.embeddings import Embedder, LiteLLMEmbedder, LocalEmbedder, embedder_from_env
-from tools.search.index import ItemMatch, Passage, SearchIndex, SyncReport, open_search_index
+from tools.search.index import ItemMatch, Passage, SearchIndex, SyncReport, open_built_index, open_search_index
 
 __all__ = [
     "Embedder",
@@ -15,5 +15,6 @@ __all__ = [
     "SearchIndex",
     "SyncReport",
     "embedder_from_env",
+    "open_built_index",
     "open_search_index",
 ]

@@ -6,6 +6,7 @@ is gone. A collection built by another embedder is dropped and rebuilt.
 """
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,3 +246,14 @@ def open_search_index(path: Path | None = None, embedder: Embedder | None = None
         folder.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(folder), settings=settings)
     return SearchIndex(client, embedder or embedder_from_env())
+
+
+def open_built_index() -> SearchIndex | None:
+    """The index when it has been built and is reachable, else None: item search then matches words (a missing
+    or unreachable index never stops a channel; the reason is logged)."""
+    try:
+        search = open_search_index()
+        return search if search.is_built() else None
+    except Exception as error:  # embedded Chroma shared by several workers, or a Chroma server down
+        logging.getLogger("erp.search").warning("search index unavailable, item search falls back to words: %s", error)
+        return None

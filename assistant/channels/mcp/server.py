@@ -26,7 +26,7 @@ from assistant.channels.mcp.catalog import CANCEL_TOOL, CONFIRM_TOOL, Catalog, O
 from assistant.channels.mcp.resources import Resources
 from core.actor import Actor, Person, Role
 from core.audit.service import AuditContext, record_event
-from core.conversations.service import count_call
+from core.conversations import count_call
 from core.db import Database
 from core.drafts.models import DraftStatus
 from core.drafts.service import RequestContext, cancel, confirm, get_draft

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from assistant.channels.mcp.server import Caller, ErpMcp
 from assistant.channels.mcp.state import state_key
-from assistant.channels.web.app import search_index
 from core.db import Database
 from core.errors import InvalidInput
 from core.identity import token_user
 from core.masterdata.service import load_actor
 from core.settings import get_settings
 from tools import default_registry
+from tools.search import open_built_index
 
 
 def local_caller(session: Session, *, username: str | None, token: str | None, read_only: bool) -> Caller:
@@ -47,7 +47,7 @@ def serve_stdio(db: Database, caller: Caller) -> None:
         _always(caller),
         state_key=state_key(),
         state_ttl_s=get_settings().preview_ttl_minutes * 60.0,
-        search=search_index(),
+        search=open_built_index(),
         asks_mid_call=True,
     )
 

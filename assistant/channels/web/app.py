@@ -56,7 +56,6 @@ from core.text import NUL_REFUSED, has_nul
 
 if TYPE_CHECKING:
     from assistant.channels.slack import SlackConfig
-    from tools.search import SearchIndex
 
 log = logging.getLogger("erp.http")
 PAGE_HEADERS = {
@@ -199,22 +198,11 @@ def build_services(config: WebConfig | None = None) -> Services:
     from assistant.agent import Assistant
     from assistant.conversations import open_checkpointer
     from core.db import open_database
+    from tools.search import open_built_index
 
     db = open_database()
-    assistant = Assistant(db, open_checkpointer(), channel="web", search=search_index())
+    assistant = Assistant(db, open_checkpointer(), channel="web", search=open_built_index())
     return Services(db, assistant, config)
-
-
-def search_index() -> "SearchIndex | None":
-    """The search index when built and reachable; without it item search matches words (never a dead worker)."""
-    from tools.search import open_search_index
-
-    try:
-        search = open_search_index()
-        return search if search.is_built() else None
-    except Exception as error:  # embedded Chroma shared by several workers, or a Chroma server down
-        log.warning("search index unavailable, item search falls back to words: %s", error)
-        return None
 
 
 def app_from_env() -> FastAPI:
