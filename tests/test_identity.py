@@ -15,9 +15,12 @@ from core.db import Database
 from core.demo import assign_demo_passwords, read_demo_logins, write_demo_logins
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.identity import (
+    TOKEN_PREFIX,
     ApiToken,
     Credential,
     NotSignedIn,
+    ReadOnlyToken,
+    SignedIn,
     SignInFailed,
     WebSession,
     authenticate,
@@ -26,6 +29,7 @@ from core.identity import (
     link_account,
     linked_user,
     list_tokens,
+    require_writable,
     revoke_token,
     session_user,
     set_password,
@@ -36,6 +40,7 @@ from core.identity import (
 )
 from core.masterdata.models import User
 from tests.fake_clock import FakeClock
+from tests.test_cli_shipping import _cli
 from tests.world import World
 
 PASSWORD = "correct horse battery"
@@ -249,6 +254,51 @@ def test_a_user_lists_only_their_own_tokens_newest_first(world: World, fake_cloc
     second = world.run(lambda s: issue_token(s, sam, name="second"))
     listed = world.read(lambda s: list_tokens(s, sam))
     assert [(t.id, t.name) for t in listed] == [(second.id, "second"), (first.id, "first")]
+
+
+def test_a_read_only_token_signs_in_for_reading_and_is_refused_a_change(world: World) -> None:
+    sam = world.actor("sam")
+    reader = world.run(lambda s: issue_token(s, sam, name="dashboard", read_only=True))
+    writer = world.run(lambda s: issue_token(s, sam, name="order bot"))
+    assert (reader.read_only, writer.read_only) == (True, False)
+    listed = world.read(lambda s: list_tokens(s, sam))
+    assert [(t.name, t.read_only) for t in listed] == [("order bot", False), ("dashboard", True)]
+    signed_in = world.run(lambda s: token_user(s, token=reader.token))
+    assert (signed_in.actor, signed_in.read_only) == (sam, True)
+    with pytest.raises(ReadOnlyToken, match="read-only; make a read-write token"):
+        require_writable(signed_in)
+    _set_password(world, "sam")
+    for may_write in (world.run(lambda s: token_user(s, token=writer.token)), _session_of(world, "sam")):
+        assert may_write.read_only is False
+        require_writable(may_write)
+    issued = world.read(lambda s: events_for(s, subject_type="user", subject_id="sam"))
+    assert [e.data["read_only"] for e in issued if e.action == "identity.token_issued"] == [True, False]
+
+
+def _session_of(world: World, username: str) -> SignedIn:
+    token = _sign_in(world, username)
+    return world.run(lambda s: session_user(s, token=token))
+
+
+def test_a_person_creates_lists_and_revokes_their_own_tokens_from_the_terminal(
+    demo: Database, wide_console: None
+) -> None:
+    url = demo.engine.url.render_as_string(hide_password=False)
+    created = _cli(url, "tokens", "create", "--user", "sam", "--name", "dashboard", "--days", "30", "--read-only")
+    assert created.exit_code == 0, created.output
+    assert "read-only" in created.output and "it is not shown again" in created.output
+    token = next(word for word in created.output.split() if word.startswith(TOKEN_PREFIX))
+    signed_in = demo.run(lambda s: token_user(s, token=token))
+    assert (signed_in.actor.username, signed_in.read_only) == ("sam", True)
+    listed = _cli(url, "tokens", "list", "--user", "sam")
+    assert listed.exit_code == 0 and token not in listed.output, listed.output
+    row = next(line for line in listed.output.splitlines() if "dashboard" in line)
+    assert f"{signed_in.token_id}" in row and "yes" in row and "never" not in row
+    assert _cli(url, "tokens", "revoke", str(signed_in.token_id), "--user", "uma").exit_code == 1  # not hers
+    revoked = _cli(url, "tokens", "revoke", str(signed_in.token_id), "--user", "sam")
+    assert revoked.exit_code == 0 and "revoked" in revoked.output, revoked.output
+    with pytest.raises(NotSignedIn):
+        demo.run(lambda s: token_user(s, token=token))
 
 
 @pytest.mark.parametrize(("name", "days"), [("  ", None), ("x" * 81, None), ("ok", 0), ("ok", 3651)])

@@ -1,14 +1,18 @@
 """The schema comes from Alembic migrations and matches the models on both databases."""
 
+from datetime import datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import schema
 from core.db import Database
+from core.identity import ApiToken
+from core.masterdata.models import User
 from core.models import Base
 from core.stock.models import StockBalance
 from tests.databases import create_pg_database, drop_orphaned_databases
@@ -27,6 +31,25 @@ def test_upgrading_an_up_to_date_database_changes_nothing(db: Database) -> None:
     schema.upgrade(db.engine)
     assert sorted(inspect(db.engine).get_table_names()) == before
     assert "stock_ledger" in before and "alembic_version" in before
+
+
+def test_api_tokens_made_before_read_only_tokens_stay_read_write(db: Database) -> None:
+    user_id = db.run(lambda s: _add_user(s, "old"))
+    schema.migrate(db.engine, "downgrade", "0021")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (:u, 'old', 'h', :t)"),
+            {"u": user_id, "t": datetime(2026, 1, 1)},
+        )
+    schema.upgrade(db.engine)
+    assert db.read(lambda s: list(s.scalars(select(ApiToken.read_only)))) == [False]
+
+
+def _add_user(session: Session, username: str) -> int:
+    user = User(username=username, display_name=username, email=f"{username}@example.com")
+    session.add(user)
+    session.flush()
+    return user.id
 
 
 def test_balance_rows_refuse_impossible_values_even_without_the_services(db: Database) -> None:

@@ -116,14 +116,31 @@ def test_unknown_drafts_are_not_found_and_a_cookie_session_needs_its_csrf_token(
     assert client.post(f"/api/drafts/{number}/confirm").status_code == 401
 
 
-def test_a_program_confirms_with_the_requesters_api_token(client: TestClient, demo: Database) -> None:
+def test_a_program_confirms_with_the_requesters_api_token_but_not_with_a_read_only_one(
+    client: TestClient, demo: Database
+) -> None:
+    before = _available(demo, "V-200", "DAL")
     number = _preview(demo, "sam", "sales_order", SMALL_ORDER)
     sam = _as(client, "sam")
+    reader = client.post("/api/tokens", json={"name": "report", "read_only": True}, headers=sam).json()
     token = client.post("/api/tokens", json={"name": "order bot"}, headers=sam).json()["token"]
     client.cookies.clear()
+    watcher = {"Authorization": f"Bearer {reader['token']}"}
+    assert client.get(f"/api/drafts/{number}", headers=watcher).json()["status"] == "unconfirmed"
+    listed = client.get("/api/tokens", headers=watcher).json()["tokens"]
+    assert [(t["name"], t["read_only"]) for t in listed] == [("order bot", False), ("report", True)]
+    for refused in (
+        client.post(f"/api/drafts/{number}/confirm", headers=watcher),
+        client.delete(f"/api/tokens/{reader['id']}", headers=watcher),
+    ):
+        assert (refused.status_code, refused.json()["code"]) == (403, "read_only_token")
+        assert "make a read-write token" in refused.json()["message"]
+    assert client.get(f"/api/drafts/{number}", headers=watcher).json()["status"] == "unconfirmed"
+    assert _available(demo, "V-200", "DAL") == before
     program = {"Authorization": f"Bearer {token}"}
     confirmed = client.post(f"/api/drafts/{number}/confirm", headers=program)  # no CSRF token: not a browser
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "executed"
+    assert _available(demo, "V-200", "DAL") == before - 5
 
 
 def test_the_requester_cancels_an_unconfirmed_or_waiting_draft(client: TestClient, demo: Database) -> None:

@@ -31,6 +31,7 @@ from assistant.cli.serve import serve
 from assistant.cli.shipping import shipping_app
 from assistant.cli.slack import slack_app
 from assistant.cli.stock import stock_app
+from assistant.cli.tokens import tokens_app
 from assistant.cli.webhooks import webhooks_app
 from core.settings import SettingsError, get_settings
 
@@ -75,6 +76,7 @@ app.command()(serve)
 app.command()(mcp)
 app.add_typer(slack_app, name="slack")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(tokens_app, name="tokens")
 
 
 def add_plugin_commands(typer_app: typer.Typer) -> None:

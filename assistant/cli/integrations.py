@@ -7,9 +7,9 @@ password, so an administrator adds it and issues its tokens here; the documents 
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from assistant.channels.terminal.console import CLI_CHANNEL, act, ask, console
+from assistant.cli.tokens import show_new_token, token_table
 from core.identity import add_integration_user, integration_tokens, issue_integration_token, revoke_integration_token
 
 integrations_app = typer.Typer(
@@ -50,29 +50,14 @@ def token(
             s, admin, username=username, name=name, days=days, audit_channel=CLI_CHANNEL
         ),
     )
-    expires = new.expires_at.strftime("%Y-%m-%d") if new.expires_at else "never"
-    console.print(f"token {new.id} for {username} ({new.name}, expires {expires}):", highlight=False)
-    console.print(new.token, highlight=False, soft_wrap=True)
-    console.print("send it as 'Authorization: Bearer <token>'; it is not shown again")
+    show_new_token(new, username)
 
 
 @integrations_app.command("tokens")
 def tokens(username: Annotated[str, USERNAME], by: Annotated[str, ADMIN] = "admin") -> None:
     """An integration user's tokens (never the secrets)."""
     found = ask(by, lambda s, admin: integration_tokens(s, admin, username=username))
-    table = Table(title=f"API tokens of {username}")
-    for column in ("id", "name", "created", "last used", "expires", "revoked"):
-        table.add_column(column)
-    for t in found:
-        table.add_row(
-            str(t.id),
-            t.name,
-            f"{t.created_at:%Y-%m-%d %H:%M}",
-            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "-",
-            f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never",
-            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-",
-        )
-    console.print(table)
+    console.print(token_table(f"API tokens of {username}", found))
 
 
 @integrations_app.command("revoke")

@@ -5,7 +5,7 @@ Session and token secrets are never stored: only their SHA-256, so a copy of the
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -37,7 +37,7 @@ class WebSession(Base):
 
 
 class ApiToken(Base):
-    """A named bearer token a person made for a program acting as them."""
+    """A named bearer token a person made for a program acting as them; a read-only one may not change anything."""
 
     __tablename__ = "api_tokens"
 
@@ -49,6 +49,7 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ChannelLink(Base):

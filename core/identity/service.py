@@ -3,6 +3,8 @@
 Passwords are argon2id hashes (argon2-cffi). Session cookies and API tokens are random
 (`secrets.token_urlsafe(32)`) and stored only as their SHA-256, so a leaked table signs no one in.
 Every refusal to sign someone in says the same thing, so it never reveals which usernames exist.
+A read-only API token signs its owner in for reading only: a channel that takes tokens (the web API,
+MCP) calls `require_writable` before a change, which refuses it with ReadOnlyToken ("read_only_token").
 
 The audit chain records the writes that change who can sign in: a password set
 (`identity.password_set`), an API token issued or revoked (`identity.token_issued`,
@@ -67,6 +69,18 @@ class NotSignedIn(ErpError):
     code = "not_signed_in"
 
 
+class ReadOnlyToken(ErpError):
+    """A request that would change something came with a read-only API token."""
+
+    code = "read_only_token"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this API token is read-only; make a read-write token (POST /api/tokens, or "
+            "`erp-assistant tokens create`) for a program that changes things"
+        )
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """Who a session or API token belongs to, and how they came in."""
@@ -79,6 +93,7 @@ class SignedIn:
     session_id: int | None
     token_id: int | None
     touch_due: bool = False  # asked with touch=False: the last-seen time is old enough to be written again
+    read_only: bool = False  # signed in with a read-only API token: it may read, never change anything
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class NewToken:
     token: str
     created_at: datetime
     expires_at: datetime | None
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,7 @@ class TokenView:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    read_only: bool
 
 
 def _digest(secret: str) -> str:
@@ -127,7 +144,9 @@ def _user_named(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username.strip())).first()
 
 
-def _audit(session: Session, context: AuditContext, username: str, action: str, **data: str | int | None) -> None:
+def _audit(
+    session: Session, context: AuditContext, username: str, action: str, **data: str | int | bool | None
+) -> None:
     record_event(session, context, action=action, subject_type="user", subject_id=username, data=data)
 
 
@@ -196,6 +215,7 @@ def _signed_in(
     csrf_token: str | None = None,
     session_id: int | None = None,
     token_id: int | None = None,
+    read_only: bool = False,
 ) -> SignedIn:
     user = session.get(User, user_id)
     if user is None or not user.active:
@@ -208,7 +228,14 @@ def _signed_in(
         csrf_token=csrf_token,
         session_id=session_id,
         token_id=token_id,
+        read_only=read_only,
     )
+
+
+def require_writable(signed_in: SignedIn) -> None:
+    """Refuse (ReadOnlyToken) a change asked for with a read-only API token; sessions and other tokens may write."""
+    if signed_in.read_only:
+        raise ReadOnlyToken()
 
 
 def _is_live(expires_at: datetime | None, revoked_at: datetime | None, now: datetime) -> bool:
@@ -291,6 +318,7 @@ def _token_view(token: ApiToken) -> TokenView:
         last_used_at=token.last_used_at,
         expires_at=token.expires_at,
         revoked_at=token.revoked_at,
+        read_only=token.read_only,
     )
 
 
@@ -300,11 +328,13 @@ def issue_token(
     *,
     name: str,
     days: int | None = None,
+    read_only: bool = False,
     audit_channel: str = WEB_CHANNEL,
     issued_by: Actor | None = None,
 ) -> NewToken:
-    """A new API token acting as `actor`, valid for `days` (or until revoked when None); `issued_by` the
-    administrator who made it for an integration user (see `issue_integration_token`), else `actor`."""
+    """A new API token acting as `actor`, valid for `days` (or until revoked when None), that may only read when
+    `read_only`; `issued_by` the administrator who made it for an integration user (see `issue_integration_token`),
+    else `actor`."""
     if Role.INTEGRATION in actor.roles and issued_by is None:
         # Else a leaked token could mint another that outlives its revocation.
         raise PermissionDenied(f"{actor.username} is an integration: its tokens are issued by an administrator")
@@ -320,13 +350,23 @@ def issue_token(
         token_hash=_digest(secret),
         created_at=now,
         expires_at=now + timedelta(days=days) if days is not None else None,
+        read_only=read_only,
     )
     session.add(row)
     session.flush()
     context = AuditContext(actor_user_id=(issued_by or actor).user_id, channel=audit_channel)
     expires = row.expires_at.isoformat() if row.expires_at else None
-    _audit(session, context, actor.username, "identity.token_issued", token_id=row.id, name=label, expires_at=expires)
-    return NewToken(id=row.id, name=label, token=secret, created_at=now, expires_at=row.expires_at)
+    _audit(
+        session,
+        context,
+        actor.username,
+        "identity.token_issued",
+        token_id=row.id,
+        name=label,
+        expires_at=expires,
+        read_only=read_only,
+    )
+    return NewToken(id=row.id, name=label, token=secret, created_at=now, expires_at=row.expires_at, read_only=read_only)
 
 
 def token_user(session: Session, *, token: str, touch: bool = True) -> SignedIn:
@@ -337,7 +377,7 @@ def token_user(session: Session, *, token: str, touch: bool = True) -> SignedIn:
     now = clock.now()
     if row is None or not _is_live(row.expires_at, row.revoked_at, now):
         raise NotSignedIn("this API token is unknown, expired or revoked; create a new one")
-    signed_in = _signed_in(session, row.user_id, via="token", token_id=row.id)
+    signed_in = _signed_in(session, row.user_id, via="token", token_id=row.id, read_only=row.read_only)
     due = _touch_due(row.last_used_at, now)
     if due and touch:
         row.last_used_at = now

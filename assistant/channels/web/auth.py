@@ -2,7 +2,8 @@
 
 Every route depends on `CurrentUser`; the core then authorises what that user may see and do.
 A cookie session must also send its CSRF token in `X-CSRF-Token` on every state-changing
-request, so another site cannot make a signed-in browser approve something.
+request, so another site cannot make a signed-in browser approve something. A read-only API token
+is refused on every state-changing request, here, before any route runs.
 """
 
 import hmac
@@ -13,7 +14,15 @@ from fastapi import Depends, Request, Response
 from assistant.channels.web.errors import HttpError
 from assistant.channels.web.services import Services
 from core.actor import Person
-from core.identity import NotSignedIn, SignedIn, session_user, token_user, touch_session, touch_token
+from core.identity import (
+    NotSignedIn,
+    SignedIn,
+    require_writable,
+    session_user,
+    token_user,
+    touch_session,
+    touch_token,
+)
 
 SESSION_COOKIE = "erp_session"
 WEB_CHANNEL = "web"
@@ -35,10 +44,14 @@ def _bearer(request: Request) -> str | None:
 
 
 def signed_in(request: Request, svc: ServicesDep) -> SignedIn:
-    """The signed-in user, or 401; a cookie session's unsafe request without its CSRF token is refused."""
+    """The signed-in user, or 401; a cookie session's unsafe request without its CSRF token, and a read-only
+    token's, are refused (403)."""
     token = _bearer(request)
     if token is not None:
-        return _touched(svc, svc.db.read(lambda s: token_user(s, token=token, touch=False)))
+        user = _touched(svc, svc.db.read(lambda s: token_user(s, token=token, touch=False)))
+        if request.method not in SAFE_METHODS:
+            require_writable(user)
+        return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise NotSignedIn("sign in first (POST /api/session), or send an API token as 'Authorization: Bearer …'")

@@ -28,6 +28,7 @@ STATUS_OF_CODE = {
     "sign_in_failed": 401,
     "csrf_failed": 403,
     "permission_denied": 403,
+    "read_only_token": 403,
     "out_of_scope": 403,
     "not_found": 404,
     "turn_in_progress": 409,

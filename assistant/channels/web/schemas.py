@@ -81,6 +81,7 @@ class Me(BaseModel):
 class TokenRequest(Strict):
     name: str = Field(min_length=1, max_length=80)
     days: int | None = Field(None, ge=1, le=3650)
+    read_only: bool = Field(False, description="the token may only read; any other request with it is refused (403)")
 
 
 class TokenView(BaseModel):
@@ -90,6 +91,7 @@ class TokenView(BaseModel):
     last_used_at: Timestamp | None = None
     expires_at: Timestamp | None = None
     revoked_at: Timestamp | None = None
+    read_only: bool = False
 
 
 class NewToken(TokenView):

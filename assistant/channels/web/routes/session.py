@@ -102,11 +102,10 @@ def me(user: CurrentUser, svc: ServicesDep) -> schemas.Me:
 
 @router.post("/tokens", response_model=schemas.NewToken, status_code=201, responses=ERRORS)
 def create_token(body: schemas.TokenRequest, user: CurrentUser, svc: ServicesDep) -> schemas.NewToken:
-    """A bearer token for a program acting as you; shown once, stored hashed, revocable."""
-    new = svc.db.run(lambda s: issue_token(s, user.actor, name=body.name, days=body.days))
-    return schemas.NewToken(
-        id=new.id, name=new.name, token=new.token, created_at=new.created_at, expires_at=new.expires_at
-    )
+    """A bearer token for a program acting as you; shown once, stored hashed, revocable; a read-only one may only
+    read (any other request with it is refused, 403 `read_only_token`)."""
+    new = svc.db.run(lambda s: issue_token(s, user.actor, name=body.name, days=body.days, read_only=body.read_only))
+    return schemas.NewToken.model_validate(new, from_attributes=True)
 
 
 @router.get("/tokens", response_model=schemas.TokenList, responses=ERRORS)
