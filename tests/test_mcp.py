@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 from sqlalchemy import select
 
 from assistant.channels.mcp.catalog import CANCEL_TOOL, CONFIRM_TOOL
+from assistant.channels.mcp.stdio import local_caller
 from assistant.channels.web.app import create_app
 from assistant.llm.scripted import Script
 from core.audit.models import AuditEvent
@@ -31,6 +32,7 @@ from core.audit.service import verify_chain
 from core.db import Database
 from core.drafts.models import DraftAction
 from core.drafts.service import get_draft
+from core.errors import InvalidInput
 from core.exceptions import detect_exceptions
 from core.identity import issue_token, revoke_token
 from core.masterdata.models import LegalEntity
@@ -43,8 +45,7 @@ SMALL_TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sk
 
 
 def token_for(db: Database, username: str, *, read_only: bool = False) -> str:
-    extra = {"read_only": True} if read_only else {}
-    return db.run(lambda s: issue_token(s, load_actor(s, username=username), name="mcp test", **extra).token)
+    return db.run(lambda s: issue_token(s, load_actor(s, username=username), name="mcp", read_only=read_only).token)
 
 
 @pytest.fixture
@@ -174,6 +175,36 @@ def test_a_handshake_era_client_over_http_confirms_explicitly(demo: Database, ba
     assert status == "unconfirmed" and confirmed.structured_content["status"] == "executed"
 
 
+def test_any_worker_answers_the_confirmation_and_a_forged_one_is_refused(demo: Database, tmp_path: Path) -> None:
+    """Stateless: the preview comes from one worker, the user's answer goes to another; the state the client
+    echoes is sealed, bound to the user and the arguments."""
+    yes = {"confirm": mcp.ElicitResult(action="accept", content={"confirm": True})}
+    token = token_for(demo, "sam")
+    first, second = (create_app(web.services(demo, Script([]), tmp_path / name)) for name in ("a", "b"))
+
+    async def run(url_a: str, url_b: str) -> tuple[mcp.CallToolResult, MCPError, MCPError]:
+        async with http_client(url_a, token, elicitation_callback=accept(True)) as a:
+            asked = await a.session.call_tool("draft_transfer", SMALL_TRANSFER, allow_input_required=True)
+        assert isinstance(asked, mcp.InputRequiredResult) and asked.request_state is not None
+        async with http_client(url_b, token, elicitation_callback=accept(True)) as b:
+            with pytest.raises(MCPError) as forged:
+                await b.session.call_tool("draft_transfer", SMALL_TRANSFER, input_responses=yes, request_state="DR-1")
+            other = {**SMALL_TRANSFER, "to_warehouse": "RNO"}
+            with pytest.raises(MCPError) as rebound:
+                await b.session.call_tool(
+                    "draft_transfer", other, input_responses=yes, request_state=asked.request_state
+                )
+            done = await b.session.call_tool(
+                "draft_transfer", SMALL_TRANSFER, input_responses=yes, request_state=asked.request_state
+            )
+        return done, forged.value, rebound.value
+
+    with served(first) as url_a, served(second) as url_b:
+        done, forged, rebound = anyio.run(run, url_a, url_b)
+    assert done.structured_content["status"] == "executed"
+    assert forged.code == rebound.code == mcp.INVALID_PARAMS
+
+
 def test_saying_no_withdraws_the_preview(demo: Database, base_url: str) -> None:
     async def run() -> mcp.CallToolResult:
         async with http_client(base_url, token_for(demo, "sam"), elicitation_callback=accept(False)) as sam:
@@ -278,12 +309,34 @@ def test_resources_are_read_as_the_user_may_see_them(demo: Database, base_url: s
     assert refused.error.data["error"] in ("out_of_scope", "not_found") and "GBP" not in refused.message
 
 
-# --- over stdio ------------------------------------------------------------------------------------------
+# --- over stdio ---
 
 
-def test_over_stdio_sam_drafts_with_a_local_credential(demo: Database) -> None:
+def test_the_local_credential_names_the_user_and_read_only_mode_holds_for_the_deployment(
+    demo: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = token_for(demo, "sam")
+    as_token = demo.read(lambda s: local_caller(s, username=None, token=token, read_only=False))
+    assert as_token.actor.username == "sam" and not as_token.read_only
+    with pytest.raises(InvalidInput, match="belongs to sam"):
+        demo.read(lambda s: local_caller(s, username="maria", token=token, read_only=False))
+    with pytest.raises(InvalidInput, match="--user"):
+        demo.read(lambda s: local_caller(s, username=None, token=None, read_only=False))
+    monkeypatch.setenv("ERP_MCP_READ_ONLY", "on")
+    assert demo.read(lambda s: local_caller(s, username="maria", token=None, read_only=False)).read_only
+
+
+# --- over stdio, as a desktop client starts it ----------------------------------------------------------
+
+
+def test_over_stdio_sam_drafts_with_a_local_credential(demo: Database, tmp_path: Path) -> None:
     """A desktop client of the handshake era (2025-11-25): the confirmation is an elicitation request mid-call."""
-    env = {**os.environ, "ERP_DATABASE_URL": str(demo.engine.url), "ERP_MCP_TOKEN": token_for(demo, "sam")}
+    env = {
+        **os.environ,
+        "ERP_DATABASE_URL": str(demo.engine.url),
+        "ERP_DATA_DIR": str(tmp_path),
+        "ERP_MCP_TOKEN": token_for(demo, "sam"),
+    }
     command = StdioServerParameters(command=str(Path(sys.executable).parent / "erp-assistant"), args=["mcp"], env=env)
 
     confirm = accept(True)

@@ -59,7 +59,7 @@ def identify_by_token(db: Database) -> Identify:
         if access is None:  # the route requires a token; this is only a second lock
             raise NotSignedIn("send your API token as 'Authorization: Bearer …'")
         user = await anyio.to_thread.run_sync(lambda: db.read(lambda s: token_user(s, token=access.token, touch=False)))
-        return Caller(user.actor, read_only=get_settings().mcp_read_only or getattr(user, "read_only", False))
+        return Caller(user.actor, read_only=get_settings().mcp_read_only or user.read_only)
 
     return identify
 

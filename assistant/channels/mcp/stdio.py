@@ -33,7 +33,7 @@ def local_caller(session: Session, *, username: str | None, token: str | None, r
             raise InvalidInput(
                 f"ERP_MCP_TOKEN belongs to {user.actor.username}, not {username}; drop --user or the token"
             )
-        return Caller(user.actor, read_only=read_only or getattr(user, "read_only", False))
+        return Caller(user.actor, read_only=read_only or user.read_only)
     if not username:
         raise InvalidInput("say who the client acts as: --user NAME, or an API token in ERP_MCP_TOKEN")
     return Caller(load_actor(session, username=username), read_only=read_only)
