@@ -157,7 +157,10 @@ def test_without_elicitation_the_preview_waits_for_an_explicit_confirm(demo: Dat
             return preview, confirmed, status
 
     preview, confirmed, status = anyio.run(run)
-    assert preview.structured_content["status"] == "unconfirmed"
+    assert (
+        preview.structured_content["status"] == "unconfirmed"
+        and CONFIRM_TOOL in preview.structured_content["next_step"]
+    )
     assert confirmed.structured_content["status"] == "executed"
     assert status.structured_content["status"] == "executed"
 

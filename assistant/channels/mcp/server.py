@@ -51,6 +51,10 @@ CONFIRM_FORM: dict[str, Any] = {
     },
     "required": [CONFIRM_KEY],
 }
+CONFIRM_HERE = (
+    "Nothing has changed yet: this is a preview. Show it to the user; only if they say yes, call confirm_draft with"
+    " this draft number (cancel_draft withdraws it). Then the policy decides; never say it is done before."
+)
 INSTRUCTIONS = (
     "The ERP of a distributor, as the signed-in user: read tools answer from the ERP's records; a draft tool"
     " returns a preview (status unconfirmed) that changes nothing until the user confirms it. Show the user the"
@@ -154,12 +158,14 @@ class ErpMcp:
     ) -> mcp.CallToolResult | mcp.InputRequiredResult:
         caller = await self.caller(ctx)
         offered = self._visible(caller, params.name)
-        if offered.writes and caller.read_only:
-            return _refused(READ_ONLY, _read_only_message(caller))
-        if params.request_state is not None:  # the client's answer to the confirmation it was asked
+        refusal = _refused(READ_ONLY, _read_only_message(caller)) if offered.writes and caller.read_only else None
+        if params.request_state is not None and refusal is None:  # the answer to the confirmation it was asked
             return await self._answered(ctx, caller, params)
         call = await anyio.to_thread.run_sync(self._begin, caller, client_name(ctx))
-        outcome = await anyio.to_thread.run_sync(self._run, call, offered, params.arguments or {})
+        if refusal is None:
+            outcome = await anyio.to_thread.run_sync(self._run, call, offered, params.arguments or {})
+        else:
+            outcome = refusal
         await anyio.to_thread.run_sync(self._audit, call, params.name, outcome)
         if _unconfirmed(outcome):
             return await self._ask(ctx, call, outcome)
@@ -313,7 +319,10 @@ def preview_text(outcome: ToolOutcome) -> str:
 
 
 def _result(outcome: ToolOutcome) -> mcp.CallToolResult:
-    """The tool's result as JSON text and as `structuredContent`; a refusal with `isError` and our typed code."""
+    """The tool's result as JSON text and as `structuredContent`; a refusal with `isError` and our typed code. An
+    unconfirmed preview says how it is confirmed here."""
+    if _unconfirmed(outcome):
+        outcome = ToolOutcome.of(outcome.draft.model_copy(update={"next_step": CONFIRM_HERE}))  # type: ignore[union-attr]
     return mcp.CallToolResult(
         content=[mcp.TextContent(text=outcome.as_json())],
         structured_content=outcome.data,
@@ -321,8 +330,8 @@ def _result(outcome: ToolOutcome) -> mcp.CallToolResult:
     )
 
 
-def _refused(code: str, message: str) -> mcp.CallToolResult:
-    return _result(ToolOutcome.refused(ToolError(code=code, message=message)))
+def _refused(code: str, message: str) -> ToolOutcome:
+    return ToolOutcome.refused(ToolError(code=code, message=message))
 
 
 def _read_only_message(caller: Caller) -> str:
