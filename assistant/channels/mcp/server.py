@@ -313,11 +313,14 @@ def preview_text(outcome: ToolOutcome) -> str:
 
 
 def _result(outcome: ToolOutcome) -> mcp.CallToolResult:
-    """The tool's result as JSON text and as `structuredContent`; a refusal with `isError` and our typed code."""
+    """The tool's result as JSON text and as `structuredContent`; a refusal with `isError` and our typed code, as
+    JSON text only: clients (the MCP Inspector among them) check any `structuredContent` against the tool's output
+    schema even on an error, and a refusal's shape is not the tool's result."""
+    refused = outcome.error is not None
     return mcp.CallToolResult(
         content=[mcp.TextContent(text=outcome.as_json())],
-        structured_content=outcome.data,
-        is_error=outcome.error is not None,
+        structured_content=None if refused else outcome.data,
+        is_error=refused,
     )
 
 
