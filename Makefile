@@ -40,6 +40,7 @@ TEST_WORKERS ?= 2
 test: setup model lint
 	scripts/ensure-postgres
 	scripts/ensure-chromium
+	scripts/ensure-inspector
 	$(BIN)/pytest -n $(TEST_WORKERS) --durations=25
 
 bench: setup

@@ -81,6 +81,11 @@ def names(tools: mcp.ListToolsResult) -> set[str]:
     return {t.name for t in tools.tools}
 
 
+def refusal(result: mcp.CallToolResult) -> dict[str, Any]:
+    """A refused call's typed code and message, from its JSON text (a refusal carries no structured content)."""
+    return dict(json.loads(result.content[0].text))  # type: ignore[union-attr]
+
+
 def draft_of(db: Database, number: str) -> DraftAction:
     return db.read(lambda s: get_draft(s, load_actor(s, username="sam"), draft_number=number))
 
@@ -225,7 +230,7 @@ def test_another_users_draft_cannot_be_confirmed(demo: Database, base_url: str) 
             return await maria.call_tool(CONFIRM_TOOL, {"draft_number": preview.structured_content["draft"]})
 
     refused = anyio.run(run)
-    assert refused.is_error and refused.structured_content["error"] in ("permission_denied", "not_found")
+    assert refused.is_error and refusal(refused)["error"] in ("permission_denied", "not_found")
 
 
 def test_a_uk_item_is_refused_for_sam_without_uk_data(demo: Database, base_url: str) -> None:
@@ -234,9 +239,9 @@ def test_a_uk_item_is_refused_for_sam_without_uk_data(demo: Database, base_url: 
             return await sam.call_tool("check_availability", {"sku": "V-200", "warehouse": "MAN"})
 
     refused = anyio.run(run)
-    assert refused.is_error
-    text = json.dumps(refused.structured_content)
-    assert refused.structured_content["error"] in ("out_of_scope", "not_found", "invalid_input")
+    assert refused.is_error and refused.structured_content is None  # a refusal is not the tool's typed result
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert refusal(refused)["error"] in ("out_of_scope", "not_found", "invalid_input")
     assert "Manchester" not in text and "GBP" not in text
 
 
@@ -247,7 +252,7 @@ def test_a_read_only_token_lists_no_draft_tools_and_refuses_one(demo: Database, 
 
     listed, refused = anyio.run(run)
     assert not any(t.name.startswith("draft_") or t.name in (CONFIRM_TOOL, CANCEL_TOOL) for t in listed.tools)
-    assert refused.is_error and refused.structured_content["error"] == "read_only"
+    assert refused.is_error and refusal(refused)["error"] == "read_only"
     assert demo.read(lambda s: s.scalars(select(DraftAction)).first()) is None
 
 

@@ -319,14 +319,17 @@ def preview_text(outcome: ToolOutcome) -> str:
 
 
 def _result(outcome: ToolOutcome) -> mcp.CallToolResult:
-    """The tool's result as JSON text and as `structuredContent`; a refusal with `isError` and our typed code. An
-    unconfirmed preview says how it is confirmed here."""
+    """The tool's result as JSON text and as `structuredContent`; an unconfirmed preview says how it is confirmed
+    here. A refusal comes with `isError` and our typed code, as JSON text only: clients (the MCP Inspector among
+    them) check any `structuredContent` against the tool's output schema even on an error, and a refusal's shape
+    is not the tool's result."""
     if _unconfirmed(outcome):
         outcome = ToolOutcome.of(outcome.draft.model_copy(update={"next_step": CONFIRM_HERE}))  # type: ignore[union-attr]
+    refused = outcome.error is not None
     return mcp.CallToolResult(
         content=[mcp.TextContent(text=outcome.as_json())],
-        structured_content=outcome.data,
-        is_error=outcome.error is not None,
+        structured_content=None if refused else outcome.data,
+        is_error=refused,
     )
 
 
