@@ -6,6 +6,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APPROVING_NAMES = {"approve", "reject", "confirm", "Person", "as_person"}  # what only a person may do
+# Deciding someone's draft. MCP confirms and cancels a preview for its own requester (a Person, `confirm`), as the
+# web's buttons do, so it is held to these alone.
+DECIDING_NAMES = {"approve", "reject", "decide"}
 ABOVE_CORE = {"tools", "assistant", "evals", "prompts"}
 ABOVE_TOOLS = {"assistant", "evals", "prompts"}
 PRODUCT = ("core", "tools", "assistant")
@@ -34,6 +37,23 @@ def approving_imports(folder: Path) -> list[tuple[str, str, set[str]]]:
         for name, module, names in imports_under(folder)
         if module.startswith("assistant") or (names & APPROVING_NAMES and module.startswith(("core.", "assistant")))
     ]
+
+
+def deciding_references(folder: Path) -> list[tuple[str, str, set[str]]]:
+    """Imports below `folder` of the functions that decide a draft, and any `x.approve` / `x.reject` reached
+    through a module imported whole."""
+    imported = [
+        (name, module, names & DECIDING_NAMES)
+        for name, module, names in imports_under(folder)
+        if names & DECIDING_NAMES and module.startswith(("core.", "assistant"))
+    ]
+    reached = [
+        (path.name, ast.unparse(node), {node.attr})
+        for path in sorted(folder.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Attribute) and node.attr in DECIDING_NAMES
+    ]
+    return imported + reached
 
 
 def query_imports(folder: Path) -> list[tuple[str, str, set[str]]]:
@@ -92,10 +112,17 @@ def test_tools_cannot_reach_the_approval_functions_or_a_person() -> None:
     assert approving_imports(ROOT / "tools") == []
 
 
+def test_the_mcp_channel_cannot_approve_or_reject() -> None:
+    assert deciding_references(ROOT / "assistant" / "channels" / "mcp") == []
+
+
 def test_the_guard_finds_an_approving_import_where_one_is_written(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text("from core.drafts.service import approve, draft_action\n")
     (tmp_path / "fine.py").write_text("from core.drafts.service import draft_action\n")
     assert approving_imports(tmp_path) == [("bad.py", "core.drafts.service", {"approve", "draft_action"})]
+    assert deciding_references(tmp_path) == [("bad.py", "core.drafts.service", {"approve"})]
+    (tmp_path / "sly.py").write_text("from core.drafts import service\nservice.reject(s, p, draft_number=1)\n")
+    assert ("sly.py", "service.reject", {"reject"}) in deciding_references(tmp_path)
 
 
 def test_the_guard_finds_a_query_written_above_the_core(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Access control, tried as the users themselves: the role x entity x action matrix, sessions, tokens, CSRF.
 
-The matrix is `evals.hardening.access`: what the definitions allow, against what the tools and the
-web API actually did for each demo user. The rest are the web service's own guarantees: a session
+The matrix is `evals.hardening.access`: what the definitions allow, against what the tools, the
+web API and MCP actually did for each demo user. The rest are the web service's own guarantees: a session
 token is never chosen by the browser, a revoked token stops at once, and every state-changing route
 a browser can reach with its cookie refuses a request without the session's CSRF token.
 """
@@ -78,11 +78,14 @@ def test_what_each_role_may_do_in_each_entity_is_what_the_definitions_allow(
     print(report(matrix))
     assert matrix.mismatches == [], report(matrix)
     assert matrix.audit.ok and matrix.audit.executed > 0, matrix.audit.problems  # the drafts it made, checked
-    for action in ACTIONS:  # every column is exercised both ways, not passed by never trying
+    for action in ACTIONS:  # every column is exercised both ways, not passed by never trying (MCP: see below)
         seen = {(r.expected, mark(r.via_tool) + mark(r.via_http)) for r in matrix.results if r.action is action}
         assert any(not expected for expected, _ in seen), action.name
         assert action.name == "others' chat" or any(expected for expected, _ in seen), action.name
     assert {mark(r.via_http) for r in matrix.results} == {"Y", "n"}
+    assert {mark(r.via_mcp) for r in matrix.results} == {"Y", "n", "-"}
+    over_mcp = {r.via_mcp for r in matrix.results if r.action.name in ("approve", "reject")}
+    assert over_mcp == {"refused unknown_tool"}  # no approve tool, even for the approvers the API lets approve
 
 
 def test_no_tool_can_approve_or_reject() -> None:

@@ -9,8 +9,7 @@ errors reveal nothing; read-only mode refuses drafts; a revoked token is refused
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import httpx2
 import mcp_types as mcp
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from sqlalchemy import select
 
@@ -34,18 +32,15 @@ from core.drafts.models import DraftAction
 from core.drafts.service import get_draft
 from core.errors import InvalidInput
 from core.exceptions import detect_exceptions
-from core.identity import issue_token, revoke_token
+from core.identity import revoke_token
 from core.masterdata.models import LegalEntity
 from core.masterdata.service import load_actor
 from core.sales.models import SalesOrder
 from tests import web
+from tests.mcp_clients import http_client, token_for
 from tests.web import TRANSFER_OVER_LIMIT, served
 
 SMALL_TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 2}]}
-
-
-def token_for(db: Database, username: str, *, read_only: bool = False) -> str:
-    return db.run(lambda s: issue_token(s, load_actor(s, username=username), name="mcp", read_only=read_only).token)
 
 
 @pytest.fixture
@@ -53,16 +48,6 @@ def base_url(demo: Database, tmp_path: Path) -> Iterator[str]:
     """The web service over the demo company, served on a loopback port."""
     with served(create_app(web.services(demo, Script([]), tmp_path))) as url:
         yield url
-
-
-@asynccontextmanager
-async def http_client(url: str, token: str | None, **options: Any) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        Client(streamable_http_client(f"{url}/mcp", http_client=http), **options) as client,
-    ):
-        yield client
 
 
 def accept(answer: bool) -> Any:

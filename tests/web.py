@@ -1,15 +1,10 @@
 """Helpers for the web service's tests: an app over a test database and a scripted model, signed-in clients."""
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +23,7 @@ from core.sales.service import LineRequest, confirm_order, create_order, get_ord
 from core.shipping.service import ship_order
 from core.stock.atp import free_stock
 from core.stock.models import StockBalance
+from evals.common.served import serving
 from evals.common.sse import sse_events
 
 PASSWORD = "correct horse battery"  # every test user's password
@@ -81,6 +77,7 @@ def sign_in(c: TestClient, username: str) -> dict[str, str]:
 
 
 events = sse_events  # the one parser, shared with the evals
+served = serving  # the app under uvicorn on a loopback port, shared with the evals
 
 
 def waiting_order(s: Session, number: str, line_no: int) -> str:
@@ -117,26 +114,3 @@ def shipped_na_order(db: Database, sku: str = "V-200", quantity: int = 5) -> str
         return str(order.number)
 
     return db.run(command)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def served(application: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn in a thread on a free loopback port: its base URL, until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

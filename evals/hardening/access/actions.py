@@ -1,4 +1,4 @@
-"""The actions every user tries on every entity's records, through the tools and over HTTP."""
+"""The actions every user tries on every entity's records, through the tools, over HTTP and over MCP."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +9,7 @@ from core import clock
 from core.actor import Permission
 from evals.hardening.access.cells import (
     HOLD_REASON,
+    NOT_APPLICABLE,
     OUT_OF_BOUNDS,
     Cell,
     in_scope,
@@ -19,12 +20,23 @@ from evals.hardening.access.cells import (
     may_read_draft,
     nobody,
 )
+from evals.hardening.access.mcp_channel import UNKNOWN_TOOL, Mcp
 from evals.hardening.access.outcomes import Web
 
 # --- The actions ---------------------------------------------------------------------------------
 
 ToolCall = Callable[[Cell], tuple[str, dict[str, Any]]]
 HttpCall = Callable[[Web, Cell], str]
+McpCall = Callable[[Mcp, Cell], str]
+
+
+@dataclass(frozen=True)
+class OverMcp:
+    """How an action is tried over MCP when not by its own tool, and who may do it there (None: whoever the
+    definitions allow)."""
+
+    call: McpCall
+    expected: Callable[[Cell], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,25 @@ class Action:
     http: HttpCall | None  # None with `chat`: the same tool call, asked for in the web chat
     chat: bool = False
     refusals: frozenset[str] = OUT_OF_BOUNDS  # the codes a denial must come with
+    mcp: OverMcp | None = None  # None: the tool's call, sent as `tools/call` (no tool: no such path)
+
+    @property
+    def mcp_refusals(self) -> frozenset[str]:
+        """Over MCP a tool the user's roles may not run is not offered at all: `unknown_tool` refuses too."""
+        return self.refusals | {UNKNOWN_TOOL}
+
+    def expected_over_mcp(self, cell: Cell) -> bool:
+        chosen = self.mcp.expected if self.mcp is not None and self.mcp.expected is not None else self.expected
+        return chosen(cell)
+
+    def by_mcp(self, channel: Mcp, cell: Cell) -> str:
+        """What MCP said to this cell's user: the tool's own call, the action's MCP way, or no such path."""
+        if self.mcp is not None:
+            return self.mcp.call(channel, cell)
+        if self.tool is None:
+            return NOT_APPLICABLE
+        name, arguments = self.tool(cell)
+        return channel.call(cell.subject.username, name, arguments)
 
 
 def _order_line(cell: Cell, **extra: Any) -> dict[str, Any]:
@@ -161,6 +192,14 @@ def _decide(verb: str) -> HttpCall:
     return lambda web, cell: web.post(cell.subject.username, f"/api/drafts/{cell.drafts[verb].number}/{verb}", body)
 
 
+def _decide_over_mcp(verb: str) -> OverMcp:
+    """What a client model told to approve would try: there is no such tool, for anyone (`nobody` may)."""
+    return OverMcp(
+        lambda mcp, cell: mcp.call(cell.subject.username, f"{verb}_draft", {"draft_number": cell.drafts[verb].number}),
+        expected=nobody,
+    )
+
+
 def _others_conversation(web: Web, cell: Cell) -> str:
     thread = next(c for owner, c in cell.place.conversations.items() if owner != cell.subject.username)
     return web.get(cell.subject.username, f"/api/conversations/{thread}")
@@ -188,7 +227,13 @@ ACTIONS = (
         lambda c: ("get_order_status", {"order_number": c.place.order}),
         _get(lambda c: f"/api/records/{c.place.order}"),
     ),
-    Action("po record", in_scope, None, _get(lambda c: f"/api/records/{c.place.purchase_order}")),
+    Action(
+        "po record",
+        in_scope,
+        None,
+        _get(lambda c: f"/api/records/{c.place.purchase_order}"),
+        mcp=OverMcp(lambda mcp, c: mcp.read(c.subject.username, f"erp://{c.place.purchase_order}")),
+    ),
     Action(
         "cases",
         in_scope,
@@ -343,7 +388,7 @@ ACTIONS = (
         None,
         _get(lambda c: f"/api/masterdata/supplier/{c.place.supplier}"),
     ),
-    Action("approve", may_decide("approve"), None, _decide("approve")),
-    Action("reject", may_decide("reject"), None, _decide("reject")),
+    Action("approve", may_decide("approve"), None, _decide("approve"), mcp=_decide_over_mcp("approve")),
+    Action("reject", may_decide("reject"), None, _decide("reject"), mcp=_decide_over_mcp("reject")),
     Action("others' chat", nobody, None, _others_conversation, refusals=frozenset({"not_found"})),
 )

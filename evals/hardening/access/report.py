@@ -18,12 +18,15 @@ def mark(seen: str) -> str:
 
 
 def _mark(result: Result) -> str:
-    marks = "/".join(mark(seen) for seen in (result.via_tool, result.via_http))
-    return marks if result.agrees else f"**{marks}!** (expected {'Y' if result.expected else 'n'})"
+    marks = "/".join(mark(seen) for seen in (result.via_tool, result.via_http, result.via_mcp))
+    if result.agrees:
+        return marks
+    over_mcp = "" if result.mcp_expected == result.expected else f", over MCP {'Y' if result.mcp_expected else 'n'}"
+    return f"**{marks}!** (expected {'Y' if result.expected else 'n'}{over_mcp})"
 
 
 def to_markdown(matrix: Matrix) -> str:
-    """The matrix: a row per user and entity, a column per action; each cell says tool/API."""
+    """The matrix: a row per user and entity, a column per action; each cell says tool/API/MCP."""
     names = [a.name for a in ACTIONS]
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for result in matrix.results:
@@ -44,20 +47,24 @@ def _summary(matrix: Matrix) -> list[str]:
     lines = [
         f"{len(matrix.results)} cells ({len(subjects())} users x {len(TARGETS)} entities x {len(ACTIONS)} actions): "
         f"{allowed} allowed, {len(matrix.results) - allowed} denied by the definitions; "
-        f"{len(matrix.mismatches)} disagree with what the tools or the API did.",
+        f"{len(matrix.mismatches)} disagree with what the tools, the API or MCP did.",
     ]
     for result in matrix.mismatches:
         lines.append(
             f"- {result.cell.subject.label} on {result.cell.place.entity}, {result.action.name}: expected "
-            f"{'allowed' if result.expected else 'denied'}; tool: {result.via_tool}; API: {result.via_http}"
+            f"{'allowed' if result.expected else 'denied'}; tool: {result.via_tool}; API: {result.via_http}; "
+            f"MCP: {result.via_mcp}"
         )
     return lines
 
 
 LEGEND = (
-    "Each cell is *tool/API*: Y allowed, n refused (`permission_denied` or `out_of_scope`, 403; another user's "
-    "conversation: `not_found`, 404), - no such path (no tool approves, rejects, opens a purchase order or a "
-    "conversation). A cell in bold "
+    "Each cell is *tool/API/MCP*: Y allowed, n refused (`permission_denied` or `out_of_scope`, 403; another user's "
+    "conversation: `not_found`, 404; over MCP also `unknown_tool`, a tool the user is not offered), - no such path "
+    "(no tool approves, rejects, opens a purchase order or a conversation; MCP reads a purchase order as the "
+    "resource `erp://PO-…`, and a client that tries `approve_draft` or `reject_draft` finds no such tool, for "
+    "anyone: approving is refused over MCP by design). A draft is a preview the requester has not confirmed, "
+    "on every path (the API's `confirm: false`, MCP without elicitation). A cell in bold "
     "disagrees with what the definitions (roles' permissions, case routing, the policy's approver roles, the "
     "directory's entities and limits) allow."
 )

@@ -23,7 +23,7 @@ from core.drafts.models import DraftAction
 from core.policy.models import PolicyDecisionRecord
 from evals.common.fake_provider import Step, fake_provider, pointed_at
 from evals.common.scripted_load import STOCK_SKU, TRANSFER
-from evals.common.served import new_conversation, sign_in
+from evals.common.served import new_conversation, serving, sign_in
 from evals.common.web import generous_rate_limit
 from evals.hardening.faults.serving import (
     NEXT_ANSWER,
@@ -33,7 +33,6 @@ from evals.hardening.faults.serving import (
     chat,
     load_company,
     narrator,
-    serving,
     timed,
     web_services,
 )

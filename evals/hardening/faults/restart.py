@@ -23,7 +23,7 @@ from core.demo import DemoConfig
 from evals.common.audit_check import audit_after_run, watermark
 from evals.common.private_pg import PrivateCluster, StopMode, private_cluster
 from evals.common.scripted_load import STOCK_SKU, STOCK_WAREHOUSE, TRANSFER_TEXT, BenchScript
-from evals.common.served import Signed, new_conversation, sign_in
+from evals.common.served import Signed, new_conversation, serving, sign_in
 from evals.common.web import generous_rate_limit
 from evals.hardening.faults.serving import (
     APPROVER,
@@ -39,7 +39,6 @@ from evals.hardening.faults.serving import (
     load_company,
     narrator,
     post_json,
-    serving,
     timed,
     web_services,
 )

@@ -2,16 +2,13 @@
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from rich.console import Console
 
@@ -22,7 +19,7 @@ from core import schema
 from core.db import Database
 from core.demo import DemoConfig, load_demo
 from evals.common.scripted_load import STOCK_SKU, prepare_accounts
-from evals.common.served import Signed, free_port
+from evals.common.served import Signed
 from evals.common.sse import sse_events
 
 PASSWORD = "fault run password, long enough"
@@ -38,25 +35,6 @@ STOCK_QUESTION = f"How many {STOCK_SKU} can we promise from {{warehouse}}?"
 NEXT_ANSWER = "I am back; ask me again."
 
 # --- The web service in this process ---------------------------------------------------------------
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """`app` under uvicorn on a free loopback port, in a thread of this process; its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the web service did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def web_services(db: Database, checkpointer: BaseCheckpointSaver[str], settings: ModelSettings) -> Services:
