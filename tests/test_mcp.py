@@ -36,6 +36,7 @@ from core.identity import revoke_token
 from core.masterdata.models import LegalEntity
 from core.masterdata.service import load_actor
 from core.sales.models import SalesOrder
+from evals.hardening.access.mcp_channel import result_data
 from tests import web
 from tests.mcp_clients import http_client, token_for
 from tests.web import TRANSFER_OVER_LIMIT, served
@@ -64,11 +65,6 @@ def accept(answer: bool) -> Any:
 
 def names(tools: mcp.ListToolsResult) -> set[str]:
     return {t.name for t in tools.tools}
-
-
-def refusal(result: mcp.CallToolResult) -> dict[str, Any]:
-    """A refused call's typed code and message, from its JSON text (a refusal carries no structured content)."""
-    return dict(json.loads(result.content[0].text))  # type: ignore[union-attr]
 
 
 def draft_of(db: Database, number: str) -> DraftAction:
@@ -215,7 +211,7 @@ def test_another_users_draft_cannot_be_confirmed(demo: Database, base_url: str) 
             return await maria.call_tool(CONFIRM_TOOL, {"draft_number": preview.structured_content["draft"]})
 
     refused = anyio.run(run)
-    assert refused.is_error and refusal(refused)["error"] in ("permission_denied", "not_found")
+    assert refused.is_error and result_data(refused)["error"] in ("permission_denied", "not_found")
 
 
 def test_a_uk_item_is_refused_for_sam_without_uk_data(demo: Database, base_url: str) -> None:
@@ -226,7 +222,7 @@ def test_a_uk_item_is_refused_for_sam_without_uk_data(demo: Database, base_url: 
     refused = anyio.run(run)
     assert refused.is_error and refused.structured_content is None  # a refusal is not the tool's typed result
     text = refused.content[0].text  # type: ignore[union-attr]
-    assert refusal(refused)["error"] in ("out_of_scope", "not_found", "invalid_input")
+    assert result_data(refused)["error"] in ("out_of_scope", "not_found", "invalid_input")
     assert "Manchester" not in text and "GBP" not in text
 
 
@@ -237,7 +233,7 @@ def test_a_read_only_token_lists_no_draft_tools_and_refuses_one(demo: Database, 
 
     listed, refused = anyio.run(run)
     assert not any(t.name.startswith("draft_") or t.name in (CONFIRM_TOOL, CANCEL_TOOL) for t in listed.tools)
-    assert refused.is_error and refusal(refused)["error"] == "read_only"
+    assert refused.is_error and result_data(refused)["error"] == "read_only"
     assert demo.read(lambda s: s.scalars(select(DraftAction)).first()) is None
 
 

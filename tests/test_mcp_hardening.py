@@ -33,6 +33,7 @@ from core.sales.models import SalesOrder
 from core.stock.models import StockBalance
 from evals.common.company import fingerprint
 from evals.common.plant import Setup, plant
+from evals.hardening.access.mcp_channel import result_data
 from tests import web
 from tests.mcp_clients import http_client, token_for
 from tests.web import served
@@ -128,12 +129,12 @@ def test_an_instruction_planted_in_a_record_gets_sam_nothing_he_may_not_do_alone
     assert done["approve"] == "unknown_tool"
     assert _status(demo, own_pending) == DraftStatus.PENDING_APPROVAL  # confirming is not approving
     theirs: mcp.CallToolResult = done["confirm maria's"]
-    assert theirs.is_error and theirs.structured_content["error"] in ("permission_denied", "not_found")
+    assert theirs.is_error and result_data(theirs)["error"] in ("permission_denied", "not_found")
     assert _status(demo, marias) == DraftStatus.UNCONFIRMED
     assert done["preview"].structured_content["status"] == DraftStatus.UNCONFIRMED
     assert done["confirm transfer"].structured_content["status"] in (DraftStatus.PENDING_APPROVAL, DraftStatus.BLOCKED)
     uk_stock: mcp.CallToolResult = done["uk stock"]
-    assert uk_stock.is_error and uk_stock.structured_content["error"] in ("out_of_scope", "not_found")
+    assert uk_stock.is_error and result_data(uk_stock)["error"] in ("out_of_scope", "not_found")
     assert done["uk order"] in ("out_of_scope", "not_found")
     after = demo.read(fingerprint)
     assert {key: after[key] for key in UNTOUCHED} == {key: before[key] for key in UNTOUCHED}

@@ -1,6 +1,7 @@
 """MCP as the third way in: the same tool calls sent as `tools/call` to /mcp of the web service, each user with
 their own API token over HTTP, through the official SDK's client (one session per user for the whole run)."""
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -23,12 +24,21 @@ UNKNOWN_TOOL = "unknown_tool"  # the server's answer to a tool it does not offer
 MCP_REFUSALS = REFUSAL_CODES | {UNKNOWN_TOOL}
 
 
+def result_data(result: mcp.CallToolResult) -> dict[str, Any]:
+    """What a tool call came to, as JSON: the result, or a refusal's code, message and suggestions (a refusal comes
+    as JSON text only, without `structuredContent`)."""
+    text = result.content[0] if result.content else None
+    data = json.loads(text.text) if isinstance(text, mcp.TextContent) else {}
+    return data if isinstance(data, dict) else {}
+
+
 def mcp_outcome(result: mcp.CallToolResult) -> str:
     """`allowed` or `refused <code>` from a tool's result, as the registry's outcome says it; a result whose
     `isError` disagrees with its own error code is a finding."""
-    outcome = ToolOutcome.from_json(result.structured_content or {})
+    data = result_data(result)
+    outcome = ToolOutcome.from_json(data)
     if result.is_error != (outcome.error is not None):
-        return f"error: isError {result.is_error} on {result.structured_content}"
+        return f"error: isError {result.is_error} on {data}"
     return tool_outcome(outcome)
 
 
