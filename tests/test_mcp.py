@@ -120,7 +120,12 @@ def test_a_small_transfer_confirmed_through_elicitation_executes(demo: Database,
     assert result.structured_content["status"] == "executed"
     number = result.structured_content["draft"]
     assert number in confirm.shown[0] and "V-200" in confirm.shown[0]
-    assert draft_of(demo, number).channel == "mcp"
+    draft = draft_of(demo, number)
+    called = demo.read(
+        lambda s: s.scalars(select(AuditEvent).where(AuditEvent.action == "mcp.tool_called")).one()
+    )  # the draft names the call that made it, and the client's conversation
+    assert draft.channel == "mcp" and draft.tool_call_id == called.tool_call_id is not None
+    assert draft.conversation_id == called.conversation_id is not None
 
 
 def test_a_transfer_over_sams_limit_waits_for_maria(demo: Database, base_url: str) -> None:

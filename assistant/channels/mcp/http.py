@@ -2,6 +2,8 @@
 (`Authorization: Bearer ...`) and any worker answers it. No token, or an unknown, expired or revoked one, gets
 401 with the `WWW-Authenticate` header the spec asks for, naming the protected-resource metadata."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
@@ -12,11 +14,12 @@ from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAut
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from assistant.channels.mcp.server import Caller, ErpMcp, Identify
 from assistant.channels.mcp.state import state_key
@@ -68,9 +71,36 @@ def resource_url() -> str:
     return get_settings().web_url.rstrip("/") + MCP_PATH
 
 
-def mount_mcp(app: FastAPI, services: Services) -> StreamableHTTPSessionManager:
-    """Serve MCP at /mcp and its protected-resource metadata; the caller runs the returned manager in the app's
-    lifespan."""
+class McpEndpoint:
+    """The ASGI endpoint at /mcp: stateless streamable HTTP over the server, with a fresh session manager for each
+    run of the app's lifespan (the SDK's manager runs once; tests start an app more than once)."""
+
+    def __init__(self, erp: ErpMcp) -> None:
+        self.erp = erp
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        # Every request must carry a bearer token, which a page rebinding its DNS to this host cannot have; the
+        # host check would only refuse the deployment's own name behind a proxy.
+        self.manager = StreamableHTTPSessionManager(
+            app=self.erp.server,
+            stateless=True,
+            json_response=True,
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        async with self.manager.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.manager is None:
+            raise RuntimeError("the MCP endpoint answers only while the app's lifespan runs")
+        await self.manager.handle_request(scope, receive, send)
+
+
+def mount_mcp(app: FastAPI, services: Services) -> McpEndpoint:
+    """Serve MCP at /mcp and its protected-resource metadata; the caller runs the returned endpoint's `run()` in the
+    app's lifespan."""
     erp = ErpMcp(
         services.db,
         services.assistant.registry,
@@ -79,16 +109,9 @@ def mount_mcp(app: FastAPI, services: Services) -> StreamableHTTPSessionManager:
         state_ttl_s=get_settings().preview_ttl_minutes * 60.0,
         search=services.assistant.search,
     )
-    # Every request must carry a bearer token, which a page rebinding its DNS to this host cannot have; the
-    # host check would only refuse the deployment's own name behind a proxy.
-    manager = StreamableHTTPSessionManager(
-        app=erp.server,
-        stateless=True,
-        json_response=True,
-        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
+    mcp = McpEndpoint(erp)
     metadata_url = build_resource_metadata_url(AnyHttpUrl(resource_url()))
-    guarded = RequireAuthMiddleware(StreamableHTTPASGIApp(manager), [], metadata_url)
+    guarded = RequireAuthMiddleware(mcp, [], metadata_url)
     endpoint = AuthenticationMiddleware(
         AuthContextMiddleware(guarded), backend=BearerAuthBackend(ApiTokens(services.db))
     )
@@ -96,7 +119,7 @@ def mount_mcp(app: FastAPI, services: Services) -> StreamableHTTPSessionManager:
     app.add_api_route(
         "/.well-known/oauth-protected-resource" + MCP_PATH, _resource_metadata, methods=["GET"], include_in_schema=False
     )
-    return manager
+    return mcp
 
 
 def _resource_metadata() -> JSONResponse:
