@@ -75,10 +75,13 @@ class Mcp:
 
 
 @asynccontextmanager
-async def _session(url: str, token: str) -> AsyncIterator[Client]:
+async def mcp_session(url: str, token: str | None, **options: Any) -> AsyncIterator[Client]:
+    """The official SDK's client of the service at `url` over streamable HTTP, with `token` as its bearer (none: no
+    header); `options` go to `mcp.Client` (an elicitation callback, client info, a protocol mode)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
-        Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), **options) as client,
     ):
         yield client
 
@@ -89,7 +92,7 @@ def mcp_sessions(app: FastAPI, tokens: dict[str, str]) -> Iterator[Mcp]:
     back as its preview, as the API's `confirm: false` does)."""
     with serving(app) as url, start_blocking_portal() as portal, ExitStack() as stack:
         sessions = {
-            username: stack.enter_context(portal.wrap_async_context_manager(_session(url, token)))
+            username: stack.enter_context(portal.wrap_async_context_manager(mcp_session(url, token)))
             for username, token in tokens.items()
         }
         yield Mcp(portal, sessions)
