@@ -635,6 +635,7 @@ def check_calls(
     calls, holds = [], {}
     for model_call in messages[-1].get("tool_calls", []):
         call = as_explanation(as_proposal(model_call, request, registry), request, registry)
+        call = as_new_order(call, evidence.current, registry)
         tool = registry.tools.get(call["function"]["name"])
         arguments = _parsed(call["function"]["arguments"])
         if tool is None or arguments is None:
@@ -686,6 +687,38 @@ def as_explanation(call: dict[str, Any], request: str, registry: Registry) -> di
     if WHY_WORDS.search(request) is None:
         return call
     return {**call, "function": {**call["function"], "name": EXPLAIN_TOOL}}
+
+
+# "Order 20 V-200 for BRAZOSHV from Reno", "draft 10 FT-200 from Birmingham for PEAKPIPE", "order 50 V-210 from
+# KEYSTONE into Dallas": a request that names one customer (or one supplier), counts of items, and no existing order
+# asks for a new order. A small model often reaches for a tool of an existing order (an order action, a shipment, a
+# line change) on the verb "order", and would then ask "which order?". The call becomes the new order's, its lines
+# the items the message counts; the customer, counts and warehouse are then filled from the words, or asked, as for
+# any draft. A request to ship, cancel or change something is left to its own tool (and its question).
+EXISTING_ORDER_TOOLS = frozenset({"draft_order_action", "draft_shipment", "draft_order_change"})
+NEW_ORDER_TOOLS = {MentionKind.CUSTOMER: "draft_sales_order", MentionKind.SUPPLIER: "draft_purchase_order"}
+EXISTING_ORDER_WORDS = re.compile(
+    r"\b(?:ship\w*|deliver\w*|send\w*|cancel\w*|chang\w*|switch\w*|mov\w*|expedit\w*|reallocat\w*|substitut\w*"
+    r"|return\w*|add\w*|increas\w*|reduc\w*|decreas\w*|line)\b",
+    re.IGNORECASE,
+)
+
+
+def as_new_order(call: dict[str, Any], current: Linked | None, registry: Registry) -> dict[str, Any]:
+    """The call as a new sales (or purchase) order's when the message asks for one and the model picked a tool of
+    an existing order (see above)."""
+    if call["function"]["name"] not in EXISTING_ORDER_TOOLS or current is None or current.of(MentionKind.DOCUMENT):
+        return call
+    if EXISTING_ORDER_WORDS.search(current.text):
+        return call
+    parties = [kind for kind in NEW_ORDER_TOOLS if current.of(kind)]
+    counted = [
+        m.ids[0] for m in current.of(MentionKind.ITEM) if m.ids and not m.ambiguous and current.quantities_of(m.ids[0])
+    ]
+    if len(parties) != 1 or not counted or NEW_ORDER_TOOLS[parties[0]] not in registry.tools:
+        return call
+    lines = [{"sku": sku} for sku in dict.fromkeys(counted)]
+    return {**call, "function": {"name": NEW_ORDER_TOOLS[parties[0]], "arguments": json.dumps({"lines": lines})}}
 
 
 def conversation_evidence(

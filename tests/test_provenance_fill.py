@@ -176,3 +176,54 @@ def test_an_ambiguous_customer_is_not_filled(sqlite_demo: Database) -> None:
     arguments, hold = _check(sqlite_demo, ["Order 10 V-200 for Brazos"], "draft_sales_order", call)
     assert hold is not None and "customer" not in arguments
     assert hold.question is not None and hold.question.startswith("Which customer do you mean by 'Brazos': BRAZOSHV")
+
+
+# -- a new order asked for with a tool of an existing order ---------------------------------------------------
+
+
+def _rerouted(db: Database, text: str, tool: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any], Held | None]:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
+    call = {"id": "c1", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
+    messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+    checked = check_calls(db, REGISTRY, _sam(db), messages, {})
+    function = checked.calls[0]["function"]
+    return function["name"], json.loads(function["arguments"]), checked.held.get("c1")
+
+
+def test_a_new_order_the_model_took_for_an_existing_ones_action_becomes_the_new_order(sqlite_demo: Database) -> None:
+    """The local model's calls in the evaluation: "which order (e.g. SO-1042)?" for a request that names none."""
+    asked = [
+        (
+            "See whether Reno has 20 V-200 free and if so order 20 of them for BRAZOSHV from there",
+            "draft_order_action",
+            {"order_number": "SO-1042", "action": "cancel"},
+            ("draft_sales_order", "BRAZOSHV", [{"sku": "V-200", "quantity": 20, "warehouse": "RNO"}]),
+        ),
+        (
+            "Check how much credit BRAZOSPL has and draft 150 V-200 from Dallas for them",
+            "draft_shipment",
+            {},
+            ("draft_sales_order", "BRAZOSPL", [{"sku": "V-200", "quantity": 150, "warehouse": "DAL"}]),
+        ),
+        (
+            "order 50 V-210 from KEYSTONE into Dallas",
+            "draft_order_action",
+            {"action": "expedite"},
+            ("draft_purchase_order", "KEYSTONE", [{"sku": "V-210", "quantity": 50}]),
+        ),
+    ]
+    for text, tool, arguments, (wanted, party, lines) in asked:
+        name, rerouted, hold = _rerouted(sqlite_demo, text, tool, arguments)
+        assert name == wanted and hold is None, (text, name, hold)
+        assert rerouted.get("customer", rerouted.get("supplier")) == party and rerouted["lines"] == lines, text
+
+
+def test_a_request_about_an_existing_order_keeps_its_tool(sqlite_demo: Database) -> None:
+    for text in (
+        "ship 10 V-200 to ACME",
+        "cancel the 5 V-200 for ACME",
+        "Order 10 V-200 for ACME on SO-2253",
+        "add 5 V-200 to the ACME order",
+    ):
+        name, _, _ = _rerouted(sqlite_demo, text, "draft_shipment", {})
+        assert name == "draft_shipment", text
