@@ -149,6 +149,8 @@ def test_dates_are_read_relative_to_today(phrase: str, first: str, last: str) ->
         ("the one in Dallas", []),
         ("make it thirty-five", [35]),
         ("2 dozen", [24]),
+        ("a 10 ft hose", []),
+        ("draft 10 FT-200 for PEAKPIPE", [10]),  # a SKU's letters after the count are no size (feet)
     ],
 )
 def test_sizes_line_numbers_and_articles_are_no_counts(text: str, counts: list[int]) -> None:

@@ -219,6 +219,8 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_QUANTITY_BEFORE = re.compile(r"(?:line|lines|no\.?|number|#|top|step|version|v|id)\s*$", re.IGNORECASE)
+# A SKU right after the number ("10 FT-200", "5 HP-30"): its letters are no size unit (feet, horsepower).
+_SKU_NEXT = re.compile(r"\s*[A-Za-z]{1,4}-\d")
 
 
 def find_quantities(text: str) -> Iterator[Found]:
@@ -226,7 +228,7 @@ def find_quantities(text: str) -> Iterator[Found]:
     and line numbers ("line 2"); "a" and "one" come marked weak: a count only before an item."""
     for match in _QUANTITY.finditer(text):
         written, unit = match.group("n"), (match.group("unit") or "").strip().lower()
-        if SIZE_UNITS.match(text, match.end("n")) and not unit:
+        if SIZE_UNITS.match(text, match.end("n")) and not unit and not _SKU_NEXT.match(text, match.end("n")):
             continue
         if _NOT_A_QUANTITY_BEFORE.search(text, 0, match.start()):
             continue
