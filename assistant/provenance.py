@@ -635,7 +635,7 @@ def check_calls(
     calls, holds = [], {}
     for model_call in messages[-1].get("tool_calls", []):
         call = as_explanation(as_proposal(model_call, request, registry), request, registry)
-        call = as_new_order(call, evidence.current, registry)
+        call = as_line_change(as_new_order(call, evidence.current, registry), evidence.current, registry)
         tool = registry.tools.get(call["function"]["name"])
         arguments = _parsed(call["function"]["arguments"])
         if tool is None or arguments is None:
@@ -719,6 +719,28 @@ def as_new_order(call: dict[str, Any], current: Linked | None, registry: Registr
         return call
     lines = [{"sku": sku} for sku in dict.fromkeys(counted)]
     return {**call, "function": {"name": NEW_ORDER_TOOLS[parties[0]], "arguments": json.dumps({"lines": lines})}}
+
+
+# "Change SO-2253 line 1 to 20 units", "make line 2 of SO-2258 ship from Dallas": a change to a line's quantity,
+# warehouse or date. The model may take it for an order action (substitute, reallocate) without what defines one: a
+# substitute names the new item, a reallocation the order that gets the stock. With neither in the message, the call
+# becomes the line change, with the order, line, quantity and warehouse the model gave (checked as any draft's).
+LINE_ACTIONS = frozenset({"substitute", "reallocate"})
+LINE_CHANGE_TOOL = "draft_order_change"
+LINE_CHANGE_FIELDS = ("order_number", "line_no", "quantity", "warehouse", "requested_date")
+
+
+def as_line_change(call: dict[str, Any], current: Linked | None, registry: Registry) -> dict[str, Any]:
+    """The call as a line change when the model made it an order action the message gives nothing for."""
+    if call["function"]["name"] != "draft_order_action" or current is None or LINE_CHANGE_TOOL not in registry.tools:
+        return call
+    arguments = _parsed(call["function"]["arguments"]) or {}
+    if arguments.get("action") not in LINE_ACTIONS or current.of(MentionKind.ITEM):
+        return call
+    if len(current.of(MentionKind.DOCUMENT)) != 1:
+        return call  # another order named: a reallocation's target, perhaps
+    changed = {k: arguments[k] for k in LINE_CHANGE_FIELDS if arguments.get(k) is not None}
+    return {**call, "function": {"name": LINE_CHANGE_TOOL, "arguments": json.dumps(changed)}}
 
 
 def conversation_evidence(

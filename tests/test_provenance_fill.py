@@ -227,3 +227,14 @@ def test_a_request_about_an_existing_order_keeps_its_tool(sqlite_demo: Database)
     ):
         name, _, _ = _rerouted(sqlite_demo, text, "draft_shipment", {})
         assert name == "draft_shipment", text
+
+
+def test_an_order_action_the_message_gives_nothing_for_becomes_the_line_change(sqlite_demo: Database) -> None:
+    """The local model's call for "Change SO-2253 line 1 to 20 units": a substitute with no item to put on the line."""
+    action = {"order_number": "SO-2253", "action": "substitute", "line_no": 1, "quantity": 20}
+    name, arguments, hold = _rerouted(sqlite_demo, "Change SO-2253 line 1 to 20 units", "draft_order_action", action)
+    assert name == "draft_order_change" and hold is None
+    assert arguments == {"order_number": "SO-2253", "line_no": 1, "quantity": 20}
+    for text in ("Put V-210 on SO-2253 line 1 instead", "Move 5 from SO-2253 line 1 to SO-2254"):
+        name, _, _ = _rerouted(sqlite_demo, text, "draft_order_action", {**action, "sku": "V-210"})
+        assert name == "draft_order_action", text
