@@ -25,13 +25,10 @@ import mcp_types as mcp
 from mcp import Client
 from rich.console import Console
 
-from assistant.agent import Assistant
 from assistant.channels.web.app import create_app
-from assistant.channels.web.services import Services, WebConfig
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Script, scripted_model
 from assistant.llm.settings import ModelSettings
-from core.db import Database
 from core.identity import issue_token
 from core.masterdata.service import load_actor
 from evals.common.company import demo_company
@@ -40,6 +37,7 @@ from evals.common.served import serving
 from evals.common.tables import Grid, machine_facts, to_markdown, to_rich
 from evals.common.web import generous_rate_limit
 from evals.hardening.access.mcp_channel import mcp_session
+from evals.hardening.faults.serving import web_services
 
 SMALL_TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 1}]}
 
@@ -105,12 +103,6 @@ def _session_with_yes(url: str, token: str) -> Any:
     return mcp_session(url, token, elicitation_callback=_yes)
 
 
-def _services(db: Database, workdir: Path) -> Services:
-    checkpointer = open_checkpointer("sqlite://", sqlite_path=workdir / "conversations.db")
-    assistant = Assistant(db, checkpointer, channel="web", settings=ModelSettings(model=scripted_model(Script([]))))
-    return Services(db, assistant, WebConfig(secure_cookies="auto", widget_origins=[]))
-
-
 def run(backend: str, calls: int, clients: int) -> dict[str, Any]:
     with (
         demo_company(backend, items=500, months=3, seed=7, keep=False, pool_size=8) as db,
@@ -118,7 +110,9 @@ def run(backend: str, calls: int, clients: int) -> dict[str, Any]:
         generous_rate_limit(),
     ):
         token = db.run(lambda s: issue_token(s, load_actor(s, username="sam"), name="mcp bench").token)
-        with serving(create_app(_services(db, Path(folder)))) as url:
+        checkpointer = open_checkpointer("sqlite://", sqlite_path=Path(folder) / "conversations.db")
+        services = web_services(db, checkpointer, ModelSettings(model=scripted_model(Script([]))))
+        with serving(create_app(services)) as url:
             figures = anyio.run(_measure, url, token, calls, clients)
     return {"backend": backend, "figures": figures, "machine": machine_facts()}
 

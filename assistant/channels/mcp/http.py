@@ -16,7 +16,7 @@ from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, ConfigDict
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -31,6 +31,13 @@ from core.settings import get_settings
 MCP_PATH = "/mcp"
 
 
+class ErpAccess(AccessToken):
+    """A verified API token with the user it acts as, so a request looks its token up once."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    signed_in: SignedIn
+
+
 class ApiTokens:
     """The SDK's token verifier over the ERP's API tokens: a live token names its user (the subject)."""
 
@@ -43,7 +50,7 @@ class ApiTokens:
         except NotSignedIn:
             return None
         subject = str(user.actor.user_id)
-        return AccessToken(token=token, client_id=f"erp-user-{subject}", scopes=[], subject=subject)
+        return ErpAccess(token=token, client_id=f"erp-user-{subject}", scopes=[], subject=subject, signed_in=user)
 
 
 def signed_in(db: Database, token: str) -> SignedIn:
@@ -58,10 +65,10 @@ def signed_in(db: Database, token: str) -> SignedIn:
 
 def identify_by_token(db: Database) -> Identify:
     async def identify(ctx: ServerRequestContext[Any, Any]) -> Caller:
-        access = get_access_token()
-        if access is None:  # the route requires a token; this is only a second lock
+        access = get_access_token()  # verified by ApiTokens for this request
+        if not isinstance(access, ErpAccess):  # the route requires a token; this is only a second lock
             raise NotSignedIn("send your API token as 'Authorization: Bearer …'")
-        user = await anyio.to_thread.run_sync(lambda: db.read(lambda s: token_user(s, token=access.token, touch=False)))
+        user = access.signed_in
         return Caller(user.actor, read_only=get_settings().mcp_read_only or user.read_only)
 
     return identify
