@@ -33,6 +33,7 @@ from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import Held, check_calls, questions
+from assistant.routing import FREE, Part, Route, next_route, parts_of
 from assistant.tool_offer import offered_tools
 from core import clock
 from core.actor import Actor
@@ -142,6 +143,8 @@ class _Turn:
     corrects: Correction = field(default_factory=Correction)  # what the message corrects (assistant.corrections)
     finished: "Finished | None" = None  # the answer as code completed it (recap, correction), once the model answered
     schemas: list[Message] | None = None  # the tools offered this turn (`Assistant._offered`)
+    parts: list[Part] = field(default_factory=list)  # the request's parts as code routes them (assistant.routing)
+    route: Route = FREE  # what the next model call may do, by those parts
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -222,6 +225,8 @@ class Assistant:
         turn.links[text] = turn.linked
         turn.corrects = correction_of(earlier, turn.linked, self.registry, lambda draft: self._live(actor, draft))
         turn.schemas = self._offered(actor, text, turn.linked)
+        if self.settings.is_local and self.settings.routing:
+            turn.parts = parts_of(self.registry, actor.roles, turn.linked)
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
         try:
@@ -343,6 +348,7 @@ class Assistant:
         started = time.perf_counter()
         steps = state.get("steps", 0)
         turn.at_cap = steps > 0 and steps + 1 >= self.settings.max_steps  # after tool rounds, the last step answers
+        turn.route = next_route(turn.parts, state["messages"])
         try:
             message = self._complete(messages, turn)
             if turn.at_cap and not message.get("tool_calls"):
@@ -379,7 +385,8 @@ class Assistant:
             model=self.settings.model,
             messages=messages,
             tools=turn.schemas if turn.schemas is not None else self.schemas,
-            tool_choice="none" if turn.answer_now or turn.at_cap else "auto",
+            tool_choice=_tool_choice(turn),
+            **_allowed_tools(turn),
             timeout=timeout_s,
             num_retries=0,  # retries are _complete's, within one deadline (0 also stops the provider SDK's)
             fallbacks=[self.settings.fallback] if self.settings.fallback else None,
@@ -488,6 +495,17 @@ class Assistant:
             f"Please ask a narrower question, or name the record you mean. {changes_made(list(turn.drafted.values()))}"
         )
         return {"messages": [*skipped, {"role": "assistant", "content": text}]}
+
+
+def _tool_choice(turn: _Turn) -> str:
+    """Whether the model may call a tool: not once the turn must answer."""
+    return "none" if turn.answer_now or turn.at_cap or turn.route.answer_only else "auto"
+
+
+def _allowed_tools(turn: _Turn) -> dict[str, Any]:
+    """The routed part's tools, for the local model only (litellm hands unknown arguments to its provider): the
+    prompt keeps every tool, so its cached prefix holds, and the output's grammar allows only these."""
+    return {} if turn.route.tools is None else {"allowed_tools": list(turn.route.tools)}
 
 
 def _window(messages: list[Message]) -> list[Message]:

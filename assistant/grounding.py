@@ -99,9 +99,10 @@ def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = Fa
     """The read results' headline facts that the answer does not already state, in code's words, so that what a
     turn of several steps looked up reaches the user as the records say it, whatever the model left out.
 
-    A fact is already stated when the answer has every figure in it (its record ids and dates aside) and, for a
-    fact without figures, the fact's sentence itself; `with_records`, also every record it names (a briefing's
-    cases: what the user opens next)."""
+    A fact is already stated when the answer has every figure in it (its record ids and dates aside); a fact
+    without figures, when the answer names every record it names ("Open exception cases: EX-1, EX-2.") or, naming
+    none, has its sentence; `with_records`, also every record it names (a briefing's cases: what the user opens
+    next)."""
     said = {_value(n) for n in NUMBER.findall(DATE.sub(" ", RECORD_ID.sub(" ", answer)))}
     named = {r.upper() for r in RECORD_ID.findall(answer)}
     out: list[str] = []
@@ -109,9 +110,13 @@ def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = Fa
         for fact in [str(f) for f in result.get("facts") or []][:RECAP_PER_RESULT]:
             bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
             figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
-            stated = figures <= said if figures else fact.rstrip(".").lower() in answer.lower()
+            records = {r.upper() for r in RECORD_ID.findall(fact)}
+            if figures:
+                stated = figures <= said
+            else:
+                stated = records <= named if records else fact.rstrip(".").lower() in answer.lower()
             if with_records:
-                stated = stated and {r.upper() for r in RECORD_ID.findall(fact)} <= named
+                stated = stated and records <= named
             nothing = bool(figures) and figures <= {Decimal(0)}  # "reserved at ATL: 0 units" tells nothing
             if not stated and not nothing and fact not in out:
                 out.append(fact)

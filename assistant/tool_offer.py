@@ -37,24 +37,29 @@ class Cue:
     words: str
     mentions: frozenset[MentionKind] = frozenset()
     documents: frozenset[str] = frozenset()  # SO, EX, DR, ...
+    unless: str = ""  # words that say the request asks for something else ("credit" is not stock "left")
 
     def pattern(self) -> re.Pattern[str]:
         return re.compile(rf"\b(?:{self.words})", re.IGNORECASE)
 
+    def ruled_out(self, text: str) -> bool:
+        return bool(self.unless) and re.search(rf"\b(?:{self.unless})", text, re.IGNORECASE) is not None
 
-def _cue(words: str, mentions: Iterable[MentionKind] = (), documents: Iterable[str] = ()) -> Cue:
-    return Cue(words, frozenset(mentions), frozenset(documents))
+
+def _cue(words: str, mentions: Iterable[MentionKind] = (), documents: Iterable[str] = (), unless: str = "") -> Cue:
+    return Cue(words, frozenset(mentions), frozenset(documents), unless)
 
 
 CUES: dict[str, Cue] = {
     "find_items": _cue(
-        r"find\b|search|look(?:ing)? (?:for|up)|catalog|sku (?:for|of)|which sku|what sku"
+        r"find\b|search|look(?:ing)? (?:for|up)|look (?:[\w/-]+ ){1,8}up\b|catalog|sku (?:for|of)|which sku|what sku"
         r"|do we (?:sell|carry|stock|have any)|products?\b|items?\b|part numbers?|similar|alternatives?|substitutes?",
     ),
     "check_availability": _cue(
         r"stock|available|availability|atp\b|promise|in stock|on hand|inventory|how many|how much .* (?:have|left)"
-        r"|enough|short|left\b|units?\b|by when|quantit",
+        r"|enough|short|left\b|units?\b|by when|quantit|free\b|spare\b|(?:has|have|got) \d+",
         [ITEM, WAREHOUSE, QUANTITY],
+        unless=r"credit|exposure|overdue|invoices?|owes?\b|receivables?",
     ),
     "get_order_status": _cue(
         r"where(?: i|\')s|status|shipped|ship(?:ping|ment)|backorder|on hold|held|deliver|arriv|late\b|track|eta\b"
@@ -81,7 +86,9 @@ CUES: dict[str, Cue] = {
     ),
     "search_policies": _cue(
         r"polic(?:y|ies)|rules?\b|procedures?|process\b|allowed|may (?:i|we)|can (?:i|we) (?:give|offer|approve)"
-        r"|who\b.*\bapprov|intercompany|thresholds?|discount|terms|returns?\b|how do (?:i|we)|guidelines?",
+        r"|who\b.*\bapprov|intercompany|thresholds?|discount|terms|returns?\b|how do (?:i|we)|guidelines?"
+        r"|without (?:an? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval|before (?:an? )?(?:approval|manager)"
+        r"|the most (?:i|we) can|how (?:big|large|much|many) can",
     ),
     "draft_sales_order": _cue(
         r"sales order|new order|place (?:an |a )?order|book\b|sell\b|order \d+|order (?:for|them)"
@@ -181,6 +188,8 @@ CUES: dict[str, Cue] = {
     ),
     "list_pending_approvals": _cue(
         r"approvals?|pending|waiting for (?:me|my)|to approve|sign[- ]off|my inbox|awaiting",
+        unless=r"without (?:an? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval|before (?:an? )?approval"
+        r"|the most (?:i|we) can|polic(?:y|ies)|rules?\b",
     ),
 }
 
@@ -202,6 +211,8 @@ def score(name: str, text: str, mentions: Sequence[Mention], writes: bool) -> in
     cue = CUES.get(name)
     if cue is None:  # a tool without cues (a newer one): always offered
         return 1
+    if cue.ruled_out(text):
+        return 0
     words = len({m.group().lower() for m in cue.pattern().finditer(text)}) * WORD_WEIGHT
     kinds = {m.kind for m in mentions}
     named = len(cue.mentions & kinds) + sum(WORD_WEIGHT for m in mentions if _document(m) in cue.documents)

@@ -273,6 +273,15 @@ class Settings:
             _whole(1),
         ),
     )
+    local_routing: bool = field(
+        default=True,
+        metadata=_env(
+            "ERP_LOCAL_ROUTING",
+            "on: in a request of several parts, code picks each look-up part's tools for the local model"
+            " (assistant/routing.py); off: the model picks among all",
+            _on_off,
+        ),
+    )
     local_examples: int = field(
         default=4,
         metadata=_env("ERP_LOCAL_EXAMPLES", "worked examples per request when ERP_LOCAL_TOOL_SUBSET is set", _whole(0)),

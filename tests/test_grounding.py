@@ -2,6 +2,7 @@
 results contradict (a state, a figure under the wrong label, a claim of none) without flagging faithful ones."""
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from core import clock
 from core.sales.service import LineRequest
 from tests.world import World
 from tools import ToolContext, default_registry
+from tools.exceptions import ListExceptionsArgs, _list_facts
 
 REGISTRY = default_registry()
 
@@ -331,6 +333,23 @@ def test_a_recap_gives_the_looked_up_facts_the_answer_left_out_and_not_those_it_
     assert recap([ATP, ACME], stated) == []
     assert recap([{"facts": ["V-200 reserved at ATL: 0 units.", "HOLDCO is on credit hold."]}], "") == [
         "HOLDCO is on credit hold."  # a zero tells nothing; a state without figures is recapped unless quoted
+    ]
+
+
+def test_a_case_list_names_its_cases_soonest_due_first() -> None:
+    cases = [SimpleNamespace(number=n, type="late_po", related={}) for n in ("EX-4", "EX-1", "EX-11")]
+    assert _list_facts(ListExceptionsArgs(entity="NA"), 5, cases) == [
+        "Open exception cases in NA: 5.",
+        "Open exception cases in NA, soonest due first: EX-4, EX-1, EX-11.",
+    ]
+    assert _list_facts(ListExceptionsArgs(type="shortage"), 0, []) == ["Open shortage cases: 0."]
+
+
+def test_a_fact_that_lists_records_is_stated_when_the_answer_names_them_all() -> None:
+    listed = {"facts": ["Open exception cases: 3.", "Open exception cases, soonest due first: EX-1, EX-4, EX-11."]}
+    assert recap([listed], "There are 3 open cases: EX-1, EX-4 and EX-11.") == []
+    assert recap([listed], "There are 3 open cases, EX-1 and EX-4 first.") == [
+        "Open exception cases, soonest due first: EX-1, EX-4, EX-11."  # EX-11 was left out
     ]
 
 

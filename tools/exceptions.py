@@ -47,7 +47,14 @@ def _list_facts(args: ListExceptionsArgs, total: int, cases: list[Any]) -> list[
     status = args.status or "open"
     where = f" in {args.entity}" if args.entity else ""
     counted = fact.count(f"{status} {kind}{where}", total)
-    return [counted, *[_shortage_fact(c.number, c.related) for c in cases if c.type == "shortage"]]
+    listed = [_listed_fact(f"{status} {kind}{where}", cases)] if cases else []
+    return [counted, *listed, *[_shortage_fact(c.number, c.related) for c in cases if c.type == "shortage"]]
+
+
+def _listed_fact(label: str, cases: list[Any]) -> str:
+    """Which cases they are, soonest due first: the numbers a person opens next (no count: the fact before has it,
+    and a figure here would make the answer's recap look for it instead of the cases)."""
+    return f"{label[:1].upper()}{label[1:]}, soonest due first: {', '.join(c.number for c in cases)}."
 
 
 def _shortage_fact(case: str, related: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ class ModelSettings:
     # Off only for harnesses whose model must speak after a preview (the access matrix's echo model).
     previews_end_turn: bool = True
     tool_subset: int | None = None  # the local model: at most this many tools per request, chosen by code
+    routing: bool = False  # the local model: each look-up part of a request gets the tools code routes it to
 
     @property
     def is_local(self) -> bool:
@@ -41,4 +42,5 @@ def model_settings(settings: Settings | None = None) -> ModelSettings:
         max_steps=settings.assistant_max_steps,
         max_tokens=settings.assistant_max_tokens,
         tool_subset=settings.local_tool_subset,
+        routing=settings.local_routing,
     )

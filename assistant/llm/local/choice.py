@@ -17,11 +17,24 @@ def choose_tools(tools: Sequence[dict[str, Any]], tool_choice: Any) -> tuple[lis
         return [], True
     if tool_choice == "required":
         return list(tools), not tools
+    names = allowed_tools(tool_choice)
+    if names is not None:  # OpenAI's "allowed_tools": a subset, the prompt's tools (and its cached prefix) unchanged
+        chosen = [t for t in tools if tool_name(t) in names]
+        return chosen, tool_choice["allowed_tools"].get("mode", "auto") != "required" or not chosen
     if isinstance(tool_choice, dict):
         wanted = str(tool_choice.get("function", {}).get("name", ""))
         chosen = [t for t in tools if tool_name(t) == wanted]
         return chosen, not chosen
     return list(tools), True
+
+
+def allowed_tools(tool_choice: Any) -> set[str] | None:
+    """The names an OpenAI `{"type": "allowed_tools", "allowed_tools": {"mode": ..., "tools": [...]}}` choice
+    allows, or None for any other choice."""
+    if not isinstance(tool_choice, dict) or tool_choice.get("type") != "allowed_tools":
+        return None
+    listed = (tool_choice.get("allowed_tools") or {}).get("tools") or []
+    return {str((t.get("function") or {}).get("name", "")) for t in listed if isinstance(t, dict)}
 
 
 def openers(tools: Sequence[dict[str, Any]], *, answer: bool) -> dict[str, str]:

@@ -54,9 +54,19 @@ def _call_args(messages: list[Any], optional_params: dict[str, Any], timeout: An
         "timeout_s": float(timeout) if isinstance(timeout, int | float) else None,
         "messages": messages,
         "tools": optional_params.get("tools") or (),
-        "tool_choice": optional_params.get("tool_choice"),
+        "tool_choice": _tool_choice(optional_params),
         "max_tokens": optional_params.get("max_tokens") or optional_params.get("max_completion_tokens"),
     }
+
+
+def _tool_choice(optional_params: dict[str, Any]) -> Any:
+    """The call's `tool_choice`; with the agent's `allowed_tools` (code's routing of a request's part) and "auto",
+    OpenAI's "allowed_tools" form of it, which litellm's own check does not pass through."""
+    choice, names = optional_params.get("tool_choice"), optional_params.get("allowed_tools")
+    if names is None or choice not in (None, "auto"):
+        return choice
+    listed = [{"type": "function", "function": {"name": str(name)}} for name in names]
+    return {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": listed}}
 
 
 class LocalLLM(CustomLLM):

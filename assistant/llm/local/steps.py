@@ -110,7 +110,7 @@ def plan(
     rule = rule or RULE
     allowed, answer = offered
     calls = calls_since_user(messages)
-    if tool_choice not in (None, "auto") or not tools:
+    if not _auto(tool_choice) or not tools:
         return Plan(allowed, answer)
     if not calls:
         looking = (rule.look_first and looks_first(messages)) or only_asks(last_request(messages))
@@ -129,6 +129,14 @@ def plan(
         allowed = [t for t in allowed if not writes(t)]
     out = Plan(allowed, answer, made=made, decide=rule.decide and bool(allowed) and answer)
     return replace(out, note=progress_note(messages)) if rule.note and allowed else out
+
+
+def _auto(tool_choice: Any) -> bool:
+    """Whether the model may choose: "auto", or code's subset of the tools in OpenAI's "allowed_tools" form with
+    mode "auto" (the step rule still applies within it)."""
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "allowed_tools":
+        return bool((tool_choice.get("allowed_tools") or {}).get("mode", "auto") == "auto")
+    return tool_choice in (None, "auto")
 
 
 def previewed(messages: Sequence[dict[str, Any]]) -> bool:

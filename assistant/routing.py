@@ -1,0 +1,170 @@
+"""Which look-up each part of a request asks for, decided by code: the local model's tool choice, one part at a time.
+
+A request of several parts ("Check PEAKPIPE's credit and draft 10 FT-200 for them", "Why is SO-2289 on hold and
+how much credit does that customer have left?") needs one call per part. The 1.5B model, offered every tool,
+often makes the wrong first call (stock where credit was asked), and after a result it calls again when it should
+answer. Code reads the parts instead:
+
+- the request is split where its wording breaks (`steps.PART_BREAK`: "and", "then", "if so", commas, "?");
+- a part that asks for a change (a change verb, or `conditions.write_parts`) is a write part: which write tool is
+  the model's choice (after a look-up, it may not look up again instead);
+- a look-up part is routed by the tools' cues (`tool_offer.CUES`) read on that part alone: the tools that score
+  highest on it; a part that only names things ("... and V-210", "and LONESTAR3") asks what the part before it
+  asked; a tool that needs a document the message never names (an order status without an order) is not routed;
+- the turn's calls cover the parts in order; the next round may call only the first uncovered look-up part's
+  tools, and once every part is covered the model answers (it may always answer in words).
+
+A request of one part, a part no cue points at, and a round after code sent a call back (look first, one route
+per transfer) are left to the step rule alone: routing narrows, it never widens.
+"""
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.conditions import CHANGE_WORDS, GUARD_CODES, loaded, since_user, write_parts
+from assistant.llm.local.steps import PART_BREAK, WRITE_PREFIXES
+from assistant.tool_offer import CUES, WORD_WEIGHT, score
+from core.actor import Role
+from core.masterdata.mentions import Linked, Mention, MentionKind
+from tools.registry import Registry
+
+# A part phrased as a question: it asks, whatever verbs it holds ("what's the most I can transfer").
+ASKS = re.compile(r"\s*(?:what|what's|whats|why|which|where|where's|when|who|whose|how(?! about))\b", re.IGNORECASE)
+MOST_TIED = 3  # more tools than this tied on a part: the cues do not tell, the model chooses
+# Change verbs used as something else: "give me", "make sure", "the order", "order 2289" (a noun, not "order 20 of").
+NOT_A_CHANGE = re.compile(
+    r"\bgive me\b|\bmake sure\b|\b(?:the|that|this|which|whose|my|our|their|his|her|its|of|an?|per)\s+orders?\b"
+    r"|\borders?\s+(?:#\s*)?(?:so-?)?\d{3,}",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a request: its words, whether it asks for a change, and the look-ups it is routed to."""
+
+    text: str
+    writes: bool
+    tools: tuple[str, ...] = ()  # a look-up part's tools; empty: not routed
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the next model call may do: call only `tools` (or answer), answer only, or whatever the step rule
+    allows (`tools` None and not `answer_only`)."""
+
+    tools: tuple[str, ...] | None = None
+    answer_only: bool = False
+
+
+FREE = Route()
+
+
+def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[Part]:
+    """The request's parts in order, each look-up part with the tools its words point at."""
+    allowed = [name for name, tool in registry.tools.items() if tool.usable_by(roles)]
+    drafts = tuple(name for name in allowed if registry.tools[name].writes)
+    usable = [n for n in allowed if n not in drafts and not _lacks_document(registry, n, linked.mentions)]
+    writing = {p.strip() for p in write_parts(linked.text)}
+    out: list[Part] = []
+    for start, end in _spans(linked.text):
+        text = linked.text[start:end].strip()
+        if _writes(text, text in writing):
+            out.append(Part(text, writes=True, tools=drafts))
+            continue
+        mentions = [m for m in linked.mentions if start <= m.start < end]
+        out.append(Part(text, writes=False, tools=_route(usable, text, mentions, out)))
+    return out
+
+
+def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Route:
+    """The next call's route, from the calls made since the user spoke: the first uncovered look-up part's tools,
+    answer only once every part is covered, else free."""
+    if len(parts) < 2 or not any(p.tools and not p.writes for p in parts):
+        return FREE
+    calls = _calls(messages)
+    if calls is None:  # code sent the last round's calls back: the step rule's rounds, not the parts'
+        return FREE
+    reads = [name for name, writes in calls if not writes]
+    made_writes = sum(1 for _, writes in calls if writes)
+    for part in parts:
+        if part.writes:
+            if made_writes == 0:  # the first round is the step rule's (a request that looks first drafts after)
+                return Route(tools=part.tools) if calls else FREE
+            made_writes -= 1
+        elif part.tools:
+            covering = next((name for name in reads if name in part.tools), None)
+            if covering is None:
+                return Route(tools=part.tools)
+            reads.remove(covering)
+    return Route(answer_only=True)
+
+
+def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:
+    """The look-up tools one part's words point at most strongly; a part without words of any tool's ("and
+    LONESTAR3", "the customer says they paid INV-1429") takes the route of the part before it when that route
+    fits what this part names, else none."""
+    scores = {name: score(name, text, mentions, writes=False) for name in usable}
+    if not any(_worded(name, text) for name in usable):
+        previous = before[-1].tools if before and not before[-1].writes else ()
+        return previous if previous and all(scores.get(name, 0) > 0 for name in previous) else ()
+    best = max(scores.values(), default=0)
+    tied = tuple(name for name in usable if scores[name] == best)
+    return tied if best > 0 and len(tied) <= MOST_TIED else ()
+
+
+def _writes(text: str, counted: bool) -> bool:
+    """Whether a part asks for a change: a change verb, not one used as a noun ("the order", "order 2289") nor in
+    a question ("what's the most I can transfer"), or a count and route that go on from an earlier change
+    (`counted`: "... and 5 V-210 from Dallas to Reno")."""
+    if ASKS.match(text):
+        return False
+    verbs = NOT_A_CHANGE.sub(" ", text)
+    return CHANGE_WORDS.search(verbs) is not None or (counted and CHANGE_WORDS.search(text) is None)
+
+
+def _worded(name: str, text: str) -> bool:
+    cue = CUES.get(name)
+    return cue is not None and score(name, text, (), writes=False) >= WORD_WEIGHT
+
+
+def _lacks_document(registry: Registry, name: str, mentions: Sequence[Mention]) -> bool:
+    """Whether a look-up needs a document (its cue's kinds: an order, a case, a draft) that the message never names:
+    "the status" of no order is not what the user asks for."""
+    cue = CUES.get(name)
+    if cue is None or not cue.documents:
+        return False
+    required = registry.tools[name].args.model_json_schema().get("required") or []
+    named = {_prefix(m) for m in mentions if m.kind == MentionKind.DOCUMENT}
+    return bool(required) and not (cue.documents & named)
+
+
+def _prefix(mention: Mention) -> str:
+    written = re.match(r"[A-Za-z]+", (mention.ids or (mention.text,))[0])
+    return written.group().upper() if written else "SO"
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Where the parts of `text` lie, the words that break them left out; empty parts dropped."""
+    cuts = [0, *(x for m in PART_BREAK.finditer(text) for x in (m.start(), m.end())), len(text)]
+    spans = [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts) - 1, 2)]
+    return [(a, b) for a, b in spans if re.search(r"\w", text[a:b])]
+
+
+def _calls(messages: Sequence[dict[str, Any]]) -> list[tuple[str, bool]] | None:
+    """(name, writes) of each call made since the user spoke, refused for good or run; None when the last round's
+    every call was sent back by code (the model looks first, or splits its routes)."""
+    since = since_user(messages)
+    results = {m.get("tool_call_id"): loaded(m.get("content")) for m in since if m["role"] == "tool"}
+    rounds = [m.get("tool_calls") or [] for m in since if m.get("tool_calls")]
+    if rounds and all(results.get(c.get("id"), {}).get("error") in GUARD_CODES for c in rounds[-1]):
+        return None
+    return [
+        (name, name.startswith(WRITE_PREFIXES))
+        for calls in rounds
+        for c in calls
+        if results.get(c.get("id"), {}).get("error") not in GUARD_CODES
+        for name in [str((c.get("function") or {}).get("name", ""))]
+    ]

@@ -1,0 +1,122 @@
+"""Code routes each look-up part of a request to its tools (assistant/routing.py), for the local model's choice.
+
+The requests are the evaluation's multi-step ones and their rewordings, on the demo company; the calls are the
+ones a turn makes, in order.
+"""
+
+import json
+from typing import Any
+
+import pytest
+
+from assistant.agent import _allowed_tools, _tool_choice, _Turn
+from assistant.llm.local.choice import choose_tools
+from assistant.llm.local.provider import _tool_choice as _provider_choice
+from assistant.llm.local.steps import plan
+from assistant.routing import FREE, Part, Route, next_route, parts_of
+from core import clock
+from core.actor import Actor
+from core.db import Database
+from core.masterdata.mentions import link_mentions
+from core.masterdata.service import load_actor
+from tools import default_registry
+
+REGISTRY = default_registry()
+
+
+def _parts(db: Database, text: str, user: str = "sam") -> list[Part]:
+    actor: Actor = db.read(lambda s: load_actor(s, username=user))
+    linked = db.read(lambda s: link_mentions(s, actor, text, clock.today()))
+    return parts_of(REGISTRY, actor.roles, linked)
+
+
+def _turn(text: str, *calls: tuple[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """A user message and one round per call: (tool, its result, or None for {"ok": true})."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
+    for i, (name, result) in enumerate(calls):
+        call = {"id": f"c{i}", "type": "function", "function": {"name": name, "arguments": "{}"}}
+        messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        messages.append({"role": "tool", "tool_call_id": f"c{i}", "name": name, "content": json.dumps(result or {})})
+    return messages
+
+
+def _route(db: Database, text: str, *calls: str, user: str = "sam") -> Route:
+    return next_route(_parts(db, text, user), _turn(text, *[(c, None) for c in calls]))
+
+
+def test_a_credit_check_then_an_order_looks_up_the_credit_then_drafts_then_answers(sqlite_demo: Database) -> None:
+    text = "Check PEAKPIPE has room on their credit and draft 10 FT-200 from Birmingham for them"
+    assert _route(sqlite_demo, text, user="uma") == Route(tools=("get_customer_credit",))
+    after_credit = _route(sqlite_demo, text, "get_customer_credit", user="uma")
+    assert after_credit.tools is not None and "draft_sales_order" in after_credit.tools
+    assert all(t.startswith(("draft_", "request_")) for t in after_credit.tools)  # no second look-up instead
+    assert _route(sqlite_demo, text, "get_customer_credit", "draft_sales_order", user="uma").answer_only
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Why is SO-2289 on hold and how much credit does that customer have left?",
+        "so-2289 on hold why? and whats the customer's available credit",
+        "What's holding up order 2289, and how much room is left on that customer's credit line?",
+    ],
+)
+def test_an_order_question_then_a_credit_question_each_get_their_tool(sqlite_demo: Database, text: str) -> None:
+    first = _route(sqlite_demo, text)
+    assert first.tools is not None and "get_order_status" in first.tools
+    assert "check_availability" not in first.tools
+    second = _route(sqlite_demo, text, "get_order_status")
+    assert second.tools is not None and "get_customer_credit" in second.tools
+    assert _route(sqlite_demo, text, "get_order_status", "get_customer_credit").answer_only
+
+
+def test_a_part_that_only_names_a_thing_asks_what_the_part_before_asked(sqlite_demo: Database) -> None:
+    text = "How many V-200 and V-210 are free in Reno?"
+    assert _route(sqlite_demo, text) == Route(tools=("check_availability",))
+    assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",))
+    assert _route(sqlite_demo, text, "check_availability", "check_availability").answer_only
+    two_orders = "What's the status of SO-2253 and SO-2258?"
+    assert _route(sqlite_demo, two_orders, "get_order_status") == _route(sqlite_demo, two_orders)
+
+
+def test_a_list_is_routed_where_no_case_is_named_and_the_approvals_after_it(sqlite_demo: Database) -> None:
+    text = "open exception cases and my approvals, please"
+    first = _route(sqlite_demo, text, user="maria")
+    assert first.tools is not None and "list_exceptions" in first.tools and "get_exception" not in first.tools
+    assert _route(sqlite_demo, text, "list_exceptions", user="maria") == Route(tools=("list_pending_approvals",))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how many V-200 are free in Reno?",  # one part: the step rule's alone
+        "Move 10 V-200 from Dallas to Atlanta and 5 V-210 from Dallas to Reno",  # writes only
+        "Draft an order for ACME: 5 V-210 from Dallas, and check nothing",  # the first part a write
+    ],
+)
+def test_a_request_of_one_part_or_only_writes_is_not_routed(sqlite_demo: Database, text: str) -> None:
+    assert _route(sqlite_demo, text) == FREE
+
+
+def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
+    text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
+    parts = _parts(sqlite_demo, text)
+    looked = _turn(text, ("check_availability", None), ("draft_transfer", {"error": "look_first", "message": "m"}))
+    assert next_route(parts, looked) == FREE  # the model looks up the other warehouse, then drafts again
+
+
+def test_the_routed_tools_reach_the_local_models_grammar_and_the_step_rule_still_applies() -> None:
+    tools = [{"type": "function", "function": {"name": n, "parameters": {}}} for n in ("a_tool", "b_tool")]
+    routed = _turn_with(Route(tools=("b_tool",)))
+    choice = _provider_choice({"tool_choice": _tool_choice(routed), **_allowed_tools(routed)})
+    assert choose_tools(tools, choice) == ([tools[1]], True)  # and the model may still answer in words
+    messages = _turn("x and y", ("b_tool", None))
+    assert plan(messages, tools, choose_tools(tools, choice), choice).made  # a repeat of b_tool is never returned
+    assert _tool_choice(_turn_with(Route(answer_only=True))) == "none"
+    free = _turn_with(FREE)
+    assert (_tool_choice(free), _allowed_tools(free)) == ("auto", {})
+    assert _provider_choice({"tool_choice": "none", "allowed_tools": ["b_tool"]}) == "none"
+
+
+def _turn_with(route: Route) -> _Turn:
+    return _Turn(actor=None, conversation_id="c", persona="", on_event=None, channel="chat", route=route)  # type: ignore[arg-type]
