@@ -1,11 +1,11 @@
 """A user correcting the previous turn's preview: which previews it corrects, and the simple ones code redoes.
 
-"No, 15", "from Dallas instead", "Sorry, it's for BRAZOSPL", "drop the second line": a small model often fumbles
-these, yet each is one value of the call that made the preview. When the previous turn left exactly one live
-preview and the message changes values code can read without doubt (through the entity linker), code makes the
-same draft call again with them changed; the call then takes the model's path (the argument check, the tool
-node, the turn's steps). Anything less certain (two numbers, an ambiguous name, a line it cannot pick out, an
-item or a date) is the model's, as before.
+"No, 15", "from Dallas instead", "Sorry, it's for BRAZOSPL", "drop the second line", "I meant V-210, not the
+gloves": a small model often fumbles these, yet each is one value of the call that made the preview. When the
+previous turn left exactly one live preview and the message changes values code can read without doubt (through
+the entity linker), code makes the same draft call again with them changed; the call then takes the model's path
+(the argument check, the tool node, the turn's steps). Anything less certain (two new numbers, an ambiguous name,
+a line it cannot pick out, another item on a preview of several lines, a date) is the model's, as before.
 
 Either way, the previews the message corrects are named to the core (`RequestContext.restates`), which
 supersedes them when the turn drafts again: a correction that changes the subject ("the other way round", another
@@ -38,9 +38,17 @@ KEEPING = re.compile(r"\b(?:just|only|keep|but)\b", re.IGNORECASE)  # "drop all 
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1}
 _LINE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|last)\b|\bline\s*(\d+)\b", re.IGNORECASE)
 _TOWARDS = re.compile(r"\b(from|to|into)\s+(?:the\s+)?$", re.IGNORECASE)
-# What a value correction may name besides the value it changes; anything else (an item, a date, an order) is
-# the model's to read.
+# The words right before what the message says is replaced: "15, not 10", "V-210 instead of the S-100".
+_REPLACED = re.compile(
+    r"\b(?:not|instead\s+of|rather\s+than|in\s+place\s+of)\s+(?:(?:the|those|these|that|this)\s+)?$", re.IGNORECASE
+)
+# What a value correction may name besides the value it changes; anything else (a date, an order) is the model's
+# to read, and an item takes its own path (`_with_item`).
 VALUE_KINDS = frozenset({MentionKind.QUANTITY, MentionKind.WAREHOUSE, MentionKind.CUSTOMER, MentionKind.SUPPLIER})
+ITEM_KINDS = frozenset({MentionKind.ITEM, MentionKind.QUANTITY})  # what another item may come with: its count
+# What a line keeps when its item changes; anything else given on it (a cost, a discount, another document's line
+# number) was the old item's.
+LINE_KEEPS = frozenset({"sku", "quantity", "warehouse"})
 
 
 class Unreadable(Exception):
@@ -106,11 +114,13 @@ def previous_previews(messages: list[Message], registry: Registry) -> list[Previ
 
 def corrected(arguments: Arguments, tool: Tool, linked: Linked) -> Arguments:
     """The call's arguments with the values the message changes; Unreadable when code cannot be sure."""
-    words = re.findall(r"\w+", linked.text)
+    words = re.findall(r"\S*\w\S*", linked.text)  # "V-210" and "1/2in" are one word each
     if len(words) > MAX_WORDS or "?" in linked.text:
         raise Unreadable("not a short correction")
     if DROPPING.search(linked.text):
         return _without_line(arguments, linked)
+    if linked.of(MentionKind.ITEM):
+        return _with_item(arguments, tool, linked)
     if any(m.kind not in VALUE_KINDS for m in linked.mentions):
         raise Unreadable("names something other than a count, a warehouse or a party")
     changed = copy.deepcopy(arguments)
@@ -121,19 +131,36 @@ def corrected(arguments: Arguments, tool: Tool, linked: Linked) -> Arguments:
 
 
 def _count(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
-    """A new count ("No, 15", "make it 30"): the call's only count, or the only line of the SKU it names."""
+    """A new count ("No, 15", "make it 30", "fifteen, not twenty"): the call's own count (an order change's), or
+    the only line of the SKU it names."""
+    said = _counts(linked)
+    if said is None:
+        return False
+    count, replaced = said
+    if "quantity" in tool.args.model_fields:
+        holders = [arguments] if arguments.get("quantity") is not None else []  # it changed something else
+    else:
+        holders = [ln for ln in _lines(arguments) if count.of_sku is None or ln.get("sku") == count.of_sku]
+    _replacing(holders, replaced)
+    return _set(holders, "quantity", count.number)
+
+
+def _counts(linked: Linked) -> tuple[Mention, set[int]] | None:
+    """The message's one new count and the counts it writes as replaced ("fifteen, not twenty": 15, {20}); None
+    when it gives no count; Unreadable when two counts are new."""
     counts = [m for m in linked.of(MentionKind.QUANTITY) if m.number is not None]
     if not counts:
-        return False
-    if len(counts) > 1:
-        raise Unreadable("two numbers")
-    count = counts[0]
-    if "quantity" in tool.args.model_fields:
-        holders = [arguments]
-    else:
-        lines = _lines(arguments)
-        holders = [ln for ln in lines if count.of_sku is None or ln.get("sku") == count.of_sku]
-    return _set(holders, "quantity", count.number)
+        return None
+    new = [m for m in counts if not _replaced(linked, m)]
+    if len(new) != 1:
+        raise Unreadable("no single new count")
+    return new[0], {m.number for m in counts if m is not new[0] and m.number is not None}
+
+
+def _replacing(holders: list[Arguments], replaced: set[int]) -> None:
+    """A count written as replaced must be the one count the correction changes ("15 not 10" of a 10)."""
+    if replaced and (len(holders) != 1 or replaced != {holders[0].get("quantity")}):
+        raise Unreadable("the count replaced is not the preview's")
 
 
 def _warehouse(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
@@ -186,6 +213,50 @@ def _party(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
     if field not in tool.args.model_fields:
         raise Unreadable(f"the call has no {field}")
     return _set([arguments], field, mention.ids[0])
+
+
+def _with_item(arguments: Arguments, tool: Tool, linked: Linked) -> Arguments:
+    """Another item on the call's only line ("I meant V-210, not the gloves"): the line keeps its count unless the
+    message gives one for the new item."""
+    if any(m.kind not in ITEM_KINDS for m in linked.mentions):
+        raise Unreadable("names more than an item and its count")
+    changed = copy.deepcopy(arguments)
+    lines = _lines(changed)
+    if "sku" not in _line_fields(tool) or len(lines) != 1:
+        raise Unreadable("no single line whose item to change")
+    (line,) = lines
+    if any(_given(value) for field, value in line.items() if field not in LINE_KEEPS):
+        raise Unreadable("the line holds more than an item and its count")
+    line["sku"] = _other_item(str(line.get("sku") or ""), linked)
+    said = _counts(linked)
+    if said is not None:
+        count, replaced = said
+        if count.of_sku not in (None, line["sku"]):
+            raise Unreadable("a count of another item")
+        _replacing([line], replaced)
+        line["quantity"] = count.number
+    return changed
+
+
+def _other_item(old: str, linked: Linked) -> str:
+    """The one item the message names in place of `old`; any other item it names must be `old` written as the one
+    replaced ("not the S-100", or "not the gloves" when the linker reads gloves, as one item or as several)."""
+    items = linked.of(MentionKind.ITEM)
+    new = {m.ids[0] for m in items if len(m.ids) == 1 and not _same(m.ids[0], old)}
+    if len(new) != 1:
+        raise Unreadable("no single other item")
+    for item in items:
+        if set(item.ids) == new:
+            if _replaced(linked, item):
+                raise Unreadable("the new item is written as the one replaced")
+        elif not (_replaced(linked, item) and any(_same(old, key) for key in (*item.ids, *item.candidates))):
+            raise Unreadable("an item that is neither the new one nor the one replaced")
+    return new.pop()
+
+
+def _replaced(linked: Linked, mention: Mention) -> bool:
+    """Whether the message writes `mention` as what it replaces ("not 20", "instead of the S-100")."""
+    return _REPLACED.search(linked.text[: mention.start]) is not None
 
 
 def _without_line(arguments: Arguments, linked: Linked) -> Arguments:
@@ -249,6 +320,11 @@ def _line_fields(tool: Tool) -> set[str]:
     field = tool.args.model_fields.get("lines")
     models = [a for a in get_args(field.annotation) if isinstance(a, type)] if field else []
     return {name for m in models if issubclass(m, BaseModel) for name in m.model_fields}
+
+
+def _given(value: object) -> bool:
+    """Whether an argument holds a value of its own, not a default left empty or zero."""
+    return value not in (None, "", False) and str(value).strip() not in ("0", "0.0", "0.00")
 
 
 def _same(value: object, code: object) -> bool:

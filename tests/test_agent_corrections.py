@@ -2,6 +2,7 @@
 it corrects, and the conversation keeps what the user was shown."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,22 @@ from assistant.corrections import Unreadable, corrected, corrects
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core.actor import Person
+from core.db import Database
 from core.drafts.models import DraftAction
 from core.drafts.service import confirm
 from core.errors import InvalidState
 from core.masterdata.mentions import Linked, Mention, MentionKind
+from core.masterdata.phrases import number_of
 from tests.world import World
 from tools import default_registry
 
 Messages = list[dict[str, Any]]
 TRANSFER = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 10}]}
 ORDER = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 10, "warehouse": "DAL"}]}
+# The evaluation's first turns (evals/tasks/corrections.yaml), on the demo company
+GLOVES = {"from_warehouse": "RNO", "to_warehouse": "ATL", "lines": [{"sku": "S-100", "quantity": 20}]}
+CHANGE = {"order_number": "SO-2253", "line_no": 1, "quantity": 20}
+HVAC = {"customer": "BRAZOSHV", "lines": [{"sku": "V-210", "quantity": 10, "warehouse": "RNO"}]}
 TWO_LINES = {
     "customer": "ACME",
     "lines": [{"sku": "V-200", "quantity": 5, "warehouse": "DAL"}, {"sku": "V-220", "quantity": 4, "warehouse": "DAL"}],
@@ -71,7 +78,7 @@ def _redone(world: World, script: Script, result: TurnResult, tool: str) -> dict
     return payload
 
 
-@pytest.mark.parametrize("said", ["No, 15", "make it 15", "15 instead", "sorry, fifteen"])
+@pytest.mark.parametrize("said", ["No, 15", "make it 15", "15 instead", "sorry, fifteen", "sorry, 15 not 10"])
 def test_a_new_count_is_redone_by_code_as_a_new_preview(sqlite_world: World, tmp_path: Path, said: str) -> None:
     first = ("Move 10 V-200 from Dallas to Atlanta", "draft_transfer", TRANSFER)
     script, result = _conversation(sqlite_world, tmp_path, first, said, [])
@@ -123,7 +130,7 @@ def test_the_other_way_round_goes_to_the_model_and_still_supersedes_the_old_rout
     assert _confirm(sqlite_world, new) == "executed"
 
 
-@pytest.mark.parametrize("said", ["sorry, 15 not 10", "no, 15 from Atlanta and 5 from Dallas"])
+@pytest.mark.parametrize("said", ["sorry, 15 not 12", "no, 15 from Atlanta and 5 from Dallas"])
 def test_a_correction_code_cannot_read_goes_to_the_model(sqlite_world: World, tmp_path: Path, said: str) -> None:
     fifteen = {**TRANSFER, "lines": [{"sku": "V-200", "quantity": 15}]}
     first = ("Move 10 V-200 from Dallas to Atlanta", "draft_transfer", TRANSFER)
@@ -191,17 +198,47 @@ def test_a_redone_correction_supersedes_on_postgres_and_the_store_keeps_the_answ
     assert assistant.history(pg_world.actor("sam"), started.conversation_id)[-1]["content"] == result.answer
 
 
+@pytest.mark.parametrize(
+    ("first", "said", "expected"),
+    [
+        (
+            ("Change SO-2253 line 1 to 20 units", "draft_order_change", CHANGE),
+            "actually fifteen, not twenty",
+            {"quantity": 15},
+        ),
+        (
+            ("Transfer 20 S-100 from Reno to Atlanta", "draft_transfer", GLOVES),
+            "Wait, I meant V-210, not the gloves",
+            {"from_warehouse": "RNO", "to_warehouse": "ATL", "lines": [{"sku": "V-210", "quantity": 20}]},
+        ),
+        (
+            ("Order 10 V-210 from Reno for BRAZOSHV", "draft_sales_order", HVAC),
+            "my mistake, the customer is Brazos Plumbing Supply",
+            {"customer": "BRAZOSPL"},
+        ),
+    ],
+)
+def test_the_evaluations_corrections_are_redone_by_code_and_the_new_preview_executes(
+    sqlite_demo: Database, tmp_path: Path, first: tuple[str, str, dict[str, Any]], said: str, expected: dict[str, Any]
+) -> None:
+    demo = World(sqlite_demo)
+    script, result = _conversation(demo, tmp_path, first, said, [])
+    payload = _redone(demo, script, result, first[1])  # the model was never asked; the old preview is cancelled
+    assert {field: payload[field] for field in expected} == expected
+    assert _confirm(demo, result.answer.split()[0]) == "executed"
+
+
 # -- reading a correction, without a database -----------------------------------------------------------------
 
 
 def _linked(text: str, *mentions: tuple[str, MentionKind, tuple[str, ...]], number: int | None = None) -> Linked:
     """A message as the linker would read it: each mention found where `text` says it, resolved to one id or
-    ambiguous between several."""
+    ambiguous between several; a count is the number it says, or `number`."""
     found = []
     for said, kind, ids in mentions:
         start = text.index(said)
         one, several = (ids, ()) if len(ids) < 2 else ((), ids)
-        count = number if kind == MentionKind.QUANTITY else None
+        count = (number or number_of(said)) if kind == MentionKind.QUANTITY else None
         found.append(Mention(said, start, start + len(said), kind, ids=one, candidates=several, number=count))
     return Linked(text, tuple(found))
 
@@ -229,7 +266,11 @@ def test_a_transfer_end_is_read_from_the_word_before_the_warehouse() -> None:
         ("no, Reno", [("Reno", MentionKind.WAREHOUSE, ("RNO",))]),  # which end of the transfer?
         ("no, from Brazos", [("Brazos", MentionKind.WAREHOUSE, ("BRZ1", "BRZ2"))]),  # ambiguous
         ("no, 10", [("10", MentionKind.QUANTITY, ())]),  # the count it is already
-        ("no, V-210", [("V-210", MentionKind.ITEM, ("V-210",))]),  # another item: the model's
+        ("no, V-210 and V-220", [("V-210", MentionKind.ITEM, ("V-210",)), ("V-220", MentionKind.ITEM, ("V-220",))]),
+        ("no, not V-210", [("V-210", MentionKind.ITEM, ("V-210",))]),  # the new item written as the one replaced
+        ("no, V-210 from Reno", [("V-210", MentionKind.ITEM, ("V-210",)), ("Reno", MentionKind.WAREHOUSE, ("RNO",))]),
+        ("no, the 1/2in valve", [("1/2in valve", MentionKind.ITEM, ("V-210", "V-340"))]),  # which item?
+        ("no, V-999", [("V-999", MentionKind.ITEM, ())]),  # no such item
         ("drop the third line", []),  # there is one line
         ("no, from Atlanta to Atlanta", [("Atlanta", MentionKind.WAREHOUSE, ("ATL",))]),
         ("what is in Reno now, not Dallas?", [("Reno", MentionKind.WAREHOUSE, ("RNO",))]),
@@ -288,3 +329,84 @@ def test_the_previous_call_is_read_from_the_stored_turn() -> None:
     (preview,) = previous_previews(messages, default_registry())
     assert (preview.tool, preview.draft, preview.arguments) == ("draft_transfer", "DR-4", TRANSFER)
     assert previous_previews([*messages, {"role": "user", "content": "hi"}], default_registry()) == []
+
+
+# -- another item, and a count written as the one replaced -------------------------------------------------------
+
+V_210 = ("V-210", MentionKind.ITEM, ("V-210",))
+MEANT = "Wait, I meant V-210, not the gloves"
+
+
+@pytest.mark.parametrize(
+    "gloves",
+    [
+        [],  # a SKU is written, so the linker reads no description
+        [("gloves", MentionKind.ITEM, ("S-100",))],
+        [("gloves", MentionKind.ITEM, ("S-100", "S-110"))],  # several gloves, the preview's among them
+    ],
+)
+def test_another_item_takes_the_only_lines_place_and_keeps_its_count(
+    gloves: list[tuple[str, MentionKind, tuple[str, ...]]],
+) -> None:
+    changed = corrected(GLOVES, TOOLS["draft_transfer"], _linked(MEANT, V_210, *gloves))
+    assert changed == {**GLOVES, "lines": [{"sku": "V-210", "quantity": 20}]}
+    assert GLOVES["lines"] == [{"sku": "S-100", "quantity": 20}]  # the previous call's arguments are left as they were
+
+
+def test_another_item_takes_the_count_the_message_gives_for_it() -> None:
+    text = "no, not 20 gloves: 25 V-210"
+    linked = _linked(text, ("20", MentionKind.QUANTITY, ()), ("25", MentionKind.QUANTITY, ()), V_210)
+    changed = corrected(GLOVES, TOOLS["draft_transfer"], linked)
+    assert changed["lines"] == [{"sku": "V-210", "quantity": 25}]
+    instead = _linked("V-210 instead of the S-100", V_210, ("S-100", MentionKind.ITEM, ("S-100",)))
+    assert corrected(GLOVES, TOOLS["draft_transfer"], instead)["lines"] == [{"sku": "V-210", "quantity": 20}]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "tool", "text", "mentions"),
+    [
+        (GLOVES, "draft_transfer", "no, V-210 and V-220", [V_210, ("V-220", MentionKind.ITEM, ("V-220",))]),
+        (GLOVES, "draft_transfer", MEANT, [V_210, ("gloves", MentionKind.ITEM, ("S-110", "S-120"))]),  # not S-100
+        (GLOVES, "draft_transfer", "no, V-210, the S-100 too", [V_210, ("S-100", MentionKind.ITEM, ("S-100",))]),
+        (
+            GLOVES,
+            "draft_transfer",
+            "no, 30 V-210 and 5 S-100",
+            [("30", MentionKind.QUANTITY, ()), V_210, ("5", MentionKind.QUANTITY, ())],
+        ),
+        (TWO_LINES, "draft_sales_order", "no, V-210", [V_210]),  # which line's item?
+        (
+            {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "S-100", "quantity": 20, "unit_cost": 6}]},
+            "draft_purchase_order",
+            "no, V-210",
+            [V_210],  # the cost was the gloves'
+        ),
+    ],
+)
+def test_an_item_change_code_cannot_be_sure_of_is_the_models(
+    arguments: dict[str, Any], tool: str, text: str, mentions: list[tuple[str, MentionKind, tuple[str, ...]]]
+) -> None:
+    with pytest.raises(Unreadable):
+        corrected(arguments, TOOLS[tool], _linked(text, *mentions))
+
+
+@pytest.mark.parametrize("text", ["No, 15", "actually fifteen, not twenty", "15 instead of 20"])
+def test_an_order_changes_own_count_is_corrected(text: str) -> None:
+    counts = [(said, MentionKind.QUANTITY, ()) for said in re.findall(r"\d+|fifteen|twenty", text)]
+    changed = corrected(CHANGE, TOOLS["draft_order_change"], _linked(text, *counts))
+    assert changed == {**CHANGE, "quantity": 15}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "text"),
+    [
+        (CHANGE, "sorry, 15 not 12"),  # 12 is not the count it changes
+        (CHANGE, "no, 15 and 12"),
+        (CHANGE, "no, not 15"),
+        ({"order_number": "SO-2253", "line_no": 1, "warehouse": "RNO"}, "No, 15"),  # it changed the warehouse only
+    ],
+)
+def test_an_order_change_count_code_cannot_be_sure_of_is_the_models(arguments: dict[str, Any], text: str) -> None:
+    counts = [(said, MentionKind.QUANTITY, ()) for said in re.findall(r"\d+", text)]
+    with pytest.raises(Unreadable):
+        corrected(arguments, TOOLS["draft_order_change"], _linked(text, *counts))
