@@ -21,6 +21,7 @@ from core.masterdata.mentions import Linked, Mention, MentionKind
 Message = dict[str, Any]
 NOTE_MENTIONS = 8  # a note names at most this many mentions: the model needs the ids, not an essay
 # Result fields whose whole numbers are counts of stock: a quantity may come from them ("what it needs").
+LINE_NUMBER = re.compile(r"\b(?:ln|line|li)\.?\s*#?\s*(\d{1,3})\b", re.IGNORECASE)
 COUNT_FIELDS = re.compile(r"quantity|backordered|reserved|on_hand|available|short|incoming|needed|open|qty|total")
 
 
@@ -164,6 +165,7 @@ def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> N
     # "-5", "1,200", "12.50"; not the 200 of V-200
     written = [Decimal(n.replace(",", "")) for n in NUMBER.findall(text)]
     numbers = {int(n) for n in written if n == n.to_integral_value()}
+    numbers |= {int(n) for n in LINE_NUMBER.findall(text)}  # "ln1", "line#2": the digits run on from the word
     evidence.numbers |= numbers
     evidence.counts |= numbers  # "-5" too: the core refuses it in its own words, better than a question
     evidence.amounts |= set(written)

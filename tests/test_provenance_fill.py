@@ -238,3 +238,13 @@ def test_an_order_action_the_message_gives_nothing_for_becomes_the_line_change(s
     for text in ("Put V-210 on SO-2253 line 1 instead", "Move 5 from SO-2253 line 1 to SO-2254"):
         name, _, _ = _rerouted(sqlite_demo, text, "draft_order_action", {**action, "sku": "V-210"})
         assert name == "draft_order_action", text
+
+
+def test_a_line_number_run_on_from_its_word_is_the_users(sqlite_demo: Database) -> None:
+    """ "so-2253 ln1 qty -> 20": the line was asked for before, as "ln1" was read as no number."""
+    change = {"order_number": "SO-2253", "line_no": 1, "quantity": 20}
+    for text in ("so-2253 ln1 qty -> 20", "SO-2253 line#1 to 20"):
+        arguments, hold = _check(sqlite_demo, [text], "draft_order_change", change)
+        assert hold is None and arguments == change, text
+    _, hold = _check(sqlite_demo, ["so-2253 qty -> 20"], "draft_order_change", change)
+    assert hold is not None  # no line given: asked, not guessed
