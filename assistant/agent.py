@@ -298,8 +298,11 @@ class Assistant:
         """The turn's answer as the user sees it and the conversation keeps it: the model's (or code's) words, what
         code recapped from the records the words left out, and the records' correction under a contradiction."""
         shown = [outcome.data for outcome in turn.results]
+        blank = bool(turn.results) and non_answer(words)
+        if blank:  # "I'm sorry, I don't know what you're asking" after tools answered: code says what they found
+            words = refusals(turn.results)
         grounding = check(words, shown, turn.text)
-        several = len(turn.results) > 1  # a turn of several steps: its answer tends to speak of the last one only
+        several = len(turn.results) > 1 or blank  # several steps: the answer tends to speak of the last one only
         read = [(o, r) for o, r in zip(turn.results, turn.tools, strict=True) if o.ok and o.draft is None]
         recapping = [o for o, r in read if self.registry.tools[r.name].recap]
         looked_up = recap([o.data for o, _ in read], words) if several else []
@@ -642,6 +645,27 @@ def changes_made(drafted: list[DraftResult]) -> str:
     return " ".join(
         [f"Before that, this turn made {made}; it is saved, so there is no need to ask for it again.", *previews]
     )
+
+
+# A reply that answers nothing: an apology, a plea for details, the out-of-scope line. After tools answered the
+# request, the 1.5B model still writes these (it was shown one for "tell me a joke"); code replaces them.
+NON_ANSWER = re.compile(
+    r"^\W*(?:(?:i'?m |i am )?sorry|i apologi[sz]e|unfortunately)?[, ]*(?:but )?(?:"
+    r"i (?:can'?t|cannot|am unable to|'m unable to) (?:help|assist|answer|do that)|i can only help"
+    r"|i (?:don'?t|do not) (?:know what|understand|have (?:the |that |this |any |enough )?information))"
+    r"|can you (?:please )?(?:provide|clarify|give me) more|please (?:provide more|clarify|ask for the right)",
+    re.IGNORECASE,
+)
+
+
+def non_answer(words: str) -> bool:
+    """Whether the model's words answer nothing (an apology, a request for details, "I can only help with ...")."""
+    return NON_ANSWER.search(words.strip()) is not None
+
+
+def refusals(results: list[ToolOutcome]) -> str:
+    """What the turn's refused calls said, in the core's words (what a user can act on); empty when none was."""
+    return " ".join(dict.fromkeys(o.error.message for o in results if o.error is not None))
 
 
 CONFIRM_HINT = (

@@ -48,6 +48,7 @@ class Part:
     text: str
     writes: bool
     tools: tuple[str, ...] = ()  # a look-up part's tools; empty: not routed
+    calls: int = 1  # the look-ups it takes: one per thing it names of the kind its tools look up ("Dallas or Reno")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
             out.append(Part(text, writes=True, tools=drafts))
             continue
         mentions = [m for m in linked.mentions if start <= m.start < end]
-        out.append(Part(text, writes=False, tools=_route(usable, text, mentions, out)))
+        tools = _route(usable, text, mentions, out)
+        out.append(Part(text, writes=False, tools=tools, calls=_looked_up(tools, mentions)))
     return out
 
 
@@ -95,10 +97,11 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
                 return Route(tools=part.tools) if calls else FREE
             made_writes -= 1
         elif part.tools:
-            covering = next((name for name in reads if name in part.tools), None)
-            if covering is None:
-                return Route(tools=part.tools)
-            reads.remove(covering)
+            for _ in range(part.calls):
+                covering = next((name for name in reads if name in part.tools), None)
+                if covering is None:
+                    return Route(tools=part.tools)
+                reads.remove(covering)
     return Route(answer_only=True)
 
 
@@ -113,6 +116,17 @@ def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before
     best = max(scores.values(), default=0)
     tied = tuple(name for name in usable if scores[name] == best)
     return tied if best > 0 and len(tied) <= MOST_TIED else ()
+
+
+SUBJECTS = frozenset({MentionKind.ITEM, MentionKind.WAREHOUSE, MentionKind.CUSTOMER, MentionKind.SUPPLIER})
+
+
+def _looked_up(tools: Sequence[str], mentions: Sequence[Mention]) -> int:
+    """How many look-ups a part takes: the most things of one kind it names that its tools look up one at a time
+    ("Which of Dallas or Reno has more S-100": two warehouses, two stock look-ups); at least one."""
+    kinds = {k for name in tools if name in CUES for k in CUES[name].mentions} & SUBJECTS
+    named = [{m.ids[0] for m in mentions if m.kind == kind and m.ids} for kind in kinds]
+    return max([1, *(len(ids) for ids in named)])
 
 
 def _writes(text: str, counted: bool) -> bool:

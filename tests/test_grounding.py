@@ -301,6 +301,33 @@ def test_a_faithful_turn_is_left_as_the_model_said_it(sqlite_world: World, tmp_p
 
 
 @pytest.mark.parametrize(
+    "words",
+    [
+        "I'm sorry, I don't know what you're asking. Can you please provide more details?",
+        "I can only help with operations: stock, orders, customers, exceptions and drafts.",
+    ],
+)
+def test_an_answer_that_answers_nothing_after_a_look_up_becomes_what_the_look_up_found(
+    sqlite_world: World, tmp_path: Path, words: str
+) -> None:
+    script = Script([Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)), Reply(text=words)])
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "ACME's credit?")
+    assert words not in result.answer and result.answer.startswith("From the records:")
+    assert "ACME credit limit: USD 50,000.00." in result.answer
+
+
+def test_an_answer_that_answers_nothing_after_a_refusal_says_the_refusal(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("get_order_status", {"order_number": "SO-99999"}),)),
+            Reply(text="Sorry, I can't help with that."),
+        ]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "where is SO-99999?")
+    assert "can't help" not in result.answer and "SO-99999" in result.answer
+
+
+@pytest.mark.parametrize(
     "answer",
     [
         "Hello! I can look up stock, orders, credit and exceptions.",

@@ -98,6 +98,13 @@ def test_a_request_of_one_part_or_only_writes_is_not_routed(sqlite_demo: Databas
     assert _route(sqlite_demo, text) == FREE
 
 
+def test_a_part_naming_two_warehouses_takes_a_look_up_of_each(sqlite_demo: Database) -> None:
+    text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
+    assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",))
+    after = _route(sqlite_demo, text, "check_availability", "check_availability")
+    assert after.tools is not None and "draft_transfer" in after.tools
+
+
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
     text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
     parts = _parts(sqlite_demo, text)

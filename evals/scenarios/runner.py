@@ -13,6 +13,7 @@ for, by the records the core resolved). Each trial also counts the answers the g
 as contradicting their turn's tool results.
 """
 
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assistant.agent import Assistant
+from assistant.agent import Assistant, ToolRun
 from assistant.conversations import open_checkpointer
 from assistant.llm.settings import ModelSettings
 from core import schema
@@ -72,6 +73,13 @@ class Trial:
     wrong_writes: list[str] = field(default_factory=list)  # confirmed, went on, and not what the task asks for
     contradictions: list[str] = field(default_factory=list)  # what the grounding check found an answer contradicts
     contradicted: int = 0  # answers the grounding check flags for contradicting their turn's tool results
+    calls: list[str] = field(default_factory=list)  # each tool call of each turn: "1 name {arguments} ok|refused"
+
+
+def _call_line(turn: int, run: ToolRun) -> str:
+    """One tool call as a reader of the results needs it: which turn, what was called, how it ended."""
+    ended = "ok" if run.ok else f"refused: {run.error}"
+    return f"{turn} {run.name} {json.dumps(run.arguments, ensure_ascii=False)} {ended}"
 
 
 def demo_template(path: Path) -> Path:
@@ -154,6 +162,7 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
     violations: list[str] = []
     confirmation = Confirmation()
     tool_calls = model_calls = tokens = 0
+    calls: list[str] = []
     cost, started = 0.0, time.perf_counter()
     said = task.wording(trial - 1)  # trials count from 1: the first says the task's own words
     text: str | None = said[0]
@@ -168,6 +177,7 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         contradictions += flagged
         contradicted += bool(flagged)
         tool_calls += len(result.tools)
+        calls += [_call_line(len(exchanges), run) for run in result.tools]
         model_calls += result.usage.model_calls
         tokens += result.usage.prompt_tokens + result.usage.completion_tokens
         cost += result.usage.cost_usd
@@ -198,6 +208,7 @@ def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -
         not_confirmed=confirmation.refused,
         wrong_writes=wrong,
         contradictions=contradictions,
+        calls=calls,
         contradicted=contradicted,
     )
 
