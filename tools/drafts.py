@@ -133,6 +133,8 @@ def _pending_facts(total: int, items: list[PendingItem]) -> list[str]:
         )
         for d in items
     ]
+    if not total:  # an answer's recap leaves a bare 0 out ("reserved: 0 units" tells nothing); this one tells
+        return [fact.none_of(fact.WAITING_FOR_YOU)]
     return [fact.count(fact.WAITING_FOR_YOU, total), *each]
 
 

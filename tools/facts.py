@@ -56,6 +56,11 @@ def count(label: str, number: int) -> str:
     return f"{label[:1].upper()}{label[1:]}: {number}."
 
 
+def none_of(label: str) -> str:
+    """That there are none, in words: "Drafts waiting for your approval: none." (a bare 0 reads as nothing to tell)."""
+    return f"{label[:1].upper()}{label[1:]}: none."
+
+
 def state(subject: str, words: str) -> str:
     """One state in words: "ACME is not on credit hold."."""
     return f"{subject} {words}."
