@@ -32,6 +32,14 @@ from tools.registry import Registry
 
 # A part phrased as a question: it asks, whatever verbs it holds ("what's the most I can transfer").
 ASKS = re.compile(r"\s*(?:what|what's|whats|why|which|where|where's|when|who|whose|how(?! about))\b", re.IGNORECASE)
+# A part that opens by asking to look something up.
+LOOKING = re.compile(
+    r"\s*(?:please\s+)?(?:check|see|find|look|list|show|give me|tell me|compare|open (?:the )?(?:exception )?cases?"
+    r"|get me|pull up|is|are|can|could|does|do|has|have|any|anything)\b",
+    re.IGNORECASE,
+)
+REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)  # a bare pronoun: the thing before
+FILLER = re.compile(r"\W*(?:please|pls|thanks|thank you|cheers|asap|now|today)?\W*", re.IGNORECASE)
 MOST_TIED = 3  # more tools than this tied on a part: the cues do not tell, the model chooses
 # Change verbs used as something else: "give me", "make sure", "the order", "order 2289" (a noun, not "order 20 of").
 NOT_A_CHANGE = re.compile(
@@ -67,17 +75,21 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     """The request's parts in order, each look-up part with the tools its words point at."""
     allowed = [name for name, tool in registry.tools.items() if tool.usable_by(roles)]
     drafts = tuple(name for name in allowed if registry.tools[name].writes)
-    usable = [n for n in allowed if n not in drafts and not _lacks_document(registry, n, linked.mentions)]
+    finds = _worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
+    usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
     writing = {p.strip() for p in write_parts(linked.text)}
     out: list[Part] = []
     for start, end in _spans(linked.text):
         text = linked.text[start:end].strip()
-        if _writes(text, text in writing):
+        if _writes(text, text in writing, drafts):
             out.append(Part(text, writes=True, tools=drafts))
             continue
         mentions = [m for m in linked.mentions if start <= m.start < end]
-        tools = _route(usable, text, mentions, out)
-        out.append(Part(text, writes=False, tools=tools, calls=_looked_up(tools, mentions)))
+        after_write = bool(out) and out[-1].writes and not _looks_up(linked.text, text)
+        tools = () if after_write else _route(usable, text, mentions, out)  # "..., 3 invoices unpaid": the write's
+        out.append(Part(text, writes=False, tools=tools, calls=_looked_up(tools, mentions, out)))
+    if out and not out[0].writes and not _looks_up(linked.text, out[0].text):
+        return []  # "Record a payment of 1,200 from CASCADEW, bank ref ...": one request in pieces, the model's
     return out
 
 
@@ -96,13 +108,13 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
             if made_writes == 0:  # the first round is the step rule's (a request that looks first drafts after)
                 return Route(tools=part.tools) if calls else FREE
             made_writes -= 1
-        elif part.tools:
-            for _ in range(part.calls):
-                covering = next((name for name in reads if name in part.tools), None)
-                if covering is None:
-                    return Route(tools=part.tools)
-                reads.remove(covering)
-    return Route(answer_only=True)
+        for _ in range(part.calls if part.tools and not part.writes else 0):
+            covering = next((name for name in reads if name in part.tools), None)
+            if covering is None:
+                return Route(tools=part.tools)
+            reads.remove(covering)
+    unrouted = [p for p in parts if not p.writes and not p.tools and not FILLER.fullmatch(p.text)]
+    return FREE if unrouted else Route(answer_only=True)  # a part no cue points at: the step rule's to judge
 
 
 def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:
@@ -110,8 +122,11 @@ def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before
     LONESTAR3", "the customer says they paid INV-1429") takes the route of the part before it when that route
     fits what this part names, else none."""
     scores = {name: score(name, text, mentions, writes=False) for name in usable}
+    previous = before[-1].tools if before and not before[-1].writes else ()
+    named = any(m.kind in SUBJECTS or m.kind == MentionKind.DOCUMENT for m in mentions)
+    if previous and not named and REFERS_BACK.search(text):  # "why can't we pay it?": about the thing before
+        return previous
     if not any(_worded(name, text) for name in usable):
-        previous = before[-1].tools if before and not before[-1].writes else ()
         return previous if previous and all(scores.get(name, 0) > 0 for name in previous) else ()
     best = max(scores.values(), default=0)
     tied = tuple(name for name in usable if scores[name] == best)
@@ -121,38 +136,56 @@ def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before
 SUBJECTS = frozenset({MentionKind.ITEM, MentionKind.WAREHOUSE, MentionKind.CUSTOMER, MentionKind.SUPPLIER})
 
 
-def _looked_up(tools: Sequence[str], mentions: Sequence[Mention]) -> int:
+def _looked_up(tools: Sequence[str], mentions: Sequence[Mention], before: Sequence[Part]) -> int:
     """How many look-ups a part takes: the most things of one kind it names that its tools look up one at a time
-    ("Which of Dallas or Reno has more S-100": two warehouses, two stock look-ups); at least one."""
+    ("Which of Dallas or Reno has more S-100": two warehouses, two stock look-ups); none when it asks the part
+    before it more about the same thing ("Is ACME on hold? How much of its credit is left?": one look-up)."""
     kinds = {k for name in tools if name in CUES for k in CUES[name].mentions} & SUBJECTS
     named = [{m.ids[0] for m in mentions if m.kind == kind and m.ids} for kind in kinds]
+    documents = [m for m in mentions if m.kind == MentionKind.DOCUMENT]
+    if before and not before[-1].writes and before[-1].tools == tuple(tools) and not any(named) and not documents:
+        return 0
     return max([1, *(len(ids) for ids in named)])
 
 
-def _writes(text: str, counted: bool) -> bool:
+def _looks_up(request: str, first: str) -> bool:
+    """Whether the request opens by asking to look something up: a question, or a look-up verb ("check", "find",
+    "list", "compare", "how many"); a request that opens with a statement is one write in pieces."""
+    at = request.find(first)
+    asked = request[at + len(first) :].lstrip().startswith("?") if at >= 0 else False
+    return asked or ASKS.match(first) is not None or LOOKING.match(first) is not None
+
+
+def _writes(text: str, counted: bool, drafts: Sequence[str]) -> bool:
     """Whether a part asks for a change: a change verb, not one used as a noun ("the order", "order 2289") nor in
-    a question ("what's the most I can transfer"), or a count and route that go on from an earlier change
-    (`counted`: "... and 5 V-210 from Dallas to Reno")."""
+    a question ("what's the most I can transfer"), or a draft tool's own words ("record a payment", "book the
+    invoice"), or a count and route that go on from an earlier change (`counted`: "... and 5 V-210 from Dallas to
+    Reno")."""
     if ASKS.match(text):
         return False
     verbs = NOT_A_CHANGE.sub(" ", text)
-    return CHANGE_WORDS.search(verbs) is not None or (counted and CHANGE_WORDS.search(text) is None)
+    if CHANGE_WORDS.search(verbs) is not None or any(_worded(name, verbs, writes=True) for name in drafts):
+        return True
+    return counted and CHANGE_WORDS.search(text) is None
 
 
-def _worded(name: str, text: str) -> bool:
+def _worded(name: str, text: str, writes: bool = False) -> bool:
     cue = CUES.get(name)
-    return cue is not None and score(name, text, (), writes=False) >= WORD_WEIGHT
+    return cue is not None and score(name, text, (), writes=writes) >= WORD_WEIGHT
 
 
-def _lacks_document(registry: Registry, name: str, mentions: Sequence[Mention]) -> bool:
-    """Whether a look-up needs a document (its cue's kinds: an order, a case, a draft) that the message never names:
-    "the status" of no order is not what the user asks for."""
+def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], finds: bool) -> bool:
+    """Whether a look-up needs what the message never names: a document of its cue's kinds (the status of no
+    order), or an item it neither names nor asks to find (the stock of no item: "what's left" of a customer's
+    credit, "how many short" on EX-1)."""
     cue = CUES.get(name)
+    required = [str(f) for f in registry.tools[name].args.model_json_schema().get("required") or []]
+    if "sku" in required and not finds and not any(m.kind == MentionKind.ITEM for m in mentions):
+        return True
     if cue is None or not cue.documents:
         return False
-    required = registry.tools[name].args.model_json_schema().get("required") or []
     named = {_prefix(m) for m in mentions if m.kind == MentionKind.DOCUMENT}
-    return bool(required) and not (cue.documents & named)
+    return any(f.endswith("_number") for f in required) and not (cue.documents & named)
 
 
 def _prefix(mention: Mention) -> str:

@@ -67,7 +67,8 @@ CUES: dict[str, Cue] = {
         documents=["SO"],
     ),
     "get_customer_credit": _cue(
-        r"credit|limit|exposure|overdue|owes?\b|outstanding|receivable|balance|unpaid|invoices?|pay",
+        r"credit|limit|exposure|overdue|owes?\b|outstanding|receivable|balance|unpaid|invoices?|pay"
+        r"|on (?:credit )?hold|blocked|hold reason",
         [CUSTOMER],
     ),
     "list_exceptions": _cue(
@@ -88,7 +89,7 @@ CUES: dict[str, Cue] = {
         r"polic(?:y|ies)|rules?\b|procedures?|process\b|allowed|may (?:i|we)|can (?:i|we) (?:give|offer|approve)"
         r"|who\b.*\bapprov|intercompany|thresholds?|discount|terms|returns?\b|how do (?:i|we)|guidelines?"
         r"|without (?:an? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval|before (?:an? )?(?:approval|manager)"
-        r"|the most (?:i|we) can|how (?:big|large|much|many) can",
+        r"|the most (?:i|we) can|how (?:big|large) can|how (?:much|many) can (?:i|we)\b",
     ),
     "draft_sales_order": _cue(
         r"sales order|new order|place (?:an |a )?order|book\b|sell\b|order \d+|order (?:for|them)"

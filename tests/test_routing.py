@@ -105,6 +105,28 @@ def test_a_part_naming_two_warehouses_takes_a_look_up_of_each(sqlite_demo: Datab
     assert after.tools is not None and "draft_transfer" in after.tools
 
 
+@pytest.mark.parametrize(
+    ("text", "user"),
+    [
+        ("Record a payment of 1,200 from CASCADEW, bank ref BNK-7781", "fiona"),  # one write in pieces
+        ("MAGNOLIA2 wants 2 units of V-210, draft it", "sam"),
+        ("so-2254 goes out UPS ground today, tracking no 1Z999AA10123456784", "wes"),
+    ],
+)
+def test_a_request_that_opens_with_a_statement_is_not_routed(sqlite_demo: Database, text: str, user: str) -> None:
+    assert _route(sqlite_demo, text, user=user) == FREE
+
+
+def test_a_part_that_refers_back_or_names_no_item_is_not_sent_to_the_stock(sqlite_demo: Database) -> None:
+    credit = "Is Acme Industrial Supply blocked for credit, and what's still available on their line?"
+    assert _route(sqlite_demo, credit) == Route(tools=("get_customer_credit",))
+    assert _route(sqlite_demo, credit, "get_customer_credit").answer_only  # the same look-up answers both
+    case = _route(sqlite_demo, "EX-1 - how many short? move that qty from DAL", user="wes")
+    assert case.tools is None or "check_availability" not in case.tools  # no item named: not a stock question
+    found = "Do we stock nitrile disposable gloves? How many are free in Dallas?"
+    assert _route(sqlite_demo, found, "find_items") == Route(tools=("check_availability",))  # its SKU: found
+
+
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
     text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
     parts = _parts(sqlite_demo, text)
