@@ -14,13 +14,15 @@ answer. Code reads the parts instead:
 - the turn's calls cover the parts in order; the next round may call only the first uncovered look-up part's
   tools, and once every part is covered the model answers (it may always answer in words).
 
-A request of one part, a part no cue points at, and a round after code sent a call back (look first, one route
-per transfer) are left to the step rule alone: routing narrows, it never widens.
+A question alone in its request ("anything I need to sign off on?") gets its first call routed the same way, unless
+it points back at what came before ("who approves that?"). A request that opens with a statement (one write in
+pieces), a part no cue points at, and a round after code sent a call back (look first, one route per transfer)
+are left to the step rule alone: routing narrows, it never widens.
 """
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.conditions import CHANGE_WORDS, GUARD_CODES, loaded, since_user, write_parts
@@ -40,6 +42,7 @@ LOOKING = re.compile(
 )
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)  # a bare pronoun: the thing before
 FILLER = re.compile(r"\W*(?:please|pls|thanks|thank you|cheers|asap|now|today)?\W*", re.IGNORECASE)
+BEFORE = re.compile(r"\b(?:it|its|they|them|their)\b|\b(?:that|this)\s*(?:one\b|\?|$)", re.IGNORECASE)
 MOST_TIED = 3  # more tools than this tied on a part: the cues do not tell, the model chooses
 # Change verbs used as something else: "give me", "make sure", "the order", "order 2289" (a noun, not "order 20 of").
 NOT_A_CHANGE = re.compile(
@@ -57,6 +60,7 @@ class Part:
     writes: bool
     tools: tuple[str, ...] = ()  # a look-up part's tools; empty: not routed
     calls: int = 1  # the look-ups it takes: one per thing it names of the kind its tools look up ("Dallas or Reno")
+    asks: bool = False  # a question about something it names, alone in its request: its first call is routed
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,23 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
         out.append(Part(text, writes=False, tools=tools, calls=_looked_up(tools, mentions, out)))
     if out and not out[0].writes and not _looks_up(linked.text, out[0].text):
         return []  # "Record a payment of 1,200 from CASCADEW, bank ref ...": one request in pieces, the model's
+    if len(out) == 1 and not out[0].writes and _a_question(linked):
+        return [replace(out[0], asks=True)]
     return out
+
+
+def _a_question(linked: Linked) -> bool:
+    """A request that asks about what it names, not about what came before ("who approves that?": the draft of
+    the turn before, which code cannot see here): a question, without a pronoun standing for a record."""
+    asked = linked.text.rstrip().endswith("?") or _looks_up(linked.text, linked.text.strip())
+    return asked and not BEFORE.search(linked.text)
 
 
 def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Route:
     """The next call's route, from the calls made since the user spoke: the first uncovered look-up part's tools,
     answer only once every part is covered, else free."""
+    if len(parts) == 1 and parts[0].asks and parts[0].tools:
+        return FREE if since_user(messages) else Route(tools=parts[0].tools)  # a question's first call; then free
     if len(parts) < 2 or not any(p.tools and not p.writes for p in parts):
         return FREE
     calls = _calls(messages)

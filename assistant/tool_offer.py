@@ -65,15 +65,18 @@ CUES: dict[str, Cue] = {
         r"where(?: i|\')s|status|shipped|ship(?:ping|ment)|backorder|on hold|held|deliver|arriv|late\b|track|eta\b"
         r"|orders?\b",
         documents=["SO"],
+        unless=r"shipments?\b|tracking|carrier",
     ),
     "get_customer_credit": _cue(
         r"credit|limit|exposure|overdue|owes?\b|outstanding|receivable|balance|unpaid|invoices?|pay"
         r"|on (?:credit )?hold|blocked|hold reason",
         [CUSTOMER],
+        unless=r"who (?:can|may|is allowed to)|credited|credit notes?|rma\b",
     ),
     "list_exceptions": _cue(
         r"exceptions?|issues?|problems?|cases?\b|alerts?|shortages?|deviations?|late (?:supplier|deliver)"
-        r"|what needs|attention|open cases|risks?",
+        r"|open cases|risks?",
+        unless=r"my day\b|briefing|on my plate",
     ),
     "get_exception": _cue(
         r"cases?\b|exceptions?\b|the one (?:about|for)|what(?:\'s| is) up with|details", documents=["EX"]
@@ -88,7 +91,8 @@ CUES: dict[str, Cue] = {
     "search_policies": _cue(
         r"polic(?:y|ies)|rules?\b|procedures?|process\b|allowed|may (?:i|we)|can (?:i|we) (?:give|offer|approve)"
         r"|who\b.*\bapprov|intercompany|thresholds?|discount|terms|returns?\b|how do (?:i|we)|guidelines?"
-        r"|without (?:an? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval|before (?:an? )?(?:approval|manager)"
+        r"|(?:without|w/o|no) (?:an? )?(?:manager(?:'s)? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval"
+        r"|before (?:an? )?(?:approval|manager)|who (?:can|may|is allowed to)"
         r"|the most (?:i|we) can|how (?:big|large) can|how (?:much|many) can (?:i|we)\b",
     ),
     "draft_sales_order": _cue(
@@ -189,7 +193,8 @@ CUES: dict[str, Cue] = {
     ),
     "list_pending_approvals": _cue(
         r"approvals?|pending|waiting for (?:me|my)|to approve|sign[- ]off|my inbox|awaiting",
-        unless=r"without (?:an? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval|before (?:an? )?approval"
+        unless=r"(?:without|w/o|no) (?:an? )?(?:manager(?:'s)? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval"
+        r"|before (?:an? )?approval"
         r"|the most (?:i|we) can|polic(?:y|ies)|rules?\b",
     ),
 }

@@ -86,10 +86,18 @@ def test_a_list_is_routed_where_no_case_is_named_and_the_approvals_after_it(sqli
     assert _route(sqlite_demo, text, "list_exceptions", user="maria") == Route(tools=("list_pending_approvals",))
 
 
+def test_a_question_alone_gets_its_first_call_routed_unless_it_points_back(sqlite_demo: Database) -> None:
+    text = "Anything I need to sign off on?"
+    assert _route(sqlite_demo, text, user="maria") == Route(tools=("list_pending_approvals",))
+    assert _route(sqlite_demo, text, "list_pending_approvals", user="maria") == FREE  # then the step rule's
+    assert _route(sqlite_demo, "who approves that?") == FREE  # the draft of the turn before: not in these words
+    assert _route(sqlite_demo, "whats the max transfer size w/o manager approval") == Route(tools=("search_policies",))
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "how many V-200 are free in Reno?",  # one part: the step rule's alone
+        "Order 10 V-200 for ACME from Dallas",  # one part, a write: the step rule's alone
         "Move 10 V-200 from Dallas to Atlanta and 5 V-210 from Dallas to Reno",  # writes only
         "Draft an order for ACME: 5 V-210 from Dallas, and check nothing",  # the first part a write
     ],

@@ -11,10 +11,7 @@ played in order, and before each round the route is compared with the round's to
 - free: the step rule decides (no narrowing);
 - after the last round: "answer now" (right), free, or a look-up still demanded (an extra call).
 
-`--single` also routes requests of one look-up part phrased as a question (not the product's rule: measured to
-decide whether it should be).
-
-    python -m evals.bench.routing_bench [--single]
+    python -m evals.bench.routing_bench
 """
 
 import argparse
@@ -26,9 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from assistant import routing
 from assistant.llm.local.steps import WRITE_PREFIXES
-from assistant.routing import Part, Route, next_route, parts_of
+from assistant.routing import Route, next_route, parts_of
 from core.actor import Actor
 from core.db import Database
 from core.masterdata.mentions import Linked, link_mentions
@@ -72,7 +68,7 @@ def _verdict(route: Route, calls: list[RefCall] | None) -> str:
     return "routed right" if any(c.tool in route.tools for c in calls) else "routed wrong"  # a round's calls in turn
 
 
-def measure(db: Database, tasks: list[Task], single: bool) -> tuple[Counter[str], list[str]]:
+def measure(db: Database, tasks: list[Task]) -> tuple[Counter[str], list[str]]:
     registry = default_registry()
     tally: Counter[str] = Counter()
     wrong: list[str] = []
@@ -86,8 +82,6 @@ def measure(db: Database, tasks: list[Task], single: bool) -> tuple[Counter[str]
                 rounds = task.reference[turn].rounds
                 linked = link(text)
                 parts = parts_of(registry, actor.roles, linked)
-                if single:
-                    parts = _single(parts)
                 for r in range(len(rounds) + 1):
                     verdict = _verdict(
                         next_route(parts, _messages(text, rounds[:r])), rounds[r] if r < len(rounds) else None
@@ -107,27 +101,17 @@ def _linker(db: Database, actor: Actor) -> Callable[[str], Linked]:
     return lambda text: db.read(lambda s: link_mentions(s, actor, text, TODAY))
 
 
-def _single(parts: list[Part]) -> list[Part]:
-    """A request of one routed look-up part phrased as a question, routed as if it had a second, empty part."""
-    if len(parts) == 1 and not parts[0].writes and parts[0].tools and routing.ASKS.match(parts[0].text):
-        return [*parts, Part("", writes=False)]
-    return parts
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--single", action="store_true", help="also route one-part questions")
-    options = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     with tempfile.TemporaryDirectory() as work:
         template = demo_template(Path(work) / "demo.db")
         db = Database.from_url(f"sqlite:///{template}")
-        tally, wrong = measure(db, load_tasks(TASKS), options.single)
+        tally, wrong = measure(db, load_tasks(TASKS))
     rounds = sum(tally.values())
     lines = [
-        "# Routing of look-up parts, against the eval tasks' reference calls"
-        + (" (one-part questions too)" if options.single else ""),
+        "# Routing of look-up parts, against the eval tasks' reference calls",
         "",
-        "Command: `python -m evals.bench.routing_bench" + (" --single`" if options.single else "`"),
+        "Command: `python -m evals.bench.routing_bench`",
         "",
         "| verdict | rounds | share |",
         "| --- | --- | --- |",
@@ -137,7 +121,7 @@ def main() -> None:
         "",
         *[f"- {w}" for w in wrong],
     ]
-    name = "routing_bench-single" if options.single else "routing_bench"
+    name = "routing_bench"
     print("\n".join(lines[: 12 + len(tally)]))
     print(f"{len(wrong)} wrong; saved {write_results(RESULTS, name, dict(tally), chr(10).join(lines))}")
 
