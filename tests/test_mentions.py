@@ -198,6 +198,8 @@ def test_the_demo_company_links_its_own_words(demo_db: Database) -> None:
         ("order ex DAL", ["from"]),
         ("5 V-200 Dallas and Atlanta", [None, None]),
         ("stock at Dallas", [None]),
+        ("v200 free at ATL? and transfer 10 DAL -> ATL", [None, "from", "to"]),
+        ("10 V-200 DAL\u2192ATL", ["from", "to"]),
     ],
 )
 def test_the_words_before_a_place_tell_which_way_stock_goes(world: World, text: str, ways: list[str | None]) -> None:

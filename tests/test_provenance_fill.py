@@ -4,6 +4,7 @@ company, with the calls the local model made in the evaluation (evals/results/ev
 issue16-latest.json) and other phrasings."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from core.db import Database
 from core.drafts.models import DraftAction
 from core.masterdata.service import load_actor
 from tools import default_registry
+from tools.context import ToolContext
 
 REGISTRY = default_registry()
 
 
-def _sam(db: Database) -> Actor:
-    return db.read(lambda s: load_actor(s, username="sam"))
+def _sam(db: Database, username: str = "sam") -> Actor:
+    return db.read(lambda s: load_actor(s, username=username))
 
 
 def _check(db: Database, texts: list[str], tool: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], Held | None]:
@@ -181,11 +183,35 @@ def test_an_ambiguous_customer_is_not_filled(sqlite_demo: Database) -> None:
 # -- a new order asked for with a tool of an existing order ---------------------------------------------------
 
 
-def _rerouted(db: Database, text: str, tool: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any], Held | None]:
+Looked = tuple[str, dict[str, Any]]  # a read tool the model called earlier in the turn, with its arguments
+
+
+def _calling(call_id: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    call = {"id": call_id, "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
+    return {"role": "assistant", "content": "", "tool_calls": [call]}
+
+
+def _rerouted(
+    db: Database,
+    text: str,
+    tool: str,
+    arguments: dict[str, Any],
+    user: str = "sam",
+    looked_up: Sequence[Looked] = (),
+) -> tuple[str, dict[str, Any], Held | None]:
+    """The tool the call runs as, its arguments and why it is held, after the user's `text` and the turn's look-ups
+    (run for real, their results in the conversation as the agent puts them)."""
+    actor = _sam(db, user)
     messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
-    call = {"id": "c1", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
-    messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
-    checked = check_calls(db, REGISTRY, _sam(db), messages, {})
+    for n, (name, args) in enumerate(looked_up):
+        outcome = REGISTRY.call(db, ToolContext(actor=actor, channel="test"), name, args)
+        assert outcome.ok, outcome.data
+        messages += [
+            _calling(f"look{n}", name, args),
+            {"role": "tool", "tool_call_id": f"look{n}", "name": name, "content": outcome.as_json()},
+        ]
+    messages.append(_calling("c1", tool, arguments))
+    checked = check_calls(db, REGISTRY, actor, messages, {})
     function = checked.calls[0]["function"]
     return function["name"], json.loads(function["arguments"]), checked.held.get("c1")
 
@@ -248,3 +274,196 @@ def test_a_line_number_run_on_from_its_word_is_the_users(sqlite_demo: Database) 
         assert hold is None and arguments == change, text
     _, hold = _check(sqlite_demo, ["so-2253 qty -> 20"], "draft_order_change", change)
     assert hold is not None  # no line given: asked, not guessed
+
+
+# -- a request the model gave another draft tool ----------------------------------------------------------------
+
+TO_MAN = {"from_warehouse": "DAL", "to_warehouse": "MAN", "lines": [{"sku": "V-200", "quantity": 10}]}
+
+
+def test_stock_sent_from_one_warehouse_to_another_is_a_transfer_not_a_shipment(sqlite_demo: Database) -> None:
+    """grace's calls in the evaluation: a shipment with no order, or an invented one, then "which order?"."""
+    asked = [
+        ("How many V-200 does Manchester have free? Send them 10 more from Dallas", {}),
+        ("How many V-200 does Manchester have free? Send them 10 more from Dallas", {"order_number": "SO-1042"}),
+        ("v200 free at MAN? and transfer 10 DAL -> MAN", {"order_number": "SO-1042", "warehouse": "DAL"}),
+        ("send 10 V-200 from Dallas to Manchester", {}),
+    ]
+    for text, call in asked:
+        name, arguments, hold = _rerouted(sqlite_demo, text, "draft_shipment", call, user="grace")
+        assert name == "draft_transfer" and hold is None, (text, name, hold)
+        assert arguments == TO_MAN, text
+
+
+def test_a_transfers_item_or_destination_in_doubt_is_asked_not_guessed(sqlite_demo: Database) -> None:
+    text = "check Manchester's brass ball valve 3/4in stock, then ship 10 more there from the Dallas DC"
+    name, arguments, hold = _rerouted(sqlite_demo, text, "draft_shipment", {}, user="grace")
+    assert name == "draft_transfer" and hold is not None and hold.question is not None
+    assert hold.question.startswith("Which item do you mean by 'brass ball valve 3/4in': V-200")
+    assert arguments == {"from_warehouse": "DAL", "to_warehouse": "MAN", "lines": [{"quantity": 10}]}
+    text = "Atlanta and Reno are short of V-200: send 10 from Dallas"
+    name, arguments, hold = _rerouted(sqlite_demo, text, "draft_shipment", {}, user="grace")
+    assert name == "draft_transfer" and hold is not None and hold.question is not None
+    assert hold.question.startswith("Before I draft the transfer: to which warehouse?")
+    assert "to_warehouse" not in arguments
+
+
+def test_a_shipment_of_an_order_or_to_a_customer_keeps_its_tool(sqlite_demo: Database) -> None:
+    for text in (
+        "ship SO-2253 via UPS",
+        "ship SO-2258 line 1 from ATL today",
+        "ship 10 V-200 from Dallas to ACME",
+        "ship 10 V-200 from Dallas",
+        "ship SO-2253 from Dallas, Atlanta has none",
+    ):
+        for user in ("grace", "sam"):
+            name, _, _ = _rerouted(sqlite_demo, text, "draft_shipment", {"order_number": "SO-2253"}, user=user)
+            assert name == "draft_shipment", (text, user)
+
+
+def test_a_call_is_not_rerouted_to_a_tool_the_model_also_called(sqlite_demo: Database) -> None:
+    """Two calls for two parts of a request: the shipment is for the other part, not a second transfer."""
+    grace = _sam(sqlite_demo, "grace")
+    calls = [("t", "draft_transfer", TO_MAN), ("s", "draft_shipment", {"order_number": "SO-2253"})]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "send 10 V-200 from Dallas to Manchester"}]
+    messages.append(
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": i, "type": "function", "function": {"name": t, "arguments": json.dumps(a)}} for i, t, a in calls
+            ],
+        }
+    )
+    checked = check_calls(sqlite_demo, REGISTRY, grace, messages, {})
+    assert [c["function"]["name"] for c in checked.calls] == ["draft_transfer", "draft_shipment"]
+
+
+def test_stock_bought_from_a_supplier_is_a_purchase_order_not_a_transfer(sqlite_demo: Database) -> None:
+    """bea's call for "EX-4: order the missing P-240 ...": a transfer, then "how many, and from which warehouse?";
+    and the call for "order 40 V-210 from KEYSTONE into Reno", the supplier as the transfer's source."""
+    text = "order 40 V-210 from KEYSTONE into Reno"
+    call = {"from_warehouse": "KEYSTONE", "to_warehouse": "RNO", "lines": [{"sku": "V-210", "quantity": 4}]}
+    name, arguments, hold = _rerouted(sqlite_demo, text, "draft_transfer", call, user="bea")
+    assert name == "draft_purchase_order" and hold is None
+    assert arguments == {"supplier": "KEYSTONE", "warehouse": "RNO", "lines": [{"sku": "V-210", "quantity": 40}]}
+    for text in (
+        "EX-4: order the missing P-240 from GULFPUMP into Atlanta",
+        "raise a PO w/ GULFPUMP for whatever EX-4 is short of P-240, into ATL",
+        "Case EX-4 is short of P-240 sump pumps in Atlanta; buy the shortfall from Gulf Coast Pump Works",
+    ):
+        call = {"to_warehouse": "ATL", "lines": [{"sku": "P-240", "quantity": 1}]}
+        name, arguments, hold = _rerouted(sqlite_demo, text, "draft_transfer", call, user="bea")
+        assert name == "draft_purchase_order", text
+        assert arguments == {"supplier": "GULFPUMP", "warehouse": "ATL", "lines": [{"sku": "P-240"}]}, text
+        assert hold is not None and hold.question is not None, text
+        assert hold.question.startswith("Before I draft the purchase order: how many P-240?"), text  # not invented
+
+
+def test_a_purchase_orders_count_a_tool_returned_stands(sqlite_demo: Database) -> None:
+    """The case's shortfall, read by the model before it drafted: a count the conversation supports."""
+    bea = _sam(sqlite_demo, "bea")
+    case = {"case": "EX-4", "related": {"sku": "P-240", "warehouse": "ATL", "short": 2}}
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "EX-4: order the missing P-240 from GULFPUMP into Atlanta"},
+        _calling("look", "get_exception", {"case_number": "EX-4"}),
+        {"role": "tool", "tool_call_id": "look", "name": "get_exception", "content": json.dumps(case)},
+        _calling("c1", "draft_transfer", {"to_warehouse": "ATL", "lines": [{"sku": "P-240", "quantity": 2}]}),
+    ]
+    checked = check_calls(sqlite_demo, REGISTRY, bea, messages, {})
+    assert checked.calls[0]["function"]["name"] == "draft_purchase_order" and not checked.held
+    assert json.loads(checked.calls[0]["function"]["arguments"])["lines"] == [{"sku": "P-240", "quantity": 2}]
+
+
+def test_moving_stock_between_warehouses_keeps_the_transfer(sqlite_demo: Database) -> None:
+    for text in (
+        "move 30 V-200 out of Reno into Atlanta",
+        "GULFPUMP is late, so move 5 P-240 from Dallas to Atlanta",
+        "GULFPUMP is late; send 5 P-240 to Atlanta",
+        "transfer 5 P-240 Dallas -> Atlanta, GULFPUMP cannot deliver",
+    ):
+        call = {"to_warehouse": "ATL", "lines": [{"sku": "P-240", "quantity": 5}]}
+        name, _, _ = _rerouted(sqlite_demo, text, "draft_transfer", call, user="bea")
+        assert name == "draft_transfer", text
+
+
+FIND_VALVE = ("find_items", {"query": "1/2 inch brass ball valve"})
+
+
+def test_an_item_looked_up_this_turn_and_a_count_in_the_words_make_the_new_order(sqlite_demo: Database) -> None:
+    """bea's calls for "Find the 1/2 inch brass ball valve and order 50 from KEYSTONE into Dallas": find_items (best
+    match V-210), then an order action, and "which order (e.g. SO-1042)?"."""
+    wanted = {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "V-210", "quantity": 50}]}
+    for text in (
+        "Find the 1/2 inch brass ball valve and order 50 from KEYSTONE into Dallas",
+        "look up the half-inch brass ball valve and buy 50 from Keystone Valve for the Dallas DC",
+    ):
+        for call in (
+            {"action": "expedite", "sku": "V-210"},
+            {"order_number": "SO-1042", "action": "cancel", "sku": "V-210", "quantity": 50},
+        ):
+            name, arguments, hold = _rerouted(sqlite_demo, text, "draft_order_action", call, "bea", [FIND_VALVE])
+            assert name == "draft_purchase_order" and hold is None, (text, name, hold)
+            assert arguments == wanted, text
+
+
+def test_an_item_no_look_up_of_this_turn_returned_makes_no_new_order(sqlite_demo: Database) -> None:
+    text = "Find the 1/2 inch brass ball valve and order 50 from KEYSTONE into Dallas"
+    name, _, _ = _rerouted(sqlite_demo, text, "draft_order_action", {"action": "expedite", "sku": "V-210"}, "bea")
+    assert name == "draft_order_action"  # nothing looked up: the SKU is the model's
+    call = {"action": "expedite", "sku": "P-240"}
+    name, _, _ = _rerouted(sqlite_demo, text, "draft_order_action", call, "bea", [FIND_VALVE])
+    assert name == "draft_order_action"  # not what the look-up found
+
+
+def test_a_line_switched_to_ship_from_a_warehouse_is_a_line_change_not_a_shipment(sqlite_demo: Database) -> None:
+    """sam's call for "... switch that line to ship from Dallas": a shipment, which sam may not draft."""
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("draft_shipment", {"order_number": "SO-2258", "warehouse": "DAL", "lines": [{"line_no": 1, "quantity": 1}]}),
+        ("draft_shipment", {"order_number": "SO-2258"}),
+        ("draft_order_action", {"order_number": "SO-2258", "action": "reallocate", "line_no": 1}),
+    ]
+    for text in (
+        "Can Dallas cover SO-2258 line 1? If so, switch that line to ship from Dallas",
+        "SO-2258 ln 1 - enough at DAL? then move the line to DAL",
+        "check whether the Dallas DC has stock for line 1 of order 2258 and if it does, change the line's warehouse "
+        "to Dallas",
+    ):
+        for tool, call in calls:
+            name, arguments, hold = _rerouted(sqlite_demo, text, tool, call)
+            assert name == "draft_order_change" and hold is None, (text, tool, hold)
+            assert arguments == {"order_number": "SO-2258", "line_no": 1, "warehouse": "DAL"}, text
+
+
+def test_a_shipment_or_a_transfer_for_an_order_line_keeps_its_tool(sqlite_demo: Database) -> None:
+    for text in (
+        "ship SO-2258 line 1 from ATL today",
+        "ship SO-2258 line 1 from Dallas and change the carrier to UPS",
+        "move 10 A-180 to Dallas for SO-2258 line 1",
+        "switch SO-2258 line 1 to ship from Dallas or Atlanta",
+    ):
+        name, _, _ = _rerouted(sqlite_demo, text, "draft_shipment", {"order_number": "SO-2258"})
+        assert name == "draft_shipment", text
+
+
+def test_a_line_sam_asked_to_move_is_drafted_as_the_change(sqlite_demo: Database, tmp_path: Path) -> None:
+    """The evaluation's turn: the order and the stock looked up first (the request is conditional), then the
+    shipment sam may not draft, drafted as the change of the line."""
+    shipment = {"order_number": "SO-2258", "warehouse": "DAL"}
+    script = Script(
+        [
+            Reply(calls=(Call("get_order_status", {"order_number": "SO-2258"}),)),
+            Reply(calls=(Call("check_availability", {"sku": "A-180", "warehouse": "DAL"}),)),
+            Reply(calls=(Call("draft_shipment", shipment),)),
+            Reply(text="DR-1 is a preview."),
+        ]
+    )
+    checkpointer = open_checkpointer("sqlite://", sqlite_path=tmp_path / "conversations.db")
+    assistant = Assistant(
+        sqlite_demo, checkpointer, channel="test", settings=ModelSettings(model=scripted_model(script))
+    )
+    text = "Can Dallas cover SO-2258 line 1? If so, switch that line to ship from Dallas"
+    result = assistant.turn(_sam(sqlite_demo), text)
+    assert [(t.name, t.ok) for t in result.tools][-1] == ("draft_order_change", True), result.tools
+    payloads = sqlite_demo.read(lambda s: [d.payload for d in s.query(DraftAction)])
+    assert [(p["order_number"], p["line_no"], p["warehouse"]) for p in payloads] == [("SO-2258", 1, "DAL")]

@@ -405,17 +405,22 @@ def warehouses_written(session: Session, text: str) -> set[str]:
 
 
 # The words right before a place that say which way stock goes: "from Dallas", "out of Reno", "ex DAL"; "to
-# Atlanta", "into ATL". Anything else ("Dallas and Reno", "at Dallas") tells no direction.
+# Atlanta", "into ATL"; or an arrow between two places ("DAL -> MAN"). Anything else ("Dallas and Reno", "at
+# Dallas") tells no direction.
 _FROM_WORDS = re.compile(r"\b(?:from|out\s+of|ex)\s+(?:the\s+)?$", re.IGNORECASE)
 _TO_WORDS = re.compile(r"\b(?:to|into)\s+(?:the\s+)?$", re.IGNORECASE)
+_ARROW = r"(?:-+>|=+>|\u2192)"
+_ARROW_AFTER = re.compile(rf"\s*{_ARROW}")
+_ARROW_BEFORE = re.compile(rf"{_ARROW}\s*$")
 
 
 def direction_written(linked: Linked, mention: Mention) -> str | None:
-    """ "from" or "to" when the words right before a mention say which way ("from Dallas", "into ATL"), else None."""
+    """ "from" or "to" when the words right before a mention say which way ("from Dallas", "into ATL") or an arrow
+    points away from it or at it ("DAL -> MAN"), else None."""
     before = linked.text[: mention.start]
-    if _FROM_WORDS.search(before):
+    if _FROM_WORDS.search(before) or _ARROW_AFTER.match(linked.text, mention.end):
         return "from"
-    return "to" if _TO_WORDS.search(before) else None
+    return "to" if _TO_WORDS.search(before) or _ARROW_BEFORE.search(before) else None
 
 
 # -- customers and suppliers -------------------------------------------------------------------------------
