@@ -77,6 +77,16 @@ def test_customers_by_code_and_name_and_documents_in_scope(world: World) -> None
     ]
 
 
+def test_a_count_after_a_documents_word_is_a_count_where_no_such_document_is(world: World) -> None:
+    linked = _link(world, "bea", "1/2in brass ball valve - PO 50 from keystone into DAL")
+    assert not linked.of(MentionKind.DOCUMENT) and [m.number for m in linked.of(MentionKind.QUANTITY)] == [50]
+    order = world.place_order("ACME", LineRequest("V-200", 2, "DAL"))
+    spaced = order.replace("-", " ")  # "SO 1": that order, even before "from"
+    assert [m.ids for m in _link(world, "sam", f"{spaced} from ACME, where is it?").of(MentionKind.DOCUMENT)] == [
+        (order,)
+    ]
+
+
 def test_nothing_of_another_entity_is_resolved_or_revealed(world: World) -> None:
     order = world.place_order("ACME", LineRequest("V-200", 2, "DAL"))
     linked = _link(world, "uma", f"status of {order} for ACME, stock in Dallas, customer Brit Pipes")

@@ -195,10 +195,25 @@ def _link_documents(session: Session, actor: Actor, message: _Text) -> None:
         if not prefix.isupper() and separator.isspace():
             continue  # "so 5 units" is no sales order; "SO 1042", "so-1042" and "so1042" are
         kind = _KIND_BY_PREFIX[prefix.upper()]
+        if separator.isspace() and _counted(session, actor, message, match, kind):
+            continue  # "PO 50 from KEYSTONE": a purchase order of 50, not PO-50
         _add_document(session, actor, message, match, kind, int(match.group("digits")))
     for match in _BARE_ORDER.finditer(message.text):
         if message.free(match.start("digits"), match.end("digits")):
             _add_document(session, actor, message, match, SALES_ORDER, int(match.group("digits")), "digits")
+
+
+_COUNTED_AFTER = re.compile(r"\s+(?:from|of|x|units?|pcs|pieces|for|into|to)\b", re.IGNORECASE)
+
+
+def _counted(session: Session, actor: Actor, message: _Text, match: re.Match[str], kind: DocumentKind) -> bool:
+    """Whether "PO 50" is a count after a document's word: no such document in scope, and words of a count follow."""
+    if not _COUNTED_AFTER.match(message.text, match.end()):
+        return False
+    digits = match.group("digits")
+    return not _document_in_scope(session, actor, kind, int(digits)) and not _imported_as(
+        session, actor, kind, match.group()
+    )
 
 
 def _add_document(
