@@ -24,7 +24,7 @@ class ModelSettings:
     # Off only for harnesses whose model must speak after a preview (the access matrix's echo model).
     previews_end_turn: bool = True
     tool_subset: int | None = None  # the local model: at most this many tools per request, chosen by code
-    routing: bool = False  # the local model: each look-up part of a request gets the tools code routes it to
+    routing: bool = True  # the local model: each look-up part of a request gets the tools code routes it to
 
     @property
     def is_local(self) -> bool:

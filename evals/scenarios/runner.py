@@ -19,7 +19,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from assistant.agent import Assistant, ToolRun
 from assistant.conversations import open_checkpointer
-from assistant.llm.settings import ModelSettings
+from assistant.llm.settings import ModelSettings, model_settings
 from core import schema
 from core.actor import Actor, Person
 from core.db import Database
@@ -148,7 +148,7 @@ class Player:
 
 def _play(task: Task, trial: int, db: Database, workdir: Path, player: Player) -> Trial:
     checkpointer = open_checkpointer("sqlite://", sqlite_path=workdir / f"{task.id}-{trial}-conversations.db")
-    settings = ModelSettings(model=player.model, retries=0)
+    settings = replace(model_settings(), model=player.model, retries=0)  # the deployment's own (ERP_LOCAL_ROUTING...)
     assistant = Assistant(db, checkpointer, channel="eval", settings=settings, search=player.search)
     db.run(lambda s: plant(s, task.setup))
     actor = db.read(lambda s: load_actor(s, username=task.user))
