@@ -880,7 +880,10 @@ def _lines_named(current: Linked) -> list[dict[str, Any]]:
 # stock leaves, nor two warehouses (a transfer's). Its lines are the call's items and counts, else the items named;
 # its supplier and warehouse the words' (the only warehouse named, else the call's destination). Everything is
 # checked as any draft's: a count nobody gave is asked, never invented; one an earlier tool result gave stands.
+# "Order 100 V-200 from KEYSTONE" is the same: the model drafted a sales order to KEYSTONE as a customer ("I don't
+# know who KEYSTONE is"); with a supplier and no customer named, it is the purchase order, and its warehouse is asked.
 PURCHASE_TOOL = "draft_purchase_order"
+SALES_TOOL = "draft_sales_order"
 BUYING_WORDS = re.compile(
     r"\b(?:order\w*|buy\w*|bought|purchas\w*|PO|procur\w*|re-?order\w*|restock\w*)\b", re.IGNORECASE
 )
@@ -889,19 +892,22 @@ BUYING_WORDS = re.compile(
 def as_purchase_order(call: dict[str, Any], current: Linked | None, registry: Registry) -> dict[str, Any]:
     """The call as a purchase order when the model drafted a transfer of stock the message buys from a supplier
     (see above)."""
-    if call["function"]["name"] != TRANSFER_TOOL or current is None or PURCHASE_TOOL not in registry.tools:
+    name = call["function"]["name"]
+    if name not in (TRANSFER_TOOL, SALES_TOOL) or current is None or PURCHASE_TOOL not in registry.tools:
         return call
     suppliers = current.of(MentionKind.SUPPLIER)
     bought = BUYING_WORDS.search(current.text) or any(direction_written(current, m) == "from" for m in suppliers)
     places = _warehouse_ways(current)
     if not suppliers or not bought or any(way == "from" for _, way in places) or len({c for c, _ in places}) > 1:
         return call
+    if name == SALES_TOOL and current.of(MentionKind.CUSTOMER):
+        return call  # a customer named: a sale, whatever supplier the message also names
     arguments = _arguments_of(call)
     order: dict[str, Any] = {}
     supplier = _only(current, MentionKind.SUPPLIER)
     if supplier is not None:
         order["supplier"] = supplier
-    warehouse = places[0][0] if places else arguments.get("to_warehouse")
+    warehouse = places[0][0] if places else arguments.get("to_warehouse")  # a sale's line warehouse: where it ships
     if warehouse:
         order["warehouse"] = warehouse
     lines = [

@@ -360,6 +360,21 @@ def test_stock_bought_from_a_supplier_is_a_purchase_order_not_a_transfer(sqlite_
         assert hold.question.startswith("Before I draft the purchase order: how many P-240?"), text  # not invented
 
 
+def test_a_sale_to_a_supplier_is_the_purchase_order_and_its_warehouse_is_asked(sqlite_demo: Database) -> None:
+    """ "Order 100 V-200 from KEYSTONE": the model drafted a sales order to KEYSTONE as a customer."""
+    call = {"customer": "KEYSTONE", "lines": [{"sku": "V-200", "quantity": 100}]}
+    for text in ("Order 100 V-200 from KEYSTONE", "PO keystone 100 x v200"):
+        name, arguments, hold = _rerouted(sqlite_demo, text, "draft_sales_order", call, user="bea")
+        assert name == "draft_purchase_order", text
+        assert arguments == {"supplier": "KEYSTONE", "lines": [{"sku": "V-200", "quantity": 100}]}, text
+        assert hold is not None and hold.question is not None and "warehouse" in hold.question, text
+    sale = {"customer": "ACME", "lines": [{"sku": "V-200", "quantity": 10}]}
+    name, _, _ = _rerouted(
+        sqlite_demo, "order 10 V-200 for ACME, the ones we buy from KEYSTONE", "draft_sales_order", sale
+    )
+    assert name == "draft_sales_order"  # a customer named: a sale
+
+
 def test_a_purchase_orders_count_a_tool_returned_stands(sqlite_demo: Database) -> None:
     """The case's shortfall, read by the model before it drafted: a count the conversation supports."""
     bea = _sam(sqlite_demo, "bea")
