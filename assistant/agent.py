@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -64,10 +65,17 @@ class ConversationNotYours(ErpError):
     code = "out_of_scope"
 
 
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    return {**old, **new}
+
+
 class AgentState(TypedDict, total=False):
     messages: Annotated[list[Message], operator.add]
     owner: str
     steps: int
+    # Each tool call as it ran, by call id: the tool and arguments after code's check (a re-routed or filled call
+    # differs from the model's message), so a correction next turn redoes what ran.
+    ran: Annotated[dict[str, dict[str, Any]], _merged]
 
 
 @dataclass(frozen=True)
@@ -218,12 +226,14 @@ class Assistant:
         """
         conversation_id = conversation_id or uuid.uuid4().hex
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
-        earlier = self._require_owner(actor, config).get("messages", [])
+        saved = self._require_owner(actor, config)
+        earlier = saved.get("messages", [])
         persona = self.db.read(lambda s: persona_of(s, actor, clock.today()))
         turn = _Turn(actor, conversation_id, persona_prompt(persona), on_event, channel or self.channel, text=text)
         turn.linked = self.db.read(lambda s: link_mentions(s, actor, text, clock.today()))
         turn.links[text] = turn.linked
-        turn.corrects = correction_of(earlier, turn.linked, self.registry, lambda draft: self._live(actor, draft))
+        live = partial(self._live, actor)
+        turn.corrects = correction_of(earlier, turn.linked, self.registry, live, saved.get("ran", {}))
         turn.schemas = self._offered(actor, text, turn.linked)
         if self.settings.is_local and self.settings.routing:
             turn.parts = parts_of(self.registry, actor.roles, turn.linked)
@@ -432,7 +442,7 @@ class Assistant:
             with ThreadPoolExecutor(max_workers=min(4, len(calls))) as pool:
                 futures = [pool.submit(copy_context().run, self._run_tool, turn, c) for c in calls]
                 results = [f.result() for f in futures]
-        return {"messages": results}
+        return {"messages": results, "ran": {c["id"]: c["function"] for c in calls}}
 
     def _held_by_conditions(self, messages: list[Message], calls: list[Message], turn: _Turn) -> dict[str, Held]:
         """Drafts the request's stock condition or its routes hold (assistant.conditions): the model is told what

@@ -74,13 +74,17 @@ class Correction:
 
 
 def correction_of(
-    messages: list[Message], linked: Linked, registry: Registry, live: Callable[[str], bool]
+    messages: list[Message],
+    linked: Linked,
+    registry: Registry,
+    live: Callable[[str], bool],
+    ran: dict[str, dict[str, Any]] | None = None,
 ) -> Correction:
     """What `linked`, the new message, corrects of the previous turn in `messages` (the stored conversation);
-    `live` says whether a draft is still an unconfirmed preview."""
+    `live` says whether a draft is still an unconfirmed preview; `ran`, the calls as they ran, by call id."""
     if not corrects(linked.text):
         return Correction()
-    previews = [p for p in previous_previews(messages, registry) if live(p.draft)]
+    previews = [p for p in previous_previews(messages, registry, ran) if live(p.draft)]
     restates = tuple(p.draft for p in previews)
     if len(previews) != 1:
         return Correction(restates)
@@ -97,11 +101,19 @@ def corrects(text: str) -> bool:
     return bool(CORRECTING.search(text) or DROPPING.search(text))
 
 
-def previous_previews(messages: list[Message], registry: Registry) -> list[Preview]:
-    """The unconfirmed previews the last turn's draft tools returned, in call order."""
+def previous_previews(
+    messages: list[Message], registry: Registry, ran: dict[str, dict[str, Any]] | None = None
+) -> list[Preview]:
+    """The unconfirmed previews the last turn's draft tools returned, in call order: each call as it ran (`ran`,
+    by call id: the tool and arguments code re-routed or filled), else as the model made it."""
     users = [i for i, m in enumerate(messages) if m["role"] == "user"]
     last_turn = messages[users[-1] :] if users else []
-    calls = {c["id"]: c["function"] for m in last_turn if m["role"] == "assistant" for c in m.get("tool_calls", [])}
+    calls = {
+        c["id"]: (ran or {}).get(c["id"], c["function"])
+        for m in last_turn
+        if m["role"] == "assistant"
+        for c in m.get("tool_calls", [])
+    }
     previews = []
     for message in last_turn:
         function = calls.get(message.get("tool_call_id", "")) if message["role"] == "tool" else None

@@ -228,6 +228,18 @@ def test_the_evaluations_corrections_are_redone_by_code_and_the_new_preview_exec
     assert _confirm(demo, result.answer.split()[0]) == "executed"
 
 
+def test_a_correction_redoes_the_call_as_it_ran_not_as_the_model_made_it(sqlite_demo: Database, tmp_path: Path) -> None:
+    """The local model's call for "Change SO-2253 line 1 to 20 units" was an order action, which code ran as the
+    line change; "No, 15" then redid the order action (refused: a substitute needs an item)."""
+    demo = World(sqlite_demo)
+    action = {"order_number": "SO-2253", "action": "substitute", "line_no": 1, "sku": "P-10", "quantity": 20}
+    script, result = _conversation(
+        demo, tmp_path, ("Change SO-2253 line 1 to 20 units", "draft_order_action", action), "No, 15", []
+    )
+    payload = _redone(demo, script, result, "draft_order_change")
+    assert {k: payload[k] for k in ("order_number", "line_no", "quantity")} == {**CHANGE, "quantity": 15}
+
+
 # -- reading a correction, without a database -----------------------------------------------------------------
 
 
