@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from assistant.conditions import CHANGE_WORDS, GUARD_CODES, loaded, since_user, write_parts
+from assistant.conditions import CHANGE_WORDS, COUNT, GUARD_CODES, loaded, since_user, write_parts
 from assistant.llm.local.steps import PART_BREAK, WRITE_PREFIXES
 from assistant.tool_offer import CUES, WORD_WEIGHT, score
 from core.actor import Role
@@ -43,6 +43,7 @@ LOOKING = re.compile(
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)  # a bare pronoun: the thing before
 FILLER = re.compile(r"\W*(?:please|pls|thanks|thank you|cheers|asap|now|today)?\W*", re.IGNORECASE)
 BEFORE = re.compile(r"\b(?:it|its|they|them|their)\b|\b(?:that|this)\s*(?:one\b|\?|$)", re.IGNORECASE)
+MAY_I = re.compile(r"\b(?:can|may|could|should) (?:i|we)\b|\bok(?:ay)? to\b|\ballowed to\b", re.IGNORECASE)
 MOST_TIED = 3  # more tools than this tied on a part: the cues do not tell, the model chooses
 # Change verbs used as something else: "give me", "make sure", "the order", "order 2289" (a noun, not "order 20 of").
 NOT_A_CHANGE = re.compile(
@@ -85,7 +86,8 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     out: list[Part] = []
     for start, end in _spans(linked.text):
         text = linked.text[start:end].strip()
-        if _writes(text, text in writing, drafts):
+        asked = linked.text[end:].lstrip().startswith("?") or text.endswith("?")
+        if _writes(text, text in writing, drafts, asked):
             out.append(Part(text, writes=True, tools=drafts))
             continue
         mentions = [m for m in linked.mentions if start <= m.start < end]
@@ -171,12 +173,12 @@ def _looks_up(request: str, first: str) -> bool:
     return asked or ASKS.match(first) is not None or LOOKING.match(first) is not None
 
 
-def _writes(text: str, counted: bool, drafts: Sequence[str]) -> bool:
+def _writes(text: str, counted: bool, drafts: Sequence[str], asked: bool) -> bool:
     """Whether a part asks for a change: a change verb, not one used as a noun ("the order", "order 2289") nor in
-    a question ("what's the most I can transfer"), or a draft tool's own words ("record a payment", "book the
-    invoice"), or a count and route that go on from an earlier change (`counted`: "... and 5 V-210 from Dallas to
-    Reno")."""
-    if ASKS.match(text):
+    a question ("what's the most I can transfer", "can I take a new order from FRONTIER5?": may I, with nothing
+    counted), or a draft tool's own words ("record a payment", "book the invoice"), or a count and route that go on
+    from an earlier change (`counted`: "... and 5 V-210 from Dallas to Reno")."""
+    if ASKS.match(text) or (asked and MAY_I.search(text) and not COUNT.search(text)):
         return False
     verbs = NOT_A_CHANGE.sub(" ", text)
     if CHANGE_WORDS.search(verbs) is not None or any(_worded(name, verbs, writes=True) for name in drafts):

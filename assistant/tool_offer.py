@@ -69,7 +69,8 @@ CUES: dict[str, Cue] = {
     ),
     "get_customer_credit": _cue(
         r"credit|limit|exposure|overdue|owes?\b|outstanding|receivable|balance|unpaid|invoices?|pay"
-        r"|on (?:credit )?hold|blocked|hold reason",
+        r"|on (?:credit )?hold|blocked|hold reason|take (?:a |an |another )?(?:new )?orders?|order again"
+        r"|book (?:it|them|another|a new)|sell (?:to|them)",
         [CUSTOMER],
         unless=r"who (?:can|may|is allowed to)|credited|credit notes?|rma\b",
     ),

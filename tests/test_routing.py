@@ -94,6 +94,12 @@ def test_a_question_alone_gets_its_first_call_routed_unless_it_points_back(sqlit
     assert _route(sqlite_demo, "whats the max transfer size w/o manager approval") == Route(tools=("search_policies",))
 
 
+@pytest.mark.parametrize("text", ["Can I take a new order from FRONTIER5?", "frontier5 - ok to take a new order?"])
+def test_may_i_take_an_order_is_a_credit_question_not_an_order(sqlite_demo: Database, text: str) -> None:
+    assert _route(sqlite_demo, text) == Route(tools=("get_customer_credit",))
+    assert _route(sqlite_demo, "Can I order 10 V-200 for FRONTIER5 from Dallas?") == FREE  # counted: the order
+
+
 @pytest.mark.parametrize(
     "text",
     [
