@@ -312,7 +312,9 @@ class Assistant:
         if blank:  # "I'm sorry, I don't know what you're asking" after tools answered: code says what they found
             words = refusals(turn.results)
         grounding = check(words, shown, turn.text)
-        several = len(turn.results) > 1 or blank  # several steps: the answer tends to speak of the last one only
+        # Several steps, or several things asked of one look-up ("on hand, reserved, and what's coming in?"): the
+        # answer tends to speak of the last one only, or the first.
+        several = len(turn.results) > 1 or blank or len(turn.parts) > 1
         read = [(o, r) for o, r in zip(turn.results, turn.tools, strict=True) if o.ok and o.draft is None]
         recapping = [o for o, r in read if self.registry.tools[r.name].recap]
         looked_up = recap([o.data for o, _ in read], words) if several else []

@@ -106,8 +106,9 @@ def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = Fa
     said = {_value(n) for n in NUMBER.findall(DATE.sub(" ", RECORD_ID.sub(" ", answer)))}
     named = {r.upper() for r in RECORD_ID.findall(answer)}
     out: list[str] = []
+    each = max(RECAP_PER_RESULT, RECAP_MOST // max(len(results), 1))  # one result: as many facts as the recap holds
     for result in results:
-        for fact in [str(f) for f in result.get("facts") or []][:RECAP_PER_RESULT]:
+        for fact in [str(f) for f in result.get("facts") or []][:each]:
             bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
             figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
             records = {r.upper() for r in RECORD_ID.findall(fact)}

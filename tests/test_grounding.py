@@ -372,6 +372,13 @@ def test_a_case_list_names_its_cases_soonest_due_first() -> None:
     assert _list_facts(ListExceptionsArgs(type="shortage"), 0, []) == ["Open shortage cases: 0."]
 
 
+def test_a_recap_of_one_look_up_gives_as_many_of_its_facts_as_the_recap_holds() -> None:
+    figures = [f"A-160 {label} at RNO: {n} units." for n, label in enumerate(["on hand", "reserved", "backordered"], 1)]
+    one = {"facts": [*figures, "A-160 incoming at RNO by 2026-12-04: 820 units."]}
+    assert recap([one], "On hand 1.")[-1] == "A-160 incoming at RNO by 2026-12-04: 820 units."  # not cut at 3
+    assert len(recap([one, one], "")) == 3  # two results: three each (the same facts once)
+
+
 def test_a_fact_that_lists_records_is_stated_when_the_answer_names_them_all() -> None:
     listed = {"facts": ["Open exception cases: 3.", "Open exception cases, soonest due first: EX-1, EX-4, EX-11."]}
     assert recap([listed], "There are 3 open cases: EX-1, EX-4 and EX-11.") == []
