@@ -136,7 +136,9 @@ def test_order_draft_and_queue_facts_state_status_and_counts(sqlite_world: World
         {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 5}]},
     )
     assert drafted["facts"] == [f"{drafted['draft']} status: preview, not confirmed (nothing has changed)."]
-    assert _data(sqlite_world, "gus", "list_pending_approvals", {})["facts"] == ["Drafts waiting for your approval: none."]
+    assert _data(sqlite_world, "gus", "list_pending_approvals", {})["facts"] == [
+        "Drafts waiting for your approval: none."
+    ]
     assert _data(sqlite_world, "sam", "list_exceptions", {"type": "shortage"})["facts"][0] == "Open shortage cases: 0."
     kpis = _data(sqlite_world, "sam", "get_kpis", {})["facts"]
     assert any(f.startswith("NA inventory value on ") and ": USD " in f for f in kpis)
