@@ -214,6 +214,14 @@ def _users_by_id(
     return {user_id: value for user_id, value in session.execute(select(User.id, column).where(User.id.in_(ids)))}
 
 
+def _labelled(session: Session, wanted: str) -> Customer | None:
+    """The customer written as results label it, code then name ("MAGNOLIA2 Magnolia Mechanical Co."), when both
+    agree: a caller that copies the label back means that customer."""
+    head, _, rest = wanted.partition(" ")
+    customer = session.scalars(select(Customer).where(Customer.code == head.upper())).first() if rest else None
+    return customer if customer is not None and customer.name.casefold() == rest.strip().casefold() else None
+
+
 def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
     """The customer with this code, or whose name is this (case-insensitive), if in the actor's scope.
 
@@ -223,6 +231,8 @@ def get_customer(session: Session, actor: Actor, *, code: str) -> Customer:
     customer = session.scalars(select(Customer).where(Customer.code == wanted.upper())).first()
     if customer is None:
         customer = session.scalars(select(Customer).where(Customer.name.ilike(wanted)).order_by(Customer.id)).first()
+    if customer is None:
+        customer = _labelled(session, wanted)
     if customer is None:
         rows = session.execute(
             select(Customer.code, Customer.name).where(Customer.entity_id.in_(actor.entity_ids))
