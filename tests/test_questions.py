@@ -104,6 +104,16 @@ def test_which_item_lists_the_items_the_description_fits(demo: Database) -> None
         ), line
 
 
+def test_a_size_written_with_a_hyphen_is_the_size(demo: Database) -> None:
+    call = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"quantity": 20}]}
+    text = "transfer twenty one-inch brass valves from Dallas to Atlanta"
+    question = _question(demo, "sam", text, "draft_transfer", call)
+    assert question.endswith(
+        "which item: V-230 (Brass ball valve 1in), V-130 (Brass pressure relief valve 1in) "
+        "or V-170 (Lead-free brass ball valve 1in)?"
+    ), question
+
+
 def test_an_ambiguous_item_mention_is_asked_by_its_words(demo: Database) -> None:
     call = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"quantity": 20}]}
     question = _question(demo, "sam", "20 x 1in brass valve DAL -> ATL", "draft_transfer", call)
