@@ -119,6 +119,14 @@ class Evidence:
         wanted = key(value)
         return bool(wanted) and (wanted in self.keys or (len(wanted) >= 5 and any(wanted in t for t in self.user_text)))
 
+    def names_unseen_place(self) -> bool:
+        """The current message names a warehouse outside the user's scope ("Birmingham" to a user of NA only): what
+        it says of places is then not the user's to be read in their scope alone."""
+        if self.current is None:
+            return False
+        seen = {key(i) for m in self.current.of(MentionKind.WAREHOUSE) for i in m.ids}
+        return bool({key(p) for p in self.current_places} - seen)
+
     def ambiguity(self, value: object) -> Mention | None:
         """The current message's ambiguous mention this value is one reading of, unless the value is also
         supported some other way (the user wrote it, a tool returned it)."""

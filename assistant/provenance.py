@@ -6,7 +6,7 @@ for each argument the tool's schema marks as a SKU, a count, a warehouse, a cust
 a date … (the rules are data: `ROLES` by field name, `format: date`, and the schema's `required`):
 
 - a value that names a record of another kind (a case, order or draft number as a SKU, an entity code as a
-  warehouse) is not given, whoever wrote it;
+  warehouse) is not given, whoever wrote it; nor is an item's description as its SKU ("brass valve");
 - an optional value the conversation does not support is dropped before the call (and not shown);
 - a required value of a write the model left out (or gave unsupported or of the wrong kind) is filled from the
   current message when its words give it without doubt: the count written with the line's SKU ("10 V-210",
@@ -19,8 +19,10 @@ a date … (the rules are data: `ROLES` by field name, `format: date`, and the s
   name with doubt is asked by name: "Which customer do you mean by 'Brazos'");
 - otherwise a required value of a write the user never gave is not guessed: the call is not made, and the user
   gets a question rendered by code, with the candidates (the stock each warehouse has, the customers a name
-  could be); the question never repeats a value that was not given;
-- a record a read tool is asked about must come from the conversation: an invented one is refused;
+  could be, the open cases or the items their words could mean: `assistant.candidates`); the question never
+  repeats a value that was not given;
+- a record a read tool is asked about must come from the conversation: an invented one is refused, but an item
+  the user described and did not name ("the Dallas stock of the brass valve") is asked which, with the items;
 - line counts are the user's: "5 x V-200" is one line of 5, not two lines of 5.
 
 Support is the user's messages, what their words resolved to (`assistant.linking`) and earlier tool results.
@@ -36,6 +38,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
+from assistant.candidates import Candidates, candidates_for
 from assistant.grounding import leaves
 from assistant.linking import LINE_NUMBER, Evidence, evidence_of, key
 from core import clock
@@ -225,6 +228,7 @@ class Vetted:
     gaps: tuple[Gap, ...] = ()
     unclear: tuple[Mention, ...] = ()
     invented: tuple[str, ...] = ()
+    unnamed_items: tuple[str, ...] = ()  # a read's invented SKUs (paths): asked which when the words describe items
 
     @property
     def asks(self) -> bool:
@@ -242,6 +246,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     gaps: list[Gap] = []
     unclear: dict[str, Mention] = {}
     invented: list[str] = []
+    unnamed_items: list[str] = []
 
     def ask(rule: Rule, path: str, holder: dict[str, Any], name: str) -> None:
         doubt = _named_with_doubt(rule, evidence)  # "for Brazos", not "for which customer?"
@@ -269,6 +274,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
                     ask(rule, path, holder, name)
                 else:
                     invented.append(f"{name}={value}")
+                    unnamed_items += [path] if rule.role == Role.ITEM else []
         gaps += _unplaced_lines(tool, rule, cleaned, evidence)
     return Vetted(
         cleaned,
@@ -278,6 +284,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
         tuple(gaps),
         tuple(unclear.values()),
         tuple(invented),
+        tuple(unnamed_items),
     )
 
 
@@ -361,7 +368,16 @@ def supported(role: Role, value: Any, evidence: Evidence) -> bool:
     if role == Role.DOCUMENT:
         digits = re.sub(r"\D", "", str(value))
         return evidence.has_key(value) or (digits.isdigit() and int(digits) in evidence.numbers)
+    if role == Role.ITEM and _a_description(value, evidence):
+        return False
     return evidence.has_key(value) or evidence.names_a_given_record(value)
+
+
+def _a_description(value: Any, evidence: Evidence) -> bool:
+    """An item value in words that name no item ("brass valve", the user's words copied as the SKU): a
+    description, no SKU given. Words a tool returned, or that name one item, are not."""
+    words = re.findall(r"\b[A-Za-z]{3,}\b", str(value))
+    return len(words) >= 2 and key(value) not in evidence.firm and not evidence.resolve(str(value))
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -492,7 +508,7 @@ def _given(
     if rule.role == Role.PARTY and rule.name in tuple(MentionKind):
         return _only(current, MentionKind(rule.name))
     if rule.role == Role.WAREHOUSE:
-        return _warehouse_given(rule, current, evidence.current_places)
+        return _warehouse_given(rule, current, evidence)
     return None
 
 
@@ -505,11 +521,11 @@ def _only(current: Linked, kind: MentionKind) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def _warehouse_given(rule: Rule, current: Linked, places: set[str]) -> str | None:
+def _warehouse_given(rule: Rule, current: Linked, evidence: Evidence) -> str | None:
     """The only warehouse the message names (for a transfer's side, the only one written that way round), none
     when it also names one outside the user's scope or, for a side, one whose direction the words do not say."""
     mentions = current.of(MentionKind.WAREHOUSE)
-    if {key(p) for p in places} - {key(i) for m in mentions for i in m.ids}:
+    if evidence.names_unseen_place():
         return None
     way = DIRECTIONS.get(rule.name)
     if way is None:
@@ -550,6 +566,16 @@ def _catalogue_sku(sku: str, evidence: Evidence) -> str:
 # -- what the user and the model are told ------------------------------------------------------------------
 
 Stock = Callable[[str], list[tuple[str, int]]]  # a SKU's available-now quantity by warehouse, in the user's scope
+Find = Callable[[str], Candidates]  # what the current message could mean for an argument the call lacks, by name
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What a question may look up to offer choices: where an item is available now, and the records the user's
+    words could mean for a value they did not give (`assistant.candidates`)."""
+
+    stock: Stock
+    candidates: Find
 
 
 @dataclass
@@ -561,11 +587,13 @@ class Held:
     notes: list[str] = field(default_factory=list)
 
 
-def held(tool: Tool, vetted: Vetted, stock: Stock) -> Held | None:
+def held(tool: Tool, vetted: Vetted, lookups: Lookups) -> Held | None:
     """Why the call is not made, or None when it may run with `vetted.arguments`."""
     if vetted.asks:
-        question = question_for(tool, vetted, stock)
-        return Held(ToolOutcome.refused(ToolError(code=NEEDS_CLARIFICATION, message=question)), question)
+        return _asking(question_for(tool, vetted, lookups))
+    described = _which_described(vetted, lookups)
+    if described is not None:
+        return _asking(described)
     if vetted.invented:
         message = (
             f"not run: {', '.join(vetted.invented)} was not named by the user or returned by a tool in this "
@@ -575,31 +603,58 @@ def held(tool: Tool, vetted: Vetted, stock: Stock) -> Held | None:
     return None
 
 
-def question_for(tool: Tool, vetted: Vetted, stock: Stock) -> str:
+def _asking(question: str) -> Held:
+    return Held(ToolOutcome.refused(ToolError(code=NEEDS_CLARIFICATION, message=question)), question)
+
+
+def question_for(tool: Tool, vetted: Vetted, lookups: Lookups) -> str:
     """The question the user gets instead of a guess, with the candidates."""
-    sentences = [_which(m) for m in vetted.unclear]
+    sentences = [_which(m.kind.value, Candidates.of(m)) for m in vetted.unclear]
     if vetted.gaps:
-        sentences.append(_ask_missing(tool, vetted))
-        sentences += _stock_hint(vetted, stock)
+        sentences.append(_ask_missing(tool, vetted, lookups))
+        sentences += _stock_hint(vetted, lookups.stock)
     return " ".join(sentences)
 
 
-def _which(mention: Mention) -> str:
-    labelled = [
-        f"{c} ({label})" if label else c
-        for c, label in zip(mention.candidates, [*mention.labels, *[""] * len(mention.candidates)], strict=False)
-    ]
-    return f"Which {mention.kind.value} do you mean by '{mention.text}': {', '.join(labelled[:-1])} or {labelled[-1]}?"
+def _which_described(vetted: Vetted, lookups: Lookups) -> str | None:
+    """A look-up of an item the user described but did not name ("the Dallas stock of the brass valve", looked
+    up as some SKU): which item, with those the words fit. None when the call invented other records too, or
+    the words fit no item: then it is refused as invented."""
+    if not vetted.unnamed_items or len(vetted.unnamed_items) != len(vetted.invented):
+        return None
+    found = lookups.candidates("sku")
+    return _which(MentionKind.ITEM.value, found) if found.keys else None
 
 
-def _ask_missing(tool: Tool, vetted: Vetted) -> str:
+def _which(kind: str, found: Candidates) -> str:
+    by = f" by '{found.said}'" if found.said else ""
+    return f"Which {kind} do you mean{by}: {found.listed()}?"
+
+
+def _ask_missing(tool: Tool, vetted: Vetted, lookups: Lookups) -> str:
     what = tool.name.removeprefix("draft_").removeprefix("request_").replace("_", " ")
     to = vetted.arguments.get("to_warehouse")
     context = f" to {to}" if to and not any(g.name == "to_warehouse" for g in vetted.gaps) else ""
+    offered = _offered(vetted.gaps, lookups)
     gaps = sorted(vetted.gaps, key=lambda g: g.sku is None)  # the counts first: "how many V-200, and from where?"
-    asks = list(dict.fromkeys(f"how many {g.sku}" if g.sku else ASKS.get(g.name, g.name) for g in gaps))
+    plain = [f"how many {g.sku}" if g.sku else ASKS.get(g.name, g.name) for g in gaps if g.name not in offered]
+    # The choices last, so that the list ends the question: "to which warehouse, and which item: V-230 (…) or …?"
+    asks = list(dict.fromkeys(plain)) + [f"{_bare(ASKS[n])}: {found.listed()}" for n, found in offered.items()]
     listed = asks[0] if len(asks) == 1 else ", ".join(asks[:-1]) + ", and " + asks[-1]
     return f"Before I draft the {what}{context}: {listed}?"
+
+
+def _offered(gaps: tuple[Gap, ...], lookups: Lookups) -> dict[str, Candidates]:
+    """The choices offered for each argument missing once (not for several lines' SKUs: which line gets which?)."""
+    names = [g.name for g in gaps if g.sku is None and g.name in ASKS]
+    once = [name for name in dict.fromkeys(names) if names.count(name) == 1]
+    found = {name: lookups.candidates(name) for name in once}
+    return {name: c for name, c in found.items() if c.keys}
+
+
+def _bare(ask: str) -> str:
+    """The ask without its example: "which case (e.g. EX-12)" -> "which case", when the choices follow."""
+    return re.sub(r"\s*\(.*\)$", "", ask)
 
 
 def _stock_hint(vetted: Vetted, stock: Stock) -> list[str]:
@@ -637,6 +692,7 @@ def check_calls(
     found = returned_this_turn(messages)
     model_calls = messages[-1].get("tool_calls", [])
     called = frozenset(c["function"]["name"] for c in model_calls)
+    lookups = Lookups(lambda sku: _available(db, actor, sku), lambda name: _candidates(db, actor, evidence, name))
     calls, holds = [], {}
     for model_call in model_calls:
         call = rerouted(model_call, request, evidence, found, registry)
@@ -648,7 +704,7 @@ def check_calls(
             calls.append(call)  # the registry refuses these in its own words
             continue
         vetted = vet(tool, arguments, evidence)
-        hold = held(tool, vetted, lambda sku: _available(db, actor, sku))
+        hold = held(tool, vetted, lookups)
         if hold is not None:
             holds[call["id"]] = hold
         calls.append({**call, "function": {**call["function"], "arguments": json.dumps(vetted.arguments)}})
@@ -997,6 +1053,15 @@ def _available(db: Database, actor: Actor, sku: str) -> list[tuple[str, int]]:
     except ErpError:
         return []
     return [(w.warehouse, w.available_now) for w in report.warehouses]
+
+
+def _candidates(db: Database, actor: Actor, evidence: Evidence, name: str) -> Candidates:
+    """What the user's words could mean for an argument the call lacks; none when the look-up fails (the plain
+    question stands)."""
+    try:
+        return db.read(lambda s: candidates_for(s, actor, evidence, name))
+    except ErpError:
+        return Candidates()
 
 
 def questions(holds: dict[str, Held]) -> str | None:

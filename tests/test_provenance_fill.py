@@ -17,6 +17,7 @@ from core.actor import Actor
 from core.db import Database
 from core.drafts.models import DraftAction
 from core.masterdata.service import load_actor
+from tests.checked_calls import checked_call as _check
 from tools import default_registry
 from tools.context import ToolContext
 
@@ -25,15 +26,6 @@ REGISTRY = default_registry()
 
 def _sam(db: Database, username: str = "sam") -> Actor:
     return db.read(lambda s: load_actor(s, username=username))
-
-
-def _check(db: Database, texts: list[str], tool: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], Held | None]:
-    """The arguments the call would run with, and why it is held (None: it runs), after the user's `texts`."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": t} for t in texts]
-    call = {"id": "c1", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
-    messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
-    checked = check_calls(db, REGISTRY, _sam(db), messages, {})
-    return json.loads(checked.calls[0]["function"]["arguments"]), checked.held.get("c1")
 
 
 def _order(*lines: dict[str, Any], customer: str | None = "BRAZOSHV") -> dict[str, Any]:

@@ -275,6 +275,8 @@ def test_the_intercompany_markups_in_the_document_are_the_master_data() -> None:
         ("an inch and a half", ["1-1/2in"]),
         ("two and a half ton", ["2-1/2ton"]),
         ("1.5 inch", ["1-1/2in"]),
+        ("one-inch brass valves", ["1in", "brass", "valve"]),
+        ("3/4-inch pipe", ["3/4in", "pipe"]),
         ("one horsepower", ["1hp"]),
         ("12 gauge wire", ["12awg", "wire"]),
         ("half inch quarter-turn valve", ["1/2in", "quarter-turn", "valve"]),

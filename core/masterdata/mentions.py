@@ -370,6 +370,15 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 4 else word
 
 
+def product_words(linked: Linked) -> str:
+    """The words of a message that may describe a product, in order: those no mention claimed, less the words that
+    say what to do ("Move 20 of the 1 inch brass valves from Dallas" gives "1 inch brass valves"). What a catalogue
+    search looks for when the user described an item instead of naming it."""
+    message = _Text(linked.text, taken=[(m.start, m.end) for m in linked.mentions])
+    kept = [w for _, _, w in message.words() if w not in NOT_PRODUCT_WORDS and (len(w) > 1 or w.isdigit())]
+    return " ".join(kept)
+
+
 # -- warehouses and entities -------------------------------------------------------------------------------
 
 

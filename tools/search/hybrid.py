@@ -84,12 +84,18 @@ def _term_score(term: str, name: frozenset[str], rest: frozenset[str]) -> float:
     return 0.0
 
 
-def word_score(terms: list[str], item: Item) -> float:
-    """The item's word-match score for the query terms; name coverage breaks ties between equals."""
+def _term_scores(terms: list[str], item: Item) -> dict[str, float]:
+    """Each query term's match score against the item's text (0: no match)."""
     name = item_tokens(item.name)
     rest = item_tokens(f"{item.description} {item.category}")
-    scores = {t: _term_score(t, name, rest) for t in terms}
+    return {t: _term_score(t, name, rest) for t in terms}
+
+
+def word_score(terms: list[str], item: Item) -> float:
+    """The item's word-match score for the query terms; name coverage breaks ties between equals."""
+    scores = _term_scores(terms, item)
     score = sum(scores.values())
+    name = item_tokens(item.name)
     covered = sum(1 for t in name if scores.get(t)) / max(1, len(name))
     return score + COVERAGE_WEIGHT * covered if score else 0.0
 
@@ -108,6 +114,23 @@ def lexical_ranking(session: Session, query: str, limit: int = DEPTH) -> list[tu
         same = ranked and scored[position - 2][1] == score
         ranked.append((item, ranked[-1][1] if same else position))
     return ranked
+
+
+def described_items(session: Session, description: str, limit: int) -> tuple[list[Item], int]:
+    """The items matching the most of a description's words, best ranked first (at most `limit`), and how many
+    there are: "1 inch brass valves" gives the three 1in brass valves, not the brass caps or the bronze valves
+    that match fewer of its words. The candidates a question offers for an item the user described, not named;
+    none when no item matches two of its words (its one word), so that stray words ("anything to sign off")
+    offer no items."""
+    terms = list(dict.fromkeys(tokens(description)))[:12]
+    matched = [(item, _terms_matched(terms, item)) for item, _ in lexical_ranking(session, description)]
+    most = max((n for _, n in matched), default=0)
+    fitting = [item for item, n in matched if n == most] if most >= min(2, len(terms)) else []
+    return fitting[:limit], len(fitting)
+
+
+def _terms_matched(terms: list[str], item: Item) -> int:
+    return sum(1 for score in _term_scores(terms, item).values() if score)
 
 
 def semantic_ranking(session: Session, index: "SearchIndex", query: str, limit: int = DEPTH) -> list[Item]:

@@ -55,7 +55,7 @@ _FRACTIONS = (
 _DECIMALS = {"125": "1/8", "25": "1/4", "5": "1/2", "75": "3/4"}
 _SIZE = r"(\d+(?:-\d+/\d+|/\d+)?)"
 _UNITS = (
-    (_SIZE + r"\s*(?:inches|inch|in\b|\"|”|'')", r"\1in"),
+    (_SIZE + r"(?:\s*|-(?=inch))(?:inches|inch|in\b|\"|”|'')", r"\1in"),  # "1-inch" too, not "2-in-1"
     (_SIZE + r"\s*(?:horsepower|horse power|hp\b)", r"\1hp"),
     (_SIZE + r"[\s-]*tons?\b", r"\1ton"),
     (r"(\d+)\s*(?:feet|foot|ft\b|')", r"\1ft"),
