@@ -513,8 +513,10 @@ class Assistant:
 
 
 def _tool_choice(turn: _Turn) -> str:
-    """Whether the model may call a tool: not once the turn must answer."""
-    return "none" if turn.answer_now or turn.at_cap or turn.route.answer_only else "auto"
+    """Whether the model may call a tool: not once the turn must answer; must, when code routed one look-up."""
+    if turn.answer_now or turn.at_cap or turn.route.answer_only:
+        return "none"
+    return "required" if turn.route.required else "auto"
 
 
 def _allowed_tools(turn: _Turn) -> dict[str, Any]:
@@ -665,7 +667,8 @@ NON_ANSWER = re.compile(
     r"^\W*(?:(?:i'?m |i am )?sorry|i apologi[sz]e|unfortunately)?[, ]*(?:but )?(?:"
     r"i (?:can'?t|cannot|am unable to|'m unable to) (?:help|assist|answer|do that)|i can only help"
     r"|i (?:don'?t|do not) (?:know what|understand|have (?:the |that |this |any |enough )?information))"
-    r"|can you (?:please )?(?:provide|clarify|give me) more|please (?:provide more|clarify|ask for the right)",
+    r"|can you (?:please )?(?:provide|clarify|give me) more|please (?:provide more|clarify|ask for the right)"
+    r"|i already made this call|answer the user now",  # code's note to the model, repeated as its answer
     re.IGNORECASE,
 )
 

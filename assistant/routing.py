@@ -71,6 +71,7 @@ class Route:
 
     tools: tuple[str, ...] | None = None
     answer_only: bool = False
+    required: bool = False  # one look-up the part needs for certain: the model must call it, not answer instead
 
 
 FREE = Route()
@@ -79,7 +80,8 @@ FREE = Route()
 def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[Part]:
     """The request's parts in order, each look-up part with the tools its words point at."""
     allowed = [name for name, tool in registry.tools.items() if tool.usable_by(roles)]
-    drafts = tuple(name for name in allowed if registry.tools[name].writes)
+    needless = {n for n in allowed if _lacks_document(registry, n, linked.mentions)}  # a proposal of no case named
+    drafts = tuple(name for name in allowed if registry.tools[name].writes and name not in needless)
     finds = _worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
     usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
     writing = {p.strip() for p in write_parts(linked.text)}
@@ -112,7 +114,7 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
     """The next call's route, from the calls made since the user spoke: the first uncovered look-up part's tools,
     answer only once every part is covered, else free."""
     if len(parts) == 1 and parts[0].asks and parts[0].tools:
-        return FREE if since_user(messages) else Route(tools=parts[0].tools)  # a question's first call; then free
+        return FREE if since_user(messages) else _look_up(parts[0])  # a question's first call; then free
     if len(parts) < 2 or not any(p.tools and not p.writes for p in parts):
         return FREE
     calls = _calls(messages)
@@ -128,10 +130,16 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
         for _ in range(part.calls if part.tools and not part.writes else 0):
             covering = next((name for name in reads if name in part.tools), None)
             if covering is None:
-                return Route(tools=part.tools)
+                return _look_up(part)
             reads.remove(covering)
     unrouted = [p for p in parts if not p.writes and not p.tools and not FILLER.fullmatch(p.text)]
     return FREE if unrouted else Route(answer_only=True)  # a part no cue points at: the step rule's to judge
+
+
+def _look_up(part: Part) -> Route:
+    """A look-up part's route: its tools; the one tool it points at, required (the 1.5B model, allowed to answer,
+    sometimes answers "I need to sign off on the draft for SO-1042" without looking)."""
+    return Route(tools=part.tools, required=len(part.tools) == 1)
 
 
 def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:
@@ -195,12 +203,18 @@ def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], f
     """Whether a look-up needs what the message never names: a document of its cue's kinds (the status of no
     order), or an item it neither names nor asks to find (the stock of no item: "what's left" of a customer's
     credit, "how many short" on EX-1)."""
-    cue = CUES.get(name)
     required = [str(f) for f in registry.tools[name].args.model_json_schema().get("required") or []]
     if "sku" in required and not finds and not any(m.kind == MentionKind.ITEM for m in mentions):
         return True
+    return _lacks_document(registry, name, mentions)
+
+
+def _lacks_document(registry: Registry, name: str, mentions: Sequence[Mention]) -> bool:
+    """Whether a tool needs a document of its cue's kinds (an order, a case, a transfer) the message never names."""
+    cue = CUES.get(name)
     if cue is None or not cue.documents:
         return False
+    required = [str(f) for f in registry.tools[name].args.model_json_schema().get("required") or []]
     named = {_prefix(m) for m in mentions if m.kind == MentionKind.DOCUMENT}
     return any(f.endswith("_number") for f in required) and not (cue.documents & named)
 

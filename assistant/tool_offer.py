@@ -80,7 +80,9 @@ CUES: dict[str, Cue] = {
         unless=r"my day\b|briefing|on my plate",
     ),
     "get_exception": _cue(
-        r"cases?\b|exceptions?\b|the one (?:about|for)|what(?:\'s| is) up with|details", documents=["EX"]
+        r"cases?\b|exceptions?\b|the one (?:about|for)|what(?:\'s| is) up with|details|short\b|missing|shortfall"
+        r"|suggest",
+        documents=["EX"],
     ),
     "get_kpis": _cue(
         r"kpis?|metrics?|revenue|sales (?:figures|numbers|this|last)|fill rate|on[- ]time|performance|how are we doing"

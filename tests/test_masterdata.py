@@ -1,13 +1,16 @@
 """Master-data look-ups the channels show: names, codes and SKUs by id, the company's sites."""
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import Database
+from core.errors import NotFound
 from core.masterdata.models import Item, User, Warehouse
 from core.masterdata.service import (
     Site,
     display_names,
+    get_customer,
     has_entities,
     item_count,
     item_skus,
@@ -50,3 +53,11 @@ def test_codes_skus_and_names_by_id_skip_what_is_missing(world: World) -> None:
     assert names == {ids["sam"]: "Sam", ids["gus"]: "Gus"}
     assert world.read(lambda s: usernames(s, user_ids=[ids["mia"]])) == {ids["mia"]: "mia"}
     assert world.read(lambda s: display_names(s, user_ids=[None])) == {}
+
+
+def test_a_customer_written_as_results_label_it_is_that_customer(world: World) -> None:
+    sam = world.actor("sam")
+    name = world.read(lambda s: get_customer(s, sam, code="ACME").name)
+    assert world.read(lambda s: get_customer(s, sam, code=f"ACME {name}").code) == "ACME"
+    with pytest.raises(NotFound):  # a code with another customer's name is not that customer
+        world.read(lambda s: get_customer(s, sam, code="ACME Somebody Else Ltd"))

@@ -46,7 +46,7 @@ def _route(db: Database, text: str, *calls: str, user: str = "sam") -> Route:
 
 def test_a_credit_check_then_an_order_looks_up_the_credit_then_drafts_then_answers(sqlite_demo: Database) -> None:
     text = "Check PEAKPIPE has room on their credit and draft 10 FT-200 from Birmingham for them"
-    assert _route(sqlite_demo, text, user="uma") == Route(tools=("get_customer_credit",))
+    assert _route(sqlite_demo, text, user="uma") == Route(tools=("get_customer_credit",), required=True)
     after_credit = _route(sqlite_demo, text, "get_customer_credit", user="uma")
     assert after_credit.tools is not None and "draft_sales_order" in after_credit.tools
     assert all(t.startswith(("draft_", "request_")) for t in after_credit.tools)  # no second look-up instead
@@ -72,8 +72,8 @@ def test_an_order_question_then_a_credit_question_each_get_their_tool(sqlite_dem
 
 def test_a_part_that_only_names_a_thing_asks_what_the_part_before_asked(sqlite_demo: Database) -> None:
     text = "How many V-200 and V-210 are free in Reno?"
-    assert _route(sqlite_demo, text) == Route(tools=("check_availability",))
-    assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",))
+    assert _route(sqlite_demo, text) == Route(tools=("check_availability",), required=True)
+    assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",), required=True)
     assert _route(sqlite_demo, text, "check_availability", "check_availability").answer_only
     two_orders = "What's the status of SO-2253 and SO-2258?"
     assert _route(sqlite_demo, two_orders, "get_order_status") == _route(sqlite_demo, two_orders)
@@ -83,20 +83,20 @@ def test_a_list_is_routed_where_no_case_is_named_and_the_approvals_after_it(sqli
     text = "open exception cases and my approvals, please"
     first = _route(sqlite_demo, text, user="maria")
     assert first.tools is not None and "list_exceptions" in first.tools and "get_exception" not in first.tools
-    assert _route(sqlite_demo, text, "list_exceptions", user="maria") == Route(tools=("list_pending_approvals",))
+    assert _route(sqlite_demo, text, "list_exceptions", user="maria") == Route(tools=("list_pending_approvals",), required=True)
 
 
 def test_a_question_alone_gets_its_first_call_routed_unless_it_points_back(sqlite_demo: Database) -> None:
     text = "Anything I need to sign off on?"
-    assert _route(sqlite_demo, text, user="maria") == Route(tools=("list_pending_approvals",))
+    assert _route(sqlite_demo, text, user="maria") == Route(tools=("list_pending_approvals",), required=True)
     assert _route(sqlite_demo, text, "list_pending_approvals", user="maria") == FREE  # then the step rule's
     assert _route(sqlite_demo, "who approves that?") == FREE  # the draft of the turn before: not in these words
-    assert _route(sqlite_demo, "whats the max transfer size w/o manager approval") == Route(tools=("search_policies",))
+    assert _route(sqlite_demo, "whats the max transfer size w/o manager approval") == Route(tools=("search_policies",), required=True)
 
 
 @pytest.mark.parametrize("text", ["Can I take a new order from FRONTIER5?", "frontier5 - ok to take a new order?"])
 def test_may_i_take_an_order_is_a_credit_question_not_an_order(sqlite_demo: Database, text: str) -> None:
-    assert _route(sqlite_demo, text) == Route(tools=("get_customer_credit",))
+    assert _route(sqlite_demo, text) == Route(tools=("get_customer_credit",), required=True)
     assert _route(sqlite_demo, "Can I order 10 V-200 for FRONTIER5 from Dallas?") == FREE  # counted: the order
 
 
@@ -114,7 +114,7 @@ def test_a_request_of_one_part_or_only_writes_is_not_routed(sqlite_demo: Databas
 
 def test_a_part_naming_two_warehouses_takes_a_look_up_of_each(sqlite_demo: Database) -> None:
     text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
-    assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",))
+    assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",), required=True)
     after = _route(sqlite_demo, text, "check_availability", "check_availability")
     assert after.tools is not None and "draft_transfer" in after.tools
 
@@ -133,12 +133,12 @@ def test_a_request_that_opens_with_a_statement_is_not_routed(sqlite_demo: Databa
 
 def test_a_part_that_refers_back_or_names_no_item_is_not_sent_to_the_stock(sqlite_demo: Database) -> None:
     credit = "Is Acme Industrial Supply blocked for credit, and what's still available on their line?"
-    assert _route(sqlite_demo, credit) == Route(tools=("get_customer_credit",))
+    assert _route(sqlite_demo, credit) == Route(tools=("get_customer_credit",), required=True)
     assert _route(sqlite_demo, credit, "get_customer_credit").answer_only  # the same look-up answers both
     case = _route(sqlite_demo, "EX-1 - how many short? move that qty from DAL", user="wes")
     assert case.tools is None or "check_availability" not in case.tools  # no item named: not a stock question
     found = "Do we stock nitrile disposable gloves? How many are free in Dallas?"
-    assert _route(sqlite_demo, found, "find_items") == Route(tools=("check_availability",))  # its SKU: found
+    assert _route(sqlite_demo, found, "find_items") == Route(tools=("check_availability",), required=True)  # its SKU: found
 
 
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
@@ -159,6 +159,9 @@ def test_the_routed_tools_reach_the_local_models_grammar_and_the_step_rule_still
     free = _turn_with(FREE)
     assert (_tool_choice(free), _allowed_tools(free)) == ("auto", {})
     assert _provider_choice({"tool_choice": "none", "allowed_tools": ["b_tool"]}) == "none"
+    must = _turn_with(Route(tools=("b_tool",), required=True))  # one look-up for certain: no answer instead
+    forced = _provider_choice({"tool_choice": _tool_choice(must), **_allowed_tools(must)})
+    assert choose_tools(tools, forced) == ([tools[1]], False)
 
 
 def _turn_with(route: Route) -> _Turn:

@@ -60,13 +60,13 @@ def _call_args(messages: list[Any], optional_params: dict[str, Any], timeout: An
 
 
 def _tool_choice(optional_params: dict[str, Any]) -> Any:
-    """The call's `tool_choice`; with the agent's `allowed_tools` (code's routing of a request's part) and "auto",
-    OpenAI's "allowed_tools" form of it, which litellm's own check does not pass through."""
+    """The call's `tool_choice`; with the agent's `allowed_tools` (code's routing of a request's part) and "auto" or
+    "required", OpenAI's "allowed_tools" form of it, which litellm's own check does not pass through."""
     choice, names = optional_params.get("tool_choice"), optional_params.get("allowed_tools")
-    if names is None or choice not in (None, "auto"):
+    if names is None or choice not in (None, "auto", "required"):
         return choice
     listed = [{"type": "function", "function": {"name": str(name)}} for name in names]
-    return {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": listed}}
+    return {"type": "allowed_tools", "allowed_tools": {"mode": choice or "auto", "tools": listed}}
 
 
 class LocalLLM(CustomLLM):
