@@ -418,7 +418,7 @@ def test_a_credit_limit_the_user_never_gave_is_not_drafted(sqlite_world: World, 
 
 
 def test_taking_a_cases_proposal_is_the_proposals_draft_never_one_the_model_rebuilt() -> None:
-    from assistant.provenance import as_proposal
+    from assistant.reroutes import as_proposal
     from tools import default_registry
 
     registry = default_registry()
@@ -442,7 +442,7 @@ def test_taking_a_cases_proposal_is_the_proposals_draft_never_one_the_model_rebu
 
 
 def test_asking_why_a_case_stands_is_its_explanation_not_its_record() -> None:
-    from assistant.provenance import as_explanation
+    from assistant.reroutes import as_explanation
     from tools import default_registry
 
     registry = default_registry()

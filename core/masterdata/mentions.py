@@ -114,6 +114,14 @@ class Linked:
     def of(self, kind: MentionKind) -> list[Mention]:
         return [m for m in self.mentions if m.kind == kind]
 
+    def only_named(self, kind: MentionKind) -> str | None:
+        """The one record of a kind the message names; None when it names none, several, or one with doubt."""
+        mentions = self.of(kind)
+        if any(m.ambiguous or not m.ids for m in mentions):
+            return None
+        named = {m.ids[0] for m in mentions}
+        return named.pop() if len(named) == 1 else None
+
     def supported_keys(self) -> set[str]:
         """Every key a mention resolved to or could be: what this message supports as an argument."""
         return {key for m in self.mentions for key in (*m.ids, *m.candidates)}
