@@ -26,7 +26,8 @@ a date … (the rules are data: `ROLES` by field name, `format: date`, and the s
 - line counts are the user's: "5 x V-200" is one line of 5, not two lines of 5.
 
 Before that, a draft call the model sent to the wrong tool is made as the tool the request asks for
-(`assistant.reroutes`). Support is the user's messages, what their words resolved to (`assistant.linking`) and earlier tool results.
+(`assistant.reroutes`). Support is the user's messages, what their words resolved to (`assistant.linking`) and
+earlier tool results.
 """
 
 import copy
@@ -40,6 +41,7 @@ from functools import cache
 from typing import Any
 
 from assistant.candidates import Candidates, candidates_for
+from assistant.conditions import LOOK_FIRST
 from assistant.linking import Evidence, evidence_of, key
 from assistant.reroutes import rerouted, returned_this_turn
 from core import clock
@@ -594,6 +596,19 @@ def held(tool: Tool, vetted: Vetted, lookups: Lookups) -> Held | None:
     return None
 
 
+def _case_first(current: Linked | None, found: frozenset[str]) -> Held | None:
+    """A write that lacks values the case the message names holds ("EX-4: order the missing P-240", "what's short
+    on EX-1? transfer it from Dallas"), while nothing this turn looked the case up: the model looks it up first,
+    rather than the user being asked what the case says."""
+    cases = [i for m in current.of(MentionKind.DOCUMENT) for i in m.ids if i.startswith("EX-")] if current else []
+    unread = [case for case in cases if key(case) not in found]
+    if not unread:
+        return None
+    calls = ", ".join(f"get_exception(case_number={case})" for case in unread)
+    message = f"not run, look first: call {calls}; the values the user means are the case's, then draft again."
+    return Held(ToolOutcome.refused(ToolError(code=LOOK_FIRST, message=message)))
+
+
 def _asking(question: str) -> Held:
     return Held(ToolOutcome.refused(ToolError(code=NEEDS_CLARIFICATION, message=question)), question)
 
@@ -696,6 +711,8 @@ def check_calls(
             continue
         vetted = vet(tool, arguments, evidence)
         hold = held(tool, vetted, lookups)
+        if hold is not None and hold.question is not None:
+            hold = _case_first(evidence.current, found) or hold
         if hold is not None:
             holds[call["id"]] = hold
         calls.append({**call, "function": {**call["function"], "arguments": json.dumps(vetted.arguments)}})

@@ -11,6 +11,7 @@ import pytest
 
 from assistant.agent import Assistant
 from assistant.candidates import Candidates, case_types_written
+from assistant.conditions import LOOK_FIRST
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
@@ -150,3 +151,17 @@ def test_more_candidates_than_shown_are_counted() -> None:
 def _case_numbers(question: str) -> list[str]:
     """The cases a question offers (each with its title in brackets)."""
     return re.findall(r"\bEX-\d+\b(?= \()", question)
+
+
+# -- a case the request names, not yet read ------------------------------------------------------------------
+
+
+def test_a_write_lacking_what_a_named_case_holds_looks_the_case_up_first(demo: Database) -> None:
+    text = "EX-4: order the missing P-240 from GULFPUMP into Atlanta"
+    order = {"supplier": "GULFPUMP", "warehouse": "ATL", "lines": [{"sku": "P-240"}]}
+    _, hold = checked_call(demo, [text], "draft_purchase_order", order, user="bea")
+    assert hold is not None and hold.question is None  # the model is sent back, the user is not asked
+    assert hold.outcome.error is not None and hold.outcome.error.code == LOOK_FIRST
+    assert "get_exception(case_number=EX-4)" in hold.outcome.error.message
+    _, asked = checked_call(demo, ["order P-240 from GULFPUMP into Atlanta"], "draft_purchase_order", order, user="bea")
+    assert asked is not None and asked.question is not None  # no case named: the count is asked
