@@ -522,7 +522,9 @@ def _tool_choice(turn: _Turn) -> str:
 def _allowed_tools(turn: _Turn) -> dict[str, Any]:
     """The routed part's tools, for the local model only (litellm hands unknown arguments to its provider): the
     prompt keeps every tool, so its cached prefix holds, and the output's grammar allows only these."""
-    return {} if turn.route.tools is None else {"allowed_tools": list(turn.route.tools)}
+    if turn.route.tools is None:
+        return {}
+    return {"allowed_tools": list(turn.route.tools)} | ({"routed_part": turn.route.part} if turn.route.part else {})
 
 
 def _window(messages: list[Message]) -> list[Message]:

@@ -22,7 +22,7 @@ are left to the step rule alone: routing narrows, it never widens.
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.conditions import CHANGE_WORDS, COUNT, GUARD_CODES, loaded, since_user, write_parts
@@ -72,6 +72,7 @@ class Route:
     tools: tuple[str, ...] | None = None
     answer_only: bool = False
     required: bool = False  # one look-up the part needs for certain: the model must call it, not answer instead
+    part: str | None = field(default=None, compare=False)  # the part's words: the model is told which comes now
 
 
 FREE = Route()
@@ -139,7 +140,7 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
 def _look_up(part: Part) -> Route:
     """A look-up part's route: its tools; the one tool it points at, required (the 1.5B model, allowed to answer,
     sometimes answers "I need to sign off on the draft for SO-1042" without looking)."""
-    return Route(tools=part.tools, required=len(part.tools) == 1)
+    return Route(tools=part.tools, required=len(part.tools) == 1, part=part.text)
 
 
 def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:

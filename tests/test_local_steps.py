@@ -18,6 +18,7 @@ from assistant.conditions import only_asks
 from assistant.llm.local import call as local_call
 from assistant.llm.local import steps
 from assistant.llm.local.model import Stats
+from assistant.llm.local.provider import _tool_choice as provider_choice
 from assistant.llm.local.steps import RULES, StepRule, plan, request_parts
 from tools import default_registry
 
@@ -146,6 +147,7 @@ class FakeEngine:
 
     outputs: list[str]
     grammars: list[str | None] = field(default_factory=list)
+    prompts: list[list[dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last: Stats = field(default_factory=Stats)
 
@@ -156,6 +158,7 @@ class FakeEngine:
         return None
 
     def prompt(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], limit: int) -> list[int]:
+        self.prompts.append(list(messages))
         return [1] * len(json.dumps(list(messages)))
 
     def generate(self, tokens: list[int], grammar: str | None, limit: int, **kw: Any) -> Iterator[str]:
@@ -218,6 +221,19 @@ def test_the_decision_picks_words_only_or_tools_only(
     reply = local_call.complete(messages, TOOLS)
     assert reply.tool_call is not None and reply.tool_call.name == "draft_sales_order"
     assert '"reply"' not in str(engine.grammars[1])  # a tool only
+
+
+def test_a_routed_call_may_only_call_its_tool_and_is_told_which_part_comes_now(
+    fake: Callable[[list[str]], FakeEngine],
+) -> None:
+    """What the agent sends for "How many V-200 and V-210 are free in Reno?" after the V-200 look-up."""
+    engine = fake([json.dumps({"name": "check_availability", "arguments": {"sku": "V-210", "warehouse": "RNO"}})])
+    routed = {"tool_choice": "required", "allowed_tools": ["check_availability"], "routed_part": "V-210 in Reno"}
+    messages = _turn("How many V-200 and V-210 are free in Reno?", ("check_availability", STOCK, AVAILABLE))
+    reply = local_call.complete(messages, TOOLS, tool_choice=provider_choice(routed), focus=routed["routed_part"])
+    assert reply.tool_call is not None and reply.tool_call.name == "check_availability"
+    assert '"reply"' not in str(engine.grammars[0]) and "draft_sales_order" not in str(engine.grammars[0])
+    assert 'this part of the request: "V-210 in Reno"' in str(engine.prompts[0][-1]["content"])
 
 
 # --- The benchmark's judge ------------------------------------------------------------------------------------

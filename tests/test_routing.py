@@ -72,6 +72,7 @@ def test_an_order_question_then_a_credit_question_each_get_their_tool(sqlite_dem
 
 def test_a_part_that_only_names_a_thing_asks_what_the_part_before_asked(sqlite_demo: Database) -> None:
     text = "How many V-200 and V-210 are free in Reno?"
+    assert _route(sqlite_demo, text, "check_availability").part == "V-210 are free in Reno"  # the model is told
     assert _route(sqlite_demo, text) == Route(tools=("check_availability",), required=True)
     assert _route(sqlite_demo, text, "check_availability") == Route(tools=("check_availability",), required=True)
     assert _route(sqlite_demo, text, "check_availability", "check_availability").answer_only

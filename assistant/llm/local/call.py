@@ -11,7 +11,9 @@ from assistant.llm.local.parsing import AnswerStream, Reply, ToolCall, parse_out
 from assistant.llm.local.prompt import conversation, template_message
 from assistant.llm.local.steps import DECISION_GRAMMAR, DECISION_OPENING, NEXT_STEP, TALLY, call_key
 from core.settings import get_settings
+from prompts import text
 
+ROUTED_PART = text("local/routed_part.md")
 ANSWER_MAX_TOKENS = 256  # a reply: one to three sentences are asked for
 CALL_MAX_TOKENS = 512  # a tool call or a reply: a sales order of 20 lines takes about 400
 DECISION_TOKENS = 4  # {"next": "tool"} after its opening
@@ -24,6 +26,7 @@ def run(
     tool_choice: Any = None,
     max_tokens: int | None = None,
     timeout_s: float | None = None,
+    focus: str | None = None,
 ) -> Iterator[str | Reply]:
     """One model call: the answer's text as it is written (str), then the whole `Reply`. It holds the model
     until it ends: close it if you stop reading early. With `timeout_s`, waiting for the model (another
@@ -38,6 +41,8 @@ def run(
     messages, shared = conversation(plain, tools, examples)
     if chosen.note:
         messages.append({"role": "system", "content": chosen.note})
+    if focus and chosen.tools:  # the part of the request code routed this call to (assistant.routing)
+        messages.append({"role": "system", "content": ROUTED_PART.format(part=focus)})
     model = engine()
     if not model.lock.acquire(timeout=max(deadline.left_s(), 0) if deadline else -1):
         raise LocalModelTimeout(deadline.timeout_s if deadline else 0)
@@ -136,9 +141,11 @@ def complete(
     tool_choice: Any = None,
     max_tokens: int | None = None,
     timeout_s: float | None = None,
+    focus: str | None = None,
 ) -> Reply:
     """One model call, waited for."""
-    for event in run(messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, timeout_s=timeout_s):
+    run_ = run(messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, timeout_s=timeout_s, focus=focus)
+    for event in run_:
         if isinstance(event, Reply):
             return event
     raise AssertionError("run() ends with a Reply")

@@ -56,6 +56,7 @@ def _call_args(messages: list[Any], optional_params: dict[str, Any], timeout: An
         "tools": optional_params.get("tools") or (),
         "tool_choice": _tool_choice(optional_params),
         "max_tokens": optional_params.get("max_tokens") or optional_params.get("max_completion_tokens"),
+        "focus": optional_params.get("routed_part"),
     }
 
 
