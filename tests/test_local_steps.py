@@ -228,7 +228,11 @@ def test_a_routed_call_may_only_call_its_tool_and_is_told_which_part_comes_now(
 ) -> None:
     """What the agent sends for "How many V-200 and V-210 are free in Reno?" after the V-200 look-up."""
     engine = fake([json.dumps({"name": "check_availability", "arguments": {"sku": "V-210", "warehouse": "RNO"}})])
-    routed = {"tool_choice": "required", "allowed_tools": ["check_availability"], "routed_part": "V-210 in Reno"}
+    routed: dict[str, Any] = {
+        "tool_choice": "required",
+        "allowed_tools": ["check_availability"],
+        "routed_part": "V-210 in Reno",
+    }
     messages = _turn("How many V-200 and V-210 are free in Reno?", ("check_availability", STOCK, AVAILABLE))
     reply = local_call.complete(messages, TOOLS, tool_choice=provider_choice(routed), focus=routed["routed_part"])
     assert reply.tool_call is not None and reply.tool_call.name == "check_availability"
