@@ -84,7 +84,9 @@ def test_a_list_is_routed_where_no_case_is_named_and_the_approvals_after_it(sqli
     text = "open exception cases and my approvals, please"
     first = _route(sqlite_demo, text, user="maria")
     assert first.tools is not None and "list_exceptions" in first.tools and "get_exception" not in first.tools
-    assert _route(sqlite_demo, text, "list_exceptions", user="maria") == Route(tools=("list_pending_approvals",), required=True)
+    assert _route(sqlite_demo, text, "list_exceptions", user="maria") == Route(
+        tools=("list_pending_approvals",), required=True
+    )
 
 
 def test_a_question_alone_gets_its_first_call_routed_unless_it_points_back(sqlite_demo: Database) -> None:
@@ -92,7 +94,9 @@ def test_a_question_alone_gets_its_first_call_routed_unless_it_points_back(sqlit
     assert _route(sqlite_demo, text, user="maria") == Route(tools=("list_pending_approvals",), required=True)
     assert _route(sqlite_demo, text, "list_pending_approvals", user="maria") == FREE  # then the step rule's
     assert _route(sqlite_demo, "who approves that?") == FREE  # the draft of the turn before: not in these words
-    assert _route(sqlite_demo, "whats the max transfer size w/o manager approval") == Route(tools=("search_policies",), required=True)
+    assert _route(sqlite_demo, "whats the max transfer size w/o manager approval") == Route(
+        tools=("search_policies",), required=True
+    )
 
 
 @pytest.mark.parametrize("text", ["Can I take a new order from FRONTIER5?", "frontier5 - ok to take a new order?"])
@@ -139,7 +143,9 @@ def test_a_part_that_refers_back_or_names_no_item_is_not_sent_to_the_stock(sqlit
     case = _route(sqlite_demo, "EX-1 - how many short? move that qty from DAL", user="wes")
     assert case.tools is None or "check_availability" not in case.tools  # no item named: not a stock question
     found = "Do we stock nitrile disposable gloves? How many are free in Dallas?"
-    assert _route(sqlite_demo, found, "find_items") == Route(tools=("check_availability",), required=True)  # its SKU: found
+    assert _route(sqlite_demo, found, "find_items") == Route(
+        tools=("check_availability",), required=True
+    )  # its SKU: found
 
 
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
