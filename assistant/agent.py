@@ -25,7 +25,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, guard_calls, loaded, writes_left
+from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, asked_look_ups, guard_calls, loaded, writes_left
 from assistant.corrections import Correction, correction_of
 from assistant.faithfulness import correction
 from assistant.grounding import Grounding, check, recap
@@ -34,7 +34,7 @@ from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import Held, check_calls, questions
-from assistant.routing import FREE, Part, Route, next_route, parts_of
+from assistant.routing import FREE, Part, Route, aimed, next_route, parts_of
 from assistant.tool_offer import offered_tools
 from core import clock
 from core.actor import Actor
@@ -348,6 +348,9 @@ class Assistant:
         redo = turn.corrects
         if state.get("steps", 0) == 0 and redo.tool is not None and redo.arguments is not None:
             return {"role": "assistant", "content": "", "tool_calls": [_call(redo.tool, json.dumps(redo.arguments))]}
+        looks = asked_look_ups(state["messages"]) if state.get("steps", 0) else []
+        if looks:  # code sent the calls back to look something up first, and named the look-ups: code makes them
+            return {"role": "assistant", "content": "", "tool_calls": [_call(n, json.dumps(a)) for n, a in looks]}
         asked = questions(turn.held)
         if asked is not None:  # a value the user never gave: code asks for it, the model does not guess
             text = f"{asked} {changes_made(list(turn.drafted.values()))}" if turn.drafted else asked
@@ -432,7 +435,8 @@ class Assistant:
 
     def _tools_node(self, state: AgentState) -> AgentState:
         turn = _turn.get()
-        checked = check_calls(self.db, self.registry, turn.actor, state["messages"], turn.links)
+        messages = aimed(state["messages"], turn.route, self.registry)  # a routed call about its part's records
+        checked = check_calls(self.db, self.registry, turn.actor, messages, turn.links)
         turn.held |= checked.held
         calls = checked.calls
         turn.held |= self._held_by_conditions(state["messages"], [c for c in calls if c["id"] not in turn.held], turn)

@@ -306,6 +306,28 @@ def _look_first(missing: Sequence[Need]) -> Verdict:
     )
 
 
+LOOK_UP_CALL = re.compile(r"\b([a-z_]+)\(((?:[a-z_]+=[^,()]+(?:,\s*)?)+)\)")
+
+
+def asked_look_ups(messages: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:
+    """The look-ups code asked for when it sent the last round's every call back to look first ("call
+    check_availability(sku=A-180, warehouse=DAL)"), as (tool, arguments); [] when the last round ran anything."""
+    results = [m for m in since_user(messages) if m["role"] == "tool"]
+    last = [m for m in since_user(messages) if m.get("tool_calls")][-1:]
+    ids = {c.get("id") for m in last for c in m["tool_calls"]}
+    answered = [loaded(m.get("content")) for m in results if m.get("tool_call_id") in ids]
+    if not answered or any(a.get("error") != LOOK_FIRST for a in answered):
+        return []
+    found = [m for a in answered for m in LOOK_UP_CALL.finditer(str(a.get("message", "")))]
+    calls = [(m.group(1), dict(_pair(p) for p in m.group(2).split(","))) for m in found]
+    return list({json.dumps(c, sort_keys=True): c for c in calls}.values())
+
+
+def _pair(written: str) -> tuple[str, str]:
+    name, _, value = written.strip().partition("=")
+    return name.strip(), value.strip()
+
+
 def _not_enough(name: str, short: list[Need], seen: Shown, says: Says) -> str:
     figures = "; ".join(
         f"{says(n.warehouse)} has {seen.free(n.sku, n.warehouse)} {n.sku} free"

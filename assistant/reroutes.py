@@ -28,7 +28,7 @@ def rerouted(
     line moved to a warehouse is read before an order action becomes a change of the fields the model gave."""
     current = evidence.current
     call = as_explanation(as_proposal(call, request, registry), request, registry)
-    call = as_purchase_order(as_transfer(call, evidence, registry), current, registry)
+    call = as_sale(as_purchase_order(as_transfer(call, evidence, registry), current, registry), current, registry)
     call = as_warehouse_change(call, current, registry)
     return as_line_change(as_new_order(call, current, registry, found), current, registry)
 
@@ -220,6 +220,31 @@ def as_transfer(call: dict[str, Any], evidence: Evidence, registry: Registry) ->
 def _names_an_order(current: Linked) -> bool:
     """The message names a sales order or a shipment, or a document it could not find (which may be one)."""
     return any(not m.ids or m.ids[0].split("-")[0] in ORDER_PREFIXES for m in current.of(MentionKind.DOCUMENT))
+
+
+# "Check PEAKPIPE has room on their credit and draft 10 FT-200 from Birmingham for them": stock sent from a warehouse
+# to a customer is a sale. The model drafted a transfer on "from Birmingham", which asks "to which warehouse?". The
+# call becomes the sales order when the message names one customer, no supplier, and no warehouse the stock goes to
+# (only the one it ships from); the lines keep the call's items and counts, shipped from that warehouse.
+def as_sale(call: dict[str, Any], current: Linked | None, registry: Registry) -> dict[str, Any]:
+    """The call as a sales order when the model drafted a transfer of stock the message sells to a customer."""
+    if call["function"]["name"] != TRANSFER_TOOL or current is None or SALES_TOOL not in registry.tools:
+        return call
+    customer = current.only_named(MentionKind.CUSTOMER)
+    places = _warehouse_ways(current)
+    if customer is None or current.of(MentionKind.SUPPLIER) or any(way == "to" for _, way in places):
+        return call
+    arguments = loaded(call["function"]["arguments"])
+    source = arguments.get("from_warehouse") or (places[0][0] if len(places) == 1 else None)
+    if arguments.get("to_warehouse") and arguments.get("to_warehouse") != source:
+        return call  # the model gave a destination: the transfer's to be checked as written
+    lines = [
+        {k: ln[k] for k in ("sku", "quantity") if ln.get(k) is not None} | ({"warehouse": source} if source else {})
+        for ln in arguments.get("lines") or []
+        if isinstance(ln, dict)
+    ]
+    order = {"customer": customer, "lines": lines or _lines_named(current)}
+    return {**call, "function": {"name": SALES_TOOL, "arguments": json.dumps(order)}}
 
 
 def _warehouse_ways(current: Linked) -> list[tuple[str, str | None]]:

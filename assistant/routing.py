@@ -20,6 +20,7 @@ pieces), a part no cue points at, and a round after code sent a call back (look 
 are left to the step rule alone: routing narrows, it never widens.
 """
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,7 @@ class Part:
     writes: bool
     tools: tuple[str, ...] = ()  # a look-up part's tools; empty: not routed
     calls: int = 1  # the look-ups it takes: one per thing it names of the kind its tools look up ("Dallas or Reno")
+    subject: tuple[tuple[str, str], ...] = ()  # (argument, value) the part names for certain: what its call is about
     asks: bool = False  # a question about something it names, alone in its request: its first call is routed
 
 
@@ -73,6 +75,7 @@ class Route:
     answer_only: bool = False
     required: bool = False  # one look-up the part needs for certain: the model must call it, not answer instead
     part: str | None = field(default=None, compare=False)  # the part's words: the model is told which comes now
+    subject: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # the part's own records (`aimed`)
 
 
 FREE = Route()
@@ -96,7 +99,8 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
         mentions = [m for m in linked.mentions if start <= m.start < end]
         after_write = bool(out) and out[-1].writes and not _looks_up(linked.text, text)
         tools = () if after_write else _route(usable, text, mentions, out)  # "..., 3 invoices unpaid": the write's
-        out.append(Part(text, writes=False, tools=tools, calls=_looked_up(tools, mentions, out)))
+        calls = _looked_up(tools, mentions, out)
+        out.append(Part(text, writes=False, tools=tools, calls=calls, subject=_subject(mentions) if calls == 1 else ()))
     if out and not out[0].writes and not _looks_up(linked.text, out[0].text):
         return []  # "Record a payment of 1,200 from CASCADEW, bank ref ...": one request in pieces, the model's
     if len(out) == 1 and not out[0].writes and _a_question(linked):
@@ -126,7 +130,7 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
     for part in parts:
         if part.writes:
             if made_writes == 0:  # the first round is the step rule's (a request that looks first drafts after)
-                return Route(tools=part.tools) if calls else FREE
+                return Route(tools=part.tools, required=True) if calls else FREE  # looked up: now the write
             made_writes -= 1
         for _ in range(part.calls if part.tools and not part.writes else 0):
             covering = next((name for name in reads if name in part.tools), None)
@@ -140,7 +144,7 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
 def _look_up(part: Part) -> Route:
     """A look-up part's route: its tools; the one tool it points at, required (the 1.5B model, allowed to answer,
     sometimes answers "I need to sign off on the draft for SO-1042" without looking)."""
-    return Route(tools=part.tools, required=len(part.tools) == 1, part=part.text)
+    return Route(tools=part.tools, required=len(part.tools) == 1, part=part.text, subject=part.subject)
 
 
 def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:
@@ -172,6 +176,53 @@ def _looked_up(tools: Sequence[str], mentions: Sequence[Mention], before: Sequen
     if before and not before[-1].writes and before[-1].tools == tuple(tools) and not any(named) and not documents:
         return 0
     return max([1, *(len(ids) for ids in named)])
+
+
+SUBJECT_ARGUMENTS = {
+    MentionKind.ITEM: "sku",
+    MentionKind.CUSTOMER: "customer",
+    MentionKind.SUPPLIER: "supplier",
+    MentionKind.WAREHOUSE: "warehouse",
+}
+DOCUMENT_ARGUMENTS = {"SO": "order_number", "EX": "case_number", "DR": "draft_number", "RMA": "rma_number"}
+
+
+def _subject(mentions: Sequence[Mention]) -> tuple[tuple[str, str], ...]:
+    """The records a look-up part names one of, by the argument that takes them ("and SO-2258": order_number), and
+    the item it describes as a search's query ("the 3/4 inch brass ball valve")."""
+    out: dict[str, str] = {}
+    for kind, argument in SUBJECT_ARGUMENTS.items():
+        named = {m.ids[0] for m in mentions if m.kind == kind and m.ids and not m.ambiguous}
+        if len(named) == 1 and not any(m.kind == kind and m.ambiguous for m in mentions):
+            out[argument] = named.pop()
+    documents = [m.ids[0] for m in mentions if m.kind == MentionKind.DOCUMENT and m.ids]
+    for prefix, argument in DOCUMENT_ARGUMENTS.items():
+        of_kind = {d for d in documents if d.startswith(f"{prefix}-")}
+        if len(of_kind) == 1:
+            out[argument] = of_kind.pop()
+    items = [m.text for m in mentions if m.kind == MentionKind.ITEM]
+    if len(items) == 1:
+        out["query"] = items[0]
+    return tuple(out.items())
+
+
+def aimed(messages: Sequence[dict[str, Any]], route: Route, registry: Registry) -> list[dict[str, Any]]:
+    """The conversation with the last round's calls of the routed tools about the part's own records: the 1.5B
+    model asked "How many V-200 and V-210 are free in Reno?" looks V-200 up twice, so the second call, routed to
+    "V-210 are free in Reno", is made for V-210. Only the arguments the tool takes; nothing else changes."""
+    if not route.subject or not route.tools or not messages or not messages[-1].get("tool_calls"):
+        return list(messages)
+    calls = [_aimed_call(call, route, registry) for call in messages[-1]["tool_calls"]]
+    return [*messages[:-1], {**messages[-1], "tool_calls": calls}]
+
+
+def _aimed_call(call: dict[str, Any], route: Route, registry: Registry) -> dict[str, Any]:
+    name = call["function"]["name"]
+    if route.tools is None or name not in route.tools or name not in registry.tools:
+        return call
+    takes = registry.tools[name].args.model_fields
+    arguments = {**loaded(call["function"]["arguments"]), **{k: v for k, v in route.subject if k in takes}}
+    return {**call, "function": {**call["function"], "arguments": json.dumps(arguments)}}
 
 
 def _looks_up(request: str, first: str) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.agent import Assistant, TurnResult
-from assistant.conditions import stock_condition, uncovered_parts, write_parts
+from assistant.conditions import asked_look_ups, stock_condition, uncovered_parts, write_parts
 from assistant.conversations import open_checkpointer
 from assistant.llm.local import steps
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
@@ -69,13 +69,14 @@ def test_only_if_with_a_transfer_from_a_warehouse_without_enough_is_refused(
 
 
 def test_a_draft_before_the_look_up_is_sent_back_to_look_first_then_judged(sqlite_world: World, tmp_path: Path) -> None:
-    script = _script(_order(20, "ATL"), _check("V-200", "ATL"), _order(20, "ATL"))
+    script = _script(_order(20, "ATL"), _order(20, "ATL"))  # code makes the look-up it sent the model back for
     result = _turn(
         sqlite_world, script, tmp_path, "If Atlanta can spare 20 V-200, put an order in for ACME for 20 from Atlanta"
     )
     assert _drafts(sqlite_world) == []
-    first = json.loads(script.seen[1][-1]["content"])
+    first, looked = (json.loads(m["content"]) for m in script.seen[1] if m["role"] == "tool")
     assert first["error"] == "look_first" and "check_availability(sku=V-200, warehouse=ATL)" in first["message"]
+    assert looked["sku"] == "V-200"  # code's look-up, made before the model was asked again
     assert result.answer == "Atlanta has 12 V-200 free, fewer than the 20 needed, so I did not draft the order."
 
 
@@ -162,10 +163,11 @@ def test_a_comparison_refuses_a_draft_from_the_warehouse_with_less(sqlite_world:
 def test_a_comparison_drafts_from_the_warehouse_it_picks_once_both_are_looked_up(
     sqlite_world: World, tmp_path: Path
 ) -> None:
-    script = _script(_order(10, "DAL"), Call("check_availability", {"sku": "V-200"}), _order(10, "DAL"))
+    script = _script(_order(10, "DAL"), _order(10, "DAL"))  # the look-ups: code's, as the refusal named them
     text = "compare V-200 in Atlanta and Dallas and order 10 for ACME from the one with more"
     _turn(sqlite_world, script, tmp_path, text)
-    assert json.loads(script.seen[1][-1]["content"])["error"] == "look_first"  # not drafted before looking
+    sent_back = next(json.loads(m["content"]) for m in script.seen[1] if m["role"] == "tool")
+    assert sent_back["error"] == "look_first"  # not drafted before looking
     assert [d["lines"][0]["warehouse"] for d in _drafts(sqlite_world)] == ["DAL"]
 
 
@@ -309,3 +311,23 @@ def test_write_parts_count_separate_writes_with_their_own_counts() -> None:
     assert uncovered_parts("move 10 V-200 to ATL and 5 V-210 to RNO", [{"lines": [{"quantity": 10}]}]) == [
         "5 V-210 to RNO"
     ]
+
+
+def test_the_look_ups_code_sent_a_round_back_for_are_read_back_as_calls() -> None:
+    sent_back = {
+        "error": "look_first",
+        "message": "not run, look first: call check_availability(sku=A-180, "
+        "warehouse=DAL), get_exception(case_number=EX-4); draft only if ...",
+    }
+    call = {"id": "c1", "type": "function", "function": {"name": "draft_order_change", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "Can Dallas cover SO-2258 line 1? If so, switch that line to ship from Dallas"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "name": "draft_order_change", "content": json.dumps(sent_back)},
+    ]
+    assert asked_look_ups(messages) == [
+        ("check_availability", {"sku": "A-180", "warehouse": "DAL"}),
+        ("get_exception", {"case_number": "EX-4"}),
+    ]
+    ran = {**sent_back, "error": "not_found"}
+    assert asked_look_ups([*messages[:2], {**messages[2], "content": json.dumps(ran)}]) == []

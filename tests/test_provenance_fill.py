@@ -367,6 +367,18 @@ def test_a_sale_to_a_supplier_is_the_purchase_order_and_its_warehouse_is_asked(s
     assert name == "draft_sales_order"  # a customer named: a sale
 
 
+def test_a_transfer_of_stock_sold_to_a_customer_is_the_sales_order(sqlite_demo: Database) -> None:
+    """ "... and draft 10 FT-200 from Birmingham for them": the model drafted a transfer with no destination."""
+    text = "Check PEAKPIPE has room on their credit and draft 10 FT-200 from Birmingham for them"
+    call = {"from_warehouse": "BHM", "lines": [{"sku": "FT-200", "quantity": 10}]}
+    name, arguments, hold = _rerouted(sqlite_demo, text, "draft_transfer", call, user="uma")
+    assert name == "draft_sales_order" and hold is None
+    assert arguments == {"customer": "PEAKPIPE", "lines": [{"sku": "FT-200", "quantity": 10, "warehouse": "BHM"}]}
+    moved = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 20}]}
+    text = "move 20 V-200 from Dallas to Atlanta for ACME's order"
+    assert _rerouted(sqlite_demo, text, "draft_transfer", moved)[0] == "draft_transfer"  # a warehouse to go to
+
+
 def test_a_purchase_orders_count_a_tool_returned_stands(sqlite_demo: Database) -> None:
     """The case's shortfall, read by the model before it drafted: a count the conversation supports."""
     bea = _sam(sqlite_demo, "bea")

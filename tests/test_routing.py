@@ -13,7 +13,7 @@ from assistant.agent import _allowed_tools, _tool_choice, _Turn
 from assistant.llm.local.choice import choose_tools
 from assistant.llm.local.provider import _tool_choice as _provider_choice
 from assistant.llm.local.steps import plan
-from assistant.routing import FREE, Part, Route, next_route, parts_of
+from assistant.routing import FREE, Part, Route, aimed, next_route, parts_of
 from core import clock
 from core.actor import Actor
 from core.db import Database
@@ -78,6 +78,25 @@ def test_a_part_that_only_names_a_thing_asks_what_the_part_before_asked(sqlite_d
     assert _route(sqlite_demo, text, "check_availability", "check_availability").answer_only
     two_orders = "What's the status of SO-2253 and SO-2258?"
     assert _route(sqlite_demo, two_orders, "get_order_status") == _route(sqlite_demo, two_orders)
+
+
+def test_a_routed_call_is_made_about_its_parts_own_records(sqlite_demo: Database) -> None:
+    text = "How many V-200 and V-210 are free in Reno?"
+    route = _route(sqlite_demo, text, "check_availability")
+    again = _turn(text, ("check_availability", None))
+    again.append(
+        {"role": "assistant", "content": "", "tool_calls": [_call("c9", "check_availability", {"sku": "V-200"})]}
+    )
+    (call,) = aimed(again, route, REGISTRY)[-1]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"sku": "V-210", "warehouse": "RNO"}
+    credit = _route(sqlite_demo, "Check PEAKPIPE has room on their credit and draft 10 FT-200 for them", user="uma")
+    asked = [{"role": "assistant", "tool_calls": [_call("c1", "get_customer_credit", {"customer": "UK"})]}]
+    (call,) = aimed(asked, credit, REGISTRY)[-1]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"customer": "PEAKPIPE"}
+
+
+def _call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
 
 
 def test_a_list_is_routed_where_no_case_is_named_and_the_approvals_after_it(sqlite_demo: Database) -> None:
