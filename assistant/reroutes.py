@@ -236,8 +236,9 @@ def as_sale(call: dict[str, Any], current: Linked | None, registry: Registry) ->
         return call
     arguments = loaded(call["function"]["arguments"])
     source = arguments.get("from_warehouse") or (places[0][0] if len(places) == 1 else None)
-    if arguments.get("to_warehouse") and arguments.get("to_warehouse") != source:
-        return call  # the model gave a destination: the transfer's to be checked as written
+    named = {key(code) for code, _ in places} - {key(source or "")}
+    if key(arguments.get("to_warehouse") or "") in named:
+        return call  # a warehouse the message names is where it goes: a transfer ("to BRAZOSPL" is not one)
     lines = [
         {k: ln[k] for k in ("sku", "quantity") if ln.get(k) is not None} | ({"warehouse": source} if source else {})
         for ln in arguments.get("lines") or []

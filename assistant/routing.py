@@ -85,7 +85,7 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     """The request's parts in order, each look-up part with the tools its words point at."""
     allowed = [name for name, tool in registry.tools.items() if tool.usable_by(roles)]
     needless = {n for n in allowed if _lacks_document(registry, n, linked.mentions)}  # a proposal of no case named
-    drafts = tuple(name for name in allowed if registry.tools[name].writes and name not in needless)
+    drafts = _drafts_asked(registry, linked, [n for n in allowed if registry.tools[n].writes and n not in needless])
     finds = _worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
     usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
     writing = {p.strip() for p in write_parts(linked.text)}
@@ -130,7 +130,7 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
     for part in parts:
         if part.writes:
             if made_writes == 0:  # the first round is the step rule's (a request that looks first drafts after)
-                return Route(tools=part.tools, required=True) if calls else FREE  # looked up: now the write
+                return Route(tools=part.tools) if calls else FREE  # looked up: a draft now, or the answer
             made_writes -= 1
         for _ in range(part.calls if part.tools and not part.writes else 0):
             covering = next((name for name in reads if name in part.tools), None)
@@ -249,6 +249,13 @@ def _writes(text: str, counted: bool, drafts: Sequence[str], asked: bool) -> boo
 def _worded(name: str, text: str, writes: bool = False) -> bool:
     cue = CUES.get(name)
     return cue is not None and score(name, text, (), writes=writes) >= WORD_WEIGHT
+
+
+def _drafts_asked(registry: Registry, linked: Linked, drafts: Sequence[str]) -> tuple[str, ...]:
+    """The draft tools the request's words or what it names point at (`tool_offer.score`): a write part offered a
+    master-data change for "draft 150 V-200 from Dallas for them" took it; all of them when none is pointed at."""
+    asked = tuple(n for n in drafts if score(n, linked.text, linked.mentions, writes=registry.tools[n].writes) > 0)
+    return asked or tuple(drafts)
 
 
 def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], finds: bool) -> bool:

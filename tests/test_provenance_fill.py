@@ -374,6 +374,8 @@ def test_a_transfer_of_stock_sold_to_a_customer_is_the_sales_order(sqlite_demo: 
     name, arguments, hold = _rerouted(sqlite_demo, text, "draft_transfer", call, user="uma")
     assert name == "draft_sales_order" and hold is None
     assert arguments == {"customer": "PEAKPIPE", "lines": [{"sku": "FT-200", "quantity": 10, "warehouse": "BHM"}]}
+    aimed_at_customer = {**call, "to_warehouse": "PEAKPIPE"}  # the model's destination: the customer
+    assert _rerouted(sqlite_demo, text, "draft_transfer", aimed_at_customer, user="uma")[0] == "draft_sales_order"
     moved = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 20}]}
     text = "move 20 V-200 from Dallas to Atlanta for ACME's order"
     assert _rerouted(sqlite_demo, text, "draft_transfer", moved)[0] == "draft_transfer"  # a warehouse to go to

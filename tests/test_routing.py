@@ -50,6 +50,7 @@ def test_a_credit_check_then_an_order_looks_up_the_credit_then_drafts_then_answe
     after_credit = _route(sqlite_demo, text, "get_customer_credit", user="uma")
     assert after_credit.tools is not None and "draft_sales_order" in after_credit.tools
     assert all(t.startswith(("draft_", "request_")) for t in after_credit.tools)  # no second look-up instead
+    assert "draft_payment" not in after_credit.tools and "draft_return" not in after_credit.tools  # nothing points
     assert _route(sqlite_demo, text, "get_customer_credit", "draft_sales_order", user="uma").answer_only
 
 
