@@ -24,11 +24,14 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
-from assistant.conditions import CHANGE_WORDS, COUNT, GUARD_CODES, loaded, since_user, write_parts
-from assistant.llm.local.steps import PART_BREAK, WRITE_PREFIXES
-from assistant.tool_offer import CUES, WORD_WEIGHT, score
+from pydantic import BaseModel
+
+from assistant.conditions import CHANGE_WORDS, COUNT, loaded, since_user, write_parts
+from assistant.llm.local.steps import PART_BREAK, WRITE_PREFIXES, calls_made, last_round_sent_back
+from assistant.tool_offer import CUES, WORD_WEIGHT, document_of, score
 from core.actor import Role
 from core.masterdata.mentions import Linked, Mention, MentionKind
 from tools.registry import Registry
@@ -262,7 +265,7 @@ def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], f
     """Whether a look-up needs what the message never names: a document of its cue's kinds (the status of no
     order), or an item it neither names nor asks to find (the stock of no item: "what's left" of a customer's
     credit, "how many short" on EX-1)."""
-    required = [str(f) for f in registry.tools[name].args.model_json_schema().get("required") or []]
+    required = _required(registry.tools[name].args)
     if "sku" in required and not finds and not any(m.kind == MentionKind.ITEM for m in mentions):
         return True
     return _lacks_document(registry, name, mentions)
@@ -273,14 +276,15 @@ def _lacks_document(registry: Registry, name: str, mentions: Sequence[Mention]) 
     cue = CUES.get(name)
     if cue is None or not cue.documents:
         return False
-    required = [str(f) for f in registry.tools[name].args.model_json_schema().get("required") or []]
-    named = {_prefix(m) for m in mentions if m.kind == MentionKind.DOCUMENT}
+    required = _required(registry.tools[name].args)
+    named = {document_of(m) for m in mentions}
     return any(f.endswith("_number") for f in required) and not (cue.documents & named)
 
 
-def _prefix(mention: Mention) -> str:
-    written = re.match(r"[A-Za-z]+", (mention.ids or (mention.text,))[0])
-    return written.group().upper() if written else "SO"
+@cache
+def _required(args: type[BaseModel]) -> tuple[str, ...]:
+    """A tool's required arguments, read from its schema once (routing runs on every turn)."""
+    return tuple(str(f) for f in args.model_json_schema().get("required") or [])
 
 
 def _spans(text: str) -> list[tuple[int, int]]:
@@ -291,17 +295,8 @@ def _spans(text: str) -> list[tuple[int, int]]:
 
 
 def _calls(messages: Sequence[dict[str, Any]]) -> list[tuple[str, bool]] | None:
-    """(name, writes) of each call made since the user spoke, refused for good or run; None when the last round's
-    every call was sent back by code (the model looks first, or splits its routes)."""
-    since = since_user(messages)
-    results = {m.get("tool_call_id"): loaded(m.get("content")) for m in since if m["role"] == "tool"}
-    rounds = [m.get("tool_calls") or [] for m in since if m.get("tool_calls")]
-    if rounds and all(results.get(c.get("id"), {}).get("error") in GUARD_CODES for c in rounds[-1]):
+    """(name, writes) of each call made since the user spoke, refused for good or run (`steps.calls_made`); None
+    when code sent the last round's every call back (the model looks first, or splits its routes)."""
+    if last_round_sent_back(messages):
         return None
-    return [
-        (name, name.startswith(WRITE_PREFIXES))
-        for calls in rounds
-        for c in calls
-        if results.get(c.get("id"), {}).get("error") not in GUARD_CODES
-        for name in [str((c.get("function") or {}).get("name", ""))]
-    ]
+    return [(name, name.startswith(WRITE_PREFIXES)) for name, _ in calls_made(messages)]

@@ -224,13 +224,13 @@ def score(name: str, text: str, mentions: Sequence[Mention], writes: bool) -> in
         return 0
     words = len({m.group().lower() for m in cue.pattern().finditer(text)}) * WORD_WEIGHT
     kinds = {m.kind for m in mentions}
-    named = len(cue.mentions & kinds) + sum(WORD_WEIGHT for m in mentions if _document(m) in cue.documents)
+    named = len(cue.mentions & kinds) + sum(WORD_WEIGHT for m in mentions if document_of(m) in cue.documents)
     if writes and not (words or (named and asks_for_change(text))):
         return 0
     return words + named
 
 
-def _document(mention: Mention) -> str | None:
+def document_of(mention: Mention) -> str | None:
     """The prefix of the document a mention names (SO, EX, DR, ...); a bare "order 2301" is a sales order."""
     if mention.kind != MentionKind.DOCUMENT:
         return None

@@ -146,6 +146,13 @@ def previewed(messages: Sequence[dict[str, Any]]) -> bool:
     return bool(previewed_calls(messages))
 
 
+def last_round_sent_back(messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether code sent every call of the last round since the user spoke back to be made otherwise."""
+    results = {m.get("tool_call_id"): _result(m) for m in since_user(messages) if m["role"] == "tool"}
+    rounds = [[c.get("id") for c in m.get("tool_calls") or []] for m in since_user(messages) if m.get("tool_calls")]
+    return bool(rounds) and all(_guarded(results.get(i)) for i in rounds[-1])
+
+
 def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
     """Rounds since the user spoke whose every call code sent back to be made otherwise (look the stock up first,
     one transfer per route): each adds `GUARD_ROUNDS` to the request's rounds, for the look-up and the call again."""
