@@ -27,7 +27,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, asked_look_ups, guard_calls, loaded, writes_left
 from assistant.corrections import Correction, correction_of
-from assistant.faithfulness import correction
+from assistant.faithfulness import answered_no, correction
 from assistant.grounding import Grounding, check, recap
 from assistant.linking import note_for, with_note
 from assistant.llm.gateway import litellm
@@ -235,7 +235,7 @@ class Assistant:
         live = partial(self._live, actor)
         turn.corrects = correction_of(earlier, turn.linked, self.registry, live, saved.get("ran", {}))
         turn.schemas = self._offered(actor, text, turn.linked)
-        if self.settings.is_local and self.settings.routing:
+        if self._routes:
             turn.parts = parts_of(self.registry, actor.roles, turn.linked)
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
@@ -255,6 +255,11 @@ class Assistant:
             steps=state.get("steps", 0),
             stopped=turn.stopped,
         )
+
+    @property
+    def _routes(self) -> bool:
+        """Whether code routes the tool choice (`assistant.routing`): the local model only, unless turned off."""
+        return self.settings.is_local and self.settings.routing
 
     def _offered(self, actor: Actor, text: str, linked: Linked | None) -> list[Message]:
         """The tool schemas this turn's model calls get: all of them, or for the local model with
@@ -311,6 +316,7 @@ class Assistant:
         blank = bool(turn.results) and non_answer(words)
         if blank:  # "I'm sorry, I don't know what you're asking" after tools answered: code says what they found
             words = refusals(turn.results)
+        words = answered_no(words, shown, turn.text)  # "Yes, SO-2289 is on hold" to "it's confirmed, isn't it?"
         grounding = check(words, shown, turn.text)
         # Several steps, or several things asked of one look-up ("on hand, reserved, and what's coming in?"): the
         # answer tends to speak of the last one only, or the first.
@@ -366,7 +372,7 @@ class Assistant:
         started = time.perf_counter()
         steps = state.get("steps", 0)
         turn.at_cap = steps > 0 and steps + 1 >= self.settings.max_steps  # after tool rounds, the last step answers
-        turn.route = next_route(turn.parts, state["messages"])
+        turn.route = next_route(turn.parts, state["messages"]) if self._routes else FREE
         try:
             message = self._complete(messages, turn)
             if turn.at_cap and not message.get("tool_calls"):

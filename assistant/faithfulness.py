@@ -104,6 +104,12 @@ STATUS_WORDS = (
         "draft",
         {"pending_approval", "approved", "executed", "rejected", "blocked", "failed", "expired", "cancelled"},
     ),
+    _word(  # an order confirmed: still confirmed, or shipped or invoiced since; not on hold, cancelled or a draft
+        r"\bconfirmed\b(?!\s+that)",
+        "confirmed",
+        "order",
+        {"confirmed", "partially_shipped", "invoiced"},
+    ),
     _word(r"\brejected\b", "rejected", "draft", {"rejected"}),
     _word(r"\bblocked\b", "blocked", "draft", {"blocked"}),
     _word(
@@ -402,6 +408,7 @@ def contradictions(answer: str, results: list[Any], question: str = "") -> list[
     seen = index_results(results)
     found: list[Contradiction] = []
     asked = {n for _, n in _numbers(DATE_OR_TIME.sub(" ", question))}
+    found += _premise_claims(answer, seen, question)
     for sentence in _sentences(answer):
         found += _state_claims(sentence, seen)
         found += _figure_claims(sentence, seen, asked)
@@ -426,6 +433,48 @@ def _sentences(answer: str) -> list[str]:
 
 
 # (a) states
+
+YES = re.compile(r"^\W*(?:yes|yep|yeah|yup|correct|that's right|that is right|right|indeed)\b\W*", re.IGNORECASE)
+# A question's tag: "SO-2289 is confirmed, isn't it?", "... went through, right?".
+TAG = re.compile(
+    r"[,\s]*\b(?:(?:is|was|are|were|has|have|did|does|do)n't (?:it|they|he|she)|right|correct|yes|no|ok|true)\W*$",
+    re.IGNORECASE,
+)
+OPENS_QUESTION = re.compile(r"^\s*(?:is|are|was|were|has|have|did|does|do)\s+", re.IGNORECASE)
+NO = "No"
+
+
+def _premise_claims(answer: str, seen: Results, question: str) -> list[Contradiction]:
+    """A yes to a question whose claim the results deny: "SO-2289 is confirmed, isn't it?" answered "Yes, SO-2289
+    is on hold" (the answer's own sentence is true; its yes is not). A question in the negative ("isn't it on
+    hold?") is left alone: its yes and no are read either way."""
+    yes = YES.match(answer)
+    claim = _claim_of(question) if yes is not None else None
+    if yes is None or claim is None:
+        return []
+    said = f"{yes.group(0).strip(' ,.!:')} to '{question.strip()}'"
+    return [Contradiction("state", said, c.records_say, c.label, c.record, c.facts) for c in _state_claims(claim, seen)]
+
+
+def _claim_of(question: str) -> str | None:
+    """A yes-or-no question as the statement a yes affirms ("Is SO-2289 on hold?" -> "SO-2289 on hold"); None when
+    it is in the negative."""
+    last = [s for s in re.split(r"(?<=[.!])\s+", question.strip()) if s.strip()][-1:]
+    claim = OPENS_QUESTION.sub("", TAG.sub("", last[0] if last else "")).strip(" ?")
+    return None if not claim or NEGATION.search(claim) else claim
+
+
+def answered_no(answer: str, results: list[Any], question: str) -> str:
+    """The answer with its yes made a no when the results deny the question's claim and the rest of the answer
+    agrees with them ("Yes, SO-2289 is on hold ..." to "is it confirmed?" is "No, SO-2289 is on hold ..."); as
+    it was otherwise (then the checker flags it)."""
+    yes = YES.match(answer)
+    if yes is None or not _premise_claims(answer, index_results(results), question):
+        return answer
+    rest = answer[yes.end() :]
+    if contradictions(rest, results):
+        return answer
+    return f"{NO}, {rest}"
 
 
 def _state_claims(sentence: str, seen: Results) -> list[Contradiction]:

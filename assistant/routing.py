@@ -6,8 +6,10 @@ often makes the wrong first call (stock where credit was asked), and after a res
 answer. Code reads the parts instead:
 
 - the request is split where its wording breaks (`steps.PART_BREAK`: "and", "then", "if so", commas, "?");
-- a part that asks for a change (a change verb, or `conditions.write_parts`) is a write part: which write tool is
-  the model's choice (after a look-up, it may not look up again instead);
+- a part that asks for a change (a change verb, or `conditions.write_parts`) is a write part: offered the draft
+  tools its words point at (after a look-up, it may not look up again instead); when they point at one, and the
+  request sets no condition code cannot judge, the draft must be made (the 1.5B model answered "Send 20 from RNO
+  to Atlanta" in words after both look-ups);
 - a look-up part is routed by the tools' cues (`tool_offer.CUES`) read on that part alone: the tools that score
   highest on it; a part that only names things ("... and V-210", "and LONESTAR3") asks what the part before it
   asked; a tool that needs a document the message never names (an order status without an order) is not routed;
@@ -29,11 +31,25 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistant.conditions import CHANGE_WORDS, COUNT, loaded, since_user, write_parts
-from assistant.llm.local.steps import PART_BREAK, WRITE_PREFIXES, calls_made, last_round_sent_back
+from assistant.conditions import (
+    CHANGE_WORDS,
+    CONDITIONAL,
+    COUNT,
+    loaded,
+    since_user,
+    stock_condition,
+    write_parts,
+)
+from assistant.llm.local.steps import (
+    PART_BREAK,
+    WRITE_PREFIXES,
+    calls_made,
+    last_round_sent_back,
+    redo_after_look_up,
+)
 from assistant.tool_offer import CUES, WORD_WEIGHT, document_of, score
 from core.actor import Role
-from core.masterdata.mentions import Linked, Mention, MentionKind
+from core.masterdata.mentions import Linked, Mention, MentionKind, product_words
 from tools.registry import Registry
 
 # A part phrased as a question: it asks, whatever verbs it holds ("what's the most I can transfer").
@@ -57,6 +73,9 @@ NOT_A_CHANGE = re.compile(
 )
 
 
+Subject = tuple[tuple[str, str], ...]  # (argument, value): the records a call is about ("sku", "V-210")
+
+
 @dataclass(frozen=True)
 class Part:
     """One part of a request: its words, whether it asks for a change, and the look-ups it is routed to."""
@@ -65,8 +84,9 @@ class Part:
     writes: bool
     tools: tuple[str, ...] = ()  # a look-up part's tools; empty: not routed
     calls: int = 1  # the look-ups it takes: one per thing it names of the kind its tools look up ("Dallas or Reno")
-    subject: tuple[tuple[str, str], ...] = ()  # (argument, value) the part names for certain: what its call is about
+    subjects: tuple[Subject, ...] = ()  # what each of its calls is about, for certain: (argument, value) pairs
     asks: bool = False  # a question about something it names, alone in its request: its first call is routed
+    certain: bool = False  # a write part whose words point at one draft, on no condition code cannot judge
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,7 @@ class Route:
     answer_only: bool = False
     required: bool = False  # one look-up the part needs for certain: the model must call it, not answer instead
     part: str | None = field(default=None, compare=False)  # the part's words: the model is told which comes now
-    subject: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # the part's own records (`aimed`)
+    subject: Subject = field(default=(), compare=False)  # the part's own records (`aimed`)
 
 
 FREE = Route()
@@ -92,18 +112,23 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     finds = _worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
     usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
     writing = {p.strip() for p in write_parts(linked.text)}
+    judged = not CONDITIONAL.search(linked.text) or stock_condition(linked.text, linked) is not None
     out: list[Part] = []
     for start, end in _spans(linked.text):
         text = linked.text[start:end].strip()
         asked = linked.text[end:].lstrip().startswith("?") or text.endswith("?")
         if _writes(text, text in writing, drafts, asked):
-            out.append(Part(text, writes=True, tools=drafts))
+            out.append(Part(text, writes=True, tools=drafts, certain=len(drafts) == 1 and judged))
             continue
         mentions = [m for m in linked.mentions if start <= m.start < end]
         after_write = bool(out) and out[-1].writes and not _looks_up(linked.text, text)
         tools = () if after_write else _route(usable, text, mentions, out)  # "..., 3 invoices unpaid": the write's
         calls = _looked_up(tools, mentions, out)
-        out.append(Part(text, writes=False, tools=tools, calls=calls, subject=_subject(mentions) if calls == 1 else ()))
+        subjects = _subjects(mentions, calls)
+        described = product_words(linked, start, end) if tools == ("find_items",) else ""
+        if described and subjects and not any(m.kind == MentionKind.ITEM for m in mentions):
+            subjects = ((*subjects[0], ("query", described)),)  # not the whole sentence: "... up and tell me ..."
+        out.append(Part(text, writes=False, tools=tools, calls=calls, subjects=subjects))
     if out and not out[0].writes and not _looks_up(linked.text, out[0].text):
         return []  # "Record a payment of 1,200 from CASCADEW, bank ref ...": one request in pieces, the model's
     if len(out) == 1 and not out[0].writes and _a_question(linked):
@@ -120,9 +145,13 @@ def _a_question(linked: Linked) -> bool:
 
 def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Route:
     """The next call's route, from the calls made since the user spoke: the first uncovered look-up part's tools,
-    answer only once every part is covered, else free."""
+    answer only once every part is covered, else free. A draft code sent back to look first, once the look-ups
+    ran, is made now (`redo_after_look_up`), whatever the parts."""
+    redo = redo_after_look_up(messages)
+    if redo:
+        return Route(tools=redo, required=True)
     if len(parts) == 1 and parts[0].asks and parts[0].tools:
-        return FREE if since_user(messages) else _look_up(parts[0])  # a question's first call; then free
+        return FREE if since_user(messages) else _look_up(parts[0], 0)  # a question's first call; then free
     if len(parts) < 2 or not any(p.tools and not p.writes for p in parts):
         return FREE
     calls = _calls(messages)
@@ -133,21 +162,22 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Rou
     for part in parts:
         if part.writes:
             if made_writes == 0:  # the first round is the step rule's (a request that looks first drafts after)
-                return Route(tools=part.tools) if calls else FREE  # looked up: a draft now, or the answer
+                return Route(tools=part.tools, required=part.certain) if calls else FREE  # looked up: the draft
             made_writes -= 1
-        for _ in range(part.calls if part.tools and not part.writes else 0):
+        for index in range(part.calls if part.tools and not part.writes else 0):
             covering = next((name for name in reads if name in part.tools), None)
             if covering is None:
-                return _look_up(part)
+                return _look_up(part, index)
             reads.remove(covering)
     unrouted = [p for p in parts if not p.writes and not p.tools and not FILLER.fullmatch(p.text)]
     return FREE if unrouted else Route(answer_only=True)  # a part no cue points at: the step rule's to judge
 
 
-def _look_up(part: Part) -> Route:
-    """A look-up part's route: its tools; the one tool it points at, required (the 1.5B model, allowed to answer,
-    sometimes answers "I need to sign off on the draft for SO-1042" without looking)."""
-    return Route(tools=part.tools, required=len(part.tools) == 1, part=part.text, subject=part.subject)
+def _look_up(part: Part, index: int) -> Route:
+    """A look-up part's route to its `index`th call: its tools; the one tool it points at, required (the 1.5B model,
+    allowed to answer, sometimes answers "I need to sign off on the draft for SO-1042" without looking)."""
+    subject = part.subjects[index] if index < len(part.subjects) else ()
+    return Route(tools=part.tools, required=len(part.tools) == 1, part=part.text, subject=subject)
 
 
 def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:
@@ -190,7 +220,21 @@ SUBJECT_ARGUMENTS = {
 DOCUMENT_ARGUMENTS = {"SO": "order_number", "EX": "case_number", "DR": "draft_number", "RMA": "rma_number"}
 
 
-def _subject(mentions: Sequence[Mention]) -> tuple[tuple[str, str], ...]:
+def _subjects(mentions: Sequence[Mention], calls: int) -> tuple[Subject, ...]:
+    """What each of a part's calls is about: its one subject; with several calls, one per thing of the kind it
+    names several of, in the order written, each with the rest of what it names ("Which of Dallas or Reno has more
+    S-100": S-100 at DAL, then S-100 at RNO; the 1.5B model looked Dallas up twice)."""
+    if calls == 1:
+        return (_subject(mentions),)
+    for kind in SUBJECT_ARGUMENTS:
+        ids = list(dict.fromkeys(m.ids[0] for m in mentions if m.kind == kind and m.ids and not m.ambiguous))
+        if len(ids) == calls and not any(m.kind == kind and m.ambiguous for m in mentions):
+            rest = _subject([m for m in mentions if m.kind != kind])
+            return tuple((*rest, (SUBJECT_ARGUMENTS[kind], i)) for i in ids)
+    return ()
+
+
+def _subject(mentions: Sequence[Mention]) -> Subject:
     """The records a look-up part names one of, by the argument that takes them ("and SO-2258": order_number), and
     the item it describes as a search's query ("the 3/4 inch brass ball valve")."""
     out: dict[str, str] = {}
@@ -255,10 +299,17 @@ def _worded(name: str, text: str, writes: bool = False) -> bool:
 
 
 def _drafts_asked(registry: Registry, linked: Linked, drafts: Sequence[str]) -> tuple[str, ...]:
-    """The draft tools the request's words or what it names point at (`tool_offer.score`): a write part offered a
-    master-data change for "draft 150 V-200 from Dallas for them" took it; all of them when none is pointed at."""
-    asked = tuple(n for n in drafts if score(n, linked.text, linked.mentions, writes=registry.tools[n].writes) > 0)
-    return asked or tuple(drafts)
+    """The draft tools the request's own words point at; else those what it names points at (`tool_offer.score`),
+    less those only their own words ask for (`Cue.by_name`: a write part offered a master-data change for "draft
+    150 V-200 from Dallas for them" took it); all of them when none is pointed at."""
+    worded = tuple(n for n in drafts if _worded(n, linked.text, writes=True))
+    named = tuple(
+        n
+        for n in drafts
+        if score(n, linked.text, linked.mentions, writes=registry.tools[n].writes) > 0
+        and (n not in CUES or CUES[n].by_name)
+    )
+    return worded or named or tuple(drafts)
 
 
 def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], finds: bool) -> bool:

@@ -38,6 +38,7 @@ class Cue:
     mentions: frozenset[MentionKind] = frozenset()
     documents: frozenset[str] = frozenset()  # SO, EX, DR, ...
     unless: str = ""  # words that say the request asks for something else ("credit" is not stock "left")
+    by_name: bool = True  # a draft a change to a record it acts on asks for; False: only its own words do
 
     def pattern(self) -> re.Pattern[str]:
         return re.compile(rf"\b(?:{self.words})", re.IGNORECASE)
@@ -46,8 +47,14 @@ class Cue:
         return bool(self.unless) and re.search(rf"\b(?:{self.unless})", text, re.IGNORECASE) is not None
 
 
-def _cue(words: str, mentions: Iterable[MentionKind] = (), documents: Iterable[str] = (), unless: str = "") -> Cue:
-    return Cue(words, frozenset(mentions), frozenset(documents), unless)
+def _cue(
+    words: str,
+    mentions: Iterable[MentionKind] = (),
+    documents: Iterable[str] = (),
+    unless: str = "",
+    by_name: bool = True,
+) -> Cue:
+    return Cue(words, frozenset(mentions), frozenset(documents), unless, by_name)
 
 
 CUES: dict[str, Cue] = {
@@ -120,6 +127,7 @@ CUES: dict[str, Cue] = {
         r"release|lift|unblock|take .* off|remove the hold|off (?:credit )?hold"
         r"|(?:put|place)\b[^.?]*\bon (?:a )?(?:credit )?hold",
         [CUSTOMER],
+        by_name=False,  # "draft 150 V-200 for them" names a customer and asks for no release
     ),
     "draft_master_data_change": _cue(
         r"(?:raise|lower|increase|decrease|change|set|cut|bump|update)\b[^.?]*\b(?:credit limit|limit to|cost|price"
@@ -127,6 +135,7 @@ CUES: dict[str, Cue] = {
         r"|contract price|lead time|payment terms|(?:de)?activate|master data|approved substitute"
         r"|(?:add|remove) [\w-]+ as (?:a |an )?substitute",
         [ITEM, CUSTOMER, SUPPLIER],
+        by_name=False,  # an order of an item for a customer named both, and the model took this
     ),
     "draft_exception_action": _cue(
         r"assign|resolve|close|dismiss|comment|note (?:on|that)|add a note|escalate|reassign|hand (?:it )?to",
@@ -144,6 +153,7 @@ CUES: dict[str, Cue] = {
     "draft_stock_adjustment": _cue(
         r"count(?:ed)?\b|cycle count|write[- ]off|written off|damaged|broken|missing|shrinkage|found \d+|adjust",
         [ITEM, WAREHOUSE],
+        by_name=False,  # "move 20 of them to Manchester" names an item and a warehouse and adjusts nothing
     ),
     "draft_order_action": _cue(
         r"substitut|swap|replace|instead of|alternative|expedit|rush|overnight|express|freight|"

@@ -10,7 +10,7 @@ import pytest
 from assistant.agent import Assistant, TurnResult, Usage
 from assistant.channels.terminal.chat import turn_footer
 from assistant.conversations import open_checkpointer
-from assistant.faithfulness import contradictions, correction
+from assistant.faithfulness import answered_no, contradictions, correction
 from assistant.grounding import NUMBER, check, recap
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
@@ -187,6 +187,33 @@ def test_an_order_said_to_be_on_hold_or_shipped_against_its_status_is_a_contradi
     assert _said("SO-2290 is confirmed and not on hold.", order) == []
 
 
+HELD_ORDER = {"order": "SO-2289", "status": "on_hold", "lines": [], "facts": ["SO-2289 status: on hold."]}
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["SO-2289 is confirmed, isn't it?", "so-2289 confirmed right?", "Is SO-2289 confirmed?", "SO-2289 was confirmed?"],
+)
+def test_a_yes_to_a_question_whose_claim_the_records_deny_is_a_contradiction(question: str) -> None:
+    answer = "Yes, SO-2289 is on hold because MAGNOLIA2 is on credit hold."
+    assert _said(answer, HELD_ORDER, question=question) == [("status", "SO-2289")]
+    assert _said("No, SO-2289 is on hold.", HELD_ORDER, question=question) == []
+    assert answered_no(answer, [HELD_ORDER], question) == "No, SO-2289 is on hold because MAGNOLIA2 is on credit hold."
+
+
+def test_a_yes_the_records_bear_out_or_to_a_question_in_the_negative_is_left_alone() -> None:
+    confirmed = {**HELD_ORDER, "status": "confirmed"}
+    assert _said("Yes, SO-2289 is confirmed.", confirmed, question="SO-2289 is confirmed, isn't it?") == []
+    assert _said("Yes, it is on hold.", HELD_ORDER, question="Is SO-2289 on hold?") == []
+    assert _said("Yes.", HELD_ORDER, question="Isn't SO-2289 on hold?") == []  # yes and no read either way
+    assert _said("Yes, ACME is not on credit hold.", ACME, question="Is ACME on credit hold?") == [
+        ("credit hold", "ACME")
+    ]
+    # a yes whose own sentence the records also deny is flagged, not turned into a no
+    wrong = "Yes, SO-2289 is confirmed and ships today."
+    assert answered_no(wrong, [HELD_ORDER], "SO-2289 is confirmed, isn't it?") == wrong
+
+
 # -- (b) figures under labels ------------------------------------------------------------------------------------
 
 
@@ -293,6 +320,18 @@ def test_a_turn_whose_answer_contradicts_a_tool_result_gets_the_records_sentence
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "is ACME on hold?")
     assert result.answer == "ACME is on credit hold.\n\nCheck: the records say: ACME is not on credit hold."
     assert [(c.kind, c.record) for c in result.grounding.contradictions] == [("state", "ACME")]
+
+
+def test_a_turns_yes_to_a_claim_the_records_deny_becomes_a_no(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)),
+            Reply(text="Yes, ACME is not on credit hold."),
+        ]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "ACME is on hold, right?")
+    assert result.answer == "No, ACME is not on credit hold."
+    assert result.grounding.contradictions == []
 
 
 def test_a_faithful_turn_is_left_as_the_model_said_it(sqlite_world: World, tmp_path: Path) -> None:

@@ -168,6 +168,69 @@ def test_a_part_that_refers_back_or_names_no_item_is_not_sent_to_the_stock(sqlit
     )  # its SKU: found
 
 
+def test_each_look_up_of_a_part_naming_two_warehouses_is_about_its_own_warehouse(sqlite_demo: Database) -> None:
+    text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
+    first, second = _route(sqlite_demo, text), _route(sqlite_demo, text, "check_availability")
+    assert {("sku", "S-100"), ("warehouse", "DAL")} <= set(first.subject)
+    assert {("sku", "S-100"), ("warehouse", "RNO")} <= set(second.subject)  # the model looked Dallas up twice
+    repeated = _turn(text, ("check_availability", None))
+    repeated.append(
+        {"role": "assistant", "tool_calls": [_call("c9", "check_availability", {"sku": "S-100", "warehouse": "DAL"})]}
+    )
+    (call,) = aimed(repeated, second, REGISTRY)[-1]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"sku": "S-100", "warehouse": "RNO"}
+
+
+@pytest.mark.parametrize(
+    ("text", "user", "draft", "look_up"),
+    [
+        ("EX-4: order the missing P-240 from GULFPUMP into Atlanta", "bea", "draft_purchase_order", "get_exception"),
+        (
+            "Can Dallas cover SO-2258 line 1? If so, switch that line to ship from Dallas",
+            "sam",
+            "draft_order_change",
+            "check_availability",
+        ),
+    ],
+)
+def test_a_draft_sent_back_to_look_first_is_made_once_the_look_ups_ran(
+    sqlite_demo: Database, text: str, user: str, draft: str, look_up: str
+) -> None:
+    parts = _parts(sqlite_demo, text, user)
+    sent_back = _turn(text, (draft, {"error": "look_first", "message": "not run, look first: call ..."}))
+    assert next_route(parts, sent_back) == FREE  # the look-ups come first: code makes them
+    looked = _turn(text, (draft, {"error": "look_first", "message": "m"}), (look_up, None))
+    assert next_route(parts, looked) == Route(tools=(draft,), required=True)  # not the answer the model gave
+    drafted = _turn(text, (draft, {"error": "look_first", "message": "m"}), (look_up, None), (draft, None))
+    assert next_route(parts, drafted) != Route(tools=(draft,), required=True)  # once only
+    refused = _turn(text, (draft, {"error": "invalid_input", "message": "m"}), (look_up, None))
+    assert next_route(parts, refused) != Route(tools=(draft,), required=True)  # only a draft sent back to look
+
+
+def test_an_item_looked_up_by_its_description_is_searched_for_by_its_words_not_the_sentence(
+    sqlite_demo: Database,
+) -> None:
+    text = "Look the 3/4 inch brass ball valve up and tell me how many are free in Atlanta"
+    first = _route(sqlite_demo, text)
+    assert first.tools == ("find_items",)
+    assert dict(first.subject)["query"] == "3/4 inch brass ball valve"
+
+
+def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite_demo: Database) -> None:
+    fuller = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
+    after = _route(sqlite_demo, fuller, "check_availability", "check_availability")
+    assert after == Route(tools=("draft_transfer",), required=True)  # code judges the comparison, then the gate
+    order = "Check how much credit BRAZOSPL has and draft 150 V-200 from Dallas for them"
+    drafts = _route(sqlite_demo, order, "get_customer_credit")
+    assert drafts.tools is not None and "draft_sales_order" in drafts.tools
+    assert not {"draft_master_data_change", "request_credit_hold_release", "draft_stock_adjustment"} & set(drafts.tools)
+    unjudged = "Is BRAZOSPL on credit hold? If not, draft an order of 15 V-200 from Dallas for them"
+    offered = _route(sqlite_demo, unjudged, "get_customer_credit")
+    assert offered.tools == ("draft_sales_order",) and not offered.required  # a condition code does not judge
+    worded = "Check ACME's credit and raise their credit limit to 60000"
+    assert "draft_master_data_change" in (_route(sqlite_demo, worded, "get_customer_credit", user="fiona").tools or ())
+
+
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
     text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
     parts = _parts(sqlite_demo, text)

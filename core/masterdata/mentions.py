@@ -59,7 +59,7 @@ NOT_PRODUCT_WORDS = frozenset({
     "ship", "shipped", "check", "stock", "stocks", "available", "availability", "promise", "draft", "status",
     "where", "when", "why", "show", "find", "search", "look", "up", "more", "than", "unit", "units", "pcs", "each",
     "make", "change", "set", "customer", "supplier", "warehouse", "item", "items", "sku", "skus", "today",
-    "tomorrow", "week", "month",
+    "tomorrow", "week", "month", "free", "tell", "left", "reserved", "incoming",
 })  # fmt: skip
 
 
@@ -378,12 +378,17 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 4 else word
 
 
-def product_words(linked: Linked) -> str:
-    """The words of a message that may describe a product, in order: those no mention claimed, less the words that
-    say what to do ("Move 20 of the 1 inch brass valves from Dallas" gives "1 inch brass valves"). What a catalogue
-    search looks for when the user described an item instead of naming it."""
+def product_words(linked: Linked, start: int = 0, end: int | None = None) -> str:
+    """The words of a message (or of its part from `start` to `end`) that may describe a product, in order: those no
+    mention claimed, less the words that say what to do ("Move 20 of the 1 inch brass valves from Dallas" gives "1
+    inch brass valves"). What a catalogue search looks for when the user described an item instead of naming it."""
     message = _Text(linked.text, taken=[(m.start, m.end) for m in linked.mentions])
-    kept = [w for _, _, w in message.words() if w not in NOT_PRODUCT_WORDS and (len(w) > 1 or w.isdigit())]
+    stop = len(linked.text) if end is None else end
+    kept = [
+        w
+        for s, e, w in message.words()
+        if start <= s and e <= stop and w not in NOT_PRODUCT_WORDS and (len(w) > 1 or w.isdigit())
+    ]
     return " ".join(kept)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from assistant.conditions import (
     CHANGE_WORDS,
     GUARD_CODES,
+    LOOK_FIRST,
     last_request,
     loaded,
     only_asks,
@@ -151,6 +152,24 @@ def last_round_sent_back(messages: Sequence[dict[str, Any]]) -> bool:
     results = {m.get("tool_call_id"): _result(m) for m in since_user(messages) if m["role"] == "tool"}
     rounds = [[c.get("id") for c in m.get("tool_calls") or []] for m in since_user(messages) if m.get("tool_calls")]
     return bool(rounds) and all(_guarded(results.get(i)) for i in rounds[-1])
+
+
+def redo_after_look_up(messages: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The draft tools code sent back to look first, when the round after them made those look-ups and drafted
+    nothing: the draft comes now ("EX-4: order the missing P-240" read the case; the 1.5B model, free to choose,
+    answered with what the case said instead of drafting). Empty otherwise."""
+    results = {m.get("tool_call_id"): _result(m) for m in since_user(messages) if m["role"] == "tool"}
+    rounds = [m.get("tool_calls") or [] for m in since_user(messages) if m.get("tool_calls")]
+    if len(rounds) < 2 or any(_guarded(results.get(c.get("id"))) for c in rounds[-1]):
+        return ()
+    sent_back = [c for c in rounds[-2] if (results.get(c.get("id")) or {}).get("error") == LOOK_FIRST]
+    if not sent_back or len(sent_back) < len(rounds[-2]) or any(writes_call(c) for c in rounds[-1]):
+        return ()
+    return tuple(dict.fromkeys(str(c["function"]["name"]) for c in sent_back if writes_call(c)))
+
+
+def writes_call(call: dict[str, Any]) -> bool:
+    return str((call.get("function") or {}).get("name", "")).startswith(WRITE_PREFIXES)
 
 
 def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
