@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from assistant.faithfulness import RECORD_ID, RECORD_OR_SKU, Contradiction, contradictions
+from assistant.faithfulness import FACT, RECORD_ID, RECORD_OR_SKU, Contradiction, contradictions
 
 SKU_KEYS = ("sku",)
 # A number standing alone or with a unit ("5x", "40pcs"), never the first digits of a code that goes on with letters
@@ -99,26 +99,38 @@ def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = Fa
     """The read results' headline facts that the answer does not already state, in code's words, so that what a
     turn of several steps looked up reaches the user as the records say it, whatever the model left out.
 
-    A fact is already stated when the answer has every figure in it (its record ids and dates aside); a fact
-    without figures, when the answer names every record it names ("Open exception cases: EX-1, EX-2.") or, naming
-    none, has its sentence; `with_records`, also every record it names (a briefing's cases: what the user opens
-    next)."""
+    Each result gives its first facts the answer left out: one it stated takes no room, so an answer that said two
+    orders' status and total still gets each order's lines. See `_stated` for what an answer states."""
     said = {_value(n) for n in NUMBER.findall(DATE.sub(" ", RECORD_ID.sub(" ", answer)))}
     named = {r.upper() for r in RECORD_ID.findall(answer)}
     out: list[str] = []
     each = max(RECAP_PER_RESULT, RECAP_MOST // max(len(results), 1))  # one result: as many facts as the recap holds
     for result in results:
-        for fact in [str(f) for f in result.get("facts") or []][:each]:
-            bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
-            figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
-            records = {r.upper() for r in RECORD_ID.findall(fact)}
-            if figures:
-                stated = figures <= said
-            else:
-                stated = records <= named if records else fact.rstrip(".").lower() in answer.lower()
-            if with_records:
-                stated = stated and records <= named
-            nothing = bool(figures) and figures <= {Decimal(0)}  # "reserved at ATL: 0 units" tells nothing
-            if not stated and not nothing and fact not in out:
-                out.append(fact)
+        facts = [str(f) for f in result.get("facts") or []]
+        untold = [f for f in facts if not _stated(f, answer, said, named, with_records=with_records)]
+        out += [f for f in untold[:each] if f not in out]
     return out[:RECAP_MOST]
+
+
+def _stated(fact: str, answer: str, said: set[Decimal | None], named: set[str], *, with_records: bool = False) -> bool:
+    """Whether the answer already states the fact, or the fact tells nothing ("reserved at ATL: 0 units").
+
+    A fact is stated when the answer has every figure in it (its record ids and dates aside); a fact without
+    figures, when the answer names every record it names and has the words of its value ("SO-2253 status:
+    confirmed.", not merely SO-2253; "Open exception cases: EX-1, EX-2." by its cases) or, naming none, has its
+    sentence; `with_records`, also every record it names (a briefing's cases: what the user opens next). `said`
+    and `named` are the answer's figures and records."""
+    bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
+    figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
+    records = {r.upper() for r in RECORD_ID.findall(fact)}
+    if figures and figures <= {Decimal(0)}:
+        return True
+    if figures:
+        told = figures <= said
+    elif records:
+        value = FACT.match(bare.strip())
+        words = re.findall(r"[a-z]{3,}", value.group("value").lower()) if value else []
+        told = records <= named and all(w in answer.lower() for w in words)
+    else:
+        told = fact.rstrip(".").lower() in answer.lower()
+    return told and (records <= named or not with_records)

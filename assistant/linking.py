@@ -34,6 +34,21 @@ def key(value: object) -> str:
     return re.sub(r"[^0-9A-Z]", "", str(value).upper())
 
 
+STEM = 4  # the fewest letters two forms of one word share ("open", "opened")
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a text as they are compared ("late_supplier" -> LATE, SUPPLIER)."""
+    return [key(w) for w in re.findall(r"[A-Za-z]+", text)]
+
+
+def same_word(a: str, b: str) -> bool:
+    """Two forms of one word: an inflection or a cut ("SHORTAGES", "SHORT" of "SHORTAGE"; "APPROVE" of "APPROVAL"),
+    as words of at least `STEM` letters that differ in their last letters only."""
+    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return a == b or shared >= max(STEM, min(len(a), len(b)) - 1)
+
+
 def _said(mention: Mention) -> str | None:
     """One mention in the note's words, or None when it tells the model nothing it cannot read itself."""
     quoted = f"'{mention.text}'"
@@ -92,6 +107,7 @@ class Evidence:
     keys: set[str] = field(default_factory=set)
     firm: set[str] = field(default_factory=set)  # resolved by linking or returned by a tool: not mere words
     user_text: list[str] = field(default_factory=list)
+    words: set[str] = field(default_factory=set)  # every word the user wrote (`words_of`)
     numbers: set[int] = field(default_factory=set)
     counts: set[int] = field(default_factory=set)
     dates: set[str] = field(default_factory=set)
@@ -118,6 +134,12 @@ class Evidence:
         name) may also be part of what the user wrote."""
         wanted = key(value)
         return bool(wanted) and (wanted in self.keys or (len(wanted) >= 5 and any(wanted in t for t in self.user_text)))
+
+    def says(self, phrase: str) -> bool:
+        """The user wrote every word of the phrase, in some form ("shortages" says "shortage"); a word of two
+        letters ("on" of "on_hold") says nothing alone."""
+        wanted = [w for w in words_of(phrase) if len(w) > 2] or words_of(phrase)
+        return bool(wanted) and all(any(same_word(w, u) for u in self.words) for w in wanted)
 
     def names_unseen_place(self) -> bool:
         """The current message names a warehouse outside the user's scope ("Birmingham" to a user of NA only): what
@@ -169,6 +191,7 @@ def evidence_of(
 def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> None:
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9\-_#/.]*", text)
     evidence.user_text.append(key(text))
+    evidence.words |= set(words_of(text))
     evidence.keys |= {key(w) for w in words} | {key(a + b) for a, b in itertools.pairwise(words)}
     # "-5", "1,200", "12.50"; not the 200 of V-200
     written = [Decimal(n.replace(",", "")) for n in NUMBER.findall(text)]

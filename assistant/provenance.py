@@ -7,7 +7,10 @@ a date … (the rules are data: `ROLES` by field name, `format: date`, and the s
 
 - a value that names a record of another kind (a case, order or draft number as a SKU, an entity code as a
   warehouse) is not given, whoever wrote it; nor is an item's description as its SKU ("brass valve");
-- an optional value the conversation does not support is dropped before the call (and not shown);
+- an optional value the conversation does not support is dropped before the call (and not shown), an optional
+  choice among the schema's values (a case's `type`, a `status`) included: kept only when the user's words say it
+  ("shortages" says `shortage`, "open" says `open`; the schema may give other words, `SAID_AS`) or a tool returned
+  it. A choice with a default of its own (a `view`) is no filter: left out it is not "all" but another view;
 - a required value of a write the model left out (or gave unsupported or of the wrong kind) is filled from the
   current message when its words give it without doubt: the count written with the line's SKU ("10 V-210",
   "5 x V-200", "forty V-200"), the only item, the only customer or supplier (not an ambiguous name), the only
@@ -47,6 +50,7 @@ from assistant.reroutes import rerouted, returned_this_turn
 from core import clock
 from core.actor import Actor
 from core.db import Database
+from core.drafts.base import SAID_AS
 from core.errors import ErpError
 from core.masterdata.mentions import (
     Linked,
@@ -76,7 +80,7 @@ class Role(StrEnum):
     DOCUMENT = "document"
     DATE = "date"
     NAMED = "named"  # any other name the user must have given (an assignee, a customer's reference)
-    REASON = "reason"  # a stock adjustment's reason code, which the user's words must say ("damaged", "missing")
+    CHOICE = "choice"  # an optional filter among the schema's values, which the user's words must say ("shortages")
 
 
 # The rules, by field name (a date is any field of format `date`); fields not listed are the model's to choose.
@@ -119,14 +123,6 @@ ROLES = {
     "tracking_number": Role.NAMED,
     "bank_reference": Role.NAMED,
     "counted": Role.COUNT,
-    "reason": Role.REASON,
-}
-# The words (stems, as `key` writes them) that give each stock adjustment reason: "write off 3, damaged".
-REASON_WORDS = {
-    "DAMAGE": ("DAMAG", "BROKE", "CRUSH", "LEAK"),
-    "SHRINKAGE": ("SHRINK", "MISSING", "LOST", "STOLE", "THEFT"),
-    "FOUND": ("FOUND", "EXTRA", "TURNEDUP"),
-    "CORRECTION": ("CORRECT", "COUNT", "MISCOUNT", "KEYING"),
 }
 # The kinds of record each role names: a value that names only records of another kind (a case number as a SKU,
 # an entity code as a warehouse) is not given.
@@ -163,15 +159,20 @@ ASKS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """One argument the check looks at: its path ("lines.*.quantity"), what it names, whether it is required."""
+    """One argument the check looks at: its path ("lines.*.quantity"), what it names, whether it is required, and
+    for a choice the other words that say each value (the schema's `SAID_AS`: "missing" says shrinkage)."""
 
     path: tuple[str, ...]
     role: Role
     required: bool
+    words: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def name(self) -> str:
         return self.path[-1]
+
+    def said_as(self, value: Any) -> tuple[str, ...]:
+        return dict(self.words).get(str(value), ())
 
 
 @cache
@@ -183,15 +184,31 @@ def rules_for(tool: Tool) -> tuple[Rule, ...]:
 
 def _rules(schema: dict[str, Any], defs: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[Rule]:
     required = set(schema.get("required", []))
-    for name, spec in schema.get("properties", {}).items():
-        spec = _resolved(_not_null(spec), defs)
+    for name, field_spec in schema.get("properties", {}).items():
+        spec = _resolved(_not_null(field_spec), defs)
         items = _resolved(spec.get("items", {}), defs)
         if spec.get("type") == "array" and "properties" in items:
             yield from _rules(items, defs, (*prefix, name, "*"))
             continue
+        if _is_filter(field_spec, spec, name in required):
+            yield Rule((*prefix, name), Role.CHOICE, False, _said_as(field_spec, spec))
+            continue
         role = Role.DATE if _is_date(spec) else ROLES.get(name)
         if role is not None:
             yield Rule((*prefix, name), role, name in required)
+
+
+def _is_filter(field_spec: dict[str, Any], spec: dict[str, Any], required: bool) -> bool:
+    """An optional choice among the schema's values that, left out, means none was made (a case list's `type`,
+    `status`): not a required one (never dropped), nor one with a default of its own (a `view`: left out, another
+    view is shown, not a wider one), nor a boolean (no enum)."""
+    return not required and "enum" in spec and field_spec.get("default") is None
+
+
+def _said_as(field_spec: dict[str, Any], spec: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The other words the schema gives for a choice's values, on the field or on its enum."""
+    words = {**spec.get(SAID_AS, {}), **field_spec.get(SAID_AS, {})}
+    return tuple((str(value), tuple(said)) for value, said in words.items())
 
 
 def _not_null(spec: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +284,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
             mention = evidence.ambiguity(value) if rule.role in (Role.PARTY, Role.ITEM, Role.WAREHOUSE) else None
             if mention is not None:
                 unclear[mention.text] = mention
-            elif not supported(rule.role, value, evidence):
+            elif not _holds(rule, value, evidence):
                 if not rule.required:
                     del holder[name]
                     dropped.append(path)
@@ -321,9 +338,9 @@ def _all_invented(line: Any, rules: list[Rule], evidence: Evidence) -> bool:
     """Every value of the line is one the rules check, and none of them is supported."""
     if not isinstance(line, dict):
         return False
-    checked = {r.name: r.role for r in rules}
+    checked = {r.name: r for r in rules}
     given = {k: v for k, v in line.items() if v is not None}
-    return set(given) <= set(checked) and not any(supported(checked[k], v, evidence) for k, v in given.items())
+    return set(given) <= set(checked) and not any(_holds(checked[k], v, evidence) for k, v in given.items())
 
 
 def _named_with_doubt(rule: Rule, evidence: Evidence) -> Mention | None:
@@ -354,19 +371,24 @@ def _line_sku(holder: dict[str, Any], name: str) -> str | None:
     return str(sku) if name == "quantity" and sku is not None else None
 
 
-def supported(role: Role, value: Any, evidence: Evidence) -> bool:
-    """Whether the conversation gives this value for an argument of this role (never a record of another kind)."""
+def _holds(rule: Rule, value: Any, evidence: Evidence) -> bool:
+    """Whether the conversation gives this value for the rule's argument."""
+    return supported(rule.role, value, evidence, said_as=rule.said_as(value))
+
+
+def supported(role: Role, value: Any, evidence: Evidence, *, said_as: tuple[str, ...] = ()) -> bool:
+    """Whether the conversation gives this value for an argument of this role (never a record of another kind);
+    a choice's value is given by its words, or the other words that say it (`said_as`), or a tool's result."""
     if role in KINDS and evidence.names_another_kind(value, KINDS[role]):
         return False
+    if role == Role.CHOICE:
+        return key(value) in evidence.firm or any(evidence.says(words) for words in (str(value), *said_as))
     if role == Role.COUNT:
         return _whole(value) in evidence.counts
     if role == Role.NUMBER:
         return _whole(value) in evidence.numbers or _decimal(value) in evidence.amounts
     if role == Role.DATE:
         return str(value) in evidence.dates
-    if role == Role.REASON:  # a reason code; any other reason (a credit hold release's) is the model's words
-        stems = REASON_WORDS.get(key(value))
-        return stems is None or any(stem in text for stem in stems for text in evidence.user_text)
     if role == Role.DOCUMENT:
         digits = re.sub(r"\D", "", str(value))
         return evidence.has_key(value) or (digits.isdigit() and int(digits) in evidence.numbers)
@@ -442,7 +464,7 @@ def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -
             value = holder.get(name)
             if _is_line_warehouse(rule) and not _line_in_scope(holder, evidence.current):
                 continue
-            if value is not None and supported(rule.role, value, evidence) and not _is_line_warehouse(rule):
+            if value is not None and _holds(rule, value, evidence) and not _is_line_warehouse(rule):
                 continue
             given = _given(rule, holder, arguments, evidence, evidence.current)
             if given is not None and not _same_record(value, given, evidence):

@@ -122,8 +122,9 @@ def test_at_the_step_cap_the_model_answers_from_what_it_found_and_says_so(sqlite
     assert result.answer == (
         f"V-200: 12 available at ATL now. {AT_STEP_CAP}\n\nFrom the records: "
         "V-200 available to promise at DAL on 2026-11-20: 100 units. "
-        "V-200 available to promise in all 2 warehouses on 2026-11-20: 112 units."
-    )
+        "V-200 available to promise in all 2 warehouses on 2026-11-20: 112 units. "
+        "V-200 at ATL: 1 unit can be promised from 2026-11-20. V-200 at ATL: 2 units can be promised from 2026-11-20."
+    )  # the figure the words stated takes no room: each look-up's own answer (1 unit, 2 units) is told too
     assert "".join(tokens) == result.answer  # a channel that streams shows the same words
     assert result.grounding.unsupported_numbers == []
 

@@ -5,21 +5,25 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
 from assistant.agent import Assistant, Event, TurnResult
 from assistant.conversations import open_checkpointer
-from assistant.linking import note_for
+from assistant.linking import Evidence, evidence_of, note_for
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
-from assistant.provenance import Role, rules_for
+from assistant.provenance import Role, rules_for, vet
 from core import clock
+from core.drafts.base import SAID_AS
 from core.drafts.models import DraftAction
-from core.masterdata.mentions import link_mentions
+from core.masterdata.mentions import Linked, link_mentions
 from core.masterdata.models import Customer
 from tests.world import World
 from tools import default_registry
+
+TOOLS = default_registry().tools
 
 
 def _assistant(world: World, script: Script, tmp_path: Path) -> Assistant:
@@ -294,7 +298,7 @@ def test_a_write_off_keeps_the_reason_the_users_words_give(sqlite_world: World, 
 
 def test_the_stock_adjustment_tool_checks_its_count_and_reason() -> None:
     rules = {rule.name: rule.role for rule in rules_for(default_registry().tools["draft_stock_adjustment"])}
-    assert (rules["counted"], rules["quantity"], rules["reason"]) == (Role.COUNT, Role.COUNT, Role.REASON)
+    assert (rules["counted"], rules["quantity"], rules["reason"]) == (Role.COUNT, Role.COUNT, Role.CHOICE)
 
 
 def test_a_free_text_reason_is_not_held_to_the_reason_codes(sqlite_world: World, tmp_path: Path) -> None:
@@ -455,3 +459,98 @@ def test_asking_why_a_case_stands_is_its_explanation_not_its_record() -> None:
         explained = as_explanation(looked_up, request, registry)
         assert explained["function"] == {"name": "explain_finding", "arguments": '{"case_number": "EX-15"}'}, request
     assert as_explanation(looked_up, "show me EX-15", registry) is looked_up
+
+
+# -- optional choices (an enum filter) the user never asked for ----------------------------------------------
+
+
+def _said(*texts: str, results: tuple[dict[str, Any], ...] = ()) -> Evidence:
+    """The evidence of user messages (linked to nothing: a choice is words, not records) and tool results."""
+    messages = [{"role": "user", "content": t} for t in texts]
+    messages += [{"role": "tool", "content": json.dumps(r)} for r in results]
+    return evidence_of(messages, lambda text: Linked(text, ()), None)
+
+
+def test_a_case_type_the_user_never_said_is_dropped_and_the_status_they_said_is_kept() -> None:
+    guessed = {"type": "shortage", "status": "open"}  # the local model's call for EX-11's turn: the others went missing
+    vetted = vet(TOOLS["list_exceptions"], guessed, _said("open exception cases and my approvals, please"))
+    assert vetted.arguments == {"status": "open"} and vetted.dropped == ("type",)
+
+
+@pytest.mark.parametrize(
+    ("text", "choice"),
+    [
+        ("any open shortages?", {"type": "shortage"}),
+        ("what's short in NA", {"type": "shortage"}),
+        ("list the credit holds", {"type": "credit_hold"}),
+        ("Show me late supplier exceptions", {"type": "late_supplier"}),
+        ("are approvals overdue anywhere?", {"type": "approval_overdue"}),
+        ("Which exceptions were resolved?", {"status": "resolved"}),
+        ("which cases did we close last week", {"status": "resolved"}),  # the schema's other word for it
+        ("cases assigned to me", {"status": "assigned"}),
+    ],
+)
+def test_a_choice_the_users_words_say_in_some_form_is_kept(text: str, choice: dict[str, str]) -> None:
+    assert vet(TOOLS["list_exceptions"], choice, _said(text)).arguments == choice
+
+
+@pytest.mark.parametrize(
+    ("text", "choice"),
+    [
+        ("open cases and my approvals", {"type": "approval_overdue"}),  # one of its words is no choice of it
+        ("which customers are on hold?", {"type": "credit_hold"}),
+        ("what's going on in NA?", {"status": "open"}),
+    ],
+)
+def test_a_choice_the_users_words_do_not_say_is_dropped(text: str, choice: dict[str, str]) -> None:
+    vetted = vet(TOOLS["list_exceptions"], choice, _said(text))
+    assert vetted.arguments == {} and vetted.dropped == tuple(choice)
+
+
+def test_a_choice_an_earlier_result_returned_is_kept() -> None:
+    listed = {"cases": [{"case": "EX-2", "type": "shortage", "status": "open"}]}
+    vetted = vet(TOOLS["list_exceptions"], {"type": "shortage"}, _said("list the cases", "and those of that kind?"))
+    assert vetted.dropped == ("type",)
+    vetted = vet(TOOLS["list_exceptions"], {"type": "shortage"}, _said("list the cases", results=(listed,)))
+    assert vetted.arguments == {"type": "shortage"}
+
+
+def test_required_choices_and_choices_with_a_default_are_the_models() -> None:
+    words = _said("EX-1 is done, and block ACME until they pay; who should I chase today?")
+    assert vet(TOOLS["draft_exception_action"], {"case_number": "EX-1", "action": "resolve"}, words).arguments == {
+        "case_number": "EX-1",
+        "action": "resolve",
+    }
+    # left out, these would not widen the answer but flip it: a credit hold into a release, collections into ageing
+    assert vet(TOOLS["request_credit_hold_release"], {"customer": "ACME", "action": "hold"}, words).arguments == {
+        "customer": "ACME",
+        "action": "hold",
+    }
+    assert vet(TOOLS["get_receivables"], {"view": "collections"}, words).arguments == {"view": "collections"}
+
+
+def test_the_choices_are_read_from_the_schemas_and_their_words_are_not_shown_to_the_model() -> None:
+    choices = {
+        name: {r.name for r in rules_for(tool) if r.role == Role.CHOICE}
+        for name, tool in TOOLS.items()
+        if any(r.role == Role.CHOICE for r in rules_for(tool))
+    }
+    assert choices == {"list_exceptions": {"type", "status"}, "draft_stock_adjustment": {"reason"}}  # no boolean
+    assert not any(SAID_AS in json.dumps(tool.schema()) for tool in TOOLS.values())
+
+
+def test_a_write_off_keeps_a_reason_said_in_other_words_and_drops_one_never_said() -> None:
+    guessed = {"sku": "V-200", "warehouse": "ATL", "quantity": 3, "reason": "shrinkage"}
+    kept = vet(TOOLS["draft_stock_adjustment"], guessed, _said("write off 3 V-200 at ATL, they went missing"))
+    assert kept.arguments["reason"] == "shrinkage"
+    dropped = vet(TOOLS["draft_stock_adjustment"], guessed, _said("write off 3 V-200 at ATL"))
+    assert "reason" not in dropped.arguments and dropped.dropped == ("reason",)
+
+
+def test_the_case_list_runs_without_the_type_nobody_asked_for(sqlite_world: World, tmp_path: Path) -> None:
+    guessed = Call("list_exceptions", {"type": "shortage", "status": "open"})
+    script = Script([Reply(calls=(guessed, Call("list_pending_approvals"))), Reply(text="Here they are.")])
+    result, events = _turn(sqlite_world, script, tmp_path, "open exception cases and my approvals, please")
+    assert {"status": "open"} in _shown_calls(events)
+    ran = {t.name: (t.arguments, t.ok) for t in result.tools}  # the two run side by side
+    assert ran == {"list_exceptions": ({"status": "open"}, True), "list_pending_approvals": ({}, True)}

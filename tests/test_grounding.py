@@ -1,6 +1,7 @@
 """Grounding and faithfulness: the facts the read tools render, and the checker that flags an answer the turn's
 results contradict (a state, a figure under the wrong label, a claim of none) without flagging faithful ones."""
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +16,7 @@ from assistant.grounding import NUMBER, check, recap
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from core import clock
+from core.db import Database
 from core.sales.service import LineRequest
 from tests.world import World
 from tools import ToolContext, default_registry
@@ -341,6 +343,27 @@ def test_a_faithful_turn_is_left_as_the_model_said_it(sqlite_world: World, tmp_p
     assert result.answer == answer and result.grounding.ok
 
 
+def _status_and_total(messages: list[dict[str, Any]]) -> Reply:
+    """The local model's answer to a status look-up of two orders: each one's status and total, and no line."""
+    found = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
+    return Reply(text=" ".join(f"The status of {o['order']} is {o['status']}; total USD {o['total']}." for o in found))
+
+
+def test_a_status_answer_for_two_orders_gets_each_orders_line_figures_from_the_records(
+    sqlite_demo: Database, tmp_path: Path
+) -> None:
+    calls = tuple(Call("get_order_status", {"order_number": n}) for n in ("SO-2253", "SO-2258"))
+    script = Script([Reply(calls=calls), _status_and_total])
+    demo = World(sqlite_demo)
+    result = _assistant(demo, script, tmp_path).turn(demo.actor("sam"), "What's the status of SO-2253 and SO-2258?")
+    words = _status_and_total(script.seen[-1]).text  # "The status of SO-2253 is confirmed; total USD 289.78. ..."
+    found = [json.loads(m["content"]) for m in script.seen[-1] if m["role"] == "tool"]
+    lines = [f for order in found for f in order["facts"] if " line " in f]
+    said, recapped = result.answer.split("\n\nFrom the records: ")  # the look-ups end in either order: both run at once
+    assert said == words and len(recapped) == len(" ".join(lines)) and all(line in recapped for line in lines)
+    assert "SO-2253 line 1 V-200 at ATL: 17 units ordered" in recapped and "SO-2258 line 1 A-180 at ATL: 23" in recapped
+
+
 @pytest.mark.parametrize(
     "words",
     [
@@ -393,15 +416,42 @@ def test_a_recap_gives_the_looked_up_facts_the_answer_left_out_and_not_those_it_
     assert recap([ATP, ACME], answer) == [
         "V-200 on hand at ATL: 30 units.",
         "V-200 reserved at ATL: 18 units.",
+        "V-200 incoming at ATL by 2026-11-25: 5 units.",  # in the room the stated figure does not take
         "ACME credit limit: USD 20,000.00.",
         "ACME open receivables: USD 68.18.",
         "ACME open orders: USD 1,500.00.",
     ]
-    stated = "ACME: limit USD 20,000, receivables 68.18, open orders 1,500.00. V-200: 12 free, 30 on hand, 18 held."
-    assert recap([ATP, ACME], stated) == []
+    headlines = "ACME: limit USD 20,000, receivables 68.18, open orders 1,500.00. V-200: 12 free, 30 on hand, 18 held."
+    assert recap([ATP, ACME], headlines) == [  # what was said takes no room: the next facts are told
+        "V-200 incoming at ATL by 2026-11-25: 5 units.",
+        "ACME exposure: USD 1,568.18.",
+        "ACME credit available: USD 18,431.82.",
+        "ACME is not on credit hold.",
+    ]
+    everything = f"{headlines} 5 coming in. Exposure 1,568.18, 18,431.82 left; ACME is not on credit hold."
+    assert recap([ATP, ACME], everything) == []
     assert recap([{"facts": ["V-200 reserved at ATL: 0 units.", "HOLDCO is on credit hold."]}], "") == [
         "HOLDCO is on credit hold."  # a zero tells nothing; a state without figures is recapped unless quoted
     ]
+
+
+def _order(number: str, status: str, total: str, line: str) -> dict[str, Any]:
+    """An order status look-up's facts, in the order tools/orders.py gives them (figures chosen for the tests)."""
+    facts = [f"{number} status: {status}.", f"{number} total: USD {total}.", f"{number} requested date: 2026-11-27."]
+    return {"order": number, "facts": [*facts, f"{number} line 1 {line}", f"{number} line 2 {line}"]}
+
+
+def test_facts_the_answer_stated_take_no_room_in_the_recap() -> None:
+    first = _order("SO-1", "confirmed", "289.78", "V-200 at ATL: 17 units ordered, 17 reserved, 0 shipped.")
+    second = _order("SO-2", "confirmed", "120.06", "A-180 at ATL: 23 units ordered, 23 reserved, 0 shipped.")
+    answer = "SO-1 is confirmed, total USD 289.78. SO-2 is also confirmed, total USD 120.06."
+    assert recap([first, second], answer) == [*first["facts"][3:], *second["facts"][3:]]
+
+
+def test_a_status_is_stated_by_its_words_not_by_naming_the_order() -> None:
+    held = _order("SO-1", "pending approval (credit hold)", "50.00", "V-200 at ATL: 5 units ordered, 0 shipped.")
+    assert recap([held, held], "SO-1's total is USD 50.00.")[0] == "SO-1 status: pending approval (credit hold)."
+    assert recap([held, held], "SO-1 is pending approval: a credit hold. Total USD 50.00.") == held["facts"][3:]
 
 
 def test_a_case_list_names_its_cases_soonest_due_first() -> None:

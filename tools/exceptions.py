@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from core.drafts.base import said_as
 from core.exceptions import get_case, page_cases
 from core.masterdata.service import entity_codes
 from tools import facts as fact
@@ -17,7 +18,10 @@ class ListExceptionsArgs(ToolArgs):
     type: Literal["shortage", "credit_hold", "price_deviation", "late_supplier", "approval_overdue"] | None = None
     entity: str | None = Field(None, description="legal entity code, e.g. NA")
     status: Literal["open", "assigned", "resolved", "dismissed"] | None = Field(
-        None, description="omit for open and assigned cases"
+        None,
+        description="omit for open and assigned cases",
+        # Left out, the list is the active cases, not every case: "closed cases" must keep the status it asks for.
+        json_schema_extra=said_as({"resolved": ["closed", "fixed"], "dismissed": ["closed"]}),
     )
     limit: int = Field(10, ge=1, le=50)
 

@@ -57,8 +57,8 @@ class Tool:
 
 
 def _compact(node: Any) -> Any:
-    """Drop what costs a model tokens and tells it nothing: titles, and `null` branches of optional fields
-    (an optional field is simply left out)."""
+    """Drop what costs a model tokens and tells it nothing: titles, `null` branches of optional fields (an optional
+    field is simply left out), and the `x-` keys code reads (`core.drafts.base.SAID_AS`)."""
     if isinstance(node, list):
         return [_compact(v) for v in node]
     if not isinstance(node, dict):
@@ -68,7 +68,9 @@ def _compact(node: Any) -> Any:
         kept = [b for b in branches if b != {"type": "null"}]
         rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
         node = {**(kept[0] if len(kept) == 1 else {"anyOf": kept}), **rest}
-    return {k: _compact(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    return {
+        k: _compact(v) for k, v in node.items() if not (k == "title" and isinstance(v, str)) and not k.startswith("x-")
+    }
 
 
 class Registry:

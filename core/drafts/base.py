@@ -14,6 +14,14 @@ from core.exceptions import ExceptionType
 from core.stock.service import Key
 
 Quantity = Field(gt=0, le=1_000_000, description="whole units, at least 1")
+# A choice field's other words for its values ("missing" says shrinkage), for the assistant's check that the user's
+# words gave an optional choice (a value's own words and their forms, "damaged", need none); no model is shown them.
+SAID_AS = "x-said-as"
+
+
+def said_as(words: dict[str, list[str]]) -> dict[str, Any]:
+    """A choice field's `json_schema_extra`: the other words that say each of its values."""
+    return {SAID_AS: words}
 
 
 class Payload(BaseModel):

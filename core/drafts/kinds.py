@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
-from core.drafts.base import Applied, DraftPayload, HeldCase, Payload, Quantity, normalised
+from core.drafts.base import Applied, DraftPayload, HeldCase, Payload, Quantity, normalised, said_as
 from core.drafts.masterdata import (
     CreditHoldDraft,
     CreditLimitChangeDraft,
@@ -73,7 +73,7 @@ from core.sales.service import (
 )
 from core.shipping.service import ShipmentDetails, ship_order
 from core.stock.counts import describe, record_adjustment
-from core.stock.models import Reason
+from core.stock.models import REASON_WORDS, Reason
 from core.transfers.models import Transfer
 from core.transfers.service import (
     TransferLineRequest,
@@ -236,7 +236,7 @@ class StockAdjustmentDraft(DraftPayload):
     warehouse: str = Field(min_length=1, max_length=40)
     counted: int | None = Field(None, ge=0, le=1_000_000, description="units on the shelf")
     quantity: int | None = Field(None, gt=0, le=1_000_000, description="units lost or found")
-    reason: Reason | None = None
+    reason: Reason | None = Field(None, json_schema_extra=said_as(REASON_WORDS))
     note: str = Field("", max_length=500)
 
     def subject(self) -> tuple[str, ...]:

@@ -141,6 +141,14 @@ class AdjustmentReason(StrEnum):
 # The reason codes as a payload field carries them (inline in a tool's schema, where the enum would add a $defs).
 Reason = Literal["damage", "shrinkage", "found", "correction"]
 assert set(get_args(Reason)) == {r.value for r in AdjustmentReason}
+# The other words people use for each reason ("write off 3, missing"), as stems ("leak" for leaked, leaking); the
+# reason's own word in any form ("damaged") needs none.
+REASON_WORDS = {
+    "damage": ["broke", "crush", "leak"],
+    "shrinkage": ["missing", "lost", "stole", "theft"],
+    "found": ["extra", "turned up"],
+    "correction": ["count", "miscount", "keying"],
+}
 
 
 class StockAdjustment(Base):
