@@ -25,7 +25,15 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from assistant.conditions import CONDITION_NOT_MET, GUARD_CODES, asked_look_ups, guard_calls, loaded, writes_left
+from assistant.conditions import (
+    CONDITION_NOT_MET,
+    GUARD_CODES,
+    asked_look_ups,
+    from_the_fuller,
+    guard_calls,
+    loaded,
+    writes_left,
+)
 from assistant.corrections import Correction, correction_of
 from assistant.faithfulness import answered_no, correction
 from assistant.grounding import Grounding, check, recap
@@ -444,7 +452,7 @@ class Assistant:
         messages = aimed(state["messages"], turn.route, self.registry)  # a routed call about its part's records
         checked = check_calls(self.db, self.registry, turn.actor, messages, turn.links)
         turn.held |= checked.held
-        calls = checked.calls
+        calls = from_the_fuller(checked.calls, state["messages"], turn.linked, self._warehouse_code)  # "from that one"
         turn.held |= self._held_by_conditions(state["messages"], [c for c in calls if c["id"] not in turn.held], turn)
         for call in calls:
             turn.emit(Event("tool_call", name=call["function"]["name"], data=_arguments(call)))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.linking import key
-from core.masterdata.mentions import Linked, Mention, MentionKind
+from core.masterdata.mentions import Linked, Mention, MentionKind, direction_written
 
 LOOK_FIRST = "look_first"  # the model is told what to look up before the draft
 CONDITION_NOT_MET = "condition_not_met"  # the results show the user's condition false: code answers
@@ -393,6 +393,51 @@ def _part_spans(text: str) -> list[tuple[int, int]]:
 
 
 # -- the agent's entry point -------------------------------------------------------------------------------------
+
+
+def from_the_fuller(
+    calls: Sequence[dict[str, Any]], messages: Sequence[dict[str, Any]], linked: Linked | None, resolve: Resolve
+) -> list[dict[str, Any]]:
+    """The round's transfers sent from the warehouse the request's comparison picks, once this turn's results show
+    it ("Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta": the user left the source
+    to the figures, so code reads it from them; the 1.5B model drafted Dallas to Reno). The destination is the one
+    warehouse the words send stock to, when the call named a compared one or none. A tie, an item not looked up
+    at every compared warehouse, or another draft: the call as it was (`judge` then holds what it must)."""
+    condition = stock_condition(linked.text, linked) if linked is not None else None
+    if linked is None or condition is None or condition.kind != "more" or len(condition.compared) < 2:
+        return list(calls)
+    seen = shown(m.get("content") for m in since_user(messages) if m["role"] == "tool")
+    return [_from_the_fuller(call, condition.compared, seen, linked, resolve) for call in calls]
+
+
+def _from_the_fuller(
+    call: dict[str, Any], compared: tuple[str, ...], seen: Shown, linked: Linked, resolve: Resolve
+) -> dict[str, Any]:
+    arguments = loaded(call["function"]["arguments"])
+    skus = {str(ln.get("sku")) for ln in arguments.get("lines") or [] if isinstance(ln, dict) and ln.get("sku")}
+    if call["function"]["name"] != "draft_transfer" or len(skus) != 1:
+        return call
+    free = {w: seen.free(next(iter(skus)), w) for w in compared}
+    figures = sorted((f for f in free.values() if f is not None), reverse=True)
+    if len(figures) < len(compared) or figures[0] == figures[1]:
+        return call
+    aimed = {**arguments, "from_warehouse": next(w for w, f in free.items() if f == figures[0])}
+    sent_to = _sent_to(linked, compared)
+    destination = resolve(str(arguments.get("to_warehouse") or ""))
+    if sent_to is not None and (destination is None or key(destination) in {key(w) for w in compared}):
+        aimed["to_warehouse"] = sent_to
+    return {**call, "function": {**call["function"], "arguments": json.dumps(aimed)}}
+
+
+def _sent_to(linked: Linked, compared: tuple[str, ...]) -> str | None:
+    """The one warehouse, not among those compared, that the words send stock to ("to Atlanta"), or None."""
+    named = {key(w) for w in compared}
+    to = {
+        m.ids[0]
+        for m in linked.of(MentionKind.WAREHOUSE)
+        if m.ids and key(m.ids[0]) not in named and direction_written(linked, m) == "to"
+    }
+    return to.pop() if len(to) == 1 else None
 
 
 def guard_calls(

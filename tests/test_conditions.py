@@ -6,12 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.agent import Assistant, TurnResult
-from assistant.conditions import asked_look_ups, stock_condition, uncovered_parts, write_parts
+from assistant.conditions import asked_look_ups, from_the_fuller, stock_condition, uncovered_parts, write_parts
 from assistant.conversations import open_checkpointer
 from assistant.llm.local import steps
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
+from core import clock
+from core.db import Database
 from core.drafts.models import DraftAction
+from core.masterdata.mentions import link_mentions
+from core.masterdata.service import load_actor
 from core.sales.service import LineRequest
 from tests.world import World
 from tools import default_registry
@@ -331,3 +335,21 @@ def test_the_look_ups_code_sent_a_round_back_for_are_read_back_as_calls() -> Non
     ]
     ran = {**sent_back, "error": "not_found"}
     assert asked_look_ups([*messages[:2], {**messages[2], "content": json.dumps(ran)}]) == []
+
+
+def test_a_transfer_from_that_one_is_sent_from_the_warehouse_the_figures_pick(sqlite_demo: Database) -> None:
+    text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
+    actor = sqlite_demo.read(lambda s: load_actor(s, username="sam"))
+    linked = sqlite_demo.read(lambda s: link_mentions(s, actor, text, clock.today()))
+    looked = [{"role": "user", "content": text}]
+    for i, (warehouse, free) in enumerate((("DAL", 28), ("RNO", 61))):
+        result = {"sku": "S-100", "warehouses": [{"warehouse": warehouse, "available_now": free}]}
+        looked += _round(f"c{i}", "check_availability", {"sku": "S-100", "warehouse": warehouse}, result)
+    drafted = {"from_warehouse": "DAL", "to_warehouse": "RNO", "lines": [{"sku": "S-100", "quantity": 20}]}
+    call = {"id": "c9", "type": "function", "function": {"name": "draft_transfer", "arguments": json.dumps(drafted)}}
+    (aimed,) = from_the_fuller([call], looked, linked, lambda w: w.upper()[:3] if w else None)
+    assert json.loads(aimed["function"]["arguments"]) == {**drafted, "from_warehouse": "RNO", "to_warehouse": "ATL"}
+    (unlooked,) = from_the_fuller([call], looked[:3], linked, lambda w: w.upper()[:3] if w else None)
+    assert unlooked == call  # Reno not looked up yet: code does not pick, the condition sends it to look first
+    tied = [m if m.get("role") != "tool" else {**m, "content": m["content"].replace("61", "28")} for m in looked]
+    assert from_the_fuller([call], tied, linked, lambda w: w.upper()[:3] if w else None) == [call]
