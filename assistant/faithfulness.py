@@ -157,7 +157,11 @@ TERMS = (
     _term(r"reserved|allocated", fact.RESERVED, "reserved"),
     _term(r"back[-\s]?order(?:ed|s)?|on\s+backorder", fact.BACKORDERED, "backordered", "backordered_units"),
     _term(r"incoming|inbound|on\s+order|arriving|due\s+in|on\s+the\s+way", fact.INCOMING, "incoming"),
-    _term(r"short(?:age|ages|fall)?|missing|more\s+units?", fact.SHORTAGE, "short"),
+    _term(  # not a count of cases ("3 open shortage cases")
+        r"short(?:age|ages|fall)?(?!\s+(?:exception\s+)?(?:cases?|exceptions?)\b)|missing|more\s+units?",
+        fact.SHORTAGE,
+        "short",
+    ),
     _term(r"ordered", "ordered", "quantity"),
     _term(r"shipped", "shipped", "shipped"),
     _term(r"backlog", fact.BACKLOG, "backlog_value", "backlog_lines"),
@@ -352,7 +356,7 @@ def _read_text(out: Results, text: str) -> None:
     if not NUMBER.search(text):
         return
     for sentence in _sentences(text):
-        cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER)
+        cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER, SIZE)
         out.stated |= {(term.label, number) for term, number, _, _ in _pairs(cleaned)}
 
 
@@ -600,7 +604,7 @@ def _facts_about(seen: Results, record: Record, label: str) -> str:
 
 def _figure_claims(sentence: str, seen: Results, asked: set[Decimal]) -> list[Contradiction]:
     found = []
-    cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER)
+    cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER, SIZE)
     cuts = [0, *(p for m in CLAUSE.finditer(cleaned) for p in m.span()), len(cleaned)]
     for start, end in zip(cuts[::2], cuts[1::2], strict=True):
         for term, number, kind, (lo, hi) in _pairs(cleaned[start:end]):
@@ -624,11 +628,17 @@ def _head(sentence: str) -> str:
 
 
 RECORD_OR_SKU = re.compile(r"\b[A-Z]{1,4}-\d+[A-Z0-9-]*\b")
+# A size in an item's name ("Brass ball valve 3/4in", "1 inch", "1-1/2\""): no figure of the results.
+SIZE = re.compile(
+    r"(?<![\w.])\d+(?:[-\s]\d+)?/\d+(?:\s?(?:in|inch|inches|mm|cm|ft)\b|\"|(?![\w/]))"
+    r"|(?<![\w.])\d+(?:\.\d+)?(?:in\b|\s?(?:inch|inches|mm|cm|ft)\b)",
+    re.IGNORECASE,
+)
 
 
 def _blanked(sentence: str, *patterns: re.Pattern[str]) -> str:
-    """The sentence with record ids, SKUs, dates and line numbers (digits that are not figures) blanked out as one
-    letter-word each, keeping every position, so that what was said can be quoted from the sentence itself."""
+    """The sentence with record ids, SKUs, dates, line numbers and sizes (digits that are not figures) blanked out as
+    one letter-word each, keeping every position, so that what was said can be quoted from the sentence itself."""
     for pattern in patterns:
         sentence = pattern.sub(lambda m: "X" * len(m.group()), sentence)
     return sentence

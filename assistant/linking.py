@@ -188,13 +188,16 @@ def evidence_of(
     return evidence
 
 
+MINUS_CURRENCY = re.compile(r"[-\u2212]\s*[$€£]\s*(?=\d)")  # "-$3": the amount is -3
+
+
 def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> None:
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9\-_#/.]*", text)
     evidence.user_text.append(key(text))
     evidence.words |= set(words_of(text))
     evidence.keys |= {key(w) for w in words} | {key(a + b) for a, b in itertools.pairwise(words)}
-    # "-5", "1,200", "12.50"; not the 200 of V-200
-    written = [Decimal(n.replace(",", "")) for n in NUMBER.findall(text)]
+    # "-5", "1,200", "12.50", "-$3" (-3); not the 200 of V-200
+    written = [Decimal(n.replace(",", "")) for n in NUMBER.findall(MINUS_CURRENCY.sub("-", text))]
     numbers = {int(n) for n in written if n == n.to_integral_value()}
     numbers |= {int(n) for n in LINE_NUMBER.findall(text)}  # "ln1", "line#2": the digits run on from the word
     evidence.numbers |= numbers

@@ -260,6 +260,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     cleaned = copy.deepcopy(arguments)
     filled = fill_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _reason_from_words(tool, cleaned, evidence) if tool.writes else []
+    filled += _unit_amount_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = _invented_lines(tool, cleaned, evidence)
     gaps: list[Gap] = []
@@ -497,6 +498,46 @@ def _reason_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence
         return []
     arguments["reason"] = clause
     return [f"reason={clause}"]
+
+
+# A per-unit amount as people write it: "at -3 dollars each", "@ $12.50", "unit cost -3 USD", "for 4.20 a unit".
+UNIT_AMOUNT = re.compile(
+    r"(?:\bunit\s+(?:cost|price)(?:\s+of)?|@|\bat\b|\bfor\b)\s*(?P<amount>[-\u2212]?\s*[$€£]?\s*[-\u2212]?\d[\d,]*(?:\.\d+)?)"
+    r"\s*(?:dollars?|usd|gbp|eur|sgd|pounds?)?\s*(?P<each>each|ea\b|apiece|per\s+unit|a\s+unit|/\s*(?:unit|ea))?",
+    re.IGNORECASE,
+)
+UNIT_AMOUNT_FIELDS = ("unit_cost", "unit_price")
+
+
+def _unit_amount_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A line's unit cost or price the model left out, when the message gives one amount per unit for its one line
+    ("Order 10 V-200 from KEYSTONE at -3 dollars each": left out, the PO went through at the catalogue cost; given,
+    the core refuses the negative cost). "@", "unit cost" or "each" make an amount a unit's, not a total."""
+    lines = arguments.get("lines")
+    if evidence.current is None or not isinstance(lines, list) or len(lines) != 1 or not isinstance(lines[0], dict):
+        return []
+    line_fields = _line_fields(tool)
+    field_name = next((f for f in UNIT_AMOUNT_FIELDS if f in line_fields), None)
+    if field_name is None or lines[0].get(field_name) is not None:
+        return []
+    amounts = {
+        m["amount"]
+        for m in UNIT_AMOUNT.finditer(evidence.current.text)
+        if m["each"] or not m.group().lower().startswith(("at", "for"))
+    }
+    if len(amounts) != 1:
+        return []
+    value = _decimal(re.sub(r"[\s$€£,]", "", amounts.pop()).replace("\u2212", "-").replace("--", "-"))
+    if value is None:
+        return []
+    lines[0][field_name] = str(value)
+    return [f"lines.0.{field_name}={value}"]
+
+
+@cache
+def _line_fields(tool: Tool) -> frozenset[str]:
+    """The fields of a tool's order lines (`lines.*`), from its schema."""
+    return frozenset(r.path[-1] for r in rules_for(tool) if r.path[:2] == ("lines", "*"))
 
 
 def _is_line_warehouse(rule: Rule) -> bool:

@@ -239,6 +239,22 @@ def test_a_percentage_under_an_amounts_label_is_caught() -> None:
     assert _said("The backlog is 66.7% of the inventory value.", KPIS) != []
 
 
+def test_a_size_in_an_items_name_is_no_figure_but_a_figure_beside_it_is() -> None:
+    assert _said("There are 12 units of Brass ball valve 3/4in available to promise at Atlanta.", ATP) == []
+    assert _said("The 1 inch valve: 12 on hand.", ATP) == [("on hand", None)]  # 12, not 1
+    assert _said("Brass ball valve 3/4in: 4 available at ATL.", ATP) == [("available", None)]
+
+
+def test_a_count_of_shortage_cases_is_no_quantity_short() -> None:
+    cases = {
+        "cases": [{"case": "EX-5", "type": "shortage", "status": "open", "short": 1}],
+        "total": 3,
+        "facts": [],
+    }
+    assert _said("There are 3 open shortage exceptions in the UK.", cases) == []
+    assert _said("EX-5 is short by 3 units.", cases) == [("shortage", None)]
+
+
 def test_figures_quoted_with_their_own_labels_pass() -> None:
     assert _said("ACME has a credit limit of USD 20,000.00 and an exposure of USD 1,568.18.", ACME) == []
     assert _said("ACME credit limit: USD 20,000.00. ACME open receivables: USD 68.18.", ACME) == []

@@ -488,3 +488,17 @@ def test_a_line_sam_asked_to_move_is_drafted_as_the_change(sqlite_demo: Database
     assert [(t.name, t.ok) for t in result.tools][-1] == ("draft_order_change", True), result.tools
     payloads = sqlite_demo.read(lambda s: [d.payload for d in s.query(DraftAction)])
     assert [(p["order_number"], p["line_no"], p["warehouse"]) for p in payloads] == [("SO-2258", 1, "DAL")]
+
+
+def test_a_unit_cost_the_user_wrote_and_the_model_left_out_is_the_users(sqlite_demo: Database) -> None:
+    po = {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 10}]}
+    for text in (
+        "Order 10 V-200 from KEYSTONE into Dallas at -3 dollars each",
+        "PO keystone 10 v200 into DAL @ -$3 each",
+        "buy 10 V-200 from KEYSTONE for dallas, unit cost -3 USD",
+    ):
+        arguments, _ = _check(sqlite_demo, [text], "draft_purchase_order", json.loads(json.dumps(po)), user="bea")
+        assert arguments["lines"][0]["unit_cost"] == "-3", text  # the core then refuses it; never the catalogue's
+    for text in ("Order 10 V-200 from KEYSTONE into Dallas", "Order 10 V-200 from KEYSTONE at 9am, into Dallas"):
+        arguments, _ = _check(sqlite_demo, [text], "draft_purchase_order", json.loads(json.dumps(po)), user="bea")
+        assert "unit_cost" not in arguments["lines"][0], text  # no amount per unit written

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import clock
+from core.drafts.kinds import ShipmentDraft
 from core.errors import InsufficientStock, InvalidInput, InvalidState, NotFound, OutOfScope, PermissionDenied
 from core.finance.models import Invoice
 from core.sales.service import LineRequest, cancel_order, order_status
@@ -305,3 +306,18 @@ def test_a_service_level_written_into_the_carrier_is_stored_as_the_service_level
     shipment = _ship(world, number, details=ShipmentDetails(carrier=carrier, service_level=service))
     view = world.read(lambda s: shipment_status(s, world.actor("sam"), shipment_number=shipment))
     assert (view.carrier, view.service_level) == stored
+
+
+@pytest.mark.parametrize(
+    ("carrier", "service", "payload"),
+    [
+        ("UPS Ground", None, ("UPS", "Ground")),
+        ("UPS Ground", "Next Day Air", ("UPS Ground", "Next Day Air")),
+        ("DHL", None, ("DHL", None)),
+    ],
+)
+def test_a_shipment_drafts_payload_keeps_the_service_level_apart_as_the_shipment_will(
+    carrier: str, service: str | None, payload: tuple[str, str | None]
+) -> None:
+    draft = ShipmentDraft(order_number="SO-1", carrier=carrier, service_level=service)
+    assert (draft.carrier, draft.service_level) == payload  # the preview says what the confirmed shipment keeps

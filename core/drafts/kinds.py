@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
@@ -71,6 +71,7 @@ from core.sales.service import (
     get_order,
     override_line_price,
 )
+from core.shipping.carriers import split_carrier
 from core.shipping.service import ShipmentDetails, ship_order
 from core.stock.counts import describe, record_adjustment
 from core.stock.models import REASON_WORDS, Reason
@@ -192,6 +193,16 @@ class ShipmentAsked(DraftPayload):
     carrier: str | None = Field(None, max_length=40)
     service_level: str | None = Field(None, max_length=40)
     tracking_number: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_level_apart(cls, data: Any) -> Any:
+        """ "UPS Ground" is the carrier UPS with the service level Ground (`split_carrier`): the preview, the payload
+        and the shipment say it alike."""
+        if not isinstance(data, dict) or not isinstance(data.get("carrier"), str) or data.get("service_level"):
+            return data
+        carrier, service_level = split_carrier(data["carrier"], "")
+        return {**data, "carrier": carrier, "service_level": service_level or None}
 
     def subject(self) -> tuple[str, ...]:
         return normalised(self.order_number, self.warehouse or "")
