@@ -42,7 +42,7 @@ from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import Held, check_calls, questions
-from assistant.routing import FREE, Part, Route, aimed, next_route, parts_of
+from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
 from assistant.tool_offer import offered_tools
 from core import clock
 from core.actor import Actor
@@ -160,6 +160,7 @@ class _Turn:
     finished: "Finished | None" = None  # the answer as code completed it (recap, correction), once the model answered
     schemas: list[Message] | None = None  # the tools offered this turn (`Assistant._offered`)
     parts: list[Part] = field(default_factory=list)  # the request's parts as code routes them (assistant.routing)
+    first: tuple[str, ...] = ()  # the drafts a request of changes only is offered first (`drafts_first`)
     route: Route = FREE  # what the next model call may do, by those parts
 
     def emit(self, event: Event) -> None:
@@ -245,6 +246,7 @@ class Assistant:
         turn.schemas = self._offered(actor, text, turn.linked)
         if self._routes:
             turn.parts = parts_of(self.registry, actor.roles, turn.linked)
+            turn.first = drafts_first(self.registry, actor.roles, turn.linked, turn.parts)
         start: AgentState = {"messages": [{"role": "user", "content": text}], "owner": actor.username, "steps": 0}
         token = _turn.set(turn)
         try:
@@ -380,7 +382,7 @@ class Assistant:
         started = time.perf_counter()
         steps = state.get("steps", 0)
         turn.at_cap = steps > 0 and steps + 1 >= self.settings.max_steps  # after tool rounds, the last step answers
-        turn.route = next_route(turn.parts, state["messages"]) if self._routes else FREE
+        turn.route = next_route(turn.parts, state["messages"], turn.first) if self._routes else FREE
         try:
             message = self._complete(messages, turn)
             if turn.at_cap and not message.get("tool_calls"):

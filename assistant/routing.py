@@ -136,6 +136,24 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     return out
 
 
+def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, parts: Sequence[Part]) -> tuple[str, ...]:
+    """The tools a request that only asks for a change is offered for its first call: the one draft its own words
+    or the documents it names point at ("We counted 100 V-200 in Dallas": the stock adjustment; the 1.5B model,
+    offered every tool, drafted a transfer of 100), and the look-ups; no other draft. None for a question, a
+    request that looks something up, one whose words point at several drafts, or at one the user may not make (the
+    model's refusal is the answer then)."""
+    text = linked.text
+    if "?" in text or ASKS.match(text) or MAY_I.search(text) or any(p.tools and not p.writes for p in parts):
+        return ()
+    documents = [m for m in linked.mentions if m.kind == MentionKind.DOCUMENT]
+    drafts = [n for n, tool in registry.tools.items() if tool.writes]
+    pointed = [n for n in drafts if score(n, text, documents, writes=True) >= WORD_WEIGHT]
+    if len(pointed) != 1 or not registry.tools[pointed[0]].usable_by(roles):
+        return ()  # "raise ACME's credit limit": an order change's word too; the model tells them apart
+    looks = [n for n, tool in registry.tools.items() if not tool.writes and tool.usable_by(roles)]
+    return (*pointed, *looks)  # the look-ups stay: "explain the proposed purchase order of case 15"
+
+
 def _a_question(linked: Linked) -> bool:
     """A request that asks about what it names, not about what came before ("who approves that?": the draft of
     the turn before, which code cannot see here): a question, without a pronoun standing for a record."""
@@ -143,13 +161,16 @@ def _a_question(linked: Linked) -> bool:
     return asked and not BEFORE.search(linked.text)
 
 
-def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]]) -> Route:
+def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]], first: tuple[str, ...] = ()) -> Route:
     """The next call's route, from the calls made since the user spoke: the first uncovered look-up part's tools,
-    answer only once every part is covered, else free. A draft code sent back to look first, once the look-ups
+    answer only once every part is covered, else free; `first` (`drafts_first`) offers a request of changes only
+    the drafts its words point at for its first call. A draft code sent back to look first, once the look-ups
     ran, is made now (`redo_after_look_up`), whatever the parts."""
     redo = redo_after_look_up(messages)
     if redo:
         return Route(tools=redo, required=True)
+    if first and not any(m.get("tool_calls") for m in since_user(messages)):
+        return Route(tools=first)
     if len(parts) == 1 and parts[0].asks and parts[0].tools:
         return FREE if since_user(messages) else _look_up(parts[0], 0)  # a question's first call; then free
     if len(parts) < 2 or not any(p.tools and not p.writes for p in parts):

@@ -13,7 +13,7 @@ from assistant.agent import _allowed_tools, _tool_choice, _Turn
 from assistant.llm.local.choice import choose_tools
 from assistant.llm.local.provider import _tool_choice as _provider_choice
 from assistant.llm.local.steps import plan
-from assistant.routing import FREE, Part, Route, aimed, next_route, parts_of
+from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
 from core import clock
 from core.actor import Actor
 from core.db import Database
@@ -229,6 +229,43 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
     assert offered.tools == ("draft_sales_order",) and not offered.required  # a condition code does not judge
     worded = "Check ACME's credit and raise their credit limit to 60000"
     assert "draft_master_data_change" in (_route(sqlite_demo, worded, "get_customer_credit", user="fiona").tools or ())
+
+
+@pytest.mark.parametrize(
+    ("text", "user", "drafts"),
+    [
+        ("We counted 100 V-200 in Dallas", "wes", ("draft_stock_adjustment",)),
+        ("cycle count v200 DAL: 100 on the shelf", "wes", ("draft_stock_adjustment",)),
+    ],
+)
+def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_first(
+    sqlite_demo: Database, text: str, user: str, drafts: tuple[str, ...]
+) -> None:
+    actor: Actor = sqlite_demo.read(lambda s: load_actor(s, username=user))
+    linked = sqlite_demo.read(lambda s: link_mentions(s, actor, text, clock.today()))
+    first = drafts_first(REGISTRY, actor.roles, linked, parts_of(REGISTRY, actor.roles, linked))
+    assert tuple(n for n in first if REGISTRY.tools[n].writes) == drafts  # not the transfer of 100 the model drafted
+    assert "check_availability" in first  # the look-ups stay on offer
+    messages = [{"role": "user", "content": text}]
+    assert next_route([], messages, first) == Route(tools=first)
+    assert next_route([], _turn(text, (drafts[0], None)), first) == FREE  # the first call only
+
+
+@pytest.mark.parametrize(
+    ("text", "user"),
+    [
+        ("Can I write off 3 V-200 in Atlanta?", "wes"),  # a question
+        ("raise a PO with allied for 50 V-200 into DAL", "sam"),  # a purchase order a salesperson may not make
+        ("Check ACME's credit and draft an order for 20 V-200", "sam"),  # looks something up first
+        ("Write off 3 V-200 in Atlanta, they arrived damaged", "wes"),  # words of three drafts: the model's choice
+    ],
+)
+def test_questions_look_ups_and_drafts_the_user_may_not_make_are_not_narrowed(
+    sqlite_demo: Database, text: str, user: str
+) -> None:
+    actor: Actor = sqlite_demo.read(lambda s: load_actor(s, username=user))
+    linked = sqlite_demo.read(lambda s: link_mentions(s, actor, text, clock.today()))
+    assert drafts_first(REGISTRY, actor.roles, linked, parts_of(REGISTRY, actor.roles, linked)) == ()
 
 
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
