@@ -57,7 +57,7 @@ ASKS = re.compile(r"\s*(?:what|what's|whats|why|which|where|where's|when|who|who
 # A part that opens by asking to look something up.
 LOOKING = re.compile(
     r"\s*(?:please\s+)?(?:check|see|find|look|list|show|give me|tell me|compare|open (?:the )?(?:exception )?cases?"
-    r"|get me|pull up|is|are|can|could|does|do|has|have|any|anything)\b",
+    r"|get me|pull up|is|are|can|could|does|do|has|have|any|anything|if|whether)\b",  # "If Reno can spare 20, ..."
     re.IGNORECASE,
 )
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)  # a bare pronoun: the thing before
@@ -114,13 +114,15 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     writing = {p.strip() for p in write_parts(linked.text)}
     judged = not CONDITIONAL.search(linked.text) or stock_condition(linked.text, linked) is not None
     out: list[Part] = []
+    named: list[list[Mention]] = []  # each part's mentions
     for start, end in _spans(linked.text):
         text = linked.text[start:end].strip()
         asked = linked.text[end:].lstrip().startswith("?") or text.endswith("?")
+        mentions = [m for m in linked.mentions if start <= m.start < end]
+        named.append(mentions)
         if _writes(text, text in writing, drafts, asked):
             out.append(Part(text, writes=True, tools=drafts, certain=len(drafts) == 1 and judged))
             continue
-        mentions = [m for m in linked.mentions if start <= m.start < end]
         after_write = bool(out) and out[-1].writes and not _looks_up(linked.text, text)
         tools = () if after_write else _route(usable, text, mentions, out)  # "..., 3 invoices unpaid": the write's
         calls = _looked_up(tools, mentions, out)
@@ -129,11 +131,14 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
         if described and subjects and not any(m.kind == MentionKind.ITEM for m in mentions):
             subjects = ((*subjects[0], ("query", described)),)  # not the whole sentence: "... up and tell me ..."
         out.append(Part(text, writes=False, tools=tools, calls=calls, subjects=subjects))
-    if out and not out[0].writes and not _looks_up(linked.text, out[0].text):
+    ahead = _asked_ahead(out, named, usable)
+    lent = bool(out) and ahead[0].tools != out[0].tools and _looks_up(linked.text, out[1].text)  # "v200 and v210 ..."
+    terse = bool(ahead) and bool(ahead[0].tools) and linked.text.rstrip().endswith("?")  # "status so2253 + so2258?"
+    if out and not out[0].writes and not _looks_up(linked.text, out[0].text) and not (lent or terse):
         return []  # "Record a payment of 1,200 from CASCADEW, bank ref ...": one request in pieces, the model's
-    if len(out) == 1 and not out[0].writes and _a_question(linked):
-        return [replace(out[0], asks=True)]
-    return out
+    if len(ahead) == 1 and not ahead[0].writes and _a_question(linked):
+        return [replace(ahead[0], asks=True)]
+    return ahead
 
 
 def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, parts: Sequence[Part]) -> tuple[str, ...]:
@@ -154,6 +159,30 @@ def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, part
     return (*pointed, *looks)  # the look-ups stay: "explain the proposed purchase order of case 15"
 
 
+def _asked_ahead(parts: list[Part], named: list[list[Mention]], usable: Sequence[str]) -> list[Part]:
+    """A part that only names things, before a look-up part that asks about things of that kind, asks what that
+    part asks ("v200 and v210 available at RNO?": V-200's stock too; the 1.5B model looked up V-200, then an
+    order)."""
+    out = list(parts)
+    for i in range(len(out) - 2, -1, -1):
+        part, after = out[i], out[i + 1]
+        if part.writes or part.tools or after.writes or not after.tools:
+            continue
+        kinds = {m.kind for m in named[i]}
+        wanted = {k for name in after.tools if name in CUES for k in CUES[name].mentions}
+        if (
+            not kinds & SUBJECTS
+            or not kinds <= wanted | {MentionKind.QUANTITY}
+            or any(_worded(name, part.text) for name in usable)
+        ):
+            continue
+        calls = _looked_up(after.tools, named[i], out[:i])
+        out[i] = replace(part, tools=after.tools, calls=calls, subjects=_subjects(named[i], calls))
+        if not any(m.kind in SUBJECTS or m.kind == MentionKind.DOCUMENT for m in named[i + 1]):
+            out[i + 1] = replace(after, calls=0)  # "p100 pumps in DAL, any left?": one look-up answers both
+    return out
+
+
 def _a_question(linked: Linked) -> bool:
     """A request that asks about what it names, not about what came before ("who approves that?": the draft of
     the turn before, which code cannot see here): a question, without a pronoun standing for a record."""
@@ -171,8 +200,10 @@ def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]], first:
         return Route(tools=redo, required=True)
     if first and not any(m.get("tool_calls") for m in since_user(messages)):
         return Route(tools=first)
-    if len(parts) == 1 and parts[0].asks and parts[0].tools:
-        return FREE if since_user(messages) else _look_up(parts[0], 0)  # a question's first call; then free
+    if len(parts) == 1 and parts[0].asks and parts[0].tools:  # a question's calls ("BRAZOSHV vs LONESTAR3": two)
+        made = _calls(messages) or []
+        covered = sum(1 for name, writes in made if not writes and name in parts[0].tools)
+        return FREE if covered >= parts[0].calls or len(made) > covered else _look_up(parts[0], covered)
     if len(parts) < 2 or not any(p.tools and not p.writes for p in parts):
         return FREE
     calls = _calls(messages)

@@ -64,7 +64,8 @@ CUES: dict[str, Cue] = {
     ),
     "check_availability": _cue(
         r"stock|available|availability|atp\b|promise|in stock|on hand|inventory|how many|how much .* (?:have|left)"
-        r"|enough|short|left\b|units?\b|by when|quantit|free\b|spare\b|(?:has|have|got) \d+",
+        r"|enough|short|left\b|units?\b|by when|quantit|free\b|spare\b|(?:has|have|got) \d+"
+        r"|(?:can|could) (?:\w+ )?cover",
         [ITEM, WAREHOUSE, QUANTITY],
         unless=r"credit|exposure|overdue|invoices?|owes?\b|receivables?",
     ),

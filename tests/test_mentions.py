@@ -201,6 +201,23 @@ def test_the_demo_company_links_its_own_words(demo_db: Database) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "ids", "candidates"),
+    [
+        ("send forty 3/4in brass ball valves from Dallas", ("V-200",), ()),  # not the lead-free one: unsaid
+        ("20 of the 3/4 inch brass ball valves", ("V-200",), ()),
+        ("the lead-free brass ball valve 3/4in", ("V-220",), ()),
+        ("1in brass valve DAL -> ATL", (), ("V-230", "V-130", "V-170")),  # "ball" unsaid of each: still asked
+    ],
+)
+def test_of_items_a_description_ties_the_one_whose_every_name_word_was_written_is_meant(
+    demo_db: Database, text: str, ids: tuple[str, ...], candidates: tuple[str, ...]
+) -> None:
+    linked = demo_db.read(lambda s: link_mentions(s, load_actor(s, username="sam"), text, FRIDAY))
+    (item,) = linked.of(MentionKind.ITEM)
+    assert (item.ids, item.candidates) == (ids, candidates)
+
+
+@pytest.mark.parametrize(
     ("text", "ways"),
     [
         ("move 5 V-200 from Dallas to Atlanta", ["from", "to"]),

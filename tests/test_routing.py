@@ -268,6 +268,30 @@ def test_questions_look_ups_and_drafts_the_user_may_not_make_are_not_narrowed(
     assert drafts_first(REGISTRY, actor.roles, linked, parts_of(REGISTRY, actor.roles, linked)) == ()
 
 
+@pytest.mark.parametrize(
+    ("text", "tool", "second"),
+    [
+        ("status so2253 + so2258?", "get_order_status", "SO-2258"),
+        ("credit left BRAZOSHV vs LONESTAR3?", "get_customer_credit", "LONESTAR3"),
+        ("v200 and v210 available at RNO?", "check_availability", "V-210"),
+    ],
+)
+def test_terse_requests_of_two_things_take_a_look_up_of_each(
+    sqlite_demo: Database, text: str, tool: str, second: str
+) -> None:
+    first = _route(sqlite_demo, text)
+    assert first.tools == (tool,) and first.required
+    after = _route(sqlite_demo, text, tool)
+    assert after.tools == (tool,) and second in dict(after.subject).values()
+    assert _route(sqlite_demo, text, tool, tool).answer_only
+
+
+def test_a_request_that_opens_with_its_condition_looks_it_up_first(sqlite_demo: Database) -> None:
+    text = "If Reno can cover 30 brass ball valves 3/4in, place an order for Brazos HVAC Services for those 30"
+    first = _route(sqlite_demo, text)
+    assert first.tools is not None and "check_availability" in first.tools  # not an invented SO-1042
+
+
 def test_a_round_code_sent_back_leaves_the_next_to_the_step_rule(sqlite_demo: Database) -> None:
     text = "Which of Dallas or Reno has more S-100 free? Send 20 from that one to Atlanta"
     parts = _parts(sqlite_demo, text)

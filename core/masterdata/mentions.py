@@ -346,9 +346,16 @@ def _name_hits(name: str, words: set[str]) -> int:
     return sum(1 for w in words if re.search(rf"(?<![a-z0-9]){re.escape(w)}", lowered))
 
 
+def _all_said(name: str, stems: set[str]) -> bool:
+    """Whether every word of the item's name is one the message wrote, or starts with one ("3/4" of "3/4in")."""
+    return all(any(word.startswith(stem) for stem in stems) for word in re.findall(r"[a-z0-9/.-]+", name.lower()))
+
+
 def _link_item_description(session: Session, message: _Text) -> None:
     """An item named by its description ("the brass ball valve"): resolved when one item's name matches the
-    most of the message's words (at least two), ambiguous when a few tie, nothing when many do."""
+    most of the message's words (at least two), ambiguous when a few tie, nothing when many do; of those tied,
+    the one whose every name word the message wrote ("3/4in brass ball valves" is "Brass ball valve 3/4in", not
+    "Lead-free brass ball valve 3/4in": nobody said lead-free)."""
     words = [(s, e, w) for s, e, w in message.words() if w not in NOT_PRODUCT_WORDS and (len(w) >= 3 or "/" in w)]
     stems = {w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 4 else w for _, _, w in words}
     if len(stems) < 2:
@@ -359,6 +366,8 @@ def _link_item_description(session: Session, message: _Text) -> None:
     tied = [item for item, hits in scored if hits == best]
     if best < 2 or len(tied) > MAX_CANDIDATES - 1:
         return
+    whole = [item for item in tied if _all_said(item.name, stems)]
+    tied = whole if len(whole) == 1 else tied  # "3/4in brass ball valves": not the lead-free one, a word unsaid
     used = [(s, e) for s, e, w in words if any(_name_hits(item.name, {_stem(w)}) for item in tied)]
     start, end = min(s for s, _ in used), max(e for _, e in used)
     skus = tuple(item.sku for item in tied)

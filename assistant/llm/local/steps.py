@@ -265,7 +265,8 @@ def _arguments(arguments: Any) -> Any:
 
 # A request's parts: "check X and if so order it", "look it up, then tell me ...", "A as well as B".
 PART_BREAK = re.compile(
-    r"\b(?:and then|and if so|and if|if so|then|and|also|as well as|plus|after that|afterwards)\b|[;,?]",
+    r"\b(?:and then|and if so|and if|if so|then|and|also|as well as|plus|after that|afterwards|vs|versus)\b|[;,?]"
+    r"|\s\+\s*|\s*\+\s|\s&\s",  # "status so2253 + so2258?", "BRAZOSHV vs LONESTAR3"
     re.IGNORECASE,
 )
 
