@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from assistant.faithfulness import SIZE
 from assistant.grounding import NUMBER, leaves
 from core.masterdata.mentions import Linked, Mention, MentionKind
 
@@ -201,7 +202,10 @@ def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> N
     numbers = {int(n) for n in written if n == n.to_integral_value()}
     numbers |= {int(n) for n in LINE_NUMBER.findall(text)}  # "ln1", "line#2": the digits run on from the word
     evidence.numbers |= numbers
-    evidence.counts |= numbers  # "-5" too: the core refuses it in its own words, better than a question
+    # "-5" too: the core refuses it in its own words, better than a question; not a size ("1/2in brass ball valve -
+    # PO 50" gave a count of 1 the model took)
+    sized = [Decimal(n.replace(",", "")) for n in NUMBER.findall(SIZE.sub(" ", MINUS_CURRENCY.sub("-", text)))]
+    evidence.counts |= {int(n) for n in sized if n == n.to_integral_value()}
     evidence.amounts |= set(written)
     linked = link(text)
     for mention in linked.mentions:
