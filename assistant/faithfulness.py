@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
+from core.masterdata.phrases import SIZE
 from core.numbering import (
     DRAFT,
     EXCEPTION_CASE,
@@ -356,7 +357,7 @@ def _read_text(out: Results, text: str) -> None:
     if not NUMBER.search(text):
         return
     for sentence in _sentences(text):
-        cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER, SIZE)
+        cleaned = _blanked(sentence, *NOT_FIGURES)
         out.stated |= {(term.label, number) for term, number, _, _ in _pairs(cleaned)}
 
 
@@ -604,7 +605,7 @@ def _facts_about(seen: Results, record: Record, label: str) -> str:
 
 def _figure_claims(sentence: str, seen: Results, asked: set[Decimal]) -> list[Contradiction]:
     found = []
-    cleaned = _blanked(sentence, RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER, SIZE)
+    cleaned = _blanked(sentence, *NOT_FIGURES)
     cuts = [0, *(p for m in CLAUSE.finditer(cleaned) for p in m.span()), len(cleaned)]
     for start, end in zip(cuts[::2], cuts[1::2], strict=True):
         for term, number, kind, (lo, hi) in _pairs(cleaned[start:end]):
@@ -628,12 +629,7 @@ def _head(sentence: str) -> str:
 
 
 RECORD_OR_SKU = re.compile(r"\b[A-Z]{1,4}-\d+[A-Z0-9-]*\b")
-# A size in an item's name ("Brass ball valve 3/4in", "1 inch", "1-1/2\""): no figure of the results.
-SIZE = re.compile(
-    r"(?<![\w.])\d+(?:[-\s]\d+)?/\d+(?:\s?(?:in|inch|inches|mm|cm|ft)\b|\"|(?![\w/]))"
-    r"|(?<![\w.])\d+(?:\.\d+)?(?:in\b|\s?(?:inch|inches|mm|cm|ft)\b)",
-    re.IGNORECASE,
-)
+NOT_FIGURES = (RECORD_OR_SKU, DATE_OR_TIME, LINE_NUMBER, SIZE)  # digits that are no figure of the results
 
 
 def _blanked(sentence: str, *patterns: re.Pattern[str]) -> str:

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from assistant.faithfulness import SIZE
 from assistant.grounding import NUMBER, leaves
 from core.masterdata.mentions import Linked, Mention, MentionKind
+from core.masterdata.phrases import SIZE
 
 Message = dict[str, Any]
 NOTE_MENTIONS = 8  # a note names at most this many mentions: the model needs the ids, not an essay

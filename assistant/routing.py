@@ -42,8 +42,8 @@ from assistant.conditions import (
 )
 from assistant.llm.local.steps import (
     PART_BREAK,
-    WRITE_PREFIXES,
     calls_made,
+    is_write,
     last_round_sent_back,
     redo_after_look_up,
 )
@@ -402,4 +402,4 @@ def _calls(messages: Sequence[dict[str, Any]]) -> list[tuple[str, bool]] | None:
     when code sent the last round's every call back (the model looks first, or splits its routes)."""
     if last_round_sent_back(messages):
         return None
-    return [(name, name.startswith(WRITE_PREFIXES)) for name, _ in calls_made(messages)]
+    return [(name, is_write(name)) for name, _ in calls_made(messages)]

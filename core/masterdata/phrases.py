@@ -49,6 +49,13 @@ SIZE_UNITS = re.compile(
     re.IGNORECASE,
 )
 
+# A size written in a text, as in an item's name ("Brass ball valve 3/4in", "1 inch", "1-1/2\""): no count, no figure.
+SIZE = re.compile(
+    r"(?<![\w.])\d+(?:[-\s]\d+)?/\d+(?:\s?(?:in|inch|inches|mm|cm|ft)\b|\"|(?![\w/]))"
+    r"|(?<![\w.])\d+(?:\.\d+)?(?:in\b|\s?(?:inch|inches|mm|cm|ft)\b)",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class Found:

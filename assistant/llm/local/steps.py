@@ -169,7 +169,7 @@ def redo_after_look_up(messages: Sequence[dict[str, Any]]) -> tuple[str, ...]:
 
 
 def writes_call(call: dict[str, Any]) -> bool:
-    return str((call.get("function") or {}).get("name", "")).startswith(WRITE_PREFIXES)
+    return is_write(str((call.get("function") or {}).get("name", "")))
 
 
 def guarded_rounds(messages: Sequence[dict[str, Any]]) -> int:
@@ -211,7 +211,12 @@ def asks_for_change(text: str) -> bool:
 
 
 def writes(tool: dict[str, Any]) -> bool:
-    return tool_name(tool).startswith(WRITE_PREFIXES)
+    return is_write(tool_name(tool))
+
+
+def is_write(name: str) -> bool:
+    """Whether a tool of this name writes (a draft, a request): the one test the step rule and routing share."""
+    return name.startswith(WRITE_PREFIXES)
 
 
 def tool_rounds(messages: Sequence[dict[str, Any]]) -> int:
