@@ -458,13 +458,25 @@ class Assistant:
         turn.held |= self._held_by_conditions(state["messages"], [c for c in calls if c["id"] not in turn.held], turn)
         for call in calls:
             turn.emit(Event("tool_call", name=call["function"]["name"], data=_arguments(call)))
-        if len(calls) == 1:
-            results = [self._run_tool(turn, calls[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=min(4, len(calls))) as pool:
-                futures = [pool.submit(copy_context().run, self._run_tool, turn, c) for c in calls]
-                results = [f.result() for f in futures]
-        return {"messages": results, "ran": {c["id"]: c["function"] for c in calls}}
+        return {"messages": self._run_round(turn, calls), "ran": {c["id"]: c["function"] for c in calls}}
+
+    def _run_round(self, turn: _Turn, calls: list[Message]) -> list[Message]:
+        """One round's results, in call order. Look-ups run side by side; drafts run one after another in the order
+        the model asked for them, so their numbers follow the user's words ("10 to Atlanta and 5 to Dallas")."""
+        results: dict[str, Message] = {}
+        reads = [c for c in calls if not self._writes(c)]
+        if len(reads) > 1:
+            with ThreadPoolExecutor(max_workers=min(4, len(reads))) as pool:
+                futures = [(c["id"], pool.submit(copy_context().run, self._run_tool, turn, c)) for c in reads]
+                results.update((call_id, f.result()) for call_id, f in futures)
+        for call in calls:
+            if call["id"] not in results:
+                results[call["id"]] = self._run_tool(turn, call)
+        return [results[c["id"]] for c in calls]
+
+    def _writes(self, call: Message) -> bool:
+        tool = self.registry.tools.get(call["function"]["name"])
+        return tool is not None and tool.writes
 
     def _held_by_conditions(self, messages: list[Message], calls: list[Message], turn: _Turn) -> dict[str, Held]:
         """Drafts the request's stock condition or its routes hold (assistant.conditions): the model is told what
