@@ -237,3 +237,25 @@ def test_the_words_before_a_place_tell_which_way_stock_goes(world: World, text: 
 @pytest.mark.parametrize("text", ["or maybe 12", "mark 5 as done", "decrease 5", "junk 3 of them", "marching 10"])
 def test_words_that_begin_like_a_month_are_no_dates(text: str) -> None:
     assert find_dates(text, FRIDAY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("order 10 V-200 for zephyr from reno", ("ZEPH1",)),  # one lower-case name word, cued, ending its phrase
+        ("order 10 V-200 for zephyr", ("ZEPH1",)),
+        ("credit of customer zephyr?", ("ZEPH1",)),
+        ("order 10 V-200 for zephyr valves", None),  # a word of another phrase: not taken alone
+        ("order 10 V-200 zephyr from reno", None),  # no cue: it could be any word
+    ],
+)
+def test_one_lower_case_name_word_is_a_party_only_where_the_words_around_it_say_so(
+    world: World, text: str, ids: tuple[str, ...] | None
+) -> None:
+    def add(session: Session) -> None:
+        acme = session.query(Customer).filter_by(code="ACME").one()
+        session.add(Customer(code="ZEPH1", name="Zephyr Plumbing", entity_id=acme.entity_id, tier="B", credit_limit=1))
+
+    world.run(add)
+    customers = [m.ids for m in _link(world, "sam", text).of(MentionKind.CUSTOMER)]
+    assert customers == ([ids] if ids else [])

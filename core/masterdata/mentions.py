@@ -550,9 +550,22 @@ def _prefix_length(text: str, words: list[tuple[int, int, str]], position: int, 
         if count > 0 and words[position + count - 1][1] + 3 < start:
             break  # not consecutive
         count += 1
-    if count == 1 and not text[words[position][0]].isupper():
+    if count == 1 and not text[words[position][0]].isupper() and not _named_alone(text, words, position):
         return 0
     return count
+
+
+def _named_alone(text: str, words: list[tuple[int, int, str]], position: int) -> bool:
+    """One name word in lower case that can only be a party: after "for", "customer" or "supplier", and ending
+    the phrase ("10 V-200 for brazos from reno"), not a word of another phrase ("for peak season")."""
+    before = words[position - 1][2] if position > 0 else ""
+    after = words[position + 1] if position + 1 < len(words) else None
+    gap = text[words[position][1] : after[0]] if after else ""
+    ends = after is None or bool(re.search(r"[,.;:!?()]", gap)) or after[2] in NOT_PRODUCT_WORDS
+    return before in PARTY_CUES and ends
+
+
+PARTY_CUES = frozenset({"for", "customer", "client", "supplier", "vendor"})
 
 
 def _close(word: str, expected: str) -> bool:
