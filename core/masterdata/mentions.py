@@ -49,6 +49,7 @@ from core.transfers.models import Transfer
 MAX_CANDIDATES = 5  # an ambiguous mention lists at most this many; beyond that it is too vague to list
 # Words that are codes of ours but also plain English: matched only when written in capitals ("MAN", "SIN").
 PLAIN_WORDS = frozenset({"MAN", "SIN", "SEA", "ALL", "ANY", "CAN", "NOW", "DUE", "ONE", "NEW", "OLD", "US"})
+PARTY_CUES = frozenset({"for", "customer", "client", "supplier", "vendor"})
 NAME_SUFFIXES = frozenset({"inc", "llc", "co", "ltd", "pte", "sdn", "bhd", "corp", "plc", "gmbh"})
 # Words that say what to do, not which product: never taken as an item description.
 NOT_PRODUCT_WORDS = frozenset({
@@ -563,9 +564,6 @@ def _named_alone(text: str, words: list[tuple[int, int, str]], position: int) ->
     gap = text[words[position][1] : after[0]] if after else ""
     ends = after is None or bool(re.search(r"[,.;:!?()]", gap)) or after[2] in NOT_PRODUCT_WORDS
     return before in PARTY_CUES and ends
-
-
-PARTY_CUES = frozenset({"for", "customer", "client", "supplier", "vendor"})
 
 
 def _close(word: str, expected: str) -> bool:
