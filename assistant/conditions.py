@@ -31,6 +31,13 @@ GUARD_CODES = frozenset({LOOK_FIRST, ONE_ROUTE_PER_TRANSFER})  # refusals the mo
 
 # A write made to depend on something: "if so", "if there are 20", "only if", "provided", "as long as".
 CONDITIONAL = re.compile(r"\b(?:if|provided|providing|as long as|assuming|unless)\b", re.IGNORECASE)
+# A yes/no question the next words act on ("enough at DAL? then move the line", "acme credit ok? then draft ..."); a
+# question of how many or which ("How many are free in Dallas? Then move 20") asks a figure, and sets no condition.
+QUESTION_THEN = re.compile(
+    r"(?:^|[.!;]\s*)(?!\s*(?:how|what|what's|whats|which|where|when|who|why)\b)[^.!?;]*\?\s*"
+    r"(?:(?:and|ok|okay|good|great),?\s+)?then\b",
+    re.IGNORECASE,
+)
 # What makes the condition one on stock.
 STOCK_WORDS = re.compile(
     r"\b(?:free|available|availability|in stock|stock|enough|cover|covers|covered|spare|atp"
@@ -78,6 +85,12 @@ WHAT = {"draft_sales_order": "order", "draft_transfer": "transfer", "draft_order
 # -- what the request asks -------------------------------------------------------------------------------
 
 
+def conditional(text: str) -> bool:
+    """Whether the request makes its write depend on something: "if so", "only if", "provided", or a yes/no question
+    the next words act on."""
+    return CONDITIONAL.search(text) is not None or QUESTION_THEN.search(text) is not None
+
+
 def only_asks(text: str) -> bool:
     """Whether the request is a question that asks for nothing to change: no draft can answer it."""
     return QUESTION.search(text) is not None and ANY_CHANGE_WORDS.search(text) is None
@@ -97,7 +110,7 @@ def stock_condition(text: str, linked: Linked | None = None) -> Condition | None
         return None
     if COMPARISON.search(text):
         return Condition("more", compared=_warehouses_named(linked))
-    if CONDITIONAL.search(text) and STOCK_WORDS.search(text) and not OTHER_CONDITION_WORDS.search(text):
+    if conditional(text) and STOCK_WORDS.search(text) and not OTHER_CONDITION_WORDS.search(text):
         return Condition("enough")
     return None
 

@@ -33,8 +33,8 @@ from pydantic import BaseModel
 
 from assistant.conditions import (
     CHANGE_WORDS,
-    CONDITIONAL,
     COUNT,
+    conditional,
     loaded,
     since_user,
     stock_condition,
@@ -112,7 +112,7 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     finds = _worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
     usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
     writing = {p.strip() for p in write_parts(linked.text)}
-    judged = not CONDITIONAL.search(linked.text) or stock_condition(linked.text, linked) is not None
+    judged = not conditional(linked.text) or stock_condition(linked.text, linked) is not None
     out: list[Part] = []
     named: list[list[Mention]] = []  # each part's mentions
     for start, end in _spans(linked.text):

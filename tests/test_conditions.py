@@ -272,6 +272,7 @@ def test_stock_conditions_in_other_words() -> None:
         "Can Dallas cover SO-2258 line 1? If so, switch that line to ship from Dallas",
         "Raise SO-2253 line 1 to 100 V-200, only if Atlanta has the stock",
         "ship 10 V-200 to ACME from Reno provided there is enough there",
+        "SO-2258 ln 1 - enough at DAL? then move the line to DAL",  # a yes/no question, then the write
     ]
     assert all(getattr(stock_condition(t), "kind", None) == "enough" for t in enough)
     more = ["compare the nitrile gloves S-100 in Dallas and Reno and transfer 20 to Atlanta from the one with more"]
@@ -280,8 +281,10 @@ def test_stock_conditions_in_other_words() -> None:
         "is MAGNOLIA2 on credit hold, and if so why",  # no write
         "if BRAZOSPL is under its credit limit, order 10 V-200 for them",  # on credit
         "How many V-200 does Manchester have free? Send them 10 more from Dallas",  # not conditional
+        "How many V-200 are free in Dallas? then move 20 to Atlanta",  # a figure asked, then a write: no condition
+        "acme credit ok? then draft 20 x V-200 for them",  # a condition, on credit
     ]
-    assert [stock_condition(t) for t in none] == [None, None, None]
+    assert [stock_condition(t) for t in none] == [None] * len(none)
 
 
 def test_write_parts_count_separate_writes_with_their_own_counts() -> None:

@@ -227,6 +227,8 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
     unjudged = "Is BRAZOSPL on credit hold? If not, draft an order of 15 V-200 from Dallas for them"
     offered = _route(sqlite_demo, unjudged, "get_customer_credit")
     assert offered.tools == ("draft_sales_order",) and not offered.required  # a condition code does not judge
+    asked = _route(sqlite_demo, "brazospl credit ok? then order 15 V-200 from Dallas for them", "get_customer_credit")
+    assert asked.tools == ("draft_sales_order",) and not asked.required  # a yes/no question, then the write
     worded = "Check ACME's credit and raise their credit limit to 60000"
     assert "draft_master_data_change" in (_route(sqlite_demo, worded, "get_customer_credit", user="fiona").tools or ())
 
