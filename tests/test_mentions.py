@@ -161,6 +161,10 @@ def test_dates_are_read_relative_to_today(phrase: str, first: str, last: str) ->
         ("2 dozen", [24]),
         ("a 10 ft hose", []),
         ("draft 10 FT-200 for PEAKPIPE", [10]),  # a SKU's letters after the count are no size (feet)
+        ("send two and a half V-200 to Atlanta", []),  # no whole count: the model's 2 is nobody's
+        ("2 1/2 V-200", []),
+        ("2\u00bd V-200", []),
+        ("3 V-200 and a half-day delay", [3]),
     ],
 )
 def test_sizes_line_numbers_and_articles_are_no_counts(text: str, counts: list[int]) -> None:

@@ -226,6 +226,10 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_QUANTITY_BEFORE = re.compile(r"(?:line|lines|no\.?|number|#|top|step|version|v|id)\s*$", re.IGNORECASE)
+# A fraction after the number ("two and a half", "3 1/2 boxes", "2½"): no whole count, so none is taken from it.
+_FRACTION_NEXT = re.compile(
+    r"\s*(?:[\u00bc-\u00be\u2150-\u215e]|\s(?:and\s+)?(?:an?\s+)?(?:half|quarter|third)s?\b|\s\d+/\d+)"
+)
 # A SKU right after the number ("10 FT-200", "5 HP-30"): its letters are no size unit (feet, horsepower).
 _SKU_NEXT = re.compile(r"\s*[A-Za-z]{1,4}-\d")
 
@@ -237,7 +241,9 @@ def find_quantities(text: str) -> Iterator[Found]:
         written, unit = match.group("n"), (match.group("unit") or "").strip().lower()
         if SIZE_UNITS.match(text, match.end("n")) and not unit and not _SKU_NEXT.match(text, match.end("n")):
             continue
-        if _NOT_A_QUANTITY_BEFORE.search(text, 0, match.start()):
+        if _NOT_A_QUANTITY_BEFORE.search(text, 0, match.start()) or (
+            not unit and _FRACTION_NEXT.match(text, match.end())
+        ):
             continue
         weak = not written[0].isdigit() and not unit and written.lower() in ("a", "an", "one", "dozen")
         number = number_of(written)
