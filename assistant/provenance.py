@@ -36,7 +36,7 @@ earlier tool results.
 import copy
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -261,6 +261,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     filled = fill_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _reason_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _unit_amount_from_words(tool, cleaned, evidence) if tool.writes else []
+    filled += _choice_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = _invented_lines(tool, cleaned, evidence)
     gaps: list[Gap] = []
@@ -532,6 +533,40 @@ def _unit_amount_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evi
         return []
     lines[0][field_name] = str(value)
     return [f"lines.0.{field_name}={value}"]
+
+
+def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A choice with a default of its own (a credit request's `action`, a return's `disposition`) that the message
+    settles on another value than the call's: the one value whose words it says ("Put BRAZOSHV on credit hold" is
+    action hold; "take BRAZOSHV off hold" says both hold and release, so the model's choice stands)."""
+    if evidence.current is None:
+        return []
+    filled = []
+    for name, values, default, said in _defaulted_choices(tool):
+        spoken = [v for v in values if _says(evidence.current.text, (v, *dict(said).get(v, ())))]
+        if len(spoken) == 1 and arguments.get(name, default) != spoken[0]:
+            arguments[name] = spoken[0]
+            filled.append(f"{name}={spoken[0]}")
+    return filled
+
+
+def _says(text: str, words: Iterable[str]) -> bool:
+    return any(re.search(rf"(?<![\w-]){re.escape(w)}(?:s|ed|d|ped|ing)?(?![\w-])", text, re.IGNORECASE) for w in words)
+
+
+@cache
+def _defaulted_choices(
+    tool: Tool,
+) -> tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:
+    """A tool's top-level choices with a default of their own: name, values, default and each value's other words."""
+    schema = tool.args.model_json_schema()
+    out = []
+    for name, field_spec in schema.get("properties", {}).items():
+        spec = _resolved(field_spec, schema.get("$defs", {}))
+        if "enum" in spec and "default" in field_spec:
+            values = tuple(str(v) for v in spec["enum"])
+            out.append((name, values, str(field_spec["default"]), _said_as(field_spec, spec)))
+    return tuple(out)
 
 
 @cache

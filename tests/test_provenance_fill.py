@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from assistant.agent import Assistant
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
@@ -513,3 +515,20 @@ def test_a_size_in_an_items_description_is_no_count_the_model_may_take(sqlite_de
     arguments, hold = _check(sqlite_demo, [text], "draft_purchase_order", po, user="bea")
     assert arguments["lines"][0].get("quantity") != 1  # not the 1 of "1/2in": the count written, or a question
     assert hold is None or (hold.question or "").startswith("Before I draft the purchase order: how many V-210?")
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "action"),
+    [
+        ("Put BRAZOSHV on credit hold, 3 invoices unpaid", {}, "hold"),  # the model left the default (release)
+        ("place a credit hold on BRAZOSHV - three invoices are unpaid", {"action": "release"}, "hold"),
+        ("take BRAZOSHV off hold, they paid", {}, None),  # says both: the model's choice stands
+        ("Release BRAZOSHV's credit hold, they paid INV-1481", {"action": "release"}, "release"),
+    ],
+)
+def test_a_choice_with_a_default_takes_the_one_value_the_message_says(
+    sqlite_demo: Database, text: str, given: dict[str, Any], action: str | None
+) -> None:
+    asked = {**given, "customer": "BRAZOSHV", "reason": "invoices unpaid"}
+    arguments, _ = _check(sqlite_demo, [text], "request_credit_hold_release", asked, user="fiona")
+    assert arguments.get("action") == action

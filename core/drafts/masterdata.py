@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
-from core.drafts.base import Applied, DraftPayload, normalised
+from core.drafts.base import Applied, DraftPayload, normalised, said_as
 from core.errors import InvalidInput
 from core.finance.credit import change_credit_limit, place_credit_hold
 from core.finance.service import credit_status
@@ -267,7 +267,12 @@ class MasterDataAsked(DraftPayload):
 
 
 class CreditAsked(DraftPayload):
-    action: Literal["release", "hold"] = "release"
+    action: Literal["release", "hold"] = Field(
+        "release",
+        json_schema_extra=said_as(
+            {"release": ["lift", "unblock", "unhold", "off hold", "off credit hold", "remove the hold"]}
+        ),
+    )
     customer: str = Field(min_length=1, max_length=160)
     reason: str = Field(min_length=3, max_length=500)
 
