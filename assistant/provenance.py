@@ -464,6 +464,11 @@ def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -
             continue
         for path, holder, name in _places(arguments, rule.path):
             value = holder.get(name)
+            inside = _sku_inside(value, evidence.current) if rule.role == Role.ITEM else None
+            if inside is not None:  # "300 V-200" as the SKU: the count went into it
+                holder[name] = inside
+                filled.append(f"{path}={inside}")
+                continue
             if _is_line_warehouse(rule) and not _line_in_scope(holder, evidence.current):
                 continue
             if value is not None and _holds(rule, value, evidence) and not _is_line_warehouse(rule):
@@ -473,6 +478,15 @@ def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -
                 holder[name] = given
                 filled.append(f"{path}={given}")
     return filled
+
+
+def _sku_inside(value: Any, current: Linked) -> str | None:
+    """The one linked SKU a longer value holds as a word of its own ("300 V-200", "V-200 x 300"), or None."""
+    if not isinstance(value, str) or len(value.split()) < 2:
+        return None
+    words = {key(w) for w in value.split()}
+    found = {m.ids[0] for m in current.of(MentionKind.ITEM) if len(m.ids) == 1 and key(m.ids[0]) in words}
+    return found.pop() if len(found) == 1 else None
 
 
 # The last clause of a request, after a comma, a dash, a colon or "because": "Cancel SO-2253, the customer no longer

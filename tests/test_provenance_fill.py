@@ -532,3 +532,12 @@ def test_a_choice_with_a_default_takes_the_one_value_the_message_says(
     asked = {**given, "customer": "BRAZOSHV", "reason": "invoices unpaid"}
     arguments, _ = _check(sqlite_demo, [text], "request_credit_hold_release", asked, user="fiona")
     assert arguments.get("action") == action
+
+
+def test_a_sku_the_model_wrote_with_its_count_is_the_sku(sqlite_demo: Database) -> None:
+    order = _order({"sku": "300 V-200", "quantity": 300}, customer="ACME")
+    arguments, _ = _check(sqlite_demo, ["Draft a sales order for ACME: 300 V-200"], "draft_sales_order", order)
+    assert arguments["lines"][0]["sku"] == "V-200"
+    two = _order({"sku": "V-200 V-210", "quantity": 3}, customer="ACME")  # two items in one value: not one of them
+    arguments, _ = _check(sqlite_demo, ["order 3 V-200 and 3 V-210 for ACME"], "draft_sales_order", two)
+    assert arguments["lines"][0].get("sku") != "V-200"
