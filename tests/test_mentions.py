@@ -231,6 +231,8 @@ def test_of_items_a_description_ties_the_one_whose_every_name_word_was_written_i
         ("stock at Dallas", [None]),
         ("v200 free at ATL? and transfer 10 DAL -> ATL", [None, "from", "to"]),
         ("10 V-200 DAL\u2192ATL", ["from", "to"]),
+        ("tranfer 600 pcs a160 DAL to ATL", ["from", "to"]),  # "to" from one warehouse to another
+        ("stock at Dallas to cover the order", [None]),
     ],
 )
 def test_the_words_before_a_place_tell_which_way_stock_goes(world: World, text: str, ways: list[str | None]) -> None:

@@ -162,9 +162,8 @@ def test_two_warehouses_for_one_line_are_asked(sqlite_demo: Database) -> None:
     arguments, hold = _check(sqlite_demo, [text], "draft_sales_order", call)
     assert hold is None and arguments["lines"] == [call["lines"][0]]  # one source, the transfer's: the core places it
     transfer = {"to_warehouse": "ATL", "lines": [{"sku": "V-200", "quantity": 5}]}
-    for text in ["move 5 V-200 from Dallas or Reno to Atlanta", "move 5 V-200 Dallas to Atlanta"]:
-        _, hold = _check(sqlite_demo, [text], "draft_transfer", transfer)
-        assert hold is not None and hold.question is not None and "from which warehouse" in hold.question, text
+    _, hold = _check(sqlite_demo, ["move 5 V-200 from Dallas or Reno to Atlanta"], "draft_transfer", transfer)
+    assert hold is not None and hold.question is not None and "from which warehouse" in hold.question
 
 
 def test_an_ambiguous_customer_is_not_filled(sqlite_demo: Database) -> None:
@@ -541,3 +540,10 @@ def test_a_sku_the_model_wrote_with_its_count_is_the_sku(sqlite_demo: Database) 
     two = _order({"sku": "V-200 V-210", "quantity": 3}, customer="ACME")  # two items in one value: not one of them
     arguments, _ = _check(sqlite_demo, ["order 3 V-200 and 3 V-210 for ACME"], "draft_sales_order", two)
     assert arguments["lines"][0].get("sku") != "V-200"
+
+
+def test_the_source_of_a_warehouse_to_warehouse_route_is_filled(sqlite_demo: Database) -> None:
+    transfer = {"to_warehouse": "RNO", "lines": [{"sku": "A160", "quantity": 600}]}
+    for text in ("tranfer 600 pcs a160 DAL to RNO", "move 600 a160 dallas to reno"):  # "to" from one to another
+        arguments, hold = _check(sqlite_demo, [text], "draft_transfer", json.loads(json.dumps(transfer)))
+        assert (arguments.get("from_warehouse"), hold) == ("DAL", None), text

@@ -459,15 +459,25 @@ _TO_WORDS = re.compile(r"\b(?:to|into)\s+(?:the\s+)?$", re.IGNORECASE)
 _ARROW = r"(?:-+>|=+>|\u2192)"
 _ARROW_AFTER = re.compile(rf"\s*{_ARROW}")
 _ARROW_BEFORE = re.compile(rf"{_ARROW}\s*$")
+_TO_AFTER = re.compile(r"\s+(?:to|into)\s+(?:the\s+)?", re.IGNORECASE)
 
 
 def direction_written(linked: Linked, mention: Mention) -> str | None:
-    """ "from" or "to" when the words right before a mention say which way ("from Dallas", "into ATL") or an arrow
-    points away from it or at it ("DAL -> MAN"), else None."""
+    """ "from" or "to" when the words right before a mention say which way ("from Dallas", "into ATL"), an arrow
+    points away from it or at it ("DAL -> MAN"), or "to" leads from it to another warehouse ("DAL to RNO"), else
+    None."""
     before = linked.text[: mention.start]
-    if _FROM_WORDS.search(before) or _ARROW_AFTER.match(linked.text, mention.end):
+    if _FROM_WORDS.search(before) or _ARROW_AFTER.match(linked.text, mention.end) or _to_a_warehouse(linked, mention):
         return "from"
     return "to" if _TO_WORDS.search(before) or _ARROW_BEFORE.search(before) else None
+
+
+def _to_a_warehouse(linked: Linked, mention: Mention) -> bool:
+    """Whether "to" or "into" right after a warehouse leads to another one ("600 A-160 DAL to RNO")."""
+    after = _TO_AFTER.match(linked.text, mention.end)
+    return after is not None and any(
+        m.kind == MentionKind.WAREHOUSE and m.start == after.end() for m in linked.mentions if m is not mention
+    )
 
 
 # -- customers and suppliers -------------------------------------------------------------------------------
