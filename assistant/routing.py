@@ -63,6 +63,19 @@ LOOKING = re.compile(
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)  # a bare pronoun: the thing before
 FILLER = re.compile(r"\W*(?:please|pls|thanks|thank you|cheers|asap|now|today)?\W*", re.IGNORECASE)
 BEFORE = re.compile(r"\b(?:it|its|they|them|their)\b|\b(?:that|this)\s*(?:one\b|\?|$)", re.IGNORECASE)
+# What a pronoun of the message itself may stand for: a thing in general ("how big can a transfer be before a manager
+# has to approve it?"), not a record of an earlier message ("who approves it?", "is the transfer through? who approves
+# it?").
+IN_GENERAL = re.compile(r"\b(?:a|an|any|each|every)\s+[a-z]", re.IGNORECASE)
+# A change's noun with nothing named to change ("for a transfer between two of our companies, who signs off"): no
+# change asked.
+CHANGE_NOUN = re.compile(
+    r"\b(?:a|an|any|each|every)\s+(?:intercompany\s+)?(?:transfers?|shipments?|returns?|purchase orders?|pos?)\b",
+    re.IGNORECASE,
+)
+RECORDS = frozenset(
+    {MentionKind.ITEM, MentionKind.WAREHOUSE, MentionKind.CUSTOMER, MentionKind.SUPPLIER, MentionKind.DOCUMENT}
+)
 MAY_I = re.compile(r"\b(?:can|may|could|should) (?:i|we)\b|\bok(?:ay)? to\b|\ballowed to\b", re.IGNORECASE)
 MOST_TIED = 3  # more tools than this tied on a part: the cues do not tell, the model chooses
 # Change verbs used as something else: "give me", "make sure", "the order", "order 2289" (a noun, not "order 20 of").
@@ -120,7 +133,7 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
         asked = linked.text[end:].lstrip().startswith("?") or text.endswith("?")
         mentions = [m for m in linked.mentions if start <= m.start < end]
         named.append(mentions)
-        if _writes(text, text in writing, drafts, asked):
+        if _writes(text, text in writing, drafts, asked, named=any(m.kind in RECORDS for m in mentions)):
             out.append(Part(text, writes=True, tools=drafts, certain=len(drafts) == 1 and judged))
             continue
         after_write = bool(out) and out[-1].writes and not _looks_up(linked.text, text)
@@ -187,7 +200,13 @@ def _a_question(linked: Linked) -> bool:
     """A request that asks about what it names, not about what came before ("who approves that?": the draft of
     the turn before, which code cannot see here): a question, without a pronoun standing for a record."""
     asked = linked.text.rstrip().endswith("?") or _looks_up(linked.text, linked.text.strip())
-    return asked and not BEFORE.search(linked.text)
+    return asked and not any(_stands_for_before(linked, m.start()) for m in BEFORE.finditer(linked.text))
+
+
+def _stands_for_before(linked: Linked, at: int) -> bool:
+    """Whether the pronoun at `at` stands for a record of an earlier message: the message names no record before
+    it, nor a thing in general ("a transfer")."""
+    return not any(m.start < at for m in linked.mentions) and IN_GENERAL.search(linked.text, 0, at) is None
 
 
 def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]], first: tuple[str, ...] = ()) -> Route:
@@ -332,14 +351,15 @@ def _looks_up(request: str, first: str) -> bool:
     return asked or ASKS.match(first) is not None or LOOKING.match(first) is not None
 
 
-def _writes(text: str, counted: bool, drafts: Sequence[str], asked: bool) -> bool:
+def _writes(text: str, counted: bool, drafts: Sequence[str], asked: bool, *, named: bool = True) -> bool:
     """Whether a part asks for a change: a change verb, not one used as a noun ("the order", "order 2289") nor in
     a question ("what's the most I can transfer", "can I take a new order from FRONTIER5?": may I, with nothing
     counted), or a draft tool's own words ("record a payment", "book the invoice"), or a count and route that go on
-    from an earlier change (`counted`: "... and 5 V-210 from Dallas to Reno")."""
+    from an earlier change (`counted`: "... and 5 V-210 from Dallas to Reno"). A part that names nothing (`named`)
+    says a change's noun, not its verb ("for a transfer between two of our companies")."""
     if ASKS.match(text) or (asked and MAY_I.search(text) and not COUNT.search(text)):
         return False
-    verbs = NOT_A_CHANGE.sub(" ", text)
+    verbs = NOT_A_CHANGE.sub(" ", text if named else CHANGE_NOUN.sub(" ", text))
     if CHANGE_WORDS.search(verbs) is not None or any(_worded(name, verbs, writes=True) for name in drafts):
         return True
     return counted and CHANGE_WORDS.search(text) is None

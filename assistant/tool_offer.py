@@ -103,7 +103,8 @@ CUES: dict[str, Cue] = {
         r"polic(?:y|ies)|rules?\b|procedures?|process\b|allowed|may (?:i|we)|can (?:i|we) (?:give|offer|approve)"
         r"|who\b.*\bapprov|intercompany|thresholds?|discount|terms|returns?\b|how do (?:i|we)|guidelines?"
         r"|(?:without|w/o|no) (?:an? )?(?:manager(?:'s)? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval"
-        r"|before (?:an? )?(?:approval|manager)|who (?:can|may|is allowed to)"
+        r"|before (?:an? )?(?:approval|manager)|who (?:can|may|is allowed to)|who (?:needs|has) to (?:sign|approve)"
+        r"|needs? (?:an? )?manager|at what (?:size|amount|value|quantity)"
         r"|the most (?:i|we) can|how (?:big|large) can|how (?:much|many) can (?:i|we)\b",
     ),
     "draft_sales_order": _cue(
@@ -208,7 +209,7 @@ CUES: dict[str, Cue] = {
     "list_pending_approvals": _cue(
         r"approvals?|pending|waiting for (?:me|my)|to approve|sign[- ]off|my inbox|awaiting",
         unless=r"(?:without|w/o|no) (?:an? )?(?:manager(?:'s)? )?(?:approval|sign[- ]off)|needs? (?:an? )?approval"
-        r"|before (?:an? )?approval"
+        r"|before (?:an? )?approval|needs? (?:an? )?manager"
         r"|the most (?:i|we) can|polic(?:y|ies)|rules?\b",
     ),
 }

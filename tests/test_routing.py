@@ -319,3 +319,24 @@ def test_the_routed_tools_reach_the_local_models_grammar_and_the_step_rule_still
 
 def _turn_with(route: Route) -> _Turn:
     return _Turn(actor=None, conversation_id="c", persona="", on_event=None, channel="chat", route=route)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How big can a transfer be before a manager has to approve it?",  # "it" is "a transfer": a policy question
+        "at what size does a transfer need a manager to sign off?",
+    ],
+)
+def test_a_question_about_a_thing_in_general_goes_to_the_policies(sqlite_demo: Database, text: str) -> None:
+    assert _route(sqlite_demo, text) == Route(tools=("search_policies",), required=True, part=text.rstrip("?"))
+
+
+def test_a_pronoun_for_a_record_of_an_earlier_message_is_left_to_the_model(sqlite_demo: Database) -> None:
+    assert _route(sqlite_demo, "Who has to approve it?") == FREE  # the draft of the turn before: code cannot see it
+
+
+def test_a_change_noun_with_nothing_named_is_no_write(sqlite_demo: Database) -> None:
+    parts = _parts(sqlite_demo, "for a transfer between two of our companies, who needs to sign off")
+    assert not any(p.writes for p in parts)
+    assert [p.writes for p in _parts(sqlite_demo, "I need a transfer of 40 V-200 from Dallas to Atlanta")] == [True]
