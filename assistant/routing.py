@@ -212,13 +212,16 @@ def _stands_for_before(linked: Linked, at: int) -> bool:
 def next_route(parts: Sequence[Part], messages: Sequence[dict[str, Any]], first: tuple[str, ...] = ()) -> Route:
     """The next call's route, from the calls made since the user spoke: the first uncovered look-up part's tools,
     answer only once every part is covered, else free; `first` (`drafts_first`) offers a request of changes only
-    the drafts its words point at for its first call. A draft code sent back to look first, once the look-ups
-    ran, is made now (`redo_after_look_up`), whatever the parts."""
+    the drafts its words point at for its first call, and that draft, required, once it has looked up instead. A
+    draft code sent back to look first, once the look-ups ran, is made now (`redo_after_look_up`), whatever the
+    parts."""
     redo = redo_after_look_up(messages)
     if redo:
         return Route(tools=redo, required=True)
     if first and not any(m.get("tool_calls") for m in since_user(messages)):
         return Route(tools=first)
+    if first and not any(writes for _, writes in _calls(messages) or [(first[0], True)]):
+        return Route(tools=first[:1], required=True)  # it looked first ("counted 100": what is on hand?): now the draft
     if len(parts) == 1 and parts[0].asks and parts[0].tools:  # a question's calls ("BRAZOSHV vs LONESTAR3": two)
         made = _calls(messages) or []
         covered = sum(1 for name, writes in made if not writes and name in parts[0].tools)

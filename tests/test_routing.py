@@ -251,6 +251,8 @@ def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_firs
     messages = [{"role": "user", "content": text}]
     assert next_route([], messages, first) == Route(tools=first)
     assert next_route([], _turn(text, (drafts[0], None)), first) == FREE  # the first call only
+    looked = _turn(text, ("check_availability", None))  # it looked at the shelf first: now the draft, no answer
+    assert next_route([], looked, first) == Route(tools=drafts[:1], required=True)
 
 
 @pytest.mark.parametrize(
