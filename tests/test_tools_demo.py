@@ -1231,3 +1231,12 @@ def test_sales_substitutes_a_line_and_expedites_an_order_through_one_tool(demo_d
     assert f"{order} charge: expedite USD 15.00 via FedEx, absorbed (line down)." in status["facts"]
     denied = refused(call(demo_db, "fiona", "draft_order_action", {**rush, "amount": 5}, "e3"), "permission_denied")
     assert "expedited freight" in denied.message
+
+
+def test_an_orders_facts_name_its_shipments_and_invoices(demo_db: Database) -> None:
+    order = shipped_na_order(demo_db)
+    status = ok(call(demo_db, "sam", "get_order_status", {"order_number": order}))
+    shipments, invoices = status["shipments"], status["invoices"]
+    assert shipments and f"{order} shipments: {', '.join(shipments)}." in status["facts"]  # "has it shipped?"
+    invoiced = [f for f in status["facts"] if f.startswith(f"{order} invoices:")]
+    assert invoiced == ([f"{order} invoices: {', '.join(invoices)}."] if invoices else [])

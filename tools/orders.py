@@ -48,10 +48,13 @@ MAX_LINE_FACTS = 5
 
 
 def _order_facts(order: OrderResult) -> list[str]:
-    """The order's status (with why it is held), total, requested date, and each line's quantities."""
+    """The order's status (with why it is held), its shipments and invoices, total, requested date, and each line's
+    quantities."""
     held = f" ({order.hold_reason})" if order.hold_reason else ""
-    out = [
-        fact.figure(order.order, fact.STATUS, fact.status_words(order.status) + held),
+    out = [fact.figure(order.order, fact.STATUS, fact.status_words(order.status) + held)]
+    out += [fact.figure(order.order, "shipments", ", ".join(order.shipments))] if order.shipments else []
+    out += [fact.figure(order.order, "invoices", ", ".join(order.invoices))] if order.invoices else []
+    out += [
         fact.figure(order.order, fact.TOTAL, fact.money(order.total, order.currency)),
         fact.figure(order.order, "requested date", order.requested_date.isoformat()),
     ]
