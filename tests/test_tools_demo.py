@@ -1240,3 +1240,13 @@ def test_an_orders_facts_name_its_shipments_and_invoices(demo_db: Database) -> N
     assert shipments and f"{order} shipments: {', '.join(shipments)}." in status["facts"]  # "has it shipped?"
     invoiced = [f for f in status["facts"] if f.startswith(f"{order} invoices:")]
     assert invoiced == ([f"{order} invoices: {', '.join(invoices)}."] if invoices else [])
+
+
+def test_a_cases_facts_say_what_the_core_suggests_what_covers_it_first(demo_db: Database) -> None:
+    case = _na_case(demo_db)
+    detail = ok(call(demo_db, "sam", "get_exception", case))
+    suggested = [f for f in detail["facts"] if f.startswith(f"{case['case_number']} suggestion: ")]
+    covering = [s for s in detail["suggestions"] if s.get("covers")]
+    assert suggested and len(suggested) <= 3  # "what do you suggest for EX-2?" has its answer in code's words
+    if covering:
+        assert suggested[0] == f"{case['case_number']} suggestion: {covering[0]['text']}."

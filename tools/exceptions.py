@@ -122,13 +122,19 @@ class CaseDetail(BaseModel):
     facts: list[str] = []
 
 
+MAX_SUGGESTION_FACTS = 3
+
+
 def _case_facts(c: Any) -> list[str]:
-    """The case's status with its type, severity, owner and due time, and a shortage's missing quantity."""
+    """The case's status with its type, severity, owner and due time, a shortage's missing quantity, and what the
+    core suggests (those that cover the case first)."""
     owner = f", owner {c.owner_role}" if c.owner_role else ""
     kind = c.type.replace("_", " ")
     said = f"{fact.status_words(c.status)} ({kind}, {c.severity} severity{owner}, due {c.sla_due_at:%Y-%m-%d %H:%M})"
     out = [fact.figure(c.number, fact.STATUS, said)]
-    return out + ([_shortage_fact(c.number, c.related)] if c.type == "shortage" else [])
+    out += [_shortage_fact(c.number, c.related)] if c.type == "shortage" else []
+    covering_first = sorted((s for s in c.suggestions if s.get("text")), key=lambda s: not s.get("covers"))
+    return out + [f"{c.number} suggestion: {s['text']}." for s in covering_first[:MAX_SUGGESTION_FACTS]]
 
 
 def get_exception(session: Session, ctx: ToolContext, args: CaseArgs) -> CaseDetail:
