@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from assistant.llm.local.model import Engine, model_path
+from assistant.llm.local.model import Engine
 from assistant.llm.local.prompt import conversation, prompt_tool
 from assistant.llm.local.threads import threads
+from assistant.llm.weights import model_path
 from assistant.prompts import system_prompt
 from tools import default_registry
 
