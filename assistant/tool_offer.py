@@ -122,7 +122,7 @@ CUES: dict[str, Cue] = {
     ),
     "draft_order_change": _cue(
         r"change|increase|reduce|decrease|raise|lower|push|postpone|bring forward|move the|update|amend|set (?:the )?"
-        r"|line \d|quantity to|to \d+ units",
+        r"|line \d|quantity to|(?<!came )(?<!comes )to \d+ units",  # not a count that "came to 100 units"
         documents=["SO"],
     ),
     "request_credit_hold_release": _cue(
