@@ -9,7 +9,7 @@ holds a tool call's values against: the user's words, what they resolved to, and
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -48,6 +48,14 @@ def same_word(a: str, b: str) -> bool:
     as words of at least `STEM` letters that differ in their last letters only."""
     shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     return a == b or shared >= max(STEM, min(len(a), len(b)) - 1)
+
+
+def says_in(words: Iterable[str], phrase: str) -> bool:
+    """Whether `words` (`words_of` a text) hold every word of the phrase, in some form ("shortages" says "shortage");
+    a word of two letters ("on" of "on_hold") says nothing alone."""
+    wanted = [w for w in words_of(phrase) if len(w) > 2] or words_of(phrase)
+    held = list(words)
+    return bool(wanted) and all(any(same_word(w, u) for u in held) for w in wanted)
 
 
 def _said(mention: Mention) -> str | None:
@@ -137,10 +145,8 @@ class Evidence:
         return bool(wanted) and (wanted in self.keys or (len(wanted) >= 5 and any(wanted in t for t in self.user_text)))
 
     def says(self, phrase: str) -> bool:
-        """The user wrote every word of the phrase, in some form ("shortages" says "shortage"); a word of two
-        letters ("on" of "on_hold") says nothing alone."""
-        wanted = [w for w in words_of(phrase) if len(w) > 2] or words_of(phrase)
-        return bool(wanted) and all(any(same_word(w, u) for u in self.words) for w in wanted)
+        """The user wrote every word of the phrase, in some form (`says_in`)."""
+        return says_in(self.words, phrase)
 
     def names_unseen_place(self) -> bool:
         """The current message names a warehouse outside the user's scope ("Birmingham" to a user of NA only): what

@@ -36,7 +36,7 @@ earlier tool results.
 import copy
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -45,7 +45,7 @@ from typing import Any
 
 from assistant.candidates import Candidates, candidates_for
 from assistant.conditions import LOOK_FIRST
-from assistant.linking import Evidence, evidence_of, key
+from assistant.linking import Evidence, evidence_of, key, says_in, words_of
 from assistant.reroutes import rerouted, returned_this_turn
 from core import clock
 from core.actor import Actor
@@ -556,16 +556,13 @@ def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence
     if evidence.current is None:
         return []
     filled = []
+    written = words_of(evidence.current.text)
     for name, values, default, said in _defaulted_choices(tool):
-        spoken = [v for v in values if _says(evidence.current.text, (v, *dict(said).get(v, ())))]
+        spoken = [v for v in values if any(says_in(written, w) for w in (v, *dict(said).get(v, ())))]
         if len(spoken) == 1 and arguments.get(name, default) != spoken[0]:
             arguments[name] = spoken[0]
             filled.append(f"{name}={spoken[0]}")
     return filled
-
-
-def _says(text: str, words: Iterable[str]) -> bool:
-    return any(re.search(rf"(?<![\w-]){re.escape(w)}(?:s|ed|d|ped|ing)?(?![\w-])", text, re.IGNORECASE) for w in words)
 
 
 @cache
