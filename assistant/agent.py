@@ -43,7 +43,7 @@ from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import Held, check_calls, questions
 from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
-from assistant.tool_offer import offered_tools
+from assistant.tool_offer import for_roles, offered_tools
 from core import clock
 from core.actor import Actor
 from core.db import Database
@@ -199,6 +199,7 @@ class Assistant:
         self.settings = settings or model_settings()
         self.search = search
         self.schemas = self.registry.schemas()
+        self._schema = {s["function"]["name"]: s for s in self.schemas}
         self.system = system_prompt()
         # "exit": the conversation is saved once, when the turn ends. A turn cut off half-way is not
         # resumed; its drafts are safe either way (each is its own transaction, keyed by tool-call id).
@@ -272,11 +273,12 @@ class Assistant:
         return self.settings.is_local and self.settings.routing
 
     def _offered(self, actor: Actor, text: str, linked: Linked | None) -> list[Message]:
-        """The tool schemas this turn's model calls get: all of them, or for the local model with
-        `ERP_LOCAL_TOOL_SUBSET` those the request can need (`assistant.tool_offer`), a smaller prompt."""
+        """The tool schemas this turn's model calls get: those the user's roles may run and a draft the request
+        points at that they may not (`tool_offer.for_roles`), or for the local model with `ERP_LOCAL_TOOL_SUBSET`
+        those the request can need (`assistant.tool_offer`), a smaller prompt."""
         limit = self.settings.tool_subset
         if limit is None or not self.settings.is_local:
-            return self.schemas
+            return [self._schema[name] for name in for_roles(self.registry, actor.roles, linked)]
         names = set(offered_tools(self.registry, actor.roles, text, linked, limit))
         return [s for s in self.schemas if s["function"]["name"] in names]
 

@@ -47,7 +47,7 @@ from assistant.llm.local.steps import (
     last_round_sent_back,
     redo_after_look_up,
 )
-from assistant.tool_offer import CUES, WORD_WEIGHT, document_of, score
+from assistant.tool_offer import CUES, WORD_WEIGHT, document_of, pointed_drafts, score
 from core.actor import Role
 from core.masterdata.mentions import Linked, Mention, MentionKind, product_words
 from tools.registry import Registry
@@ -163,9 +163,7 @@ def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, part
     text = linked.text
     if "?" in text or ASKS.match(text) or MAY_I.search(text) or any(p.tools and not p.writes for p in parts):
         return ()
-    documents = [m for m in linked.mentions if m.kind == MentionKind.DOCUMENT]
-    drafts = [n for n, tool in registry.tools.items() if tool.writes]
-    pointed = [n for n in drafts if score(n, text, documents, writes=True) >= WORD_WEIGHT]
+    pointed = pointed_drafts(registry, text, linked.mentions)
     if len(pointed) != 1 or not registry.tools[pointed[0]].usable_by(roles):
         return ()  # "raise ACME's credit limit": an order change's word too; the model tells them apart
     looks = [n for n, tool in registry.tools.items() if not tool.writes and tool.usable_by(roles)]

@@ -11,7 +11,7 @@ from assistant.llm.local.choice import offered
 from assistant.llm.local.grammar import REPLY
 from assistant.llm.local.prompt import CHATML_TOOLS_TEMPLATE, OUTPUT_EXAMPLES, ChatTemplate, closest, conversation
 from assistant.llm.settings import ModelSettings
-from assistant.tool_offer import FALLBACK, offered_tools
+from assistant.tool_offer import FALLBACK, for_roles, offered_tools
 from core import clock
 from core.actor import Role
 from core.masterdata.mentions import Linked, link_mentions
@@ -132,6 +132,34 @@ def test_a_subset_shows_k_examples_after_the_output_note() -> None:
     assert sum('" -> {"name":' in line for line in every[1]["content"].splitlines()) == len(OUTPUT_EXAMPLES)
 
 
+@pytest.mark.parametrize(
+    ("user", "text", "added"),
+    [
+        (
+            "sam",
+            "how many V-200 can Atlanta promise? also raise a PO to KEYSTONE for 100 into Atlanta",
+            "draft_purchase_order",
+        ),
+        ("wes", "raise a PO to KEYSTONE for 100 V-200 into Dallas", "draft_purchase_order"),
+        ("bea", "record a payment of 1,200 from ACME, bank ref 7781", "draft_payment"),
+        ("sam", "how many V-200 can Atlanta promise?", None),
+        ("sam", "draft an order for ACME for 4 V-210", None),
+    ],
+)
+def test_a_draft_the_words_ask_for_that_the_roles_may_not_make_is_offered_last_for_the_cores_refusal(
+    sqlite_world: World, tmp_path: Path, user: str, text: str, added: str | None
+) -> None:
+    """Hidden, the 1.5B model drafts what it has instead (a sales order for a PO); offered, the core refuses it and
+    says who may. Offered last, so the prefix of the user's own tools is the same as for any other request."""
+    actor = sqlite_world.actor(user)
+    names = for_roles(REGISTRY, actor.roles, _linked(sqlite_world, text, user))
+    usable = [n for n, tool in REGISTRY.tools.items() if tool.usable_by(actor.roles)]
+    assert names[: len(usable)] == usable
+    barred = names[len(usable) :]
+    assert (added in barred) if added else not barred
+    assert not any(REGISTRY.tools[name].usable_by(actor.roles) for name in barred)
+
+
 def test_with_the_option_off_every_request_shares_one_prefix_with_every_example() -> None:
     assert examples_per_request() is None
     schemas = REGISTRY.schemas()
@@ -144,15 +172,22 @@ def test_with_the_option_off_every_request_shares_one_prefix_with_every_example(
         assert examples_per_request() == 4
 
 
-def test_the_agent_offers_every_tool_unless_the_option_is_set(sqlite_world: World, tmp_path: Path) -> None:
+def test_the_agent_offers_the_tools_of_the_users_roles_unless_the_option_is_set(
+    sqlite_world: World, tmp_path: Path
+) -> None:
     checkpointer = open_checkpointer("sqlite://", sqlite_path=tmp_path / "c.db")
-    sam = sqlite_world.actor("sam")
-    text = "raise a PO and check stock of V-200"
+    sam, mia = sqlite_world.actor("sam"), sqlite_world.actor("mia")
+    text = "check stock of V-200 and ACME's credit"
     linked = _linked(sqlite_world, text)
     off = Assistant(sqlite_world.db, checkpointer, settings=ModelSettings(model="local/x"))
-    assert off._offered(sam, text, linked) is off.schemas
+    names = [s["function"]["name"] for s in off._offered(sam, text, linked)]
+    assert names == [n for n, tool in REGISTRY.tools.items() if tool.usable_by(sam.roles)]
+    assert "draft_purchase_order" not in names and "draft_sales_order" in names
+    assert off._offered(mia, text, _linked(sqlite_world, text, "mia")) == off.schemas  # a manager: every tool
     hosted = Assistant(sqlite_world.db, checkpointer, settings=ModelSettings(model="openai/x", tool_subset=3))
-    assert hosted._offered(sam, text, linked) is hosted.schemas
+    assert hosted._offered(sam, text, linked) == off._offered(sam, text, linked)
+    text = "raise a PO and check stock of V-200"
+    linked = _linked(sqlite_world, text)
     on = Assistant(sqlite_world.db, checkpointer, settings=ModelSettings(model="local/x", tool_subset=3))
     names = [s["function"]["name"] for s in on._offered(sam, text, linked)]
     assert "check_availability" in names and "draft_purchase_order" not in names and len(names) <= 3

@@ -28,7 +28,7 @@ from core.settings import Switch, data_dir, get_settings
 # A finance user's prompt (30 tools) and one report's result need about 10,000 tokens; 16,384 costs some 0.5 GB of
 # KV cache and no time until it is used.
 DEFAULT_CONTEXT = 16384
-PREFIX_STATES_KEPT = 2
+PREFIX_STATES_KEPT = 6  # one saved prefix per set of roles in use (each offers its own tools), about 0.2 GB each
 HOSTED_HINT = "set ERP_ASSISTANT_MODEL to a hosted model string (e.g. openai/gpt-4o-mini) with its key"
 
 
