@@ -231,6 +231,8 @@ def test_of_items_a_description_ties_the_one_whose_every_name_word_was_written_i
         ("stock at Dallas", [None]),
         ("v200 free at ATL? and transfer 10 DAL -> ATL", [None, "from", "to"]),
         ("10 V-200 DAL\u2192ATL", ["from", "to"]),
+        ("transfer 10 v200 DAL->ATL + 5 v220 ATL->DAL", ["from", "to", "from", "to"]),  # no space before the arrow
+        ("10 V-200 DAL=>ATL", ["from", "to"]),
         ("tranfer 600 pcs a160 DAL to ATL", ["from", "to"]),  # "to" from one warehouse to another
         ("stock at Dallas to cover the order", [None]),
     ],

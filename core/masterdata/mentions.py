@@ -430,7 +430,8 @@ def _link_names(
         for match in re.finditer(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])", message.text, re.IGNORECASE):
             if message.free(match.start(), match.end()):
                 message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,), within=within))
-    for match in re.finditer(rf"(?<![A-Za-z0-9-]){re.escape(code)}(?![A-Za-z0-9-])", message.text, re.IGNORECASE):
+    # a hyphen joins a code to a number or a word ("DAL-1"), not to an arrow ("DAL->ATL")
+    for match in re.finditer(rf"(?<![A-Za-z0-9-]){re.escape(code)}(?![A-Za-z0-9]|-(?!>))", message.text, re.IGNORECASE):
         capitals = match.group().isupper()
         if (capitals or not (code_in_capitals or code.upper() in PLAIN_WORDS)) and message.free(*match.span()):
             message.add(Mention(match.group(), match.start(), match.end(), kind, ids=(code,), within=within))
