@@ -330,13 +330,15 @@ class Assistant:
             words = refusals(turn.results)
         words = answered_no(words, shown, turn.text)  # "Yes, SO-2289 is on hold" to "it's confirmed, isn't it?"
         grounding = check(words, shown, turn.text)
-        # Several steps, or several things asked of one look-up ("on hand, reserved, and what's coming in?"): the
-        # answer tends to speak of the last one only, or the first.
-        several = len(turn.results) > 1 or blank or len(turn.parts) > 1
+        # What the look-ups found and the words left out, in the records' words: after several steps the answer
+        # tends to speak of the last one only, and after one it quotes a figure and drops the rest the user asked
+        # for ("has SO-2260 shipped?" without its shipment; the policy passage without "manager").
         read = [(o, r) for o, r in zip(turn.results, turn.tools, strict=True) if o.ok and o.draft is None]
         recapping = [o for o, r in read if self.registry.tools[r.name].recap]
-        looked_up = recap([o.data for o, _ in read], words) if several else []
+        looked_up = recap([o.data for o, _ in read], words)
         looked_up += [f for f in recap([o.data for o in recapping], words, with_records=True) if f not in looked_up]
+        corrected = correction(grounding.contradictions) if grounding.contradictions else ""
+        looked_up = [f for f in looked_up if f not in corrected]  # the correction under the answer says it
         said = words
         if looked_up:  # what the turn found and the model left out, as the records say it
             added = f"{RECAP_OPENING} {' '.join(looked_up)}"
@@ -347,8 +349,8 @@ class Assistant:
             turn.emit(Event("token", text=f"\n\n{links}"))
             said = f"{said}\n\n{links}" if said else links
         answer = said
-        if grounding.contradictions:  # what the records say, in code's words, under an answer that contradicts them
-            answer = f"{said}\n\n{correction(grounding.contradictions)}"
+        if corrected:  # what the records say, in code's words, under an answer that contradicts them
+            answer = f"{said}\n\n{corrected}"
         turn.finished = Finished(said, answer, grounding)
         return answer
 

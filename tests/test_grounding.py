@@ -336,7 +336,11 @@ def test_a_turn_whose_answer_contradicts_a_tool_result_gets_the_records_sentence
         [Reply(calls=(Call("get_customer_credit", {"customer": "ACME"}),)), Reply(text="ACME is on credit hold.")]
     )
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "is ACME on hold?")
-    assert result.answer == "ACME is on credit hold.\n\nCheck: the records say: ACME is not on credit hold."
+    # the facts the words left out, then the correction; the corrected fact is said once, by the correction
+    assert result.answer == (
+        "ACME is on credit hold.\n\nFrom the records: ACME credit available: USD 50,000.00. ACME credit limit: "
+        "USD 50,000.00.\n\nCheck: the records say: ACME is not on credit hold."
+    )
     assert [(c.kind, c.record) for c in result.grounding.contradictions] == [("state", "ACME")]
 
 
@@ -348,7 +352,7 @@ def test_a_turns_yes_to_a_claim_the_records_deny_becomes_a_no(sqlite_world: Worl
         ]
     )
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "ACME is on hold, right?")
-    assert result.answer == "No, ACME is not on credit hold."
+    assert result.answer.startswith("No, ACME is not on credit hold.\n\nFrom the records: ACME credit available")
     assert result.grounding.contradictions == []
 
 

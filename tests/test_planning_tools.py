@@ -130,10 +130,9 @@ def test_what_a_briefing_or_an_explanation_left_out_is_completed_in_codes_words(
     vague = Script([Reply(calls=(Call("get_briefing", {}),)), Reply(text="You have 2 reorder proposals to review.")])
     said = _turn(sqlite_world, vague, tmp_path, "what needs my attention?", "bea").said
     assert said.startswith("You have 2 reorder proposals to review.")
-    assert (
-        "From the records: 2 reorder proposals (2 items run out within the lead time, 2 proposed drafts ready): "
-        f"{x900}, {v200}." in said
-    )
+    assert said.count("From the records: ") == 1
+    proposals = "2 reorder proposals (2 items run out within the lead time, 2 proposed drafts ready)"
+    assert f"{proposals}: {x900}, {v200}." in said
     why = Script([Reply(calls=(Call("explain_finding", {"case_number": v200}),)), Reply(text="Demand is high.")])
     explained = _turn(sqlite_world, why, tmp_path, f"why do you propose the PO in {v200}?", "bea").said
     assert "Demand over the lead time 40 + safety stock 8 exceeds on hand 12" in explained

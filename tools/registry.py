@@ -36,8 +36,8 @@ class Tool:
     run: Callable[[Session, ToolContext, Any], BaseModel]
     writes: bool = False
     needs: Permission | None = None  # the permission the core command behind it requires (it checks it itself)
-    # Its headline facts (figures and record numbers) complete the answer in code's words whenever the answer left
-    # them out, even in a one-step turn: what a briefing or a finding's explanation is for.
+    # Every read result's facts complete an answer that left them out; this one's record numbers too, even when
+    # the answer gave its figures: what a briefing or a finding's explanation is for (the cases the user opens next).
     recap: bool = False
 
     def usable_by(self, roles: Iterable[Role]) -> bool:
