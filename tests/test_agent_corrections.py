@@ -178,8 +178,9 @@ def test_the_conversation_keeps_the_answer_the_user_saw_with_codes_correction(
     )
     assistant = _assistant(sqlite_world, script, tmp_path)
     first = assistant.turn(sqlite_world.actor("sam"), "is ACME on hold?")
-    assert first.answer == "ACME is on credit hold.\n\nCheck: the records say: ACME is not on credit hold."
-    assert first.said == "ACME is on credit hold."
+    assert first.answer.startswith("ACME is on credit hold.\n\nFrom the records: ACME credit available")
+    assert first.answer.endswith("\n\nCheck: the records say: ACME is not on credit hold.")
+    assert first.said == first.answer.removesuffix("\n\nCheck: the records say: ACME is not on credit hold.")
     assistant.turn(sqlite_world.actor("sam"), "so?", conversation_id=first.conversation_id)
     kept = assistant.history(sqlite_world.actor("sam"), first.conversation_id)
     assert kept[1] == {"role": "assistant", "content": first.answer}

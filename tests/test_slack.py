@@ -124,8 +124,10 @@ def test_a_mention_is_answered_in_its_thread_and_the_thread_remembers(
         update = slack.wait_for(lambda: slack.of("chat.update"))[0]
         working = slack.of("chat.postMessage")[0]
         assert working["thread_ts"] == "1700000000.000100" and working["text"] == "working…"
-        assert update["ts"] == slack.posted[0] and update["text"] == "**V-200**: 12 available now."
-        assert update["blocks"][0]["text"]["text"] == "*V-200*: 12 available now."
+        # the model's words, then what the look-up found that they left out, in the records' words
+        assert update["ts"] == slack.posted[0] and update["text"].startswith("**V-200**: 12 available now.\n\n")
+        assert "From the records: V-200 on hand at ATL: " in update["text"]
+        assert update["blocks"][0]["text"]["text"].startswith("*V-200*: 12 available now.")
         bot.mention("USAM", "still true?", ts="1700000000.000200", thread_ts="1700000000.000100")
         slack.wait_for(lambda: len(slack.of("chat.update")) == 2)
         assert [m["content"] for m in script.seen[-1] if m["role"] == "user"] == [
