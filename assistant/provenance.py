@@ -47,6 +47,7 @@ from assistant.candidates import Candidates, candidates_for
 from assistant.conditions import LOOK_FIRST
 from assistant.linking import Evidence, evidence_of, key, says_in, words_of
 from assistant.reroutes import rerouted, returned_this_turn
+from assistant.tool_offer import DOCUMENT_FIELDS, document_of
 from core import clock
 from core.actor import Actor
 from core.db import Database
@@ -454,13 +455,15 @@ def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> l
 
 
 def fill_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
-    """A write's required value the model left out or gave unsupported, and a line's warehouse, taken from the
-    current message when its words give it without doubt (see `_given`). Returns what was filled ("path=value")."""
+    """A write's required value the model left out or gave unsupported, a line's warehouse, and the document the
+    call is about, taken from the current message when its words give it without doubt (see `_given`): "apply
+    PAY-2307 oldest first" is about that payment whether or not the schema can say its number is required. Returns
+    what was filled ("path=value")."""
     if evidence.current is None:
         return []
     filled = []
     for rule in rules_for(tool):
-        if not (rule.required or _is_line_warehouse(rule)):
+        if not (rule.required or _is_line_warehouse(rule) or rule.role == Role.DOCUMENT):
             continue
         for path, holder, name in _places(arguments, rule.path):
             value = holder.get(name)
@@ -620,7 +623,16 @@ def _given(
         return current.only_named(MentionKind(rule.name))
     if rule.role == Role.WAREHOUSE:
         return _warehouse_given(rule, current, evidence)
+    if rule.role == Role.DOCUMENT:
+        return _document_given(rule.name, current)
     return None
+
+
+def _document_given(name: str, current: Linked) -> str | None:
+    """The one document of the kind this argument takes that the message names ("order 2274" for order_number)."""
+    kinds = {prefix for prefix, field in DOCUMENT_FIELDS.items() if field == name}
+    named = {m.ids[0] for m in current.of(MentionKind.DOCUMENT) if m.ids and document_of(m) in kinds}
+    return named.pop() if len(named) == 1 else None
 
 
 def _warehouse_given(rule: Rule, current: Linked, evidence: Evidence) -> str | None:

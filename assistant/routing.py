@@ -47,7 +47,7 @@ from assistant.llm.local.steps import (
     last_round_sent_back,
     redo_after_look_up,
 )
-from assistant.tool_offer import CUES, WORD_WEIGHT, document_of, pointed_drafts, score
+from assistant.tool_offer import CUES, DOCUMENT_FIELDS, WORD_WEIGHT, document_of, pointed_drafts, score
 from core.actor import Role
 from core.masterdata.mentions import Linked, Mention, MentionKind, product_words
 from tools.registry import Registry
@@ -289,7 +289,7 @@ SUBJECT_ARGUMENTS = {
     MentionKind.SUPPLIER: "supplier",
     MentionKind.WAREHOUSE: "warehouse",
 }
-DOCUMENT_ARGUMENTS = {"SO": "order_number", "EX": "case_number", "DR": "draft_number", "RMA": "rma_number"}
+DOCUMENT_ARGUMENTS = {p: DOCUMENT_FIELDS[p] for p in ("SO", "EX", "DR", "RMA")}  # the documents a look-up is about
 
 
 def _subjects(mentions: Sequence[Mention], calls: int) -> tuple[Subject, ...]:

@@ -260,6 +260,19 @@ def score(name: str, text: str, mentions: Sequence[Mention], writes: bool) -> in
     return words + named
 
 
+# The argument that takes a document of each kind, by its number's prefix (core.numbering).
+DOCUMENT_FIELDS = {
+    "SO": "order_number",
+    "EX": "case_number",
+    "DR": "draft_number",
+    "RMA": "rma_number",
+    "SH": "shipment_number",
+    "PO": "po_number",
+    "TR": "transfer_number",
+    "PAY": "payment_number",
+}
+
+
 def document_of(mention: Mention) -> str | None:
     """The prefix of the document a mention names (SO, EX, DR, ...); a bare "order 2301" is a sales order."""
     if mention.kind != MentionKind.DOCUMENT:

@@ -547,3 +547,37 @@ def test_the_source_of_a_warehouse_to_warehouse_route_is_filled(sqlite_demo: Dat
     for text in ("tranfer 600 pcs a160 DAL to RNO", "move 600 a160 dallas to reno"):  # "to" from one to another
         arguments, hold = _check(sqlite_demo, [text], "draft_transfer", json.loads(json.dumps(transfer)))
         assert (arguments.get("from_warehouse"), hold) == ("DAL", None), text
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "call", "field", "number"),
+    [
+        (
+            "put a 120 dollar FedEx expedite charge on order 2274 - customer needs it Friday",
+            "draft_order_action",
+            {"action": "expedite", "amount": 120, "carrier": "FedEx", "reason": "customer needs it Friday"},
+            "order_number",
+            "SO-2274",
+        ),
+        (
+            "PAY-2307 is unapplied - apply it oldest first",
+            "draft_payment",
+            {"action": "apply"},
+            "payment_number",
+            "PAY-2307",
+        ),
+    ],
+)
+def test_the_one_document_the_message_names_fills_the_argument_of_its_kind(
+    sqlite_demo: Database, text: str, tool: str, call: dict[str, Any], field: str, number: str
+) -> None:
+    """The evaluation's calls (order-expedite-freight, receivables-apply-cash-on-account) left the number out."""
+    user = "fiona" if tool == "draft_payment" else "sam"
+    arguments, _ = _check(sqlite_demo, [text], tool, call, user=user)
+    assert arguments[field] == number
+
+
+def test_a_document_is_not_filled_from_a_message_that_names_two_of_its_kind(sqlite_demo: Database) -> None:
+    text = "expedite order 2274 or SO-2265 by FedEx for 120 dollars"
+    arguments, _ = _check(sqlite_demo, [text], "draft_order_action", {"action": "expedite", "amount": 120})
+    assert "order_number" not in arguments
