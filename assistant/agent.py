@@ -13,7 +13,7 @@ import operator
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
@@ -45,7 +45,7 @@ from assistant.provenance import Held, check_calls, questions
 from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
 from assistant.tool_offer import for_roles, offered_tools
 from core import clock
-from core.actor import Actor
+from core.actor import Actor, Role
 from core.db import Database
 from core.drafts.models import DraftStatus
 from core.drafts.service import get_draft
@@ -281,6 +281,10 @@ class Assistant:
             return [self._schema[name] for name in for_roles(self.registry, actor.roles, linked)]
         names = set(offered_tools(self.registry, actor.roles, text, linked, limit))
         return [s for s in self.schemas if s["function"]["name"] in names]
+
+    def tools_for(self, roles: Iterable[Role]) -> list[Message]:
+        """The tool schemas a user with these roles is offered before their words add any (a prompt to warm)."""
+        return [self._schema[name] for name in for_roles(self.registry, roles, None)]
 
     def history(self, actor: Actor, conversation_id: str) -> list[Message]:
         """The conversation's user and assistant messages (not tool traffic), for showing on resume."""

@@ -1,9 +1,10 @@
 """Master-data look-ups the channels show: names, codes and SKUs by id, the company's sites."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.actor import Role
 from core.db import Database
 from core.errors import NotFound
 from core.masterdata.models import Item, User, Warehouse
@@ -14,6 +15,7 @@ from core.masterdata.service import (
     has_entities,
     item_count,
     item_skus,
+    role_sets,
     sites,
     usernames,
     warehouse_codes,
@@ -61,3 +63,15 @@ def test_a_customer_written_as_results_label_it_is_that_customer(world: World) -
     assert world.read(lambda s: get_customer(s, sam, code=f"ACME {name}").code) == "ACME"
     with pytest.raises(NotFound):  # a code with another customer's name is not that customer
         world.read(lambda s: get_customer(s, sam, code="ACME Somebody Else Ltd"))
+
+
+def test_the_role_sets_held_come_most_users_first_and_name_no_user(world: World) -> None:
+    """One prompt is warmed per set (assistant/channels/web/app.py); a user made inactive holds none."""
+    sets = world.read(role_sets)
+    assert sets[0] == frozenset({Role.MANAGER})  # four managers in the test company
+    assert frozenset({Role.SALES, Role.WAREHOUSE}) == sets[-1]  # one user, two roles
+    assert set(sets[1:-1]) == {
+        frozenset({r}) for r in (Role.SALES, Role.WAREHOUSE, Role.BUYER, Role.FINANCE, Role.ADMIN)
+    }
+    world.run(lambda s: s.execute(update(User).where(User.username == "uma").values(active=False)))
+    assert frozenset({Role.SALES, Role.WAREHOUSE}) not in world.read(role_sets)

@@ -13,9 +13,11 @@ from fastapi.testclient import TestClient
 
 from assistant.channels.web.turns import ModelGate
 from assistant.llm.scripted import Call, Reply, Script
+from core.actor import Role
 from core.db import Database
 from tests import web
 from tests.web import TRANSFER_OVER_LIMIT
+from tests.world import World
 
 Messages = list[dict[str, Any]]
 
@@ -216,3 +218,30 @@ def test_the_gate_reports_positions_in_arrival_order() -> None:
 
     # b and c wait behind a (1 and 2 ahead); each runs once the one before it leaves the slot
     assert asyncio.run(scenario()) == [("a", -1), ("b", 1), ("c", 2), ("b", -1), ("c", -1)]
+
+
+def test_the_server_warms_one_prompt_per_set_of_roles_its_users_hold(
+    sqlite_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The set most users hold is warmed last, so the context holds it when the first question comes."""
+    from assistant.agent import Assistant
+    from assistant.channels.web import app as web_app
+    from assistant.channels.web.services import Services
+    from assistant.conversations import open_checkpointer
+    from assistant.llm import local
+    from assistant.llm.settings import ModelSettings
+    from core.masterdata.service import role_sets
+
+    warmed: list[list[str]] = []
+    monkeypatch.setattr(local, "warm_up", lambda system, tools: warmed.append([t["function"]["name"] for t in tools]))
+    assistant = Assistant(
+        sqlite_world.db,
+        open_checkpointer("sqlite://", sqlite_path=tmp_path / "c.db"),
+        settings=ModelSettings(model="local/x"),
+    )
+    web_app._warm_up(Services(sqlite_world.db, assistant))
+    sets = sqlite_world.read(role_sets)
+    assert len(sets) == 7 and len(warmed) == 6 == len({tuple(w) for w in warmed})  # admin's tools are a manager's
+    manager = [t["function"]["name"] for t in assistant.tools_for({Role.MANAGER})]
+    assert warmed[-1] == manager and len(manager) == len(assistant.schemas)  # four managers: the most users
+    assert [t["function"]["name"] for t in assistant.tools_for({Role.SALES})] in warmed

@@ -264,6 +264,19 @@ def load_actor(session: Session, *, username: str) -> Actor:
     return Actor(user_id=user.id, username=user.username, roles=roles, entity_ids=entities)
 
 
+def role_sets(session: Session) -> list[frozenset[Role]]:
+    """The distinct sets of roles the active users hold, the set most users hold first (ties: fewer roles first),
+    for warming one prompt per set before anyone asks. Names no user."""
+    held: dict[int, set[Role]] = {}
+    rows = session.execute(select(UserRole.user_id, UserRole.role).join(User).where(User.active.is_(True)))
+    for user_id, role in rows:
+        held.setdefault(user_id, set()).add(Role(role))
+    counts: dict[frozenset[Role], int] = {}
+    for roles in held.values():
+        counts[frozenset(roles)] = counts.get(frozenset(roles), 0) + 1
+    return sorted(counts, key=lambda roles: (-counts[roles], len(roles), sorted(roles)))
+
+
 def intercompany_markup(session: Session, *, from_entity_id: int, to_entity_id: int) -> Decimal:
     """The markup percent on standard cost for goods sold from one entity to another."""
     rule = session.get(IntercompanyRule, (from_entity_id, to_entity_id))

@@ -283,6 +283,29 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _role_sets(template: Path, requests: Sequence[Request]) -> list[frozenset[Any]]:
+    """The sets of roles the requests' users hold, the first request's last (the context then holds it)."""
+    from core.db import Database
+    from core.masterdata.service import load_actor
+
+    db = Database.from_url(f"sqlite:///{template}")
+    try:
+        sets = [db.read(partial(load_actor, username=user)).roles for user in dict.fromkeys(r.user for r in requests)]
+    finally:
+        db.dispose()
+    return list(reversed(list(dict.fromkeys(sets))))
+
+
+def _tools_for(roles: frozenset[Any]) -> list[dict[str, Any]]:
+    """The schemas a user with these roles is offered (`tool_offer.for_roles`), as the agent offers them."""
+    from assistant.tool_offer import for_roles
+    from tools import default_registry
+
+    registry = default_registry()
+    schemas = {s["function"]["name"]: s for s in registry.schemas()}
+    return [schemas[name] for name in for_roles(registry, roles, None)]
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -319,7 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.llm.local import steps
     from assistant.llm.settings import model_settings
     from assistant.prompts import system_prompt
-    from tools import default_registry
 
     reason = local.unavailable_reason()
     if reason:
@@ -333,8 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     requests = chosen(load(), args.only, args.limit)
     local.register()
     template, search = prepare(TEMPLATE_DIR)
-    warm = local.warm_up(system_prompt(), default_registry().schemas())  # not timed: a server does it at start
-    print(f"prefix of {warm.tokens:,} tokens ready in {warm.seconds:.1f}s ({warm.source})", flush=True)
+    for roles in _role_sets(template, requests):  # not timed: a server warms each set of roles' prefix at start
+        warm = local.warm_up(system_prompt(), _tools_for(roles))
+        print(f"prefix of {warm.tokens:,} tokens ready in {warm.seconds:.1f}s ({warm.source})", flush=True)
     context = {
         "when": f"{datetime.now():%Y-%m-%d %H:%M}",
         "cpu": _cpu(),

@@ -107,7 +107,7 @@ def chat(
     except ErpError as error:
         raise fail(error) from None
     assistant = build_assistant(db)
-    if not _model_ready(assistant):
+    if not _model_ready(assistant, actor):
         raise typer.Exit(code=1)
     if message is not None:
         conversation, drafted = _ask(assistant, actor, message, conversation)
@@ -145,8 +145,8 @@ def _open_search() -> "SearchIndex | None":
     return None
 
 
-def _model_ready(assistant: "Assistant") -> bool:
-    """Say plainly what is missing when the local model is not installed; warm its prompt prefix if it is."""
+def _model_ready(assistant: "Assistant", actor: Actor) -> bool:
+    """Say plainly what is missing when the local model is not installed; warm the user's prompt prefix if it is."""
     settings = assistant.settings
     console.print(f"[dim]model: {settings.model}[/]", highlight=False)
     if not settings.is_local:
@@ -156,7 +156,7 @@ def _model_ready(assistant: "Assistant") -> bool:
     started = time.perf_counter()
     try:
         with console.status("loading the local model…"):
-            warm_up(assistant.system, assistant.schemas)
+            warm_up(assistant.system, assistant.tools_for(actor.roles))
     except LocalModelUnavailable as error:
         console.print(f"[red]{error.code}[/red]: {error.message}", highlight=False)
         return False

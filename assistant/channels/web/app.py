@@ -184,11 +184,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _warm_up(services: Services) -> None:
-    """Load the local model and its prompt prefix now, so the first question does not pay for it."""
+    """Load the local model and the prompt prefix of each set of roles its users hold now, so that no first question
+    pays for one (computed once on a machine, then read from disk); the set most users hold is warmed last, so the
+    context holds it."""
     from assistant.llm.local import warm_up
+    from assistant.llm.local.model import PREFIX_STATES_KEPT
+    from core.masterdata.service import role_sets
 
     try:
-        warm_up(services.assistant.system, services.assistant.schemas)
+        offers = [services.assistant.tools_for(roles) for roles in services.db.read(role_sets)]
+        distinct = [tools for i, tools in enumerate(offers) if tools not in offers[:i]]  # a manager's and an admin's
+        for tools in reversed(distinct[:PREFIX_STATES_KEPT]):
+            warm_up(services.assistant.system, tools)
     except Exception as error:  # the chat explains a missing model to the user; the service stays up
         log.warning("local model not ready: %s", error)
 
