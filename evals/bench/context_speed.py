@@ -1,14 +1,15 @@
 """Why a local turn takes the seconds it does: the model's speed at each depth of its context, and what the prefix
 every call shares is made of.
 
-    .venv/bin/python -m evals.bench.context_speed [--output DIR]
+    .venv/bin/python -m evals.bench.context_speed [--output DIR] [--flash-attention]
 
 It loads the configured GGUF model as the product does (`Engine.load`, the product's thread choice) and times
 prompt processing (a batch of PREFILL tokens) and generation (GENERATE tokens, one at a time) with the context
 already holding 0, 1,000, ... tokens: the position a call's new tokens are evaluated at is the length of the prompt
 before them, and the shared prefix (system prompt, output note and every tool's schema) puts every call of a turn
 deep in the context. It then counts the prefix's tokens by part with the model's tokenizer. Writes
-evals/results/context_speed-latest.md. Run it on a quiet machine: the seconds measure any other load too.
+evals/results/context_speed-latest.md, or with `--flash-attention` (llama.cpp's flash attention, which the product
+leaves off) context_speed-flash-attention.md. Run it on a quiet machine: the seconds measure any other load too.
 """
 
 import argparse
@@ -103,13 +104,24 @@ def page(rows: list[Speed], parts: dict[str, int], used: tuple[int, int], load: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--flash-attention", action="store_true", help="load with llama.cpp's flash attention (the product's is off)"
+    )
     args = parser.parse_args()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     used = threads()
-    engine = Engine.load(model_path(), *used, max(DEPTHS) + PREFILL + GENERATE + 256)
+    engine = Engine.load(
+        model_path(), *used, max(DEPTHS) + PREFILL + GENERATE + 256, flash_attention=args.flash_attention
+    )
     text = page(speeds(engine), prefix_parts(engine), used, load)
+    if args.flash_attention:
+        text = text.replace(
+            "Command: `python -m evals.bench.context_speed`",
+            "Command: `python -m evals.bench.context_speed --flash-attention`",
+        )
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "context_speed-latest.md").write_text(text)
+    name = "context_speed-flash-attention.md" if args.flash_attention else "context_speed-latest.md"
+    (args.output / name).write_text(text)
     print(text)
 
 

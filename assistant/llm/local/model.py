@@ -150,7 +150,11 @@ class Engine:
     threads: tuple[int, int] = (1, 1)  # used by the last call: generating, prompt processing
 
     @classmethod
-    def load(cls, path: Path, n_threads: int, n_threads_batch: int, n_ctx: int) -> "Engine":
+    def load(
+        cls, path: Path, n_threads: int, n_threads_batch: int, n_ctx: int, *, flash_attention: bool = False
+    ) -> "Engine":
+        """The model at `path` in a context of `n_ctx` tokens. Flash attention stays off: on this 2-core CPU it read
+        and wrote more slowly deep in the context (evals/results/context_speed-flash-attention.md)."""
         from llama_cpp import Llama
 
         with _extra_buffer_types(extra_buffers_wanted()):
@@ -160,6 +164,7 @@ class Engine:
                 n_batch=512,
                 n_threads=n_threads,
                 n_threads_batch=n_threads_batch,
+                flash_attn=flash_attention,
                 verbose=False,
             )
         source = llama.metadata.get("tokenizer.chat_template") or CHATML_TOOLS_TEMPLATE
