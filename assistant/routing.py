@@ -47,7 +47,7 @@ from assistant.llm.local.steps import (
     last_round_sent_back,
     redo_after_look_up,
 )
-from assistant.tool_offer import CUES, DOCUMENT_FIELDS, WORD_WEIGHT, document_of, pointed_drafts, score
+from assistant.tool_offer import CUES, DOCUMENT_FIELDS, document_of, pointed_drafts, score, worded
 from core.actor import Role
 from core.masterdata.mentions import Linked, Mention, MentionKind, product_words
 from tools.registry import Registry
@@ -122,7 +122,7 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     allowed = [name for name, tool in registry.tools.items() if tool.usable_by(roles)]
     needless = {n for n in allowed if _lacks_document(registry, n, linked.mentions)}  # a proposal of no case named
     drafts = _drafts_asked(registry, linked, [n for n in allowed if registry.tools[n].writes and n not in needless])
-    finds = _worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
+    finds = worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
     usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
     writing = {p.strip() for p in write_parts(linked.text)}
     judged = not conditional(linked.text) or stock_condition(linked.text, linked) is not None
@@ -184,7 +184,7 @@ def _asked_ahead(parts: list[Part], named: list[list[Mention]], usable: Sequence
         if (
             not kinds & SUBJECTS
             or not kinds <= wanted | {MentionKind.QUANTITY}
-            or any(_worded(name, part.text) for name in usable)
+            or any(worded(name, part.text) for name in usable)
         ):
             continue
         calls = _looked_up(after.tools, named[i], out[:i])
@@ -261,7 +261,7 @@ def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before
     named = any(m.kind in SUBJECTS or m.kind == MentionKind.DOCUMENT for m in mentions)
     if previous and not named and REFERS_BACK.search(text):  # "why can't we pay it?": about the thing before
         return previous
-    if not any(_worded(name, text) for name in usable):
+    if not any(worded(name, text) for name in usable):
         return previous if previous and all(scores.get(name, 0) > 0 for name in previous) else ()
     best = max(scores.values(), default=0)
     tied = tuple(name for name in usable if scores[name] == best)
@@ -361,28 +361,23 @@ def _writes(text: str, counted: bool, drafts: Sequence[str], asked: bool, *, nam
     if ASKS.match(text) or (asked and MAY_I.search(text) and not COUNT.search(text)):
         return False
     verbs = NOT_A_CHANGE.sub(" ", text if named else CHANGE_NOUN.sub(" ", text))
-    if CHANGE_WORDS.search(verbs) is not None or any(_worded(name, verbs, writes=True) for name in drafts):
+    if CHANGE_WORDS.search(verbs) is not None or any(worded(name, verbs, writes=True) for name in drafts):
         return True
     return counted and CHANGE_WORDS.search(text) is None
-
-
-def _worded(name: str, text: str, writes: bool = False) -> bool:
-    cue = CUES.get(name)
-    return cue is not None and score(name, text, (), writes=writes) >= WORD_WEIGHT
 
 
 def _drafts_asked(registry: Registry, linked: Linked, drafts: Sequence[str]) -> tuple[str, ...]:
     """The draft tools the request's own words point at; else those what it names points at (`tool_offer.score`),
     less those only their own words ask for (`Cue.by_name`: a write part offered a master-data change for "draft
     150 V-200 from Dallas for them" took it); all of them when none is pointed at."""
-    worded = tuple(n for n in drafts if _worded(n, linked.text, writes=True))
+    by_words = tuple(n for n in drafts if worded(n, linked.text, writes=True))
     named = tuple(
         n
         for n in drafts
         if score(n, linked.text, linked.mentions, writes=registry.tools[n].writes) > 0
         and (n not in CUES or CUES[n].by_name)
     )
-    return worded or named or tuple(drafts)
+    return by_words or named or tuple(drafts)
 
 
 def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], finds: bool) -> bool:

@@ -228,10 +228,19 @@ def offered_tools(registry: Registry, roles: Iterable[Role], text: str, linked: 
 
 
 def pointed_drafts(registry: Registry, text: str, mentions: Sequence[Mention]) -> list[str]:
-    """The drafts a request's own words, or the documents it names, point at (in the registry's order)."""
+    """The drafts a request's own words point at; when none, those the documents it names point at (in the
+    registry's order). Words come first: "Raise SO-2253 line 1 to 100" is the order change, though an order named
+    points at every draft of orders (the 1.5B model, offered both, took the order action)."""
     documents = [m for m in mentions if m.kind == MentionKind.DOCUMENT]
     drafts = [name for name, tool in registry.tools.items() if tool.writes]
-    return [name for name in drafts if score(name, text, documents, writes=True) >= WORD_WEIGHT]
+    return [name for name in drafts if worded(name, text, writes=True)] or [
+        name for name in drafts if score(name, text, documents, writes=True) >= WORD_WEIGHT
+    ]
+
+
+def worded(name: str, text: str, writes: bool = False) -> bool:
+    """Whether the text's own words ask for the tool (its cue's words, not what the text names)."""
+    return name in CUES and score(name, text, (), writes=writes) >= WORD_WEIGHT
 
 
 def for_roles(registry: Registry, roles: Iterable[Role], linked: Linked | None) -> list[str]:

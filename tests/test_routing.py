@@ -239,6 +239,12 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
         ("We counted 100 V-200 in Dallas", "wes", ("draft_stock_adjustment",)),
         ("cycle count v200 DAL: 100 on the shelf", "wes", ("draft_stock_adjustment",)),
         ("our count of V-200 in dallas came to 100 units", "wes", ("draft_stock_adjustment",)),  # no order change
+        # words outrank the order named, which points at every draft of orders (the model took the order action)
+        (
+            "Raise SO-2253 line 1 to 100 V-200 and backorder whatever Atlanta can't cover",
+            "sam",
+            ("draft_order_change",),
+        ),
     ],
 )
 def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_first(
