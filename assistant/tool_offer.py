@@ -113,7 +113,8 @@ CUES: dict[str, Cue] = {
         [CUSTOMER],
     ),
     "draft_transfer": _cue(
-        r"move|transfer|send|ship \d+|rebalance|relocate|restock|from \w+ to \w+",
+        r"move|transfer|send|ship \d+|rebalance|relocate|restock|from \w+ to \w+"
+        r"|[a-z]+\s*(?:-+|=+)>\s*[a-z]|\u2192",  # an arrow between places: "reno -> atlanta"
         [WAREHOUSE],
     ),
     "draft_purchase_order": _cue(

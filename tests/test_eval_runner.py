@@ -16,6 +16,7 @@ from assistant.cli import app
 from assistant.faithfulness import Contradiction
 from assistant.grounding import Grounding
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
+from core.actor import Role as ActorRole
 from core.db import Database
 from core.drafts.models import DraftAction
 from core.drafts.service import RequestContext, draft_action
@@ -509,3 +510,18 @@ def test_skip_tag_leaves_out_the_tasks_with_that_tag(monkeypatch: pytest.MonkeyP
     fulfilment = [t.id for t in load_tasks(TASKS, ["fulfilment"])]
     assert "fulfilment-sales-cannot-ship" in fulfilment and "fulfilment-ship-with-tracking" in fulfilment
     assert seen == [[t for t in fulfilment if t != "fulfilment-sales-cannot-ship"]]
+
+
+def test_a_run_warms_one_prompt_per_set_of_roles_its_users_hold_the_first_users_last(template: Path) -> None:
+    """A trial must not pay for its user's prefix (60-130 s once a machine, past the 120 s timeout)."""
+    from assistant.tool_offer import for_roles
+    from evals.scenarios.runner import role_prefixes
+    from tools import default_registry
+
+    registry = default_registry()
+    offers = [
+        [t["function"]["name"] for t in tools] for tools in role_prefixes(template, ["sam", "maria", "sam", "uma"])
+    ]
+    sales = for_roles(registry, {ActorRole.SALES}, None)
+    assert len(offers) == 2 and offers[-1] == sales  # sam and uma are both sales: one prefix; sam's is warmed last
+    assert offers[0] == list(registry.tools)  # a manager: every tool

@@ -245,6 +245,7 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
             "sam",
             ("draft_order_change",),
         ),
+        ("30 x S-100 reno -> atlanta pls", "sam", ("draft_transfer",)),  # an arrow between places, no order action
     ],
 )
 def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_first(

@@ -99,7 +99,7 @@ def local_turns(db: Database, actor: Actor, folder: Path, count: int, figures: F
     settings = model_settings()
     assistant = Assistant(db, open_checkpointer("sqlite://", sqlite_path=folder / "local.db"), settings=settings)
     started = time.perf_counter()
-    warm_up(assistant.system, assistant.schemas)
+    warm_up(assistant.system, assistant.tools_for(actor.roles))
     figures.local_warm_up_s = time.perf_counter() - started
     times, right, answers = [], 0, []
     for question, sku in STOCK_QUESTIONS[:count]:

@@ -283,29 +283,6 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _role_sets(template: Path, requests: Sequence[Request]) -> list[frozenset[Any]]:
-    """The sets of roles the requests' users hold, the first request's last (the context then holds it)."""
-    from core.db import Database
-    from core.masterdata.service import load_actor
-
-    db = Database.from_url(f"sqlite:///{template}")
-    try:
-        sets = [db.read(partial(load_actor, username=user)).roles for user in dict.fromkeys(r.user for r in requests)]
-    finally:
-        db.dispose()
-    return list(reversed(list(dict.fromkeys(sets))))
-
-
-def _tools_for(roles: frozenset[Any]) -> list[dict[str, Any]]:
-    """The schemas a user with these roles is offered (`tool_offer.for_roles`), as the agent offers them."""
-    from assistant.tool_offer import for_roles
-    from tools import default_registry
-
-    registry = default_registry()
-    schemas = {s["function"]["name"]: s for s in registry.schemas()}
-    return [schemas[name] for name in for_roles(registry, roles, None)]
-
-
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -355,8 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     requests = chosen(load(), args.only, args.limit)
     local.register()
     template, search = prepare(TEMPLATE_DIR)
-    for roles in _role_sets(template, requests):  # not timed: a server warms each set of roles' prefix at start
-        warm = local.warm_up(system_prompt(), _tools_for(roles))
+    from evals.scenarios.runner import role_prefixes
+
+    for tools in role_prefixes(template, [r.user for r in requests]):  # not timed: a server warms them at start
+        warm = local.warm_up(system_prompt(), tools)
         print(f"prefix of {warm.tokens:,} tokens ready in {warm.seconds:.1f}s ({warm.source})", flush=True)
     context = {
         "when": f"{datetime.now():%Y-%m-%d %H:%M}",

@@ -18,10 +18,11 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -316,16 +317,35 @@ class Report:
         return counts
 
 
-def warm_up(model: str) -> None:
-    """Load the local model and its prompt prefix before the first trial, untimed, as the web service does when it
-    starts (the first trial of a run otherwise pays for the load, up to its 120 s timeout on a busy machine)."""
+def warm_up(model: str, template: Path, users: Sequence[str]) -> None:
+    """Load the local model and the prompt prefix of each set of roles the users hold before the first trial,
+    untimed, as the web service does when it starts (a trial otherwise pays for its user's prefix, 60-130 s once a
+    machine, up to its 120 s timeout)."""
     if not ModelSettings(model=model).is_local:
         return
     from assistant.llm.local import warm_up as load
     from assistant.prompts import system_prompt
+
+    for tools in role_prefixes(template, users):
+        load(system_prompt(), tools)
+
+
+def role_prefixes(template: Path, users: Sequence[str]) -> list[list[dict[str, Any]]]:
+    """The tool schemas each distinct set of roles the users hold is offered (`tool_offer.for_roles`), the first
+    user's last, so that the context holds it after warming."""
+    from assistant.tool_offer import for_roles
     from tools import default_registry
 
-    load(system_prompt(), default_registry().schemas())
+    registry = default_registry()
+    schemas = {s["function"]["name"]: s for s in registry.schemas()}
+    db = Database.from_url(f"sqlite:///{template}")
+    try:
+        sets = [db.read(partial(load_actor, username=user)).roles for user in dict.fromkeys(users)]
+    finally:
+        db.dispose()
+    offers = [[schemas[name] for name in for_roles(registry, roles, None)] for roles in dict.fromkeys(sets)]
+    distinct = [tools for i, tools in enumerate(offers) if tools not in offers[:i]]
+    return list(reversed(distinct))
 
 
 def run(
@@ -341,7 +361,7 @@ def run(
 ) -> Report:
     """Every task `trials` times, each on a fresh copy of the template."""
     workdir.mkdir(parents=True, exist_ok=True)
-    warm_up(model)
+    warm_up(model, template, [task.user for task in tasks])
     results = []
     for task in tasks:
         for trial in range(1, trials + 1):
