@@ -13,7 +13,7 @@ import operator
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import Held, check_calls, questions
 from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
-from assistant.tool_offer import for_roles, offered_tools
+from assistant.tool_offer import for_roles, offered_tools, warming_order
 from core import clock
 from core.actor import Actor, Role
 from core.db import Database
@@ -285,6 +285,11 @@ class Assistant:
     def tools_for(self, roles: Iterable[Role]) -> list[Message]:
         """The tool schemas a user with these roles is offered before their words add any (a prompt to warm)."""
         return [self._schema[name] for name in for_roles(self.registry, roles, None)]
+
+    def prompts_to_warm(self, role_sets: Sequence[Iterable[Role]]) -> list[list[Message]]:
+        """The tool schemas of each distinct prompt these sets of roles are offered, in warming order (the first
+        set's last, `tool_offer.warming_order`)."""
+        return [[self._schema[name] for name in names] for names in warming_order(self.registry, role_sets)]
 
     def history(self, actor: Actor, conversation_id: str) -> list[Message]:
         """The conversation's user and assistant messages (not tool traffic), for showing on resume."""

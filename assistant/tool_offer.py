@@ -255,6 +255,14 @@ def for_roles(registry: Registry, roles: Iterable[Role], linked: Linked | None) 
     return usable + [name for name in pointed if name not in usable]
 
 
+def warming_order(registry: Registry, role_sets: Sequence[Iterable[Role]]) -> list[list[str]]:
+    """The distinct tool lists of these sets of roles (`for_roles` before any words; a manager's and an admin's are
+    one), the first set's last: warmed in this order, the context ends holding the first set's prompt."""
+    offers = [for_roles(registry, roles, None) for roles in role_sets]
+    distinct = [names for i, names in enumerate(offers) if names not in offers[:i]]
+    return list(reversed(distinct))
+
+
 def score(name: str, text: str, mentions: Sequence[Mention], writes: bool) -> int:
     """How strongly the request points at one tool: its words count double; a draft tool needs its words."""
     cue = CUES.get(name)

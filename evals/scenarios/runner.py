@@ -333,7 +333,7 @@ def warm_up(model: str, template: Path, users: Sequence[str]) -> None:
 def role_prefixes(template: Path, users: Sequence[str]) -> list[list[dict[str, Any]]]:
     """The tool schemas each distinct set of roles the users hold is offered (`tool_offer.for_roles`), the first
     user's last, so that the context holds it after warming."""
-    from assistant.tool_offer import for_roles
+    from assistant.tool_offer import warming_order
     from tools import default_registry
 
     registry = default_registry()
@@ -343,9 +343,7 @@ def role_prefixes(template: Path, users: Sequence[str]) -> list[list[dict[str, A
         sets = [db.read(partial(load_actor, username=user)).roles for user in dict.fromkeys(users)]
     finally:
         db.dispose()
-    offers = [[schemas[name] for name in for_roles(registry, roles, None)] for roles in dict.fromkeys(sets)]
-    distinct = [tools for i, tools in enumerate(offers) if tools not in offers[:i]]
-    return list(reversed(distinct))
+    return [[schemas[name] for name in names] for names in warming_order(registry, sets)]
 
 
 def run(

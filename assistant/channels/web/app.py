@@ -192,9 +192,7 @@ def _warm_up(services: Services) -> None:
     from core.masterdata.service import role_sets
 
     try:
-        offers = [services.assistant.tools_for(roles) for roles in services.db.read(role_sets)]
-        distinct = [tools for i, tools in enumerate(offers) if tools not in offers[:i]]  # a manager's and an admin's
-        for tools in reversed(distinct[:PREFIX_STATES_KEPT]):
+        for tools in services.assistant.prompts_to_warm(services.db.read(role_sets))[-PREFIX_STATES_KEPT:]:
             warm_up(services.assistant.system, tools)
     except Exception as error:  # the chat explains a missing model to the user; the service stays up
         log.warning("local model not ready: %s", error)
