@@ -390,7 +390,7 @@ class Assistant:
         messages = [
             {"role": "system", "content": self.system},
             {"role": "system", "content": turn.persona},
-            *with_note(_window(state["messages"]), note_for(turn.linked)),
+            *with_note(self._read_by_model(_window(state["messages"])), note_for(turn.linked)),
         ]
         started = time.perf_counter()
         steps = state.get("steps", 0)
@@ -406,6 +406,11 @@ class Assistant:
             message = {"role": "assistant", "content": text}
         turn.usage.model_ms += (time.perf_counter() - started) * 1000
         return message
+
+    def _read_by_model(self, messages: list[Message]) -> list[Message]:
+        """The messages as the model reads them: the local model reads each tool result briefed (`results_as_read`)."""
+        briefing = self.settings.is_local and self.settings.brief_results
+        return results_as_read(self.registry, messages) if briefing else messages
 
     def _complete(self, messages: list[Message], turn: _Turn) -> Message:
         """One model reply within `timeout_s`, retries included: a provider that fails fast (HTTP 5xx, 429, a
@@ -570,6 +575,30 @@ def _allowed_tools(turn: _Turn) -> dict[str, Any]:
     if turn.route.tools is None:
         return {}
     return {"allowed_tools": list(turn.route.tools)} | ({"routed_part": turn.route.part} if turn.route.part else {})
+
+
+def results_as_read(registry: Registry, messages: list[Message]) -> list[Message]:
+    """The messages with each tool result briefed for the request it answered (tools/brief.py): without the rows its
+    facts state and the explanations, unless that request asked how or why. The conversation, and the code that
+    checks results, keep them whole."""
+    out, request = [], ""
+    for message in messages:
+        if message["role"] == "user":
+            request = str(message.get("content") or "")
+        elif message["role"] == "tool":
+            message = {**message, "content": _briefed(registry, message, request)}
+        out.append(message)
+    return out
+
+
+def _briefed(registry: Registry, message: Message, request: str) -> str:
+    content = str(message.get("content") or "")
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    brief = registry.brief(str(message.get("name") or ""), data, request)
+    return content if brief is data else json.dumps(brief, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _window(messages: list[Message]) -> list[Message]:

@@ -282,6 +282,15 @@ class Settings:
             _on_off,
         ),
     )
+    local_brief_results: bool = field(
+        default=True,
+        metadata=_env(
+            "ERP_LOCAL_BRIEF_RESULTS",
+            "on: the local model reads each tool result without the rows its facts state and the explanations"
+            " (tools/brief.py), unless the request asks how or why; off: whole results",
+            _on_off,
+        ),
+    )
     local_examples: int = field(
         default=4,
         metadata=_env("ERP_LOCAL_EXAMPLES", "worked examples per request when ERP_LOCAL_TOOL_SUBSET is set", _whole(0)),

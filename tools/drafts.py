@@ -252,5 +252,6 @@ TOOLS = [
         "the approvals inbox or Slack.",
         PendingArgs,
         list_pending_approvals,
+        brief={"note": ()},  # what the prompt says already: the assistant cannot approve
     ),
 ]

@@ -165,6 +165,7 @@ TOOLS = [
         "the user's entities, filtered by type, entity or status.",
         ListExceptionsArgs,
         list_exceptions,
+        brief={"cases": ("entity", "status", "due")},  # the facts order them by due time
     ),
     Tool(
         "get_exception",
@@ -172,5 +173,6 @@ TOOLS = [
         "a covering transfer, substitutes, the next purchase order), owner, due time and history.",
         CaseArgs,
         get_exception,
+        brief={"history": (), "routing_reason": ()},  # the status fact names the owner and the due time
     ),
 ]

@@ -164,6 +164,7 @@ TOOLS = [
         "promise dates, shipments and invoices. Use for 'where is SO-1042' or 'why is SO-1042 on hold'.",
         OrderArgs,
         get_order_status,
+        brief={"hold_reason": ()},  # the status fact says it; lines stay: the facts state the first few only
     ),
     Tool(
         "get_customer_credit",
@@ -171,5 +172,8 @@ TOOLS = [
         "hold with its reason, and the customer's standing note. Amounts are in the customer's entity currency.",
         CustomerArgs,
         get_customer_credit,
+        brief=dict.fromkeys(
+            ("credit_limit", "open_receivables", "open_orders", "exposure", "available", "on_hold", "hold_reason"), ()
+        ),
     ),
 ]

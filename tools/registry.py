@@ -10,7 +10,7 @@ approving is a person's act in a channel.
 import difflib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -20,6 +20,7 @@ from core.actor import ROLE_PERMISSIONS, Permission, Role
 from core.db import Database
 from core.errors import ErpError
 from core.text import NUL_REFUSED, has_nul
+from tools.brief import Brief, asks_how, briefed
 from tools.context import ToolContext
 from tools.outcome import ToolError, ToolOutcome
 
@@ -39,6 +40,8 @@ class Tool:
     # Every read result's facts complete an answer that left them out; this one's record numbers too, even when
     # the answer gave its figures: what a briefing or a finding's explanation is for (the cases the user opens next).
     recap: bool = False
+    # What this result's facts already state, left out of what a small model reads (tools/brief.py).
+    brief: Brief = field(default_factory=dict, hash=False)
 
     def usable_by(self, roles: Iterable[Role]) -> bool:
         """Whether one of `roles` may run the command behind this tool (offered to a model only then)."""
@@ -81,6 +84,12 @@ class Registry:
 
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self.tools.values()]
+
+    def brief(self, name: str, data: Any, request: str) -> Any:
+        """A tool's result as a small model reads it for `request` (tools/brief.py): whole when the request asks how
+        or why, or the tool is unknown."""
+        tool = self.tools.get(name)
+        return data if tool is None or asks_how(request) else briefed(data, tool.brief)
 
     def call(self, db: Database, ctx: ToolContext, name: str, arguments: str | dict[str, Any]) -> ToolOutcome:
         """Run a tool as the context's user: its result (a draft, if it made or read one) or a refusal."""

@@ -188,6 +188,7 @@ TOOLS = [
         "of a SKU; returns SKUs for the other tools.",
         FindItemsArgs,
         find_items,
+        brief={"items": ("category", "uom", "match", "description")},  # the SKU and name pick the item
     ),
     Tool(
         "check_availability",
@@ -196,5 +197,6 @@ TOOLS = [
         "promised. Only the user's own entities' warehouses are shown. Units are the item's unit of measure.",
         AvailabilityArgs,
         check_availability,
+        brief={"total_available": (), "warehouses": ("entity", "available_on_date")},
     ),
 ]

@@ -25,6 +25,7 @@ class ModelSettings:
     previews_end_turn: bool = True
     tool_subset: int | None = None  # the local model: at most this many tools per request, chosen by code
     routing: bool = True  # the local model: each look-up part of a request gets the tools code routes it to
+    brief_results: bool = True  # the local model: results without what their facts state (tools/brief.py)
 
     @property
     def is_local(self) -> bool:
@@ -43,4 +44,5 @@ def model_settings(settings: Settings | None = None) -> ModelSettings:
         max_tokens=settings.assistant_max_tokens,
         tool_subset=settings.local_tool_subset,
         routing=settings.local_routing,
+        brief_results=settings.local_brief_results,
     )
