@@ -124,6 +124,11 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     drafts = _drafts_asked(registry, linked, [n for n in allowed if registry.tools[n].writes and n not in needless])
     finds = worded("find_items", linked.text)  # an item looked up first: its SKU comes from the result
     usable = [n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds)]
+    listed = frozenset(p for p, lister in LISTED_BY.items() if lister in allowed and worded(lister, linked.text))
+    after_list = [
+        n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds, listed)
+    ]
+    readers = _readers(registry, usable)
     writing = {p.strip() for p in write_parts(linked.text)}
     judged = not conditional(linked.text) or stock_condition(linked.text, linked) is not None
     out: list[Part] = []
@@ -137,7 +142,9 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
             out.append(Part(text, writes=True, tools=drafts, certain=len(drafts) == 1 and judged))
             continue
         after_write = bool(out) and out[-1].writes and not _looks_up(linked.text, text)
-        tools = () if after_write else _route(usable, text, mentions, out)  # "..., 3 invoices unpaid": the write's
+        listing = frozenset(k for k, lister in LISTED_BY.items() for p in out if not p.writes and lister in p.tools)
+        pool = after_list if listing else usable  # "list the shortage cases, then show me the one about SO-2259"
+        tools = () if after_write else _route(pool, text, mentions, out, readers, listing)  # "..., 3 invoices unpaid"
         calls = _looked_up(tools, mentions, out)
         subjects = _subjects(mentions, calls)
         described = product_words(linked, start, end) if tools == ("find_items",) else ""
@@ -252,19 +259,33 @@ def _look_up(part: Part, index: int) -> Route:
     return Route(tools=part.tools, required=len(part.tools) == 1, part=part.text, subject=subject)
 
 
-def _route(usable: Sequence[str], text: str, mentions: Sequence[Mention], before: Sequence[Part]) -> tuple[str, ...]:
+def _route(
+    usable: Sequence[str],
+    text: str,
+    mentions: Sequence[Mention],
+    before: Sequence[Part],
+    readers: dict[str, tuple[str, ...]],
+    listing: frozenset[str] = frozenset(),
+) -> tuple[str, ...]:
     """The look-up tools one part's words point at most strongly; a part without words of any tool's ("and
     LONESTAR3", "the customer says they paid INV-1429") takes the route of the part before it when that route
-    fits what this part names, else none."""
+    fits what this part names; else, when it asks to look at the one document it names ("look at EX-10"), the
+    tools that read that kind of document; else none."""
     scores = {name: score(name, text, mentions, writes=False) for name in usable}
     previous = before[-1].tools if before and not before[-1].writes else ()
     named = any(m.kind in SUBJECTS or m.kind == MentionKind.DOCUMENT for m in mentions)
     if previous and not named and REFERS_BACK.search(text):  # "why can't we pay it?": about the thing before
         return previous
     if not any(worded(name, text) for name in usable):
-        return previous if previous and all(scores.get(name, 0) > 0 for name in previous) else ()
+        if previous and all(scores.get(name, 0) > 0 for name in previous):
+            return previous
+        documents = {document_of(m) for m in mentions if m.kind == MentionKind.DOCUMENT}
+        looking = LOOKING.match(text) is not None and len(documents) == 1
+        return readers.get(str(documents.pop()), ()) if looking else ()
     best = max(scores.values(), default=0)
     tied = tuple(name for name in usable if scores[name] == best)
+    of_listed = tuple(name for name in tied if name in CUES and CUES[name].documents & listing)
+    tied = of_listed or tied  # "then show me the one about SO-2259": one of the cases listed before, not the order
     return tied if best > 0 and len(tied) <= MOST_TIED else ()
 
 
@@ -283,6 +304,10 @@ def _looked_up(tools: Sequence[str], mentions: Sequence[Mention], before: Sequen
     return max([1, *(len(ids) for ids in named)])
 
 
+# The look-up that reads one document of a kind, for a part that only asks to look at it ("look at EX-10").
+READERS = {"SO": ("get_order_status",), "EX": ("get_exception",), "DR": ("get_draft_status",), "RMA": ("get_return",)}
+# The look-ups that list documents of a kind: a later part may ask for one of them by what it is about.
+LISTED_BY = {"EX": "list_exceptions", "DR": "list_pending_approvals"}
 SUBJECT_ARGUMENTS = {
     MentionKind.ITEM: "sku",
     MentionKind.CUSTOMER: "customer",
@@ -331,17 +356,47 @@ def aimed(messages: Sequence[dict[str, Any]], route: Route, registry: Registry) 
     "V-210 are free in Reno", is made for V-210. Only the arguments the tool takes; nothing else changes."""
     if not route.subject or not route.tools or not messages or not messages[-1].get("tool_calls"):
         return list(messages)
-    calls = [_aimed_call(call, route, registry) for call in messages[-1]["tool_calls"]]
+    calls = [_aimed_call(call, route, registry, messages) for call in messages[-1]["tool_calls"]]
     return [*messages[:-1], {**messages[-1], "tool_calls": calls}]
 
 
-def _aimed_call(call: dict[str, Any], route: Route, registry: Registry) -> dict[str, Any]:
+def _aimed_call(
+    call: dict[str, Any], route: Route, registry: Registry, messages: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     name = call["function"]["name"]
     if route.tools is None or name not in route.tools or name not in registry.tools:
         return call
     takes = registry.tools[name].args.model_fields
     arguments = {**loaded(call["function"]["arguments"]), **{k: v for k, v in route.subject if k in takes}}
+    given = {k for k, _ in route.subject}
+    for prefix, argument in DOCUMENT_FIELDS.items():  # "the one about SO-2259": the case the list ties to it
+        if argument in takes and argument not in given:
+            found = _listed_about(messages, prefix, [str(v) for _, v in route.subject])
+            arguments = {**arguments, argument: found} if found else arguments
     return {**call, "function": {**call["function"], "arguments": json.dumps(arguments)}}
+
+
+def _listed_about(messages: Sequence[dict[str, Any]], prefix: str, values: Sequence[str]) -> str | None:
+    """The one document numbered `prefix`-N that a row of this turn's results ties to one of `values`: the row
+    numbers it and says the value ("EX-2", "SO-2259 line 1: 18 A-180 short at ATL"); None when none or several."""
+    number = re.compile(rf"{re.escape(prefix)}-\d+")
+    found = set()
+    for message in since_user(messages):
+        if message.get("role") != "tool" or not values:
+            continue
+        for row in _rows(loaded(message.get("content"))):
+            texts = [str(v) for v in row.values() if isinstance(v, str)]
+            numbered = {t for t in texts if number.fullmatch(t)}
+            if len(numbered) == 1 and any(v in t for t in texts for v in values):
+                found |= numbered
+    return found.pop() if len(found) == 1 else None
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    """The records a result lists: the objects in its top-level lists."""
+    if not isinstance(data, dict):
+        return []
+    return [row for value in data.values() if isinstance(value, list) for row in value if isinstance(row, dict)]
 
 
 def _looks_up(request: str, first: str) -> bool:
@@ -380,24 +435,35 @@ def _drafts_asked(registry: Registry, linked: Linked, drafts: Sequence[str]) -> 
     return by_words or named or tuple(drafts)
 
 
-def _lacks_subject(registry: Registry, name: str, mentions: Sequence[Mention], finds: bool) -> bool:
+def _lacks_subject(
+    registry: Registry, name: str, mentions: Sequence[Mention], finds: bool, listed: frozenset[str] = frozenset()
+) -> bool:
     """Whether a look-up needs what the message never names: a document of its cue's kinds (the status of no
-    order), or an item it neither names nor asks to find (the stock of no item: "what's left" of a customer's
+    order) that no look-up it asks for lists either (`listed`: "list the shortage cases, then show me the one about
+    SO-2259"), or an item it neither names nor asks to find (the stock of no item: "what's left" of a customer's
     credit, "how many short" on EX-1)."""
     required = _required(registry.tools[name].args)
     if "sku" in required and not finds and not any(m.kind == MentionKind.ITEM for m in mentions):
         return True
-    return _lacks_document(registry, name, mentions)
+    return _lacks_document(registry, name, mentions, listed)
 
 
-def _lacks_document(registry: Registry, name: str, mentions: Sequence[Mention]) -> bool:
-    """Whether a tool needs a document of its cue's kinds (an order, a case, a transfer) the message never names."""
+def _lacks_document(
+    registry: Registry, name: str, mentions: Sequence[Mention], listed: frozenset[str] = frozenset()
+) -> bool:
+    """Whether a tool needs a document of its cue's kinds (an order, a case, a transfer) the message never names,
+    nor asks a look-up that lists (`listed`)."""
     cue = CUES.get(name)
     if cue is None or not cue.documents:
         return False
     required = _required(registry.tools[name].args)
-    named = {document_of(m) for m in mentions}
+    named = {document_of(m) for m in mentions} | listed
     return any(f.endswith("_number") for f in required) and not (cue.documents & named)
+
+
+def _readers(registry: Registry, usable: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Per document kind (SO, EX, ...), the look-up among `usable` that reads one such document by its number."""
+    return {prefix: tuple(n for n in READERS[prefix] if n in usable) for prefix in READERS}
 
 
 @cache

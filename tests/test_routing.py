@@ -350,3 +350,55 @@ def test_a_change_noun_with_nothing_named_is_no_write(sqlite_demo: Database) -> 
     parts = _parts(sqlite_demo, "for a transfer between two of our companies, who needs to sign off")
     assert not any(p.writes for p in parts)
     assert [p.writes for p in _parts(sqlite_demo, "I need a transfer of 40 V-200 from Dallas to Atlanta")] == [True]
+
+
+@pytest.mark.parametrize("text", ["look at EX-10 and assign it to fiona", "pull up EX-10, then assign it to fiona"])
+def test_a_part_that_only_asks_to_look_at_a_document_reads_that_document_first(
+    sqlite_demo: Database, text: str
+) -> None:
+    first = _route(sqlite_demo, text, user="maria")
+    assert (first.tools, first.required) == (("get_exception",), True)
+    after = _route(sqlite_demo, text, "get_exception", user="maria")
+    assert (after.tools, after.required) == (("draft_exception_action",), True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "list the shortage cases, then show me the one about SO-2259",
+        "show the shortage cases and then the one for SO-2259",
+    ],
+)
+def test_the_one_about_an_order_after_a_list_of_cases_is_the_listed_case(sqlite_demo: Database, text: str) -> None:
+    listed = {
+        "cases": [
+            {"case": "EX-1", "type": "shortage", "title": "SO-2257 line 1: 41 A-160 short at RNO for BRAZOSHV"},
+            {"case": "EX-2", "type": "shortage", "title": "SO-2259 line 1: 18 A-180 short at ATL for LONESTAR3"},
+        ],
+        "facts": ["Open shortage cases: 2."],
+    }
+    route = next_route(_parts(sqlite_demo, text), _turn(text, ("list_exceptions", listed)))
+    assert (route.tools, route.required) == (("get_exception",), True)
+    asked = [
+        *_turn(text, ("list_exceptions", listed)),
+        {"role": "assistant", "tool_calls": [_call("c9", "get_exception", {"case_number": "EX-2259"})]},
+    ]
+    (call,) = aimed(asked, route, REGISTRY)[-1]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"case_number": "EX-2"}
+
+
+def test_a_case_is_not_picked_when_the_list_ties_the_order_to_several_or_none(sqlite_demo: Database) -> None:
+    text = "list the shortage cases, then show me the one about SO-2259"
+    twice = {"cases": [{"case": f"EX-{n}", "title": f"SO-2259 line {n}: short"} for n in (1, 2)], "facts": ["x"]}
+    route = next_route(_parts(sqlite_demo, text), _turn(text, ("list_exceptions", twice)))
+    asked = [
+        *_turn(text, ("list_exceptions", twice)),
+        {"role": "assistant", "tool_calls": [_call("c9", "get_exception", {"case_number": "EX-1"})]},
+    ]
+    (call,) = aimed(asked, route, REGISTRY)[-1]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"case_number": "EX-1"}  # the model's, for provenance
+
+
+def test_cases_are_listed_not_read_in_the_part_that_lists_them(sqlite_demo: Database) -> None:
+    parts = _parts(sqlite_demo, "list the shortage cases, then show me the one about SO-2259")
+    assert parts[0].tools == ("list_exceptions",)
