@@ -49,7 +49,7 @@ from core.actor import Actor, Role
 from core.db import Database
 from core.drafts.models import DraftStatus
 from core.drafts.service import get_draft
-from core.errors import ErpError
+from core.errors import ErpError, NotFound
 from core.masterdata.mentions import Linked, link_mentions, warehouses_written
 from tools import Registry, ToolContext, ToolOutcome, default_registry
 from tools.chart_links import title_of
@@ -346,6 +346,7 @@ class Assistant:
         recapping = [o for o, r in read if self.registry.tools[r.name].recap]
         looked_up = recap([o.data for o, _ in read], words)
         looked_up += [f for f in recap([o.data for o in recapping], words, with_records=True) if f not in looked_up]
+        looked_up += [f for f in unknown_named(turn.results, turn.text, words) if f not in looked_up]
         corrected = correction(grounding.contradictions) if grounding.contradictions else ""
         looked_up = [f for f in looked_up if f not in corrected]  # the correction under the answer says it
         said = words
@@ -757,6 +758,29 @@ def non_answer(words: str) -> bool:
 def refusals(results: list[ToolOutcome]) -> str:
     """What the turn's refused calls said, in the core's words (what a user can act on); empty when none was."""
     return " ".join(dict.fromkeys(o.error.message for o in results if o.error is not None))
+
+
+def unknown_named(results: list[ToolOutcome], request: str, words: str) -> list[str]:
+    """The core's "unknown ..." refusals of a record the user named ("Where is SO-99999?") that the answer does not
+    name: the user hears that the record does not exist, whatever the model said instead ("I can't find that
+    order. Is there a typo?"). A value the model made up is not the user's, and is not repeated to them."""
+    out = []
+    for outcome in results:
+        if outcome.error is None or outcome.error.code != NotFound.code:
+            continue
+        named = re.findall(r"'([^']+)'", outcome.error.message)
+        if (
+            named
+            and all(_plain(n) in _plain(request) for n in named)
+            and not any(_plain(n) in _plain(words) for n in named)
+        ):
+            out.append(f"{outcome.error.message[:1].upper()}{outcome.error.message[1:]}.")
+    return list(dict.fromkeys(out))
+
+
+def _plain(text: str) -> str:
+    """Letters and digits only, upper case: "so-99999" and "SO-99999" alike."""
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
 CONFIRM_HINT = (

@@ -526,3 +526,42 @@ def test_a_local_model_failure_is_told_in_one_line_without_the_traceback() -> No
     said = model_error_text(wrapped, ModelSettings(model="local/qwen2.5-coder-1.5b"))
     assert "Traceback" not in said and "litellm." not in said
     assert "the conversation needs 10,336 tokens" in said and "ERP_LOCAL_CONTEXT" in said
+
+
+@pytest.mark.parametrize("asked", ["Where is SO-99999?", "status of so-99999"])
+def test_a_record_the_user_named_that_does_not_exist_is_said_whatever_the_model_answered(
+    sqlite_world: World, tmp_path: Path, asked: str
+) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("get_order_status", {"order_number": "SO-99999"}),)),
+            Reply(text="I can't find that order. Is there a typo?"),
+        ]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), asked)
+
+    assert result.answer.endswith("From the records: Unknown sales order 'SO-99999'.")
+
+
+def test_an_unknown_record_the_model_made_up_is_not_repeated_to_the_user(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("check_availability", {"sku": "NITRILE_GLOVES"}),)),
+            Reply(text="I could not find nitrile gloves; try find_items with other words."),
+        ]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "any nitrile gloves in stock?")
+
+    assert "NITRILE_GLOVES" not in result.answer
+
+
+def test_an_answer_that_names_the_unknown_record_gets_no_repeat(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("get_order_status", {"order_number": "SO-99999"}),)),
+            Reply(text="There is no order SO-99999."),
+        ]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "Where is SO-99999?")
+
+    assert result.answer == "There is no order SO-99999."

@@ -475,10 +475,15 @@ def test_a_status_is_stated_by_its_words_not_by_naming_the_order() -> None:
 
 
 def test_a_case_list_names_its_cases_soonest_due_first() -> None:
-    cases = [SimpleNamespace(number=n, type="late_po", related={}) for n in ("EX-4", "EX-1", "EX-11")]
+    cases = [
+        SimpleNamespace(number=n, type="late_po", related={}, title=f"{n} late") for n in ("EX-4", "EX-1", "EX-11")
+    ]
     assert _list_facts(ListExceptionsArgs(entity="NA"), 5, cases) == [
         "Open exception cases in NA: 5.",
         "Open exception cases in NA, soonest due first: EX-4, EX-1, EX-11.",
+        "EX-4 late po: EX-4 late.",
+        "EX-1 late po: EX-1 late.",
+        "EX-11 late po: EX-11 late.",
     ]
     assert _list_facts(ListExceptionsArgs(type="shortage"), 0, []) == ["Open shortage cases: 0."]
 

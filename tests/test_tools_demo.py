@@ -396,6 +396,19 @@ def test_exception_lists_are_split_by_entity_and_agree_with_the_cases(demo_db: D
         assert credit["on_hold"] and case["related"]["hold_reason"] == credit["hold_reason"]
 
 
+def test_a_case_list_says_each_case_in_its_facts_and_the_brief_keeps_them(demo_db: Database) -> None:
+    detect(demo_db)
+    listed = ok(call(demo_db, "sam", "list_exceptions", {}))
+    facts = " ".join(listed["facts"])
+    for case in listed["cases"]:
+        said = next(f for f in listed["facts"] if f.startswith(f"{case['case']} "))
+        held = case["type"] != "shortage"
+        assert (case["title"].rstrip(".") in said) if held else (" of " in said and "unit" in said), (case, facts)
+    brief = REGISTRY.brief("list_exceptions", listed, "open cases please")
+    assert brief["facts"] == listed["facts"] and all("title" not in c for c in brief["cases"])
+    assert [c["case"] for c in brief["cases"]] == [c["case"] for c in listed["cases"]]
+
+
 def test_a_shortage_case_agrees_with_the_order_and_the_stock(demo_db: Database) -> None:
     case = first_case(demo_db, "sam", "shortage")
     related = case["related"]

@@ -46,13 +46,20 @@ class ListExceptionsResult(BaseModel):
 
 def _list_facts(args: ListExceptionsArgs, total: int, cases: list[Any]) -> list[str]:
     """How many cases match the filter (the filter named, so "no shortages" can be told apart from "not
-    looked"), and each shortage's missing quantity."""
+    looked"), each shortage's missing quantity, and what each other case is about (its title: the customer on
+    hold, the supplier whose invoice does not match)."""
     kind = f"{args.type.replace('_', ' ')} cases" if args.type else "exception cases"
     status = args.status or "open"
     where = f" in {args.entity}" if args.entity else ""
     counted = fact.count(f"{status} {kind}{where}", total)
     listed = [_listed_fact(f"{status} {kind}{where}", cases)] if cases else []
-    return [counted, *listed, *[_shortage_fact(c.number, c.related) for c in cases if c.type == "shortage"]]
+    each = [_shortage_fact(c.number, c.related) if c.type == "shortage" else _case_fact(c) for c in cases]
+    return [counted, *listed, *each]
+
+
+def _case_fact(case: Any) -> str:
+    """What a case other than a shortage is about, in its title's words."""
+    return fact.figure(case.number, case.type.replace("_", " "), case.title.rstrip("."))
 
 
 def _listed_fact(label: str, cases: list[Any]) -> str:
@@ -165,7 +172,7 @@ TOOLS = [
         "the user's entities, filtered by type, entity or status.",
         ListExceptionsArgs,
         list_exceptions,
-        brief={"cases": ("entity", "status", "due")},  # the facts order them by due time
+        brief={"cases": ("entity", "status", "due", "title")},  # the facts say each case, soonest due first
     ),
     Tool(
         "get_exception",
