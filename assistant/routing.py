@@ -170,11 +170,21 @@ def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, part
     text = linked.text
     if "?" in text or ASKS.match(text) or MAY_I.search(text) or any(p.tools and not p.writes for p in parts):
         return ()
-    pointed = pointed_drafts(registry, text, linked.mentions)
+    pointed = _pointed(registry, linked, text)
+    asking = " ".join(p.text for p in parts if p.writes)
+    if len(pointed) > 1 and asking and asking != text:  # "Return 2 V-500 from SO-2276, damaged": the return's words
+        pointed = _pointed(registry, linked, asking)
     if len(pointed) != 1 or not registry.tools[pointed[0]].usable_by(roles):
         return ()  # "raise ACME's credit limit": an order change's word too; the model tells them apart
     looks = [n for n, tool in registry.tools.items() if not tool.writes and tool.usable_by(roles)]
     return (*pointed, *looks)  # the look-ups stay: "explain the proposed purchase order of case 15"
+
+
+def _pointed(registry: Registry, linked: Linked, text: str) -> list[str]:
+    """The drafts `text` points at (`tool_offer.pointed_drafts`), less those that need a document the message never
+    names (a receipt of no purchase order for "they arrived damaged")."""
+    pointed = pointed_drafts(registry, text, linked.mentions)
+    return [n for n in pointed if not _lacks_document(registry, n, linked.mentions)]
 
 
 def _asked_ahead(parts: list[Part], named: list[list[Mention]], usable: Sequence[str]) -> list[Part]:

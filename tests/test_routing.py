@@ -246,6 +246,9 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
             ("draft_order_change",),
         ),
         ("30 x S-100 reno -> atlanta pls", "sam", ("draft_transfer",)),  # an arrow between places, no order action
+        # "arrived" and "damaged" are a receipt's and a move's words too, but neither names its PO or transfer
+        ("Write off 3 V-200 in Atlanta, they arrived damaged", "wes", ("draft_stock_adjustment",)),
+        ("Return 2 V-500 from SO-2276, damaged", "sam", ("draft_return",)),  # the reason after it is not a change
     ],
 )
 def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_first(
@@ -269,7 +272,7 @@ def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_firs
         ("Can I write off 3 V-200 in Atlanta?", "wes"),  # a question
         ("raise a PO with allied for 50 V-200 into DAL", "sam"),  # a purchase order a salesperson may not make
         ("Check ACME's credit and draft an order for 20 V-200", "sam"),  # looks something up first
-        ("Write off 3 V-200 in Atlanta, they arrived damaged", "wes"),  # words of three drafts: the model's choice
+        ("please set up a return of two V-500 on order 2276", "sam"),  # a return's and an order's words
     ],
 )
 def test_questions_look_ups_and_drafts_the_user_may_not_make_are_not_narrowed(
