@@ -718,16 +718,27 @@ def held(tool: Tool, vetted: Vetted, lookups: Lookups) -> Held | None:
 
 
 def _case_first(current: Linked | None, found: frozenset[str]) -> Held | None:
-    """A write that lacks values the case the message names holds ("EX-4: order the missing P-240", "what's short
-    on EX-1? transfer it from Dallas"), while nothing this turn looked the case up: the model looks it up first,
-    rather than the user being asked what the case says."""
-    cases = [i for m in current.of(MentionKind.DOCUMENT) for i in m.ids if i.startswith("EX-")] if current else []
-    unread = [case for case in cases if key(case) not in found]
+    """A write that lacks values the case or order the message names holds ("EX-4: order the missing P-240", "what's
+    short on EX-1? transfer it from Dallas", "SO-2259 is short of A-180 in Atlanta. Transfer what it needs from
+    Dallas"), while nothing this turn looked it up: the model looks it up first, rather than the user being asked
+    what the record says. An order is looked up only when the words speak of what it lacks."""
+    documents = [i for m in current.of(MentionKind.DOCUMENT) for i in m.ids] if current else []
+    lacking = current is not None and LACKS.search(current.text) is not None
+    reads = {
+        "EX-": "get_exception(case_number={})",
+        **({"SO-": "get_order_status(order_number={})"} if lacking else {}),
+    }
+    unread = [(d, call) for d in documents for prefix, call in reads.items() if d.startswith(prefix)]
+    unread = [(d, call) for d, call in unread if key(d) not in found]
     if not unread:
         return None
-    calls = ", ".join(f"get_exception(case_number={case})" for case in unread)
-    message = f"not run, look first: call {calls}; the values the user means are the case's, then draft again."
+    calls = ", ".join(call.format(d) for d, call in unread)
+    message = f"not run, look first: call {calls}; the values the user means are the record's, then draft again."
     return Held(ToolOutcome.refused(ToolError(code=LOOK_FIRST, message=message)))
+
+
+# Words that say a write's values are what an order lacks ("transfer what it needs", "the shortfall").
+LACKS = re.compile(r"\b(?:short(?:fall|age)?|needs?|missing|lacks?|backorder(?:ed)?)\b", re.IGNORECASE)
 
 
 def _asking(question: str) -> Held:

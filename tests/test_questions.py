@@ -148,6 +148,27 @@ def test_more_candidates_than_shown_are_counted() -> None:
     assert Candidates(("EX-3",), (), 1).listed() == "EX-3"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SO-2259 is short of A-180 in Atlanta. Transfer what it needs from Dallas.",
+        "SO-2259 needs A-180 in atlanta, can you transfer the shortfall from dallas",
+    ],
+)
+def test_a_write_lacking_what_a_named_order_lacks_looks_the_order_up_first(demo: Database, text: str) -> None:
+    transfer = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "A-180"}]}
+    _, hold = checked_call(demo, [text], "draft_transfer", transfer)
+    assert hold is not None and hold.question is None  # the model is sent back, the user is not asked
+    assert hold.outcome.error is not None and hold.outcome.error.code == LOOK_FIRST
+    assert "get_order_status(order_number=SO-2259)" in hold.outcome.error.message
+
+
+def test_an_order_named_without_words_of_what_it_lacks_is_not_looked_up_first(demo: Database) -> None:
+    transfer = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [{"sku": "A-180"}]}
+    _, asked = checked_call(demo, ["for SO-2259, transfer A-180 from Dallas to Atlanta"], "draft_transfer", transfer)
+    assert asked is not None and asked.question is not None and "how many" in asked.question.lower()
+
+
 def _case_numbers(question: str) -> list[str]:
     """The cases a question offers (each with its title in brackets)."""
     return re.findall(r"\bEX-\d+\b(?= \()", question)
