@@ -76,6 +76,11 @@ CHANGE_NOUN = re.compile(
 RECORDS = frozenset(
     {MentionKind.ITEM, MentionKind.WAREHOUSE, MentionKind.CUSTOMER, MentionKind.SUPPLIER, MentionKind.DOCUMENT}
 )
+# A yes-or-no question about something other than the assistant or the user: "Can Dallas cover ...?", "Does Reno
+# have 20?", not "Can you switch line 1 to Dallas?" (a request) nor "can we ...?" (`MAY_I`).
+WHETHER = re.compile(
+    r"\s*(?:can|could|does|do|is|are|has|have|will|would)\s+(?!(?:you|u|i|we|please|pls|ya)\b)\w", re.IGNORECASE
+)
 MAY_I = re.compile(r"\b(?:can|may|could|should) (?:i|we)\b|\bok(?:ay)? to\b|\ballowed to\b", re.IGNORECASE)
 MOST_TIED = 3  # more tools than this tied on a part: the cues do not tell, the model chooses
 # Change verbs used as something else: "give me", "make sure", "the order", "order 2289" (a noun, not "order 20 of").
@@ -424,6 +429,8 @@ def _writes(text: str, counted: bool, drafts: Sequence[str], asked: bool, *, nam
     from an earlier change (`counted`: "... and 5 V-210 from Dallas to Reno"). A part that names nothing (`named`)
     says a change's noun, not its verb ("for a transfer between two of our companies")."""
     if ASKS.match(text) or (asked and MAY_I.search(text) and not COUNT.search(text)):
+        return False
+    if asked and WHETHER.match(text):  # "Can Dallas cover SO-2258 line 1?": a question, not "can you switch ..."
         return False
     verbs = NOT_A_CHANGE.sub(" ", text if named else CHANGE_NOUN.sub(" ", text))
     if CHANGE_WORDS.search(verbs) is not None or any(worded(name, verbs, writes=True) for name in drafts):

@@ -405,3 +405,17 @@ def test_a_case_is_not_picked_when_the_list_ties_the_order_to_several_or_none(sq
 def test_cases_are_listed_not_read_in_the_part_that_lists_them(sqlite_demo: Database) -> None:
     parts = _parts(sqlite_demo, "list the shortage cases, then show me the one about SO-2259")
     assert parts[0].tools == ("list_exceptions",)
+
+
+@pytest.mark.parametrize(
+    ("text", "writes"),
+    [
+        ("Can Dallas cover SO-2258 line 1? If so, switch that line to ship from Dallas", False),
+        ("Does Reno have 20 V-200? then order them for BRAZOSHV", False),
+        ("Can you switch SO-2258 line 1 to ship from Dallas?", True),  # a request, however polite
+    ],
+)
+def test_a_yes_or_no_question_about_stock_is_a_look_up_not_a_change(
+    sqlite_demo: Database, text: str, writes: bool
+) -> None:
+    assert _parts(sqlite_demo, text)[0].writes is writes
