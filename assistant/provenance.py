@@ -285,6 +285,8 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
                     ask(rule, path, holder, name)
                 continue
             mention = evidence.ambiguity(value) if rule.role in (Role.PARTY, Role.ITEM, Role.WAREHOUSE) else None
+            if mention is None and tool.writes and rule.role == Role.PARTY:
+                mention = _other_than_named(value, rule, evidence)
             if mention is not None:
                 unclear[mention.text] = mention
             elif not _holds(rule, value, evidence):
@@ -344,6 +346,17 @@ def _all_invented(line: Any, rules: list[Rule], evidence: Evidence) -> bool:
     checked = {r.name: r for r in rules}
     given = {k: v for k, v in line.items() if v is not None}
     return set(given) <= set(checked) and not any(_holds(checked[k], v, evidence) for k, v in given.items())
+
+
+def _other_than_named(value: Any, rule: Rule, evidence: Evidence) -> Mention | None:
+    """The message's one ambiguous mention of this party's kind when the value is none of what it could be: "Order 5
+    S-100 for Tuas" names four customers, not the one an earlier result returned (the 1.5B model took an old order's
+    customer)."""
+    doubt = _named_with_doubt(rule, evidence)
+    if doubt is None or not str(value).split():
+        return None
+    could_be = {key(c) for c in (*doubt.ids, *doubt.candidates)}
+    return None if key(str(value).split()[0]) in could_be else doubt
 
 
 def _named_with_doubt(rule: Rule, evidence: Evidence) -> Mention | None:

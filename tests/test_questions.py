@@ -3,6 +3,7 @@ scope that fit ("the Atlanta shortage case"), the items a description fits ("the
 demo company with today's cases detected, as `erp-assistant init` and the evaluation do; the calls are those the
 local model made in the evaluation (evals/tasks/ambiguity.yaml) and the likely variants."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from assistant.conditions import LOOK_FIRST
 from assistant.conversations import open_checkpointer
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
-from assistant.provenance import NEEDS_CLARIFICATION, NOT_GIVEN
+from assistant.provenance import NEEDS_CLARIFICATION, NOT_GIVEN, check_calls
 from core.db import Database
 from core.exceptions import ExceptionType, detect_exceptions
 from core.masterdata.service import load_actor
-from tests.checked_calls import checked_call
+from tests.checked_calls import REGISTRY, checked_call
 
 ATL_SHORTAGES = ["EX-2", "EX-3", "EX-4", "EX-6", "EX-8"]  # the open shortage cases at ATL on the demo company
 ASSIGN = {"action": "assign", "assignee": "wes"}
@@ -186,3 +187,27 @@ def test_a_write_lacking_what_a_named_case_holds_looks_the_case_up_first(demo: D
     assert "get_exception(case_number=EX-4)" in hold.outcome.error.message
     _, asked = checked_call(demo, ["order P-240 from GULFPUMP into Atlanta"], "draft_purchase_order", order, user="bea")
     assert asked is not None and asked.question is not None  # no case named: the count is asked
+
+
+def test_a_customer_an_earlier_result_returned_is_not_taken_for_one_the_message_names_with_doubt(
+    demo: Database,
+) -> None:
+    text = "Order 5 S-100 for Tuas"
+    looked = {
+        "id": "c0",
+        "type": "function",
+        "function": {"name": "get_order_status", "arguments": '{"order_number": "SO-5"}'},
+    }
+    order = {"order": "SO-5", "customer": "PASIRPAN2 Pasir Panjang Marine Engineering Pte Ltd", "facts": []}
+    drafted = {"customer": "PASIRPAN2", "lines": [{"sku": "S-100", "quantity": 5, "warehouse": "SIN"}]}
+    call = {"id": "c1", "type": "function", "function": {"name": "draft_sales_order", "arguments": json.dumps(drafted)}}
+    messages = [
+        {"role": "user", "content": text},
+        {"role": "assistant", "content": "", "tool_calls": [looked]},
+        {"role": "tool", "tool_call_id": "c0", "name": "get_order_status", "content": json.dumps(order)},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+    ]
+    actor = demo.read(lambda s: load_actor(s, username="siti"))
+    hold = check_calls(demo, REGISTRY, actor, messages, {}).held.get("c1")
+    assert hold is not None and hold.question is not None
+    assert hold.question.startswith("Which customer do you mean by 'Tuas'") and "TUASMARI" in hold.question
