@@ -125,6 +125,7 @@ CUES: dict[str, Cue] = {
         r"change|increase|reduce|decrease|raise|lower|push|postpone|bring forward|move the|update|amend|set (?:the )?"
         r"|line \d|quantity to|(?<!came )(?<!comes )to \d+ units",  # not a count that "came to 100 units"
         documents=["SO"],
+        unless=r"cancel|drop (?:the )?line \d+(?! to\b)",  # "Cancel line 3 of SO-2261": the order action's
     ),
     "request_credit_hold_release": _cue(
         r"release|lift|unblock|take .* off|remove the hold|off (?:credit )?hold"
@@ -159,8 +160,8 @@ CUES: dict[str, Cue] = {
         by_name=False,  # "move 20 of them to Manchester" names an item and a warehouse and adjusts nothing
     ),
     "draft_order_action": _cue(
-        r"substitut|swap|replace|instead of|alternative|expedit|rush|overnight|express|freight|"
-        r"cancel|re-?allocat|give (?:its |the )?(?:stock|units) to|move (?:the )?reserv",
+        r"substitut|swap|replace|instead of|alternative|expedit|rush|overnight|express|freight|cancel"
+        r"|drop (?:the )?line \d+(?! to\b)|re-?allocat|give (?:its |the )?(?:stock|units) to|move (?:the )?reserv",
         documents=["SO"],
     ),
     "get_return": _cue(r"returns?\b|rma\b|credit notes?|sent back|came back", documents=["RMA", "CN"]),
