@@ -547,12 +547,12 @@ def test_an_unknown_record_the_model_made_up_is_not_repeated_to_the_user(sqlite_
     script = Script(
         [
             Reply(calls=(Call("check_availability", {"sku": "NITRILE_GLOVES"}),)),
-            Reply(text="I could not find nitrile gloves; try find_items with other words."),
+            Reply(text="Nitrile gloves are not stocked."),
         ]
     )
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "any nitrile gloves in stock?")
 
-    assert "NITRILE_GLOVES" not in result.answer
+    assert "NITRILE_GLOVES" not in result.answer  # the user's words, joined into a code by the model
 
 
 def test_an_answer_that_names_the_unknown_record_gets_no_repeat(sqlite_world: World, tmp_path: Path) -> None:
