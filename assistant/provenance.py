@@ -566,9 +566,10 @@ def _unit_amount_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evi
 
 
 def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
-    """A choice with a default of its own (a credit request's `action`, a return's `disposition`) that the message
-    settles on another value than the call's: the one value whose words it says ("Put BRAZOSHV on credit hold" is
-    action hold; "take BRAZOSHV off hold" says both hold and release, so the model's choice stands)."""
+    """A choice with a default of its own (a credit request's `action`, a return's `disposition`), or a required one
+    whose values have other words (a case action: "Add a note to EX-1" is a comment), that the message settles on
+    another value than the call's: the one value whose words it says ("Put BRAZOSHV on credit hold" is action hold;
+    "take BRAZOSHV off hold" says both hold and release, so the model's choice stands)."""
     if evidence.current is None:
         return []
     filled = []
@@ -585,14 +586,17 @@ def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence
 def _defaulted_choices(
     tool: Tool,
 ) -> tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:
-    """A tool's top-level choices with a default of their own: name, values, default and each value's other words."""
+    """A tool's top-level choices with a default of their own, or required with other words for their values: name,
+    values, default ("" for none) and each value's other words."""
     schema = tool.args.model_json_schema()
+    required = set(schema.get("required", []))
     out = []
     for name, field_spec in schema.get("properties", {}).items():
         spec = _resolved(field_spec, schema.get("$defs", {}))
-        if "enum" in spec and "default" in field_spec:
+        said = _said_as(field_spec, spec)
+        if "enum" in spec and ("default" in field_spec or (name in required and said)):
             values = tuple(str(v) for v in spec["enum"])
-            out.append((name, values, str(field_spec["default"]), _said_as(field_spec, spec)))
+            out.append((name, values, str(field_spec.get("default", "")), said))
     return tuple(out)
 
 

@@ -4,6 +4,7 @@ company, with the calls the local model made in the evaluation (evals/results/ev
 issue16-latest.json) and other phrasings."""
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -581,3 +582,27 @@ def test_a_document_is_not_filled_from_a_message_that_names_two_of_its_kind(sqli
     text = "expedite order 2274 or SO-2265 by FedEx for 120 dollars"
     arguments, _ = _check(sqlite_demo, [text], "draft_order_action", {"action": "expedite", "amount": 120})
     assert "order_number" not in arguments
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "action"),
+    [
+        ("Add a note to EX-1: the customer agreed to wait until December", "assign", "comment"),
+        ("note on ex-1: customer ok to wait till december", "resolve", "comment"),
+        ("Give EX-11 to Fiona", "comment", "assign"),
+        ("assign EX-3 to Wes and note the supplier's date", "comment", "comment"),  # both said: the model's stands
+    ],
+)
+def test_a_case_action_the_words_name_is_the_one_drafted(
+    sqlite_demo: Database, text: str, given: str, action: str
+) -> None:
+    case = re.search(r"EX-\d+", text, re.IGNORECASE)
+    assert case is not None
+    arguments, _ = _check(
+        sqlite_demo,
+        [text],
+        "draft_exception_action",
+        {"case_number": case.group().upper(), "action": given, "text": "x"},
+        user="maria",
+    )
+    assert arguments["action"] == action

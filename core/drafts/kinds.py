@@ -168,7 +168,9 @@ class PriceOverrideDraft(DraftPayload):
 
 class ExceptionActionDraft(DraftPayload):
     case_number: str = Field(min_length=1, max_length=24)
-    action: Literal["assign", "comment", "resolve", "dismiss"]
+    action: Literal["assign", "comment", "resolve", "dismiss"] = Field(
+        json_schema_extra=said_as({"comment": ["note", "notes"], "assign": ["give", "hand", "reassign"]})
+    )
     assignee: str | None = Field(None, max_length=64)
     text: str = Field("", max_length=2000)
 
