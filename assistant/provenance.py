@@ -263,6 +263,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     filled += _reason_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _unit_amount_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _choice_from_words(tool, cleaned, evidence) if tool.writes else []
+    filled += _money_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = _invented_lines(tool, cleaned, evidence)
     gaps: list[Gap] = []
@@ -563,6 +564,29 @@ def _unit_amount_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evi
         return []
     lines[0][field_name] = str(value)
     return [f"lines.0.{field_name}={value}"]
+
+
+# An amount of money as people write it: with a currency, or after the words of a payment or a charge.
+MONEY = re.compile(
+    r"(?:[$\u20ac\u00a3]\s*|\b(?:usd|eur|gbp|sgd)\s*"
+    r"|\b(?:payment of|paid|received|charge of|fee of)\s+(?:usd\s*|[$]\s*)?)"
+    r"(?P<amount>\d[\d,]*(?:\.\d+)?)(?![\d-])",
+    re.IGNORECASE,
+)
+
+
+def _money_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A write's `amount` the model left out, when the message gives one amount of money ("Record a payment of 1,200
+    from CASCADEW, bank ref BNK-7781": the model sent no amount and the core refused the payment). A number without
+    a currency or a payment's words (a count, a line, a reference's digits) is not an amount."""
+    if evidence.current is None or "amount" not in tool.args.model_fields or arguments.get("amount") is not None:
+        return []
+    amounts = {_decimal(m["amount"].replace(",", "")) for m in MONEY.finditer(evidence.current.text)} - {None}
+    if len(amounts) != 1:
+        return []
+    value = amounts.pop()
+    arguments["amount"] = str(value)
+    return [f"amount={value}"]
 
 
 def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:

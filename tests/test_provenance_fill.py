@@ -606,3 +606,27 @@ def test_a_case_action_the_words_name_is_the_one_drafted(
         user="maria",
     )
     assert arguments["action"] == action
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Record a payment of 1,200 from CASCADEW, bank ref BNK-7781",
+        "cascadew paid 1200, ref BNK-7781 - record it",
+        "we received USD 1,200 from CASCADEW today (bank reference BNK-7781), please record the payment",
+    ],
+)
+def test_the_one_amount_of_money_written_fills_a_payment_the_model_left_without_one(
+    sqlite_demo: Database, text: str
+) -> None:
+    asked = {"action": "record", "customer": "CASCADEW", "bank_reference": "BNK-7781"}
+    arguments, hold = _check(sqlite_demo, [text], "draft_payment", asked, user="fiona")
+    assert hold is None and arguments["amount"] == "1200"
+
+
+def test_a_count_or_a_references_digits_are_no_amount(sqlite_demo: Database) -> None:
+    asked = {"action": "record", "customer": "CASCADEW", "bank_reference": "BNK-7781"}
+    arguments, _ = _check(
+        sqlite_demo, ["record CASCADEW's payment for 3 invoices, ref BNK-7781"], "draft_payment", asked
+    )
+    assert "amount" not in arguments
