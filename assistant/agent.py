@@ -344,8 +344,9 @@ class Assistant:
         # for ("has SO-2260 shipped?" without its shipment; the policy passage without "manager").
         read = [(o, r) for o, r in zip(turn.results, turn.tools, strict=True) if o.ok and o.draft is None]
         recapping = [o for o, r in read if self.registry.tools[r.name].recap]
-        looked_up = recap([o.data for o, _ in read], words)
-        looked_up += [f for f in recap([o.data for o in recapping], words, with_records=True) if f not in looked_up]
+        looked_up = recap([o.data for o, _ in read], words, request=turn.text)
+        with_records = recap([o.data for o in recapping], words, with_records=True)
+        looked_up += [f for f in with_records if f not in looked_up]
         looked_up += [f for f in unknown_named(turn.results, turn.text, words) if f not in looked_up]
         corrected = correction(grounding.contradictions) if grounding.contradictions else ""
         looked_up = [f for f in looked_up if f not in corrected]  # the correction under the answer says it

@@ -26,9 +26,11 @@ from core.numbering import (
     DRAFT,
     EXCEPTION_CASE,
     INVOICE,
+    PAYMENT,
     PURCHASE_ORDER,
     SALES_ORDER,
     SHIPMENT,
+    SUPPLIER_INVOICE,
     TRANSFER,
     mention_pattern,
 )
@@ -226,7 +228,9 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 PART_OF = re.compile(r"\d[\d,.]*\s+of\s+(?:the\s+|them\s+|all\s+)?(\d[\d,.]*)", re.IGNORECASE)
 BLOCKED_IF_CONFIRMED = "If confirmed: Blocked"
 WINDOW = 3  # at most this many words between a figure and its label
-RECORD_ID = mention_pattern([SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SHIPMENT, DRAFT, EXCEPTION_CASE])
+RECORD_ID = mention_pattern(
+    [SALES_ORDER, PURCHASE_ORDER, TRANSFER, INVOICE, SUPPLIER_INVOICE, PAYMENT, SHIPMENT, DRAFT, EXCEPTION_CASE]
+)
 FACT = re.compile(r"^(?P<head>[^:]+):\s(?P<value>.+)$")
 NumberKind = Literal["money", "percent", "plain"]
 

@@ -95,31 +95,42 @@ RECAP_PER_RESULT = 3  # a result's first facts are its headline ones (tools/fact
 RECAP_MOST = 6
 
 
-def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = False) -> list[str]:
+def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = False, request: str = "") -> list[str]:
     """The read results' headline facts that the answer does not already state, in code's words, so that what a
     turn of several steps looked up reaches the user as the records say it, whatever the model left out.
 
     Each result gives its first facts the answer left out: one it stated takes no room, so an answer that said two
-    orders' status and total still gets each order's lines. See `_stated` for what an answer states."""
+    orders' status and total still gets each order's lines. See `_stated` for what an answer states; the records
+    the `request` names count as named."""
     said = {_value(n) for n in NUMBER.findall(DATE.sub(" ", RECORD_ID.sub(" ", answer)))}
     named = {r.upper() for r in RECORD_ID.findall(answer)}
+    asked = {r.upper() for r in RECORD_ID.findall(request)}
     out: list[str] = []
     each = max(RECAP_PER_RESULT, RECAP_MOST // max(len(results), 1))  # one result: as many facts as the recap holds
     for result in results:
         facts = [str(f) for f in result.get("facts") or []]
-        untold = [f for f in facts if not _stated(f, answer, said, named, with_records=with_records)]
+        untold = [f for f in facts if not _stated(f, answer, said, named, asked, with_records=with_records)]
         out += [f for f in untold[:each] if f not in out]
     return out[:RECAP_MOST]
 
 
-def _stated(fact: str, answer: str, said: set[Decimal | None], named: set[str], *, with_records: bool = False) -> bool:
+def _stated(
+    fact: str,
+    answer: str,
+    said: set[Decimal | None],
+    named: set[str],
+    asked: set[str] | frozenset[str] = frozenset(),
+    *,
+    with_records: bool = False,
+) -> bool:
     """Whether the answer already states the fact, or the fact tells nothing ("reserved at ATL: 0 units").
 
-    A fact is stated when the answer has every figure in it (its record ids and dates aside); a fact without
-    figures, when the answer names every record it names and has the words of its value ("SO-2253 status:
-    confirmed.", not merely SO-2253; "Open exception cases: EX-1, EX-2." by its cases) or, naming none, has its
-    sentence; `with_records`, also every record it names (a briefing's cases: what the user opens next). `said`
-    and `named` are the answer's figures and records."""
+    A fact is stated when the answer has every figure in it (its record ids and dates aside) and names the records
+    it names that the request did not (`asked`): "USD 242.32 falling due" does not tell which invoice, SINV-3; a
+    fact without figures, when the answer names every record it names and has the words of its value ("SO-2253
+    status: confirmed.", not merely SO-2253; "Open exception cases: EX-1, EX-2." by its cases) or, naming none, has
+    its sentence; `with_records`, also every record it names, asked or not (a briefing's cases: what the user opens
+    next). `said` and `named` are the answer's figures and records."""
     bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
     figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
     records = {r.upper() for r in RECORD_ID.findall(fact)}
@@ -133,4 +144,5 @@ def _stated(fact: str, answer: str, said: set[Decimal | None], named: set[str], 
         told = records <= named and all(w in answer.lower() for w in words)
     else:
         told = fact.rstrip(".").lower() in answer.lower()
-    return told and (records <= named or not with_records)
+    unnamed = records - named
+    return told and not (unnamed if with_records else unnamed - asked)

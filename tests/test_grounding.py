@@ -531,3 +531,19 @@ def test_the_digits_that_open_a_tracking_number_are_no_count_but_a_count_with_it
         "1,200",
         "12.50",
     ]
+
+
+def test_a_fact_whose_figures_the_answer_gave_is_told_only_with_the_records_the_request_did_not_name() -> None:
+    due = {
+        "facts": [
+            "NA owes suppliers USD 676.27: USD 433.95 overdue and USD 242.32 falling due.",
+            "SINV-1 PACAIR (PO-1412) due 2026-11-15: USD 433.95, approved for payment, 5 days overdue.",
+            "SINV-3 KEYSTONE (PO-1430) due 2026-11-25: USD 242.32, on payment hold.",
+        ]
+    }
+    answer = "We owe suppliers USD 676.27: USD 433.95 overdue and USD 242.32 falling due."
+    assert recap([due], answer, request="What do we owe suppliers this week?") == due["facts"][1:]  # which invoices
+    named = "We owe USD 676.27; SINV-3 (PO-1430) is USD 242.32 on payment hold, SINV-1 (PO-1412) 433.95, 5 days late."
+    assert recap([due], named, request="what do we owe?") == []
+    asked = "USD 242.32, on payment hold."
+    assert recap([due], asked, request="why is SINV-3 of PO-1430 on hold?")[-1].startswith("SINV-1")  # not SINV-3
