@@ -235,9 +235,14 @@ def _days(ids: tuple[str, ...]) -> Iterator[str]:
 
 
 def _add_result(evidence: Evidence, content: str) -> None:
+    """What a tool's result gives. A refusal gives nothing: its "did you mean LIBERTYC?" is the core's guess at a
+    record the user never named (the 1.5B model drafted for LIBERTYC when the user asked for WIDGETCO, and the
+    order executed once confirmed)."""
     try:
         data = json.loads(content)
     except json.JSONDecodeError:
+        return
+    if isinstance(data, dict) and "error" in data:
         return
     for name, value in leaves(data):
         if isinstance(value, bool):

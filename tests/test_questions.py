@@ -211,3 +211,31 @@ def test_a_customer_an_earlier_result_returned_is_not_taken_for_one_the_message_
     hold = check_calls(demo, REGISTRY, actor, messages, {}).held.get("c1")
     assert hold is not None and hold.question is not None
     assert hold.question.startswith("Which customer do you mean by 'Tuas'") and "TUASMARI" in hold.question
+
+
+def test_a_customer_a_refusal_suggested_is_not_drafted_for(demo: Database) -> None:
+    text = "WIDGETCO needs 5 pcs of V-200, draft an order"
+    refused = {
+        "error": "not_found",
+        "message": "unknown customer 'WIDGETCO'; did you mean LIBERTYC?",
+        "suggestions": ["LIBERTYC"],
+    }
+    first = {"customer": "WIDGETCO", "lines": [{"sku": "V-200", "quantity": 5}]}
+    again = {"customer": "LIBERTYC", "lines": [{"sku": "V-200", "quantity": 5}]}
+    messages = [
+        {"role": "user", "content": text},
+        {"role": "assistant", "content": "", "tool_calls": [_draft_call("c0", first)]},
+        {"role": "tool", "tool_call_id": "c0", "name": "draft_sales_order", "content": json.dumps(refused)},
+        {"role": "assistant", "content": "", "tool_calls": [_draft_call("c1", again)]},
+    ]
+    actor = demo.read(lambda s: load_actor(s, username="sam"))
+    hold = check_calls(demo, REGISTRY, actor, messages, {}).held.get("c1")
+    assert hold is not None and hold.question is not None and "LIBERTYC" not in hold.question
+
+
+def _draft_call(call_id: str, arguments: dict[str, object]) -> dict[str, object]:
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "draft_sales_order", "arguments": json.dumps(arguments)},
+    }
