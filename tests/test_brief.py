@@ -153,11 +153,14 @@ def test_each_result_is_briefed_for_the_request_it_answered(world: World) -> Non
     assert messages[6]["content"] == credit["content"]  # the conversation keeps it whole
 
 
-@pytest.mark.parametrize(("model", "brief_results", "briefed_read"), [
-    ("local/qwen2.5-coder-1.5b", True, True),
-    ("local/qwen2.5-coder-1.5b", False, False),
-    ("openai/gpt-4o-mini", True, False),
-])
+@pytest.mark.parametrize(
+    ("model", "brief_results", "briefed_read"),
+    [
+        ("local/qwen2.5-coder-1.5b", True, True),
+        ("local/qwen2.5-coder-1.5b", False, False),
+        ("openai/gpt-4o-mini", True, False),
+    ],
+)
 def test_the_local_model_reads_results_briefed_and_the_conversation_keeps_them_whole(
     world: World,
     tmp_path: Path,
