@@ -770,18 +770,18 @@ def unknown_named(results: list[ToolOutcome], request: str, words: str) -> list[
         if outcome.error is None or outcome.error.code != NotFound.code:
             continue
         named = re.findall(r"'([^']+)'", outcome.error.message)
-        if (
-            named
-            and all(_plain(n) in _plain(request) for n in named)
-            and not any(_plain(n) in _plain(words) for n in named)
-        ):
+        if named and all(_written(n, request) for n in named) and not any(_written(n, words) for n in named):
             out.append(f"{outcome.error.message[:1].upper()}{outcome.error.message[1:]}.")
     return list(dict.fromkeys(out))
 
 
-def _plain(text: str) -> str:
-    """Letters and digits only, upper case: "so-99999" and "SO-99999" alike."""
-    return re.sub(r"[^0-9A-Z]", "", text.upper())
+def _written(value: str, text: str) -> bool:
+    """Whether `text` writes `value`: as it is, in any case ("acmee" for ACMEE), or, a number, with other separators
+    ("so 99999" for SO-99999); not words the model joined into a code ("NITRILE_DISPOSABLE_GLOVES")."""
+    if re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text, re.IGNORECASE):
+        return True
+    plain = re.sub(r"[^0-9A-Z]", "", value.upper())
+    return any(c.isdigit() for c in value) and plain in re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
 CONFIRM_HINT = (

@@ -528,7 +528,7 @@ def test_a_local_model_failure_is_told_in_one_line_without_the_traceback() -> No
     assert "the conversation needs 10,336 tokens" in said and "ERP_LOCAL_CONTEXT" in said
 
 
-@pytest.mark.parametrize("asked", ["Where is SO-99999?", "status of so-99999"])
+@pytest.mark.parametrize("asked", ["Where is SO-99999?", "status of so-99999", "any news on so 99999"])
 def test_a_record_the_user_named_that_does_not_exist_is_said_whatever_the_model_answered(
     sqlite_world: World, tmp_path: Path, asked: str
 ) -> None:
@@ -547,7 +547,7 @@ def test_an_unknown_record_the_model_made_up_is_not_repeated_to_the_user(sqlite_
     script = Script(
         [
             Reply(calls=(Call("check_availability", {"sku": "NITRILE_GLOVES"}),)),
-            Reply(text="Nitrile gloves are not stocked."),
+            Reply(text="We have none of those."),
         ]
     )
     result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "any nitrile gloves in stock?")
