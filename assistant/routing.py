@@ -133,7 +133,7 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     after_list = [
         n for n in allowed if n not in drafts and not _lacks_subject(registry, n, linked.mentions, finds, listed)
     ]
-    readers = _readers(registry, usable)
+    readers = _readers(usable)
     writing = {p.strip() for p in write_parts(linked.text)}
     judged = not conditional(linked.text) or stock_condition(linked.text, linked) is not None
     out: list[Part] = []
@@ -478,7 +478,7 @@ def _lacks_document(
     return any(f.endswith("_number") for f in required) and not (cue.documents & named)
 
 
-def _readers(registry: Registry, usable: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def _readers(usable: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Per document kind (SO, EX, ...), the look-up among `usable` that reads one such document by its number."""
     return {prefix: tuple(n for n in READERS[prefix] if n in usable) for prefix in READERS}
 
