@@ -53,7 +53,9 @@ from core.masterdata.mentions import Linked, Mention, MentionKind, product_words
 from tools.registry import Registry
 
 # A part phrased as a question: it asks, whatever verbs it holds ("what's the most I can transfer").
-ASKS = re.compile(r"\s*(?:what|what's|whats|why|which|where|where's|when|who|whose|how(?! about))\b", re.IGNORECASE)
+ASKS = re.compile(
+    r"\s*(?:what|what's|whats|why|which|where|where's|when|who|whose|how(?! about)|explain)\b", re.IGNORECASE
+)
 # A part that opens by asking to look something up.
 LOOKING = re.compile(
     r"\s*(?:please\s+)?(?:check|see|find|look|list|show|give me|tell me|compare|open (?:the )?(?:exception )?cases?"
@@ -182,7 +184,7 @@ def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, part
     if len(pointed) != 1 or not registry.tools[pointed[0]].usable_by(roles):
         return ()  # "raise ACME's credit limit": an order change's word too; the model tells them apart
     looks = [n for n, tool in registry.tools.items() if not tool.writes and tool.usable_by(roles)]
-    return (*pointed, *looks)  # the look-ups stay: "explain the proposed purchase order of case 15"
+    return (*pointed, *looks)  # the look-ups stay: "EX-4: order the missing P-240" reads the case first
 
 
 def _pointed(registry: Registry, linked: Linked, text: str) -> list[str]:

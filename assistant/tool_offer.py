@@ -293,8 +293,10 @@ DOCUMENT_FIELDS = {
 
 
 def document_of(mention: Mention) -> str | None:
-    """The prefix of the document a mention names (SO, EX, DR, ...); a bare "order 2301" is a sales order."""
+    """The prefix of the document a mention names (SO, EX, DR, ...); a bare "order 2301" is a sales order, "case 15"
+    an exception case."""
     if mention.kind != MentionKind.DOCUMENT:
         return None
     written = re.match(r"[A-Za-z]+", (mention.ids or (mention.text,))[0])
-    return written.group().upper() if written else "SO"
+    prefix = written.group().upper() if written else "SO"
+    return "EX" if prefix == "CASE" else prefix  # "case 15" of no case in scope is still a case

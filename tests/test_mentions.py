@@ -267,3 +267,19 @@ def test_one_lower_case_name_word_is_a_party_only_where_the_words_around_it_say_
     world.run(add)
     customers = [m.ids for m in _link(world, "sam", text).of(MentionKind.CUSTOMER)]
     assert customers == ([ids] if ids else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "cases"),
+    [
+        ("explain the proposed purchase order of case 15", ["case 15"]),
+        ("case #3 please", ["case #3"]),
+        ("in case 2 arrive damaged, what then?", []),  # "in case" is no case
+        ("a case of 12 gloves", []),  # a carton
+    ],
+)
+def test_a_case_written_by_its_number_is_a_case(world: World, text: str, cases: list[str]) -> None:
+    linked = _link(world, "sam", text)
+    documents = linked.of(MentionKind.DOCUMENT)
+    assert [m.text for m in documents] == cases
+    assert all(i.startswith("EX-") for m in documents for i in m.ids)

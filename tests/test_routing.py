@@ -422,3 +422,17 @@ def test_a_yes_or_no_question_about_stock_is_a_look_up_not_a_change(
     sqlite_demo: Database, text: str, writes: bool
 ) -> None:
     assert _parts(sqlite_demo, text)[0].writes is writes
+
+
+@pytest.mark.parametrize(
+    "text", ["explain the proposed purchase order of case 15", "Why do you propose the PO in EX-15?"]
+)
+def test_a_request_to_explain_a_proposal_is_a_question_not_the_proposal_drafted(
+    sqlite_demo: Database, text: str
+) -> None:
+    # the 1.5B model, offered the purchase order first, drafted it; the evaluation's "yes" then executed it
+    actor: Actor = sqlite_demo.read(lambda s: load_actor(s, username="bea"))
+    linked = sqlite_demo.read(lambda s: link_mentions(s, actor, text, clock.today()))
+    parts = parts_of(REGISTRY, actor.roles, linked)
+    assert not any(p.writes for p in parts) and drafts_first(REGISTRY, actor.roles, linked, parts) == ()
+    assert _route(sqlite_demo, text, user="bea") == Route(tools=("explain_finding",), required=True)

@@ -195,6 +195,10 @@ _BARE_ORDER = re.compile(
     r"(?!\s*(?:x\b|\u00d7|units?\b|pcs\b|pieces\b|of\b|[A-Za-z]{1,4}-?\d))",
     re.IGNORECASE,
 )
+# "case 15" is exception case EX-15; "a case of 12", "in case" are not.
+_BARE_CASE = re.compile(
+    rf"(?<!\bin )\bcase\s*(?:no\.?|number|#)?\s*(?P<digits>\d{{1,{MAX_DIGITS}}})\b(?!\s*(?:of|x)\b)", re.IGNORECASE
+)
 _KIND_BY_PREFIX = {k.prefix: k for k in DOCUMENT_KINDS}
 
 
@@ -210,6 +214,9 @@ def _link_documents(session: Session, actor: Actor, message: _Text) -> None:
     for match in _BARE_ORDER.finditer(message.text):
         if message.free(match.start("digits"), match.end("digits")):
             _add_document(session, actor, message, match, SALES_ORDER, int(match.group("digits")), "digits")
+    for match in _BARE_CASE.finditer(message.text):
+        if message.free(match.start("digits"), match.end("digits")):
+            _add_document(session, actor, message, match, EXCEPTION_CASE, int(match.group("digits")))
 
 
 _COUNTED_AFTER = re.compile(r"\s+(?:from|of|x|units?|pcs|pieces|for|into|to)\b", re.IGNORECASE)
