@@ -771,7 +771,8 @@ def unknown_named(results: list[ToolOutcome], request: str, words: str) -> list[
             continue
         named = re.findall(r"'([^']+)'", outcome.error.message)
         if named and all(_written(n, request) for n in named) and not any(_written(n, words) for n in named):
-            out.append(f"{outcome.error.message[:1].upper()}{outcome.error.message[1:]}.")
+            said = outcome.error.message.rstrip()
+            out.append(f"{said[:1].upper()}{said[1:]}" + ("" if said.endswith((".", "?", "!")) else "."))
     return list(dict.fromkeys(out))
 
 

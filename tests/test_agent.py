@@ -555,6 +555,17 @@ def test_an_unknown_record_the_model_made_up_is_not_repeated_to_the_user(sqlite_
     assert "NITRILE_GLOVES" not in result.answer  # the user's words, joined into a code by the model
 
 
+def test_an_unknown_record_with_the_cores_suggestion_is_said_once_punctuated(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    script = Script(
+        [Reply(calls=(Call("get_customer_credit", {"customer": "ACMEE"}),)), Reply(text="That customer is new to me.")]
+    )
+    result = _assistant(sqlite_world, script, tmp_path).turn(sqlite_world.actor("sam"), "credit left for ACMEE?")
+
+    assert result.answer.endswith("'ACMEE'; did you mean ACME?"), result.answer
+
+
 def test_an_answer_that_names_the_unknown_record_gets_no_repeat(sqlite_world: World, tmp_path: Path) -> None:
     script = Script(
         [
