@@ -53,7 +53,7 @@ from core.errors import ErpError, NotFound
 from core.masterdata.mentions import Linked, link_mentions, warehouses_written
 from tools import Registry, ToolContext, ToolOutcome, default_registry
 from tools.chart_links import title_of
-from tools.outcome import DraftResult, ToolError
+from tools.outcome import DraftResult, ToolError, compact_json
 
 if TYPE_CHECKING:
     from tools.search import SearchIndex
@@ -600,7 +600,7 @@ def _briefed(registry: Registry, message: Message, request: str) -> str:
     except ValueError:
         return content
     brief = registry.brief(str(message.get("name") or ""), data, request)
-    return content if brief is data else json.dumps(brief, separators=(",", ":"), ensure_ascii=False, default=str)
+    return content if brief is data else compact_json(brief)
 
 
 def _window(messages: list[Message]) -> list[Message]:

@@ -92,7 +92,12 @@ class ToolOutcome:
 
     def as_json(self) -> str:
         """`data` as the compact JSON text the model is given."""
-        return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False, default=str)
+        return compact_json(self.data)
+
+
+def compact_json(data: Any) -> str:
+    """A tool result as the compact JSON text a model is given (whole, or briefed: tools/brief.py)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _parsed(model: type[Model], data: dict[str, Any]) -> Model | None:
