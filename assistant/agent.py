@@ -41,7 +41,7 @@ from assistant.linking import note_for, with_note
 from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
-from assistant.provenance import Held, check_calls, questions
+from assistant.provenance import Held, check_calls, idle_arguments, questions
 from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
 from assistant.tool_offer import for_roles, offered_tools, warming_order
 from core import clock
@@ -162,6 +162,7 @@ class _Turn:
     parts: list[Part] = field(default_factory=list)  # the request's parts as code routes them (assistant.routing)
     first: tuple[str, ...] = ()  # the drafts a request of changes only is offered first (`drafts_first`)
     route: Route = FREE  # what the next model call may do, by those parts
+    idle: dict[str, list[list[str]]] = field(default_factory=dict)  # per tool, arguments nothing could support
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -398,6 +399,8 @@ class Assistant:
         steps = state.get("steps", 0)
         turn.at_cap = steps > 0 and steps + 1 >= self.settings.max_steps  # after tool rounds, the last step answers
         turn.route = next_route(turn.parts, state["messages"], turn.first) if self._routes else FREE
+        if self.settings.is_local:  # its output grammar leaves them out (`provenance.idle_arguments`)
+            turn.idle = idle_arguments(self.db, self.registry, turn.actor, state["messages"], turn.links)
         try:
             message = self._complete(messages, turn)
             if turn.at_cap and not message.get("tool_calls"):
@@ -573,10 +576,13 @@ def _tool_choice(turn: _Turn) -> str:
 
 def _allowed_tools(turn: _Turn) -> dict[str, Any]:
     """The routed part's tools, for the local model only (litellm hands unknown arguments to its provider): the
-    prompt keeps every tool, so its cached prefix holds, and the output's grammar allows only these."""
+    prompt keeps every tool, so its cached prefix holds, and the output's grammar allows only these, without the
+    arguments nothing in the conversation supports."""
+    idle = {"idle_arguments": turn.idle} if turn.idle else {}
     if turn.route.tools is None:
-        return {}
-    return {"allowed_tools": list(turn.route.tools)} | ({"routed_part": turn.route.part} if turn.route.part else {})
+        return idle
+    part = {"routed_part": turn.route.part} if turn.route.part else {}
+    return idle | {"allowed_tools": list(turn.route.tools)} | part
 
 
 def results_as_read(registry: Registry, messages: list[Message]) -> list[Message]:

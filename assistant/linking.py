@@ -115,6 +115,8 @@ class Evidence:
     current: Linked | None = None
     keys: set[str] = field(default_factory=set)
     firm: set[str] = field(default_factory=set)  # resolved by linking or returned by a tool: not mere words
+    said: set[str] = field(default_factory=set)  # of those, resolved from the user's words
+    returned: list[frozenset[str]] = field(default_factory=list)  # each tool result's keys
     user_text: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)  # every word the user wrote (`words_of`)
     numbers: set[int] = field(default_factory=set)
@@ -162,12 +164,18 @@ class Evidence:
         if self.current is None:
             return None
         wanted = key(value)
-        if wanted in self.firm:
+        if wanted in self.said:
             return None
         for mention in self.current.mentions:
-            if mention.ambiguous and wanted in {key(c) for c in mention.candidates}:
+            options = {key(c) for c in mention.candidates}
+            if mention.ambiguous and wanted in options and not self._singled_out(wanted, options):
                 return mention
         return None
+
+    def _singled_out(self, wanted: str, options: set[str]) -> bool:
+        """A tool returned the value without the mention's other readings: a search for "brass tee" that lists the
+        1/2in, 3/4in and 1in tees answers nothing about which one the user means (the 1.5B model took the first)."""
+        return any(wanted in keys and not keys & (options - {wanted}) for keys in self.returned)
 
 
 def evidence_of(
@@ -224,6 +232,7 @@ def _add_user(evidence: Evidence, text: str, link: Callable[[str], Linked]) -> N
             resolved = {key(i) for i in mention.ids} | ({key(mention.within)} if mention.within else set())
             evidence.keys |= resolved
             evidence.firm |= resolved
+            evidence.said |= resolved
     evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", text))
 
 
@@ -244,6 +253,7 @@ def _add_result(evidence: Evidence, content: str) -> None:
         return
     if isinstance(data, dict) and "error" in data:
         return
+    found: set[str] = set()
     for name, value in leaves(data):
         if isinstance(value, bool):
             continue
@@ -252,12 +262,11 @@ def _add_result(evidence: Evidence, content: str) -> None:
             if COUNT_FIELDS.search(name):
                 evidence.counts.add(value)
         elif isinstance(value, str):
-            evidence.keys.add(key(value))
-            evidence.firm.add(key(value))
+            found.add(key(value))
             if name in CODE_FIELDS and value.split():  # "MAGNOLIA2 Magnolia Mechanical Co.": the code, then the name
-                evidence.keys.add(key(value.split()[0]))
-                evidence.firm.add(key(value.split()[0]))
+                found.add(key(value.split()[0]))
             evidence.dates |= set(re.findall(r"\d{4}-\d{2}-\d{2}", value)) - {evidence.today}
-            numbers = {key(n) for n in re.findall(r"\b[A-Z]{1,4}-\d+\b", value)}  # record numbers in sentences
-            evidence.keys |= numbers
-            evidence.firm |= numbers
+            found |= {key(n) for n in re.findall(r"\b[A-Z]{1,4}-\d+\b", value)}  # record numbers in sentences
+    evidence.keys |= found
+    evidence.firm |= found
+    evidence.returned.append(frozenset(found))

@@ -124,6 +124,7 @@ ROLES = {
     "tracking_number": Role.NAMED,
     "bank_reference": Role.NAMED,
     "counted": Role.COUNT,
+    "limit": Role.COUNT,  # how many rows a list or search shows: the user's "top 3", never the model's 1
 }
 # The kinds of record each role names: a value that names only records of another kind (a case number as a SKU,
 # an entity code as a warehouse) is not given.
@@ -176,6 +177,7 @@ class Rule:
         return dict(self.words).get(str(value), ())
 
 
+@cache
 @cache
 def rules_for(tool: Tool) -> tuple[Rule, ...]:
     """The checked arguments of a tool, read from its JSON schema (nested lines included)."""
@@ -890,6 +892,28 @@ def check_calls(
             holds[call["id"]] = hold
         calls.append({**call, "function": {**call["function"], "arguments": json.dumps(vetted.arguments)}})
     return Checked(calls, holds)
+
+
+def idle_arguments(
+    db: Database, registry: Registry, actor: Actor, messages: list[dict[str, Any]], links: dict[str, Linked]
+) -> dict[str, list[list[str]]]:
+    """Per tool, the optional arguments (paths, "lines.*.unit_price" as [lines, *, unit_price]) that nothing in the
+    conversation could support: a date when none was given, a count or a figure when no number was. `vet` would
+    drop any value the model wrote for them; the local model's output grammar leaves them out instead, so that
+    the 1.5B model does not spend seconds writing `"on_date": "2026-11-20", "quantity": 1000000` (`idle_paths`)."""
+    evidence = conversation_evidence(db, actor, messages, links)
+    out = {name: [list(path) for path in idle_paths(tool, evidence)] for name, tool in registry.tools.items()}
+    return {name: paths for name, paths in out.items() if paths}
+
+
+def idle_paths(tool: Tool, evidence: Evidence) -> list[tuple[str, ...]]:
+    """The optional arguments of `tool` whose role no value in the evidence holds (see `supported`)."""
+    held: dict[Role, set[Any]] = {
+        Role.DATE: evidence.dates,
+        Role.COUNT: evidence.counts,
+        Role.NUMBER: {*evidence.numbers, *evidence.amounts},
+    }
+    return [rule.path for rule in rules_for(tool) if not rule.required and rule.role in held and not held[rule.role]]
 
 
 def conversation_evidence(

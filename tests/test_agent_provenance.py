@@ -14,7 +14,7 @@ from assistant.linking import Evidence, evidence_of, note_for
 from assistant.llm.scripted import Call, Reply, Script, scripted_model
 from assistant.llm.settings import ModelSettings
 from assistant.prompts import system_prompt
-from assistant.provenance import Role, rules_for, vet
+from assistant.provenance import Role, idle_paths, rules_for, vet
 from core import clock
 from core.drafts.base import SAID_AS
 from core.drafts.models import DraftAction
@@ -471,6 +471,16 @@ def _said(*texts: str, results: tuple[dict[str, Any], ...] = ()) -> Evidence:
     return evidence_of(messages, lambda text: Linked(text, ()), None)
 
 
+def test_arguments_nothing_in_the_conversation_could_support_are_idle() -> None:
+    stock = TOOLS["check_availability"]
+    assert idle_paths(stock, _said("how many V-200 in Dallas?")) == [("on_date",), ("quantity",)]
+    assert idle_paths(stock, _said("can we promise 30 V-200 by 2026-12-04?")) == []
+    order = TOOLS["draft_sales_order"]
+    assert idle_paths(order, _said("order V-200 for ACME")) == [("lines", "*", "discount_pct"), ("requested_date",)]
+    assert idle_paths(order, _said("order V-200 for ACME", results=({"due": "2026-12-01", "quantity": 5},))) == []
+    assert idle_paths(TOOLS["find_items"], _said("find the brass tee")) == [("limit",)]
+
+
 def test_a_case_type_the_user_never_said_is_dropped_and_the_status_they_said_is_kept() -> None:
     guessed = {"type": "shortage", "status": "open"}  # the local model's call for EX-11's turn: the others went missing
     vetted = vet(TOOLS["list_exceptions"], guessed, _said("open exception cases and my approvals, please"))
@@ -554,3 +564,34 @@ def test_the_case_list_runs_without_the_type_nobody_asked_for(sqlite_world: Worl
     assert {"status": "open"} in _shown_calls(events)
     ran = {t.name: (t.arguments, t.ok) for t in result.tools}  # the two run side by side
     assert ran == {"list_exceptions": ({"status": "open"}, True), "list_pending_approvals": ({}, True)}
+
+
+def test_an_item_a_search_lists_among_equals_is_asked_which_not_taken(sqlite_world: World, tmp_path: Path) -> None:
+    """ "brass ball valve" fits the 3/4in and the 7/8in valve alike: a search that lists both says nothing about which
+    one the user means, so the look-up of the first is a question (the 1.5B model took the first listed). The model's
+    `limit: 1`, which nobody asked for, is dropped: it would have hidden the other valve."""
+    script = Script(
+        [
+            Reply(calls=(Call("find_items", {"query": "brass ball valve", "limit": 1}),)),
+            Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "DAL"}),)),
+            Reply(text="unused"),
+        ]
+    )
+    result, events = _turn(sqlite_world, script, tmp_path, "what's the SKU of the brass ball valve? how many in Dallas")
+    assert _shown_calls(events)[0] == {"query": "brass ball valve"}
+    assert [(t.name, t.ok) for t in result.tools][:1] == [("find_items", True)]
+    assert result.answer.startswith("Which item do you mean by 'brass ball valve': ")
+    assert "V-200 (Brass ball valve 3/4in)" in result.answer and "V-220 (Brass ball valve 7/8in)" in result.answer
+
+
+def test_an_item_whose_size_the_user_wrote_is_looked_up_without_a_question(sqlite_world: World, tmp_path: Path) -> None:
+    script = Script(
+        [
+            Reply(calls=(Call("find_items", {"query": "brass ball valve"}),)),
+            Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "DAL"}),)),
+            Reply(text="That is V-200."),
+        ]
+    )
+    result, _ = _turn(sqlite_world, script, tmp_path, "the 3/4 inch brass ball valve: how many in Dallas?")
+    assert [(t.name, t.ok) for t in result.tools] == [("find_items", True), ("check_availability", True)]
+    assert result.answer.startswith("That is V-200.") and "Which" not in result.answer

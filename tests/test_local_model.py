@@ -64,6 +64,22 @@ def test_the_output_schema_has_a_branch_per_tool_and_one_to_reply() -> None:
     assert only["properties"]["name"]["const"] == "reply"
 
 
+def test_idle_arguments_are_left_out_of_the_output_schema_and_required_ones_never() -> None:
+    offered = [t for t in TOOLS if t["function"]["name"] in ("check_availability", "draft_sales_order")]
+    idle = {
+        "check_availability": [["on_date"], ["quantity"], ["sku"]],
+        "draft_sales_order": [["lines", "*", "discount_pct"], ["requested_date"]],
+    }
+    schema = local.output_schema(offered, answer=False, idle=idle)
+    arguments = {b["properties"]["name"]["const"]: b["properties"]["arguments"] for b in schema["anyOf"]}
+    assert set(arguments["check_availability"]["properties"]) == {"sku", "warehouse", "entity"}  # sku: required
+    order = arguments["draft_sales_order"]
+    assert "requested_date" not in order["properties"] and "customer_reference" in order["properties"]
+    line = order["properties"]["lines"]["items"]
+    assert "discount_pct" not in line["properties"] and {"sku", "quantity", "warehouse"} <= set(line["properties"])
+    assert local.output_schema(offered, answer=False) != schema  # without idle arguments, every one is there
+
+
 def test_every_registry_tool_converts_to_a_grammar() -> None:
     pytest.importorskip("llama_cpp")
     grammar = local.output_grammar(TOOLS)

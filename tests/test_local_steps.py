@@ -18,6 +18,7 @@ from assistant.conditions import only_asks
 from assistant.llm.local import call as local_call
 from assistant.llm.local import steps
 from assistant.llm.local.model import Stats
+from assistant.llm.local.provider import _call_args as provider_call_args
 from assistant.llm.local.provider import _tool_choice as provider_choice
 from assistant.llm.local.steps import RULES, StepRule, plan, request_parts
 from tools import default_registry
@@ -238,6 +239,21 @@ def test_a_routed_call_may_only_call_its_tool_and_is_told_which_part_comes_now(
     assert reply.tool_call is not None and reply.tool_call.name == "check_availability"
     assert '"reply"' not in str(engine.grammars[0]) and "draft_sales_order" not in str(engine.grammars[0])
     assert 'this part of the request: "V-210 in Reno"' in str(engine.prompts[0][-1]["content"])
+
+
+def test_the_arguments_the_agent_finds_idle_are_not_in_the_grammar(fake: Callable[[list[str]], FakeEngine]) -> None:
+    """What the agent sends for "how many V-200 in Dallas?": nothing could support a date or a count, so the model
+    cannot spend tokens writing them (`provenance.idle_arguments`), through litellm's arguments to the provider."""
+    engine = fake([json.dumps({"name": "check_availability", "arguments": {"sku": "V-200", "warehouse": "DAL"}})] * 2)
+    messages = [{"role": "user", "content": "how many V-200 in Dallas?"}]
+    params: dict[str, Any] = {"tools": TOOLS, "tool_choice": "required", "allowed_tools": ["check_availability"]}
+    idle = {"idle_arguments": {"check_availability": [["on_date"], ["quantity"]]}}
+    for extra in ({}, idle):
+        reply = local_call.complete(**provider_call_args(messages, params | extra))
+        assert reply.tool_call is not None and reply.tool_call.name == "check_availability"
+    whole, narrowed = str(engine.grammars[0]), str(engine.grammars[1])
+    assert "on_date" in whole and "quantity" in whole
+    assert "on_date" not in narrowed and "quantity" not in narrowed and "warehouse" in narrowed
 
 
 # --- The benchmark's judge ------------------------------------------------------------------------------------

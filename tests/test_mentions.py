@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.demo.directory import ACME_CODE
-from core.masterdata.mentions import Linked, MentionKind, direction_written, link_mentions
+from core.masterdata.mentions import Linked, MentionKind, direction_written, link_mentions, sizes_in
 from core.masterdata.models import Customer
 from core.masterdata.phrases import find_dates, find_quantities, number_of
 from core.masterdata.service import load_actor
@@ -211,6 +211,10 @@ def test_the_demo_company_links_its_own_words(demo_db: Database) -> None:
         ("20 of the 3/4 inch brass ball valves", ("V-200",), ()),
         ("the lead-free brass ball valve 3/4in", ("V-220",), ()),
         ("1in brass valve DAL -> ATL", (), ("V-230", "V-130", "V-170")),  # "ball" unsaid of each: still asked
+        ("look up the 1 inch bronze gate valve", ("V-300",), ()),  # a size in two words: not the 3/4in, 1-1/4in, 6in
+        ('the 1-1/4" bronze gate valve in Atlanta', ("V-660",), ()),
+        ("what's the SKU of the brass tee", (), ("FT-210", "FT-600", "FT-630")),  # no size: which of the three
+        ("the 1/2 brass tee", ("FT-600",), ()),  # a bare fraction is inches, as the catalogue writes it
     ],
 )
 def test_of_items_a_description_ties_the_one_whose_every_name_word_was_written_is_meant(
@@ -219,6 +223,21 @@ def test_of_items_a_description_ties_the_one_whose_every_name_word_was_written_i
     linked = demo_db.read(lambda s: link_mentions(s, load_actor(s, username="sam"), text, FRIDAY))
     (item,) = linked.of(MentionKind.ITEM)
     assert (item.ids, item.candidates) == (ids, candidates)
+
+
+@pytest.mark.parametrize(
+    ("text", "sizes"),
+    [
+        ("1 inch bronze gate valve", ["1in"]),
+        ("the 1 1/4 inch one and a 3/4in", ["1-1/4in", "3/4in"]),
+        ('a 1-1/2" pipe', ["1-1/2in"]),
+        ("hex bolt M8 x 25 mm", ["25mm"]),
+        ("20 of the 3/4 brass valves", ["3/4in"]),
+        ("box of 100, 5 x V-200", []),
+    ],
+)
+def test_sizes_are_read_in_the_form_item_names_write_them(text: str, sizes: list[str]) -> None:
+    assert [form for _, _, form in sizes_in(text)] == sizes
 
 
 @pytest.mark.parametrize(

@@ -284,3 +284,17 @@ def test_the_intercompany_markups_in_the_document_are_the_master_data() -> None:
 )
 def test_sizes_are_written_as_the_catalogue_writes_them(text: str, expected: list[str]) -> None:
     assert tokens(text) == expected
+
+
+def test_items_a_query_fits_equally_are_named_as_equals_not_as_one_best_match(
+    module_demo: Database, index: SearchIndex
+) -> None:
+    """Meaning ranks one of the three brass tees first; the words do not say which size, so the facts list all three
+    as equally good instead of calling the first the best match. A size in the query makes one the best match."""
+    tees = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "brass tee"}).data
+    assert tees["facts"][0].startswith(f"{len(tees['items'])} item(s) match 'brass tee'; these 3 fit its words equally")
+    assert all(f"{sku} (Brass tee " in tees["facts"][0] for sku in ("FT-210", "FT-600", "FT-630"))
+    one = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "1in brass tee"}).data
+    assert "the best match is FT-630 (Brass tee 1in, unit EA)" in one["facts"][0]
+    exact = REGISTRY.call(module_demo, _ctx(module_demo, index), "find_items", {"query": "FT-600 brass tee"}).data
+    assert "the best match is FT-600" in exact["facts"][0]

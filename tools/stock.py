@@ -41,7 +41,11 @@ class FindItemsResult(BaseModel):
     facts: list[str] = []
 
 
-def _item_facts(query: str, hits: list[ItemHit]) -> list[str]:
+def _item_facts(query: str, hits: list[ItemHit], tied: set[str]) -> list[str]:
+    """The best match, or the items the words fit equally well: the query does not say which of those is meant."""
+    if len(tied) > 1:
+        listed = ", ".join(f"{h.sku} ({h.name})" for h in hits if h.sku in tied)
+        return [f"{len(hits)} item(s) match '{query}'; these {len(tied)} fit its words equally well: {listed}."]
     best = hits[0]
     return [f"{len(hits)} item(s) match '{query}'; the best match is {best.sku} ({best.name}, unit {best.uom})."]
 
@@ -62,7 +66,8 @@ def find_items(session: Session, ctx: ToolContext, args: FindItemsArgs) -> FindI
         )
         for h in hits
     ]
-    return FindItemsResult(items=items, facts=_item_facts(args.query, items))
+    equals = {h.item.sku for h in hybrid.equally_good(hits)}
+    return FindItemsResult(items=items, facts=_item_facts(args.query, items, equals))
 
 
 class AvailabilityArgs(ToolArgs):

@@ -25,7 +25,7 @@ from core.exceptions.models import ExceptionCase
 from core.finance.models import Invoice
 from core.masterdata.item_search import items_by_sku_keys, items_matching_words
 from core.masterdata.models import Customer, LegalEntity, Supplier, Warehouse
-from core.masterdata.phrases import find_dates, find_quantities
+from core.masterdata.phrases import SIZE, find_dates, find_quantities
 from core.masterdata.service import sku_key
 from core.numbering import (
     DRAFT,
@@ -372,11 +372,15 @@ def _link_item_description(session: Session, message: _Text) -> None:
     scored = [(item, _name_hits(item.name, stems)) for item in rows]
     best = max((hits for _, hits in scored), default=0)
     tied = [item for item, hits in scored if hits == best]
+    sizes = [size for size in sizes_in(message.text) if message.free(size[0], size[1])]
+    sized = [item for item in tied if {form for _, _, form in sizes} & {form for _, _, form in sizes_in(item.name)}]
+    tied = sized or tied  # "the 1 inch bronze gate valve": the 1in one, not the 3/4in, 1-1/4in or 6in
     if best < 2 or len(tied) > MAX_CANDIDATES - 1:
         return
     whole = [item for item in tied if _all_said(item.name, stems)]
     tied = whole if len(whole) == 1 else tied  # "3/4in brass ball valves": not the lead-free one, a word unsaid
     used = [(s, e) for s, e, w in words if any(_name_hits(item.name, {_stem(w)}) for item in tied)]
+    used += [(s, e) for s, e, _ in sizes] if sized else []
     start, end = min(s for s, _ in used), max(e for _, e in used)
     skus = tuple(item.sku for item in tied)
     mention = Mention(
@@ -389,6 +393,18 @@ def _link_item_description(session: Session, message: _Text) -> None:
         labels=tuple(item.name for item in tied) if len(skus) > 1 else (),
     )
     message.add(mention)
+
+
+def sizes_in(text: str) -> list[tuple[int, int, str]]:
+    """The sizes a text writes, each with its span and in the form item names write it: "1 inch", "1in" and "1 in"
+    are 1in, "1 1/4 inch" is 1-1/4in, a bare fraction ("1/2 brass valve") is in inches, "25 mm" is 25mm."""
+    return [(m.start(), m.end(), _size_form(m.group())) for m in SIZE.finditer(text)]
+
+
+def _size_form(written: str) -> str:
+    form = re.sub(r"\s*(?:inches|inch|in)\b|\"", "in", written.lower().strip())
+    form = re.sub(r"(\d)[\s-]+(\d)", r"\1-\2", form).replace(" ", "")
+    return form + "in" if re.fullmatch(r"[\d/-]+", form) else form
 
 
 def _stem(word: str) -> str:

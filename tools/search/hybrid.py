@@ -40,6 +40,7 @@ class Hit:
     item: Item
     reasons: list[str] = field(default_factory=list)
     fused: float = 0.0
+    word_rank: int | None = None  # its rank by the query's words (ties share one); None: not matched by words
 
     @property
     def match(self) -> str:
@@ -154,11 +155,19 @@ def find(session: Session, query: str, limit: int, index: "SearchIndex | None" =
         return list(hits.values())[:limit]  # a SKU and nothing else: no need to guess further
     for item, rank in lexical_ranking(session, query):
         _add(hits, item, rank, "words")
+        hits[item.id].word_rank = rank
     if index is not None:
         for rank, item in enumerate(semantic_ranking(session, index, query), start=1):
             _add(hits, item, rank, "meaning")
     ordered = sorted(hits.values(), key=lambda h: (-h.fused, h.item.sku))
     return ordered[:limit]
+
+
+def equally_good(hits: list[Hit]) -> list[Hit]:
+    """The hits the query's words fit as well as the first: "brass tee" fits the 1/2in, 3/4in and 1in tees alike,
+    whichever meaning ranks first. Only the first when it is an exact SKU or no word matched it."""
+    first = hits[0].word_rank if hits and "sku" not in hits[0].reasons else None
+    return [h for h in hits if h.word_rank == first] if first is not None else hits[:1]
 
 
 def _add(hits: dict[int, Hit], item: Item, rank: int, reason: str) -> None:

@@ -5,7 +5,7 @@ from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from assistant.llm.local.choice import NAME_OPENING, REPLY_OPENING, call_plan, certain_after, openers
-from assistant.llm.local.grammar import output_grammar, tool_name, tool_parameters
+from assistant.llm.local.grammar import Idle, output_grammar, tool_name, tool_parameters
 from assistant.llm.local.model import Deadline, Engine, LocalModelTimeout, WarmUp, engine
 from assistant.llm.local.parsing import AnswerStream, Reply, ToolCall, parse_output, tidy_arguments
 from assistant.llm.local.prompt import conversation, template_message
@@ -27,13 +27,15 @@ def run(
     max_tokens: int | None = None,
     timeout_s: float | None = None,
     focus: str | None = None,
+    idle: Idle | None = None,
 ) -> Iterator[str | Reply]:
     """One model call: the answer's text as it is written (str), then the whole `Reply`. It holds the model
     until it ends: close it if you stop reading early. With `timeout_s`, waiting for the model (another
     call holds it) and generating must end within that time, or `LocalModelTimeout` is raised.
 
     After tool results, what the call may output follows the step rule (`steps`): a call that repeats one
-    made since the user spoke is never returned; the answer is generated instead, from the same prompt."""
+    made since the user spoke is never returned; the answer is generated instead, from the same prompt.
+    `idle`: per tool, optional arguments the output leaves out (nothing in the conversation could support them)."""
     deadline = Deadline.after(timeout_s) if timeout_s is not None else None
     plain = [template_message(m) for m in messages]
     chosen = call_plan(plain, tools, tool_choice)
@@ -55,7 +57,7 @@ def run(
             allowed, answer = (allowed, False) if wants_tool else ([], True)
         limit = max_tokens or (CALL_MAX_TOKENS if allowed else ANSWER_MAX_TOKENS)
         prompt = model.prompt(messages, tools, limit)
-        output, truncated = yield from _output(model, prompt, tools, allowed, answer, limit, deadline)
+        output, truncated = yield from _output(model, prompt, tools, allowed, answer, limit, deadline, idle)
         spent += model.last.completion_tokens
         content, call = parse_output(output, truncated=truncated) if tools else (output.strip(), None)
         call = _tidied(call, allowed)
@@ -93,10 +95,11 @@ def _output(
     answer: bool,
     limit: int,
     deadline: Deadline | None,
+    idle: Idle | None = None,
 ) -> Generator[str, None, tuple[str, bool]]:
     """One generation within the output grammar of `allowed` (and `reply` if `answer`): the answer's text as
     it is written; returns the whole output and whether it was cut off at `limit`."""
-    grammar = output_grammar(allowed, answer=answer) if tools else None
+    grammar = output_grammar(allowed, answer=answer, idle=idle) if tools else None
     opening = "" if not tools else NAME_OPENING if allowed else REPLY_OPENING
     names = openers(allowed, answer=answer)
     stream = AnswerStream() if grammar else None
@@ -142,9 +145,12 @@ def complete(
     max_tokens: int | None = None,
     timeout_s: float | None = None,
     focus: str | None = None,
+    idle: Idle | None = None,
 ) -> Reply:
     """One model call, waited for."""
-    run_ = run(messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, timeout_s=timeout_s, focus=focus)
+    run_ = run(
+        messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, timeout_s=timeout_s, focus=focus, idle=idle
+    )
     for event in run_:
         if isinstance(event, Reply):
             return event

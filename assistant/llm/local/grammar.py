@@ -5,7 +5,7 @@ more such tool, `reply` ({"text": ...}).
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -83,17 +83,34 @@ REPLY_TOOL: dict[str, Any] = {
 }
 
 
-def output_schema(tools: Sequence[dict[str, Any]], *, answer: bool = True) -> dict[str, Any]:
-    """One branch per tool (its name and its arguments), plus a plain answer if allowed."""
+Idle = Mapping[str, Sequence[Sequence[str]]]  # per tool, the argument paths its output leaves out ("lines", "*", "x")
+
+
+def output_schema(tools: Sequence[dict[str, Any]], *, answer: bool = True, idle: Idle | None = None) -> dict[str, Any]:
+    """One branch per tool (its name and its arguments, less its `idle` optional ones), plus a plain answer if
+    allowed."""
     branches = []
     for tool in tools:
         arguments = grammar_schema(tool_parameters(tool))
+        for path in (idle or {}).get(tool_name(tool), ()):
+            _leave_out(arguments, path)
         if not converts(arguments):
             arguments = {"type": "object"}  # any JSON object: the tool's validation will say what is wrong
         branches.append(_branch(tool_name(tool), arguments))
     if answer or not branches:
         branches.append(_branch(REPLY, tool_parameters(REPLY_TOOL)))
     return branches[0] if len(branches) == 1 else {"anyOf": branches}
+
+
+def _leave_out(schema: dict[str, Any], path: Sequence[str]) -> None:
+    """Drop the optional property at `path` ("*": a list's items) from an inlined schema, in place."""
+    node = schema
+    for step in path[:-1]:
+        node = node.get("items", {}) if step == "*" else node.get("properties", {}).get(step, {})
+        branches = [b for b in node.get("anyOf", []) if b.get("type") != "null"]
+        node = branches[0] if len(branches) == 1 else node  # an optional list: its one non-null branch
+    if path and path[-1] not in node.get("required", []):
+        node.get("properties", {}).pop(path[-1], None)
 
 
 def _branch(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -115,13 +132,13 @@ def converts(schema: dict[str, Any]) -> bool:
     return True
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def _grammar_text(schema_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     return str(json_schema_to_gbnf(schema_json))
 
 
-def output_grammar(tools: Sequence[dict[str, Any]], *, answer: bool = True) -> str:
+def output_grammar(tools: Sequence[dict[str, Any]], *, answer: bool = True, idle: Idle | None = None) -> str:
     """The GBNF grammar of `output_schema` (cached: the tools rarely change)."""
-    return _grammar_text(json.dumps(output_schema(tools, answer=answer)))
+    return _grammar_text(json.dumps(output_schema(tools, answer=answer, idle=idle)))

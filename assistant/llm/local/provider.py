@@ -57,6 +57,7 @@ def _call_args(messages: list[Any], optional_params: dict[str, Any], timeout: An
         "tool_choice": _tool_choice(optional_params),
         "max_tokens": optional_params.get("max_tokens") or optional_params.get("max_completion_tokens"),
         "focus": optional_params.get("routed_part"),
+        "idle": optional_params.get("idle_arguments"),
     }
 
 
