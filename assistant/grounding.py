@@ -109,7 +109,11 @@ def recap(results: list[dict[str, Any]], answer: str, *, with_records: bool = Fa
     each = max(RECAP_PER_RESULT, RECAP_MOST // max(len(results), 1))  # one result: as many facts as the recap holds
     for result in results:
         facts = [str(f) for f in result.get("facts") or []]
-        untold = [f for f in facts if not _stated(f, answer, said, named, asked, with_records=with_records)]
+        untold = [
+            f
+            for n, f in enumerate(facts)
+            if not _stated(f, answer, said, named, asked, with_records=with_records, headline=n == 0)
+        ]
         out += [f for f in untold[:each] if f not in out]
     return out[:RECAP_MOST]
 
@@ -122,8 +126,10 @@ def _stated(
     asked: set[str] | frozenset[str] = frozenset(),
     *,
     with_records: bool = False,
+    headline: bool = False,
 ) -> bool:
-    """Whether the answer already states the fact, or the fact tells nothing ("reserved at ATL: 0 units").
+    """Whether the answer already states the fact, or the fact tells nothing ("reserved at ATL: 0 units"; a result's
+    `headline`, its first fact, tells something even at zero: "A-180 available to promise at ATL: 0 units").
 
     A fact is stated when the answer has every figure in it (its record ids and dates aside) and names the records
     it names that the request did not (`asked`): "USD 242.32 falling due" does not tell which invoice, SINV-3; a
@@ -134,7 +140,7 @@ def _stated(
     bare = RECORD_OR_SKU.sub(" ", DATE.sub(" ", RECORD_ID.sub(" ", fact)))
     figures = {_value(n) for n in NUMBER.findall(bare)} - {None}
     records = {r.upper() for r in RECORD_ID.findall(fact)}
-    if figures and figures <= {Decimal(0)}:
+    if figures and figures <= {Decimal(0)} and not headline:
         return True
     if figures:
         told = figures <= said

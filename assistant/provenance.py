@@ -264,7 +264,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     filled = fill_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _reason_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _unit_amount_from_words(tool, cleaned, evidence) if tool.writes else []
-    filled += _choice_from_words(tool, cleaned, evidence) if tool.writes else []
+    filled += _choice_from_words(tool, cleaned, evidence)  # a read's view too: "group revenue" is the group view
     filled += _money_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = _invented_lines(tool, cleaned, evidence)

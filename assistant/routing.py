@@ -56,6 +56,9 @@ from tools.registry import Registry
 ASKS = re.compile(
     r"\s*(?:what|what's|whats|why|which|where|where's|when|who|whose|how(?! about)|explain)\b", re.IGNORECASE
 )
+# A question asked last, after what it is about: "for a transfer between two of our companies, who needs to sign off"
+# (not "which" or "where": "move 20 to Atlanta, which is short" asks nothing).
+ASKED_LAST = re.compile(r"[,;:]\s*(?:who|whom|whose|what|what's|why|how)\b[^,;:]*$", re.IGNORECASE)
 # A part that opens by asking to look something up.
 LOOKING = re.compile(
     r"\s*(?:please\s+)?(?:check|see|find|look|list|show|give me|tell me|compare|open (?:the )?(?:exception )?cases?"
@@ -157,6 +160,8 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
         described = product_words(linked, start, end) if tools == ("find_items",) else ""
         if described and subjects and not any(m.kind == MentionKind.ITEM for m in mentions):
             subjects = ((*subjects[0], ("query", described)),)  # not the whole sentence: "... up and tell me ..."
+        if tools == ("search_policies",) and subjects:  # the question itself: the model searched "intercompany
+            subjects = ((*subjects[0], ("query", text)),)  # transfers" and found the booking rules, not who approves
         out.append(Part(text, writes=False, tools=tools, calls=calls, subjects=subjects))
     ahead = _asked_ahead(out, named, usable)
     lent = bool(out) and ahead[0].tools != out[0].tools and _looks_up(linked.text, out[1].text)  # "v200 and v210 ..."
@@ -175,7 +180,8 @@ def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, part
     request that looks something up, one whose words point at several drafts, or at one the user may not make (the
     model's refusal is the answer then)."""
     text = linked.text
-    if "?" in text or ASKS.match(text) or MAY_I.search(text) or any(p.tools and not p.writes for p in parts):
+    asked = "?" in text or ASKS.match(text) or ASKED_LAST.search(text) or MAY_I.search(text)
+    if asked or any(p.tools and not p.writes for p in parts):
         return ()
     pointed = _pointed(registry, linked, text)
     asking = " ".join(p.text for p in parts if p.writes)

@@ -595,3 +595,31 @@ def test_an_item_whose_size_the_user_wrote_is_looked_up_without_a_question(sqlit
     result, _ = _turn(sqlite_world, script, tmp_path, "the 3/4 inch brass ball valve: how many in Dallas?")
     assert [(t.name, t.ok) for t in result.tools] == [("find_items", True), ("check_availability", True)]
     assert result.answer.startswith("That is V-200.") and "Which" not in result.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "view", "by"),
+    [
+        ("What was group revenue last month in USD?", "group", None),
+        ("total revenue across all entities last month, in dollars", "group", None),
+        ("Which product category made NA the most margin this month?", "margin", "category"),
+        ("group margin by entity this month", None, None),  # group and margin both said: the model's view stands
+        ("fill rate for NA", None, None),
+    ],
+)
+def test_a_reports_view_the_words_name_is_the_one_read(text: str, view: str | None, by: str | None) -> None:
+    """The 1.5B model read the per-entity KPIs for "group revenue in USD" in 3 of 3 trials: NA's revenue only."""
+    vetted = vet(TOOLS["get_kpis"], {"currency": "USD"}, _asked(text))
+    assert (vetted.arguments.get("view"), vetted.arguments.get("by")) == (view, by)
+
+
+def test_a_receivables_view_the_words_name_is_the_one_read() -> None:
+    assert vet(TOOLS["get_receivables"], {}, _asked("what's overdue for CASCADEW?")).arguments == {"view": "overdue"}
+    assert vet(TOOLS["get_receivables"], {"view": "collections"}, _asked("receivables please")).arguments == {
+        "view": "collections"
+    }
+
+
+def _asked(text: str) -> Evidence:
+    """The evidence of one user message, the one being answered (linked to nothing: a view is words, not records)."""
+    return evidence_of([{"role": "user", "content": text}], lambda t: Linked(t, ()), Linked(text, ()))

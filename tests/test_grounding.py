@@ -450,7 +450,10 @@ def test_a_recap_gives_the_looked_up_facts_the_answer_left_out_and_not_those_it_
     ]
     everything = f"{headlines} 5 coming in. Exposure 1,568.18, 18,431.82 left; ACME is not on credit hold."
     assert recap([ATP, ACME], everything) == []
-    assert recap([{"facts": ["V-200 reserved at ATL: 0 units.", "HOLDCO is on credit hold."]}], "") == [
+    headline = "A-180 available to promise at ATL on 2026-11-20: 0 units."  # a result's first fact: its answer
+    assert recap([{"facts": [headline, "A-180 incoming at ATL: 0 units."]}], "DAL has 565.") == [headline]
+    assert recap([{"facts": [headline]}], "ATL has 0 available.") == []
+    assert recap([{"facts": ["HOLDCO is on credit hold.", "V-200 reserved at ATL: 0 units."]}], "") == [
         "HOLDCO is on credit hold."  # a zero tells nothing; a state without figures is recapped unless quoted
     ]
 

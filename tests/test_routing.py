@@ -276,7 +276,8 @@ def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_firs
         ("raise a PO with allied for 50 V-200 into DAL", "sam"),  # a purchase order a salesperson may not make
         ("Check ACME's credit and draft an order for 20 V-200", "sam"),  # looks something up first
         ("please set up a return of two V-500 on order 2276", "sam"),  # a return's and an order's words
-    ],
+        ("for a transfer between two of our companies, who needs to sign off", "maria"),  # asked last (the model
+    ],  # was offered the transfer first and drafted one)
 )
 def test_questions_look_ups_and_drafts_the_user_may_not_make_are_not_narrowed(
     sqlite_demo: Database, text: str, user: str
@@ -436,3 +437,13 @@ def test_a_request_to_explain_a_proposal_is_a_question_not_the_proposal_drafted(
     parts = parts_of(REGISTRY, actor.roles, linked)
     assert not any(p.writes for p in parts) and drafts_first(REGISTRY, actor.roles, linked, parts) == ()
     assert _route(sqlite_demo, text, user="bea") == Route(tools=("explain_finding",), required=True)
+
+
+def test_a_policy_question_is_searched_in_its_own_words(sqlite_demo: Database) -> None:
+    """The 1.5B model searched "intercompany transfers" for "who approves intercompany transfers?" and read the
+    booking rules; the question itself finds the approvals."""
+    (part,) = _parts(sqlite_demo, "who approves intercompany transfers?", user="maria")
+    assert part.tools == ("search_policies",)
+    assert part.subjects == ((("query", "who approves intercompany transfers"),),)
+    fill, policy = _parts(sqlite_demo, "fill rate for NA, and what does our policy say about expediting?")
+    assert policy.subjects == ((("query", "what does our policy say about expediting"),),) and fill.subjects == ((),)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from core.drafts.base import said_as
 from core.finance.intercompany import IntercompanyReport, PairBalance, intercompany_balances
 from core.fx import Rate
 from core.reporting import AdjustmentLine, adjustment_report, approval_stats, entity_kpis, exception_aging
@@ -19,7 +20,9 @@ from tools.registry import Tool, ToolArgs
 
 class KpiArgs(ToolArgs):
     view: Literal["kpis", "group", "intercompany", "margin"] = Field(
-        "kpis", description="group: entities and group total in one currency; intercompany: balances per pair"
+        "kpis",
+        description="group: entities and group total in one currency; intercompany: balances per pair",
+        json_schema_extra=said_as({"group": ["all entities", "consolidated"], "intercompany": ["inter-company"]}),
     )
     entity: str | None = Field(None, description="one legal entity code, e.g. NA; omit for all you can see")
     since: date | None = Field(None, description="period start (YYYY-MM-DD); default 90 days ago")
