@@ -111,6 +111,7 @@ CUES: dict[str, Cue] = {
         r"sales order|new order|place (?:an |a )?order|book\b|sell\b|order \d+|order (?:for|them)"
         r"|create (?:an |a )?order|(?:draft|raise|make) (?:an |a )?order|wants? \d+",
         [CUSTOMER],
+        unless=r"(?:from|of|on|in|to) (?:the )?order \d{3,}",  # "drop line 3 from order 2261": that order's change
     ),
     "draft_transfer": _cue(
         r"move|transfer|send|ship \d+|rebalance|relocate|restock|from \w+ to \w+"

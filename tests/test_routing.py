@@ -252,6 +252,7 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
         # cancelling a line is the order action's, though a line named is an order change's word too
         ("Cancel line 3 of SO-2261, the customer doesn't need the T-320 any more", "sam", ("draft_order_action",)),
         ("drop line 2 to 5 units on SO-2261", "sam", ("draft_order_change",)),  # a new quantity
+        ("please drop line 3 (the T-320) from order 2261", "sam", ("draft_order_action",)),  # no new sales order
     ],
 )
 def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_first(
