@@ -267,6 +267,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     filled += _choice_from_words(tool, cleaned, evidence)  # a read's view too: "group revenue" is the group view
     filled += _money_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
+    corrected += _sides_as_written(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = _invented_lines(tool, cleaned, evidence)
     gaps: list[Gap] = []
     unclear: dict[str, Mention] = {}
@@ -436,6 +437,30 @@ def _whole(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(number) if number.is_integer() else None
+
+
+def _sides_as_written(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A transfer's two sides swapped when the words send stock the other way: "short on A-180 at ATL - move
+    whatever it needs over from DAL" is from DAL (the 1.5B model wrote from ATL to DAL on its second try). Only a
+    side the words give a direction ("from DAL") decides; a warehouse written without one ("at ATL") never does."""
+    source, target = arguments.get("from_warehouse"), arguments.get("to_warehouse")
+    if evidence.current is None or not isinstance(source, str) or not isinstance(target, str):
+        return []
+    written: dict[str, set[str]] = {}
+    for mention in evidence.current.of(MentionKind.WAREHOUSE):
+        way = direction_written(evidence.current, mention)
+        if way is not None and mention.ids:
+            written.setdefault(key(mention.ids[0]), set()).add(way)
+
+    def way_of(value: str) -> str | None:
+        ways = set().union(*(written.get(k, set()) for k in {key(value), *map(key, evidence.resolve(value))}))
+        return ways.pop() if len(ways) == 1 else None
+
+    reversed_ = way_of(source) == "to" or way_of(target) == "from"
+    if not reversed_ or way_of(source) == "from" or way_of(target) == "to":
+        return []
+    arguments["from_warehouse"], arguments["to_warehouse"] = target, source
+    return [f"from_warehouse={target}", f"to_warehouse={source}"]
 
 
 def _user_counts(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:

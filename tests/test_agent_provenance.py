@@ -623,3 +623,21 @@ def test_a_receivables_view_the_words_name_is_the_one_read() -> None:
 def _asked(text: str) -> Evidence:
     """The evidence of one user message, the one being answered (linked to nothing: a view is words, not records)."""
     return evidence_of([{"role": "user", "content": text}], lambda t: Linked(t, ()), Linked(text, ()))
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("V-200 is short at ATL - move 5 of them over from DAL", ("DAL", "ATL")),  # the side given a direction decides
+        ("send 5 V-200 to Atlanta, out of Dallas", ("DAL", "ATL")),
+        ("5 V-200 DAL ATL", ("ATL", "DAL")),  # no direction written: the model's sides stand
+    ],
+)
+def test_a_transfers_sides_follow_the_direction_the_words_give(
+    sqlite_world: World, tmp_path: Path, text: str, written: tuple[str, str]
+) -> None:
+    reversed_ = {"from_warehouse": "ATL", "to_warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 5}]}
+    script = Script([Reply(calls=(Call("draft_transfer", reversed_),)), Reply(text="a preview")])
+    _turn(sqlite_world, script, tmp_path, text)
+    (draft,) = _drafts(sqlite_world)
+    assert (draft["from_warehouse"], draft["to_warehouse"]) == written
