@@ -200,3 +200,19 @@ def test_the_local_model_reads_results_briefed_and_the_conversation_keeps_them_w
     assert [t.name for t in result.tools] == ["get_customer_credit"]
     assert ("credit_limit" not in read) is briefed_read and read["facts"] == whole["facts"]
     assert whole["credit_limit"] == "50000.00" and "how_computed" in whole
+
+
+def test_an_orders_brief_leaves_out_what_its_line_facts_state_and_keeps_skus_and_prices(world: World) -> None:
+    from core.sales.service import LineRequest
+    from tools.orders import MAX_LINE_FACTS
+
+    few = world.place_order("ACME", LineRequest("V-200", 10, warehouse="DAL"), confirm=True)
+    whole = _result(world, "get_order_status", {"order_number": few})
+    brief = REGISTRY.brief("get_order_status", whole, "where is it?")
+    assert brief["lines"] == [{"line": 1, "sku": "V-200", "net_price": whole["lines"][0]["net_price"]}]
+    assert "total" not in brief and "hold_reason" not in brief and brief["facts"] == whole["facts"]
+    assert _figures_left_out(whole, brief) <= _numbers(" ".join(whole["facts"])) | {Decimal(0)}
+
+    many = world.place_order("ACME", *[LineRequest("V-200", 1, warehouse="DAL")] * (MAX_LINE_FACTS + 1))
+    lines = REGISTRY.brief("get_order_status", _result(world, "get_order_status", {"order_number": many}), "")["lines"]
+    assert len(lines) == MAX_LINE_FACTS + 1 and all("quantity" in ln for ln in lines)  # the facts state the first 5

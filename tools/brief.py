@@ -9,11 +9,13 @@ Refusals and draft previews are never briefed, and code reads the whole result w
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Per key: () leaves the key out; names leave those fields out of each of its rows (a list of objects, or one object).
 Brief = Mapping[str, tuple[str, ...]]
+# A tool's brief, or the brief of one result when what its facts state depends on the result (an order's first lines).
+BriefOf = Brief | Callable[[dict[str, Any]], Brief]
 
 EXPLAINING: Brief = {"how_computed": (), "basis": (), "charts": ()}  # what every result may carry to explain itself
 # A request that asks how a figure is reached or why, or what it means: the result is read whole.
@@ -28,11 +30,12 @@ def asks_how(request: str) -> bool:
     return bool(ASKS_HOW.search(request))
 
 
-def briefed(data: Any, brief: Brief) -> Any:
-    """`data` without what `brief` and `EXPLAINING` leave out; a refusal or anything without facts unchanged (its
+def briefed(data: Any, brief_of: BriefOf) -> Any:
+    """`data` without what `brief_of` and `EXPLAINING` leave out; a refusal or anything without facts unchanged (its
     rows are all the model has)."""
     if not isinstance(data, dict) or "error" in data or not data.get("facts"):
         return data
+    brief = brief_of(data) if callable(brief_of) else brief_of
     out: dict[str, Any] = {}
     for key, value in data.items():
         left_out = brief.get(key, EXPLAINING.get(key))

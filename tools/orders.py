@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 from core.finance.service import credit_status
 from core.sales.service import order_status
 from tools import facts as fact
+from tools.brief import Brief
 from tools.context import ToolContext
 from tools.registry import Tool, ToolArgs
 
@@ -59,6 +61,16 @@ def _order_facts(order: OrderResult) -> list[str]:
         fact.figure(order.order, "requested date", order.requested_date.isoformat()),
     ]
     return out + [_line_fact(order.order, ln) for ln in order.lines[:MAX_LINE_FACTS]]
+
+
+LINE_STATED = ("warehouse", "quantity", "reserved", "backordered", "shipped", "promise_date")  # by `_line_fact`
+
+
+def _order_brief(data: dict[str, Any]) -> Brief:
+    """What the order's facts state: the hold reason, total and requested date, and when they state every line (at
+    most `MAX_LINE_FACTS`), each line's warehouse and quantities; the lines' SKUs and prices stay."""
+    every_line = len(data.get("lines") or []) <= MAX_LINE_FACTS
+    return {"hold_reason": (), "total": (), "requested_date": ()} | ({"lines": LINE_STATED} if every_line else {})
 
 
 def _line_fact(order: str, ln: OrderLineView) -> str:
@@ -164,7 +176,7 @@ TOOLS = [
         "promise dates, shipments and invoices. Use for 'where is SO-1042' or 'why is SO-1042 on hold'.",
         OrderArgs,
         get_order_status,
-        brief={"hold_reason": ()},  # the status fact says it; lines stay: the facts state the first few only
+        brief=_order_brief,
     ),
     Tool(
         "get_customer_credit",

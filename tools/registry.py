@@ -20,7 +20,7 @@ from core.actor import ROLE_PERMISSIONS, Permission, Role
 from core.db import Database
 from core.errors import ErpError
 from core.text import NUL_REFUSED, has_nul
-from tools.brief import Brief, asks_how, briefed
+from tools.brief import BriefOf, asks_how, briefed
 from tools.context import ToolContext
 from tools.outcome import ToolError, ToolOutcome
 
@@ -41,7 +41,7 @@ class Tool:
     # the answer gave its figures: what a briefing or a finding's explanation is for (the cases the user opens next).
     recap: bool = False
     # What this result's facts already state, left out of what a small model reads (tools/brief.py).
-    brief: Brief = field(default_factory=dict, hash=False)
+    brief: BriefOf = field(default_factory=dict, hash=False)
 
     def usable_by(self, roles: Iterable[Role]) -> bool:
         """Whether one of `roles` may run the command behind this tool (offered to a model only then)."""
