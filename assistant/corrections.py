@@ -185,11 +185,13 @@ def _warehouse(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
         return False
     code = mention.ids[0]
     if "warehouse" in fields:
+        _replaces([arguments], "warehouse", linked, MentionKind.WAREHOUSE)
         return _set([arguments], "warehouse", code)
     if "warehouse" in _line_fields(tool):
         lines = _lines(arguments)
         if len({str(ln.get("warehouse")) for ln in lines}) != 1:
             raise Unreadable("lines ship from different warehouses")
+        _replaces(lines, "warehouse", linked, MentionKind.WAREHOUSE)
         return _set(lines, "warehouse", code)
     raise Unreadable("the call has no warehouse")
 
@@ -224,6 +226,7 @@ def _party(arguments: Arguments, tool: Tool, linked: Linked) -> bool:
         return False
     if field not in tool.args.model_fields:
         raise Unreadable(f"the call has no {field}")
+    _replaces([arguments], field, linked, mention.kind)
     return _set([arguments], field, mention.ids[0])
 
 
@@ -301,13 +304,21 @@ def _lines_named(lines: list[Arguments], linked: Linked) -> set[int]:
 
 
 def _one(linked: Linked, kind: MentionKind) -> Mention | None:
-    """The message's one certain mention of `kind`; Unreadable when several, ambiguous or not found."""
-    found = linked.of(kind)
+    """The message's one certain mention of `kind`, less those it writes as replaced ("ATL not DAL": ATL);
+    Unreadable when several, ambiguous or not found."""
+    found = [m for m in linked.of(kind) if not _replaced(linked, m)]
     if not found:
         return None
     if len({m.ids for m in found}) > 1 or any(m.ambiguous or not m.ids for m in found):
         raise Unreadable(f"no single {kind.value}")
     return found[0]
+
+
+def _replaces(holders: list[Arguments], field: str, linked: Linked, kind: MentionKind) -> None:
+    """What the message writes as replaced ("not DAL") must be what the preview has: else it corrects another one."""
+    replaced = {i for m in linked.of(kind) if _replaced(linked, m) for i in m.ids}
+    if replaced and any(str(h.get(field)) not in replaced for h in holders):
+        raise Unreadable(f"the {field} replaced is not the preview's")
 
 
 def _set(holders: list[Arguments], field: str, value: object) -> bool:

@@ -19,10 +19,12 @@ REGISTRY = default_registry()
 CHANGE = {"order_number": "SO-2253", "line_no": 1, "quantity": 20}
 GLOVES = {"from_warehouse": "RNO", "to_warehouse": "ATL", "lines": [{"sku": "S-100", "quantity": 20}]}
 HVAC = {"customer": "BRAZOSHV", "lines": [{"sku": "V-210", "quantity": 10, "warehouse": "RNO"}]}
+PO = {"supplier": "KEYSTONE", "warehouse": "DAL", "lines": [{"sku": "V-200", "quantity": 50}]}
 FIRST: dict[str, tuple[str, dict[str, Any]]] = {
     "draft_order_change": ("Change SO-2253 line 1 to 20 units", CHANGE),
     "draft_transfer": ("Transfer 20 S-100 from Reno to Atlanta", GLOVES),
     "draft_sales_order": ("Order 10 V-210 from Reno for BRAZOSHV", HVAC),
+    "draft_purchase_order": ("PO keystone 50 x v200 -> DAL", PO),
 }
 
 
@@ -73,9 +75,19 @@ def test_another_customer_is_redone_by_code(sqlite_demo: Database, said: str) ->
     assert redo == Correction(("DR-1",), "draft_sales_order", {**HVAC, "customer": "BRAZOSPL"})
 
 
+@pytest.mark.parametrize("said", ["my bad, ATL not DAL", "sorry, into Atlanta", "Atlanta, not Dallas"])
+def test_another_warehouse_written_against_the_one_it_replaces_is_redone_by_code(
+    sqlite_demo: Database, said: str
+) -> None:
+    """The model redrafted "my bad, ATL not DAL" without the supplier and asked for one (shard 1, 2026-12-07)."""
+    redo = _correction(sqlite_demo, "draft_purchase_order", said)
+    assert redo == Correction(("DR-1",), "draft_purchase_order", {**PO, "warehouse": "ATL"})
+
+
 @pytest.mark.parametrize(
     ("tool", "said"),
     [
+        ("draft_purchase_order", "sorry, ATL not RNO"),  # the warehouse replaced is not the preview's DAL
         ("draft_transfer", "no, V-210 and V-200"),  # which of the two?
         ("draft_transfer", "wait, V-210 and S-100 both"),  # S-100 named, but not as the one replaced
         ("draft_order_change", "sorry, 15 not 12"),  # the count replaced is not the preview's 20
