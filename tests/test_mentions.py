@@ -171,6 +171,16 @@ def test_sizes_line_numbers_and_articles_are_no_counts(text: str, counts: list[i
     assert [f.number for f in find_quantities(text) if not f.weak] == counts
 
 
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("order fifty 3/4in brass ball valves from Keystone", 50), ("order 50 3/4in brass ball valves", 50)],
+)
+def test_a_count_before_a_size_is_a_count_unless_it_is_the_sizes_whole_part(text: str, count: int) -> None:
+    """ "fifty 3/4in" was read as one size, fifty and three quarters, so the count went missing and was asked."""
+    assert [f.number for f in find_quantities(text)] == [count]
+    assert [f.number for f in find_quantities("a 1 1/2 inch valve and 2 1/2in pipe")] == [1]  # "a", weak
+
+
 def test_one_is_a_count_only_before_an_item(world: World) -> None:
     assert _link(world, "sam", "one X-900 for ACME").quantities_of("X-900") == [1]
     assert _link(world, "sam", "the one in Dallas, a V-200").of(MentionKind.QUANTITY)[0].of_sku == "V-200"

@@ -234,6 +234,15 @@ _FRACTION_NEXT = re.compile(
 _SKU_NEXT = re.compile(r"\s*[A-Za-z]{1,4}-\d")
 
 
+MIXED_WHOLE_MAX = 12  # "1 1/2", "2 1/2": a size's whole part is small; "50 3/4in valves" are fifty of them
+
+
+def _mixed_size(written: str) -> bool:
+    """Whether a number followed by a fraction is the whole part of one size ("1 1/2in"), not a count of items of
+    that size ("fifty 3/4in brass ball valves", "order 50 3/4in valves")."""
+    return (number_of(written) or 0) <= MIXED_WHOLE_MAX
+
+
 def find_quantities(text: str) -> Iterator[Found]:
     """Counts of things in `text` ("40", "40 pcs", "5 x", "forty", "a dozen"), skipping sizes ("3/4 in", "20 kW")
     and line numbers ("line 2"); "a" and "one" come marked weak: a count only before an item."""
@@ -242,7 +251,7 @@ def find_quantities(text: str) -> Iterator[Found]:
         if SIZE_UNITS.match(text, match.end("n")) and not unit and not _SKU_NEXT.match(text, match.end("n")):
             continue
         if _NOT_A_QUANTITY_BEFORE.search(text, 0, match.start()) or (
-            not unit and _FRACTION_NEXT.match(text, match.end())
+            not unit and _FRACTION_NEXT.match(text, match.end()) and _mixed_size(written)
         ):
             continue
         weak = not written[0].isdigit() and not unit and written.lower() in ("a", "an", "one", "dozen")
