@@ -266,6 +266,7 @@ def vet(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> Vetted:
     filled += _unit_amount_from_words(tool, cleaned, evidence) if tool.writes else []
     filled += _choice_from_words(tool, cleaned, evidence)  # a read's view too: "group revenue" is the group view
     filled += _money_from_words(tool, cleaned, evidence) if tool.writes else []
+    filled += _line_count_from_words(tool, cleaned, evidence) if tool.writes else []
     corrected = _user_counts(tool, cleaned, evidence) if tool.writes else []
     corrected += _sides_as_written(tool, cleaned, evidence) if tool.writes else []
     dropped: list[str] = _invented_lines(tool, cleaned, evidence)
@@ -614,6 +615,20 @@ def _money_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence)
     value = amounts.pop()
     arguments["amount"] = str(value)
     return [f"amount={value}"]
+
+
+def _line_count_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
+    """A change of one order line's count that the model left out, when the message gives one count ("please bump
+    line 1 of order 2253 to twenty": the model sent no quantity and the core asked what to change). The line's number
+    is no count."""
+    fields = tool.args.model_fields
+    if evidence.current is None or not {"line_no", "quantity"} <= set(fields) or arguments.get("quantity") is not None:
+        return []
+    counts = {m.number for m in evidence.current.of(MentionKind.QUANTITY) if m.number is not None}
+    if len(counts) != 1:
+        return []
+    arguments["quantity"] = counts.pop()
+    return [f"quantity={arguments['quantity']}"]
 
 
 def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:

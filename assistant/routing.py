@@ -59,6 +59,7 @@ ASKS = re.compile(
 # A question asked last, after what it is about: "for a transfer between two of our companies, who needs to sign off"
 # (not "which" or "where": "move 20 to Atlanta, which is short" asks nothing).
 ASKED_LAST = re.compile(r"[,;:]\s*(?:who|whom|whose|what|what's|why|how)\b[^,;:]*$", re.IGNORECASE)
+PLUS = re.compile(r"\s[+&]\s")  # "fill rate + shortage cases": a list of things to look up
 # A part that opens by asking to look something up.
 LOOKING = re.compile(
     r"\s*(?:please\s+)?(?:check|see|find|look|list|show|give me|tell me|compare|open (?:the )?(?:exception )?cases?"
@@ -166,6 +167,8 @@ def parts_of(registry: Registry, roles: Iterable[Role], linked: Linked) -> list[
     ahead = _asked_ahead(out, named, usable)
     lent = bool(out) and ahead[0].tools != out[0].tools and _looks_up(linked.text, out[1].text)  # "v200 and v210 ..."
     terse = bool(ahead) and bool(ahead[0].tools) and linked.text.rstrip().endswith("?")  # "status so2253 + so2258?"
+    # "NA fill rate + open shortage cases": look-ups listed with a plus, nothing to write
+    terse = terse or (PLUS.search(linked.text) is not None and all(p.tools and not p.writes for p in ahead))
     if out and not out[0].writes and not _looks_up(linked.text, out[0].text) and not (lent or terse):
         return []  # "Record a payment of 1,200 from CASCADEW, bank ref ...": one request in pieces, the model's
     if len(ahead) == 1 and not ahead[0].writes and _a_question(linked):

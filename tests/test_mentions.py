@@ -173,7 +173,11 @@ def test_sizes_line_numbers_and_articles_are_no_counts(text: str, counts: list[i
 
 @pytest.mark.parametrize(
     ("text", "count"),
-    [("order fifty 3/4in brass ball valves from Keystone", 50), ("order 50 3/4in brass ball valves", 50)],
+    [
+        ("order fifty 3/4in brass ball valves from Keystone", 50),
+        ("order 50 3/4in brass ball valves", 50),
+        ("Can Singapore cover five 1/2in brass ball valves?", 5),  # the count was asked for again
+    ],
 )
 def test_a_count_before_a_size_is_a_count_unless_it_is_the_sizes_whole_part(text: str, count: int) -> None:
     """ "fifty 3/4in" was read as one size, fifty and three quarters, so the count went missing and was asked."""

@@ -630,3 +630,19 @@ def test_a_count_or_a_references_digits_are_no_amount(sqlite_demo: Database) -> 
         sqlite_demo, ["record CASCADEW's payment for 3 invoices, ref BNK-7781"], "draft_payment", asked
     )
     assert "amount" not in arguments
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("please bump line 1 of order 2253 to twenty", 20),  # the model sent no quantity; the core asked what to change
+        ("change SO-2253 line 1 to 15 units", 15),
+        ("move SO-2253 line 1 to Dallas", None),  # no count: a warehouse change
+        ("SO-2253 line 1: 15, or 20 if they take the rest", None),  # two counts: the model's (or the user's) to say
+    ],
+)
+def test_an_order_lines_count_the_call_left_out_is_the_one_count_written(
+    sqlite_demo: Database, text: str, quantity: int | None
+) -> None:
+    arguments, _ = _check(sqlite_demo, [text], "draft_order_change", {"order_number": "SO-2253", "line_no": 1})
+    assert arguments.get("quantity") == quantity

@@ -448,3 +448,10 @@ def test_a_policy_question_is_searched_in_its_own_words(sqlite_demo: Database) -
     assert part.subjects == ((("query", "who approves intercompany transfers"),),)
     fill, policy = _parts(sqlite_demo, "fill rate for NA, and what does our policy say about expediting?")
     assert policy.subjects == ((("query", "what does our policy say about expediting"),),) and fill.subjects == ((),)
+
+
+def test_look_ups_listed_with_a_plus_are_each_routed(sqlite_demo: Database) -> None:
+    """ "NA fill rate + open shortage cases": the model looked up the KPIs only (shard 1, 2026-12-07)."""
+    parts = _parts(sqlite_demo, "NA fill rate + open shortage cases", user="maria")
+    assert [p.tools for p in parts] == [("get_kpis",), ("list_exceptions",)]
+    assert _parts(sqlite_demo, "NA fill rate, open shortage cases", user="maria") == []  # no plus: the model's

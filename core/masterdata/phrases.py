@@ -237,9 +237,12 @@ _SKU_NEXT = re.compile(r"\s*[A-Za-z]{1,4}-\d")
 MIXED_WHOLE_MAX = 12  # "1 1/2", "2 1/2": a size's whole part is small; "50 3/4in valves" are fifty of them
 
 
-def _mixed_size(written: str) -> bool:
-    """Whether a number followed by a fraction is the whole part of one size ("1 1/2in"), not a count of items of
-    that size ("fifty 3/4in brass ball valves", "order 50 3/4in valves")."""
+def _mixed_size(written: str, fraction: re.Match[str] | None) -> bool:
+    """Whether a number followed by a fraction is the whole part of one size ("1 1/2in", "two and a half"), not a
+    count of items of that size ("fifty 3/4in brass ball valves", "order 50 3/4in valves", "five 1/2in valves": a
+    size is written in digits)."""
+    if fraction is None or (not written[0].isdigit() and re.search(r"\d", fraction.group())):
+        return False
     return (number_of(written) or 0) <= MIXED_WHOLE_MAX
 
 
@@ -251,7 +254,7 @@ def find_quantities(text: str) -> Iterator[Found]:
         if SIZE_UNITS.match(text, match.end("n")) and not unit and not _SKU_NEXT.match(text, match.end("n")):
             continue
         if _NOT_A_QUANTITY_BEFORE.search(text, 0, match.start()) or (
-            not unit and _FRACTION_NEXT.match(text, match.end()) and _mixed_size(written)
+            not unit and _mixed_size(written, _FRACTION_NEXT.match(text, match.end()))
         ):
             continue
         weak = not written[0].isdigit() and not unit and written.lower() in ("a", "an", "one", "dozen")
