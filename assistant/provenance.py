@@ -617,6 +617,9 @@ def _money_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence)
     return [f"amount={value}"]
 
 
+LINE_BEFORE = re.compile(r"\b(?:ln|line|li)\.?\s*#?\s*$", re.IGNORECASE)
+
+
 def _line_count_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
     """A change of one order line's count that the model left out, when the message gives one count ("please bump
     line 1 of order 2253 to twenty": the model sent no quantity and the core asked what to change). The line's number
@@ -624,7 +627,12 @@ def _line_count_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evid
     fields = tool.args.model_fields
     if evidence.current is None or not {"line_no", "quantity"} <= set(fields) or arguments.get("quantity") is not None:
         return []
-    counts = {m.number for m in evidence.current.of(MentionKind.QUANTITY) if m.number is not None}
+    text = evidence.current.text
+    counts = {
+        m.number
+        for m in evidence.current.of(MentionKind.QUANTITY)
+        if m.number is not None and not LINE_BEFORE.search(text, 0, m.start)  # "SO-2258 ln 1": its line, no count
+    }
     if len(counts) != 1:
         return []
     arguments["quantity"] = counts.pop()

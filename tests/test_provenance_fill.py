@@ -638,6 +638,7 @@ def test_a_count_or_a_references_digits_are_no_amount(sqlite_demo: Database) -> 
         ("please bump line 1 of order 2253 to twenty", 20),  # the model sent no quantity; the core asked what to change
         ("change SO-2253 line 1 to 15 units", 15),
         ("move SO-2253 line 1 to Dallas", None),  # no count: a warehouse change
+        ("SO-2253 ln 1 - move it to DAL", None),  # "ln 1" is its line
         ("SO-2253 line 1: 15, or 20 if they take the rest", None),  # two counts: the model's (or the user's) to say
     ],
 )
