@@ -28,6 +28,7 @@ from langgraph.graph.state import CompiledStateGraph
 from assistant.conditions import (
     CONDITION_NOT_MET,
     GUARD_CODES,
+    LOOK_FIRST,
     asked_look_ups,
     from_the_fuller,
     guard_calls,
@@ -41,7 +42,7 @@ from assistant.linking import note_for, with_note
 from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
-from assistant.provenance import Held, check_calls, idle_arguments, questions
+from assistant.provenance import NOT_GIVEN, Held, check_calls, idle_arguments, questions
 from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
 from assistant.tool_offer import for_roles, offered_tools, warming_order
 from core import clock
@@ -335,7 +336,7 @@ class Assistant:
         """The turn's answer as the user sees it and the conversation keeps it: the model's (or code's) words, what
         code recapped from the records the words left out, and the records' correction under a contradiction."""
         shown = [outcome.data for outcome in turn.results]
-        blank = bool(turn.results) and non_answer(words)
+        blank = bool(turn.results) and (non_answer(words) or repeats_a_note(words, turn.results))
         if blank:  # "I'm sorry, I don't know what you're asking" after tools answered: code says what they found
             words = refusals(turn.results)
         words = answered_no(words, shown, turn.text)  # "Yes, SO-2289 is on hold" to "it's confirmed, isn't it?"
@@ -762,9 +763,24 @@ def non_answer(words: str) -> bool:
     return NON_ANSWER.search(words.strip()) is not None
 
 
+# Refusals that speak to the model ("not run: sku=V-200 was not named by the user ... Answer what the user asked with
+# the right tool"), not to the user: an answer that repeats one says nothing the user can act on.
+NOTES_TO_THE_MODEL = frozenset({NOT_GIVEN, LOOK_FIRST})
+NOTE_CHARS = 40  # how much of such a note an answer repeats to be taken as repeating it
+
+
 def refusals(results: list[ToolOutcome]) -> str:
-    """What the turn's refused calls said, in the core's words (what a user can act on); empty when none was."""
-    return " ".join(dict.fromkeys(o.error.message for o in results if o.error is not None))
+    """What the turn's refused calls said, in the core's words (what a user can act on); empty when none was. Code's
+    notes to the model are left out."""
+    said = (o.error.message for o in results if o.error is not None and o.error.code not in NOTES_TO_THE_MODEL)
+    return " ".join(dict.fromkeys(said))
+
+
+def repeats_a_note(words: str, results: list[ToolOutcome]) -> bool:
+    """Whether the model's words repeat a note meant for it (7 of 627 answers of the evaluation began "not run:
+    sku=V-200 was not named by the user ..."): the user is told what the core said instead."""
+    notes = [o.error.message for o in results if o.error is not None and o.error.code in NOTES_TO_THE_MODEL]
+    return any(note[:NOTE_CHARS] in words for note in notes)
 
 
 def unknown_named(results: list[ToolOutcome], request: str, words: str) -> list[str]:

@@ -641,3 +641,21 @@ def test_a_transfers_sides_follow_the_direction_the_words_give(
     _turn(sqlite_world, script, tmp_path, text)
     (draft,) = _drafts(sqlite_world)
     assert (draft["from_warehouse"], draft["to_warehouse"]) == written
+
+
+def test_an_answer_that_repeats_a_note_to_the_model_is_replaced_by_what_the_core_said(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    """ "How many V-2OO do we have in Dallas?": the core suggests V-200, the model looks that up, the check holds it
+    (a suggestion is nobody's word), and the model then answered with the note meant for it, in 3 of 3 trials."""
+    script = Script(
+        [
+            Reply(calls=(Call("check_availability", {"sku": "V-2OO", "warehouse": "DAL"}),)),
+            Reply(calls=(Call("check_availability", {"sku": "V-200", "warehouse": "DAL"}),)),
+            lambda messages: Reply(text=str(json.loads(messages[-1]["content"])["message"])),  # the note, echoed
+        ]
+    )
+    result, _ = _turn(sqlite_world, script, tmp_path, "How many V-2OO do we have in Dallas?")
+    assert [(t.name, t.ok) for t in result.tools] == [("check_availability", False), ("check_availability", False)]
+    assert "not run" not in result.answer and "Answer what the user asked" not in result.answer
+    assert result.answer.startswith("unknown SKU 'V-2OO'") and "V-200" in result.answer
