@@ -59,6 +59,13 @@ ASKS = re.compile(
 # A question asked last, after what it is about: "for a transfer between two of our companies, who needs to sign off"
 # (not "which" or "where": "move 20 to Atlanta, which is short" asks nothing).
 ASKED_LAST = re.compile(r"[,;:]\s*(?:who|whom|whose|what|what's|why|how)\b[^,;:]*$", re.IGNORECASE)
+# What the message reports as done ("we transferred 18 … to Atlanta", ", moved 18 a180 DAL->ATL", "they paid INV-1481"):
+# no change to make, when the rest of the message asks for one ("pls resolve").
+REPORTED = re.compile(
+    r"(?:\b(?:we|i|they|he|she)\s+(?:have\s+|had\s+|already\s+|just\s+)*|(?:^|[,;:\u2013-])\s*)"
+    r"(?:moved|transferred|sent|shipped|received|counted|returned|paid|delivered|wrote off)\b[^,;.!?]*",
+    re.IGNORECASE,
+)
 PLUS = re.compile(r"\s[+&]\s")  # "fill rate + shortage cases": a list of things to look up
 # A part that opens by asking to look something up.
 LOOKING = re.compile(
@@ -190,6 +197,9 @@ def drafts_first(registry: Registry, roles: Iterable[Role], linked: Linked, part
     asking = " ".join(p.text for p in parts if p.writes)
     if len(pointed) > 1 and asking and asking != text:  # "Return 2 V-500 from SO-2276, damaged": the return's words
         pointed = _pointed(registry, linked, asking)
+    if len(pointed) > 1:  # "EX-2 is done - we transferred 18 A-180 from Dallas to Atlanta, pls resolve": done already
+        unreported = _pointed(registry, linked, REPORTED.sub(" ", text))
+        pointed = unreported if len(unreported) == 1 else pointed
     if len(pointed) != 1 or not registry.tools[pointed[0]].usable_by(roles):
         return ()  # "raise ACME's credit limit": an order change's word too; the model tells them apart
     looks = [n for n, tool in registry.tools.items() if not tool.writes and tool.usable_by(roles)]

@@ -253,6 +253,14 @@ def test_after_the_look_ups_the_one_draft_the_words_point_at_must_be_made(sqlite
         ("Cancel line 3 of SO-2261, the customer doesn't need the T-320 any more", "sam", ("draft_order_action",)),
         ("drop line 2 to 5 units on SO-2261", "sam", ("draft_order_change",)),  # a new quantity
         ("please drop line 3 (the T-320) from order 2261", "sam", ("draft_order_action",)),  # no new sales order
+        # a move reported as done is no transfer to draft: the model drafted one, and "yes" executed it (shard 2)
+        (
+            "EX-2 is done - we transferred 18 pcs of A-180 from dallas to atlanta, pls resolve",
+            "wes",
+            ("draft_exception_action",),
+        ),
+        ("close ex-2, moved 18 a180 DAL->ATL", "wes", ("draft_exception_action",)),
+        ("Resolve EX-2: we moved 18 A-180 from Dallas to Atlanta", "wes", ("draft_exception_action",)),
     ],
 )
 def test_a_request_of_changes_only_is_offered_the_drafts_its_words_point_at_first(
