@@ -649,7 +649,9 @@ def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence
     filled = []
     written = words_of(evidence.current.text)
     for name, values, default, said in _defaulted_choices(tool):
-        spoken = [v for v in values if any(says_in(written, w) for w in (v, *dict(said).get(v, ())))]
+        # a read's view only by the words its schema gives for it ("group revenue"), not by its name: "the UK's
+        # margin" asks the KPIs, which carry it, not the margin report
+        spoken = [v for v in values if any(says_in(written, w) for w in _words_for(tool, v, said))]
         if len(spoken) == 1 and arguments.get(name, default) != spoken[0]:
             arguments[name] = spoken[0]
             filled.append(f"{name}={spoken[0]}")
@@ -657,6 +659,12 @@ def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence
 
 
 @cache
+def _words_for(tool: Tool, value: str, said: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    """The words that say a choice's value: its name and its other words for a write, the other words only for a read."""
+    other = dict(said).get(value, ())
+    return (value, *other) if tool.writes else other
+
+
 def _defaulted_choices(
     tool: Tool,
 ) -> tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:

@@ -100,8 +100,8 @@ def test_which_item_lists_the_items_the_description_fits(demo: Database) -> None
     for line in [{"quantity": 20}, {"sku": "brass valve", "quantity": 20}, {"sku": "V-230", "quantity": 20}]:
         call = {"from_warehouse": "DAL", "to_warehouse": "ATL", "lines": [line]}
         question = _question(demo, "sam", text, "draft_transfer", call)
-        assert question == (
-            "Before I draft the transfer to ATL: which item: V-230 (Brass ball valve 1in), "
+        assert question == (  # the linker reads "1 inch" as the size: an ambiguous mention of the three 1in valves
+            "Which item do you mean by '1 inch brass valves': V-230 (Brass ball valve 1in), "
             "V-130 (Brass pressure relief valve 1in) or V-170 (Lead-free brass ball valve 1in)?"
         ), line
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Permission
+from core.drafts.base import said_as
 from core.drafts.payments import PaymentAsked, as_kind
 from core.drafts.service import draft_action
 from core.receivables.ageing import (
@@ -30,7 +31,9 @@ MAX_ROWS = 10
 
 
 class ReceivablesArgs(ToolArgs):
-    view: Literal["ageing", "overdue", "collections"] = "ageing"
+    view: Literal["ageing", "overdue", "collections"] = Field(
+        "ageing", json_schema_extra=said_as({"overdue": ["overdue"], "collections": ["collections"]})
+    )
     customer: str | None = Field(None, max_length=160, description="customer code or name")
     entity: str | None = Field(None, max_length=8, description="NA, UK, SEA")
 

@@ -22,7 +22,9 @@ class KpiArgs(ToolArgs):
     view: Literal["kpis", "group", "intercompany", "margin"] = Field(
         "kpis",
         description="group: entities and group total in one currency; intercompany: balances per pair",
-        json_schema_extra=said_as({"group": ["all entities", "consolidated"], "intercompany": ["inter-company"]}),
+        json_schema_extra=said_as(
+            {"group": ["group", "all entities", "consolidated"], "intercompany": ["intercompany", "inter-company"]}
+        ),
     )
     entity: str | None = Field(None, description="one legal entity code, e.g. NA; omit for all you can see")
     since: date | None = Field(None, description="period start (YYYY-MM-DD); default 90 days ago")

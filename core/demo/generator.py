@@ -22,7 +22,7 @@ from core.demo.present import document_count, make_present
 from core.demo.receivables import stage_receivables
 from core.demo.scenario import Shortage, pick_shortages
 from core.demo.stock import StockHistory, simulate_stock
-from core.demo.walkthrough import guarantee_walkthrough_stock
+from core.demo.walkthrough import guarantee_walkthrough_credit, guarantee_walkthrough_stock
 from core.errors import InvalidInput, InvalidState
 from core.masterdata.models import Customer, Item, LegalEntity, Supplier, User, Warehouse
 from core.purchasing.models import PurchaseOrder
@@ -163,6 +163,7 @@ def load_demo(db: Database, config: DemoConfig = DEFAULT_CONFIG, progress: Progr
     make_present(db, company, history.end, shortages, _rng(config.seed, "present"), today.add)
     today.finish()
     guarantee_walkthrough_stock(db, company)  # the README's examples work on any day (see walkthrough.py)
+    guarantee_walkthrough_credit(db, company)  # ACME never on an overdue hold (before its limit is set)
     report("walk-through stock", 1, 1)
     set_credit_limits(db, company, _rng(config.seed, "credit"))
     report("credit limits", 1, 1)

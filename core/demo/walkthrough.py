@@ -24,15 +24,22 @@ A guarantee already met sends no command and draws no random number, so a day wh
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actor import Role
 from core.db import Database
 from core.demo.company import Company
-from core.demo.directory import user_for
+from core.demo.directory import ACME_CODE, user_for
+from core.exceptions.routing import load_routing
+from core.finance.models import Invoice
+from core.masterdata.models import Customer
 from core.masterdata.service import load_actor
 from core.purchasing.service import PurchaseLineRequest, create_purchase_order, receive_purchase_order
+from core.receivables.ageing import long_overdue
+from core.receivables.service import record_payment
 from core.stock.atp import free_stock
 from core.stock.models import StockBalance
 
@@ -95,3 +102,25 @@ def _receive_today(
         receive_purchase_order(s, keeper, po_number=order.id)
 
     db.run(command)
+
+
+def guarantee_walkthrough_credit(db: Database, company: Company) -> Decimal:
+    """Keep ACME, the walk-through's customer, under the overdue-hold limit: on a day whose history left more than
+    the limit open on its long-overdue invoices (2026-12-08: USD 5,220.10 on two disputed March invoices), the first
+    exception pass put it on credit hold and blocked the walk-through's order. ACME then pays those invoices today,
+    before its credit limit is set from its exposure. A day under the limit sends no command. Returns what was paid."""
+    rule = load_routing().overdue_hold
+    if rule is None or not rule.over or ACME_CODE not in {c.code for c in company.customers}:
+        return Decimal(0)
+    finance = db.read(lambda s: load_actor(s, username=user_for(Role.FINANCE, "NA")))
+
+    def command(s: Session) -> Decimal:
+        acme = s.scalar(select(Customer.id).where(Customer.code == ACME_CODE))
+        late = long_overdue(s, Invoice.customer_id == acme, entity_ids=None, days=rule.days_past_due).get(acme or 0)
+        if late is None or late.currency not in rule.over or late.amount <= rule.over[late.currency]:
+            return Decimal(0)
+        record_payment(s, finance, customer=ACME_CODE, amount=late.amount, bank_reference="ACME-CATCH-UP")
+        return late.amount
+
+    paid: Decimal = db.run(command)
+    return paid
