@@ -658,13 +658,13 @@ def _choice_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence
     return filled
 
 
-@cache
 def _words_for(tool: Tool, value: str, said: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
-    """The words that say a choice's value: its name and its other words for a write, the other words only for a read."""
+    """The words that say a choice's value: its name and other words for a write, only the other words for a read."""
     other = dict(said).get(value, ())
     return (value, *other) if tool.writes else other
 
 
+@cache
 def _defaulted_choices(
     tool: Tool,
 ) -> tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:
