@@ -45,7 +45,7 @@ from typing import Any
 
 from assistant.candidates import Candidates, candidates_for
 from assistant.conditions import LOOK_FIRST
-from assistant.linking import Evidence, evidence_of, key, says_in, words_of
+from assistant.linking import LINE_NUMBER, Evidence, evidence_of, key, says_in, words_of
 from assistant.reroutes import rerouted, returned_this_turn
 from assistant.tool_offer import DOCUMENT_FIELDS, document_of
 from core import clock
@@ -617,9 +617,6 @@ def _money_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence)
     return [f"amount={value}"]
 
 
-LINE_BEFORE = re.compile(r"\b(?:ln|line|li)\.?\s*#?\s*$", re.IGNORECASE)
-
-
 def _line_count_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evidence) -> list[str]:
     """A change of one order line's count that the model left out, when the message gives one count ("please bump
     line 1 of order 2253 to twenty": the model sent no quantity and the core asked what to change). The line's number
@@ -627,11 +624,11 @@ def _line_count_from_words(tool: Tool, arguments: dict[str, Any], evidence: Evid
     fields = tool.args.model_fields
     if evidence.current is None or not {"line_no", "quantity"} <= set(fields) or arguments.get("quantity") is not None:
         return []
-    text = evidence.current.text
+    lines = {match.span(1) for match in LINE_NUMBER.finditer(evidence.current.text)}  # "SO-2258 ln 1": no count
     counts = {
         m.number
         for m in evidence.current.of(MentionKind.QUANTITY)
-        if m.number is not None and not LINE_BEFORE.search(text, 0, m.start)  # "SO-2258 ln 1": its line, no count
+        if m.number is not None and (m.start, m.end) not in lines
     }
     if len(counts) != 1:
         return []
