@@ -43,7 +43,7 @@ from assistant.llm.gateway import litellm
 from assistant.llm.settings import ModelSettings, model_settings
 from assistant.prompts import persona_of, persona_prompt, system_prompt
 from assistant.provenance import NOT_GIVEN, Held, check_calls, idle_arguments, questions
-from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
+from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of, routed_call
 from assistant.tool_offer import for_roles, offered_tools, warming_order
 from core import clock
 from core.actor import Actor, Role
@@ -402,6 +402,9 @@ class Assistant:
         turn.route = next_route(turn.parts, state["messages"], turn.first) if self._routes else FREE
         if self.settings.is_local:  # its output grammar leaves them out (`provenance.idle_arguments`)
             turn.idle = idle_arguments(self.db, self.registry, turn.actor, state["messages"], turn.links)
+        made = None if turn.at_cap else routed_call(turn.route, self.registry, turn.idle, state["messages"])
+        if made is not None:  # the route and the user's own records fix the look-up: code makes it, not the model
+            return {"role": "assistant", "content": "", "tool_calls": [_call(made[0], json.dumps(made[1]))]}
         try:
             message = self._complete(messages, turn)
             if turn.at_cap and not message.get("tool_calls"):

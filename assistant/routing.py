@@ -42,6 +42,7 @@ from assistant.conditions import (
 )
 from assistant.llm.local.steps import (
     PART_BREAK,
+    call_key,
     calls_made,
     is_write,
     last_round_sent_back,
@@ -384,6 +385,38 @@ def _subject(mentions: Sequence[Mention]) -> Subject:
     if len(items) == 1:
         out["query"] = items[0]
     return tuple(out.items())
+
+
+# An optional argument a look-up may go without when one of these is given: it follows from them (a warehouse's entity).
+IMPLIED_BY = {"entity": ("warehouse",)}
+
+
+def routed_call(
+    route: Route,
+    registry: Registry,
+    idle: dict[str, list[list[str]]] | None,
+    messages: Sequence[dict[str, Any]],
+) -> tuple[str, dict[str, Any]] | None:
+    """The look-up code makes itself, without a model call: a required route to one read tool whose arguments the
+    part's own records fill, every one of them; each argument left out is one nothing in the conversation could
+    support (`idle`, per tool, as `provenance.idle_arguments` gives it) or one those given imply. The model, asked,
+    could only copy them: "what's the status of SO-2289 and ..." is get_order_status {"order_number": "SO-2289"},
+    which the 1.5B model took 5 s to write (reading the request and writing 23 tokens). None when the words leave
+    anything to choose, when the call was made since the user spoke, or for a write (a draft is the model's)."""
+    if not route.required or route.tools is None or len(route.tools) != 1:
+        return None
+    name = route.tools[0]
+    if is_write(name) or name not in registry.tools:
+        return None
+    fields = registry.tools[name].args.model_fields
+    arguments = {k: v for k, v in route.subject if k in fields}
+    unused = {path[0] for path in (idle or {}).get(name, []) if len(path) == 1}
+    for argument, info in fields.items():
+        implied = not info.is_required() and any(k in arguments for k in IMPLIED_BY.get(argument, ()))
+        if argument not in arguments and argument not in unused and not implied:
+            return None
+    made = {call_key(n, a) for n, a in calls_made(messages)}
+    return None if call_key(name, arguments) in made else (name, arguments)
 
 
 def aimed(messages: Sequence[dict[str, Any]], route: Route, registry: Registry) -> list[dict[str, Any]]:

@@ -291,6 +291,15 @@ class Settings:
             _on_off,
         ),
     )
+    local_answer_sentences: int = field(
+        default=2,
+        metadata=_env(
+            "ERP_LOCAL_ANSWER_SENTENCES",
+            "the local model's answer after tool results ends after this many sentences (the facts code recaps"
+            " under it say the rest); 0: as long as the model writes",
+            _whole(0),
+        ),
+    )
     local_examples: int = field(
         default=4,
         metadata=_env("ERP_LOCAL_EXAMPLES", "worked examples per request when ERP_LOCAL_TOOL_SUBSET is set", _whole(0)),

@@ -18,6 +18,7 @@ from assistant.conditions import only_asks
 from assistant.llm.local import call as local_call
 from assistant.llm.local import steps
 from assistant.llm.local.model import Stats
+from assistant.llm.local.parsing import sentences_end
 from assistant.llm.local.provider import _call_args as provider_call_args
 from assistant.llm.local.provider import _tool_choice as provider_choice
 from assistant.llm.local.steps import RULES, StepRule, plan, request_parts
@@ -254,6 +255,71 @@ def test_the_arguments_the_agent_finds_idle_are_not_in_the_grammar(fake: Callabl
     whole, narrowed = str(engine.grammars[0]), str(engine.grammars[1])
     assert "on_date" in whole and "quantity" in whole
     assert "on_date" not in narrowed and "quantity" not in narrowed and "warehouse" in narrowed
+
+
+@dataclass
+class StreamingEngine(FakeEngine):
+    """Plays its output a few characters at a time, as the model writes it, and records how much it wrote."""
+
+    written: list[str] = field(default_factory=list)
+
+    def generate(self, tokens: list[int], grammar: str | None, limit: int, **kw: Any) -> Iterator[str]:
+        for piece in super().generate(tokens, grammar, limit, **kw):
+            for start in range(0, len(piece), 4):
+                self.written.append(piece[start : start + 4])
+                yield piece[start : start + 4]
+
+
+LONG_ANSWER = (
+    "MAGNOLIA2 is on credit hold. Magnolia Mechanical Co. has USD -1,371.82 of its USD 10,000.00 limit left. "
+    "Its exposure is USD 11,371.82. Its open orders are USD 0.00."
+)
+
+
+def _streaming(monkeypatch: pytest.MonkeyPatch, text: str) -> StreamingEngine:
+    pytest.importorskip("llama_cpp")
+    engine = StreamingEngine([json.dumps({"name": "reply", "arguments": {"text": text}})])
+    monkeypatch.setattr(local_call, "engine", lambda: engine)
+    return engine
+
+
+def test_an_answer_after_tool_results_ends_after_its_second_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model stops writing there: what it was about to quote, code recaps under the answer (agent._finish)."""
+    engine = _streaming(monkeypatch, LONG_ANSWER)
+    messages = _turn("how much credit does MAGNOLIA2 have left?", ("get_customer_credit", {"customer": "X"}, "{}"))
+    streamed = [e for e in local_call.run(messages, TOOLS, tool_choice="none") if isinstance(e, str)]
+    expected = "MAGNOLIA2 is on credit hold. Magnolia Mechanical Co. has USD -1,371.82 of its USD 10,000.00 limit left."
+    assert "".join(streamed).strip() == expected  # "Co." and "10,000.00" end no sentence
+    assert "Its exposure" not in "".join(engine.written)  # the third sentence was never generated
+    engine = _streaming(monkeypatch, LONG_ANSWER)
+    reply = local_call.complete(messages, TOOLS, tool_choice="none")
+    assert reply.content == expected and reply.finish_reason == "stop"
+
+
+def test_an_answer_before_any_tool_result_or_with_the_limit_off_is_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import override_settings
+
+    _streaming(monkeypatch, LONG_ANSWER)
+    question = [{"role": "user", "content": "hi, what can you do? tell me about yourself. and more."}]
+    assert local_call.complete(question, TOOLS, tool_choice="none").content == LONG_ANSWER  # no results: not cut
+    _streaming(monkeypatch, LONG_ANSWER)
+    messages = _turn("how much credit does MAGNOLIA2 have left?", ("get_customer_credit", {"customer": "X"}, "{}"))
+    with override_settings(local_answer_sentences=0):
+        assert local_call.complete(messages, TOOLS, tool_choice="none").content == LONG_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("text", "most", "end"),
+    [
+        ("Reno has 24. Dallas has 5. Atlanta has 0.", 2, len("Reno has 24. Dallas has 5.")),
+        ("Reno has 24. Dallas has 5.", 2, None),  # the space after the second point is not written yet
+        ("Acme Co. owes USD 1,200.50 in total. It pays late.", 1, len("Acme Co. owes USD 1,200.50 in total.")),
+        ("Open cases:\n1. EX-4 is short.\n2. EX-5 is late.", 1, len("Open cases:\n1. EX-4 is short.")),
+        ("Is it on hold? Yes! It is.", 2, len("Is it on hold? Yes!")),
+    ],
+)
+def test_where_the_nth_sentence_ends(text: str, most: int, end: int | None) -> None:
+    assert sentences_end(text, most) == end
 
 
 # --- The benchmark's judge ------------------------------------------------------------------------------------

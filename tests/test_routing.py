@@ -5,15 +5,21 @@ ones a turn makes, in order.
 """
 
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from assistant.agent import _allowed_tools, _tool_choice, _Turn
+from assistant.agent import Assistant, _allowed_tools, _tool_choice, _Turn
+from assistant.conversations import open_checkpointer
 from assistant.llm.local.choice import choose_tools
 from assistant.llm.local.provider import _tool_choice as _provider_choice
 from assistant.llm.local.steps import plan
-from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of
+from assistant.llm.scripted import Reply, Script, scripted_model
+from assistant.llm.settings import ModelSettings
+from assistant.provenance import idle_arguments
+from assistant.routing import FREE, Part, Route, aimed, drafts_first, next_route, parts_of, routed_call
 from core import clock
 from core.actor import Actor
 from core.db import Database
@@ -463,3 +469,76 @@ def test_look_ups_listed_with_a_plus_are_each_routed(sqlite_demo: Database) -> N
     parts = _parts(sqlite_demo, "NA fill rate + open shortage cases", user="maria")
     assert [p.tools for p in parts] == [("get_kpis",), ("list_exceptions",)]
     assert _parts(sqlite_demo, "NA fill rate, open shortage cases", user="maria") == []  # no plus: the model's
+
+
+def _idle(db: Database, messages: list[dict[str, Any]], user: str = "sam") -> dict[str, list[list[str]]]:
+    actor: Actor = db.read(lambda s: load_actor(s, username=user))
+    return idle_arguments(db, REGISTRY, actor, messages, {})
+
+
+def test_a_routed_look_up_its_words_fix_is_made_by_code(sqlite_demo: Database) -> None:
+    text = "what's the status of SO-2289 and how much credit does that customer have left?"
+    first = _route(sqlite_demo, text)
+    asked = _turn(text)
+    assert routed_call(first, REGISTRY, _idle(sqlite_demo, asked), asked) == (
+        "get_order_status",
+        {"order_number": "SO-2289"},
+    )
+    second = _route(sqlite_demo, text, "get_order_status")  # "that customer": no record named, the model's call
+    looked = _turn(text, ("get_order_status", None))
+    assert second.tools == ("get_customer_credit",) and routed_call(second, REGISTRY, None, looked) is None
+
+
+def test_a_stock_look_up_is_made_by_code_only_when_nothing_in_the_words_is_left_to_choose(
+    sqlite_demo: Database,
+) -> None:
+    """ "in Dallas" gives the warehouse, and its entity follows from it; with no date or count in the words, nothing
+    could go in `on_date` or `quantity`. "by Friday" or "50" could: the model writes the call."""
+    plain = "How many V-200 are free in Dallas?"
+    route = _route(sqlite_demo, plain)
+    assert routed_call(route, REGISTRY, _idle(sqlite_demo, _turn(plain)), _turn(plain)) == (
+        "check_availability",
+        {"sku": "V-200", "warehouse": "DAL"},
+    )
+    assert routed_call(route, REGISTRY, None, _turn(plain)) is None  # nothing known idle: the model's
+    for text in ("How many V-200 can Dallas promise by Friday?", "Does Dallas have 50 V-200 free?"):
+        route = _route(sqlite_demo, text)
+        assert route.tools == ("check_availability",), text
+        assert routed_call(route, REGISTRY, _idle(sqlite_demo, _turn(text)), _turn(text)) is None, text
+
+
+def test_no_draft_and_no_call_made_before_is_made_by_code(sqlite_demo: Database) -> None:
+    subject = (("customer", "ACME"),)
+    draft = Route(tools=("request_credit_hold_release",), required=True, subject=subject)
+    assert routed_call(draft, REGISTRY, {}, _turn("release ACME")) is None
+    credit = Route(tools=("get_customer_credit",), required=True, subject=subject)
+    assert routed_call(credit, REGISTRY, {}, _turn("ACME's credit?")) == ("get_customer_credit", {"customer": "ACME"})
+    made = _turn("ACME's credit?")
+    call = _made("get_customer_credit", {"customer": "ACME"})
+    made.append({"role": "assistant", "content": "", "tool_calls": [call]})
+    assert routed_call(credit, REGISTRY, {}, made) is None
+    assert routed_call(replace(credit, required=False), REGISTRY, {}, _turn("ACME's credit?")) is None  # may answer
+
+
+def _made(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "c9", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+
+
+def test_the_agent_makes_the_look_up_and_the_model_only_answers(
+    sqlite_demo: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the whole graph, as the local model's turn runs (routing on): one model call, for the answer."""
+    monkeypatch.setattr(ModelSettings, "is_local", property(lambda self: True))
+    script = Script([Reply(text="SO-2289 is on hold.")])
+    assistant = Assistant(
+        sqlite_demo,
+        open_checkpointer("sqlite://", sqlite_path=tmp_path / "c.db"),
+        settings=ModelSettings(model=scripted_model(script), retries=0),
+    )
+    sam = sqlite_demo.read(lambda s: load_actor(s, username="sam"))
+    result = assistant.turn(sam, "what's the status of SO-2289?")
+    assert [(t.name, t.arguments, t.ok) for t in result.tools] == [
+        ("get_order_status", {"order_number": "SO-2289"}, True)
+    ]
+    assert result.usage.model_calls == 1 and len(script.seen) == 1
+    assert result.answer.startswith("SO-2289 is on hold.")

@@ -7,9 +7,17 @@ from typing import Any
 from assistant.llm.local.choice import NAME_OPENING, REPLY_OPENING, call_plan, certain_after, openers
 from assistant.llm.local.grammar import Idle, output_grammar, tool_name, tool_parameters
 from assistant.llm.local.model import Deadline, Engine, LocalModelTimeout, WarmUp, engine
-from assistant.llm.local.parsing import AnswerStream, Reply, ToolCall, parse_output, tidy_arguments
+from assistant.llm.local.parsing import (
+    AnswerStream,
+    Reply,
+    ToolCall,
+    parse_output,
+    reply_output,
+    sentences_end,
+    tidy_arguments,
+)
 from assistant.llm.local.prompt import conversation, template_message
-from assistant.llm.local.steps import DECISION_GRAMMAR, DECISION_OPENING, NEXT_STEP, TALLY, call_key
+from assistant.llm.local.steps import DECISION_GRAMMAR, DECISION_OPENING, NEXT_STEP, TALLY, call_key, calls_since_user
 from core.settings import get_settings
 from prompts import text
 
@@ -57,13 +65,14 @@ def run(
             allowed, answer = (allowed, False) if wants_tool else ([], True)
         limit = max_tokens or (CALL_MAX_TOKENS if allowed else ANSWER_MAX_TOKENS)
         prompt = model.prompt(messages, tools, limit)
-        output, truncated = yield from _output(model, prompt, tools, allowed, answer, limit, deadline, idle)
+        most = answer_sentences(plain)
+        output, truncated = yield from _output(model, prompt, tools, allowed, answer, limit, deadline, idle, most)
         spent += model.last.completion_tokens
         content, call = parse_output(output, truncated=truncated) if tools else (output.strip(), None)
         call = _tidied(call, allowed)
         if call and call_key(call.name, call.arguments) in chosen.made:  # asked again: the answer instead
             TALLY.repeats_answered += 1
-            output, truncated = yield from _output(model, prompt, tools, [], True, limit, deadline)
+            output, truncated = yield from _output(model, prompt, tools, [], True, limit, deadline, sentences=most)
             spent += model.last.completion_tokens
             content, call = parse_output(output, truncated=truncated)
         stats = model.last
@@ -87,6 +96,13 @@ def examples_per_request() -> int | None:
     return settings.local_examples if settings.local_tool_subset else None
 
 
+def answer_sentences(messages: Sequence[dict[str, Any]]) -> int | None:
+    """How many sentences an answer may have (`ERP_LOCAL_ANSWER_SENTENCES`): after tool results only, whose facts
+    code recaps under the answer (a question to the user, a greeting, a refusal are not cut); None: no limit."""
+    most = get_settings().local_answer_sentences
+    return most if most and calls_since_user(messages) else None
+
+
 def _output(
     model: Engine,
     prompt: list[int],
@@ -96,9 +112,13 @@ def _output(
     limit: int,
     deadline: Deadline | None,
     idle: Idle | None = None,
+    sentences: int | None = None,
 ) -> Generator[str, None, tuple[str, bool]]:
     """One generation within the output grammar of `allowed` (and `reply` if `answer`): the answer's text as
-    it is written; returns the whole output and whether it was cut off at `limit`."""
+    it is written; returns the whole output and whether it was cut off at `limit`. An answer ends after its
+    `sentences`-th sentence: the model stops there, and the output is closed as the model would have closed it
+    (the 1.5B model goes on quoting the results' facts, which code recaps under the answer anyway, at a few tokens
+    a second)."""
     grammar = output_grammar(allowed, answer=answer, idle=idle) if tools else None
     opening = "" if not tools else NAME_OPENING if allowed else REPLY_OPENING
     names = openers(allowed, answer=answer)
@@ -107,9 +127,17 @@ def _output(
     pieces = model.generate(
         prompt, grammar, limit, opening=opening, certain=lambda out: certain_after(out, names), deadline=deadline
     )
+    said = ""
     for piece in pieces:
         text.append(piece)
         delta = stream.feed(piece) if stream else piece
+        end = sentences_end(said + delta, sentences) if sentences and stream and stream.is_answer else None
+        if end is not None:  # the last sentence allowed is written: stop here, before the next one
+            if end > len(said):
+                yield (said + delta)[len(said) : end]
+            pieces.close()
+            return reply_output((said + delta)[:end].strip()), False
+        said += delta
         if delta:
             yield delta
     return "".join(text), model.last.completion_tokens >= limit

@@ -27,6 +27,29 @@ class Reply:
     cached_tokens: int = 0
 
 
+# Where a sentence ends: ".", "!" or "?" before a space, not after a common abbreviation ("Magnolia Mechanical Co. is")
+# nor a list's number at the start of a line ("1. EX-4 ..."); "10,000.00" has no space after its point.
+SENTENCE_END = re.compile(
+    r"(?<!\b(?:co|vs|no|st|mr|ms|dr))(?<!\b(?:inc|ltd|etc|e\.g|i\.e))(?<!\bcorp|\bincl)(?<!\bapprox)"
+    r"(?<!^\d)(?<!\n\d)(?<!^\d\d)(?<!\n\d\d)[.!?](?=\s)",
+    re.IGNORECASE,
+)
+
+
+def sentences_end(text: str, most: int) -> int | None:
+    """Where the text's `most`-th sentence ends (the index after its point), once the space after it is written;
+    None while it has fewer."""
+    for n, match in enumerate(SENTENCE_END.finditer(text), start=1):
+        if n == most:
+            return match.end()
+    return None
+
+
+def reply_output(text: str) -> str:
+    """The constrained output of an answer of this text, as the model would have closed it."""
+    return json.dumps({"name": REPLY, "arguments": {"text": text}}, ensure_ascii=False)
+
+
 def parse_output(text: str, *, truncated: bool = False) -> tuple[str | None, ToolCall | None]:
     """The constrained JSON as an answer or a tool call; anything unreadable becomes answer text."""
     try:
