@@ -265,6 +265,7 @@ class Results:
     # (label, figure) pairs the tools' own texts state, e.g. a decision's "exposure would reach USD 3,361.39":
     # an answer quoting one is quoting, not mislabelling
     stated: set[tuple[str, Decimal]] = field(default_factory=set)
+    percents: set[Decimal] = field(default_factory=set)  # the shares the tools' own texts give ("118% of it")
 
     def of_kind(self, kind: str) -> list[Record]:
         return [r for r in self.records.values() if r.kind == kind]
@@ -306,6 +307,7 @@ def _read_node(out: Results, parent: str, node: dict[str, Any]) -> None:
             number = _number(value) if isinstance(value, int) or _is_decimal(value) else None
             if number is not None:
                 _add(out, key, _kind_of(key, value), number)
+                _add_projected(out, key, number)
     if parent == "waiting" and "draft" in node:
         return
     if "waiting" in node and isinstance(node.get("total"), int):
@@ -360,6 +362,7 @@ def _read_text(out: Results, text: str) -> None:
     """The labelled figures a tool's sentence states (a decision, a summary), read as the checker reads answers."""
     if not NUMBER.search(text):
         return
+    out.percents |= {number for kind, number in _numbers(text) if kind == "percent"}
     for sentence in _sentences(text):
         cleaned = _blanked(sentence, *NOT_FIGURES)
         out.stated |= {(term.label, number) for term, number, _, _ in _pairs(cleaned)}
@@ -369,6 +372,18 @@ def _add(out: Results, key: str, kind: NumberKind, number: Decimal) -> None:
     for term in TERMS:
         if key in term.keys:
             out.values.setdefault(term.label, set()).add((kind, number))
+
+
+# A figure a result gives as what a label's value would become ("exposure_if_released"): not the value, but an answer
+# that quotes it ("releasing would make the exposure 11769.47 USD") says what the result says.
+PROJECTED = re.compile(r"(?P<key>[a-z_]+?)_(?:if|after|would|projected)(?:_[a-z_]+)?")
+
+
+def _add_projected(out: Results, key: str, number: Decimal) -> None:
+    projected = PROJECTED.fullmatch(key)
+    for term in TERMS if projected else ():
+        if projected and projected["key"] in term.keys:
+            out.stated.add((term.label, number))
 
 
 def _kind_of(key: str, value: int | str) -> NumberKind:
@@ -621,6 +636,8 @@ def _figure_claims(sentence: str, seen: Results, asked: set[Decimal]) -> list[Co
                 continue  # a count next to an amount's label ("2 open orders") is not that amount
             if kind == "money" and not any(k == "money" for k, _ in values):
                 continue
+            if kind == "percent" and number in seen.percents:
+                continue  # a share the results' own words give ("would make it USD 5,001.63, 294% of it")
             quoted = tuple(f for f in seen.facts if term.label in _head(f))[:4]
             found.append(Contradiction("figure", said.strip(), _values_words(term, values), term.label, None, quoted))
     return found

@@ -550,3 +550,29 @@ def test_a_fact_whose_figures_the_answer_gave_is_told_only_with_the_records_the_
     assert recap([due], named, request="what do we owe?") == []
     asked = "USD 242.32, on payment hold."
     assert recap([due], asked, request="why is SINV-3 of PO-1430 on hold?")[-1].startswith("SINV-1")  # not SINV-3
+
+
+CASE_SUGGESTION = {
+    "case": "EX-11",
+    "type": "credit_hold",
+    "status": "open",
+    "suggestions": [
+        {
+            "text": "exposure 1943.43 USD against a limit of 1700.00; releasing the held orders would make it"
+            " 5001.63 USD, 294% of it",
+            "exposure": "1943.43",
+            "exposure_if_released": "5001.63",
+            "credit_limit": "1700.00",
+        }
+    ],
+    "facts": ["EX-11 suggestion: exposure 1943.43 USD against a limit of 1700.00."],
+}
+
+
+def test_a_case_suggestions_projected_figures_quoted_are_no_contradiction() -> None:
+    """The exposure the release would make, and its share of the limit, are what the case says; the current
+    exposure misstated, or a share the case never gives, still are."""
+    quoted = "Releasing the held orders would make the exposure 5001.63 USD, 294% of the limit."
+    assert _said(quoted, CASE_SUGGESTION) == []
+    assert _said("EX-11's exposure is USD 3,058.20.", CASE_SUGGESTION) == [("exposure", None)]
+    assert _said("The exposure is 95% of the limit.", CASE_SUGGESTION) == [("exposure", None)]
