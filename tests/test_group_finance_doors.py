@@ -75,6 +75,16 @@ def test_the_tool_answers_each_view_with_facts_on_both_databases(world: World) -
     assert _call(world, "sam", "get_kpis", {"view": "margin", "by": "warehouse"}).error is not None
 
 
+def test_rows_per_category_asked_with_no_view_are_the_margin_view(world: World) -> None:
+    """`by` means something only in the margin view: {"by": "category"} alone asks for it; a view named stays."""
+    by_category = _call(world, "mia", "get_kpis", {"by": "category"}).data
+    assert by_category["margin"]["by"] == "category" and by_category["margin"]["rows"] is not None
+    kpis = _call(world, "mia", "get_kpis", {}).data
+    assert kpis.get("margin") is None and kpis["entities"]
+    group = _call(world, "mia", "get_kpis", {"view": "group", "by": "category"}).data
+    assert group.get("margin") is None and group["group"] is not None
+
+
 def test_a_day_in_a_query_is_written_yyyy_mm_dd(client: TestClient, demo: Database) -> None:
     web.set_passwords(demo, "grace")
     web.sign_in(client, "grace")

@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from core.drafts.base import said_as
@@ -31,6 +31,15 @@ class KpiArgs(ToolArgs):
     until: date | None = Field(None, description="period end (YYYY-MM-DD); default today")
     currency: str | None = Field(None, description="reporting currency for group views; default USD")
     by: Literal["entity", "customer", "category"] = Field("entity", description="margin view: rows per")
+
+    @model_validator(mode="after")
+    def _rows_per_customer_or_category_are_the_margins(self) -> "KpiArgs":
+        """Rows per customer or per category exist only in the margin view: asked for with no view, they ask for it
+        (the 1.5B model wrote {"by": "category"} for "which category made NA the most margin?" and read the KPIs,
+        where `by` means nothing)."""
+        if "view" not in self.model_fields_set and self.by != "entity":
+            self.view = "margin"
+        return self
 
 
 class AdjustmentFigure(BaseModel):
