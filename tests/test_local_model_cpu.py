@@ -31,3 +31,20 @@ def test_a_bad_setting_names_the_variable_and_its_choices(monkeypatch: pytest.Mo
     monkeypatch.setenv("ERP_LOCAL_EXTRA_BUFFERS", "sometimes")
     with pytest.raises(SettingsError, match="ERP_LOCAL_EXTRA_BUFFERS must be auto, on or off"):
         extra_buffers_wanted(amx=False)
+
+
+def test_checkouts_linking_one_models_folder_share_a_saved_prefix(tmp_path: Path) -> None:
+    """The saved prefix is keyed by the model file's real path: a second checkout whose data/models links to the first
+    one's finds the prefixes the first saved (the evaluation and the benchmarks run in such checkouts)."""
+    from types import SimpleNamespace
+
+    from assistant.llm.local.model import Engine
+
+    models = tmp_path / "main" / "models"
+    models.mkdir(parents=True)
+    (models / "m.gguf").write_bytes(b"weights")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "models").symlink_to(models)
+    here, there = (SimpleNamespace(path=p / "m.gguf", n_ctx=16384) for p in (models, tmp_path / "other" / "models"))
+    assert Engine._state_file(here, [1, 2, 3]) == Engine._state_file(there, [1, 2, 3])  # type: ignore[arg-type]
+    assert Engine._state_file(here, [1, 2, 3]) != Engine._state_file(here, [1, 2])  # type: ignore[arg-type]

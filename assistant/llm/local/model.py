@@ -229,9 +229,11 @@ class Engine:
         return WarmUp(len(tokens), time.perf_counter() - began, "computed")
 
     def _state_file(self, tokens: Sequence[int]) -> Path:
+        """Where the prefix of these tokens is saved: one file per model file (by its real path, so that checkouts
+        whose data/models is a link to one folder share it), context size and prefix."""
         stat = self.path.stat()
         key = hashlib.sha256(
-            json.dumps([str(self.path), stat.st_size, stat.st_mtime_ns, self.n_ctx, list(tokens)]).encode()
+            json.dumps([str(self.path.resolve()), stat.st_size, stat.st_mtime_ns, self.n_ctx, list(tokens)]).encode()
         ).hexdigest()[:24]
         return data_dir() / "models" / "prefix-cache" / f"{self.path.stem}-{key}.state"
 
