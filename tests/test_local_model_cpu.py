@@ -48,3 +48,23 @@ def test_checkouts_linking_one_models_folder_share_a_saved_prefix(tmp_path: Path
     here, there = (SimpleNamespace(path=p / "m.gguf", n_ctx=16384) for p in (models, tmp_path / "other" / "models"))
     assert Engine._state_file(here, [1, 2, 3]) == Engine._state_file(there, [1, 2, 3])  # type: ignore[arg-type]
     assert Engine._state_file(here, [1, 2, 3]) != Engine._state_file(here, [1, 2])  # type: ignore[arg-type]
+
+
+def test_a_prefix_in_use_is_marked_as_used_so_that_another_is_dropped_first(tmp_path: Path) -> None:
+    """Saved prefixes are dropped least recently used first: one the context holds, or loads from disk, counts as
+    used now (a prefix saved for one request must not push out a set of roles' prefix in daily use)."""
+    import os
+    from types import SimpleNamespace
+
+    from assistant.llm.local.model import Engine
+
+    saved = tmp_path / "m-key.state"
+    saved.write_bytes(b"state")
+    os.utime(saved, (1_000_000, 1_000_000))
+    held = SimpleNamespace(cached=lambda tokens: len(tokens), _state_file=lambda tokens: saved)
+    assert Engine.ensure_prefix(held, [1, 2, 3]).source == "memory"  # type: ignore[arg-type]
+    assert saved.stat().st_mtime > 1_000_000 + 86_400
+    os.utime(saved, (1_000_000, 1_000_000))
+    loaded = SimpleNamespace(cached=lambda tokens: 0, _state_file=lambda tokens: saved, _load_state=lambda p, t: True)
+    assert Engine.ensure_prefix(loaded, [1, 2, 3]).source == "disk"  # type: ignore[arg-type]
+    assert saved.stat().st_mtime > 1_000_000 + 86_400

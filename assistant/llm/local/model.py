@@ -9,9 +9,10 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from core.settings import Switch, data_dir, get_settings
 # A finance user's prompt (30 tools) and one report's result need about 10,000 tokens; 16,384 costs some 0.5 GB of
 # KV cache and no time until it is used.
 DEFAULT_CONTEXT = 16384
-PREFIX_STATES_KEPT = 6  # one saved prefix per set of roles in use (each offers its own tools), about 0.2 GB each
+# Saved prefixes kept, the least recently used dropped first: one per set of roles in use (each offers its own tools)
+# and one per offer a request widened with a draft its user may not make; about 0.2 GB each.
+PREFIX_STATES_KEPT = 12
 HOSTED_HINT = "set ERP_ASSISTANT_MODEL to a hosted model string (e.g. openai/gpt-4o-mini) with its key"
 
 
@@ -218,10 +221,12 @@ class Engine:
     def ensure_prefix(self, tokens: list[int]) -> WarmUp:
         """Have the context hold `tokens` (from memory, from the disk copy, or by evaluating and saving them)."""
         began = time.perf_counter()
-        if self.cached(tokens) >= len(tokens):
-            return WarmUp(len(tokens), 0.0, "memory")
         state = self._state_file(tokens)
+        if self.cached(tokens) >= len(tokens):
+            _used(state)
+            return WarmUp(len(tokens), 0.0, "memory")
         if state.is_file() and self._load_state(state, tokens):
+            _used(state)
             return WarmUp(len(tokens), time.perf_counter() - began, "disk")
         self.feed(tokens, logits=False)
         with contextlib.suppress(OSError):
@@ -277,7 +282,7 @@ class Engine:
         opening: str = "",
         certain: Callable[[str], str] | None = None,
         deadline: Deadline | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """The output's text as it is generated (greedy, within `grammar`), until the end of turn or
         `max_tokens`. Only the part of `tokens` the context does not hold yet is evaluated. The output starts
         with `opening`, and whatever `certain(output so far)` says must follow is taken without generating it:
@@ -325,6 +330,13 @@ class Engine:
         finally:
             chooser.close()
             stats.seconds = time.perf_counter() - began
+
+
+def _used(state: Path) -> None:
+    """Mark a saved prefix as just used: the least recently used are dropped first (a prefix saved for one request
+    must not push out the prefix of a set of roles in daily use; on a slow machine recomputing one takes minutes)."""
+    with contextlib.suppress(OSError):
+        os.utime(state)
 
 
 def drop_oldest_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
