@@ -381,9 +381,9 @@ PROJECTED = re.compile(r"(?P<key>[a-z_]+?)_(?:if|after|would|projected)(?:_[a-z_
 
 def _add_projected(out: Results, key: str, number: Decimal) -> None:
     projected = PROJECTED.fullmatch(key)
-    for term in TERMS if projected else ():
-        if projected and projected["key"] in term.keys:
-            out.stated.add((term.label, number))
+    if projected is None:
+        return
+    out.stated |= {(term.label, number) for term in TERMS if projected["key"] in term.keys}
 
 
 def _kind_of(key: str, value: int | str) -> NumberKind:
